@@ -1,0 +1,125 @@
+"""Global settings: default float type, thread count, seeds, determinism."""
+import os
+
+import numpy as np
+
+__all__ = [
+    "floatx", "set_floatx", "epsilon", "set_epsilon",
+    "get_num_threads", "set_num_threads",
+    "set_random_seed", "enable_determinism", "disable_determinism", "is_deterministic",
+]
+
+_FLOATX = "float32"
+_EPSILON = 1e-7
+_DETERMINISTIC = False
+_RNG = np.random.default_rng()
+
+
+def _default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.split(",")[0].strip().isdigit() and int(env.split(",")[0]) > 0:
+        return int(env.split(",")[0])
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_NUM_THREADS = _default_threads()
+
+
+def floatx():
+    """The default float type of weights and activations: ``"float32"`` or ``"float64"``."""
+    return _FLOATX
+
+
+def set_floatx(value):
+    """Set the default float type. ``"float64"`` is what gradient checks use.
+
+    Parameters
+    ----------
+    value : {"float32", "float64"}
+    """
+    global _FLOATX
+    if value not in ("float32", "float64"):
+        raise ValueError(f"set_floatx: value must be 'float32' or 'float64', got {value!r}")
+    _FLOATX = value
+
+
+def epsilon():
+    """The fuzz factor used by losses and optimizers (Keras default 1e-7)."""
+    return _EPSILON
+
+
+def set_epsilon(value):
+    global _EPSILON
+    value = float(value)
+    if not value > 0:
+        raise ValueError(f"set_epsilon: value must be > 0, got {value!r}")
+    _EPSILON = value
+
+
+def get_num_threads():
+    """Threads every ranvier kernel (and the BLAS it calls) may use."""
+    return _NUM_THREADS
+
+
+def set_num_threads(n):
+    """Set the thread count for every kernel; default ``OMP_NUM_THREADS`` or the CPU count.
+
+    Parameters
+    ----------
+    n : int >= 1
+    """
+    global _NUM_THREADS
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
+    _NUM_THREADS = int(n)
+
+
+def set_random_seed(seed):
+    """Seed every random draw ranvier makes (initializers, shuffling, dropout).
+
+    Same seed, same data, same code: same weights, whatever the thread count.
+    Also seeds NumPy's legacy global generator, as ``keras.utils.set_random_seed`` does.
+    """
+    global _RNG
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative integer, got {seed!r}")
+    _RNG = np.random.default_rng(int(seed))
+    np.random.seed(int(seed) % 2**32)
+
+
+def rng():
+    """The global generator every unseeded random draw comes from."""
+    return _RNG
+
+
+def make_rng(seed=None):
+    """A generator for one consumer: from ``seed`` if given, else drawn from the global one."""
+    if seed is None:
+        return np.random.default_rng(_RNG.integers(2**63))
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.default_rng(seed)
+
+
+def enable_determinism(seed=0):
+    """Make training bit-reproducible: seeds everything and fixes reduction order.
+
+    Every kernel's reductions already run in fixed-size blocks combined in a
+    fixed order, so results do not depend on the thread count; this also seeds
+    the global generator.
+    """
+    global _DETERMINISTIC
+    _DETERMINISTIC = True
+    set_random_seed(seed)
+
+
+def disable_determinism():
+    global _DETERMINISTIC
+    _DETERMINISTIC = False
+
+
+def is_deterministic():
+    return _DETERMINISTIC

@@ -1,0 +1,1 @@
+"""Compiled kernels: compute only, no Python objects (see docs/architecture.md)."""
