@@ -3,7 +3,8 @@
 OpenMP is probed with the compiler that will build the extensions; without it
 the core builds serial (``prange`` runs as a plain loop) and a warning says so.
 ``RANVIER_DEBUG_CYTHON=1`` turns bounds and wraparound checks back on for a
-debug test run; ``RANVIER_NATIVE=1`` adds ``-march=native`` for a local build
+debug test run; ``RANVIER_BUILD_ONLY=_a,_b`` rebuilds only those
+modules while developing; ``RANVIER_NATIVE=1`` adds ``-march=native`` for a local build
 only (wheels stay portable).
 """
 import glob
@@ -84,6 +85,11 @@ def _extensions():
         )
         for path in sorted(glob.glob(os.path.join("src", "ranvier", "core", "*.pyx")))
     ]
+    # Developer convenience: RANVIER_BUILD_ONLY=_conv,_pool rebuilds just those modules
+    # (so a half-edited neighbour does not break your build).
+    only = [m.strip() for m in os.environ.get("RANVIER_BUILD_ONLY", "").split(",") if m.strip()]
+    if only:
+        exts = [e for e in exts if e.name.rsplit(".", 1)[1] in only]
     return cythonize(exts, compiler_directives=directives, include_path=["src"], nthreads=int(os.environ.get("RANVIER_BUILD_JOBS", "0")))
 
 

@@ -1,0 +1,251 @@
+"""Layer: the base class of every layer, and the protocol custom layers follow.
+
+A layer builds its weights from the input shape (``build``), computes its
+output and what its backward pass needs (``call`` -> ``(outputs, cache)``),
+and turns the gradient of its output into the gradient of its input while
+writing its weight gradients (``backward``). See docs/architecture.md.
+"""
+import inspect
+import re
+
+import numpy as np
+
+from .. import config, initializers
+from ..variables import Variable
+
+__all__ = ["Layer"]
+
+_NAME_COUNTS = {}
+
+
+def _unique_name(base):
+    n = _NAME_COUNTS.get(base, 0)
+    _NAME_COUNTS[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def _snake(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def normalize_shape(shape, arg="input_shape"):
+    """A shape tuple of positive ints or None, from an int or an iterable."""
+    if isinstance(shape, (int, np.integer)):
+        shape = (shape,)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{arg} must be a tuple of positive integers or None, got {shape!r}") from None
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(f"{arg} must contain positive integers or None, got {shape!r}")
+    return shape
+
+
+class Layer:
+    """Base class of all layers.
+
+    Parameters
+    ----------
+    trainable : bool, default True
+        Whether the layer's weights are updated by training.
+    name : str, optional
+        Unique name; derived from the class name if omitted.
+    dtype : {"float32", "float64"}, optional
+        Compute dtype; defaults to ``ranvier.config.floatx()`` at build time.
+    input_shape : tuple, optional
+        Shape of one sample (no batch dimension), for the first layer of a
+        ``Sequential`` model, as in Keras.
+    input_dim : int, optional
+        Same as ``input_shape=(input_dim,)``.
+    """
+
+    #: Set by layers that accept ``mask=`` in ``call`` and propagate masks.
+    supports_masking = False
+    #: Set by layers that end with ``self.activation`` and implement ``backward_preactivation``.
+    _fusable_activation = False
+    #: Input dtype when it is not the compute dtype (``"int64"`` for token ids).
+    _input_dtype = None
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
+                 batch_input_shape=None, batch_size=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
+                            f"{', '.join(sorted(kwargs))}")
+        self.name = name if name is not None else _unique_name(_snake(type(self).__name__))
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
+        self.trainable = bool(trainable)
+        if dtype is not None and np.dtype(dtype).name not in ("float32", "float64"):
+            raise ValueError(f"{type(self).__name__}: dtype must be 'float32' or 'float64', got {dtype!r}")
+        self._dtype_arg = None if dtype is None else np.dtype(dtype).name
+        self._batch_input_shape = None
+        if batch_input_shape is not None:
+            self._batch_input_shape = normalize_shape(batch_input_shape, "batch_input_shape")
+        elif input_shape is not None:
+            self._batch_input_shape = (batch_size,) + normalize_shape(input_shape)
+        elif input_dim is not None:
+            self._batch_input_shape = (batch_size,) + normalize_shape((input_dim,), "input_dim")
+        self._variables = []
+        self.built = False
+        self.input_shape = None
+        self.output_shape = None
+        self.activity_regularizer = None
+
+    # ------------------------------------------------------------------ weights
+    @property
+    def dtype(self):
+        return self._dtype_arg or config.floatx()
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
+                   trainable=True, constraint=None, dtype=None):
+        """Create a weight and register it with the layer.
+
+        Returns
+        -------
+        Variable
+            Use ``var.value`` (ndarray) in ``call`` and write ``var.grad`` in ``backward``.
+        """
+        from .. import constraints, regularizers  # late: they import nothing from layers
+
+        shape = normalize_shape(shape, f"{self.name}/{name} shape")
+        value = initializers.get(initializer)(shape, dtype or self.dtype)
+        var = Variable(f"{self.name}/{name}", np.asarray(value, dtype=dtype or self.dtype),
+                       trainable=trainable and self.trainable,
+                       regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
+        self._variables.append(var)
+        return var
+
+    @property
+    def weights(self):
+        """All variables: trainable first, as Keras orders them."""
+        return self.trainable_weights + self.non_trainable_weights
+
+    @property
+    def trainable_weights(self):
+        if not self.trainable:
+            return []
+        return [v for v in self._all_variables() if v.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self.trainable:
+            return list(self._all_variables())
+        return [v for v in self._all_variables() if not v.trainable]
+
+    def _all_variables(self):
+        """Own variables, then those of nested layers (wrappers override ``_sublayers``)."""
+        seen, out = set(), []
+        for v in self._variables + [v for sub in self._sublayers() for v in sub._all_variables()]:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
+
+    def _sublayers(self):
+        return []
+
+    def get_weights(self):
+        """List of ndarrays (copies), in ``weights`` order."""
+        return [v.numpy() for v in self.weights]
+
+    def set_weights(self, weights):
+        """Set weights from a list of arrays in ``weights`` order."""
+        own = self.weights
+        if len(weights) != len(own):
+            raise ValueError(f"Layer {self.name!r} expects {len(own)} weight arrays, got {len(weights)}")
+        for var, w in zip(own, weights):
+            var.assign(w)
+
+    def count_params(self):
+        return int(sum(v.size for v in self.weights))
+
+    # -------------------------------------------------------------------- build
+    def build(self, input_shape):
+        """Create weights for inputs of ``input_shape`` (batch dimension included, as None)."""
+        self.built = True
+
+    def _build_once(self, input_shape):
+        if not self.built:
+            self.input_shape = input_shape
+            self.build(input_shape)
+            self.built = True
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape`` (batch dimension included). Default: unchanged."""
+        return input_shape
+
+    def compute_mask(self, inputs, mask=None):
+        """Output mask: the input mask if the layer supports masking, else None."""
+        return mask if self.supports_masking else None
+
+    # ----------------------------------------------------------- forward/backward
+    def call(self, inputs, training=False):
+        """Forward pass. Returns ``(outputs, cache)``; ``cache`` is what ``backward`` needs."""
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs, training)")
+
+    def backward(self, dy, cache, need_input_grad=True):
+        """Backward pass: write weight gradients, return the input gradient (or None)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement backward(dy, cache)")
+
+    def _check_input_shape(self, shape):
+        """Compare a concrete input shape with the one the layer was built for."""
+        expected = self.input_shape
+        if expected is None or isinstance(expected, list):
+            return
+        if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected[1:], shape[1:])):
+            raise ValueError(f"{type(self).__name__} {self.name!r} expects input of shape "
+                             f"{expected}, got shape {tuple(shape)}")
+
+    def __call__(self, inputs, *args, **kwargs):
+        """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays."""
+        from ..models._graph import KerasTensor, call_symbolic
+
+        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if any(isinstance(t, KerasTensor) for t in flat):
+            return call_symbolic(self, inputs, *args, **kwargs)
+        training = kwargs.pop("training", False)
+        if isinstance(inputs, (list, tuple)):
+            arrays = [_as_input_array(a, self._input_dtype or self.dtype, self.name) for a in inputs]
+            shapes = [(None,) + a.shape[1:] for a in arrays]
+            self._build_once(shapes)
+        else:
+            arrays = _as_input_array(inputs, self._input_dtype or self.dtype, self.name)
+            self._build_once((None,) + arrays.shape[1:])
+            self._check_input_shape(arrays.shape)
+        outputs, _ = self.call(arrays, training=training, *args, **kwargs)
+        return outputs
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        """JSON-able constructor arguments: ``type(layer)(**layer.get_config())`` rebuilds it."""
+        cfg = {"name": self.name, "trainable": self.trainable, "dtype": self.dtype}
+        if self._batch_input_shape is not None:
+            cfg["batch_input_shape"] = list(self._batch_input_shape)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _as_input_array(x, dtype, name):
+    """An eager layer input as a C-contiguous array of the layer's dtype."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"Layer {name!r}: inputs must be numeric, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"Layer {name!r}: inputs contain NaN or inf")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def call_accepts(layer, argument):
+    """Whether ``layer.call`` takes keyword ``argument`` (cached per class)."""
+    cls = type(layer)
+    cache = cls.__dict__.get("_call_args_cache")
+    if cache is None:
+        cache = set(inspect.signature(cls.call).parameters)
+        setattr(cls, "_call_args_cache", cache)
+    return argument in cache

@@ -1,0 +1,121 @@
+"""Symbolic tensors and nodes: the graph that functional and Sequential models run.
+
+Calling a layer on a ``KerasTensor`` records a ``Node`` (layer, input
+tensors, output tensors) and returns new KerasTensors; a model is the
+topologically sorted list of nodes between its inputs and outputs.
+"""
+import numpy as np
+
+from ..layers.base import call_accepts
+
+__all__ = ["KerasTensor", "Node", "call_symbolic", "topological_nodes"]
+
+
+class KerasTensor:
+    """A symbolic tensor: shape (batch dimension None), dtype and the node that makes it."""
+
+    def __init__(self, shape, dtype, node=None, index=0, name=None):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype).name
+        self.node = node
+        self.index = index
+        self.name = name
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape} dtype={self.dtype}>"
+
+
+class Node:
+    """One application of a layer in a graph.
+
+    ``flat_inputs`` are the input tensors in order: the ``inputs`` argument
+    (one tensor or a list), then tensors passed as keyword arguments (e.g.
+    ``initial_state``). ``rebuild(values)`` turns their values back into the
+    call arguments.
+    """
+
+    def __init__(self, layer, inputs, kwargs):
+        self.layer = layer
+        self.multi_input = isinstance(inputs, (list, tuple))
+        self.n_main = len(inputs) if self.multi_input else 1
+        self.flat_inputs = list(inputs) if self.multi_input else [inputs]
+        self.tensor_kwargs = {}
+        self.static_kwargs = {}
+        for key, value in kwargs.items():
+            vals = value if isinstance(value, (list, tuple)) else [value]
+            if any(isinstance(v, KerasTensor) for v in vals):
+                self.tensor_kwargs[key] = (len(self.flat_inputs), len(vals), isinstance(value, (list, tuple)))
+                self.flat_inputs.extend(vals)
+            else:
+                self.static_kwargs[key] = value
+        self.outputs = []
+        self.multi_output = False
+        self.accepts_mask = call_accepts(layer, "mask")
+
+    def rebuild(self, values):
+        """(inputs, kwargs) for ``layer.call`` from the values of ``flat_inputs``."""
+        inputs = list(values[:self.n_main]) if self.multi_input else values[0]
+        kwargs = dict(self.static_kwargs)
+        for key, (start, n, is_list) in self.tensor_kwargs.items():
+            kwargs[key] = list(values[start:start + n]) if is_list else values[start]
+        return inputs, kwargs
+
+
+def call_symbolic(layer, inputs, *args, **kwargs):
+    """Record ``layer(inputs, **kwargs)`` on KerasTensors; returns the output tensor(s)."""
+    if args:
+        raise TypeError(f"{layer.name}: pass extra arguments by keyword, got {len(args)} positional")
+    kwargs.pop("training", None)
+    flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    for t in flat:
+        if not isinstance(t, KerasTensor):
+            raise TypeError(f"Layer {layer.name!r}: mixing symbolic and concrete inputs is not "
+                            f"supported, got {type(t).__name__}")
+    node = Node(layer, list(inputs) if isinstance(inputs, (list, tuple)) else inputs, kwargs)
+    in_shape = [t.shape for t in flat] if node.multi_input else flat[0].shape
+    if layer.built:
+        if not node.multi_input:
+            layer._check_input_shape(in_shape)
+    else:
+        layer._build_once(in_shape)
+    extra = {k: [t.shape for t in node.flat_inputs[s:s + n]] for k, (s, n, _) in node.tensor_kwargs.items()}
+    out_shape = layer.compute_output_shape(in_shape, **extra) if extra else layer.compute_output_shape(in_shape)
+    if isinstance(out_shape, list):
+        node.multi_output = True
+        outs = [KerasTensor(s, layer.dtype, node, i) for i, s in enumerate(out_shape)]
+    else:
+        outs = [KerasTensor(out_shape, layer.dtype, node, 0)]
+    node.outputs = outs
+    layer.output_shape = out_shape
+    return outs if node.multi_output else outs[0]
+
+
+def topological_nodes(inputs, outputs):
+    """Nodes needed to compute ``outputs`` from ``inputs``, in execution order."""
+    input_ids = {id(t) for t in inputs}
+    order, state = [], {}
+
+    def visit(tensor):
+        if id(tensor) in input_ids:
+            return
+        node = tensor.node
+        if node is None:
+            raise ValueError(f"Graph disconnected: {tensor} is not computed from the model inputs")
+        mark = state.get(id(node))
+        if mark == "done":
+            return
+        if mark == "active":
+            raise ValueError("The layer graph has a cycle")
+        state[id(node)] = "active"
+        for t in node.flat_inputs:
+            visit(t)
+        state[id(node)] = "done"
+        order.append(node)
+
+    for t in outputs:
+        visit(t)
+    return order
