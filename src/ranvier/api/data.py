@@ -1,0 +1,96 @@
+"""Input validation and batching for fit / evaluate / predict."""
+import numpy as np
+
+__all__ = ["check_x", "check_sample_weight", "class_weights_to_sample_weights", "split_validation",
+           "batch_slices"]
+
+
+def check_x(x, expected_shape, dtype, arg="x"):
+    """Validate model inputs and return a C-contiguous array of ``dtype``.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples, ...)
+    expected_shape : tuple
+        The model's input shape, batch dimension first (None = any).
+    dtype : str
+        The model input dtype (float or integer for token ids).
+    """
+    if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+        x = x[0]
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:
+        raise TypeError(f"{arg} must be a numeric array, could not convert it: {exc}") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{arg} must be numeric (bool, int or float), got an array of dtype {arr.dtype}")
+    if arr.ndim != len(expected_shape):
+        hint = ""
+        if arr.ndim == 1 and len(expected_shape) == 2:
+            hint = " Use x.reshape(-1, 1) for a single feature or x.reshape(1, -1) for a single sample."
+        raise ValueError(f"{arg} must have {len(expected_shape)} dimensions, shape {tuple(expected_shape)} "
+                         f"with the batch first; got shape {arr.shape}.{hint}")
+    for got, want in zip(arr.shape[1:], expected_shape[1:]):
+        if want is not None and got != want:
+            raise ValueError(f"The model expects {arg} of shape {tuple(expected_shape)}, got shape {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{arg} contains NaN or inf (first at index "
+                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])})")
+    dt = np.dtype(dtype)
+    if dt.kind in "iu" and arr.dtype.kind == "f":
+        if not np.array_equal(arr, np.round(arr)):
+            raise ValueError(f"{arg} must hold integer token ids for an integer model input, got "
+                             f"non-integer values")
+    return np.ascontiguousarray(arr, dtype=dt)
+
+
+def check_sample_weight(sample_weight, n, arg="sample_weight"):
+    """A float64 array of ``n`` finite, non-negative weights, or None."""
+    if sample_weight is None:
+        return None
+    sw = np.asarray(sample_weight)
+    if sw.dtype.kind not in "biuf":
+        raise TypeError(f"{arg} must be numeric, got dtype {sw.dtype}")
+    sw = sw.astype(np.float64)
+    if sw.ndim == 2 and sw.shape[1] == 1:
+        sw = sw[:, 0]
+    if sw.shape[:1] != (n,):
+        raise ValueError(f"{arg} must have one weight per sample ({n}), got shape {sw.shape}")
+    if not np.isfinite(sw).all() or (sw < 0).any():
+        raise ValueError(f"{arg} must be finite and >= 0, got min {np.nanmin(sw)!r}")
+    return np.ascontiguousarray(sw)
+
+
+def class_weights_to_sample_weights(class_weight, y):
+    """Per-sample weights from a {class index: weight} dict and labels or one-hot targets."""
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"class_weight must be a dict {{class: weight}}, got {type(class_weight).__name__}")
+    y = np.asarray(y)
+    labels = y.argmax(-1) if (y.ndim >= 2 and y.shape[-1] > 1) else y.reshape(len(y), -1)[:, 0]
+    labels = np.round(labels).astype(np.int64)
+    weights = np.ones(len(labels), np.float64)
+    for cls, w in class_weight.items():
+        w = float(w)
+        if not np.isfinite(w) or w < 0:
+            raise ValueError(f"class_weight must map classes to finite weights >= 0, got {cls!r}: {w!r}")
+        weights[labels == int(cls)] = w
+    return weights
+
+
+def split_validation(arrays, validation_split):
+    """Split off the last ``validation_split`` fraction (Keras: before shuffling)."""
+    if not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be in [0, 1), got {validation_split!r}")
+    n = len(arrays[0])
+    n_val = int(n * validation_split)
+    if validation_split > 0 and (n_val == 0 or n_val == n):
+        raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
+                         f"samples out of {n}")
+    cut = n - n_val
+    return ([None if a is None else a[:cut] for a in arrays],
+            [None if a is None else a[cut:] for a in arrays] if n_val else None)
+
+
+def batch_slices(n, batch_size):
+    """Consecutive (start, stop) ranges covering ``range(n)``."""
+    return [(i, min(i + batch_size, n)) for i in range(0, n, batch_size)]

@@ -1,0 +1,245 @@
+"""Core layers: Input, InputLayer, Dense, Flatten, Reshape, Identity."""
+import math
+
+import numpy as np
+
+from ...core import _blas, _dense
+from .. import activations, config, constraints, initializers, regularizers
+from .base import Layer, normalize_shape
+
+__all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
+
+_EMPTY = {np.dtype("float32"): np.empty(0, np.float32), np.dtype("float64"): np.empty(0, np.float64)}
+
+
+class InputLayer(Layer):
+    """The entry point of a model: holds the input shape and dtype.
+
+    Parameters
+    ----------
+    shape : tuple
+        Shape of one sample, without the batch dimension; ``None`` for a
+        variable dimension (e.g. sequence length).
+    batch_size : int, optional
+    dtype : str, optional
+        ``"float32"``/``"float64"`` for real inputs, ``"int32"``/``"int64"``
+        for token ids (Embedding). Defaults to ``config.floatx()``.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
+                 input_shape=None, batch_input_shape=None, sparse=None, **kwargs):
+        from ..models._graph import KerasTensor
+
+        if sparse:
+            raise ValueError("InputLayer: sparse inputs are not supported, got sparse=True")
+        shape = shape if shape is not None else input_shape
+        batch_shape = batch_shape if batch_shape is not None else batch_input_shape
+        if batch_shape is not None:
+            batch_shape = normalize_shape(batch_shape, "batch_shape")
+        elif shape is not None:
+            batch_shape = (batch_size,) + normalize_shape(shape, "shape")
+        else:
+            raise ValueError("InputLayer: give shape=(...) (one sample, no batch dimension), got shape=None")
+        dt = np.dtype(dtype or config.floatx())
+        if dt.kind not in "iuf" or (dt.kind == "f" and dt.name not in ("float32", "float64")):
+            raise ValueError(f"InputLayer: dtype must be float32, float64 or an integer type, got {dtype!r}")
+        super().__init__(name=name, **kwargs)
+        self.batch_shape = batch_shape
+        self.input_dtype = dt.name
+        self.built = True
+        self.output = KerasTensor(batch_shape, dt, node=None, name=self.name)
+        self.output.input_layer = self
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": list(self.batch_shape), "dtype": self.input_dtype}
+
+    def call(self, inputs, training=False):
+        return inputs, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, sparse=None, tensor=None):
+    """A symbolic model input (Keras ``keras.Input``).
+
+    Parameters
+    ----------
+    shape : tuple
+        Shape of one sample, without the batch dimension.
+    dtype : str, optional
+        Input dtype; integer types for token ids.
+
+    Returns
+    -------
+    KerasTensor
+    """
+    if tensor is not None:
+        raise ValueError("Input: tensor= is not supported, got a tensor")
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
+                      batch_shape=batch_shape, sparse=sparse).output
+
+
+class Dense(Layer):
+    """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
+
+    On N-D inputs the kernel applies along the last axis (per timestep on
+    ``(batch, time, features)``), as in Keras.
+
+    Parameters
+    ----------
+    units : int
+        Output dimension.
+    activation : str or Activation, optional
+        Default: linear.
+    use_bias : bool, default True
+    kernel_initializer : default "glorot_uniform"
+    bias_initializer : default "zeros"
+    kernel_regularizer, bias_regularizer, activity_regularizer : optional
+    kernel_constraint, bias_constraint : optional
+
+    Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
+    """
+
+    _fusable_activation = True
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    def build(self, input_shape):
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(f"Dense {self.name!r} needs inputs of shape (batch, ..., features) with a "
+                             f"known last dimension, got input shape {tuple(input_shape)}")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
+                                     constraint=self.bias_constraint) if self.use_bias else None)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def call(self, inputs, training=False):
+        x = inputs.reshape(-1, inputs.shape[-1])
+        z = np.empty((x.shape[0], self.units), dtype=x.dtype)
+        _dense.dense_forward(x, self.kernel.value, z)
+        bias = self.bias.value if self.use_bias else None
+        act = self.activation
+        y = act.forward(z, out=None if act.needs_input else z, bias=bias)
+        return y.reshape(inputs.shape[:-1] + (self.units,)), (x, z, y, inputs.shape)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        x, z, y, _ = cache
+        dz = self.activation.backward(dy.reshape(y.shape), z, y)
+        return self.backward_preactivation(dz, cache, need_input_grad)
+
+    def backward_preactivation(self, dz, cache, need_input_grad=True):
+        x, _, _, input_shape = cache
+        dz = dz.reshape(-1, self.units)
+        dx = np.empty_like(x) if need_input_grad else _EMPTY[x.dtype].reshape(0, 0)
+        if self.kernel.trainable and self.trainable:
+            beta = self.kernel.grad_beta()
+            dbias = _EMPTY[x.dtype]
+            if self.use_bias:
+                self.bias.grad_beta()
+                dbias = self.bias.grad
+            _dense.dense_backward(x, self.kernel.value, dz, self.kernel.grad, dbias, dx, beta,
+                                  need_input_grad, config.get_num_threads())
+        elif need_input_grad:
+            _blas.gemm(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
+        return dx.reshape(input_shape) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
+
+
+class Flatten(Layer):
+    """Flatten every axis but the batch axis: ``(batch, ...) -> (batch, prod(...))``."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"Flatten: only data_format='channels_last' is supported, got {data_format!r}")
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if any(d is None for d in rest) else math.prod(rest))
+
+    def call(self, inputs, training=False):
+        return inputs.reshape(inputs.shape[0], -1), inputs.shape
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy.reshape(cache) if need_input_grad else None
+
+
+class Reshape(Layer):
+    """Reshape each sample to ``target_shape`` (one entry may be -1)."""
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            self.target_shape = tuple(int(d) for d in target_shape)
+        except (TypeError, ValueError):
+            raise TypeError(f"Reshape: target_shape must be a tuple of integers, got {target_shape!r}") from None
+        if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
+            raise ValueError(f"Reshape: target_shape must have positive entries and at most one -1, "
+                             f"got {target_shape!r}")
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        if -1 not in self.target_shape:
+            known = math.prod(self.target_shape)
+            if None not in rest and math.prod(rest) != known:
+                raise ValueError(f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} "
+                                 f"to {self.target_shape}")
+            return (input_shape[0],) + self.target_shape
+        if None in rest:
+            return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
+        known = -math.prod(self.target_shape)
+        total = math.prod(rest)
+        if total % known:
+            raise ValueError(f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} "
+                             f"to {self.target_shape}")
+        return (input_shape[0],) + tuple(total // known if d == -1 else d for d in self.target_shape)
+
+    def call(self, inputs, training=False):
+        return inputs.reshape((inputs.shape[0],) + self.target_shape), inputs.shape
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy.reshape(cache) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Identity(Layer):
+    """Returns its input unchanged."""
+
+    supports_masking = True
+
+    def call(self, inputs, training=False):
+        return inputs, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy if need_input_grad else None

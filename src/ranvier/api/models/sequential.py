@@ -1,0 +1,138 @@
+"""Sequential: a plain stack of layers, each feeding the next."""
+import numpy as np
+
+from ..layers.base import Layer
+from ..layers.core import InputLayer
+from ._graph import KerasTensor
+from .model import Model
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Model):
+    """A linear stack of layers (``Sequential([...])`` or ``.add``).
+
+    The input shape comes from a leading ``Input``, from ``input_shape=`` on
+    the first layer, from ``build(input_shape)``, or from the first data the
+    model sees in ``fit``/``predict``.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+    name : str, optional
+    """
+
+    def __init__(self, layers=None, name=None, trainable=True):
+        super().__init__(name=name or "sequential", trainable=trainable)
+        self._stack = []
+        self._input_layer = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer):
+        """Append a layer (or set the input with ``rv.layers.Input(shape)``)."""
+        if isinstance(layer, KerasTensor):
+            if layer.node is not None or not hasattr(layer, "input_layer"):
+                raise TypeError("Sequential.add: only an Input tensor or a Layer can be added, got a layer output")
+            layer = layer.input_layer
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError("Sequential.add: an Input can only come first")
+            self._input_layer = layer
+            self._invalidate()
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add: expected a Layer, got {type(layer).__name__}: {layer!r}")
+        if any(layer is l for l in self._stack):
+            raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
+        self._stack.append(layer)
+        self._invalidate()
+        if self._input_layer is not None or self._stack[0]._batch_input_shape is not None:
+            self.build()
+
+    def pop(self):
+        """Remove and return the last layer."""
+        if not self._stack:
+            raise IndexError("Sequential.pop: the model has no layers")
+        layer = self._stack.pop()
+        self._invalidate()
+        if self._stack and (self._input_layer is not None or self._stack[0]._batch_input_shape is not None):
+            self.build()
+        return layer
+
+    def _invalidate(self):
+        self._graph = None
+        self._flat_params = None
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def build(self, input_shape=None, input_dtype=None):
+        """Create every layer's weights for inputs of ``input_shape`` (batch dimension included)."""
+        if not self._stack:
+            raise ValueError("Sequential.build: the model has no layers")
+        if input_shape is not None:
+            from ..layers.base import normalize_shape
+
+            shape = normalize_shape(input_shape, "input_shape")
+            self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=input_dtype,
+                                           name=self._input_name())
+        elif self._input_layer is None:
+            first = self._stack[0]
+            if first._batch_input_shape is None:
+                raise ValueError("Sequential.build: the input shape is unknown; give input_shape or "
+                                 "put rv.layers.Input(shape) first")
+            dtype = getattr(first, "_input_dtype", None)
+            self._input_layer = InputLayer(batch_shape=first._batch_input_shape, dtype=dtype,
+                                           name=self._input_name())
+        t = self._input_layer.output
+        for layer in self._stack:
+            t = layer(t)
+            if isinstance(t, list):
+                raise ValueError(f"Sequential: layer {layer.name!r} returns several outputs; use the "
+                                 "functional API (rv.Model) for it")
+        self._set_graph(self._input_layer.output, t)
+        if self.compiled:
+            self._setup_training()
+
+    def _input_name(self):
+        return f"{self.name}_input"
+
+    def _ensure_graph(self, x=None):
+        if self._graph is None:
+            if self._input_layer is None and (not self._stack or self._stack[0]._batch_input_shape is None):
+                raise ValueError(f"Sequential model {self.name!r} is not built yet: give the first layer "
+                                 "input_shape=..., start with rv.layers.Input(shape), or call fit/build first")
+            self.build()
+
+    def _build_from_data(self, x):
+        if self._graph is not None:
+            return
+        if self._input_layer is None and self._stack and self._stack[0]._batch_input_shape is None:
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "biuf" or arr.ndim < 1:
+                raise TypeError(f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} "
+                                f"and shape {arr.shape}")
+            dtype = getattr(self._stack[0], "_input_dtype", None)
+            self.build((None,) + arr.shape[1:], input_dtype=dtype)
+        else:
+            self._ensure_graph()
+
+    def get_config(self):
+        from ..saving import layer_config
+
+        layers = []
+        if self._input_layer is not None:
+            layers.append(layer_config(self._input_layer))
+        layers += [layer_config(l) for l in self._stack]
+        return {"name": self.name, "layers": layers}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from ..saving import layer_from_config
+
+        model = cls(name=config.get("name"))
+        for cfg in config["layers"]:
+            model.add(layer_from_config(cfg, custom_objects))
+        return model

@@ -1,0 +1,22 @@
+"""NumPy twin of ``ranvier.core._dense``."""
+import numpy as np
+
+__all__ = ["dense_forward", "dense_backward", "column_sum"]
+
+
+def dense_forward(x, kernel, out):
+    np.matmul(x, kernel, out=out)
+
+
+def dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, n_threads=1):
+    dkernel *= beta
+    dkernel += x.T @ dz
+    if dbias.shape[0]:
+        column_sum(dz, dbias, beta)
+    if need_dx:
+        np.matmul(dz, kernel.T, out=dx)
+
+
+def column_sum(a, out, beta, n_threads=1):
+    out *= beta
+    out += a.sum(axis=0)
