@@ -1,0 +1,201 @@
+"""Pooling kernels, channels-last (NHWC). 1-D pooling is 2-D with H = 1, global
+pooling is a window the size of the image (the API reshapes, no copy).
+
+Geometry arguments: ``ph, pw`` window, ``sh, sw`` strides, ``pt, pl`` padding
+before the first row / column (Keras "same" pads asymmetrically; cells past the
+input's end are padding too). Padding never wins a max and is left out of an
+average's count, as in Keras. The output height and width come from ``out``
+(or ``dy``).
+
+Max pooling records in ``argmax`` the flat index ``(iy * w + ix) * c + ci``
+of the winner within its image, which the backward pass scatters to.
+"""
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.string cimport memset
+
+from ranvier.core._blas cimport floating
+from ranvier.core._openmp cimport effective_threads
+
+ctypedef int index_t
+
+# Elements read per thread before a second thread is worth starting.
+cdef Py_ssize_t _GRAIN = 1 << 15
+
+
+cdef void _check(str where, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
+                 Py_ssize_t n_out, Py_ssize_t c_out, Py_ssize_t oh, Py_ssize_t ow,
+                 int ph, int pw, int sh, int sw, int pt, int pl) except *:
+    if ph < 1 or pw < 1 or sh < 1 or sw < 1 or pt < 0 or pl < 0:
+        raise ValueError(f"{where}: pool size and strides must be >= 1 and padding >= 0, got "
+                         f"pool ({ph}, {pw}), strides ({sh}, {sw}), padding ({pt}, {pl})")
+    if n_out != n or c_out != c or oh < 1 or ow < 1:
+        raise ValueError(f"{where}: output must have shape ({n}, oh >= 1, ow >= 1, {c}), "
+                         f"got ({n_out}, {oh}, {ow}, {c_out})")
+    if h * w * c >= 2 ** 31:
+        raise ValueError(f"{where}: an image of {h}x{w}x{c} is too large for 32-bit argmax indices")
+
+
+def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, int sw,
+                       int pt, int pl, floating[:, :, :, ::1] out, index_t[:, :, :, ::1] argmax,
+                       int n_threads):
+    """Window maxima and where they are.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, h, w, c). IN.
+    out : ndarray of shape (n, oh, ow, c). OUT.
+    argmax : int32 ndarray of shape (n, oh, ow, c). OUT: flat index in the image, -1 if
+        the window holds padding only.
+    """
+    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t r, i, y, xo, iy, ix, ci, base
+    cdef floating* o
+    cdef index_t* a
+    cdef const floating* src
+    cdef int t
+    _check("max_pool2d_forward", n, h, w, c, out.shape[0], out.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
+    if argmax.shape[0] != n or argmax.shape[1] != oh or argmax.shape[2] != ow or argmax.shape[3] != c:
+        raise ValueError(f"max_pool2d_forward: argmax must have shape {(n, oh, ow, c)}")
+    if n == 0 or c == 0:
+        return
+    t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
+    with nogil:
+        for r in prange(n * oh, schedule="static", num_threads=t):
+            i = r // oh
+            y = r % oh
+            for xo in range(ow):
+                o = &out[i, y, xo, 0]
+                a = &argmax[i, y, xo, 0]
+                for ci in range(c):
+                    o[ci] = -INFINITY
+                    a[ci] = -1
+                for iy in range(max(y * sh - pt, 0), min(y * sh - pt + ph, h)):
+                    for ix in range(max(xo * sw - pl, 0), min(xo * sw - pl + pw, w)):
+                        src = &x[i, iy, ix, 0]
+                        base = (iy * w + ix) * c
+                        for ci in range(c):
+                            if src[ci] > o[ci] or a[ci] < 0:
+                                o[ci] = src[ci]
+                                a[ci] = <index_t> (base + ci)
+                for ci in range(c):
+                    if a[ci] < 0:
+                        o[ci] = 0
+
+
+def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, ::1] argmax,
+                        floating[:, :, :, ::1] dx, int n_threads):
+    """dx[argmax] += dy per image (dx is overwritten first).
+
+    Parameters
+    ----------
+    dy : (n, oh, ow, c). IN.
+    argmax : int32 (n, oh, ow, c), from ``max_pool2d_forward``. IN.
+    dx : (n, h, w, c). OUT.
+    """
+    cdef Py_ssize_t n = dx.shape[0], h = dx.shape[1], w = dx.shape[2], c = dx.shape[3]
+    cdef Py_ssize_t oh = dy.shape[1], ow = dy.shape[2], per = oh * ow * c, size = h * w * c
+    cdef Py_ssize_t i, j
+    cdef index_t idx
+    cdef floating* d
+    cdef int t
+    _check("max_pool2d_backward", n, h, w, c, dy.shape[0], dy.shape[3], oh, ow, 1, 1, 1, 1, 0, 0)
+    if argmax.shape[0] != n or argmax.shape[1] != oh or argmax.shape[2] != ow or argmax.shape[3] != c:
+        raise ValueError(f"max_pool2d_backward: argmax must have the shape of dy {(n, oh, ow, c)}")
+    if n == 0 or size == 0:
+        return
+    t = effective_threads(n_threads, n * (per + size), _GRAIN)
+    with nogil:
+        # Windows of one image may overlap, so threads split images.
+        for i in prange(n, schedule="static", num_threads=t):
+            d = &dx[i, 0, 0, 0]
+            memset(d, 0, size * sizeof(floating))
+            for j in range(per):
+                idx = (&argmax[i, 0, 0, 0])[j]
+                # An index outside the image can only come from a foreign argmax array: skip it.
+                if 0 <= idx < size:
+                    d[idx] += (&dy[i, 0, 0, 0])[j]
+
+
+def avg_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, int sw,
+                       int pt, int pl, floating[:, :, :, ::1] out, int n_threads):
+    """Window means over the cells inside the input (padding is not counted).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, h, w, c). IN.
+    out : ndarray of shape (n, oh, ow, c). OUT.
+    """
+    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+    cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
+    cdef Py_ssize_t r, i, y, xo, iy, ix, ci, y0, y1, x0, x1
+    cdef floating* o
+    cdef const floating* src
+    cdef floating scale
+    cdef int t
+    _check("avg_pool2d_forward", n, h, w, c, out.shape[0], out.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
+    if n == 0 or c == 0:
+        return
+    t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
+    with nogil:
+        for r in prange(n * oh, schedule="static", num_threads=t):
+            i = r // oh
+            y = r % oh
+            y0 = max(y * sh - pt, 0)
+            y1 = min(y * sh - pt + ph, h)
+            for xo in range(ow):
+                x0 = max(xo * sw - pl, 0)
+                x1 = min(xo * sw - pl + pw, w)
+                o = &out[i, y, xo, 0]
+                for ci in range(c):
+                    o[ci] = 0
+                for iy in range(y0, y1):
+                    for ix in range(x0, x1):
+                        src = &x[i, iy, ix, 0]
+                        for ci in range(c):
+                            o[ci] += src[ci]
+                if y1 > y0 and x1 > x0:
+                    scale = (<floating> 1.0) / ((y1 - y0) * (x1 - x0))
+                    for ci in range(c):
+                        o[ci] *= scale
+
+
+def avg_pool2d_backward(const floating[:, :, :, ::1] dy, int ph, int pw, int sh, int sw,
+                        int pt, int pl, floating[:, :, :, ::1] dx, int n_threads):
+    """Spread each window's gradient evenly over its cells inside the input.
+
+    Parameters
+    ----------
+    dy : (n, oh, ow, c). IN.
+    dx : (n, h, w, c). OUT (overwritten).
+    """
+    cdef Py_ssize_t n = dx.shape[0], h = dx.shape[1], w = dx.shape[2], c = dx.shape[3]
+    cdef Py_ssize_t oh = dy.shape[1], ow = dy.shape[2]
+    cdef Py_ssize_t i, y, xo, iy, ix, ci, y0, y1, x0, x1
+    cdef floating* d
+    cdef const floating* g
+    cdef floating scale
+    cdef int t
+    _check("avg_pool2d_backward", n, h, w, c, dy.shape[0], dy.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
+    if n == 0 or h * w * c == 0:
+        return
+    t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=t):
+            memset(&dx[i, 0, 0, 0], 0, h * w * c * sizeof(floating))
+            for y in range(oh):
+                y0 = max(y * sh - pt, 0)
+                y1 = min(y * sh - pt + ph, h)
+                for xo in range(ow):
+                    x0 = max(xo * sw - pl, 0)
+                    x1 = min(xo * sw - pl + pw, w)
+                    if y1 <= y0 or x1 <= x0:
+                        continue
+                    scale = (<floating> 1.0) / ((y1 - y0) * (x1 - x0))
+                    g = &dy[i, y, xo, 0]
+                    for iy in range(y0, y1):
+                        for ix in range(x0, x1):
+                            d = &dx[i, iy, ix, 0]
+                            for ci in range(c):
+                                d[ci] += scale * g[ci]
