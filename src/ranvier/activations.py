@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.activations` (Keras-style import path: ``ranvier.activations``)."""
+from .api.activations import *  # noqa: F401,F403
+from .api.activations import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.callbacks` (Keras-style import path: ``ranvier.callbacks``)."""
+from .api.callbacks import *  # noqa: F401,F403
+from .api.callbacks import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.config` (Keras-style import path: ``ranvier.config``)."""
+from .api.config import *  # noqa: F401,F403
+from .api.config import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.initializers` (Keras-style import path: ``ranvier.initializers``)."""
+from .api.initializers import *  # noqa: F401,F403
+from .api.initializers import __all__  # noqa: F401

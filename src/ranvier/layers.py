@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.layers` (Keras-style import path: ``ranvier.layers``)."""
+from .api.layers import *  # noqa: F401,F403
+from .api.layers import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.metrics` (Keras-style import path: ``ranvier.metrics``)."""
+from .api.metrics import *  # noqa: F401,F403
+from .api.metrics import __all__  # noqa: F401

@@ -1,0 +1,3 @@
+"""Public alias of :mod:`ranvier.api.models` (Keras-style import path: ``ranvier.models``)."""
+from .api.models import *  # noqa: F401,F403
+from .api.models import __all__  # noqa: F401

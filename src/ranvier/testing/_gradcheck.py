@@ -1,0 +1,179 @@
+"""Central-difference gradient check (the lecture's numerical gradient check).
+
+For a parameter entry w, the numerical derivative is
+``(L(w + eps) - L(w - eps)) / (2 eps)``; it is compared with backprop's value
+by the relative error ``|a - n| / max(|a| + |n|, tiny)`` over each array
+(norms of the difference and of the two gradients). In float64 with
+eps = 1e-6 a correct backward gives errors around 1e-9; anything above
+1e-6 is a bug.
+"""
+import numpy as np
+
+__all__ = ["check_gradients", "GradientCheckResult"]
+
+
+class GradientCheckResult:
+    """Relative errors of the analytic gradients, by name.
+
+    Attributes
+    ----------
+    errors : dict[str, float]
+    max_error : float
+    passed : bool
+    """
+
+    def __init__(self, errors, tol):
+        self.errors = errors
+        self.tol = tol
+        self.max_error = max(errors.values()) if errors else 0.0
+        self.passed = self.max_error < tol
+
+    def __repr__(self):
+        worst = ", ".join(f"{k}: {v:.2e}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])[:5])
+        return f"<GradientCheckResult passed={self.passed} max_error={self.max_error:.2e} ({worst})>"
+
+
+def _relative_error(a, n):
+    a, n = np.asarray(a, np.float64).ravel(), np.asarray(n, np.float64).ravel()
+    denom = np.linalg.norm(a) + np.linalg.norm(n)
+    return 0.0 if denom < 1e-300 else float(np.linalg.norm(a - n) / max(denom, 1e-12))
+
+
+def _entries(size, max_checks, rng):
+    if max_checks is None or size <= max_checks:
+        return np.arange(size)
+    return np.sort(rng.choice(size, max_checks, replace=False))
+
+
+def _numeric(array, loss_fn, eps, idx):
+    flat = array.reshape(-1)
+    out = np.zeros(flat.shape[0], np.float64)
+    for i in idx:
+        orig = flat[i]
+        flat[i] = orig + eps
+        up = loss_fn()
+        flat[i] = orig - eps
+        down = loss_fn()
+        flat[i] = orig
+        out[i] = (up - down) / (2 * eps)
+    return out
+
+
+def _require_float64(variables, arrays):
+    for v in variables:
+        if v.dtype != np.float64:
+            raise ValueError(f"check_gradients needs float64 weights ({v.name} is {v.dtype}): build with "
+                             "dtype='float64' or after rv.config.set_floatx('float64')")
+    for a in arrays:
+        if a.dtype.kind == "f" and a.dtype != np.float64:
+            raise ValueError(f"check_gradients needs float64 inputs, got {a.dtype}")
+
+
+def check_gradients(model_or_layer, x, y=None, *, loss=None, eps=1e-6, tol=1e-6, training=True,
+                    check_inputs=True, max_checks=None, seed=0, raise_on_failure=True):
+    """Compare backprop's gradients with central finite differences, in float64.
+
+    Parameters
+    ----------
+    model_or_layer : Model or Layer
+        A layer is checked on ``L = sum(R * layer(x))`` with a fixed random ``R``
+        (so every output entry matters); a model on its compiled loss (with
+        weight and activity penalties) for targets ``y``, or on ``loss`` if
+        not compiled.
+    x : ndarray or list of ndarray
+        Inputs (float64, or integer ids for embeddings).
+    y : ndarray, optional
+        Targets, for models.
+    eps : float, default 1e-6
+    tol : float, default 1e-6
+        Largest acceptable relative error.
+    training : bool, default True
+        Mode of the forward passes (stochastic layers such as Dropout need
+        ``training=False`` or a zero rate: each call draws a new mask).
+    check_inputs : bool, default True
+        Also check the gradient w.r.t. float inputs (layers only).
+    max_checks : int, optional
+        Check at most this many random entries per array (large weights).
+    raise_on_failure : bool, default True
+        Raise ``AssertionError`` listing the worst errors when a check fails.
+
+    Returns
+    -------
+    GradientCheckResult
+    """
+    from ..api.layers.base import Layer
+    from ..api.models.model import Model
+
+    rng = np.random.default_rng(seed)
+    if isinstance(model_or_layer, Model):
+        result = _check_model(model_or_layer, x, y, loss, eps, tol, max_checks, rng)
+    elif isinstance(model_or_layer, Layer):
+        result = _check_layer(model_or_layer, x, eps, tol, training, check_inputs, max_checks, rng)
+    else:
+        raise TypeError(f"check_gradients expects a Model or a Layer, got {type(model_or_layer).__name__}")
+    if raise_on_failure and not result.passed:
+        raise AssertionError(f"Gradient check failed (tol {tol:g}): {result!r}")
+    return result
+
+
+def _check_layer(layer, x, eps, tol, training, check_inputs, max_checks, rng):
+    multi = isinstance(x, (list, tuple))
+    xs = [np.array(a, copy=True) for a in (x if multi else [x])]
+    if not layer.built:
+        shapes = [(None,) + a.shape[1:] for a in xs]
+        layer._build_once(shapes if multi else shapes[0])
+    _require_float64(layer.trainable_weights, xs)
+    inputs = xs if multi else xs[0]
+    out, _ = layer.call(inputs, training=training)
+    outs = out if isinstance(out, (list, tuple)) else [out]
+    projections = [rng.standard_normal(o.shape) for o in outs]
+
+    def loss_fn():
+        o, _ = layer.call(inputs, training=training)
+        o = o if isinstance(o, (list, tuple)) else [o]
+        return float(sum(np.sum(p * oi) for p, oi in zip(projections, o)))
+
+    weights = layer.trainable_weights
+    for v in weights:
+        v._fresh = True
+    out, cache = layer.call(inputs, training=training)
+    dy = [p.copy() for p in projections]
+    dx = layer.backward(dy if isinstance(out, (list, tuple)) else dy[0], cache, need_input_grad=True)
+    dxs = dx if isinstance(dx, (list, tuple)) else [dx]
+    analytic = {v.name: np.zeros(v.shape) if v._fresh else v.grad.copy() for v in weights}
+    errors = {}
+    for v in weights:
+        idx = _entries(v.size, max_checks, rng)
+        num = _numeric(v.value, loss_fn, eps, idx)
+        errors[v.name] = _relative_error(analytic[v.name].reshape(-1)[idx], num[idx])
+    if check_inputs:
+        for i, (a, g) in enumerate(zip(xs, dxs)):
+            if a.dtype.kind != "f" or g is None:
+                continue
+            idx = _entries(a.size, max_checks, rng)
+            num = _numeric(a, loss_fn, eps, idx)
+            errors[f"input_{i}"] = _relative_error(np.asarray(g).reshape(-1)[idx], num[idx])
+    return GradientCheckResult(errors, tol)
+
+
+def _check_model(model, x, y, loss, eps, tol, max_checks, rng):
+    if not model.compiled:
+        if loss is None:
+            raise ValueError("check_gradients: compile the model or pass loss=..., got neither")
+        model.compile(optimizer="sgd", loss=loss)
+    if y is None:
+        raise ValueError("check_gradients: y (targets) is required for a model, got None")
+    x, y, sw = model._prepare(x, y)
+    _require_float64(model.trainable_weights, [x])
+
+    def loss_fn():
+        return float(model._compute_gradients(x, y, sw)[0])
+
+    model._compute_gradients(x, y, sw)
+    analytic = {v.name: v.grad.copy() for v in model.trainable_weights}
+    errors = {}
+    for v in model.trainable_weights:
+        idx = _entries(v.size, max_checks, rng)
+        num = _numeric(v.value, loss_fn, eps, idx)
+        errors[v.name] = _relative_error(analytic[v.name].reshape(-1)[idx], num[idx])
+    return GradientCheckResult(errors, tol)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from ranvier.core import _dense
+from ranvier.reference import dense as ref
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n, k, u", [(1, 1, 1), (7, 5, 3), (130, 70, 257)])
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_dense_kernels_match_reference(dtype, tol, n, k, u, beta):
+    rng = np.random.default_rng(n + k + u)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, u)).astype(dtype)
+    dz = rng.standard_normal((n, u)).astype(dtype)
+    out, out_ref = np.empty((n, u), dtype), np.empty((n, u), dtype)
+    _dense.dense_forward(x, w, out)
+    ref.dense_forward(x, w, out_ref)
+    np.testing.assert_allclose(out, out_ref, rtol=tol, atol=tol * k)
+    grads = [rng.standard_normal((k, u)).astype(dtype), rng.standard_normal(u).astype(dtype),
+             np.empty((n, k), dtype)]
+    grads_ref = [g.copy() for g in grads]
+    _dense.dense_backward(x, w, dz, *grads, beta, True, 2)
+    ref.dense_backward(x, w, dz, *grads_ref, beta, True)
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, rtol=tol, atol=tol * max(n, u))
+
+
+def test_dense_backward_without_bias_or_dx():
+    x, w, dz = np.ones((4, 3)), np.ones((3, 2)), np.ones((4, 2))
+    dw = np.zeros((3, 2))
+    _dense.dense_backward(x, w, dz, dw, np.empty(0), np.empty((0, 0)), 0.0, False, 1)
+    np.testing.assert_array_equal(dw, 4.0)
+
+
+def test_column_sum_is_deterministic_across_thread_counts():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3000, 300)).astype(np.float32)
+    outs = []
+    for threads in (1, 2, 4):
+        out = np.zeros(300, np.float32)
+        _dense.column_sum(a, out, 0.0, threads)
+        outs.append(out)
+    assert all(np.array_equal(outs[0], o) for o in outs[1:])
+    np.testing.assert_allclose(outs[0], a.sum(0, dtype=np.float64), rtol=1e-4, atol=1e-3)
+
+
+def test_dense_kernels_reject_bad_shapes():
+    with pytest.raises(ValueError, match="features"):
+        _dense.dense_forward(np.ones((2, 3)), np.ones((4, 5)), np.empty((2, 5)))
+    with pytest.raises(ValueError, match="out must have shape"):
+        _dense.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.empty((2, 4)))
+    with pytest.raises(ValueError, match="dbias"):
+        _dense.dense_backward(np.ones((2, 3)), np.ones((3, 5)), np.ones((2, 5)), np.ones((3, 5)),
+                              np.ones(4), np.empty((2, 3)), 0.0, True, 1)
