@@ -1,0 +1,665 @@
+"""Recurrent kernels: SimpleRNN, LSTM and GRU, forward and backward through time.
+
+Everything is time-major, so that one step is one contiguous block:
+``x (T, B, in)``, states ``h (T + 1, B, units)`` with ``h[0]`` the initial
+state and ``h[t + 1]`` the state after step ``t``. The input projection of all
+timesteps is one GEMM, each step adds one recurrent GEMM (outside any
+``prange``) and runs one fused gate kernel; backward runs the whole time loop
+here, then computes the weight gradients of all timesteps in one GEMM each.
+
+Masks are ``(T, B)`` uint8 (1 = real step). A masked step carries the
+previous state forward (Keras semantics), so its output is the previous
+output. ``rec_mask`` ``(B, units)`` multiplies the state fed to the recurrent
+GEMM (recurrent dropout, scaled by the caller); ``h_rec`` then caches the
+multiplied states for the weight gradient. Pass shape ``(0, 0)`` /
+``(0, 0, 0)`` arrays for "no mask" / "no recurrent dropout".
+
+Bias gradients are column sums of the returned gate gradients, left to the
+caller (``ranvier.core._dense.column_sum``).
+"""
+from cython.parallel cimport prange
+from libc.math cimport exp, expf, tanh, tanhf
+from libc.stdlib cimport free, malloc
+
+from ranvier.core._blas cimport floating, gemm
+from ranvier.core._openmp cimport effective_threads
+
+#: Activation codes of the fused gate kernels.
+ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
+
+# State elements (batch x units) per thread in the gate kernels: below this a
+# step's gate math is a few microseconds and thread start-up would cost more.
+cdef Py_ssize_t _GRAIN = 1 << 15
+
+
+cdef inline floating _act(int code, floating x) noexcept nogil:
+    if code == 1:
+        if floating is float:
+            return tanhf(x)
+        else:
+            return tanh(x)
+    if code == 2:
+        if floating is float:
+            return 1 / (1 + expf(-x))
+        else:
+            return 1 / (1 + exp(-x))
+    if code == 3:
+        return x if x > 0 else 0
+    if code == 4:
+        x = x / 6 + <floating> 0.5
+        if x < 0:
+            return 0
+        return 1 if x > 1 else x
+    return x
+
+
+cdef inline floating _dact(int code, floating y) noexcept nogil:
+    """Derivative of activation ``code`` written through its output ``y``."""
+    if code == 1:
+        return 1 - y * y
+    if code == 2:
+        return y * (1 - y)
+    if code == 3:
+        return 1 if y > 0 else 0
+    if code == 4:
+        return <floating> (1.0 / 6.0) if 0 < y < 1 else 0
+    return 1
+
+
+cdef inline void _copy(const floating* src, floating* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = src[i]
+
+
+cdef inline void _zero(floating* dst, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        dst[i] = 0
+
+
+# ----------------------------------------------------------------- validation
+cdef tuple _s2(Py_ssize_t a, Py_ssize_t b):
+    return (a, b)
+
+
+cdef tuple _s3(Py_ssize_t a, Py_ssize_t b, Py_ssize_t c):
+    return (a, b, c)
+
+
+cdef _expect(str op, str arg, tuple got, tuple want):
+    if got != want:
+        raise ValueError(f"{op}: {arg} must have shape {want}, got {got}")
+
+
+cdef tuple _check_inputs(str op, int gates, const floating[:, :, ::1] x,
+                         const floating[:, ::1] kernel, const floating[:, ::1] recurrent_kernel,
+                         const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                         const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec):
+    """(T, B, in, units, has_mask, has_rec_mask) after checking the shared arguments."""
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], n_in = x.shape[2]
+    cdef Py_ssize_t u = recurrent_kernel.shape[0]
+    if T == 0 or B == 0:
+        raise ValueError(f"{op}: x must have at least one timestep and one sample, got shape {_s3(T, B, n_in)}")
+    _expect(op, "kernel", _s2(kernel.shape[0], kernel.shape[1]), _s2(n_in, gates * u))
+    _expect(op, "recurrent_kernel", _s2(u, recurrent_kernel.shape[1]), _s2(u, gates * u))
+    _expect(op, "h", _s3(h.shape[0], h.shape[1], h.shape[2]), _s3(T + 1, B, u))
+    has_mask = mask.shape[0] > 0
+    if has_mask:
+        _expect(op, "mask", _s2(mask.shape[0], mask.shape[1]), _s2(T, B))
+    has_rm = rec_mask.shape[0] > 0
+    if has_rm:
+        _expect(op, "rec_mask", _s2(rec_mask.shape[0], rec_mask.shape[1]), _s2(B, u))
+        _expect(op, "h_rec", _s3(h_rec.shape[0], h_rec.shape[1], h_rec.shape[2]), _s3(T, B, u))
+    return T, B, n_in, u, has_mask, has_rm
+
+
+# ------------------------------------------------------------- shared pieces
+cdef void _recurrent_product(const floating* hp, const floating* rm, floating* hr,
+                             const floating* U, floating* out, int B, int u, int G,
+                             floating beta) noexcept nogil:
+    """out = beta * out + (hp * rm) @ U, caching hp * rm in hr when there is a rec mask."""
+    cdef Py_ssize_t i
+    if rm != NULL:
+        for i in range(B * u):
+            hr[i] = hp[i] * rm[i]
+        hp = hr
+    gemm(False, False, B, G, u, 1, hp, u, U, G, beta, out, G)
+
+
+cdef void _recurrent_backprop(const floating* dgr, const floating* U, const floating* rm,
+                              floating* scratch, floating* dh, int B, int u, int G) noexcept nogil:
+    """dh += (dgr @ U.T) * rm: the state gradient through the recurrent GEMM."""
+    cdef Py_ssize_t i
+    if rm == NULL:
+        gemm(False, True, B, u, G, 1, dgr, G, U, G, 1, dh, u)
+        return
+    gemm(False, True, B, u, G, 1, dgr, G, U, G, 0, scratch, u)
+    for i in range(B * u):
+        dh[i] += scratch[i] * rm[i]
+
+
+cdef void _weight_grads(const floating* x, const floating* hsrc, const floating* dgx,
+                        const floating* dgr, const floating* W, floating* dW, floating* dU,
+                        floating* dx, int TB, int n_in, int u, int G, floating beta,
+                        bint need_dx) noexcept nogil:
+    """Weight and input gradients of all timesteps at once (one GEMM each)."""
+    gemm(True, False, n_in, G, TB, 1, x, n_in, dgx, G, beta, dW, G)
+    gemm(True, False, u, G, TB, 1, hsrc, u, dgr, G, beta, dU, G)
+    if need_dx:
+        gemm(False, True, TB, n_in, G, 1, dgx, G, W, G, 0, dx, n_in)
+
+
+cdef floating* _scratch(bint needed, Py_ssize_t n, floating* like) except? NULL:
+    """A (n,) work buffer when ``needed`` (free() it), else NULL; ``like`` picks the dtype."""
+    if not needed:
+        return NULL
+    cdef floating* p = <floating*> malloc(n * sizeof(floating))
+    if p == NULL:
+        raise MemoryError("recurrent kernel: cannot allocate scratch memory")
+    return p
+
+
+cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_in, Py_ssize_t u,
+                      tuple dh_seq, tuple dh, tuple dgates, tuple dkernel, tuple drec, tuple dx,
+                      bint need_dx) except *:
+    if dh_seq[0] != 0:
+        _expect(op, "dh_seq", dh_seq, _s3(T, B, u))
+    _expect(op, "dh", dh, _s2(B, u))
+    _expect(op, "dgates", dgates, _s3(T, B, gates * u))
+    _expect(op, "dkernel", dkernel, _s2(n_in, gates * u))
+    _expect(op, "drecurrent_kernel", drec, _s2(u, gates * u))
+    if need_dx:
+        _expect(op, "dx", dx, _s3(T, B, n_in))
+
+
+# ---------------------------------------------------------------------- LSTM
+cdef void _lstm_row(floating* g, const floating* bias, const floating* c_prev, floating* c_new,
+                    floating* ac, floating* h_new, Py_ssize_t u, int act, int ract) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating i, f, gg, o, cn
+    for j in range(u):
+        i = _act(ract, g[j] + bias[j])
+        f = _act(ract, g[u + j] + bias[u + j])
+        gg = _act(act, g[2 * u + j] + bias[2 * u + j])
+        o = _act(ract, g[3 * u + j] + bias[3 * u + j])
+        cn = f * c_prev[j] + i * gg
+        g[j] = i
+        g[u + j] = f
+        g[2 * u + j] = gg
+        g[3 * u + j] = o
+        c_new[j] = cn
+        ac[j] = _act(act, cn)
+        h_new[j] = o * ac[j]
+
+
+cdef void _lstm_row_back(const floating* g, const floating* ac, const floating* c_prev,
+                         const floating* dy, floating* dh, floating* dc, floating* dg,
+                         Py_ssize_t u, int act, int ract) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating dhj, dcj, i, f, gg, o
+    for j in range(u):
+        dhj = dh[j] + dy[j] if dy != NULL else dh[j]
+        i = g[j]
+        f = g[u + j]
+        gg = g[2 * u + j]
+        o = g[3 * u + j]
+        dcj = dc[j] + dhj * o * _dact(act, ac[j])
+        dg[j] = dcj * gg * _dact(ract, i)
+        dg[u + j] = dcj * c_prev[j] * _dact(ract, f)
+        dg[2 * u + j] = dcj * i * _dact(act, gg)
+        dg[3 * u + j] = dhj * ac[j] * _dact(ract, o)
+        dc[j] = dcj * f
+        dh[j] = 0
+
+
+cdef void _masked_row_back(const floating* dy, floating* dh, floating* dg, Py_ssize_t u,
+                           Py_ssize_t G) noexcept nogil:
+    """A masked step passes the state gradient through unchanged (plus its output's)."""
+    cdef Py_ssize_t j
+    if dy != NULL:
+        for j in range(u):
+            dh[j] += dy[j]
+    _zero(dg, G)
+
+
+def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                 const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
+                 const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                 floating[:, :, ::1] gates, floating[:, :, ::1] h, floating[:, :, ::1] c,
+                 floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec,
+                 int activation, int recurrent_activation, int n_threads):
+    """LSTM forward over all timesteps (Keras gate order i, f, c, o).
+
+    Parameters
+    ----------
+    x : (T, B, in). IN.
+    kernel : (in, 4u). IN.
+    recurrent_kernel : (u, 4u). IN.
+    bias : (4u,). IN.
+    mask : (T, B) uint8 or (0, 0). IN.
+    rec_mask : (B, u) or (0, 0). IN: recurrent dropout multiplier.
+    gates : (T, B, 4u). OUT: activated gates i, f, g, o (zero at masked steps).
+    h, c : (T + 1, B, u). IN/OUT: slot 0 holds the initial state (IN), slot t + 1 the state after step t.
+    act_c : (T, B, u). OUT: activation(c) (zero at masked steps).
+    h_rec : (T, B, u) if rec_mask, else ignored. OUT: states times rec_mask.
+    activation, recurrent_activation : int, codes of ``ACTIVATIONS``.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _expect("lstm_forward", "bias", (bias.shape[0],), (4 * u,))
+    _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
+    _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
+    _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
+    with nogil:
+        _lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c, act_c, h_rec,
+                      has_mask, has_rm, activation, recurrent_activation, n_threads)
+
+
+cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                        const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
+                        const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                        floating[:, :, ::1] gates, floating[:, :, ::1] h, floating[:, :, ::1] c,
+                        floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec,
+                        bint has_mask, bint has_rm, int act, int ract, int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef floating* hr = NULL
+    gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
+    for t in range(T):
+        if has_rm:
+            hr = &h_rec[t, 0, 0]
+        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &gates[t, 0, 0], B, u, G, 1)
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            if m != NULL and not m[b]:
+                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
+                _copy(&c[t, b, 0], &c[t + 1, b, 0], u)
+                _zero(&gates[t, b, 0], G)
+                _zero(&act_c[t, b, 0], u)
+            else:
+                _lstm_row(&gates[t, b, 0], &bias[0], &c[t, b, 0], &c[t + 1, b, 0], &act_c[t, b, 0],
+                          &h[t + 1, b, 0], u, act, ract)
+
+
+def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                  const floating[:, ::1] recurrent_kernel,
+                  const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                  const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
+                  const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
+                  const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
+                  floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
+                  floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                  floating[:, :, ::1] dx, double beta, bint need_dx,
+                  int activation, int recurrent_activation, int n_threads):
+    """LSTM backward through time, from the caches of ``lstm_forward``.
+
+    Parameters
+    ----------
+    x, kernel, recurrent_kernel, mask, rec_mask : as in ``lstm_forward``. IN.
+    gates, h, c, act_c, h_rec : caches written by ``lstm_forward``. IN.
+    dh_seq : (T, B, u) gradient of the output at every step, or (0, 0, 0). IN.
+    dh, dc : (B, u). IN/OUT: gradient w.r.t. the final h and c in, w.r.t. the initial ones out.
+    dgates : (T, B, 4u). OUT: gradient w.r.t. the gate pre-activations (its column sum is the bias gradient).
+    dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dx : (T, B, in), ignored unless ``need_dx``. OUT.
+    beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("lstm_backward", 4, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _expect("lstm_backward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
+    _expect("lstm_backward", "dc", _s2(dc.shape[0], dc.shape[1]), _s2(B, u))
+    _check_back("lstm_backward", 4, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
+                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
+                _s2(dkernel.shape[0], dkernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
+    cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    with nogil:
+        _lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_c, h_rec, dh_seq,
+                       dh, dc, dgates, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
+                       has_mask, has_rm, scratch, activation, recurrent_activation, n_threads)
+    free(scratch)
+
+
+cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                         const floating[:, ::1] recurrent_kernel,
+                         const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                         const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
+                         const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
+                         const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
+                         floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
+                         floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                         floating[:, :, ::1] dx, floating beta, bint need_dx, bint has_mask,
+                         bint has_rm, floating* scratch, int act, int ract, int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef bint has_seq = dh_seq.shape[0] > 0
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef const floating* dy
+    for t in range(T - 1, -1, -1):
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            dy = &dh_seq[t, b, 0] if has_seq else NULL
+            if m != NULL and not m[b]:
+                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, G)
+            else:
+                _lstm_row_back(&gates[t, b, 0], &act_c[t, b, 0], &c[t, b, 0], dy, &dh[b, 0],
+                               &dc[b, 0], &dgates[t, b, 0], u, act, ract)
+        _recurrent_backprop(&dgates[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, G)
+    _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
+                  &dgates[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
+                  &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, G, beta, need_dx)
+
+
+# ----------------------------------------------------------------------- GRU
+cdef void _gru_row(floating* g, floating* rec, const floating* bias_in, const floating* bias_rec,
+                   const floating* h_prev, floating* h_new, Py_ssize_t u, int act, int ract) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating z, r, hh, rh
+    for j in range(u):
+        z = _act(ract, g[j] + bias_in[j] + rec[j] + bias_rec[j])
+        r = _act(ract, g[u + j] + bias_in[u + j] + rec[u + j] + bias_rec[u + j])
+        rh = rec[2 * u + j] + bias_rec[2 * u + j]
+        hh = _act(act, g[2 * u + j] + bias_in[2 * u + j] + r * rh)
+        g[j] = z
+        g[u + j] = r
+        g[2 * u + j] = hh
+        rec[2 * u + j] = rh
+        h_new[j] = z * h_prev[j] + (1 - z) * hh
+
+
+cdef void _gru_row_back(const floating* g, const floating* rec, const floating* h_prev,
+                        const floating* dy, floating* dh, floating* dgx, floating* dgr,
+                        Py_ssize_t u, int act, int ract) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating dhj, z, r, hh, dz, dah
+    for j in range(u):
+        dhj = dh[j] + dy[j] if dy != NULL else dh[j]
+        z = g[j]
+        r = g[u + j]
+        hh = g[2 * u + j]
+        dz = dhj * (h_prev[j] - hh) * _dact(ract, z)
+        dah = dhj * (1 - z) * _dact(act, hh)
+        dgx[j] = dz
+        dgr[j] = dz
+        dgx[u + j] = dah * rec[2 * u + j] * _dact(ract, r)
+        dgr[u + j] = dgx[u + j]
+        dgx[2 * u + j] = dah
+        dgr[2 * u + j] = dah * r
+        dh[j] = dhj * z
+
+
+def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                const floating[:, ::1] recurrent_kernel, const floating[:, ::1] bias,
+                const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                floating[:, :, ::1] gates, floating[:, :, ::1] rec, floating[:, :, ::1] h,
+                floating[:, :, ::1] h_rec, int activation, int recurrent_activation, int n_threads):
+    """GRU forward, Keras ``reset_after=True`` (gate order z, r, h).
+
+    ``hh = activation(x W_h + b_in_h + r * (h_prev U_h + b_rec_h))``,
+    ``h = z * h_prev + (1 - z) * hh``.
+
+    Parameters
+    ----------
+    x : (T, B, in). IN.
+    kernel : (in, 3u). IN.
+    recurrent_kernel : (u, 3u). IN.
+    bias : (2, 3u): input bias, recurrent bias. IN.
+    mask, rec_mask : as in ``lstm_forward``. IN.
+    gates : (T, B, 3u). OUT: z, r, hh (zero at masked steps).
+    rec : (T, B, 3u). OUT: h_prev @ U; its h block holds ``h_prev U_h + b_rec_h``.
+    h : (T + 1, B, u). IN/OUT: slot 0 holds the initial state.
+    h_rec : as in ``lstm_forward``. OUT.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
+    _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
+    _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
+    with nogil:
+        _gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec,
+                     has_mask, has_rm, activation, recurrent_activation, n_threads)
+
+
+cdef void _gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                       const floating[:, ::1] recurrent_kernel, const floating[:, ::1] bias,
+                       const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                       floating[:, :, ::1] gates, floating[:, :, ::1] rec, floating[:, :, ::1] h,
+                       floating[:, :, ::1] h_rec, bint has_mask, bint has_rm, int act, int ract,
+                       int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef floating* hr = NULL
+    gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
+    for t in range(T):
+        if has_rm:
+            hr = &h_rec[t, 0, 0]
+        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &rec[t, 0, 0], B, u, G, 0)
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            if m != NULL and not m[b]:
+                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
+                _zero(&gates[t, b, 0], G)
+                _zero(&rec[t, b, 0], G)
+            else:
+                _gru_row(&gates[t, b, 0], &rec[t, b, 0], &bias[0, 0], &bias[1, 0], &h[t, b, 0],
+                         &h[t + 1, b, 0], u, act, ract)
+
+
+def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                 const floating[:, ::1] recurrent_kernel,
+                 const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                 const floating[:, :, ::1] gates, const floating[:, :, ::1] rec,
+                 const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
+                 const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
+                 floating[:, :, ::1] dgates, floating[:, :, ::1] drec,
+                 floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                 floating[:, :, ::1] dx, double beta, bint need_dx,
+                 int activation, int recurrent_activation, int n_threads):
+    """GRU backward through time, from the caches of ``gru_forward``.
+
+    Parameters
+    ----------
+    x, kernel, recurrent_kernel, mask, rec_mask : as in ``gru_forward``. IN.
+    gates, rec, h, h_rec : caches written by ``gru_forward``. IN.
+    dh_seq : (T, B, u) or (0, 0, 0). IN.
+    dh : (B, u). IN/OUT: gradient w.r.t. the final state in, the initial state out.
+    dgates : (T, B, 3u). OUT: gradient w.r.t. the input projections (column sum: input bias gradient).
+    drec : (T, B, 3u). OUT: gradient w.r.t. the recurrent projections (column sum: recurrent bias gradient).
+    dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dx : (T, B, in), ignored unless ``need_dx``. OUT.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("gru_backward", 3, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _check_back("gru_backward", 3, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
+                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
+                _s2(dkernel.shape[0], dkernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
+    _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
+    cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    with nogil:
+        _gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_rec, dh_seq, dh,
+                      dgates, drec, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
+                      has_mask, has_rm, scratch, activation, recurrent_activation, n_threads)
+    free(scratch)
+
+
+cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                        const floating[:, ::1] recurrent_kernel,
+                        const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                        const floating[:, :, ::1] gates, const floating[:, :, ::1] rec,
+                        const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
+                        const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
+                        floating[:, :, ::1] dgates, floating[:, :, ::1] drec,
+                        floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                        floating[:, :, ::1] dx, floating beta, bint need_dx, bint has_mask,
+                        bint has_rm, floating* scratch, int act, int ract, int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef bint has_seq = dh_seq.shape[0] > 0
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef const floating* dy
+    for t in range(T - 1, -1, -1):
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            dy = &dh_seq[t, b, 0] if has_seq else NULL
+            if m != NULL and not m[b]:
+                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, G)
+                _zero(&drec[t, b, 0], G)
+            else:
+                _gru_row_back(&gates[t, b, 0], &rec[t, b, 0], &h[t, b, 0], dy, &dh[b, 0],
+                              &dgates[t, b, 0], &drec[t, b, 0], u, act, ract)
+        _recurrent_backprop(&drec[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, G)
+    _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
+                  &drec[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
+                  &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, G, beta, need_dx)
+
+
+# ----------------------------------------------------------------- SimpleRNN
+cdef void _rnn_row(const floating* z, const floating* bias, floating* h_new, Py_ssize_t u,
+                   int act) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(u):
+        h_new[j] = _act(act, z[j] + bias[j])
+
+
+cdef void _rnn_row_back(const floating* h_new, const floating* dy, floating* dh, floating* dg,
+                        Py_ssize_t u, int act) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(u):
+        dg[j] = (dh[j] + dy[j] if dy != NULL else dh[j]) * _dact(act, h_new[j])
+        dh[j] = 0
+
+
+def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                       const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
+                       const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                       floating[:, :, ::1] z, floating[:, :, ::1] h, floating[:, :, ::1] h_rec,
+                       int activation, int n_threads):
+    """SimpleRNN forward: ``h_t = activation(x_t W + h_{t-1} U + b)``.
+
+    Parameters
+    ----------
+    x : (T, B, in). IN.
+    kernel : (in, u). IN.
+    recurrent_kernel : (u, u). IN.
+    bias : (u,). IN.
+    mask, rec_mask : as in ``lstm_forward``. IN.
+    z : (T, B, u). OUT: workspace, the pre-activations.
+    h : (T + 1, B, u). IN/OUT: slot 0 holds the initial state.
+    h_rec : as in ``lstm_forward``. OUT.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
+    _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
+    with nogil:
+        _simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec,
+                            has_mask, has_rm, activation, n_threads)
+
+
+cdef void _simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                              const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
+                              const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                              floating[:, :, ::1] z, floating[:, :, ::1] h, floating[:, :, ::1] h_rec,
+                              bint has_mask, bint has_rm, int act, int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef floating* hr = NULL
+    gemm(False, False, T * B, u, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], u, 0, &z[0, 0, 0], u)
+    for t in range(T):
+        if has_rm:
+            hr = &h_rec[t, 0, 0]
+        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &z[t, 0, 0], B, u, u, 1)
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            if m != NULL and not m[b]:
+                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
+            else:
+                _rnn_row(&z[t, b, 0], &bias[0], &h[t + 1, b, 0], u, act)
+
+
+def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                        const floating[:, ::1] recurrent_kernel,
+                        const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                        const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
+                        const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
+                        floating[:, :, ::1] dgates, floating[:, ::1] dkernel,
+                        floating[:, ::1] drecurrent_kernel, floating[:, :, ::1] dx,
+                        double beta, bint need_dx, int activation, int n_threads):
+    """SimpleRNN backward through time, from the caches of ``simple_rnn_forward``.
+
+    Parameters
+    ----------
+    x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec : as in ``simple_rnn_forward``. IN.
+    dh_seq : (T, B, u) or (0, 0, 0). IN.
+    dh : (B, u). IN/OUT: gradient w.r.t. the final state in, the initial state out.
+    dgates : (T, B, u). OUT: gradient w.r.t. the pre-activations (column sum: bias gradient).
+    dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dx : (T, B, in), ignored unless ``need_dx``. OUT.
+    """
+    cdef bint has_mask, has_rm
+    T, B, n_in, u, has_mask, has_rm = _check_inputs("simple_rnn_backward", 1, x, kernel, recurrent_kernel,
+                                                    mask, rec_mask, h, h_rec)
+    _check_back("simple_rnn_backward", 1, T, B, n_in, u,
+                _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
+                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
+                _s2(dkernel.shape[0], dkernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
+    cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    with nogil:
+        _simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, dh_seq, dh,
+                             dgates, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
+                             has_mask, has_rm, scratch, activation, n_threads)
+    free(scratch)
+
+
+cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                               const floating[:, ::1] recurrent_kernel,
+                               const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                               const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
+                               const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
+                               floating[:, :, ::1] dgates, floating[:, ::1] dkernel,
+                               floating[:, ::1] drecurrent_kernel, floating[:, :, ::1] dx,
+                               floating beta, bint need_dx, bint has_mask, bint has_rm,
+                               floating* scratch, int act, int n_threads) noexcept nogil:
+    cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
+    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
+    cdef Py_ssize_t b
+    cdef bint has_seq = dh_seq.shape[0] > 0
+    cdef const unsigned char* m
+    cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
+    cdef const floating* dy
+    for t in range(T - 1, -1, -1):
+        m = &mask[t, 0] if has_mask else NULL
+        for b in prange(B, schedule="static", num_threads=nt):
+            dy = &dh_seq[t, b, 0] if has_seq else NULL
+            if m != NULL and not m[b]:
+                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u)
+            else:
+                _rnn_row_back(&h[t + 1, b, 0], dy, &dh[b, 0], &dgates[t, b, 0], u, act)
+        _recurrent_backprop(&dgates[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, u)
+    _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
+                  &dgates[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
+                  &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, u, beta, need_dx)

@@ -1,0 +1,13 @@
+"""NumPy twin of ``ranvier.core._embedding``."""
+import numpy as np
+
+__all__ = ["embedding_forward", "embedding_backward"]
+
+
+def embedding_forward(ids, embeddings, out, n_threads=1):
+    np.take(embeddings, ids, axis=0, out=out)
+
+
+def embedding_backward(ids, dy, dembeddings, beta):
+    dembeddings *= beta
+    np.add.at(dembeddings, ids, dy)
