@@ -1,0 +1,153 @@
+"""Dropout and noise kernels driven by a counter-based random number generator.
+
+Every random number is a pure function of ``(seed, index)``: the splitmix64
+finaliser of ``mix(seed) + (counter + 1) * golden``. So a mask does not
+depend on the thread count or on how the loop is split, no NumPy random pass
+is needed, and the NumPy twin in ``ranvier.reference.dropout`` reproduces the
+kernels bit for bit. One 64-bit hash gives two 32-bit uniforms: dropout uses
+one per element (a keep probability resolved to 2**-32), Gaussian noise uses
+both for one Box-Muller draw.
+"""
+from cython.parallel cimport prange
+from libc.math cimport cos, log, sqrt
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+from ranvier.core._blas cimport floating
+from ranvier.core._openmp cimport effective_threads
+
+cdef extern from *:
+    """
+    #include <stdint.h>
+    static inline uint64_t rv_mix64(uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
+    }
+    static inline uint64_t rv_draw(uint64_t key, uint64_t counter) {
+        return rv_mix64(key + (counter + 1ULL) * 0x9E3779B97F4A7C15ULL);
+    }
+    """
+    uint64_t rv_mix64(uint64_t z) noexcept nogil
+    uint64_t rv_draw(uint64_t key, uint64_t counter) noexcept nogil
+
+# Elements per thread worth a thread start (a hash costs a few ns).
+cdef Py_ssize_t _GRAIN = 1 << 15
+cdef double _TWO_POW_32 = 4294967296.0
+cdef double _TWO_PI = 6.283185307179586
+
+
+def _check_rate(double rate, name):
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{name}: rate must be in [0, 1), got {rate!r}")
+
+
+cdef inline uint64_t _threshold(double rate) noexcept nogil:
+    # An element is kept when its 32-bit uniform is >= rate * 2**32.
+    return <uint64_t> (rate * _TWO_POW_32)
+
+
+def keep_mask(uint64_t seed, double rate, uint8_t[::1] mask, int n_threads):
+    """Bernoulli keep mask: ``mask[i] = 1`` with probability ``1 - rate``.
+
+    Parameters
+    ----------
+    seed : uint64. IN.
+    rate : float in [0, 1). IN: drop probability.
+    mask : ndarray of uint8, shape (n,). OUT.
+    n_threads : int
+    """
+    _check_rate(rate, "keep_mask")
+    cdef Py_ssize_t n = mask.shape[0]
+    cdef Py_ssize_t pairs = (n + 1) // 2, j
+    cdef uint64_t key = rv_mix64(seed), h, thr = _threshold(rate)
+    cdef int t = effective_threads(n_threads, n, _GRAIN)
+    with nogil:
+        for j in prange(pairs, schedule="static", num_threads=t):
+            h = rv_draw(key, j)
+            mask[2 * j] = (h & 0xFFFFFFFFu) >= thr
+            if 2 * j + 1 < n:
+                mask[2 * j + 1] = (h >> 32) >= thr
+
+
+def dropout_forward(const floating[::1] x, uint64_t seed, double rate, floating[::1] out,
+                    uint8_t[::1] mask, int n_threads):
+    """Inverted dropout: ``out = x * mask / (1 - rate)``, mask as ``keep_mask(seed, rate)``.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n,). IN (any layout flattened, C order).
+    seed : uint64. IN.
+    rate : float in [0, 1). IN.
+    out : ndarray of shape (n,), same dtype. OUT (may be ``x``).
+    mask : ndarray of uint8, shape (n,). OUT: the mask, for ``dropout_backward``.
+    n_threads : int
+    """
+    _check_rate(rate, "dropout_forward")
+    cdef Py_ssize_t n = x.shape[0]
+    if out.shape[0] != n or mask.shape[0] != n:
+        raise ValueError(f"dropout_forward: x, out and mask must have the same size, got "
+                         f"{n}, {out.shape[0]}, {mask.shape[0]}")
+    cdef Py_ssize_t pairs = (n + 1) // 2, j
+    cdef uint64_t key = rv_mix64(seed), h, thr = _threshold(rate)
+    cdef floating scale = <floating> (1.0 / (1.0 - rate))
+    cdef uint8_t k0, k1
+    cdef int t = effective_threads(n_threads, n, _GRAIN)
+    with nogil:
+        for j in prange(pairs, schedule="static", num_threads=t):
+            h = rv_draw(key, j)
+            k0 = (h & 0xFFFFFFFFu) >= thr
+            mask[2 * j] = k0
+            out[2 * j] = x[2 * j] * scale if k0 else 0
+            if 2 * j + 1 < n:
+                k1 = (h >> 32) >= thr
+                mask[2 * j + 1] = k1
+                out[2 * j + 1] = x[2 * j + 1] * scale if k1 else 0
+
+
+def dropout_backward(const floating[::1] dy, const uint8_t[::1] mask, double rate,
+                     floating[::1] dx, int n_threads):
+    """Gradient of inverted dropout: ``dx = dy * mask / (1 - rate)`` with the forward's mask.
+
+    Parameters
+    ----------
+    dy : ndarray of shape (n,). IN.
+    mask : ndarray of uint8, shape (n,). IN: from ``dropout_forward``.
+    rate : float in [0, 1). IN.
+    dx : ndarray of shape (n,). OUT (may be ``dy``).
+    n_threads : int
+    """
+    _check_rate(rate, "dropout_backward")
+    cdef Py_ssize_t n = dy.shape[0], i
+    if mask.shape[0] != n or dx.shape[0] != n:
+        raise ValueError(f"dropout_backward: dy, mask and dx must have the same size, got "
+                         f"{n}, {mask.shape[0]}, {dx.shape[0]}")
+    cdef floating scale = <floating> (1.0 / (1.0 - rate))
+    cdef int t = effective_threads(n_threads, n, 4 * _GRAIN)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=t):
+            dx[i] = dy[i] * (scale * mask[i])
+
+
+def normal_fill(uint64_t seed, double mean, double stddev, floating[::1] out, int n_threads):
+    """Gaussian draws: ``out[i] = mean + stddev * z_i`` (Box-Muller on one hash per element).
+
+    Parameters
+    ----------
+    seed : uint64. IN.
+    mean, stddev : float. IN.
+    out : ndarray of shape (n,). OUT.
+    n_threads : int
+    """
+    if not stddev >= 0:
+        raise ValueError(f"normal_fill: stddev must be >= 0, got {stddev!r}")
+    cdef Py_ssize_t n = out.shape[0], i
+    cdef uint64_t key = rv_mix64(seed), h
+    cdef double u1, u2
+    cdef int t = effective_threads(n_threads, n, _GRAIN // 4)
+    with nogil:
+        for i in prange(n, schedule="static", num_threads=t):
+            h = rv_draw(key, i)
+            # u1 in (0, 1] keeps the log finite.
+            u1 = ((h & 0xFFFFFFFFu) + 1.0) / _TWO_POW_32
+            u2 = (h >> 32) / _TWO_POW_32
+            out[i] = <floating> (mean + stddev * sqrt(-2.0 * log(u1)) * cos(_TWO_PI * u2))
