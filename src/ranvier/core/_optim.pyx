@@ -1,0 +1,506 @@
+"""Fused optimizer updates over the flat parameter buffer.
+
+One call updates every trainable parameter of a model in a single pass:
+gradient scaling (norm clipping), value clipping, coupled L2 weight decay on
+the first ``n_decay`` entries (kernels, never biases), and the optimizer's own
+update, with the optimizer's slots (momentum, Adam moments, ...) flat too.
+
+Conventions shared by every ``*_update`` kernel:
+
+- ``w`` (n,) IN/OUT parameters; ``g`` (n,) IN gradient of the loss.
+- Slots are (n,) IN/OUT; a slot the configuration does not use (velocity of
+  SGD without momentum, ``vhat`` without amsgrad, ...) may be an empty array.
+- The gradient used is ``clip(g * grad_scale[k], -clipvalue, clipvalue) +
+  weight_decay * w`` for entries in ``[segments[k], segments[k + 1])``, the
+  decay term only for entries below ``n_decay``. ``clipvalue = inf`` turns
+  clipping off; ``segments = [0, n]`` with ``grad_scale = [s]`` scales all.
+  ``weight_decay`` is the coupled L2 decay of the lecture notes and of
+  ``torch.optim`` (Keras 3 optimizers decouple it; ``adamw_update`` does).
+- Hyperparameters are doubles, applied in the arrays' precision.
+"""
+from cython.parallel cimport prange
+from libc.math cimport sqrt, sqrtf, pow, isnan
+from libc.stdlib cimport malloc, free
+
+from ranvier.core._blas cimport floating
+from ranvier.core._openmp cimport effective_threads
+
+__all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
+           "adam_update", "adamw_update", "sum_squares"]
+
+# Elements per parallel work unit: the slots of one chunk stay in L2.
+cdef Py_ssize_t _CHUNK = 8192
+# Below this many elements per thread, a thread costs more than it saves.
+cdef Py_ssize_t _GRAIN = 32768
+# Elements per block of the sum of squares. Blocks start at segment starts, so
+# a block's sum does not depend on the thread count; blocks combine in order.
+cdef Py_ssize_t _SS_BLOCK = 4096
+# Independent accumulators within a block, so the sum vectorizes.
+cdef enum:
+    _LANES = 16
+
+cdef enum _Kind:
+    _SGD, _ADAGRAD, _RMSPROP, _ADADELTA, _ADAM
+
+ctypedef struct _Hyper:
+    double lr
+    double momentum        # sgd, rmsprop
+    double rho             # rmsprop, adadelta
+    double beta_1
+    double beta_2
+    double epsilon
+    double alpha           # adam step size lr*sqrt(1-b2^t)/(1-b1^t)
+    double clipvalue
+    double weight_decay    # coupled: added to the gradient
+    double decoupled_decay # adamw: w -= lr*wd*w
+    bint flag              # nesterov / centered / amsgrad
+
+
+cdef inline floating _sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+
+cdef inline floating _grad(floating g, floating w, floating scale, floating clip,
+                           floating wd) noexcept nogil:
+    g = g * scale
+    # Written as two compares so a NaN gradient stays NaN (it is not clipped away).
+    if g > clip:
+        g = clip
+    elif g < -clip:
+        g = -clip
+    return g + wd * w
+
+
+cdef inline floating* _ptr(floating[::1] a) noexcept nogil:
+    return &a[0] if a.shape[0] > 0 else NULL
+
+
+cdef void _sgd_span(floating* w, const floating* g, floating* vel, const _Hyper* h,
+                    Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, mom = <floating> h.momentum
+    cdef floating clip = <floating> h.clipvalue, gi, v
+    cdef Py_ssize_t i
+    if vel == NULL:
+        for i in range(i0, i1):
+            w[i] = w[i] - lr * _grad(g[i], w[i], scale, clip, wd)
+    elif h.flag:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            v = mom * vel[i] - lr * gi
+            vel[i] = v
+            w[i] = w[i] + (mom * v - lr * gi)
+    else:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            v = mom * vel[i] - lr * gi
+            vel[i] = v
+            w[i] = w[i] + v
+
+
+cdef void _adagrad_span(floating* w, const floating* g, floating* acc, const _Hyper* h,
+                        Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, eps = <floating> h.epsilon
+    cdef floating clip = <floating> h.clipvalue, gi, a
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        a = acc[i] + gi * gi
+        acc[i] = a
+        w[i] = w[i] - lr * gi / _sqrt(a + eps)
+
+
+cdef void _rmsprop_span(floating* w, const floating* g, floating* vel, floating* mom_buf,
+                        floating* avg, const _Hyper* h,
+                        Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, rho = <floating> h.rho, eps = <floating> h.epsilon
+    cdef floating mom = <floating> h.momentum, one_m_rho = <floating> (1.0 - h.rho)
+    cdef floating clip = <floating> h.clipvalue, gi, v, a, denom, inc
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        v = rho * vel[i] + one_m_rho * gi * gi
+        vel[i] = v
+        if avg != NULL:
+            a = rho * avg[i] + one_m_rho * gi
+            avg[i] = a
+            denom = v - a * a + eps
+        else:
+            denom = v + eps
+        inc = lr * gi / _sqrt(denom)
+        if mom_buf != NULL:
+            inc = mom * mom_buf[i] + inc
+            mom_buf[i] = inc
+        w[i] = w[i] - inc
+
+
+cdef void _adadelta_span(floating* w, const floating* g, floating* acc_g, floating* acc_d,
+                         const _Hyper* h,
+                         Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, rho = <floating> h.rho, eps = <floating> h.epsilon
+    cdef floating one_m_rho = <floating> (1.0 - h.rho)
+    cdef floating clip = <floating> h.clipvalue, gi, ag, delta
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        ag = rho * acc_g[i] + one_m_rho * gi * gi
+        acc_g[i] = ag
+        delta = -_sqrt(acc_d[i] + eps) * gi / _sqrt(ag + eps)
+        acc_d[i] = rho * acc_d[i] + one_m_rho * delta * delta
+        w[i] = w[i] + lr * delta
+
+
+cdef void _adam_span(floating* w, const floating* g, floating* m, floating* v, floating* vhat,
+                     const _Hyper* h, Py_ssize_t i0, Py_ssize_t i1, floating scale,
+                     floating wd, floating decay) noexcept nogil:
+    # decay: lr * decoupled weight decay of this span (AdamW), 0 elsewhere.
+    cdef floating alpha = <floating> h.alpha, eps = <floating> h.epsilon
+    cdef floating one_m_b1 = <floating> (1.0 - h.beta_1), one_m_b2 = <floating> (1.0 - h.beta_2)
+    cdef floating clip = <floating> h.clipvalue, gi, mi, vi, wi
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        wi = w[i] - w[i] * decay
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        mi = m[i] + (gi - m[i]) * one_m_b1
+        vi = v[i] + (gi * gi - v[i]) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        if vhat != NULL:
+            if vhat[i] > vi:
+                vi = vhat[i]
+            vhat[i] = vi
+        w[i] = wi - alpha * mi / (_sqrt(vi) + eps)
+
+
+cdef void _span(_Kind kind, floating* w, const floating* g, floating* s0, floating* s1,
+                floating* s2, const _Hyper* h, Py_ssize_t i0, Py_ssize_t i1,
+                floating scale, bint decays) noexcept nogil:
+    cdef floating wd = <floating> h.weight_decay if decays else 0
+    cdef floating decay = <floating> (h.lr * h.decoupled_decay) if decays else 0
+    if kind == _SGD:
+        _sgd_span(w, g, s0, h, i0, i1, scale, wd)
+    elif kind == _ADAGRAD:
+        _adagrad_span(w, g, s0, h, i0, i1, scale, wd)
+    elif kind == _RMSPROP:
+        _rmsprop_span(w, g, s0, s1, s2, h, i0, i1, scale, wd)
+    elif kind == _ADADELTA:
+        _adadelta_span(w, g, s0, s1, h, i0, i1, scale, wd)
+    else:
+        _adam_span(w, g, s0, s1, s2, h, i0, i1, scale, wd, decay)
+
+
+cdef inline Py_ssize_t _segment_of(const Py_ssize_t* seg, Py_ssize_t n_seg,
+                                   Py_ssize_t i) noexcept nogil:
+    """The segment k with seg[k] <= i < seg[k + 1] (empty segments skipped)."""
+    cdef Py_ssize_t lo = 0, hi = n_seg - 1, mid
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if seg[mid] <= i:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+cdef void _drive(_Kind kind, floating* w, const floating* g, floating* s0, floating* s1,
+                 floating* s2, const _Hyper* h, Py_ssize_t n, Py_ssize_t n_decay,
+                 const double* scales, const Py_ssize_t* seg, Py_ssize_t n_seg,
+                 int n_threads) noexcept nogil:
+    """Run the update over [0, n) in chunks, each split at segment bounds and at n_decay."""
+    cdef Py_ssize_t n_chunks = (n + _CHUNK - 1) // _CHUNK
+    cdef Py_ssize_t c, i, i1, end, k
+    cdef int t = effective_threads(n_threads, n, _GRAIN)
+    for c in prange(n_chunks, schedule="static", num_threads=t):
+        i = c * _CHUNK
+        i1 = min(i + _CHUNK, n)
+        k = _segment_of(seg, n_seg, i)
+        while i < i1:
+            end = min(i1, seg[k + 1])
+            if i < n_decay < end:
+                end = n_decay
+            _span(kind, w, g, s0, s1, s2, h, i, end, <floating> scales[k], i < n_decay)
+            i = end
+            while k < n_seg - 1 and seg[k + 1] <= i:
+                k = k + 1
+
+
+cdef object _check(str op, Py_ssize_t n, Py_ssize_t n_g, list slots, Py_ssize_t n_decay,
+                   const double[::1] grad_scale, const Py_ssize_t[::1] segments,
+                   double learning_rate, double clipvalue):
+    """Shape and value checks shared by every update kernel (cost: O(len(segments)))."""
+    cdef Py_ssize_t k, n_seg = grad_scale.shape[0]
+    if n_g != n:
+        raise ValueError(f"{op}: g must have shape ({n},) like w, got ({n_g},)")
+    for name, size, required in slots:
+        if size != n and (required or size != 0):
+            raise ValueError(f"{op}: slot {name} must have shape ({n},)"
+                             f"{'' if required else ' or (0,)'}, got ({size},)")
+    if not 0 <= n_decay <= n:
+        raise ValueError(f"{op}: n_decay must be in [0, {n}], got {n_decay}")
+    if n_seg < 1 or segments.shape[0] != n_seg + 1:
+        raise ValueError(f"{op}: segments must have len(grad_scale) + 1 = {n_seg + 1} entries "
+                         f"and grad_scale at least 1, got {segments.shape[0]} and {n_seg}")
+    if segments[0] != 0 or segments[n_seg] != n:
+        raise ValueError(f"{op}: segments must run from 0 to {n}, "
+                         f"got {segments[0]} to {segments[n_seg]}")
+    for k in range(n_seg):
+        if segments[k + 1] < segments[k]:
+            raise ValueError(f"{op}: segments must be non-decreasing, got segments[{k + 1}] = "
+                             f"{segments[k + 1]} < segments[{k}] = {segments[k]}")
+    if not learning_rate >= 0:
+        raise ValueError(f"{op}: learning_rate must be >= 0, got {learning_rate}")
+    if not clipvalue > 0:
+        raise ValueError(f"{op}: clipvalue must be > 0 (inf for no clipping), got {clipvalue}")
+
+
+def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
+               double learning_rate, double momentum, bint nesterov,
+               double clipvalue, double weight_decay, Py_ssize_t n_decay,
+               const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    """SGD with optional (Nesterov) momentum, Keras formulation.
+
+    ``v = momentum * v - lr * g; w += v`` (Nesterov: ``w += momentum * v - lr * g``);
+    without momentum ``w -= lr * g``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    velocity : (n,) IN/OUT, or empty when ``momentum == 0``.
+    learning_rate, momentum : float.
+    nesterov : bool.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    _check("sgd_update", w.shape[0], g.shape[0], [("velocity", velocity.shape[0], momentum != 0)],
+           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef _Hyper h
+    h.lr, h.momentum, h.flag, h.clipvalue = learning_rate, momentum, nesterov, clipvalue
+    h.weight_decay, h.decoupled_decay = weight_decay, 0.0
+    with nogil:
+        _drive(_SGD, _ptr(w), &g[0] if g.shape[0] else NULL,
+               _ptr(velocity) if momentum != 0 else NULL, NULL, NULL, &h,
+               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+
+
+def adagrad_update(floating[::1] w, const floating[::1] g, floating[::1] accumulator,
+                   double learning_rate, double epsilon,
+                   double clipvalue, double weight_decay, Py_ssize_t n_decay,
+                   const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    """Adagrad, Keras formulation: ``acc += g**2; w -= lr * g / sqrt(acc + epsilon)``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    accumulator : (n,) IN/OUT, starts at ``initial_accumulator_value``.
+    learning_rate, epsilon : float.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    _check("adagrad_update", w.shape[0], g.shape[0], [("accumulator", accumulator.shape[0], True)],
+           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef _Hyper h
+    h.lr, h.epsilon, h.clipvalue = learning_rate, epsilon, clipvalue
+    h.weight_decay, h.decoupled_decay = weight_decay, 0.0
+    with nogil:
+        _drive(_ADAGRAD, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulator), NULL, NULL,
+               &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
+               n_threads)
+
+
+def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
+                   floating[::1] momentum_buffer, floating[::1] average_gradient,
+                   double learning_rate, double rho, double momentum, double epsilon,
+                   bint centered, double clipvalue, double weight_decay, Py_ssize_t n_decay,
+                   const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    """RMSprop, Keras formulation.
+
+    ``v = rho * v + (1 - rho) * g**2``; centered: ``a = rho * a + (1 - rho) * g``
+    and ``denom = v - a**2 + epsilon``, else ``denom = v + epsilon``;
+    ``inc = lr * g / sqrt(denom)``; with momentum ``buf = momentum * buf + inc``,
+    ``w -= buf``, else ``w -= inc``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    velocity : (n,) IN/OUT.
+    momentum_buffer : (n,) IN/OUT, or empty when ``momentum == 0``.
+    average_gradient : (n,) IN/OUT, or empty when not ``centered``.
+    learning_rate, rho, momentum, epsilon : float.
+    centered : bool.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    _check("rmsprop_update", w.shape[0], g.shape[0],
+           [("velocity", velocity.shape[0], True),
+            ("momentum_buffer", momentum_buffer.shape[0], momentum != 0),
+            ("average_gradient", average_gradient.shape[0], centered)],
+           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef _Hyper h
+    h.lr, h.rho, h.momentum, h.epsilon = learning_rate, rho, momentum, epsilon
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_RMSPROP, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(velocity),
+               _ptr(momentum_buffer) if momentum != 0 else NULL,
+               _ptr(average_gradient) if centered else NULL,
+               &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
+               n_threads)
+
+
+def adadelta_update(floating[::1] w, const floating[::1] g, floating[::1] accumulated_grad,
+                    floating[::1] accumulated_delta, double learning_rate, double rho,
+                    double epsilon, double clipvalue, double weight_decay, Py_ssize_t n_decay,
+                    const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    """Adadelta, Keras formulation (with a learning rate).
+
+    ``A = rho * A + (1 - rho) * g**2; d = -sqrt(D + eps) / sqrt(A + eps) * g;
+    D = rho * D + (1 - rho) * d**2; w += lr * d``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    accumulated_grad, accumulated_delta : (n,) IN/OUT (A and D above).
+    learning_rate, rho, epsilon : float.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    _check("adadelta_update", w.shape[0], g.shape[0],
+           [("accumulated_grad", accumulated_grad.shape[0], True),
+            ("accumulated_delta", accumulated_delta.shape[0], True)],
+           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef _Hyper h
+    h.lr, h.rho, h.epsilon = learning_rate, rho, epsilon
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_ADADELTA, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulated_grad),
+               _ptr(accumulated_delta), NULL, &h, w.shape[0], n_decay, &grad_scale[0],
+               &segments[0], grad_scale.shape[0], n_threads)
+
+
+cdef object _adam(str op, floating[::1] w, const floating[::1] g, floating[::1] m,
+                  floating[::1] v, floating[::1] vhat, double learning_rate, double beta_1,
+                  double beta_2, double epsilon, Py_ssize_t step, bint amsgrad,
+                  double clipvalue, double coupled, double decoupled, Py_ssize_t n_decay,
+                  const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    _check(op, w.shape[0], g.shape[0],
+           [("m", m.shape[0], True), ("v", v.shape[0], True), ("vhat", vhat.shape[0], amsgrad)],
+           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    if step < 1:
+        raise ValueError(f"{op}: step must be >= 1 (the 1-based step number), got {step}")
+    if not (0 <= beta_1 < 1 and 0 <= beta_2 < 1):
+        raise ValueError(f"{op}: beta_1 and beta_2 must be in [0, 1), got {beta_1} and {beta_2}")
+    cdef _Hyper h
+    h.lr, h.beta_1, h.beta_2, h.epsilon, h.flag = learning_rate, beta_1, beta_2, epsilon, amsgrad
+    h.alpha = learning_rate * sqrt(1.0 - pow(beta_2, <double> step)) / (1.0 - pow(beta_1, <double> step))
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, coupled, decoupled
+    with nogil:
+        _drive(_ADAM, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(v),
+               _ptr(vhat) if amsgrad else NULL, &h, w.shape[0], n_decay, &grad_scale[0],
+               &segments[0], grad_scale.shape[0], n_threads)
+
+
+def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                floating[::1] vhat, double learning_rate, double beta_1, double beta_2,
+                double epsilon, Py_ssize_t step, bint amsgrad, double clipvalue,
+                double weight_decay, Py_ssize_t n_decay, const double[::1] grad_scale,
+                const Py_ssize_t[::1] segments, int n_threads):
+    """Adam, Keras 3 formulation.
+
+    ``alpha = lr * sqrt(1 - beta_2**step) / (1 - beta_1**step)``;
+    ``m += (g - m) * (1 - beta_1); v += (g**2 - v) * (1 - beta_2)``;
+    amsgrad: ``vhat = max(vhat, v)`` is used for v; ``w -= alpha * m / (sqrt(v) + epsilon)``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    m, v : (n,) IN/OUT first and second moments.
+    vhat : (n,) IN/OUT, or empty when not ``amsgrad``.
+    learning_rate, beta_1, beta_2, epsilon : float.
+    step : int, the 1-based number of this step (bias correction).
+    amsgrad : bool.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module
+        docstring (``weight_decay`` is coupled L2; see ``adamw_update`` for decoupled).
+    """
+    _adam("adam_update", w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad,
+          clipvalue, weight_decay, 0.0, n_decay, grad_scale, segments, n_threads)
+
+
+def adamw_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                 floating[::1] vhat, double learning_rate, double beta_1, double beta_2,
+                 double epsilon, Py_ssize_t step, bint amsgrad, double clipvalue,
+                 double weight_decay, Py_ssize_t n_decay, const double[::1] grad_scale,
+                 const Py_ssize_t[::1] segments, int n_threads):
+    """AdamW: Adam with decoupled weight decay (Keras 3 and torch.optim.AdamW).
+
+    ``w -= lr * weight_decay * w`` on entries ``[0, n_decay)``, then the Adam
+    update of ``adam_update`` with the undecayed gradient. Same parameters.
+    """
+    _adam("adamw_update", w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad,
+          clipvalue, 0.0, weight_decay, n_decay, grad_scale, segments, n_threads)
+
+
+cdef double _block_sum_squares(const floating* x, Py_ssize_t size) noexcept nogil:
+    cdef double acc[_LANES]
+    cdef double total = 0
+    cdef Py_ssize_t i, j, full = size - size % _LANES
+    for j in range(_LANES):
+        acc[j] = 0
+    for i in range(full // _LANES):
+        for j in range(_LANES):
+            acc[j] += <double> x[i * _LANES + j] * <double> x[i * _LANES + j]
+    for i in range(full, size):
+        acc[i - full] += <double> x[i] * <double> x[i]
+    for j in range(_LANES):
+        total += acc[j]
+    return total
+
+
+def sum_squares(const floating[::1] x, const Py_ssize_t[::1] segments, double[::1] out,
+                int n_threads):
+    """Sum of squares of each segment, bit-identical whatever the thread count.
+
+    Each segment is cut into fixed-size blocks from its start; block sums (in
+    double) are combined in order.
+
+    Parameters
+    ----------
+    x : (n,) IN.
+    segments : (k + 1,) intp, non-decreasing from 0 to n. IN.
+    out : (k,) float64. OUT: ``out[j] = sum(x[segments[j]:segments[j + 1]] ** 2)``.
+    n_threads : int.
+    """
+    cdef Py_ssize_t n = x.shape[0], n_seg = out.shape[0], k, b, s, start, total = 0
+    if segments.shape[0] != n_seg + 1:
+        raise ValueError(f"sum_squares: segments must have len(out) + 1 = {n_seg + 1} entries, "
+                         f"got {segments.shape[0]}")
+    if n_seg == 0:
+        return
+    if segments[0] != 0 or segments[n_seg] != n:
+        raise ValueError(f"sum_squares: segments must run from 0 to {n}, "
+                         f"got {segments[0]} to {segments[n_seg]}")
+    for k in range(n_seg):
+        if segments[k + 1] < segments[k]:
+            raise ValueError(f"sum_squares: segments must be non-decreasing, got segments[{k + 1}] = "
+                             f"{segments[k + 1]} < segments[{k}] = {segments[k]}")
+    cdef Py_ssize_t* first = <Py_ssize_t*> malloc((n_seg + 1) * sizeof(Py_ssize_t))
+    if first == NULL:
+        raise MemoryError()
+    for k in range(n_seg):
+        first[k] = total
+        total += (segments[k + 1] - segments[k] + _SS_BLOCK - 1) // _SS_BLOCK
+    first[n_seg] = total
+    cdef double* partial = <double*> malloc((total + 1) * sizeof(double))
+    if partial == NULL:
+        free(first)
+        raise MemoryError()
+    cdef int t = effective_threads(n_threads, n, _GRAIN)
+    try:
+        with nogil:
+            for b in prange(total, schedule="static", num_threads=t):
+                s = _segment_of(first, n_seg, b)
+                start = segments[s] + (b - first[s]) * _SS_BLOCK
+                partial[b] = _block_sum_squares(&x[start], min(_SS_BLOCK, segments[s + 1] - start))
+            for k in range(n_seg):
+                out[k] = 0
+                for b in range(first[k], first[k + 1]):
+                    out[k] += partial[b]
+    finally:
+        free(partial)
+        free(first)
