@@ -1,0 +1,219 @@
+import numpy as np
+import pytest
+
+import ranvier as rv
+from ranvier.reference.mlp import ReferenceMLP
+from ranvier.testing import check_gradients
+
+
+def _mlp(hidden=16, n_in=4, n_out=3, activation="relu", **dense_kwargs):
+    return rv.Sequential([rv.layers.Input((n_in,)),
+                          rv.layers.Dense(hidden, activation=activation, **dense_kwargs),
+                          rv.layers.Dense(n_out, activation="softmax", **dense_kwargs)])
+
+
+def test_fit_evaluate_predict(blobs):
+    x, y = blobs
+    rv.config.set_random_seed(0)
+    model = _mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, batch_size=16, epochs=30, verbose=0, validation_split=0.25)
+    assert set(history.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history.history["loss"]) == 30
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.95 and loss < 0.3
+    proba = model.predict(x)
+    assert proba.shape == (120, 3) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)
+    assert np.mean(proba.argmax(1) == y) == pytest.approx(acc)
+    assert model.evaluate(x, y, verbose=0, return_dict=True).keys() == {"loss", "accuracy"}
+
+
+@pytest.mark.parametrize("optimizer, kwargs", [
+    ("sgd", {"learning_rate": 0.1}),
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),
+    ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}),
+    ("adam", {"learning_rate": 1e-2}),
+])
+def test_three_steps_match_the_numpy_reference(float64, optimizer, kwargs):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((16, 5))
+    y = rng.integers(0, 3, 16)
+    model = _mlp(hidden=7, n_in=5)
+    ref = ReferenceMLP((5, 7, 3), optimizer=optimizer, weights=model.get_weights(), dtype=np.float64,
+                       **kwargs)
+    opt = rv.optimizers.SGD(**kwargs) if optimizer == "sgd" else rv.optimizers.Adam(**kwargs)
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    for _ in range(3):
+        loss = model.train_on_batch(x, y)
+        ref_loss = ref.train_step(x, y)
+        assert loss == pytest.approx(ref_loss, rel=1e-10)
+    for w, w_ref in zip(model.get_weights(), ref.params):
+        np.testing.assert_allclose(w, w_ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_three_steps_match_pytorch(optimizer):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((32, 6)).astype(np.float32)
+    y = rng.integers(0, 4, 32)
+    model = _mlp(hidden=10, n_in=6, n_out=4)
+    lin1, lin2 = torch.nn.Linear(6, 10), torch.nn.Linear(10, 4)
+    with torch.no_grad():
+        for lin, (w, b) in zip((lin1, lin2), zip(model.get_weights()[::2], model.get_weights()[1::2])):
+            lin.weight.copy_(torch.from_numpy(w.T.copy()))
+            lin.bias.copy_(torch.from_numpy(b))
+    net = torch.nn.Sequential(lin1, torch.nn.ReLU(), lin2)
+    if optimizer == "adam":
+        opt, t_opt = rv.optimizers.Adam(1e-2, epsilon=1e-8), torch.optim.Adam(net.parameters(), lr=1e-2, eps=1e-8)
+    else:
+        m = 0.9 if optimizer == "momentum" else 0.0
+        opt, t_opt = rv.optimizers.SGD(0.1, momentum=m), torch.optim.SGD(net.parameters(), lr=0.1, momentum=m)
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    for _ in range(3):
+        model.train_on_batch(x, y)
+        t_opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        t_opt.step()
+    torch_weights = [lin1.weight.detach().numpy().T, lin1.bias.detach().numpy(),
+                     lin2.weight.detach().numpy().T, lin2.bias.detach().numpy()]
+    for w, w_t in zip(model.get_weights(), torch_weights):
+        np.testing.assert_allclose(w, w_t, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss, n_out, activation", [
+    ("sparse_categorical_crossentropy", 3, "softmax"),
+    ("categorical_crossentropy", 3, "softmax"),
+    ("binary_crossentropy", 1, "sigmoid"),
+    ("mse", 2, "linear"),
+    ("mae", 2, "tanh"),
+])
+@pytest.mark.parametrize("regularized", [False, True])
+def test_model_gradient_check(float64, loss, n_out, activation, regularized):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 4))
+    reg = rv.regularizers.L2(1e-2) if regularized else None
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(5, activation="tanh", kernel_regularizer=reg),
+                           rv.layers.Dense(n_out, activation=activation, kernel_regularizer=reg)])
+    if loss == "sparse_categorical_crossentropy":
+        y = rng.integers(0, 3, 6)
+    elif loss == "categorical_crossentropy":
+        y = np.eye(3)[rng.integers(0, 3, 6)]
+    elif loss == "binary_crossentropy":
+        y = rng.integers(0, 2, (6, 1))
+    else:
+        y = rng.standard_normal((6, n_out)) * 3
+    model.compile(optimizer="sgd", loss=loss)
+    result = check_gradients(model, x, y)
+    assert result.max_error < 1e-6
+
+
+def test_weight_decay_equals_l2_penalty_on_kernels_only(float64):
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((20, 4)), rng.integers(0, 3, 20)
+    a = _mlp(hidden=6)
+    b = _mlp(hidden=6, kernel_regularizer=rv.regularizers.L2(0.5 * 0.1))
+    b.set_weights(a.get_weights())
+    a.compile(optimizer=rv.optimizers.SGD(0.1, weight_decay=0.1), loss="sparse_categorical_crossentropy")
+    b.compile(optimizer=rv.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    for _ in range(3):
+        a.train_on_batch(x, y)
+        b.train_on_batch(x, y)
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-10, atol=1e-12)
+    # biases are never decayed: with zero gradients they stay exactly where they are
+    c = _mlp(hidden=6, bias_initializer="ones")
+    c.compile(optimizer=rv.optimizers.SGD(0.1, weight_decay=0.5), loss="mse")
+    c.get_layer(index=1).kernel.assign(np.zeros((6, 3)))
+    c.train_on_batch(x, c.predict(x))  # zero loss: only decay acts
+    assert np.all(c.get_layer(index=0).bias.value == 1) and np.all(c.get_layer(index=1).bias.value == 1)
+
+
+def test_sample_weight_and_class_weight(blobs, float64):
+    x, y = blobs
+    a, b = _mlp(), _mlp()
+    b.set_weights(a.get_weights())
+    for m in (a, b):
+        m.compile(optimizer=rv.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    a.train_on_batch(x, y, class_weight={0: 2.0, 1: 0.5, 2: 1.0})
+    b.train_on_batch(x, y, sample_weight=np.array([2.0, 0.5, 1.0])[y])
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_allclose(wa, wb, rtol=1e-12)
+
+
+def test_reproducible_with_seed_and_thread_count(blobs):
+    x, y = blobs
+    weights = []
+    for threads in (1, 2, 1):
+        rv.set_num_threads(threads)
+        rv.config.set_random_seed(42)
+        model = _mlp(hidden=32)
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+        weights.append(model.get_weights())
+    rv.set_num_threads(rv.api.config._default_threads())
+    for other in weights[1:]:
+        for w0, w1 in zip(weights[0], other):
+            assert np.array_equal(w0, w1)
+
+
+def test_functional_model(blobs):
+    x, y = blobs
+    inp = rv.layers.Input((4,))
+    shared = rv.layers.Dense(8, activation="relu")
+    h = shared(inp)
+    out = rv.layers.Dense(3, activation="softmax")(rv.layers.Dense(8, activation="tanh")(h))
+    model = rv.Model(inp, out)
+    model.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                  metrics=["sparse_categorical_accuracy"])
+    hist = model.fit(x, y, epochs=20, verbose=0)
+    assert "sparse_categorical_accuracy" in hist.history
+    assert hist.history["sparse_categorical_accuracy"][-1] > 0.9
+
+
+def test_lbfgs_full_batch(blobs, float64):
+    x, y = blobs
+    model = _mlp(hidden=8)
+    model.compile(optimizer=rv.optimizers.LBFGS(max_iter=100), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, verbose=0)
+    assert model.evaluate(x, y, verbose=0)[1] > 0.97
+
+
+def test_keras_script_runs_after_changing_the_import(blobs):
+    import ranvier as keras
+    from ranvier import layers
+
+    x, y = blobs
+    model = keras.Sequential()
+    model.add(layers.Dense(16, activation="relu", input_shape=(4,)))
+    model.add(layers.Dense(3, activation="softmax"))
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    y_onehot = keras.utils.to_categorical(y, 3)
+    hist = model.fit(x.astype(np.float64), y_onehot.astype(np.uint8), epochs=10, batch_size=32, verbose=0)
+    assert set(hist.history) == {"loss", "accuracy"}
+    loss, acc = model.evaluate(x, y_onehot, verbose=0)
+    assert acc > 0.9
+    assert keras.models.Model is keras.Model and keras.models.load_model is keras.load_model
+
+
+def test_summary(capsys):
+    model = _mlp()
+    model.summary()
+    out = capsys.readouterr().out
+    assert "Dense" in out and f"Total params: {4 * 16 + 16 + 16 * 3 + 3:,}" in out
+
+
+def test_sequential_built_from_data_and_pop(blobs):
+    x, y = blobs
+    model = rv.Sequential([rv.layers.Dense(5, activation="relu"), rv.layers.Dense(3, activation="softmax")])
+    with pytest.raises(ValueError, match="not built"):
+        model.summary()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.input_shape == (None, 4) and model.output_shape == (None, 3)
+    model.pop()
+    assert model.output_shape == (None, 5)

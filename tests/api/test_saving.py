@@ -1,0 +1,137 @@
+import io
+import os
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+import ranvier as rv
+
+
+def _trained(blobs, functional=False):
+    x, y = blobs
+    rv.config.set_random_seed(0)
+    if functional:
+        inp = rv.layers.Input((4,))
+        out = rv.layers.Dense(3, activation="softmax")(rv.layers.Dense(8, activation="relu")(inp))
+        model = rv.Model(inp, out, name="func")
+    else:
+        model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu",
+                                                                       kernel_regularizer="l2"),
+                               rv.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=2, verbose=0)
+    return model
+
+
+@pytest.mark.parametrize("functional", [False, True])
+def test_round_trip_predictions_and_training_continue_identically(blobs, tmp_path, functional):
+    x, y = blobs
+    model = _trained(blobs, functional)
+    path = tmp_path / "m.ranvier"
+    model.save(path)
+    again = rv.load_model(path)
+    assert type(again) is type(model)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert again.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    model.train_on_batch(x, y)
+    again.train_on_batch(x, y)
+    for a, b in zip(model.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_pickle(blobs):
+    x, _ = blobs
+    model = _trained(blobs)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_weights_only(blobs, tmp_path):
+    x, _ = blobs
+    model = _trained(blobs)
+    model.save_weights(tmp_path / "w.npz")
+    fresh = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu"),
+                           rv.layers.Dense(3, activation="softmax")])
+    fresh.load_weights(tmp_path / "w.npz")
+    np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
+
+
+def _zip(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("payload, match", [
+    (b"not a zip at all", "not a zip"),
+    (_zip({"hello.txt": "x"}), "missing"),
+    (_zip({"config.json": "{not json", "weights.npz": b""}), "config.json is corrupt"),
+    (_zip({"config.json": '{"format": "other"}', "weights.npz": b""}), "format"),
+    (_zip({"config.json": '{"format": "ranvier", "format_version": 99}', "weights.npz": b""}), "version"),
+])
+def test_corrupt_files_give_clear_errors(tmp_path, payload, match):
+    path = tmp_path / "bad.ranvier"
+    path.write_bytes(payload)
+    with pytest.raises(ValueError, match=match):
+        rv.load_model(path)
+
+
+def test_pickled_weights_are_refused(blobs, tmp_path):
+    model = _trained(blobs)
+    path = tmp_path / "m.ranvier"
+    model.save(path)
+    with zipfile.ZipFile(path) as zf:
+        cfg = zf.read("config.json")
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}], dtype=object), allow_pickle=True)
+    npz = _zip({"w00000.npy": buf.getvalue()})
+    path.write_bytes(_zip({"config.json": cfg, "weights.npz": npz}))
+    with pytest.raises(ValueError, match="corrupt|does not match"):
+        rv.load_model(path)
+
+
+def test_truncated_file(blobs, tmp_path):
+    model = _trained(blobs)
+    path = tmp_path / "m.ranvier"
+    model.save(path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError):
+        rv.load_model(path)
+
+
+def test_save_is_atomic(blobs, tmp_path, monkeypatch):
+    model = _trained(blobs)
+    path = tmp_path / "m.ranvier"
+    model.save(path)
+    original = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", boom)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(path)
+    assert path.read_bytes() == original
+    assert os.listdir(tmp_path) == ["m.ranvier"]
+
+
+def test_unknown_custom_layer_needs_custom_objects(tmp_path):
+    class Doubler(rv.layers.Layer):
+        def call(self, inputs, training=False):
+            return 2 * inputs, None
+
+        def backward(self, dy, cache, need_input_grad=True):
+            return 2 * dy
+
+    model = rv.Sequential([rv.layers.Input((3,)), Doubler(), rv.layers.Dense(2)])
+    model.save(tmp_path / "c.ranvier")
+    with pytest.raises(ValueError, match="custom_objects"):
+        rv.load_model(tmp_path / "c.ranvier")
+    again = rv.load_model(tmp_path / "c.ranvier", custom_objects={"Doubler": Doubler})
+    x = np.ones((2, 3), np.float32)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
