@@ -1,0 +1,947 @@
+"""Callbacks: hooks ``fit``/``evaluate``/``predict`` call at each epoch and batch (Keras interface).
+
+The model drives one :class:`CallbackList`; it calls ``on_train_begin``,
+``on_epoch_begin(epoch)``, ``on_train_batch_begin/end(batch, logs)``,
+``on_epoch_end(epoch, logs)`` and ``on_train_end``, with ``logs`` a dict of
+metric name -> float (``"loss"``, ``"accuracy"``, ``"val_loss"`` ...).
+Callbacks read ``self.model`` (``stop_training``, ``get_weights``,
+``set_weights``, ``save``, ``save_weights``, ``optimizer.learning_rate``) and
+``self.params`` (``verbose``, ``epochs``, ``steps``).
+"""
+import collections.abc
+import csv
+import inspect
+import math
+import numbers
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from . import metrics as metrics_module
+
+__all__ = [
+    "Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping",
+    "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
+    "LambdaCallback",
+]
+
+
+class Callback:
+    """Base class: override the hooks you need; every hook does nothing by default.
+
+    ``on_train_batch_begin/end`` call ``on_batch_begin/end`` (the older names), as in Keras.
+    """
+
+    def __init__(self):
+        self.model = None
+        self.params = {}
+
+    def set_params(self, params):
+        self.params = params
+
+    def set_model(self, model):
+        self.model = model
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_test_batch_end(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_predict_batch_end(self, batch, logs=None):
+        pass
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_test_begin(self, logs=None):
+        pass
+
+    def on_test_end(self, logs=None):
+        pass
+
+    def on_predict_begin(self, logs=None):
+        pass
+
+    def on_predict_end(self, logs=None):
+        pass
+
+
+_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
+
+
+def _plain_logs(logs):
+    """A fresh dict, keys sorted as Keras does, NumPy scalars turned into Python floats.
+
+    The same dict goes to every callback, so a value one adds (``learning_rate``)
+    is seen by the ones after it (History, the progress bar).
+    """
+    out = {}
+    for key in sorted(logs or {}):
+        value = logs[key]
+        if isinstance(value, (numbers.Real, np.ndarray)) and np.ndim(value) == 0 and not isinstance(value, bool):
+            value = float(value)
+        out[key] = value
+    return out
+
+
+class CallbackList(Callback):
+    """Calls every hook of a list of callbacks in order; the model drives one of these.
+
+    Parameters
+    ----------
+    callbacks : Callback or list of Callback, optional
+    add_history : bool, default False
+        Append a :class:`History` unless the list has one.
+    add_progbar : bool, default False
+        Append a :class:`ProgbarLogger` (kept last) unless the list has one.
+    model : Model, optional
+    **params
+        Passed to every callback's ``set_params`` (``verbose``, ``epochs``, ``steps``).
+    """
+
+    def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+        super().__init__()
+        if callbacks is None:
+            callbacks = []
+        elif isinstance(callbacks, Callback):
+            callbacks = [callbacks]
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            _check_callback(cb)
+        self._history = next((cb for cb in self.callbacks if isinstance(cb, History)), None)
+        if self._history is None and add_history:
+            self._history = History()
+            self.callbacks.append(self._history)
+        self._progbar = next((cb for cb in self.callbacks if isinstance(cb, ProgbarLogger)), None)
+        self._progbar_added = self._progbar is None and add_progbar
+        if self._progbar_added:
+            self._progbar = ProgbarLogger()
+            self.callbacks.append(self._progbar)
+        self.set_model(model)
+        self.set_params(params)
+
+    def append(self, callback):
+        """Add a callback (before the progress bar this list added, so the bar prints last)."""
+        _check_callback(callback)
+        at = len(self.callbacks) - 1 if self._progbar_added else len(self.callbacks)
+        self.callbacks.insert(at, callback)
+        if isinstance(callback, History):
+            self._history = callback
+        if self.model is not None:
+            self.set_model(self.model)
+        if self.params:
+            callback.set_params(self.params)
+
+    def set_params(self, params):
+        self.params = params
+        if params:
+            for cb in self.callbacks:
+                cb.set_params(params)
+
+    def set_model(self, model):
+        if model is None:
+            return
+        self.model = model
+        if self._history is not None:
+            model.history = self._history
+        for cb in self.callbacks:
+            cb.set_model(model)
+
+    def _call(self, hook, *args):
+        logs = _plain_logs(args[-1])
+        for cb in self.callbacks:
+            getattr(cb, hook)(*args[:-1], logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        self._call("on_batch_begin", batch, logs)
+
+    def on_batch_end(self, batch, logs=None):
+        self._call("on_batch_end", batch, logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._call("on_train_batch_begin", batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._call("on_train_batch_end", batch, logs)
+
+    def on_test_batch_begin(self, batch, logs=None):
+        self._call("on_test_batch_begin", batch, logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._call("on_test_batch_end", batch, logs)
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        self._call("on_predict_batch_begin", batch, logs)
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._call("on_predict_batch_end", batch, logs)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", logs)
+
+    def on_test_begin(self, logs=None):
+        self._call("on_test_begin", logs)
+
+    def on_test_end(self, logs=None):
+        self._call("on_test_end", logs)
+
+    def on_predict_begin(self, logs=None):
+        self._call("on_predict_begin", logs)
+
+    def on_predict_end(self, logs=None):
+        self._call("on_predict_end", logs)
+
+    def __iter__(self):
+        return iter(self.callbacks)
+
+    def __len__(self):
+        return len(self.callbacks)
+
+
+def _check_callback(cb):
+    if not isinstance(cb, Callback):
+        raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+
+
+class History(Callback):
+    """Records the logs of every epoch: ``history.history["val_loss"][epoch]``.
+
+    ``model.fit`` returns it. ``history.epoch`` lists the epoch indices run.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.history = {}
+        self.epoch = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+        if self.model is not None:
+            self.model.history = self
+
+
+# ------------------------------------------------------------- progress bar
+def _format_value(value):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return f"{value:.4f}" if abs(value) > 1e-3 else f"{value:.4e}"
+    return str(value)
+
+
+def _format_duration(seconds, unit):
+    if seconds >= 1 or seconds == 0:
+        return f"{seconds:.0f}s/{unit}"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.0f}ms/{unit}"
+    return f"{seconds * 1e6:.0f}us/{unit}"
+
+
+def _format_eta(seconds):
+    if seconds > 3600:
+        return "%d:%02d:%02d" % (seconds // 3600, (seconds % 3600) // 60, seconds % 60)
+    if seconds > 60:
+        return "%d:%02d" % (seconds // 60, seconds % 60)
+    return "%ds" % seconds
+
+
+class Progbar:
+    """A progress bar in Keras' format: ``12/12 ━━━━━━━━━━━━━━━━━━━━ 0s 3ms/step - loss: 0.3000``.
+
+    In a terminal (``isatty``) the bar redraws in place with ``\\r``, at most
+    once per ``interval`` seconds. Written to a file or a pipe, it prints one
+    line when it finishes and nothing before: no carriage returns, no colour codes.
+    Values are shown as given (the model passes running means already).
+
+    Parameters
+    ----------
+    target : int or None
+        Total number of steps; None if unknown.
+    width : int, default 20
+        Bar width in characters.
+    verbose : {0, 1, 2}, default 1
+        0 silent, 1 progress bar, 2 one line when finished.
+    interval : float, default 0.05
+        Minimum seconds between two redraws.
+    unit_name : str, default "step"
+    stream : file-like, optional
+        Where to write; ``sys.stdout`` at the time of writing if omitted.
+    """
+
+    def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step", stream=None):
+        if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer))
+                                   or target < 0):
+            raise ValueError(f"Progbar: target must be a non-negative integer or None, got {target!r}")
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"Progbar: verbose must be 0, 1 or 2, got {verbose!r}")
+        self.target = None if target is None else int(target)
+        self.width = int(width)
+        self.verbose = verbose
+        self.interval = float(interval)
+        self.unit_name = unit_name
+        self._stream = stream
+        out = self.stream
+        self._dynamic = bool(getattr(out, "isatty", None) and out.isatty()) or "ipykernel" in sys.modules
+        try:
+            "━".encode(getattr(out, "encoding", None) or "utf-8")
+            self._bar_char = "━"
+        except (UnicodeEncodeError, LookupError):
+            self._bar_char = "="
+        self._values = {}
+        self._seen = 0
+        self._start = time.perf_counter()
+        self._last_update = -math.inf
+        self._time_after_first_step = None
+        self._prev_width = 0
+
+    @property
+    def stream(self):
+        return self._stream if self._stream is not None else sys.stdout
+
+    def update(self, current, values=None, finalize=None):
+        """Show step ``current`` with ``values``, a list of ``(name, value)`` pairs.
+
+        ``finalize`` (default: ``current >= target``) ends the line.
+        """
+        if finalize is None:
+            finalize = self.target is not None and current >= self.target
+        for key, value in values or ():
+            self._values[key] = value
+        self._seen = current
+        now = time.perf_counter()
+        per_step = self._step_duration(current, now)
+        if self.verbose == 0:
+            return
+        if not finalize and (self.verbose == 2 or not self._dynamic or now - self._last_update < self.interval):
+            return
+        self._last_update = now
+        info = "".join(f" - {k}: {_format_value(v)}" for k, v in self._values.items())
+        if self.verbose == 2:
+            self._write(f"{self._count(current)} - {now - self._start:.0f}s - "
+                        f"{_format_duration(per_step, self.unit_name)}{info}\n")
+            return
+        if self.target:
+            done = min(self.width, int(self.width * current / self.target))
+            bar = self._bar_char * done, self._bar_char * (self.width - done)
+        else:
+            bar = None
+        if self.target and not finalize:
+            timing = _format_eta(per_step * (self.target - current))
+        else:
+            timing = f"{now - self._start:.0f}s"
+        timing += " " + _format_duration(per_step, self.unit_name)
+        plain = self._count(current) + (f" {bar[0]}{bar[1]}" if bar else "") + f" {timing}{info}"
+        if not self._dynamic:
+            self._write(plain + "\n")
+            return
+        line = (f"\x1b[1m{self._count(current)}\x1b[0m"
+                + (f" \x1b[32m{bar[0]}\x1b[0m\x1b[37m{bar[1]}\x1b[0m" if bar else "")
+                + f" \x1b[1m{timing}\x1b[0m{info}")
+        pad = " " * max(0, self._prev_width - len(plain))
+        self._prev_width = len(plain)
+        self._write("\r" + line + pad + ("\n" if finalize else ""))
+
+    def add(self, n, values=None):
+        self.update(self._seen + n, values)
+
+    def _count(self, current):
+        if not self.target:
+            return f"{current:7d}/Unknown"
+        digits = len(str(self.target))
+        return f"{current:{digits}d}/{self.target}"
+
+    def _step_duration(self, current, now):
+        # The first step (warm-up, allocation) is left out of the estimate once there are more.
+        if not current:
+            return 0.0
+        if self._time_after_first_step is not None and current > 1:
+            per_step = (now - self._time_after_first_step) / (current - 1)
+        else:
+            per_step = (now - self._start) / current
+        if current == 1:
+            self._time_after_first_step = now
+        return per_step
+
+    def _write(self, text):
+        self.stream.write(text)
+        self.stream.flush()
+
+
+class ProgbarLogger(Callback):
+    """Prints ``Epoch 1/5`` and a :class:`Progbar` per epoch, as ``fit(verbose=1|2)`` does.
+
+    ``evaluate`` and ``predict`` get a bar too; validation inside ``fit`` is silent.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.verbose = 1
+        self.epochs = 1
+        self.target = None
+        self.progbar = None
+        self._seen = 0
+        self._in_fit = False
+
+    def set_params(self, params):
+        super().set_params(params)
+        verbose = params.get("verbose", 1)
+        self.verbose = 1 if verbose == "auto" else verbose
+        self.epochs = params.get("epochs", 1)
+        self.target = params.get("steps")
+
+    def _new_bar(self):
+        self._seen = 0
+        self.progbar = Progbar(self.target, verbose=self.verbose)
+
+    def _update(self, batch, logs):
+        if self.progbar is None:
+            self._new_bar()
+        self._seen = batch + 1
+        self.progbar.update(self._seen, list((logs or {}).items()), finalize=False)
+
+    def _finalize(self, logs):
+        if self.progbar is None:
+            self._new_bar()
+        target = self.progbar.target if self.progbar.target is not None else self._seen
+        self.progbar.target = target
+        self.progbar.update(target, list((logs or {}).items()), finalize=True)
+
+    def on_train_begin(self, logs=None):
+        self._in_fit = True
+
+    def on_train_end(self, logs=None):
+        self._in_fit = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._new_bar()
+        if self.verbose and self.epochs > 1:
+            self.progbar._write(f"Epoch {epoch + 1}/{self.epochs}\n")
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._update(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._finalize(logs)
+
+    def on_test_begin(self, logs=None):
+        if not self._in_fit:
+            self._new_bar()
+
+    def on_test_batch_end(self, batch, logs=None):
+        if not self._in_fit:
+            self._update(batch, logs)
+
+    def on_test_end(self, logs=None):
+        if not self._in_fit:
+            self._finalize(logs)
+
+    def on_predict_begin(self, logs=None):
+        self._new_bar()
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self._update(batch, None)
+
+    def on_predict_end(self, logs=None):
+        self._finalize(None)
+
+
+# --------------------------------------------------------------- monitoring
+def _metric_direction(model, name):
+    """"up", "down" or None for the metric called ``name`` (without ``val_``)."""
+    if name == "loss" or name.endswith("_loss"):
+        return "down"
+    for m in getattr(model, "metrics", None) or ():
+        if getattr(m, "name", None) == name and getattr(m, "direction", None):
+            return m.direction
+    try:
+        return metrics_module.get(name).direction
+    except (ValueError, TypeError):
+        return None
+
+
+class _MonitorCallback(Callback):
+    """Shared by callbacks that watch one entry of the epoch logs for improvement."""
+
+    def __init__(self, monitor, mode, min_delta, baseline):
+        super().__init__()
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"{type(self).__name__}: monitor must be a non-empty string, got {monitor!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"{type(self).__name__}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        min_delta = float(min_delta)
+        if not math.isfinite(min_delta):
+            raise ValueError(f"{type(self).__name__}: min_delta must be a finite number, got {min_delta!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(min_delta)
+        self.baseline = None if baseline is None else float(baseline)
+        self._direction = None
+        self._warned = False
+
+    def _lower_is_better(self):
+        if self._direction is None:
+            if self.mode != "auto":
+                self._direction = "down" if self.mode == "min" else "up"
+            else:
+                name = self.monitor[4:] if self.monitor.startswith("val_") else self.monitor
+                self._direction = _metric_direction(self.model, name)
+                if self._direction is None:
+                    warnings.warn(f"{type(self).__name__}: cannot tell whether {self.monitor!r} should go "
+                                  "up or down; assuming down. Pass mode='max' or mode='min'.", stacklevel=3)
+                    self._direction = "down"
+        return self._direction == "down"
+
+    def _initial_best(self):
+        if self.baseline is not None:
+            return self.baseline
+        return math.inf if self._lower_is_better() else -math.inf
+
+    def _is_improvement(self, current, reference):
+        if self._lower_is_better():
+            return current < reference - self.min_delta
+        return current > reference + self.min_delta
+
+    def _monitor_value(self, logs):
+        """The monitored value, or None (with one warning) when the logs lack it."""
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            if not self._warned:
+                self._warned = True
+                warnings.warn(f"{type(self).__name__} is conditioned on metric {self.monitor!r}, which is "
+                              f"not available. Available metrics are: {', '.join(logs or {})}", stacklevel=3)
+            return None
+        return float(value)
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stop training when the monitored quantity stops improving.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    min_delta : float, default 0
+        A change smaller than this is no improvement.
+    patience : int, default 0
+        Epochs without improvement before stopping.
+    verbose : {0, 1}, default 0
+    mode : {"auto", "min", "max"}, default "auto"
+        "auto" takes the direction from the metric (loss, errors: min; accuracies: max).
+    baseline : float, optional
+        Training stops unless the model beats this value within ``patience`` epochs.
+    restore_best_weights : bool, default False
+        At the end, put back the weights of the best epoch (``model.set_weights``).
+    start_from_epoch : int, default 0
+        Epochs of warm-up during which nothing is monitored.
+    """
+
+    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
+                 restore_best_weights=False, start_from_epoch=0):
+        super().__init__(monitor, mode, min_delta, baseline)
+        self.patience = _non_negative_int(patience, "EarlyStopping: patience")
+        self.start_from_epoch = _non_negative_int(start_from_epoch, "EarlyStopping: start_from_epoch")
+        self.verbose = verbose
+        self.restore_best_weights = bool(restore_best_weights)
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.best is None:
+            self.best = math.inf if self._lower_is_better() else -math.inf
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = _copy_weights(self.model)
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = _copy_weights(self.model)
+            # The patience restarts only when the baseline is beaten too.
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+def _copy_weights(model):
+    return [np.array(w, copy=True) for w in model.get_weights()]
+
+
+def _non_negative_int(value, arg):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{arg} must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Save the model (``model.save``) or its weights (``model.save_weights``) during training.
+
+    Parameters
+    ----------
+    filepath : str or PathLike
+        May hold ``{epoch:02d}`` (1-based) and log keys such as ``{val_loss:.2f}``.
+    monitor : str, default "val_loss"
+    verbose : {0, 1}, default 0
+    save_best_only : bool, default False
+        Save only when the monitored quantity improves.
+    save_weights_only : bool, default False
+    mode : {"auto", "min", "max"}, default "auto"
+    save_freq : "epoch" or int, default "epoch"
+        Save at the end of every epoch, or every ``save_freq`` batches.
+    initial_value_threshold : float, optional
+        The value to beat before the first save when ``save_best_only``.
+    """
+
+    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
+                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+        super().__init__(monitor, mode, 0, initial_value_threshold)
+        try:
+            self.filepath = os.fspath(filepath)
+        except TypeError:
+            raise TypeError(f"ModelCheckpoint: filepath must be a string or a path, got {filepath!r}") from None
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
+                                     or save_freq < 1):
+            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.save_freq = save_freq
+        self.best = None
+        self._epoch = 0
+        self._batches_since_save = 0
+
+    def on_train_begin(self, logs=None):
+        self._batches_since_save = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _filepath(self, epoch, batch, logs):
+        fields = dict(logs or {})
+        fields["epoch"] = epoch + 1
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except (KeyError, IndexError, ValueError) as e:
+            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with epoch and the "
+                             f"logs {sorted(fields)}: {e!r}") from None
+
+    def _save(self, epoch, batch, logs):
+        path = self._filepath(epoch, batch, logs)
+        if self.save_best_only:
+            current = self._monitor_value(logs)
+            if current is not None:
+                if self.best is None:
+                    self.best = self._initial_best()
+                if not self._is_improvement(current, self.best):
+                    if self.verbose > 0:
+                        print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
+                    return
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                          f"{current:.5f}, saving model to {path}")
+                self.best = current
+        elif self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: saving model to {path}")
+        if os.path.isdir(path):
+            raise IsADirectoryError(f"ModelCheckpoint: filepath must name a file, got the directory {path!r}")
+        dirname = os.path.dirname(path)
+        if dirname:
+            os.makedirs(dirname, exist_ok=True)
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+def _learning_rate(optimizer):
+    if not hasattr(optimizer, "learning_rate"):
+        raise ValueError(f"The optimizer must have a 'learning_rate' attribute, got {optimizer!r}")
+    try:
+        return float(optimizer.learning_rate)
+    except TypeError:
+        raise TypeError("The optimizer's learning_rate must be a number to be scheduled by a callback, got "
+                        f"{optimizer.learning_rate!r}") from None
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``.
+
+    Parameters
+    ----------
+    schedule : callable
+        ``schedule(epoch, lr) -> float`` (epoch from 0) or ``schedule(epoch) -> float``.
+    verbose : {0, 1}, default 0
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable, got {schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+        try:
+            inspect.signature(schedule).bind(0, 0.0)
+            self._takes_lr = True
+        except TypeError:
+            self._takes_lr = False
+        except ValueError:  # no signature (some builtins): try the two-argument form
+            self._takes_lr = True
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        lr = _learning_rate(optimizer)
+        new_lr = self.schedule(epoch, lr) if self._takes_lr else self.schedule(epoch)
+        if (isinstance(new_lr, bool) or not isinstance(new_lr, numbers.Real) or not math.isfinite(new_lr)
+                or new_lr < 0):
+            raise ValueError(f"LearningRateScheduler: schedule must return a finite float >= 0, got {new_lr!r} "
+                             f"at epoch {epoch}")
+        optimizer.learning_rate = float(new_lr)
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate(self.model.optimizer)
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiply the learning rate by ``factor`` when the monitored quantity stops improving.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    factor : float in (0, 1), default 0.1
+    patience : int, default 10
+        Epochs without improvement before reducing.
+    verbose : {0, 1}, default 0
+    mode : {"auto", "min", "max"}, default "auto"
+    min_delta : float, default 1e-4
+    cooldown : int, default 0
+        Epochs to wait after a reduction before counting again.
+    min_lr : float, default 0
+    """
+
+    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
+                 cooldown=0, min_lr=0.0):
+        super().__init__(monitor, mode, min_delta, None)
+        factor = float(factor)
+        if not 0 < factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        min_lr = float(min_lr)
+        if not (math.isfinite(min_lr) and min_lr >= 0):
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be a finite number >= 0, got {min_lr!r}")
+        self.factor = factor
+        self.min_lr = min_lr
+        self.patience = _non_negative_int(patience, "ReduceLROnPlateau: patience")
+        self.cooldown = _non_negative_int(cooldown, "ReduceLROnPlateau: cooldown")
+        self.verbose = verbose
+        self.on_train_begin()
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if logs is not None:
+            logs["learning_rate"] = _learning_rate(optimizer)
+        current = self._monitor_value(logs)
+        if current is None:
+            return
+        if self.best is None:
+            self.best = self._initial_best()
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            old_lr = _learning_rate(optimizer)
+            # Compared in float32 as Keras does, so a float32 optimizer at min_lr stops here.
+            if old_lr > np.float32(self.min_lr):
+                new_lr = max(old_lr * self.factor, self.min_lr)
+                optimizer.learning_rate = new_lr
+                if self.verbose > 0:
+                    print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+                self.cooldown_counter = self.cooldown
+                self.wait = 0
+
+
+class CSVLogger(Callback):
+    """Write the logs of every epoch as a row of a CSV file (``epoch`` from 0, then keys sorted).
+
+    Parameters
+    ----------
+    filename : str or PathLike
+    separator : str, default ","
+    append : bool, default False
+        Append to an existing file (no second header) instead of overwriting it.
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        try:
+            self.filename = os.fspath(filename)
+        except TypeError:
+            raise TypeError(f"CSVLogger: filename must be a string or a path, got {filename!r}") from None
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"CSVLogger: separator must be a single character, got {separator!r}")
+        self.sep = separator
+        self.append = bool(append)
+        self.keys = None
+        self._file = None
+        self._writer = None
+
+    def on_train_begin(self, logs=None):
+        self._write_header = True
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, newline="") as f:
+                self._write_header = not f.readline()
+        self.on_train_end()
+        self._file = open(self.filename, "a" if self.append else "w", newline="")
+        self._writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+            # Validation keys missing from the first epoch (validation_freq > 1) still get a column.
+            for name in getattr(self.model, "metrics_names", None) or ():
+                if name.startswith("val_") and name not in self.keys:
+                    self.keys.append(name)
+        if self._writer is None:
+            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
+                                          extrasaction="ignore")
+            if self._write_header:
+                self._writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((key, _csv_value(logs.get(key, "NA"))) for key in self.keys)
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        if self._file is not None and not self._file.closed:
+            self._file.close()
+        self._writer = None
+
+
+def _csv_value(value):
+    if isinstance(value, str) or np.ndim(value) == 0 or not isinstance(value, (collections.abc.Iterable,
+                                                                               np.ndarray)):
+        return value
+    return f"[{', '.join(map(str, value))}]"
+
+
+class TerminateOnNaN(Callback):
+    """Stop training as soon as a batch loss is NaN or infinite."""
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions: ``LambdaCallback(on_epoch_end=lambda epoch, logs: ...)``.
+
+    Any hook of :class:`Callback` may be given (``on_train_begin``, ``on_batch_end``,
+    ``on_test_end`` ...), each with that hook's arguments.
+    """
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
+                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+        super().__init__()
+        unknown = set(kwargs) - set(_HOOKS)
+        if unknown:
+            raise TypeError(f"LambdaCallback: unknown hook(s) {', '.join(sorted(unknown))}; "
+                            f"known: {', '.join(_HOOKS)}")
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
+                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, fn in hooks.items():
+            if fn is None:
+                continue
+            if not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable, got {fn!r}")
+            setattr(self, name, fn)
