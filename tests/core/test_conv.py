@@ -1,0 +1,194 @@
+"""ranvier.core._conv against its NumPy reference, scipy.signal and finite differences."""
+import numpy as np
+import pytest
+from scipy import signal
+
+from ranvier.core import _conv
+from ranvier.reference import conv as ref
+
+# (n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr): pb/pr = trailing padding
+GEOMETRIES = [
+    (2, 5, 5, 3, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # valid 3x3
+    (3, 7, 6, 2, 3, 3, 2, 2, 1, 1, 2, 1, 0, 1, 1),   # strides, dilation, asymmetric padding
+    (2, 6, 6, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1),   # Keras "same" stride 2: odd cell after only
+    (2, 5, 7, 1, 3, 2, 3, 1, 1, 2, 1, 1, 1, 1, 1),   # even kernel, dilation
+    (3, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),   # pointwise: no im2col
+    (2, 1, 9, 2, 3, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),   # 1-D as h = 1
+]
+
+
+def _out_hw(g):
+    n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr = g
+    return ((h + pt + pb - (kh - 1) * dh - 1) // sh + 1, (w + pl + pr - (kw - 1) * dw - 1) // sw + 1)
+
+
+def _setup(g, dtype, rng, chunk=None):
+    n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr = g
+    oh, ow = _out_hw(g)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    kernel = rng.standard_normal((kh * kw * c, f)).astype(dtype)
+    col = np.empty(((chunk or n) * oh * ow, kh * kw * c), dtype)
+    return x, kernel, col, (kh, kw, sh, sw, dh, dw, pt, pl), (oh, ow)
+
+
+def _scipy_conv(x, kernel4, geom, pads_after, out_hw):
+    """Cross-correlation via scipy.signal.correlate on the dilated kernel, then strided sampling."""
+    kh, kw, sh, sw, dh, dw, pt, pl = geom
+    pb, pr = pads_after
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    kd = np.zeros(((kh - 1) * dh + 1, (kw - 1) * dw + 1) + kernel4.shape[2:])
+    kd[::dh, ::dw] = kernel4
+    n, f = x.shape[0], kernel4.shape[3]
+    out = np.zeros((n,) + out_hw + (f,))
+    for i in range(n):
+        for j in range(f):
+            full = sum(signal.correlate(xp[i, :, :, ci], kd[:, :, ci, j], mode="valid") for ci in range(x.shape[3]))
+            out[i, :, :, j] = full[::sh, ::sw][:out_hw[0], :out_hw[1]]
+    return out
+
+
+@pytest.mark.parametrize("g", GEOMETRIES)
+def test_forward_matches_scipy_correlate(g):
+    rng = np.random.default_rng(0)
+    x, kernel, col, geom, out_hw = _setup(g, np.float64, rng)
+    out = np.empty((x.shape[0],) + out_hw + (kernel.shape[1],))
+    _conv.conv2d_forward(x, kernel, out, *geom, col, 2)
+    kernel4 = kernel.reshape(geom[0], geom[1], x.shape[3], -1)
+    expected = _scipy_conv(x, kernel4, geom, g[13:15], out_hw)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    ref_out = np.empty_like(out)
+    ref.conv2d_forward(x, kernel, ref_out, *geom, col.copy(), 1)
+    np.testing.assert_allclose(ref_out, expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("g", GEOMETRIES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("chunk", [1, 2, None])
+def test_kernel_matches_reference(g, dtype, chunk):
+    rng = np.random.default_rng(1)
+    x, kernel, col, geom, out_hw = _setup(g, dtype, rng, chunk)
+    n, f = x.shape[0], kernel.shape[1]
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    out, out_ref = np.empty((n,) + out_hw + (f,), dtype), np.empty((n,) + out_hw + (f,), dtype)
+    _conv.conv2d_forward(x, kernel, out, *geom, col, 2)
+    ref.conv2d_forward(x, kernel, out_ref, *geom, col.copy(), 1)
+    np.testing.assert_allclose(out, out_ref, **tol)
+
+    dz = rng.standard_normal(out.shape).astype(dtype)
+    dk, dk_ref = np.ones_like(kernel), np.ones_like(kernel)
+    dx, dx_ref = np.empty_like(x), np.empty_like(x)
+    _conv.conv2d_backward(x, kernel, dz, dk, dx, 1.0, True, *geom, col, False, 2)
+    ref.conv2d_backward(x, kernel, dz, dk_ref, dx_ref, 1.0, True, *geom, col.copy(), False, 1)
+    np.testing.assert_allclose(dk, dk_ref, **tol)
+    np.testing.assert_allclose(dx, dx_ref, **tol)
+
+
+@pytest.mark.parametrize("g", GEOMETRIES)
+def test_backward_matches_finite_differences(g):
+    rng = np.random.default_rng(2)
+    x, kernel, col, geom, out_hw = _setup(g, np.float64, rng, chunk=1)
+    n, f = x.shape[0], kernel.shape[1]
+    proj = rng.standard_normal((n,) + out_hw + (f,))
+
+    def loss():
+        out = np.empty((n,) + out_hw + (f,))
+        _conv.conv2d_forward(x, kernel, out, *geom, col, 1)
+        return float(np.sum(proj * out))
+
+    dk, dx = np.empty_like(kernel), np.empty_like(x)
+    _conv.conv2d_backward(x, kernel, proj, dk, dx, 0.0, True, *geom, col, False, 1)
+    for array, grad in ((kernel, dk), (x, dx)):
+        num = np.empty(array.size)
+        flat = array.reshape(-1)
+        for i in range(flat.size):
+            orig = flat[i]
+            flat[i] = orig + 1e-6
+            up = loss()
+            flat[i] = orig - 1e-6
+            num[i] = (up - loss()) / 2e-6
+            flat[i] = orig
+        err = np.linalg.norm(grad.ravel() - num) / (np.linalg.norm(grad) + np.linalg.norm(num))
+        assert err < 1e-6
+
+
+def test_columns_kept_from_forward_give_the_same_gradients():
+    rng = np.random.default_rng(3)
+    g = GEOMETRIES[1]
+    x, kernel, col, geom, out_hw = _setup(g, np.float64, rng)
+    out = np.empty((x.shape[0],) + out_hw + (kernel.shape[1],))
+    _conv.conv2d_forward(x, kernel, out, *geom, col, 2)
+    dz = rng.standard_normal(out.shape)
+    dk1, dx1 = np.empty_like(kernel), np.empty_like(x)
+    _conv.conv2d_backward(x, kernel, dz, dk1, dx1, 0.0, True, *geom, col, True, 2)
+    small = np.empty((out_hw[0] * out_hw[1], col.shape[1]))
+    dk2, dx2 = np.empty_like(kernel), np.empty_like(x)
+    _conv.conv2d_backward(x, kernel, dz, dk2, dx2, 0.0, True, *geom, small, False, 2)
+    np.testing.assert_allclose(dk1, dk2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx2, rtol=1e-12, atol=1e-12)
+
+
+def test_beta_accumulates_and_dx_is_optional():
+    rng = np.random.default_rng(4)
+    x, kernel, col, geom, out_hw = _setup(GEOMETRIES[0], np.float64, rng)
+    dz = rng.standard_normal((x.shape[0],) + out_hw + (kernel.shape[1],))
+    once = np.full_like(kernel, np.nan)
+    _conv.conv2d_backward(x, kernel, dz, once, np.empty((0, 0, 0, 0)), 0.0, False, *geom, col, False, 1)
+    twice = once.copy()
+    _conv.conv2d_backward(x, kernel, dz, twice, np.empty((0, 0, 0, 0)), 1.0, False, *geom, col, False, 1)
+    np.testing.assert_allclose(twice, 2 * once, rtol=1e-12)
+
+
+def test_thread_count_does_not_change_results():
+    rng = np.random.default_rng(5)
+    x, kernel, col, geom, out_hw = _setup((8, 12, 12, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1), np.float32, rng)
+    dz = rng.standard_normal((8,) + out_hw + (4,)).astype(np.float32)
+    results = []
+    for t in (1, 2):
+        dx = np.empty_like(x)
+        colx = np.empty((8 * out_hw[0] * out_hw[1], col.shape[1]), np.float32)
+        _conv.im2col(x, *geom, colx, *out_hw, t)
+        _conv.conv2d_backward(x, kernel, dz, np.empty_like(kernel), dx, 0.0, True, *geom, col, False, t)
+        results.append((colx, dx))
+    assert np.array_equal(results[0][0], results[1][0])
+    assert np.array_equal(results[0][1], results[1][1])
+
+
+@pytest.mark.parametrize("g", GEOMETRIES[:4])
+def test_col2im_is_the_adjoint_of_im2col(g):
+    rng = np.random.default_rng(6)
+    x, _, _, geom, out_hw = _setup(g, np.float64, rng)
+    cols = np.empty((x.shape[0] * out_hw[0] * out_hw[1], geom[0] * geom[1] * x.shape[3]))
+    _conv.im2col(x, *geom, cols, *out_hw, 2)
+    c = rng.standard_normal(cols.shape)
+    back = np.empty_like(x)
+    _conv.col2im(c, *geom, back, *out_hw, 2)
+    assert np.isclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
+    ref_cols, ref_back = np.empty_like(cols), np.empty_like(x)
+    ref.im2col(x, *geom, ref_cols, *out_hw)
+    ref.col2im(c, *geom, ref_back, *out_hw)
+    np.testing.assert_array_equal(cols, ref_cols)
+    np.testing.assert_allclose(back, ref_back, rtol=1e-12, atol=1e-12)
+
+
+def test_bad_arguments_raise_value_error():
+    x = np.zeros((2, 5, 5, 3))
+    kernel = np.zeros((27, 4))
+    out = np.zeros((2, 3, 3, 4))
+    col = np.zeros((9, 27))
+    geom = (3, 3, 1, 1, 1, 1, 0, 0)
+    with pytest.raises(ValueError, match="kernel must have 27 rows"):
+        _conv.conv2d_forward(x, np.zeros((26, 4)), out, *geom, col, 1)
+    with pytest.raises(ValueError, match="out must have shape"):
+        _conv.conv2d_forward(x, kernel, np.zeros((2, 3, 3, 5)), *geom, col, 1)
+    with pytest.raises(ValueError, match="col must have shape"):
+        _conv.conv2d_forward(x, kernel, out, *geom, np.zeros((8, 27)), 1)
+    with pytest.raises(ValueError, match="geometry"):
+        _conv.conv2d_forward(x, kernel, out, 3, 3, 0, 1, 1, 1, 0, 0, col, 1)
+    with pytest.raises(ValueError, match="col_ready needs"):
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros_like(x), 0.0, True,
+                              *geom, col, True, 1)
+    with pytest.raises(ValueError, match="dx must have the shape"):
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros((2, 5, 5, 2)), 0.0, True,
+                              *geom, col, False, 1)
+    with pytest.raises((TypeError, ValueError)):
+        _conv.conv2d_forward(x.astype(np.float32), kernel, out, *geom, col, 1)
