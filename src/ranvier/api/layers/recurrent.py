@@ -1,0 +1,428 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU (Keras arguments, compiled time loop).
+
+Inputs are ``(batch, timesteps, features)``; the whole time loop, forward and
+backward, runs in ``ranvier.core._recurrent`` (time-major inside, so each
+layer transposes once on the way in and once on the way out).
+
+Masking follows Keras: a masked timestep carries the previous state forward,
+and its output (``return_sequences=True``) is the previous output. One
+difference: with ``go_backwards=True`` and ``return_sequences=True`` the
+output mask is reversed like the output sequence (Keras returns it unreversed).
+"""
+import numpy as np
+
+from ...core import _dense, _recurrent
+from .. import config, constraints, initializers, regularizers
+from .base import Layer
+
+__all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+_CODES = _recurrent.ACTIVATIONS
+
+
+def _activation_name(value, arg, owner):
+    """The kernel name of an activation given as None, a string or an object with ``name``."""
+    name = "linear" if value is None else getattr(value, "name", getattr(value, "__name__", value))
+    if not isinstance(name, str) or name not in _CODES:
+        raise ValueError(f"{owner}: {arg} must be one of {sorted(_CODES)} or None, got {value!r}")
+    return name
+
+
+def _check_rate(value, arg, owner):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"{owner}: {arg} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _dropout_mask(rng, rate, shape, dtype):
+    """Inverted-dropout multiplier: 0 with probability ``rate``, else ``1 / (1 - rate)``."""
+    return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
+
+
+def time_major_mask(mask, shape, owner, reverse):
+    """A Keras (batch, timesteps) boolean mask as the kernels' (T, B) uint8, or an empty one."""
+    if mask is None:
+        return np.zeros((0, 0), np.uint8)
+    mask = np.asarray(mask)
+    if mask.shape != tuple(shape):
+        raise ValueError(f"{owner}: mask must have shape {tuple(shape)} (batch, timesteps), "
+                         f"got {mask.shape}")
+    m = mask.astype(bool).T
+    return np.ascontiguousarray(m[::-1] if reverse else m, dtype=np.uint8)
+
+
+class _Recurrent(Layer):
+    """Shared machinery of SimpleRNN, LSTM and GRU (one time loop in the core per call)."""
+
+    supports_masking = True
+    #: Gate blocks in the kernel matrices (kernel is (in, _gates * units)).
+    _gates = 1
+    #: Number of state tensors (h, or h and c).
+    _n_states = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
+                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
+                 seed=None, return_sequences=False, return_state=False, go_backwards=False,
+                 stateful=False, unroll=False, **kwargs):
+        super().__init__(**kwargs)
+        owner = type(self).__name__
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
+            raise ValueError(f"{owner}: units must be a positive integer, got {units!r}")
+        if stateful:
+            raise ValueError(f"{owner}: stateful=True is not supported, got stateful={stateful!r}")
+        self.units = int(units)
+        self.activation = _activation_name(activation, "activation", owner)
+        self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation", owner)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.recurrent_constraint = constraints.get(recurrent_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self.dropout = _check_rate(dropout, "dropout", owner)
+        self.recurrent_dropout = _check_rate(recurrent_dropout, "recurrent_dropout", owner)
+        self.seed = seed
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        self.unroll = bool(unroll)  # accepted for Keras compatibility: the loop is compiled anyway
+
+    # ------------------------------------------------------------------ build
+    def _bias_shape(self):
+        return (self._gates * self.units,)
+
+    def _bias_value(self, shape):
+        return self.bias_initializer(shape, self.dtype)
+
+    def build(self, input_shape):
+        if len(input_shape) != 3 or input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r} expects input of shape "
+                             f"(batch, timesteps, features) with known features, got {tuple(input_shape)}")
+        n_in, width = input_shape[-1], self._gates * self.units
+        self.kernel = self.add_weight("kernel", (n_in, width), self.kernel_initializer,
+                                      self.kernel_regularizer, constraint=self.kernel_constraint)
+        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
+                                                self.recurrent_initializer, self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
+        if self.use_bias:
+            shape = self._bias_shape()
+            self.bias = self.add_weight("bias", shape, "zeros", self.bias_regularizer,
+                                        constraint=self.bias_constraint)
+            self.bias.value[...] = self._bias_value(shape)
+        else:
+            self.bias = None
+        self._rng = config.make_rng(self.seed)
+
+    def compute_output_shape(self, input_shape, initial_state=None):
+        batch, steps = input_shape[0], input_shape[1]
+        out = (batch, steps, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out] + [(batch, self.units)] * self._n_states
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        out = None
+        if mask is not None and self.return_sequences:
+            out = np.asarray(mask)[:, ::-1] if self.go_backwards else mask
+        return [out] + [None] * self._n_states if self.return_state else out
+
+    # ------------------------------------------------------------ validation
+    def _check_call(self, inputs, initial_state):
+        """Validated (inputs, initial states) before any kernel runs."""
+        owner = f"{type(self).__name__} {self.name!r}"
+        x = np.asarray(inputs)
+        if x.ndim != 3:
+            raise ValueError(f"{owner} expects input of rank 3 (batch, timesteps, features), "
+                             f"got shape {x.shape}")
+        if x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(f"{owner} needs at least one sample and one timestep, got shape {x.shape}")
+        self._check_input_shape(x.shape)
+        x = np.ascontiguousarray(x, dtype=self.kernel.dtype)
+        if initial_state is None:
+            return x, None
+        states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(states) != self._n_states:
+            raise ValueError(f"{owner} expects {self._n_states} initial state tensor(s), got {len(states)}")
+        states = [np.ascontiguousarray(s, dtype=x.dtype) for s in states]
+        for s in states:
+            if s.shape != (x.shape[0], self.units):
+                raise ValueError(f"{owner}: initial states must have shape {(x.shape[0], self.units)}, "
+                                 f"got {s.shape}")
+        return x, states
+
+    # -------------------------------------------------------------- forward
+    def call(self, inputs, training=False, mask=None, initial_state=None):
+        x, states = self._check_call(inputs, initial_state)
+        B, T, _ = x.shape
+        u, dtype = self.units, x.dtype
+        m = time_major_mask(mask, (B, T), f"{type(self).__name__} {self.name!r}", self.go_backwards)
+        xt = np.swapaxes(x, 0, 1)
+        xt = np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
+        in_mask = None
+        if training and self.dropout > 0:
+            in_mask = _dropout_mask(self._rng, self.dropout, (B, x.shape[2]), dtype)
+            xt *= in_mask
+        if training and self.recurrent_dropout > 0:
+            rm = _dropout_mask(self._rng, self.recurrent_dropout, (B, u), dtype)
+            h_rec = np.empty((T, B, u), dtype)
+        else:
+            rm, h_rec = np.zeros((0, 0), dtype), np.zeros((0, 0, 0), dtype)
+        h = np.empty((T + 1, B, u), dtype)
+        h[0] = 0 if states is None else states[0]
+        extra = self._forward(xt, m, rm, h, h_rec, states)
+        seq = np.ascontiguousarray(np.swapaxes(h[1:], 0, 1)) if self.return_sequences else h[T].copy()
+        cache = (xt, m, rm, h, h_rec, in_mask, extra, states is not None)
+        if self.return_state:
+            return [seq, h[T].copy()] + self._extra_states(extra, T), cache
+        return seq, cache
+
+    def _bias_or_zeros(self, dtype):
+        return self.bias.value if self.bias is not None else np.zeros(self._bias_shape(), dtype)
+
+    def _extra_states(self, extra, T):
+        return []
+
+    # ------------------------------------------------------------- backward
+    def backward(self, dy, cache, need_input_grad=True):
+        xt, m, rm, h, h_rec, in_mask, extra, has_states = cache
+        T, B, n_in = xt.shape
+        dtype = xt.dtype
+        dys = list(dy) if self.return_state else [dy]
+        dys = [np.zeros((B, self.units), dtype) if g is None else g for g in dys]
+        dh = np.zeros((B, self.units), dtype)
+        if self.return_sequences:
+            dh_seq = np.ascontiguousarray(np.swapaxes(dys[0], 0, 1), dtype=dtype)
+        else:
+            dh_seq = np.zeros((0, 0, 0), dtype)
+            dh += dys[0]
+        if self.return_state:
+            dh += dys[1]
+        trainable = self.trainable and self.kernel.trainable
+        if trainable:
+            beta = self.kernel.grad_beta()
+            self.recurrent_kernel.grad_beta()
+            if self.bias is not None:
+                self.bias.grad_beta()
+            dkernel, drec = self.kernel.grad, self.recurrent_kernel.grad
+        else:
+            beta, dkernel, drec = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.recurrent_kernel.value)
+        dx = np.empty_like(xt) if need_input_grad else np.zeros((0, 0, 0), dtype)
+        d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dx,
+                                  beta, need_input_grad, trainable)
+        if not need_input_grad:
+            return [None] * (1 + self._n_states) if has_states else None
+        if in_mask is not None:
+            dx *= in_mask
+        dx = np.ascontiguousarray(np.swapaxes(dx[::-1] if self.go_backwards else dx, 0, 1))
+        return [dx] + d_states if has_states else dx
+
+    def _bias_grad(self, dgates, beta, trainable, row=None):
+        """The bias gradient: a column sum of the gate gradients over all steps and samples."""
+        if not trainable or self.bias is None:
+            return
+        out = self.bias.grad if row is None else self.bias.grad[row]
+        _dense.column_sum(dgates.reshape(-1, dgates.shape[-1]), out, beta, config.get_num_threads())
+
+    # ---------------------------------------------------------------- config
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "unroll": self.unroll}
+
+
+class SimpleRNN(_Recurrent):
+    """Fully connected RNN: ``h_t = activation(x_t @ kernel + h_{t-1} @ recurrent_kernel + bias)``.
+
+    Parameters
+    ----------
+    units : int
+    activation : {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"} or None, default "tanh"
+    use_bias : bool, default True
+    kernel_initializer, recurrent_initializer, bias_initializer :
+        Defaults "glorot_uniform", "orthogonal", "zeros".
+    dropout, recurrent_dropout : float in [0, 1)
+        Dropout of the inputs and of the state fed to the recurrent product
+        (one mask per sequence, as in Keras), in training only.
+    return_sequences : bool, default False
+        Output every step ``(batch, timesteps, units)`` instead of the last ``(batch, units)``.
+    return_state : bool, default False
+        Also return the final state: ``[output, h]``.
+    go_backwards : bool, default False
+        Process the sequence in reverse (the output sequence is then reversed too).
+
+    Call arguments: ``inputs (batch, timesteps, features)``, ``mask`` (batch, timesteps)
+    boolean, ``initial_state`` (batch, units) or ``[h]``, ``training``.
+    """
+
+    def __init__(self, units, activation="tanh", **kwargs):
+        kwargs.pop("recurrent_activation", None)
+        super().__init__(units, activation=activation, **kwargs)
+
+    def _forward(self, xt, m, rm, h, h_rec, states):
+        z = np.empty_like(h[1:])
+        _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
+                                      self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
+                                      _CODES[self.activation], config.get_num_threads())
+        return None
+
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
+                  need_dx, trainable):
+        dgates = np.empty_like(h[1:])
+        _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
+                                       dh_seq, dh, dgates, dkernel, drec, dx, beta, need_dx,
+                                       _CODES[self.activation], config.get_num_threads())
+        self._bias_grad(dgates, beta, trainable)
+        return [dh]
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["recurrent_activation"]
+        return cfg
+
+
+class LSTM(_Recurrent):
+    """Long short-term memory (Hochreiter 1997), Keras layout and initialisation.
+
+    Gates in the Keras order i, f, c, o: ``kernel (features, 4 units)``,
+    ``recurrent_kernel (units, 4 units)`` (orthogonal), ``bias (4 units,)``
+    with the forget block set to one (``unit_forget_bias=True``).
+
+    Parameters
+    ----------
+    units : int
+    activation : default "tanh"
+        Cell input and output activation.
+    recurrent_activation : default "sigmoid"
+        Gate activation.
+    unit_forget_bias : bool, default True
+    Other parameters as in :class:`SimpleRNN`.
+
+    Call arguments: ``inputs``, ``mask``, ``initial_state=[h, c]``, ``training``.
+    With ``return_state=True`` the layer returns ``[output, h, c]``.
+    """
+
+    _gates = 4
+    _n_states = 2
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
+                 **kwargs):
+        kwargs.pop("use_cudnn", None)
+        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
+        self.unit_forget_bias = bool(unit_forget_bias)
+
+    def _bias_value(self, shape):
+        if not self.unit_forget_bias:
+            return super()._bias_value(shape)
+        u = self.units
+        return np.concatenate([self.bias_initializer((u,), self.dtype), np.ones(u, self.dtype),
+                               self.bias_initializer((2 * u,), self.dtype)])
+
+    def _forward(self, xt, m, rm, h, h_rec, states):
+        T, B, _ = xt.shape
+        gates = np.empty((T, B, 4 * self.units), xt.dtype)
+        c = np.empty_like(h)
+        c[0] = 0 if states is None else states[1]
+        act_c = np.empty_like(h[1:])
+        _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
+                                self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
+                                _CODES[self.activation], _CODES[self.recurrent_activation],
+                                config.get_num_threads())
+        return gates, c, act_c
+
+    def _extra_states(self, extra, T):
+        return [extra[1][T].copy()]
+
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
+                  need_dx, trainable):
+        gates, c, act_c = extra
+        dc = np.zeros_like(dh)
+        if d_extra:
+            dc += d_extra[0]
+        dgates = np.empty_like(gates)
+        _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
+                                 act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec, dx, beta, need_dx,
+                                 _CODES[self.activation], _CODES[self.recurrent_activation],
+                                 config.get_num_threads())
+        self._bias_grad(dgates, beta, trainable)
+        return [dh, dc]
+
+    def get_config(self):
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+class GRU(_Recurrent):
+    """Gated recurrent unit (Cho 2014), Keras ``reset_after=True`` convention.
+
+    Gates in the Keras order z, r, h: ``kernel (features, 3 units)``,
+    ``recurrent_kernel (units, 3 units)``, ``bias (2, 3 units)`` (input bias,
+    recurrent bias). ``hh = tanh(x W_h + b_h + r * (h U_h + b'_h))``,
+    ``h = z * h_prev + (1 - z) * hh``: the same as PyTorch's ``nn.GRU`` with
+    its gates reordered (r, z, n there).
+
+    Parameters
+    ----------
+    units : int
+    activation : default "tanh"
+    recurrent_activation : default "sigmoid"
+    reset_after : True
+        Only the ``reset_after=True`` form (Keras' default) is implemented.
+    Other parameters as in :class:`SimpleRNN`.
+    """
+
+    _gates = 3
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
+                 **kwargs):
+        kwargs.pop("use_cudnn", None)
+        if not reset_after:
+            raise ValueError(f"GRU: only reset_after=True is supported, got reset_after={reset_after!r}")
+        super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
+
+    def _bias_shape(self):
+        return (2, 3 * self.units)
+
+    def _forward(self, xt, m, rm, h, h_rec, states):
+        T, B, _ = xt.shape
+        gates = np.empty((T, B, 3 * self.units), xt.dtype)
+        rec = np.empty_like(gates)
+        _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
+                               self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
+                               _CODES[self.activation], _CODES[self.recurrent_activation],
+                               config.get_num_threads())
+        return gates, rec
+
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dx, beta,
+                  need_dx, trainable):
+        gates, rec = extra
+        dgates, drec = np.empty_like(gates), np.empty_like(rec)
+        _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
+                                h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel, dx, beta, need_dx,
+                                _CODES[self.activation], _CODES[self.recurrent_activation],
+                                config.get_num_threads())
+        self._bias_grad(dgates, beta, trainable, row=0)
+        self._bias_grad(drec, beta, trainable, row=1)
+        return [dh]
+
+    def get_config(self):
+        return {**super().get_config(), "reset_after": True}
