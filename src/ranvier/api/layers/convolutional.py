@@ -1,0 +1,218 @@
+"""Convolution layers: Conv1D and Conv2D, channels-last, Keras arguments and kernel layout.
+
+The compiled core gathers receptive fields (im2col) into a column buffer in an
+OpenMP loop over images and multiplies it by the kernel with one GEMM per
+chunk of images. The buffer holds at most ``_COL_BUDGET_BYTES``; when the whole
+batch fits, training keeps it for the backward pass instead of gathering twice.
+"""
+import numpy as np
+
+from ...core import _conv, _dense
+from .. import activations, config, constraints, initializers, regularizers
+from ._conv_utils import (check_input_rank, normalize_padding, normalize_tuple, output_geometry,
+                          spatial_input)
+from .base import Layer
+
+__all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
+
+#: Upper bound of one layer's column buffer (the batch is processed in chunks of images below it).
+_COL_BUDGET_BYTES = 64 << 20
+
+_EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
+
+
+def _column_buffer(n, per_image, k, dtype):
+    """Scratch for the columns of as many images as fit in the budget (at least one, at most n)."""
+    chunk = max(1, min(n, _COL_BUDGET_BYTES // max(1, per_image * k * np.dtype(dtype).itemsize)))
+    return np.empty((chunk * per_image, k), dtype)
+
+
+def _rank_shape(rank):
+    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
+
+
+class _Conv(Layer):
+    """Shared implementation of Conv1D and Conv2D (``rank`` spatial axes)."""
+
+    rank = None
+    _fusable_activation = True
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
+                 dilation_rate=1, groups=1, activation=None, use_bias=True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
+            raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+        if groups != 1:
+            raise ValueError(f"{cls}: only groups=1 is supported, got {groups!r}")
+        self.filters = int(filters)
+        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
+        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
+        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        self.padding = normalize_padding(padding, cls, allowed)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    # ------------------------------------------------------------------ shapes
+    def _geometry(self, spatial):
+        return output_geometry(spatial, self.kernel_size, self.strides, self.dilation_rate,
+                               self.padding, f"{type(self).__name__} {self.name!r}")
+
+    def _check_shape(self, shape):
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        channels = getattr(self, "kernel", None)
+        channels = channels.shape[-2] if channels is not None else shape[-1]
+        if shape[-1] is None or shape[-1] != channels:
+            raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs with {channels} channels "
+                             f"(last axis), got shape {tuple(shape)}")
+        return self._geometry(tuple(shape[1:-1]))
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        if input_shape[-1] is None:
+            raise ValueError(f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
+                             f"got input shape {input_shape}")
+        self._geometry(input_shape[1:-1])
+        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
+                                      self.kernel_initializer, self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
+                                     constraint=self.bias_constraint) if self.use_bias else None)
+
+    def compute_output_shape(self, input_shape):
+        out, _ = self._check_shape(tuple(input_shape))
+        return (input_shape[0],) + out + (self.filters,)
+
+    # --------------------------------------------------------- forward/backward
+    def _params(self, pads):
+        """Kernel-call geometry (kh, kw, sh, sw, dh, dw, pt, pl); 1-D convs run with h = 1."""
+        (kh, kw), (sh, sw), (dh, dw) = [(1,) * (2 - self.rank) + t for t in
+                                         (self.kernel_size, self.strides, self.dilation_rate)]
+        pt, pl = (0,) * (2 - self.rank) + pads
+        return kh, kw, sh, sw, dh, dw, pt, pl
+
+    def call(self, inputs, training=False):
+        out_spatial, pads = self._check_shape(inputs.shape)
+        x = spatial_input(inputs, self.rank)
+        geom = self._params(pads)
+        n = x.shape[0]
+        oh, ow = (1,) * (2 - self.rank) + out_spatial
+        k = self.kernel.value.size // self.filters
+        col = _column_buffer(n, oh * ow, k, x.dtype)
+        z = np.empty((n, oh, ow, self.filters), x.dtype)
+        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, col,
+                             config.get_num_threads())
+        z2 = z.reshape(-1, self.filters)
+        act = self.activation
+        y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
+        col_ready = training and col.shape[0] == n * oh * ow
+        cache = (x, z2, y, col if col_ready else None, geom, (oh, ow), inputs.shape)
+        return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
+
+    def backward(self, dy, cache, need_input_grad=True):
+        _, z, y, *_ = cache
+        dz = self.activation.backward(dy.reshape(y.shape), z, y)
+        return self.backward_preactivation(dz, cache, need_input_grad)
+
+    def backward_preactivation(self, dz, cache, need_input_grad=True):
+        x, _, _, col, geom, (oh, ow), input_shape = cache
+        train = self.trainable and self.kernel.trainable
+        if not (train or need_input_grad):
+            return None
+        n, nt = x.shape[0], config.get_num_threads()
+        k = self.kernel.value.size // self.filters
+        dz4 = dz.reshape(n, oh, ow, self.filters)
+        col_ready = col is not None
+        if not col_ready:
+            col = _column_buffer(n, oh * ow, k, x.dtype)
+        dx = np.empty_like(x) if need_input_grad else _EMPTY4[x.dtype]
+        if train:
+            dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
+        else:
+            dkernel, beta = np.empty((k, self.filters), x.dtype), 0.0
+        _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dx, beta,
+                              need_input_grad, *geom, col, col_ready, nt)
+        if train and self.use_bias:
+            _dense.column_sum(dz.reshape(-1, self.filters), self.bias.grad, self.bias.grad_beta(), nt)
+        return dx.reshape(input_shape) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
+                "strides": list(self.strides), "padding": self.padding,
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "kernel_constraint": constraints.serialize(self.kernel_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
+
+
+class Conv1D(_Conv):
+    """1-D convolution over steps: ``activation(conv(inputs, kernel) + bias)``.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or tuple of 1 int
+    strides : int or tuple of 1 int, default 1
+    padding : {"valid", "same", "causal"}, default "valid"
+        "same" pads as Keras (the odd cell after); "causal" pads only before,
+        so output t sees inputs <= t.
+    dilation_rate : int or tuple of 1 int, default 1
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        As in ``Dense``.
+
+    Input shape ``(batch, steps, channels)``; output ``(batch, new_steps, filters)``.
+    The kernel has shape ``(kernel_size, channels, filters)`` as in Keras.
+    Unlike Keras, strides > 1 may be combined with dilation > 1.
+    """
+
+    rank = 1
+
+
+class Conv2D(_Conv):
+    """2-D convolution, channels-last: ``activation(conv(inputs, kernel) + bias)``.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or tuple of 2 ints
+    strides : int or tuple of 2 ints, default 1
+    padding : {"valid", "same"}, default "valid"
+        "same" pads as Keras: output ceil(size / stride), odd padding cell after.
+    dilation_rate : int or tuple of 2 ints, default 1
+    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
+    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
+        As in ``Dense``.
+
+    Input shape ``(batch, rows, cols, channels)``; output ``(batch, new_rows, new_cols, filters)``.
+    The kernel has shape ``(kh, kw, channels, filters)`` (HWIO) as in Keras; a
+    PyTorch ``(out, in, kh, kw)`` weight converts with ``w.permute(2, 3, 1, 0)``.
+    Unlike Keras, strides > 1 may be combined with dilation > 1.
+    """
+
+    rank = 2
+
+
+Convolution1D = Conv1D
+Convolution2D = Conv2D

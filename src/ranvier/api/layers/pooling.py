@@ -1,0 +1,238 @@
+"""Pooling layers, channels-last: max and average, windowed and global, 1-D and 2-D.
+
+Windowed pooling calls the compiled kernels of ``ranvier.core._pool``; 1-D
+pooling runs as 2-D with height 1 and global pooling as one window the size of
+the input, so one kernel pair serves every layer. Max pooling keeps the argmax
+of each window for its backward pass.
+"""
+import numpy as np
+
+from ...core import _pool
+from .. import config
+from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from .base import Layer
+
+__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+           "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+           "GlobalAvgPool1D", "GlobalAvgPool2D"]
+
+
+def _rank_shape(rank):
+    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
+
+
+def _pool_forward(is_max, x, window, strides, pads, out_hw):
+    """Run the pooling kernel on (n, h, w, c) input. Returns (out, argmax or None)."""
+    out = np.empty((x.shape[0],) + out_hw + (x.shape[3],), x.dtype)
+    nt = config.get_num_threads()
+    if is_max:
+        argmax = np.empty(out.shape, np.int32)
+        _pool.max_pool2d_forward(x, *window, *strides, *pads, out, argmax, nt)
+        return out, argmax
+    _pool.avg_pool2d_forward(x, *window, *strides, *pads, out, nt)
+    return out, None
+
+
+def _pool_backward(is_max, dy, argmax, window, strides, pads, x_shape):
+    dx = np.empty(x_shape, dy.dtype)
+    nt = config.get_num_threads()
+    if is_max:
+        _pool.max_pool2d_backward(dy, argmax, dx, nt)
+    else:
+        _pool.avg_pool2d_backward(dy, *window, *strides, *pads, dx, nt)
+    return dx
+
+
+class _Pooling(Layer):
+    """Windowed pooling over ``rank`` spatial axes."""
+
+    rank = None
+    _max = None
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", cls)
+        self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", cls)
+        self.padding = normalize_padding(padding, cls)
+
+    def _geometry(self, shape):
+        where = f"{type(self).__name__} {self.name!r}"
+        check_input_rank(shape, self.rank, where, _rank_shape(self.rank))
+        return output_geometry(tuple(shape[1:-1]), self.pool_size, self.strides, (1,) * self.rank,
+                               self.padding, where)
+
+    def build(self, input_shape):
+        self._geometry(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        out, _ = self._geometry(tuple(input_shape))
+        return (input_shape[0],) + out + (input_shape[-1],)
+
+    def _as2d(self, t):
+        return (1,) * (2 - self.rank) + tuple(t)
+
+    def call(self, inputs, training=False):
+        out_spatial, pads = self._geometry(inputs.shape)
+        x = spatial_input(inputs, self.rank)
+        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads))
+        out, argmax = _pool_forward(self._max, x, *geom, self._as2d(out_spatial))
+        cache = (argmax, geom, x.shape, inputs.shape)
+        return out.reshape((inputs.shape[0],) + out_spatial + (inputs.shape[-1],)), cache
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        argmax, geom, x_shape, input_shape = cache
+        dy = np.ascontiguousarray(dy).reshape((x_shape[0],) + self._as2d(dy.shape[1:-1]) + (x_shape[3],))
+        return _pool_backward(self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class _GlobalPooling(Layer):
+    """Pooling over all spatial axes: one window the size of the input."""
+
+    rank = None
+    _max = None
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+                             f"got {data_format!r}")
+        self.keepdims = bool(keepdims)
+
+    def _check(self, shape):
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+
+    def build(self, input_shape):
+        self._check(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        self._check(tuple(input_shape))
+        keep = (1,) * self.rank if self.keepdims else ()
+        return (input_shape[0],) + keep + (input_shape[-1],)
+
+    def call(self, inputs, training=False):
+        self._check(inputs.shape)
+        if any(d == 0 for d in inputs.shape[1:-1]):
+            raise ValueError(f"{type(self).__name__} {self.name!r}: cannot pool an empty input, "
+                             f"got shape {inputs.shape}")
+        x = spatial_input(inputs, self.rank)
+        geom = (x.shape[1:3], (1, 1), (0, 0))
+        out, argmax = _pool_forward(self._max, x, *geom, (1, 1))
+        cache = (argmax, geom, x.shape, inputs.shape)
+        keep = (1,) * self.rank if self.keepdims else ()
+        return out.reshape((x.shape[0],) + keep + (x.shape[3],)), cache
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        argmax, geom, x_shape, input_shape = cache
+        dy = np.ascontiguousarray(dy).reshape(x_shape[0], 1, 1, x_shape[3])
+        return _pool_backward(self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class MaxPooling1D(_Pooling):
+    """Max pooling over steps: ``(batch, steps, channels)``.
+
+    Parameters
+    ----------
+    pool_size : int or tuple of 1 int, default 2
+    strides : int or tuple of 1 int, optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}, default "valid"
+        "same" pads as Keras (odd cell after); padding never wins a max.
+    """
+
+    rank, _max = 1, True
+
+
+class AveragePooling1D(_Pooling):
+    """Average pooling over steps: ``(batch, steps, channels)``.
+
+    Parameters as ``MaxPooling1D``; padding cells are not counted in the mean (Keras).
+    """
+
+    rank, _max = 1, False
+
+
+class MaxPooling2D(_Pooling):
+    """Max pooling over rows and columns: ``(batch, rows, cols, channels)``.
+
+    Parameters
+    ----------
+    pool_size : int or tuple of 2 ints, default (2, 2)
+    strides : int or tuple of 2 ints, optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}, default "valid"
+        "same" pads as Keras (odd cell after); padding never wins a max.
+    """
+
+    rank, _max = 2, True
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class AveragePooling2D(_Pooling):
+    """Average pooling over rows and columns: ``(batch, rows, cols, channels)``.
+
+    Parameters as ``MaxPooling2D``; padding cells are not counted in the mean (Keras).
+    """
+
+    rank, _max = 2, False
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    """Maximum over steps: ``(batch, steps, channels) -> (batch, channels)``.
+
+    Parameters
+    ----------
+    keepdims : bool, default False
+        Keep the pooled axis with size 1, as in Keras.
+    """
+
+    rank, _max = 1, True
+
+
+class GlobalAveragePooling1D(_GlobalPooling):
+    """Mean over steps: ``(batch, steps, channels) -> (batch, channels)``. See ``GlobalMaxPooling1D``."""
+
+    rank, _max = 1, False
+
+
+class GlobalMaxPooling2D(_GlobalPooling):
+    """Maximum over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
+
+    Parameters
+    ----------
+    keepdims : bool, default False
+        Keep the pooled axes with size 1, as in Keras.
+    """
+
+    rank, _max = 2, True
+
+
+class GlobalAveragePooling2D(_GlobalPooling):
+    """Mean over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
+    See ``GlobalMaxPooling2D``."""
+
+    rank, _max = 2, False
+
+
+MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
+GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
+GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D

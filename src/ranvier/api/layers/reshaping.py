@@ -1,0 +1,215 @@
+"""Spatial reshaping layers, channels-last: ZeroPadding, Cropping and UpSampling (1-D and 2-D).
+
+These only move data, so they are NumPy slicing: padding and cropping are each
+other's adjoint (one pair of helpers serves both), nearest upsampling repeats
+cells and its gradient sums them back.
+"""
+import numpy as np
+
+from ._conv_utils import check_input_rank, normalize_pairs, normalize_tuple
+from .base import Layer
+
+__all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"]
+
+
+def _rank_shape(rank):
+    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
+
+
+def _embed(a, pairs):
+    """``a`` inside zeros, ``pairs[i]`` cells before/after along spatial axis i."""
+    out = np.zeros((a.shape[0],) + tuple(n + b + e for n, (b, e) in zip(a.shape[1:-1], pairs)) + (a.shape[-1],),
+                   a.dtype)
+    out[_inner(out.shape, pairs)] = a
+    return out
+
+
+def _inner(shape, pairs):
+    """Index of the part of ``shape`` left after dropping ``pairs`` cells per spatial axis."""
+    return (slice(None),) + tuple(slice(b, n - e) for n, (b, e) in zip(shape[1:-1], pairs)) + (slice(None),)
+
+
+def _crop(a, pairs):
+    return np.ascontiguousarray(a[_inner(a.shape, pairs)])
+
+
+class _SpatialLayer(Layer):
+    rank = None
+
+    def _check(self, shape):
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+
+    def build(self, input_shape):
+        self.compute_output_shape(tuple(input_shape))
+
+
+class _ZeroPadding(_SpatialLayer):
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+                             f"got {data_format!r}")
+        self.padding = normalize_pairs(padding, self.rank, "padding", type(self).__name__)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        spatial = tuple(None if n is None else n + b + e for n, (b, e) in zip(input_shape[1:-1], self.padding))
+        return (input_shape[0],) + spatial + (input_shape[-1],)
+
+    def call(self, inputs, training=False):
+        self._check(inputs.shape)
+        return _embed(inputs, self.padding), None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return _crop(dy, self.padding) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "padding": [list(p) for p in self.padding]}
+
+
+class _Cropping(_SpatialLayer):
+    def __init__(self, cropping, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+                             f"got {data_format!r}")
+        self.cropping = normalize_pairs(cropping, self.rank, "cropping", type(self).__name__)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        spatial = []
+        for n, (b, e) in zip(input_shape[1:-1], self.cropping):
+            if n is not None and n - b - e < 1:
+                raise ValueError(f"{type(self).__name__} {self.name!r}: cropping {self.cropping} leaves "
+                                 f"nothing of the input, got input shape {tuple(input_shape)}")
+            spatial.append(None if n is None else n - b - e)
+        return (input_shape[0],) + tuple(spatial) + (input_shape[-1],)
+
+    def call(self, inputs, training=False):
+        self.compute_output_shape(inputs.shape)
+        return _crop(inputs, self.cropping), None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return _embed(dy, self.cropping) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "cropping": [list(p) for p in self.cropping]}
+
+
+class _UpSampling(_SpatialLayer):
+    def __init__(self, size, **kwargs):
+        super().__init__(**kwargs)
+        self.size = normalize_tuple(size, self.rank, "size", type(self).__name__)
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape)
+        spatial = tuple(None if n is None else n * s for n, s in zip(input_shape[1:-1], self.size))
+        return (input_shape[0],) + spatial + (input_shape[-1],)
+
+    def call(self, inputs, training=False):
+        self._check(inputs.shape)
+        out = inputs
+        for axis, s in enumerate(self.size, start=1):
+            out = np.repeat(out, s, axis=axis)
+        return out, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        n, c = dy.shape[0], dy.shape[-1]
+        split = tuple(d for m, s in zip(dy.shape[1:-1], self.size) for d in (m // s, s))
+        return dy.reshape((n,) + split + (c,)).sum(axis=tuple(range(2, 2 * self.rank + 1, 2)))
+
+    def get_config(self):
+        return {**super().get_config(), "size": list(self.size)}
+
+
+class ZeroPadding1D(_ZeroPadding):
+    """Pad steps with zeros: ``(batch, steps, channels) -> (batch, steps + before + after, channels)``.
+
+    Parameters
+    ----------
+    padding : int or tuple (before, after), default 1
+    """
+
+    rank = 1
+
+
+class ZeroPadding2D(_ZeroPadding):
+    """Pad rows and columns with zeros, channels-last.
+
+    Parameters
+    ----------
+    padding : int, tuple (rows, cols) or ((top, bottom), (left, right)), default (1, 1)
+    """
+
+    rank = 2
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class Cropping1D(_Cropping):
+    """Drop steps at both ends: ``(batch, steps, channels)``.
+
+    Parameters
+    ----------
+    cropping : int or tuple (before, after), default (1, 1)
+    """
+
+    rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(cropping, **kwargs)
+
+
+class Cropping2D(_Cropping):
+    """Drop rows and columns at the borders, channels-last.
+
+    Parameters
+    ----------
+    cropping : int, tuple (rows, cols) or ((top, bottom), (left, right)), default ((0, 0), (0, 0))
+    """
+
+    rank = 2
+
+    def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class UpSampling1D(_UpSampling):
+    """Repeat each step ``size`` times: ``(batch, steps, channels) -> (batch, steps * size, channels)``.
+
+    Parameters
+    ----------
+    size : int, default 2
+    """
+
+    rank = 1
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(size, **kwargs)
+
+
+class UpSampling2D(_UpSampling):
+    """Repeat rows and columns (nearest neighbour), channels-last.
+
+    Parameters
+    ----------
+    size : int or tuple (rows, cols), default (2, 2)
+    interpolation : {"nearest"}
+        Only nearest-neighbour is implemented; "bilinear" raises ValueError.
+    """
+
+    rank = 2
+
+    def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
+        super().__init__(size, **kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}")
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported, got {interpolation!r}")
+        self.interpolation = interpolation
+
+    def get_config(self):
+        return {**super().get_config(), "interpolation": self.interpolation}
