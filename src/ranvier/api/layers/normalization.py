@@ -1,0 +1,264 @@
+"""Normalisation layers: BatchNormalization and LayerNormalization (Keras arguments and defaults)."""
+import numpy as np
+
+from ...core import _norm
+from .. import config, constraints, initializers, regularizers
+from .base import Layer
+
+__all__ = ["BatchNormalization", "LayerNormalization"]
+
+
+def _check_epsilon(epsilon, cls):
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(epsilon) and epsilon > 0):
+        raise ValueError(f"{cls}: epsilon must be a finite number > 0, got {epsilon!r}")
+    return float(epsilon)
+
+
+def _resolve_axis(axis, ndim, cls, name):
+    """``axis`` as a non-negative int, never the batch axis."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{cls} {name!r}: axis must be an integer, got {axis!r}")
+    a = int(axis) + ndim if axis < 0 else int(axis)
+    if not 1 <= a < ndim:
+        raise ValueError(f"{cls} {name!r}: axis {axis} is out of range (or the batch axis) for inputs "
+                         f"with {ndim} dimensions")
+    return a
+
+
+class _Normalization(Layer):
+    """Shared by both layers: the affine parameters gamma and beta."""
+
+    def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                 gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = _check_epsilon(epsilon, type(self).__name__)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.gamma = self.beta = None
+
+    def _build_affine(self, shape):
+        if self.scale:
+            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
+                                         constraint=self.gamma_constraint)
+        if self.center:
+            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
+                                        constraint=self.beta_constraint)
+        size = int(np.prod(shape))
+        self._ones = np.ones(size, self.dtype)
+        self._zeros = np.zeros(size, self.dtype)
+
+    def _affine(self):
+        """(gamma, beta) as flat arrays: ones / zeros when the layer has none."""
+        gamma = self.gamma.value.reshape(-1) if self.scale else self._ones
+        beta = self.beta.value.reshape(-1) if self.center else self._zeros
+        return gamma, beta
+
+    def _affine_grads(self):
+        """(dgamma, dbeta, grad_beta) for the kernels: empty arrays for weights not trained."""
+        empty = self._ones[:0]
+        trained = self.trainable
+        dgamma = self.gamma.grad.reshape(-1) if self.scale and trained and self.gamma.trainable else empty
+        dbeta = self.beta.grad.reshape(-1) if self.center and trained and self.beta.trainable else empty
+        # The model marks every gradient fresh at the start of a step, so both flags agree.
+        grad_beta = 0.0
+        for var, grad in ((self.gamma, dgamma), (self.beta, dbeta)):
+            if grad.shape[0]:
+                grad_beta = var.grad_beta()
+        return dgamma, dbeta, grad_beta
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "beta_constraint": constraints.serialize(self.beta_constraint),
+                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+
+
+class BatchNormalization(_Normalization):
+    """Normalise each channel with the batch statistics in training, the moving ones at inference.
+
+    ``out = (x - mean) / sqrt(var + epsilon) * gamma + beta``, per channel
+    (the entries along ``axis``), with statistics over every other axis: the
+    batch after ``Dense``, batch and pixels after ``Conv2D`` (NHWC). In
+    training (``training=True`` and the layer trainable) it uses the batch
+    mean and biased variance and updates
+    ``moving = momentum * moving + (1 - momentum) * batch`` (as Keras 3 does:
+    PyTorch's ``running_var`` uses the unbiased variance, and its ``momentum``
+    is ``1 - momentum``); otherwise it uses the moving statistics.
+
+    Parameters
+    ----------
+    axis : int, default -1
+        The channel axis (not the batch axis). Axes other than the last cost a transposed copy.
+    momentum : float in [0, 1], default 0.99
+    epsilon : float > 0, default 1e-3
+    center, scale : bool, default True
+        Learn an offset ``beta`` / a scale ``gamma``.
+    beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer
+        Defaults "zeros", "ones", "zeros", "ones".
+    beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint : optional
+    synchronized : bool, default False
+        Accepted for Keras compatibility (there is one device).
+
+    Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not).
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"BatchNormalization: axis must be an integer, got {axis!r}")
+        self.axis = int(axis)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.integer, np.floating)) \
+                or not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"BatchNormalization: momentum must be a number in [0, 1], got {momentum!r}")
+        self.momentum = float(momentum)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.synchronized = bool(synchronized)
+
+    def build(self, input_shape):
+        self._axis = _resolve_axis(self.axis, len(input_shape), "BatchNormalization", self.name)
+        channels = input_shape[self._axis]
+        if channels is None:
+            raise ValueError(f"BatchNormalization {self.name!r}: the axis {self.axis} dimension must be known, "
+                             f"got input shape {tuple(input_shape)}")
+        self._build_affine((channels,))
+        self.moving_mean = self.add_weight("moving_mean", (channels,), self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", (channels,),
+                                               self.moving_variance_initializer, trainable=False)
+
+    def _rows(self, a):
+        """``a`` as (positions, channels) rows, channel axis last (a view when it already is)."""
+        if self._axis != a.ndim - 1:
+            a = np.ascontiguousarray(np.moveaxis(a, self._axis, -1))
+        return a.reshape(-1, a.shape[-1])
+
+    def _unrows(self, rows, shape):
+        """Undo ``_rows`` for an array of the input's ``shape``."""
+        if self._axis == len(shape) - 1:
+            return rows.reshape(shape)
+        moved = shape[:self._axis] + shape[self._axis + 1:] + (shape[self._axis],)
+        return np.ascontiguousarray(np.moveaxis(rows.reshape(moved), -1, self._axis))
+
+    def call(self, inputs, training=False):
+        x = self._rows(inputs)
+        gamma, beta = self._affine()
+        out = np.empty_like(x)
+        n_threads = config.get_num_threads()
+        batch_stats = bool(training) and self.trainable
+        if batch_stats:
+            if x.shape[0] == 0:
+                raise ValueError(f"BatchNormalization {self.name!r}: training needs a non-empty batch to compute "
+                                 f"the batch statistics, got input of shape {inputs.shape}")
+            mean, var = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
+            _norm.batch_norm_train_forward(x, gamma, beta, self.epsilon, out, mean, var, n_threads)
+            for moving, batch in ((self.moving_mean.value, mean), (self.moving_variance.value, var)):
+                moving *= self.momentum
+                moving += (1.0 - self.momentum) * batch
+        else:
+            mean, var = self.moving_mean.value, self.moving_variance.value
+            _norm.batch_norm_inference_forward(x, mean, var, gamma, beta, self.epsilon, out, n_threads)
+        return self._unrows(out, inputs.shape), (x, mean, var, batch_stats, inputs.shape)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        x, mean, var, batch_stats, shape = cache
+        dgamma, dbeta, grad_beta = self._affine_grads()
+        if not need_input_grad and not (dgamma.shape[0] or dbeta.shape[0]):
+            return None
+        gamma, _ = self._affine()
+        dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
+        _norm.batch_norm_backward(x, self._rows(dy), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
+                                  grad_beta, batch_stats, need_input_grad, config.get_num_threads())
+        return self._unrows(dx, shape) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+                "synchronized": self.synchronized}
+
+
+class LayerNormalization(_Normalization):
+    """Normalise each sample over its last axes: ``(x - mean) / sqrt(var + epsilon) * gamma + beta``.
+
+    The same in training and inference (no moving statistics).
+
+    Parameters
+    ----------
+    axis : int or list of int, default -1
+        The axes normalised over; they must be the trailing axes of the input
+        (e.g. ``[-3, -2, -1]`` for a whole image), never the batch axis.
+    epsilon : float > 0, default 1e-3
+    center, scale : bool, default True
+    rms_scaling : bool, default False
+        Not supported (accepted as False for Keras configs).
+    beta_initializer, gamma_initializer : default "zeros", "ones"
+    beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint : optional
+
+    Weights: ``gamma`` and ``beta`` of the shape of the normalised axes.
+    """
+
+    supports_masking = True
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
+                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
+                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
+        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
+                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
+        if rms_scaling:
+            raise ValueError("LayerNormalization: rms_scaling=True is not supported, got rms_scaling=True")
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
+            raise TypeError(f"LayerNormalization: axis must be an integer or a list of integers, got {axis!r}")
+        self.axis = [int(a) for a in axes] if isinstance(axis, (list, tuple)) else int(axis)
+
+    def build(self, input_shape):
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        resolved = sorted({_resolve_axis(a, ndim, "LayerNormalization", self.name) for a in axes})
+        if resolved != list(range(ndim - len(resolved), ndim)):
+            raise ValueError(f"LayerNormalization {self.name!r}: axis {self.axis} must be the trailing axes of "
+                             f"inputs with {ndim} dimensions (e.g. -1 or [-2, -1])")
+        shape = tuple(input_shape[a] for a in resolved)
+        if None in shape:
+            raise ValueError(f"LayerNormalization {self.name!r}: the normalised dimensions must be known, "
+                             f"got input shape {tuple(input_shape)}")
+        self._n_features = int(np.prod(shape))
+        self._build_affine(shape)
+
+    def call(self, inputs, training=False, mask=None):
+        x = inputs.reshape(-1, self._n_features)
+        gamma, beta = self._affine()
+        out = np.empty_like(x)
+        mean, var = np.empty(x.shape[0], x.dtype), np.empty(x.shape[0], x.dtype)
+        _norm.layer_norm_forward(x, gamma, beta, self.epsilon, out, mean, var, config.get_num_threads())
+        return out.reshape(inputs.shape), (x, mean, var)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        x, mean, var = cache
+        dgamma, dbeta, grad_beta = self._affine_grads()
+        if not need_input_grad and not (dgamma.shape[0] or dbeta.shape[0]):
+            return None
+        gamma, _ = self._affine()
+        dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
+        _norm.layer_norm_backward(x, dy.reshape(x.shape), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
+                                  grad_beta, need_input_grad, config.get_num_threads())
+        return dx.reshape(dy.shape) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "rms_scaling": False}
