@@ -30,7 +30,7 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            raise ValueError(f"to_categorical: y must hold integer class labels, got {arr[bad].flat[0]!r}")
+            raise ValueError(f"to_categorical: y must hold integer class labels, got {float(arr[bad].flat[0])!r}")
     labels = arr.astype(np.int64)
     if labels.size and labels.min() < 0:
         raise ValueError(f"to_categorical: class labels must be >= 0, got {labels.min()}")
