@@ -293,6 +293,7 @@ def test_get_passes_instances_and_wraps_functions():
 @pytest.mark.parametrize("metric", [
     metrics.BinaryAccuracy(threshold=0.3), metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"),
     metrics.Precision(thresholds=0.6, class_id=1), metrics.RootMeanSquaredError(), metrics.Mean(name="loss"),
+    metrics.AUC(num_thresholds=50),
 ])
 def test_serialize_round_trip(metric):
     again = metrics.deserialize(metrics.serialize(metric))
@@ -325,3 +326,30 @@ def test_bad_inputs():
         metrics.BinaryAccuracy(threshold=float("nan"))
     with pytest.raises(ValueError, match="name must be a non-empty string"):
         metrics.Mean(name="")
+
+
+# -------------------------------------------------------------------- AUC
+def test_auc_is_exact_when_scores_fall_between_thresholds():
+    # Each distinct score lies strictly between two thresholds, so the thresholded ROC
+    # curve has every point of the exact one, ties included.
+    rng = np.random.default_rng(7)
+    y = rng.integers(0, 2, 300)
+    p = (rng.integers(0, 9, 300) + 0.5 + 3 * y) / 12 / 1.01
+    w = rng.uniform(0, 2, 300)
+    m = metrics.AUC(num_thresholds=13)
+    assert _batched(m, y, p[:, None], w) == pytest.approx(sk.roc_auc_score(y, p, sample_weight=w), abs=1e-12)
+
+
+def test_auc_approximates_sklearn_on_continuous_scores():
+    rng = np.random.default_rng(8)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(0.3 * y + 0.7 * rng.random(400), 0, 1)
+    assert _batched(metrics.AUC(), y, p) == pytest.approx(sk.roc_auc_score(y, p), abs=2e-3)
+    assert metrics.get("auc").name == "auc" and metrics.AUC().result() == 0.0
+
+
+def test_auc_rejects_scores_outside_unit_interval():
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\], got values in \[-0.5, 2.0\]"):
+        metrics.AUC().update_state(np.array([0, 1]), np.array([-0.5, 2.0]))
+    with pytest.raises(ValueError, match="num_thresholds must be an integer > 1, got 1"):
+        metrics.AUC(num_thresholds=1)

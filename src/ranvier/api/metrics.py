@@ -18,7 +18,7 @@ __all__ = [
     "Metric", "Mean", "MeanMetricWrapper",
     "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
     "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
-    "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "Precision", "Recall",
+    "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "Precision", "Recall", "AUC",
     "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
     "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
     "mean_absolute_error", "mean_squared_error",
@@ -78,6 +78,15 @@ def _in_top_k(labels, y_pred, k):
     score = np.take_along_axis(y_pred, np.where(valid, lab, 0)[..., None], axis=-1)
     rank = np.sum(y_pred > score, axis=-1)
     return valid & (rank < k) & np.isfinite(score[..., 0])
+
+
+def _broadcast_weight(sample_weight, y_pred):
+    """Per-sample (or per-element) weights broadcast to the shape of y_pred."""
+    weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
+    if weight.ndim > y_pred.ndim or weight.shape != y_pred.shape[:weight.ndim]:
+        raise ValueError("sample_weight must be a scalar or have the leading shape of y_pred "
+                         f"{y_pred.shape}, got shape {weight.shape}")
+    return np.broadcast_to(weight.reshape(weight.shape + (1,) * (y_pred.ndim - weight.ndim)), y_pred.shape)
 
 
 def _check_k(k, cls):
@@ -370,15 +379,7 @@ class _ConfusionMetric(Metric):
                                  f"y_pred shape {y_pred.shape}")
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
         actual, predicted = y_true.astype(bool), y_pred > self.thresholds
-        if sample_weight is None:
-            weight = np.ones(y_pred.shape)
-        else:
-            weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
-            if weight.ndim > y_pred.ndim or weight.shape != y_pred.shape[:weight.ndim]:
-                raise ValueError("sample_weight must be a scalar or have the leading shape of y_pred "
-                                 f"{y_pred.shape}, got shape {weight.shape}")
-            weight = np.broadcast_to(weight.reshape(weight.shape + (1,) * (y_pred.ndim - weight.ndim)),
-                                     y_pred.shape)
+        weight = np.ones(y_pred.shape) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
         self.true_positives += float(weight[actual & predicted].sum())
         self.false_positives += float(weight[~actual & predicted].sum())
         self.false_negatives += float(weight[actual & ~predicted].sum())
@@ -407,6 +408,63 @@ class Recall(_ConfusionMetric):
     def result(self):
         denom = self.true_positives + self.false_negatives
         return self.true_positives / denom if denom else 0.0
+
+
+class AUC(Metric):
+    """Area under the ROC curve, from confusion counts at ``num_thresholds`` thresholds (as Keras).
+
+    Thresholds are evenly spaced in [0, 1] (plus one just below 0 and one just
+    above 1); the area is the trapezoidal sum over the (false positive rate,
+    true positive rate) points. Predictions must be probabilities in [0, 1];
+    all outputs are pooled (Keras' ``multi_label=False``).
+
+    Parameters
+    ----------
+    num_thresholds : int > 1, default 200
+    name : str, default "auc"
+    """
+
+    direction = "up"
+
+    def __init__(self, num_thresholds=200, name="auc"):
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) \
+                or num_thresholds < 2:
+            raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds!r}")
+        self.num_thresholds = int(num_thresholds)
+        eps = 1e-7
+        self._thresholds = np.concatenate([[-eps], np.arange(1, num_thresholds - 1) / (num_thresholds - 1),
+                                           [1.0 + eps]])
+        super().__init__(name=name)
+
+    def reset_state(self):
+        self.true_positives = np.zeros(self.num_thresholds)
+        self.false_positives = np.zeros(self.num_thresholds)
+        self.positives = self.negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _as_array(y_true, "y_true"), _as_array(y_pred, "y_pred")
+        y_true = _same_rank(y_true, y_pred)
+        if y_pred.size and not (np.min(y_pred) >= 0 and np.max(y_pred) <= 1):
+            raise ValueError("AUC: y_pred must hold probabilities in [0, 1], got values in "
+                             f"[{np.min(y_pred)}, {np.max(y_pred)}]")
+        weight = np.ones(y_pred.shape) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
+        actual = y_true.astype(bool).ravel()
+        weight = weight.ravel()
+        # A prediction p counts as positive at every threshold below it: thresholds[:idx].
+        idx = np.searchsorted(self._thresholds, y_pred.ravel(), side="left")
+        for counts, mask in ((self.true_positives, actual), (self.false_positives, ~actual)):
+            per_idx = np.bincount(idx[mask], weights=weight[mask], minlength=self.num_thresholds + 1)
+            counts += np.cumsum(per_idx[::-1])[::-1][1:]
+        self.positives += float(weight[actual].sum())
+        self.negatives += float(weight[~actual].sum())
+
+    def result(self):
+        tpr = self.true_positives / self.positives if self.positives else np.zeros(self.num_thresholds)
+        fpr = self.false_positives / self.negatives if self.negatives else np.zeros(self.num_thresholds)
+        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
+
+    def get_config(self):
+        return {"num_thresholds": self.num_thresholds, "name": self.name}
 
 
 class _AutoAccuracy(Metric):
@@ -444,7 +502,7 @@ class _AutoAccuracy(Metric):
 _CLASSES = {cls.__name__: cls for cls in (
     Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
-    RootMeanSquaredError, Precision, Recall)}
+    RootMeanSquaredError, Precision, Recall, AUC)}
 # Names a compiled model accepts (Mean is left out: it takes values, not (y_true, y_pred)).
 _BY_NAME = {
     **{name: cls for name, cls in _CLASSES.items() if cls not in (Mean, Accuracy)},
