@@ -72,13 +72,14 @@ class _Pooling(Layer):
         out, _ = self._geometry(tuple(input_shape))
         return (input_shape[0],) + out + (input_shape[-1],)
 
-    def _as2d(self, t):
-        return (1,) * (2 - self.rank) + tuple(t)
+    def _as2d(self, t, fill=1):
+        """A 2-D kernel argument from a ``rank``-D one (1-D pooling runs with height 1)."""
+        return (fill,) * (2 - self.rank) + tuple(t)
 
     def call(self, inputs, training=False):
         out_spatial, pads = self._geometry(inputs.shape)
         x = spatial_input(inputs, self.rank)
-        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads))
+        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
         out, argmax = _pool_forward(self._max, x, *geom, self._as2d(out_spatial))
         cache = (argmax, geom, x.shape, inputs.shape)
         return out.reshape((inputs.shape[0],) + out_spatial + (inputs.shape[-1],)), cache
