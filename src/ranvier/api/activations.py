@@ -1,0 +1,405 @@
+"""Activation functions (Keras names and defaults) with their derivatives.
+
+``get("relu")`` gives an :class:`Activation` object: ``forward(z, out=None,
+bias=None)`` (adds ``bias`` along the last axis into ``z`` and applies the
+function in one compiled pass), ``backward(dy, z, y, out=None)`` (the
+gradient w.r.t. the pre-activation) and ``__call__(x)`` (a new array).
+``needs_input`` tells whether ``backward`` reads ``z``; when it is False,
+``forward`` may write its output over ``z``.
+
+The module functions (``relu(x)``, ``softmax(x, axis=-1)``, ...) are the
+Keras functions. Names: ``"gelu"`` is the exact (erf) GELU, as in Keras;
+``"gelu_tanh"`` (alias ``"gelu_approximate"``) is the tanh approximation,
+also reached through ``gelu(x, approximate=True)``. ``"binary_step"`` (the
+perceptron's Heaviside step, 1 for x >= 0) is not in Keras; its derivative
+is 0. Custom activations subclass :class:`Activation` and define
+``forward`` and ``backward``.
+"""
+import math
+
+import numpy as np
+
+from ..core import _activations as _core
+from . import config
+
+__all__ = [
+    "Activation", "get", "serialize", "deserialize",
+    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "relu6", "elu", "selu", "gelu",
+    "softplus", "softsign", "swish", "silu", "hard_sigmoid", "exponential", "binary_step",
+    "softmax", "log_softmax",
+]
+
+
+def _float_input(x, arg="x"):
+    """``x`` as a C-contiguous float array (float32 stays, float64 stays, others -> floatx)."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{arg} must be a numeric array, got dtype {arr.dtype}")
+    dtype = arr.dtype if arr.dtype in (np.float32, np.float64) else np.dtype(config.floatx())
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{arg} contains NaN or inf")
+    return arr
+
+
+def _rows(a, arg, op):
+    """The 2-D view (rows, last axis) of a C-contiguous float array, without a copy."""
+    if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{op}: {arg} must be a float32 or float64 ndarray, got "
+                        f"{type(a).__name__ if not isinstance(a, np.ndarray) else a.dtype}")
+    if not a.flags.c_contiguous:
+        raise ValueError(f"{op}: {arg} must be C-contiguous")
+    return a.reshape(-1, a.shape[-1] if a.ndim else 1)
+
+
+def _like(out, ref, arg, op):
+    """``out`` checked against ``ref`` (same shape and dtype), or a new array."""
+    if out is None:
+        return np.empty_like(ref)
+    if not isinstance(out, np.ndarray) or out.shape != ref.shape or out.dtype != ref.dtype:
+        raise ValueError(f"{op}: {arg} must be an ndarray of shape {ref.shape} and dtype {ref.dtype}, "
+                         f"got {getattr(out, 'shape', type(out).__name__)} "
+                         f"{getattr(out, 'dtype', '')}".rstrip())
+    return out
+
+
+class Activation:
+    """Base class of activations.
+
+    A custom activation subclasses it and defines ``forward`` and ``backward``
+    (and sets ``needs_input = False`` if its derivative only reads ``y``)::
+
+        class Cube(rv.activations.Activation):
+            name = "cube"
+            def forward(self, z, out=None, bias=None):
+                if bias is not None:
+                    z += bias
+                return np.power(z, 3, out=out)
+            def backward(self, dy, z, y, out=None):
+                return np.multiply(dy, 3 * z * z, out=out)
+
+    Attributes
+    ----------
+    name : str
+    needs_input : bool
+        Whether ``backward`` reads the pre-activation ``z`` (else only ``y``).
+    """
+
+    name = "activation"
+    needs_input = True
+
+    def forward(self, z, out=None, bias=None):
+        """y = f(z + bias).
+
+        Parameters
+        ----------
+        z : ndarray of shape (..., n), float32 or float64, C-contiguous.
+            The pre-activation. When ``bias`` is given, ``z`` is updated in
+            place to ``z + bias`` (the model keeps it for ``backward``).
+        out : ndarray like ``z``, optional
+            Where to write ``y``; may be ``z`` itself when not ``needs_input``.
+        bias : ndarray of shape (n,), optional
+
+        Returns
+        -------
+        y : ndarray like ``z`` (``out`` if given)
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define forward(z, out=None, bias=None)")
+
+    def backward(self, dy, z, y, out=None):
+        """dz = dy * f'(z): the gradient w.r.t. the pre-activation.
+
+        Parameters
+        ----------
+        dy : ndarray like ``y``: the gradient w.r.t. the output.
+        z : ndarray like ``y``, or None when not ``needs_input``.
+        y : ndarray: the output of ``forward``.
+        out : ndarray like ``dy``, optional; may be ``dy`` itself.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define backward(dy, z, y, out=None)")
+
+    def __call__(self, x):
+        """f(x) as a new array (validated input; ints and bools become floatx)."""
+        return self.forward(_float_input(x))
+
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"<Activation {self.name}{'(' + cfg + ')' if cfg else ''}>"
+
+
+class _Kernel(Activation):
+    """A built-in activation run by ``ranvier.core._activations``."""
+
+    def __init__(self, name, kind, params=(0.0, math.inf, 0.0), config=None):
+        self.name = name
+        self._kind = _core.KINDS[kind]
+        self._a, self._b, self._c = (float(p) for p in params)
+        self.needs_input = self._kind in _core.NEEDS_INPUT
+        self._config = dict(config or {})
+
+    def forward(self, z, out=None, bias=None):
+        z2 = _rows(z, "z", f"{self.name}.forward")
+        out = _like(out, z, "out", f"{self.name}.forward")
+        o2 = out.reshape(z2.shape)
+        if bias is None:
+            _core.activation_forward(self._kind, z2, self._a, self._b, self._c, o2,
+                                     config.get_num_threads())
+        else:
+            _core.bias_activation_forward(self._kind, z2, bias, self._a, self._b, self._c, o2,
+                                          config.get_num_threads())
+        return out
+
+    def backward(self, dy, z, y, out=None):
+        op = f"{self.name}.backward"
+        dy2 = _rows(dy, "dy", op)
+        y2 = _rows(y, "y", op)
+        if self.needs_input:
+            if z is None:
+                raise ValueError(f"{op}: this activation's derivative needs the pre-activation z, got None")
+            z2 = _rows(z, "z", op)
+        else:
+            z2 = _EMPTY[dy.dtype]
+        out = _like(out, dy, "out", op)
+        _core.activation_backward(self._kind, dy2, z2, y2, self._a, self._b, self._c,
+                                  out.reshape(dy2.shape), config.get_num_threads())
+        return out
+
+    def get_config(self):
+        return dict(self._config)
+
+
+_EMPTY = {np.dtype(t): np.empty((0, 0), t) for t in ("float32", "float64")}
+
+
+def _finite(value, name, arg, minimum=None):
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: {arg} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or (minimum is not None and v < minimum):
+        bound = f" >= {minimum}" if minimum is not None else ""
+        raise ValueError(f"{name}: {arg} must be a finite number{bound}, got {value!r}")
+    return v
+
+
+def _relu_spec(negative_slope=0.0, max_value=None, threshold=0.0):
+    slope = _finite(negative_slope, "relu", "negative_slope", 0.0)
+    top = math.inf if max_value is None else _finite(max_value, "relu", "max_value", 0.0)
+    thr = _finite(threshold, "relu", "threshold")
+    return "relu", (slope, top, thr), {"negative_slope": slope, "max_value": max_value if max_value is None
+                                       else top, "threshold": thr}
+
+
+def _leaky_spec(negative_slope=0.2):
+    slope = _finite(negative_slope, "leaky_relu", "negative_slope", 0.0)
+    return "relu", (slope, math.inf, 0.0), {"negative_slope": slope}
+
+
+def _elu_spec(alpha=1.0):
+    alpha = _finite(alpha, "elu", "alpha")
+    return "elu", (alpha, 0.0, 0.0), {"alpha": alpha}
+
+
+def _gelu_spec(approximate=False):
+    return ("gelu_tanh" if approximate else "gelu"), (0.0, 0.0, 0.0), {"approximate": bool(approximate)}
+
+
+def _plain(kind, params=(0.0, math.inf, 0.0)):
+    def spec():
+        return kind, params, {}
+    return spec
+
+
+# name -> spec(**config) -> (kernel kind, (a, b, c), config). Keras names, plus the aliases.
+_SPECS = {
+    "linear": _plain("linear"), "sigmoid": _plain("sigmoid"), "tanh": _plain("tanh"),
+    "relu": _relu_spec, "leaky_relu": _leaky_spec, "relu6": _plain("relu", (0.0, 6.0, 0.0)),
+    "elu": _elu_spec, "selu": _plain("selu"), "gelu": _gelu_spec,
+    "gelu_tanh": _plain("gelu_tanh"), "gelu_approximate": _plain("gelu_tanh"),
+    "softplus": _plain("softplus"), "softsign": _plain("softsign"),
+    "swish": _plain("swish"), "silu": _plain("swish"), "hard_sigmoid": _plain("hard_sigmoid"),
+    "exponential": _plain("exponential"), "binary_step": _plain("binary_step"),
+    "softmax": _plain("softmax"), "log_softmax": _plain("log_softmax"),
+}
+
+
+def _make(name, **kwargs):
+    kind, params, cfg = _SPECS[name](**kwargs)
+    defaults = _SPECS[name]()[2]
+    # Keras keeps the name it was asked for ("silu", "relu6"), so do we.
+    return _Kernel(name, kind, params, {k: v for k, v in cfg.items() if v != defaults[k]})
+
+
+def serialize(activation):
+    """A JSON-able identifier: the name, or ``{"class_name", "config"}`` when it has settings."""
+    if isinstance(activation, _Kernel):
+        cfg = activation.get_config()
+        return activation.name if not cfg else {"class_name": activation.name, "config": cfg}
+    if isinstance(activation, Activation):
+        return {"class_name": type(activation).__name__, "config": activation.get_config()}
+    raise TypeError(f"serialize expects an Activation, got {activation!r}")
+
+
+def deserialize(config, custom_objects=None):
+    """Inverse of :func:`serialize`; ``custom_objects`` maps class names to Activation subclasses."""
+    if isinstance(config, str):
+        return get(config)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"Unknown activation config: {config!r}")
+    name, cfg = config["class_name"], config.get("config") or {}
+    if name in _SPECS:
+        return _make(name, **cfg)
+    cls = (custom_objects or {}).get(name)
+    if isinstance(cls, type) and issubclass(cls, Activation):
+        return cls(**cfg)
+    raise ValueError(f"Unknown activation {name!r}: pass its class in custom_objects. "
+                     f"Known: {sorted(_SPECS)}")
+
+
+def get(identifier):
+    """An :class:`Activation` from None (linear), a name, a config dict, an instance or a module function.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    TypeError
+        For other callables: a custom activation must subclass ``Activation``
+        and define ``forward`` and ``backward``, since ranvier needs the derivative.
+    """
+    if identifier is None:
+        return _make("linear")
+    if isinstance(identifier, Activation):
+        return identifier
+    if isinstance(identifier, str):
+        if identifier not in _SPECS:
+            raise ValueError(f"Unknown activation: {identifier!r}. Known: {sorted(_SPECS)}")
+        return _make(identifier)
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Activation):
+        return identifier()
+    name = _FUNCTIONS.get(identifier) if callable(identifier) else None
+    if name is not None:
+        return _make(name)
+    if callable(identifier):
+        raise TypeError(f"activation {identifier!r} is a plain callable: ranvier needs its derivative, "
+                        "so a custom activation must subclass ranvier.activations.Activation and "
+                        "define forward(z, out=None, bias=None) and backward(dy, z, y, out=None)")
+    raise TypeError(f"activation must be None, a string, a dict or an Activation, got {identifier!r}")
+
+
+def _last_axis(fn, x, axis):
+    """Apply a last-axis activation along ``axis``."""
+    arr = _float_input(x)
+    if arr.ndim == 0:
+        raise ValueError(f"{fn.name}: x must have at least one dimension, got a scalar")
+    if not -arr.ndim <= axis < arr.ndim:
+        raise ValueError(f"{fn.name}: axis {axis} is out of range for x of shape {arr.shape}")
+    if axis % arr.ndim == arr.ndim - 1:
+        return fn.forward(arr)
+    moved = np.ascontiguousarray(np.moveaxis(arr, axis, -1))
+    return np.moveaxis(fn.forward(moved, out=moved), -1, axis).copy()
+
+
+def linear(x):
+    """Identity: ``x``."""
+    return _make("linear")(x)
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))``, computed without overflow."""
+    return _make("sigmoid")(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return _make("tanh")(x)
+
+
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras ``relu``: ``x`` above ``threshold`` (clipped to ``[0, max_value]``),
+    ``negative_slope * (x - threshold)`` below."""
+    return _make("relu", negative_slope=negative_slope, max_value=max_value, threshold=threshold)(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` for x >= 0, ``negative_slope * x`` below."""
+    return _make("leaky_relu", negative_slope=negative_slope)(x)
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return _make("relu6")(x)
+
+
+def elu(x, alpha=1.0):
+    """``x`` for x > 0, ``alpha * (exp(x) - 1)`` below."""
+    return _make("elu", alpha=alpha)(x)
+
+
+def selu(x):
+    """Scaled ELU (Klambauer et al. 2017): ``scale * elu(x, alpha)``, fixed constants."""
+    return _make("selu")(x)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate=True`` uses the tanh formula."""
+    return _make("gelu", approximate=approximate)(x)
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, computed without overflow."""
+    return _make("softplus")(x)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    return _make("softsign")(x)
+
+
+def swish(x):
+    """``x * sigmoid(x)`` (also named silu)."""
+    return _make("swish")(x)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also named swish)."""
+    return _make("silu")(x)
+
+
+def hard_sigmoid(x):
+    """Keras 3 hard sigmoid: ``relu6(x + 3) / 6``."""
+    return _make("hard_sigmoid")(x)
+
+
+def exponential(x):
+    """``exp(x)``."""
+    return _make("exponential")(x)
+
+
+def binary_step(x):
+    """Heaviside step of the perceptron: 1 for x >= 0, else 0 (derivative 0)."""
+    return _make("binary_step")(x)
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (max-subtracted, no overflow)."""
+    return _last_axis(_make("softmax"), x, axis)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``."""
+    return _last_axis(_make("log_softmax"), x, axis)
+
+
+_FUNCTIONS = {
+    linear: "linear", sigmoid: "sigmoid", tanh: "tanh", relu: "relu", leaky_relu: "leaky_relu",
+    relu6: "relu6", elu: "elu", selu: "selu", gelu: "gelu", softplus: "softplus",
+    softsign: "softsign", swish: "swish", silu: "silu", hard_sigmoid: "hard_sigmoid",
+    exponential: "exponential", binary_step: "binary_step", softmax: "softmax",
+    log_softmax: "log_softmax",
+}

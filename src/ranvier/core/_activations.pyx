@@ -1,0 +1,565 @@
+"""Activation kernels: elementwise functions and row-wise softmax, forward and derivative.
+
+Every array is viewed as 2-D, rows x last axis. The forward pass can add a
+bias along the last axis into the pre-activation in the same pass (the fused
+bias + activation of Dense); the backward pass computes ``dz = dy * f'(.)``
+from the pre-activation ``z`` and/or the output ``y``. ``KINDS`` maps names
+to kind codes; ``NEEDS_INPUT`` lists the kinds whose derivative reads ``z``
+(the others read only ``y``, so a layer may compute them in place).
+
+Maxout (max over ``pieces`` affine maps) lives here too: one GEMM and a
+row-wise max that records the winning piece for the backward pass.
+"""
+from cython.parallel cimport prange
+from libc.math cimport (INFINITY, M_SQRT1_2, erf, erff, exp, expf, expm1, expm1f, fabs,
+                        fabsf, log, log1p, log1pf, logf, tanh, tanhf)
+
+from ranvier.core._blas cimport floating, gemm
+from ranvier.core._openmp cimport effective_threads
+
+cdef enum:
+    LINEAR = 0
+    SIGMOID = 1
+    TANH = 2
+    RELU = 3
+    ELU = 4
+    SELU = 5
+    GELU = 6
+    GELU_TANH = 7
+    SOFTPLUS = 8
+    SOFTSIGN = 9
+    SWISH = 10
+    HARD_SIGMOID = 11
+    EXPONENTIAL = 12
+    BINARY_STEP = 13
+    SOFTMAX = 14
+    LOG_SOFTMAX = 15
+    N_KINDS = 16
+
+KINDS = {
+    "linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU, "selu": SELU,
+    "gelu": GELU, "gelu_tanh": GELU_TANH, "softplus": SOFTPLUS, "softsign": SOFTSIGN,
+    "swish": SWISH, "hard_sigmoid": HARD_SIGMOID, "exponential": EXPONENTIAL,
+    "binary_step": BINARY_STEP, "softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX,
+}
+NEEDS_INPUT = frozenset({ELU, SELU, GELU, GELU_TANH, SOFTPLUS, SOFTSIGN, SWISH, HARD_SIGMOID})
+ROWWISE = frozenset({SOFTMAX, LOG_SOFTMAX})
+
+# Constants of SELU (Klambauer et al. 2017) and of the tanh approximation of GELU.
+cdef double _SELU_ALPHA = 1.6732632423543772848170429916717
+cdef double _SELU_SCALE = 1.0507009873554804934193349852946
+SELU_ALPHA = _SELU_ALPHA
+SELU_SCALE = _SELU_SCALE
+cdef double _SQRT_2_OVER_PI = 0.79788456080286535587989211986876
+cdef double _INV_SQRT_2PI = 0.39894228040143267793994605993438
+cdef double _GELU_C = 0.044715
+
+# Elements per parallel block of an elementwise pass without bias (any shape
+# then splits evenly); work per thread below which a pass stays serial.
+cdef Py_ssize_t _BLOCK = 4096
+cdef Py_ssize_t _GRAIN_CHEAP = 32768
+cdef Py_ssize_t _GRAIN_TRANSCENDENTAL = 8192
+
+
+cdef inline floating _exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating _expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+
+cdef inline floating _log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating _log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating _tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating _erf(floating x) noexcept nogil:
+    if floating is float:
+        return erff(x)
+    else:
+        return erf(x)
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _sigmoid(floating x) noexcept nogil:
+    # exp of a non-positive number never overflows.
+    cdef floating e = _exp(-_abs(x))
+    cdef floating s = 1 / (1 + e)
+    return s if x >= 0 else e * s
+
+
+cdef inline floating _relu(floating x, floating slope, floating top, floating threshold) noexcept nogil:
+    # Keras: x > threshold -> clip(x, 0, max_value), else negative_slope * (x - threshold).
+    if x > threshold:
+        if x <= 0:
+            return 0
+        return x if x < top else top
+    return slope * (x - threshold) if slope != 0 else 0
+
+
+cdef inline floating _gelu_tanh(floating x) noexcept nogil:
+    return <floating> 0.5 * x * (1 + _tanh(<floating> _SQRT_2_OVER_PI * (x + <floating> _GELU_C * x * x * x)))
+
+
+cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y, Py_ssize_t n,
+                        floating a, floating b, floating c) noexcept nogil:
+    """y[:n] = f(z[:n] (+ bias)), one row or one block; for softmax kinds, one row.
+
+    a, b, c: relu (negative_slope, max_value, threshold); elu (alpha).
+    """
+    cdef Py_ssize_t j
+    cdef floating x, m, s
+    if bias != NULL:
+        for j in range(n):
+            z[j] += bias[j]
+    if kind == LINEAR:
+        if y != z:
+            for j in range(n):
+                y[j] = z[j]
+    elif kind == RELU:
+        if a == 0 and c == 0 and b == INFINITY:
+            for j in range(n):
+                y[j] = z[j] if z[j] > 0 else 0
+        else:
+            for j in range(n):
+                y[j] = _relu(z[j], a, b, c)
+    elif kind == SIGMOID:
+        for j in range(n):
+            y[j] = _sigmoid(z[j])
+    elif kind == TANH:
+        for j in range(n):
+            y[j] = _tanh(z[j])
+    elif kind == ELU:
+        for j in range(n):
+            x = z[j]
+            y[j] = x if x > 0 else a * _expm1(x)
+    elif kind == SELU:
+        for j in range(n):
+            x = z[j]
+            y[j] = <floating> _SELU_SCALE * (x if x > 0 else <floating> _SELU_ALPHA * _expm1(x))
+    elif kind == GELU:
+        for j in range(n):
+            x = z[j]
+            y[j] = <floating> 0.5 * x * (1 + _erf(x * <floating> M_SQRT1_2))
+    elif kind == GELU_TANH:
+        for j in range(n):
+            y[j] = _gelu_tanh(z[j])
+    elif kind == SOFTPLUS:
+        for j in range(n):
+            x = z[j]
+            y[j] = (x if x > 0 else 0) + _log1p(_exp(-_abs(x)))
+    elif kind == SOFTSIGN:
+        for j in range(n):
+            x = z[j]
+            y[j] = x / (1 + _abs(x))
+    elif kind == SWISH:
+        for j in range(n):
+            x = z[j]
+            y[j] = x * _sigmoid(x)
+    elif kind == HARD_SIGMOID:
+        for j in range(n):
+            x = z[j] + 3
+            y[j] = (0 if x <= 0 else (x if x < 6 else 6)) / <floating> 6
+    elif kind == EXPONENTIAL:
+        for j in range(n):
+            y[j] = _exp(z[j])
+    elif kind == BINARY_STEP:
+        for j in range(n):
+            y[j] = 1 if z[j] >= 0 else 0
+    elif kind == SOFTMAX or kind == LOG_SOFTMAX:
+        m = z[0]
+        for j in range(1, n):
+            if z[j] > m:
+                m = z[j]
+        s = 0
+        if kind == SOFTMAX:
+            for j in range(n):
+                y[j] = _exp(z[j] - m)
+                s += y[j]
+            s = 1 / s
+            for j in range(n):
+                y[j] *= s
+        else:
+            for j in range(n):
+                s += _exp(z[j] - m)
+            s = m + _log(s)
+            for j in range(n):
+                y[j] = z[j] - s
+
+
+cdef void _backward_span(int kind, const floating* dy, const floating* z, const floating* y,
+                         floating* dz, Py_ssize_t n, floating a, floating b, floating c) noexcept nogil:
+    """dz[:n] = dy * f'(.) from z and/or y (z is NULL for kinds outside NEEDS_INPUT)."""
+    cdef Py_ssize_t j
+    cdef floating x, v, s, t, u
+    if kind == LINEAR:
+        if dz != dy:
+            for j in range(n):
+                dz[j] = dy[j]
+    elif kind == RELU:
+        # Read from y: y in (0, max_value) is the identity part, y < 0 the negative
+        # slope, y == 0 or y == max_value a flat part (or a kink).
+        # Loads hoisted out of the selects so that the loops vectorise.
+        if a == 0 and b == INFINITY:
+            for j in range(n):
+                s = dy[j]
+                dz[j] = s if y[j] > 0 else 0
+        else:
+            for j in range(n):
+                v = y[j]
+                s = dy[j]
+                t = s * a
+                u = s if v < b else 0
+                dz[j] = u if v > 0 else (t if v < 0 else 0)
+    elif kind == SIGMOID:
+        for j in range(n):
+            dz[j] = dy[j] * y[j] * (1 - y[j])
+    elif kind == TANH:
+        for j in range(n):
+            dz[j] = dy[j] * (1 - y[j] * y[j])
+    elif kind == ELU:
+        for j in range(n):
+            dz[j] = dy[j] if z[j] > 0 else dy[j] * (y[j] + a)
+    elif kind == SELU:
+        for j in range(n):
+            dz[j] = dy[j] * (<floating> _SELU_SCALE if z[j] > 0
+                             else y[j] + <floating> (_SELU_SCALE * _SELU_ALPHA))
+    elif kind == GELU:
+        for j in range(n):
+            x = z[j]
+            dz[j] = dy[j] * (<floating> 0.5 * (1 + _erf(x * <floating> M_SQRT1_2))
+                             + x * <floating> _INV_SQRT_2PI * _exp(<floating> -0.5 * x * x))
+    elif kind == GELU_TANH:
+        for j in range(n):
+            x = z[j]
+            t = _tanh(<floating> _SQRT_2_OVER_PI * (x + <floating> _GELU_C * x * x * x))
+            u = <floating> _SQRT_2_OVER_PI * (1 + <floating> (3 * _GELU_C) * x * x)
+            dz[j] = dy[j] * <floating> 0.5 * (1 + t + x * (1 - t * t) * u)
+    elif kind == SOFTPLUS:
+        for j in range(n):
+            dz[j] = dy[j] * _sigmoid(z[j])
+    elif kind == SOFTSIGN:
+        for j in range(n):
+            v = 1 + _abs(z[j])
+            dz[j] = dy[j] / (v * v)
+    elif kind == SWISH:
+        for j in range(n):
+            s = _sigmoid(z[j])
+            dz[j] = dy[j] * (s + y[j] * (1 - s))
+    elif kind == HARD_SIGMOID:
+        for j in range(n):
+            dz[j] = dy[j] / <floating> 6 if (z[j] > -3 and z[j] < 3) else 0
+    elif kind == EXPONENTIAL:
+        for j in range(n):
+            dz[j] = dy[j] * y[j]
+    elif kind == BINARY_STEP:
+        for j in range(n):
+            dz[j] = 0
+    elif kind == SOFTMAX:
+        s = 0
+        for j in range(n):
+            s += dy[j] * y[j]
+        for j in range(n):
+            dz[j] = y[j] * (dy[j] - s)
+    elif kind == LOG_SOFTMAX:
+        s = 0
+        for j in range(n):
+            s += dy[j]
+        for j in range(n):
+            dz[j] = dy[j] - _exp(y[j]) * s
+
+
+cdef inline Py_ssize_t _grain(int kind) noexcept nogil:
+    if kind == LINEAR or kind == RELU or kind == BINARY_STEP or kind == SOFTSIGN or kind == HARD_SIGMOID:
+        return _GRAIN_CHEAP
+    return _GRAIN_TRANSCENDENTAL
+
+
+cdef void _forward(int kind, floating* z, const floating* bias, floating* y, Py_ssize_t rows,
+                   Py_ssize_t cols, floating a, floating b, floating c, int n_threads) noexcept nogil:
+    # Rows are the unit of work when a bias or a row-wise kind needs them,
+    # else fixed blocks of the flat array (so a (1, n) array parallelises too).
+    cdef Py_ssize_t span = cols if (bias != NULL or kind == SOFTMAX or kind == LOG_SOFTMAX) else _BLOCK
+    cdef Py_ssize_t total = rows * cols
+    cdef Py_ssize_t n_spans = (total + span - 1) // span
+    cdef int t = effective_threads(n_threads, total, _grain(kind))
+    cdef Py_ssize_t i, start
+    if total == 0:
+        return
+    if t > 1:
+        for i in prange(n_spans, schedule="static", num_threads=t):
+            start = i * span
+            _forward_span(kind, z + start, bias, y + start,
+                          span if start + span <= total else total - start, a, b, c)
+    else:
+        for i in range(n_spans):
+            start = i * span
+            _forward_span(kind, z + start, bias, y + start,
+                          span if start + span <= total else total - start, a, b, c)
+
+
+cdef void _backward(int kind, const floating* dy, const floating* z, const floating* y, floating* dz,
+                    Py_ssize_t rows, Py_ssize_t cols, floating a, floating b, floating c,
+                    int n_threads) noexcept nogil:
+    cdef Py_ssize_t span = cols if (kind == SOFTMAX or kind == LOG_SOFTMAX) else _BLOCK
+    cdef Py_ssize_t total = rows * cols
+    cdef Py_ssize_t n_spans = (total + span - 1) // span
+    cdef int t = effective_threads(n_threads, total, _grain(kind))
+    cdef Py_ssize_t i, start
+    if total == 0:
+        return
+    if t > 1:
+        for i in prange(n_spans, schedule="static", num_threads=t):
+            start = i * span
+            _backward_span(kind, dy + start, (z + start) if z != NULL else NULL,
+                           (y + start) if y != NULL else NULL, dz + start,
+                           span if start + span <= total else total - start, a, b, c)
+    else:
+        for i in range(n_spans):
+            start = i * span
+            _backward_span(kind, dy + start, (z + start) if z != NULL else NULL,
+                           (y + start) if y != NULL else NULL, dz + start,
+                           span if start + span <= total else total - start, a, b, c)
+
+
+cdef _check_kind(int kind, str op):
+    if kind < 0 or kind >= N_KINDS:
+        raise ValueError(f"{op}: unknown activation kind, got {kind}")
+
+
+cdef _check_same(Py_ssize_t r0, Py_ssize_t c0, Py_ssize_t r1, Py_ssize_t c1, str op, str arg):
+    if r0 != r1 or c0 != c1:
+        raise ValueError(f"{op}: {arg} must have shape ({r0}, {c0}), got ({r1}, {c1})")
+
+
+def activation_forward(int kind, const floating[:, ::1] z, double a, double b, double c,
+                       floating[:, ::1] out, int n_threads):
+    """out = f(z), elementwise or row-wise (softmax kinds).
+
+    Parameters
+    ----------
+    kind : int
+        A value of ``KINDS``.
+    z : ndarray of shape (rows, cols). IN.
+    a, b, c : float
+        relu: negative_slope, max_value (``inf`` for none), threshold; elu: alpha.
+    out : ndarray of shape (rows, cols). OUT; may be ``z``.
+    n_threads : int
+    """
+    _check_kind(kind, "activation_forward")
+    _check_same(z.shape[0], z.shape[1], out.shape[0], out.shape[1], "activation_forward", "out")
+    if kind in ROWWISE and z.shape[1] == 0:
+        raise ValueError("activation_forward: softmax needs at least one column, got 0")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        # z is only read when no bias is given.
+        _forward(kind, <floating*> &z[0, 0], NULL, &out[0, 0], z.shape[0], z.shape[1],
+                 <floating> a, <floating> b, <floating> c, n_threads)
+
+
+def bias_activation_forward(int kind, floating[:, ::1] z, const floating[::1] bias,
+                            double a, double b, double c, floating[:, ::1] out, int n_threads):
+    """z += bias (along the last axis), then out = f(z), in one pass.
+
+    Parameters
+    ----------
+    kind : int
+        A value of ``KINDS``.
+    z : ndarray of shape (rows, cols). IN/OUT: holds ``z + bias`` afterwards.
+    bias : ndarray of shape (cols,). IN.
+    a, b, c : float
+        As in ``activation_forward``.
+    out : ndarray of shape (rows, cols). OUT; may be ``z``.
+    n_threads : int
+    """
+    _check_kind(kind, "bias_activation_forward")
+    _check_same(z.shape[0], z.shape[1], out.shape[0], out.shape[1], "bias_activation_forward", "out")
+    if bias.shape[0] != z.shape[1]:
+        raise ValueError(f"bias_activation_forward: bias must have shape ({z.shape[1]},), "
+                         f"got ({bias.shape[0]},)")
+    if z.shape[0] == 0 or z.shape[1] == 0:
+        return
+    with nogil:
+        _forward(kind, &z[0, 0], &bias[0], &out[0, 0], z.shape[0], z.shape[1],
+                 <floating> a, <floating> b, <floating> c, n_threads)
+
+
+def activation_backward(int kind, const floating[:, ::1] dy, const floating[:, ::1] z,
+                        const floating[:, ::1] y, double a, double b, double c,
+                        floating[:, ::1] out, int n_threads):
+    """out = dy * f'(.): the gradient w.r.t. the pre-activation.
+
+    Parameters
+    ----------
+    kind : int
+        A value of ``KINDS``.
+    dy : ndarray of shape (rows, cols). IN: gradient w.r.t. the output.
+    z : ndarray of shape (rows, cols), or of shape (0, 0) when ``kind`` is not
+        in ``NEEDS_INPUT``. IN: the pre-activation (bias included).
+    y : ndarray of shape (rows, cols). IN: the output ``f(z)``.
+    a, b, c : float
+        As in ``activation_forward``.
+    out : ndarray of shape (rows, cols). OUT; may be ``dy``.
+    n_threads : int
+    """
+    cdef Py_ssize_t rows = dy.shape[0], cols = dy.shape[1]
+    cdef bint use_z = kind in NEEDS_INPUT
+    _check_kind(kind, "activation_backward")
+    _check_same(rows, cols, y.shape[0], y.shape[1], "activation_backward", "y")
+    _check_same(rows, cols, out.shape[0], out.shape[1], "activation_backward", "out")
+    if use_z:
+        _check_same(rows, cols, z.shape[0], z.shape[1], "activation_backward", "z")
+    if rows == 0 or cols == 0:
+        return
+    with nogil:
+        _backward(kind, &dy[0, 0], &z[0, 0] if use_z else NULL, &y[0, 0], &out[0, 0], rows, cols,
+                  <floating> a, <floating> b, <floating> c, n_threads)
+
+
+def maxout_forward(const floating[:, ::1] x, const floating[:, ::1] kernel,
+                   const floating[::1] bias, floating[:, ::1] z, floating[:, ::1] out,
+                   Py_ssize_t[:, ::1] argmax, int n_threads):
+    """Maxout: out[i, u] = max_k (x @ kernel + bias)[i, u * pieces + k].
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, in). IN.
+    kernel : ndarray of shape (in, units * pieces). IN; columns grouped by unit.
+    bias : ndarray of shape (units * pieces,). IN.
+    z : ndarray of shape (n, units * pieces). OUT: scratch, the affine maps.
+    out : ndarray of shape (n, units). OUT.
+    argmax : intp ndarray of shape (n, units). OUT: the winning piece k.
+    n_threads : int
+    """
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = kernel.shape[1], units = out.shape[1]
+    cdef Py_ssize_t pieces, i, u, p, best
+    cdef floating v, top
+    cdef int t
+    if kernel.shape[0] != k:
+        raise ValueError(f"maxout_forward: x has {k} features but kernel has {kernel.shape[0]} rows")
+    if units == 0 or m % units != 0 or m == 0:
+        raise ValueError(f"maxout_forward: kernel columns ({m}) must be units ({units}) times pieces")
+    pieces = m // units
+    if bias.shape[0] != m:
+        raise ValueError(f"maxout_forward: bias must have shape ({m},), got ({bias.shape[0]},)")
+    _check_same(n, m, z.shape[0], z.shape[1], "maxout_forward", "z")
+    _check_same(n, units, out.shape[0], out.shape[1], "maxout_forward", "out")
+    _check_same(n, units, argmax.shape[0], argmax.shape[1], "maxout_forward", "argmax")
+    if n == 0:
+        return
+    t = effective_threads(n_threads, n * m, _GRAIN_CHEAP)
+    with nogil:
+        gemm(False, False, <int> n, <int> m, <int> k, <floating> 1.0, &x[0, 0], <int> k,
+             &kernel[0, 0], <int> m, <floating> 0.0, &z[0, 0], <int> m)
+        for i in prange(n, schedule="static", num_threads=t):
+            for u in range(units):
+                best = 0
+                top = z[i, u * pieces] + bias[u * pieces]
+                z[i, u * pieces] = top
+                for p in range(1, pieces):
+                    v = z[i, u * pieces + p] + bias[u * pieces + p]
+                    z[i, u * pieces + p] = v
+                    if v > top:
+                        top = v
+                        best = p
+                out[i, u] = top
+                argmax[i, u] = best
+
+
+def maxout_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
+                    const floating[:, ::1] dy, const Py_ssize_t[:, ::1] argmax, double beta,
+                    floating[:, ::1] dz, floating[:, ::1] dkernel, floating[::1] dbias,
+                    floating[:, ::1] dx, bint need_dx, int n_threads):
+    """Gradients of Maxout given dy = dL/dout.
+
+    Parameters
+    ----------
+    x : (n, in). IN.
+    kernel : (in, units * pieces). IN.
+    dy : (n, units). IN.
+    argmax : intp (n, units). IN: from ``maxout_forward``.
+    beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
+    dz : (n, units * pieces). OUT: scratch, dy scattered to the winning pieces.
+    dkernel : (in, units * pieces). IN/OUT: ``beta * dkernel + x.T @ dz``.
+    dbias : (units * pieces,). IN/OUT: ``beta * dbias + dz.sum(0)``.
+    dx : (n, in), ignored unless ``need_dx``. OUT: ``dz @ kernel.T``.
+    n_threads : int
+    """
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = kernel.shape[1], units = dy.shape[1]
+    cdef Py_ssize_t pieces, i, j
+    cdef int t
+    if kernel.shape[0] != k or units == 0 or m % units != 0:
+        raise ValueError(f"maxout_backward: kernel ({kernel.shape[0]}, {m}) does not match x "
+                         f"({n}, {k}) and dy ({dy.shape[0]}, {units})")
+    pieces = m // units
+    _check_same(n, units, dy.shape[0], dy.shape[1], "maxout_backward", "dy")
+    _check_same(n, units, argmax.shape[0], argmax.shape[1], "maxout_backward", "argmax")
+    _check_same(n, m, dz.shape[0], dz.shape[1], "maxout_backward", "dz")
+    _check_same(k, m, dkernel.shape[0], dkernel.shape[1], "maxout_backward", "dkernel")
+    if dbias.shape[0] != m:
+        raise ValueError(f"maxout_backward: dbias must have shape ({m},), got ({dbias.shape[0]},)")
+    if need_dx:
+        _check_same(n, k, dx.shape[0], dx.shape[1], "maxout_backward", "dx")
+    t = effective_threads(n_threads, n * m, _GRAIN_CHEAP)
+    with nogil:
+        for j in range(m):
+            dbias[j] = <floating> beta * dbias[j]
+        if n == 0:
+            for i in range(k):
+                for j in range(m):
+                    dkernel[i, j] = <floating> beta * dkernel[i, j]
+        else:
+            _maxout_grads(x, kernel, dy, argmax, <floating> beta, dz, dkernel, dbias, dx, need_dx,
+                          pieces, t)
+
+
+cdef void _maxout_grads(const floating[:, ::1] x, const floating[:, ::1] kernel,
+                        const floating[:, ::1] dy, const Py_ssize_t[:, ::1] argmax, floating beta,
+                        floating[:, ::1] dz, floating[:, ::1] dkernel, floating[::1] dbias,
+                        floating[:, ::1] dx, bint need_dx, Py_ssize_t pieces, int t) noexcept nogil:
+    cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = kernel.shape[1], units = dy.shape[1]
+    cdef Py_ssize_t i, j, u
+    for i in prange(n, schedule="static", num_threads=t):
+        for j in range(m):
+            dz[i, j] = 0
+        for u in range(units):
+            dz[i, u * pieces + argmax[i, u]] = dy[i, u]
+    # Rows in order: the bias gradient does not depend on the thread count.
+    for i in range(n):
+        for u in range(units):
+            dbias[u * pieces + argmax[i, u]] += dy[i, u]
+    gemm(True, False, <int> k, <int> m, <int> n, <floating> 1.0, &x[0, 0], <int> k,
+         &dz[0, 0], <int> m, beta, &dkernel[0, 0], <int> m)
+    if need_dx:
+        gemm(False, True, <int> n, <int> k, <int> m, <floating> 1.0, &dz[0, 0], <int> m,
+             &kernel[0, 0], <int> m, <floating> 0.0, &dx[0, 0], <int> k)
