@@ -1,0 +1,672 @@
+"""Optimizers (Keras names, arguments and formulas) over the model's flat parameter buffer.
+
+The model lays every trainable weight out as a view into one flat buffer,
+kernels first, then 1-D weights (biases, scales), with a twin flat gradient
+buffer. An optimizer keeps its slots (momentum, moments, ...) flat too, and
+``apply`` runs gradient clipping, weight decay and the update for every
+parameter in one fused, threaded kernel pass (``ranvier.core._optim``)::
+
+    opt = Adam(1e-3)
+    opt.build(flat_params, n_decay, slices)    # once
+    opt.apply(flat_params, flat_grads)         # every step
+
+Weight decay: ``weight_decay`` of every optimizer here is the *coupled* L2
+decay of the lecture notes and of ``torch.optim`` (``g += weight_decay * w``
+before the update), applied to the first ``n_decay`` entries only: kernels,
+never biases. Keras 3 optimizers instead decouple ``weight_decay``
+(``w -= lr * weight_decay * w``); here that is what ``AdamW`` does.
+
+Full-batch optimizers (``LBFGS``, ``ConjugateGradient``) have
+``full_batch = True`` and ``minimize(fun, x0, callback)``: ``fit`` hands
+them the whole-data loss and gradient instead of calling ``apply``.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from ranvier.core import _optim
+
+from . import config, schedules
+from .schedules import LearningRateSchedule
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
+           "FullBatchOptimizer", "LBFGS", "ConjugateGradient",
+           "get", "serialize", "deserialize", "schedules"]
+
+
+def _number(owner, name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
+    """``value`` as a float in the interval, or a ValueError naming the argument."""
+    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
+          and (value > low if low_open else value >= low)
+          and (value < high if high_open else value <= high))
+    if not ok:
+        interval = (("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]"))
+        raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
+    return float(value)
+
+
+def _optional_positive(owner, name, value):
+    return None if value is None else _number(owner, name, value, 0.0, low_open=True)
+
+
+def _learning_rate(owner, value):
+    if isinstance(value, LearningRateSchedule):
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: learning_rate must be a number or a LearningRateSchedule, "
+                        f"got {value!r}")
+    return _number(owner, "learning_rate", value, 0.0)
+
+
+def _flat(owner, name, array):
+    if not (isinstance(array, np.ndarray) and array.ndim == 1 and array.flags.c_contiguous
+            and array.dtype in (np.float32, np.float64)):
+        desc = (f"ndarray of shape {array.shape} and dtype {array.dtype}"
+                if isinstance(array, np.ndarray) else type(array).__name__)
+        raise TypeError(f"{owner}: {name} must be a 1-D C-contiguous float32 or float64 ndarray, "
+                        f"got {desc}")
+    return array
+
+
+class _Configurable:
+    """Name, step count and the config/state plumbing every optimizer shares."""
+
+    full_batch = False
+
+    def __init__(self, name):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{type(self).__name__}: name must be a string, got {name!r}")
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+
+class Optimizer(_Configurable):
+    """Base class of the first-order optimizers.
+
+    Parameters
+    ----------
+    learning_rate : float >= 0 or LearningRateSchedule
+        A schedule is called with ``iterations`` (0 for the first step).
+    weight_decay : float >= 0, optional
+        Coupled L2 decay (``g += weight_decay * w``) on kernels only; see the
+        module docstring for how this differs from Keras 3.
+    clipnorm : float > 0, optional
+        Rescale each variable's gradient to this L2 norm at most.
+    clipvalue : float > 0, optional
+        Clip every gradient entry to ``[-clipvalue, clipvalue]``.
+    global_clipnorm : float > 0, optional
+        Rescale the whole gradient to this L2 norm at most.
+        At most one of ``clipnorm``, ``clipvalue``, ``global_clipnorm`` (as Keras).
+    name : str, optional
+
+    Attributes
+    ----------
+    learning_rate : float
+        The current rate (the schedule's value at ``iterations``); settable
+        (callbacks do) unless the optimizer was created with a schedule.
+    iterations : int
+        Steps applied so far.
+    """
+
+    # (slot name, initial value or None when the configuration does not use it)
+    def _slot_spec(self):
+        raise NotImplementedError
+
+    def _update(self, w, g, learning_rate, tail):
+        raise NotImplementedError
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None):
+        super().__init__(name)
+        owner = type(self).__name__
+        self._learning_rate = _learning_rate(owner, learning_rate)
+        self.weight_decay = None if weight_decay is None else _number(owner, "weight_decay",
+                                                                      weight_decay, 0.0)
+        self.clipnorm = _optional_positive(owner, "clipnorm", clipnorm)
+        self.clipvalue = _optional_positive(owner, "clipvalue", clipvalue)
+        self.global_clipnorm = _optional_positive(owner, "global_clipnorm", global_clipnorm)
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can "
+                             f"be set, got clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                             f"global_clipnorm={global_clipnorm!r}")
+        self._slots = None
+        self._pending_state = None
+
+    # -- learning rate -----------------------------------------------------------------------
+
+    @property
+    def learning_rate(self):
+        lr = self._learning_rate
+        return float(lr(self.iterations)) if isinstance(lr, LearningRateSchedule) else lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if (isinstance(self._learning_rate, LearningRateSchedule)
+                and not isinstance(value, LearningRateSchedule)):
+            raise TypeError(f"{type(self).__name__} was created with a LearningRateSchedule as its "
+                            "learning_rate, so its learning rate cannot be set to a number; "
+                            f"create it with a float learning_rate instead (got {value!r})")
+        self._learning_rate = _learning_rate(type(self).__name__, value)
+
+    # -- build / apply -------------------------------------------------------------------------
+
+    @property
+    def built(self):
+        return self._slots is not None
+
+    def build(self, flat_params, n_decay=None, slices=None):
+        """Allocate the flat slots for a parameter buffer.
+
+        Parameters
+        ----------
+        flat_params : ndarray of shape (n,), float32 or float64
+            The model's flat parameter buffer.
+        n_decay : int, optional
+            Weight decay applies to ``flat_params[:n_decay]`` (the kernels).
+            Default: all of it.
+        slices : list of (start, stop), optional
+            Each variable's range in the buffer, in order, covering it (for
+            ``clipnorm``, which clips per variable). Default: one variable.
+
+        A second call with the same layout keeps the slots; a new layout gets
+        fresh ones.
+        """
+        owner = type(self).__name__
+        flat_params = _flat(owner, "flat_params", flat_params)
+        n = flat_params.shape[0]
+        n_decay = n if n_decay is None else n_decay
+        if isinstance(n_decay, bool) or not isinstance(n_decay, numbers.Integral) or not 0 <= n_decay <= n:
+            raise ValueError(f"{owner}.build: n_decay must be an integer in [0, {n}], got {n_decay!r}")
+        segments = _segments(owner, slices, n)
+        layout = (n, flat_params.dtype, int(n_decay), segments.tobytes())
+        if self.built and layout == self._layout:
+            return
+        self._layout, self._n_decay, self._segments = layout, int(n_decay), segments
+        self._whole = np.array([0, n], dtype=np.intp)
+        self._ones = np.ones(1)
+        self._variable_scale = np.ones(len(segments) - 1)
+        self._global_scale = np.ones(1)
+        self._squares = np.zeros(len(segments) - 1)
+        spec = self._slot_spec()
+        self._used = [name for name, fill in spec if fill is not None]
+        # An unused slot is an empty array: the kernels accept it and never touch it.
+        self._slots = {name: (np.zeros(0, flat_params.dtype) if fill is None
+                              else np.full(n, fill, flat_params.dtype)) for name, fill in spec}
+        if self._pending_state is not None:
+            state, self._pending_state = self._pending_state, None
+            self.set_state(state)
+
+    def apply(self, flat_params, flat_grads):
+        """One step: clip (by norm: a deterministic norm pass first), decay and update, in place.
+
+        Parameters
+        ----------
+        flat_params : ndarray of shape (n,). IN/OUT.
+        flat_grads : ndarray of shape (n,), same dtype. IN.
+
+        Builds with the defaults (decay on every entry, one variable) if
+        ``build`` was not called.
+        """
+        if not self.built:
+            self.build(flat_params)
+        n, dtype = self._layout[0], self._layout[1]
+        for name, a in (("flat_params", flat_params), ("flat_grads", flat_grads)):
+            if not (isinstance(a, np.ndarray) and a.shape == (n,) and a.dtype == dtype):
+                got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
+                raise ValueError(f"{type(self).__name__}.apply: {name} must be a ({n},) {dtype} "
+                                 f"ndarray as at build, got {got}")
+        n_threads = config.get_num_threads()
+        scale, segments = self._gradient_scale(flat_grads, n_threads)
+        clipvalue = math.inf if self.clipvalue is None else self.clipvalue
+        tail = (clipvalue, self.weight_decay or 0.0, self._n_decay, scale, segments, n_threads)
+        self._update(flat_params, flat_grads, self.learning_rate, tail)
+        self.iterations += 1
+
+    def _gradient_scale(self, flat_grads, n_threads):
+        """(grad_scale, segments) for the kernel: Keras' clip by norm, ``c / max(norm, c)``."""
+        if self.clipnorm is not None:
+            limit, segments, scale = self.clipnorm, self._segments, self._variable_scale
+        elif self.global_clipnorm is not None:
+            limit, segments, scale = self.global_clipnorm, self._whole, self._global_scale
+        else:
+            return self._ones, self._whole
+        squares = self._squares[:len(scale)]
+        _optim.sum_squares(flat_grads, segments, squares, n_threads)
+        np.divide(limit, np.maximum(np.sqrt(squares), limit), out=scale)
+        return scale, segments
+
+    # -- saving --------------------------------------------------------------------------------
+
+    def get_config(self):
+        lr = self._learning_rate
+        return {**super().get_config(),
+                "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
+                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
+                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = schedules.deserialize(config["learning_rate"])
+        return cls(**config)
+
+    def get_state(self):
+        """``{"iterations": int64 array, slot name: (n,) array}`` (copies), for saving."""
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        if self.built:
+            state.update({k: self._slots[k].copy() for k in self._used})
+        return state
+
+    def set_state(self, state):
+        """Restore ``get_state()``; before ``build`` the state is kept until build."""
+        owner = type(self).__name__
+        if not isinstance(state, dict) or "iterations" not in state:
+            raise ValueError(f"{owner}.set_state: state must be a dict with 'iterations', got "
+                             f"{state!r:.200}")
+        if not self.built:
+            self._pending_state = {k: np.array(v) for k, v in state.items()}
+            self.iterations = _iterations(owner, state["iterations"])
+            return
+        n, used = self._layout[0], set(self._used)
+        if set(state) - {"iterations"} != used:
+            raise ValueError(f"{owner}.set_state: expected slots {sorted(used)}, "
+                             f"got {sorted(set(state) - {'iterations'})}")
+        for k in used:
+            value = np.asarray(state[k])
+            if value.shape != (n,) or not np.all(np.isfinite(value)):
+                raise ValueError(f"{owner}.set_state: slot {k!r} must be a finite array of shape "
+                                 f"({n},), got shape {value.shape}")
+        iterations = _iterations(owner, state["iterations"])
+        for k in used:
+            np.copyto(self._slots[k], state[k], casting="same_kind")
+        self.iterations = iterations
+
+
+def _iterations(owner, value):
+    value = np.asarray(value)
+    if value.shape != () or value.dtype.kind not in "iu" or value < 0:
+        raise ValueError(f"{owner}.set_state: iterations must be a non-negative integer, got {value!r}")
+    return int(value)
+
+
+def _segments(owner, slices, n):
+    """The variable boundaries [0, ..., n] from (start, stop) pairs that tile [0, n) in order."""
+    if slices is None:
+        return np.array([0, n], dtype=np.intp)
+    try:
+        pairs = [(int(a), int(b)) for a, b in slices]
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.build: slices must be a list of (start, stop) pairs, "
+                         f"got {slices!r:.200}") from None
+    bounds = [0]
+    for start, stop in pairs:
+        if start != bounds[-1] or stop < start:
+            raise ValueError(f"{owner}.build: slices must tile the buffer in order from 0; "
+                             f"got ({start}, {stop}) after a slice ending at {bounds[-1]}")
+        bounds.append(stop)
+    if bounds[-1] != n or len(bounds) < 2:
+        raise ValueError(f"{owner}.build: slices must end at the buffer size {n}, "
+                         f"got {bounds[-1]}")
+    return np.array(bounds, dtype=np.intp)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional (Nesterov) momentum (Keras formulation).
+
+    ``v = momentum * v - lr * g; w += v``; Nesterov: ``w += momentum * v - lr * g``.
+    Equal to ``torch.optim.SGD`` (whose buffer is ``-v / lr``) at a constant rate.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.01
+    momentum : float in [0, 1], default 0.0
+    nesterov : bool, default False
+    **kwargs : weight_decay, clipnorm, clipvalue, global_clipnorm, name (see ``Optimizer``).
+    """
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.momentum = _number("SGD", "momentum", momentum, 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+
+    def _slot_spec(self):
+        return [("velocity", 0.0 if self.momentum else None)]
+
+    def _update(self, w, g, learning_rate, tail):
+        _optim.sgd_update(w, g, self._slots["velocity"], learning_rate, self.momentum,
+                          self.nesterov, *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Keras formulation): ``acc += g**2; w -= lr * g / sqrt(acc + epsilon)``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    initial_accumulator_value : float >= 0, default 0.1
+    epsilon : float > 0, default 1e-7
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _number("Adagrad", "initial_accumulator_value",
+                                                 initial_accumulator_value, 0.0)
+        self.epsilon = _number("Adagrad", "epsilon", epsilon, 0.0, low_open=True)
+
+    def _slot_spec(self):
+        return [("accumulator", self.initial_accumulator_value)]
+
+    def _update(self, w, g, learning_rate, tail):
+        _optim.adagrad_update(w, g, self._slots["accumulator"], learning_rate, self.epsilon, *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Keras formulation; epsilon inside the square root).
+
+    ``v = rho * v + (1 - rho) * g**2``; centered subtracts the squared running
+    mean of g from v; ``inc = lr * g / sqrt(v + epsilon)``; with momentum
+    ``buf = momentum * buf + inc; w -= buf``, else ``w -= inc``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    rho : float in [0, 1), default 0.9
+    momentum : float in [0, 1], default 0.0
+    epsilon : float > 0, default 1e-7
+    centered : bool, default False
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _number("RMSprop", "rho", rho, 0.0, 1.0, high_open=True)
+        self.momentum = _number("RMSprop", "momentum", momentum, 0.0, 1.0)
+        self.epsilon = _number("RMSprop", "epsilon", epsilon, 0.0, low_open=True)
+        self.centered = bool(centered)
+
+    def _slot_spec(self):
+        return [("velocity", 0.0), ("momentum", 0.0 if self.momentum else None),
+                ("average_gradient", 0.0 if self.centered else None)]
+
+    def _update(self, w, g, learning_rate, tail):
+        s = self._slots
+        _optim.rmsprop_update(w, g, s["velocity"], s["momentum"], s["average_gradient"],
+                              learning_rate, self.rho, self.momentum, self.epsilon, self.centered,
+                              *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Keras formulation, scaled by ``learning_rate``; Zeiler's original is lr = 1).
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    rho : float in [0, 1), default 0.95
+    epsilon : float > 0, default 1e-7
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _number("Adadelta", "rho", rho, 0.0, 1.0, high_open=True)
+        self.epsilon = _number("Adadelta", "epsilon", epsilon, 0.0, low_open=True)
+
+    def _slot_spec(self):
+        return [("accumulated_grad", 0.0), ("accumulated_delta_var", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        s = self._slots
+        _optim.adadelta_update(w, g, s["accumulated_grad"], s["accumulated_delta_var"],
+                               learning_rate, self.rho, self.epsilon, *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Keras 3 formulation).
+
+    ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` at step ``t = iterations + 1``;
+    ``m += (g - m) * (1 - beta_1); v += (g**2 - v) * (1 - beta_2)``;
+    ``w -= alpha * m / (sqrt(v) + epsilon)`` (amsgrad: the running max of v).
+    ``torch.optim.Adam`` puts epsilon after the bias correction: equal for epsilon -> 0.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1, beta_2 : float in [0, 1), default 0.9, 0.999
+    epsilon : float > 0, default 1e-7
+    amsgrad : bool, default False
+    **kwargs : see ``Optimizer`` (``weight_decay`` is coupled L2; use ``AdamW`` to decouple).
+    """
+
+    _kernel = staticmethod(_optim.adam_update)
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
+                 **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        owner = type(self).__name__
+        self.beta_1 = _number(owner, "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = _number(owner, "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = _number(owner, "epsilon", epsilon, 0.0, low_open=True)
+        self.amsgrad = bool(amsgrad)
+
+    def _slot_spec(self):
+        return [("momentum", 0.0), ("velocity", 0.0), ("velocity_hat", 0.0 if self.amsgrad else None)]
+
+    def _update(self, w, g, learning_rate, tail):
+        s = self._slots
+        self._kernel(w, g, s["momentum"], s["velocity"], s["velocity_hat"], learning_rate,
+                     self.beta_1, self.beta_2, self.epsilon, self.iterations + 1, self.amsgrad, *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``w -= lr * weight_decay * w`` (kernels only), then Adam.
+
+    Same as Keras 3 ``AdamW`` and ``torch.optim.AdamW``.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    weight_decay : float >= 0, default 0.004
+    beta_1, beta_2, epsilon, amsgrad, **kwargs : see ``Adam``.
+    """
+
+    _kernel = staticmethod(_optim.adamw_update)
+
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, **kwargs):
+        if weight_decay is None:
+            raise ValueError("AdamW: weight_decay must be a number >= 0, got None")
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
+                         weight_decay=weight_decay, **kwargs)
+
+
+# -- full batch -----------------------------------------------------------------------------
+
+
+class FullBatchOptimizer(_Configurable):
+    """Base of the optimizers that minimise the whole-data loss with scipy.optimize.
+
+    ``fit`` calls ``minimize(fun, flat_params)`` once instead of ``apply``
+    per batch; ``max_iter`` plays the role of the epochs.
+    """
+
+    full_batch = True
+    _method = None
+
+    def __init__(self, max_iter=100, tol=1e-7, name=None):
+        super().__init__(name)
+        owner = type(self).__name__
+        if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+            raise ValueError(f"{owner}: max_iter must be a positive integer, got {max_iter!r}")
+        self.max_iter = int(max_iter)
+        self.tol = _number(owner, "tol", tol, 0.0)
+
+    def _options(self):
+        return {"maxiter": self.max_iter, "gtol": self.tol}
+
+    def minimize(self, fun, x0, callback=None):
+        """Minimise ``fun`` from ``x0``, writing the solution into ``x0``.
+
+        Parameters
+        ----------
+        fun : callable ``fun(x) -> (loss, grad)``
+            ``x`` and ``grad`` are (n,) arrays of x0's dtype; ``loss`` a float.
+        x0 : ndarray of shape (n,), float32 or float64. IN/OUT.
+        callback : callable ``callback(x)``, optional
+            Called after each iteration with the current point (x0's dtype).
+
+        Returns
+        -------
+        scipy.optimize.OptimizeResult
+            ``x`` in float64 as scipy works (it evaluates in float64).
+        """
+        from scipy import optimize  # lazy: `import ranvier` stays fast
+
+        owner = type(self).__name__
+        x0 = _flat(owner, "x0", x0)
+        if not callable(fun):
+            raise TypeError(f"{owner}.minimize: fun must be callable, got {fun!r}")
+        dtype = x0.dtype
+
+        def fun64(x):
+            loss, grad = fun(x.astype(dtype))
+            return float(loss), np.asarray(grad, dtype=np.float64)
+
+        step = None if callback is None else (lambda xk: callback(xk.astype(dtype)))
+        result = optimize.minimize(fun64, x0.astype(np.float64), jac=True, method=self._method,
+                                   callback=step, options=self._options())
+        x0[...] = result.x
+        self.iterations += int(result.nit)
+        return result
+
+    def get_config(self):
+        return {**super().get_config(), "max_iter": self.max_iter, "tol": self.tol}
+
+    def get_state(self):
+        return {"iterations": np.array(self.iterations, dtype=np.int64)}
+
+    def set_state(self, state):
+        if not isinstance(state, dict) or set(state) != {"iterations"}:
+            raise ValueError(f"{type(self).__name__}.set_state: state must be {{'iterations': int}}, "
+                             f"got {state!r:.200}")
+        self.iterations = _iterations(type(self).__name__, state["iterations"])
+
+
+class LBFGS(FullBatchOptimizer):
+    """Limited-memory BFGS (scipy's L-BFGS-B without bounds), full batch.
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+    tol : float, default 1e-7
+        Stop when the largest gradient entry is below ``tol`` (scipy's gtol), or
+        when an iteration lowers the loss by less than scipy's ftol (2.2e-9, relative).
+    history_size : int, default 10
+        Correction pairs kept (scipy's ``maxcor``, torch's ``history_size``).
+    name : str, optional
+    """
+
+    _method = "L-BFGS-B"
+
+    def __init__(self, max_iter=100, tol=1e-7, history_size=10, name=None):
+        super().__init__(max_iter, tol, name)
+        if isinstance(history_size, bool) or not isinstance(history_size, numbers.Integral) \
+                or history_size < 1:
+            raise ValueError(f"LBFGS: history_size must be a positive integer, got {history_size!r}")
+        self.history_size = int(history_size)
+
+    def _options(self):
+        return {**super()._options(), "maxcor": self.history_size}
+
+    def get_config(self):
+        return {**super().get_config(), "history_size": self.history_size}
+
+
+class ConjugateGradient(FullBatchOptimizer):
+    """Nonlinear conjugate gradient (Polak-Ribiere, scipy's ``CG``), full batch.
+
+    Parameters
+    ----------
+    max_iter : int, default 100
+    tol : float, default 1e-5
+        Stop when the gradient norm is below ``tol`` (scipy's gtol).
+    name : str, optional
+    """
+
+    _method = "CG"
+
+    def __init__(self, max_iter=100, tol=1e-5, name=None):
+        super().__init__(max_iter, tol, name)
+
+
+# -- lookup ----------------------------------------------------------------------------------
+
+_CLASSES = (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient)
+_ALIASES = {**{cls.__name__.lower(): cls for cls in _CLASSES},
+            "l-bfgs": LBFGS, "l_bfgs": LBFGS, "cg": ConjugateGradient,
+            "conjugate_gradient": ConjugateGradient}
+
+
+def _lookup(name):
+    cls = _ALIASES.get(name.lower()) if isinstance(name, str) else None
+    if cls is None:
+        raise ValueError(f"Unknown optimizer: {name!r}. Known: {sorted(_ALIASES)}")
+    return cls
+
+
+def serialize(optimizer):
+    """``{"class_name": ..., "config": ...}``, JSON-able."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+
+
+def deserialize(config):
+    """The optimizer a ``serialize`` dict describes."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(f"An optimizer config is a dict with 'class_name' and 'config', got {config!r}")
+    return _lookup(config["class_name"]).from_config(config.get("config", {}))
+
+
+def get(identifier):
+    """An optimizer from a name (``"adam"``, case-insensitive), a config dict or an instance.
+
+    A name gives the optimizer with its Keras defaults.
+    """
+    if isinstance(identifier, _Configurable):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, str):
+        return _lookup(identifier)()
+    raise TypeError(f"optimizer must be a name, a config dict or an Optimizer, got {identifier!r}")
