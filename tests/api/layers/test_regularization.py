@@ -4,6 +4,7 @@ import pytest
 from scipy import stats
 
 from ranvier.api import config
+from ranvier.api.layers.normalization import BatchNormalization
 from ranvier.api.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout,
                                                GaussianNoise, SpatialDropout1D, SpatialDropout2D,
                                                SpatialDropout3D)
@@ -171,3 +172,43 @@ def test_bad_arguments():
         SpatialDropout2D(0.5)(np.ones((2, 3, 4)))
     with pytest.raises(ValueError, match="data_format"):
         SpatialDropout2D(0.5, data_format="NHWC")
+
+
+def _mlp_with_dropout_and_batch_norm(seed):
+    import ranvier as rv
+
+    rv.config.set_random_seed(seed)
+    model = rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(16, activation="relu"),
+                           BatchNormalization(), Dropout(0.5, seed=seed),
+                           rv.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer=rv.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def test_model_predict_is_deterministic_and_training_is_stochastic_but_seeded():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 6)).astype(np.float32), rng.integers(0, 3, 32)
+    a, b = _mlp_with_dropout_and_batch_norm(1), _mlp_with_dropout_and_batch_norm(1)
+    for model in (a, b):
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    np.testing.assert_array_equal(a.predict(x), a.predict(x))
+    np.testing.assert_array_equal(a(x, training=False), a.predict(x))
+    # Same seeds: same weights (moving statistics included) after training...
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+    # ...and the same sequence of training-mode outputs, each call with a new mask.
+    train_a = [a(x, training=True) for _ in range(2)]
+    assert not np.array_equal(*train_a)
+    np.testing.assert_array_equal(train_a, [b(x, training=True) for _ in range(2)])
+
+
+def test_model_gradient_check_through_batch_norm(float64):
+    import ranvier as rv
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(8, 4)), rng.integers(0, 3, 8)
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(5, activation="tanh"),
+                           BatchNormalization(gamma_regularizer=rv.regularizers.L2(0.1)),
+                           Dropout(0.0), rv.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    check_gradients(model, x, y)
