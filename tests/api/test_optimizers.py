@@ -330,26 +330,26 @@ def test_full_batch_minimises_quadratic(cls, dtype):
     x = np.zeros(8, dtype)
     seen = []
     o = cls(max_iter=200)
-    result = o.minimize(fun, x, callback=lambda xk: seen.append(xk.dtype))
+    x = o.minimize(fun, x, callback=lambda xk: seen.append(xk.dtype))
     # L-BFGS also stops once the loss barely moves (scipy's ftol), so x is accurate
     # to about sqrt(ftol) while the loss is near-optimal.
     np.testing.assert_allclose(x, solution, rtol=1e-4, atol=1e-4)
     assert fun(x)[0] == pytest.approx(fun(solution.astype(dtype))[0], rel=1e-6)
     assert x.dtype == dtype and seen and set(seen) == {np.dtype(dtype)}
-    assert o.iterations == result.nit > 0
+    assert o.iterations == o.last_result.nit == len(seen) > 0
 
 
 @pytest.mark.parametrize("cls", [opt.LBFGS, opt.ConjugateGradient])
 def test_full_batch_minimises_rosenbrock(cls):
-    x = np.array([-1.2, 1.0, -0.5, 0.8, 1.5])
-    cls(max_iter=5000, tol=1e-9).minimize(lambda v: (rosen(v), rosen_der(v)), x)
+    x0 = np.array([-1.2, 1.0, -0.5, 0.8, 1.5])
+    x = cls(max_iter=5000, tol=1e-9).minimize(lambda v: (rosen(v), rosen_der(v)), x0)
     np.testing.assert_allclose(x, np.ones(5), atol=1e-4)
+    np.testing.assert_array_equal(x0, [-1.2, 1.0, -0.5, 0.8, 1.5])
 
 
 def test_lbfgs_respects_max_iter_and_state():
-    x = np.array([-1.2, 1.0])
     o = opt.LBFGS(max_iter=3)
-    o.minimize(lambda v: (rosen(v), rosen_der(v)), x)
+    x = o.minimize(lambda v: (rosen(v), rosen_der(v)), np.array([-1.2, 1.0]))
     assert o.iterations <= 3 and not np.allclose(x, 1.0)
     again = opt.LBFGS()
     again.set_state(o.get_state())
@@ -358,6 +358,20 @@ def test_lbfgs_respects_max_iter_and_state():
         again.set_state({"iterations": 1, "momentum": np.zeros(2)})
     with pytest.raises(TypeError, match="fun must be callable"):
         o.minimize(None, x)
+
+
+@pytest.mark.parametrize("cls", [opt.LBFGS, opt.ConjugateGradient])
+def test_callback_returning_true_stops_early(cls):
+    points = []
+
+    def callback(xk):
+        points.append(xk)
+        return len(points) == 4
+
+    o = cls(max_iter=1000)
+    x = o.minimize(lambda v: (rosen(v), rosen_der(v)), np.array([-1.2, 1.0]), callback=callback)
+    assert len(points) == 4 and o.iterations == 4
+    np.testing.assert_array_equal(x, points[-1])
 
 
 def test_import_does_not_load_scipy_optimize():

@@ -532,25 +532,28 @@ class FullBatchOptimizer(_Configurable):
             raise ValueError(f"{owner}: max_iter must be a positive integer, got {max_iter!r}")
         self.max_iter = int(max_iter)
         self.tol = _number(owner, "tol", tol, 0.0)
+        self.last_result = None
 
     def _options(self):
         return {"maxiter": self.max_iter, "gtol": self.tol}
 
     def minimize(self, fun, x0, callback=None):
-        """Minimise ``fun`` from ``x0``, writing the solution into ``x0``.
+        """Minimise ``fun`` from ``x0``.
 
         Parameters
         ----------
         fun : callable ``fun(x) -> (loss, grad)``
             ``x`` and ``grad`` are (n,) arrays of x0's dtype; ``loss`` a float.
-        x0 : ndarray of shape (n,), float32 or float64. IN/OUT.
-        callback : callable ``callback(x)``, optional
-            Called after each iteration with the current point (x0's dtype).
+        x0 : ndarray of shape (n,), float32 or float64. IN (not modified).
+        callback : callable ``callback(x) -> bool or None``, optional
+            Called after each iteration with the current point (x0's dtype);
+            returning True stops the minimisation there (early stopping).
 
         Returns
         -------
-        scipy.optimize.OptimizeResult
-            ``x`` in float64 as scipy works (it evaluates in float64).
+        ndarray of shape (n,), x0's dtype
+            The solution. scipy evaluates in float64; ``last_result`` keeps
+            its ``OptimizeResult`` (``nit``, ``message``, ...).
         """
         from scipy import optimize  # lazy: `import ranvier` stays fast
 
@@ -564,12 +567,16 @@ class FullBatchOptimizer(_Configurable):
             loss, grad = fun(x.astype(dtype))
             return float(loss), np.asarray(grad, dtype=np.float64)
 
-        step = None if callback is None else (lambda xk: callback(xk.astype(dtype)))
+        def step(xk):
+            if callback(xk.astype(dtype)):
+                raise StopIteration  # scipy ends the run and returns the current point
+
         result = optimize.minimize(fun64, x0.astype(np.float64), jac=True, method=self._method,
-                                   callback=step, options=self._options())
-        x0[...] = result.x
+                                   callback=None if callback is None else step,
+                                   options=self._options())
+        self.last_result = result
         self.iterations += int(result.nit)
-        return result
+        return result.x.astype(dtype)
 
     def get_config(self):
         return {**super().get_config(), "max_iter": self.max_iter, "tol": self.tol}
