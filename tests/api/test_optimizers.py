@@ -352,6 +352,7 @@ def test_lbfgs_respects_max_iter_and_state():
     x = o.minimize(lambda v: (rosen(v), rosen_der(v)), np.array([-1.2, 1.0]))
     assert o.iterations <= 3 and not np.allclose(x, 1.0)
     again = opt.LBFGS()
+    again.build(np.zeros(2), 1, [(0, 1), (1, 2)])
     again.set_state(o.get_state())
     assert again.iterations == o.iterations
     with pytest.raises(ValueError, match="state must be"):

@@ -537,6 +537,12 @@ class FullBatchOptimizer(_Configurable):
     def _options(self):
         return {"maxiter": self.max_iter, "gtol": self.tol}
 
+    built = True
+
+    def build(self, flat_params, n_decay=None, slices=None):
+        """Nothing to allocate (no slots); present so the model treats every optimizer alike."""
+        _flat(type(self).__name__, "flat_params", flat_params)
+
     def minimize(self, fun, x0, callback=None):
         """Minimise ``fun`` from ``x0``.
 
