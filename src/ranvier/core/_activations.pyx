@@ -211,9 +211,10 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
         else:
             for j in range(n):
                 s += _exp(z[j] - m)
-            s = m + _log(s)
+            # (z - m) - log(s): adding m to log(s) first would round it away for huge m.
+            s = _log(s)
             for j in range(n):
-                y[j] = z[j] - s
+                y[j] = (z[j] - m) - s
 
 
 cdef void _backward_span(int kind, const floating* dy, const floating* z, const floating* y,

@@ -193,7 +193,7 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
         l += tsum * s
         if need_grad:
             for j in range(k):
-                g[j] = f * (tsum * _exp(p[j] - m - s) - t[j])
+                g[j] = f * (tsum * _exp((p[j] - m) - s) - t[j])
     elif kind == CATEGORICAL_HINGE:
         neg = (1 - t[0]) * p[0]
         for j in range(k):
@@ -242,11 +242,12 @@ cdef void _sparse_row(int kind, Py_ssize_t label, const floating* p, Py_ssize_t 
                 m = p[j]
         for j in range(k):
             s += _exp(p[j] - m)
-        s = m + _log(s)
-        loss[0] = w * (s - p[label])
+        s = _log(s)
+        # (m - p[label]) + log(s): m + log(s) first would round log(s) away for huge m.
+        loss[0] = w * ((m - p[label]) + s)
         if need_grad:
             for j in range(k):
-                g[j] = f * _exp(p[j] - s)
+                g[j] = f * _exp((p[j] - m) - s)
             g[label] -= f
         return
     for j in range(k):
