@@ -72,8 +72,8 @@ def _row_weights(sample_weight, lead, dtype, name):
     if w.shape != lead:
         # (N,) for per-sample losses (N, T, ...): broadcast over the trailing axes, as Keras does.
         if not (0 < w.ndim < len(lead) and w.shape == lead[:w.ndim]):
-            raise ValueError(f"{name}: sample_weight must have shape {lead} or {lead[:1]}, "
-                             f"got shape {w.shape}")
+            alt = f" or {lead[:1]}" if len(lead) > 1 else ""
+            raise ValueError(f"{name}: sample_weight must have shape {lead}{alt}, got shape {w.shape}")
         w = np.broadcast_to(w.reshape(w.shape + (1,) * (len(lead) - w.ndim)), lead)
     w = np.ascontiguousarray(w, dtype=dtype).reshape(-1)
     if not np.isfinite(w).all():
