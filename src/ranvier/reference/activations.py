@@ -129,9 +129,8 @@ def maxout_backward(x, kernel, dy, argmax, beta, dz, dkernel, dbias, dx, need_dx
     dz[...] = 0
     pieces = dz.reshape(n, units, -1)
     np.put_along_axis(pieces, argmax[:, :, None], dy[:, :, None], axis=-1)
-    dkernel *= beta
-    dkernel += x.T @ dz
-    dbias *= beta
-    dbias += dz.sum(axis=0)
+    # beta == 0 ignores the old contents, as BLAS does (they may be uninitialised).
+    dkernel[...] = x.T @ dz + (beta * dkernel if beta else 0)
+    dbias[...] = dz.sum(axis=0) + (beta * dbias if beta else 0)
     if need_dx:
         np.matmul(dz, kernel.T, out=dx)
