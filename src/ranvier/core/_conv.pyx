@@ -28,6 +28,8 @@ from ranvier.core._openmp cimport effective_threads
 
 # Elements copied per thread before a second thread is worth starting.
 cdef Py_ssize_t _GRAIN = 1 << 15
+# Channels from which one memcpy per kernel tap beats an element loop.
+cdef Py_ssize_t _MEMCPY_CHANNELS = 8
 
 
 cdef void _check_geometry(int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) except *:
@@ -227,23 +229,39 @@ cdef void _im2col(const floating[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb,
     """Columns of images n0 .. n0 + nb into ``col`` (rows start at image n0)."""
     cdef Py_ssize_t h = x.shape[1], w = x.shape[2], c = x.shape[3]
     cdef Py_ssize_t k = kh * kw * c
-    cdef Py_ssize_t r, i, y, xo, ky, kx, iy, ix
+    cdef Py_ssize_t r, i, y, xo, ky, kx, iy, ix, ci
     cdef floating* dst
+    cdef const floating* src
     cdef int t = effective_threads(n_threads, nb * oh * ow * k, _GRAIN)
     # One output row of one image per iteration: enough iterations to balance threads.
     for r in prange(nb * oh, schedule="static", num_threads=t):
         i = r // oh
         y = r % oh
-        for xo in range(ow):
-            for ky in range(kh):
-                iy = y * sh - pt + ky * dh
-                for kx in range(kw):
-                    ix = xo * sw - pl + kx * dw
-                    dst = col + ((i * oh + y) * ow + xo) * k + (ky * kw + kx) * c
-                    if 0 <= iy < h and 0 <= ix < w:
-                        memcpy(dst, &x[n0 + i, iy, ix, 0], c * sizeof(floating))
-                    else:
-                        memset(dst, 0, c * sizeof(floating))
+        for ky in range(kh):
+            iy = y * sh - pt + ky * dh
+            for kx in range(kw):
+                dst = col + (i * oh + y) * ow * k + (ky * kw + kx) * c
+                if iy < 0 or iy >= h:
+                    for xo in range(ow):
+                        memset(dst + xo * k, 0, c * sizeof(floating))
+                elif c >= _MEMCPY_CHANNELS:
+                    for xo in range(ow):
+                        ix = xo * sw - pl + kx * dw
+                        if 0 <= ix < w:
+                            memcpy(dst + xo * k, &x[n0 + i, iy, ix, 0], c * sizeof(floating))
+                        else:
+                            memset(dst + xo * k, 0, c * sizeof(floating))
+                else:
+                    # Few channels (a first layer): a library call per tap costs more than the copy.
+                    src = &x[n0 + i, iy, 0, 0]
+                    for xo in range(ow):
+                        ix = xo * sw - pl + kx * dw
+                        if 0 <= ix < w:
+                            for ci in range(c):
+                                dst[xo * k + ci] = src[ix * c + ci]
+                        else:
+                            for ci in range(c):
+                                dst[xo * k + ci] = 0
 
 
 cdef void _col2im(const floating* col, floating[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb,
