@@ -95,13 +95,14 @@ def dropout_forward(const floating[::1] x, uint64_t seed, double rate, floating[
     with nogil:
         for j in prange(pairs, schedule="static", num_threads=t):
             h = rv_draw(key, j)
+            # Multiply by 0 or scale rather than branch: a random branch mispredicts half the time.
             k0 = (h & 0xFFFFFFFFu) >= thr
             mask[2 * j] = k0
-            out[2 * j] = x[2 * j] * scale if k0 else 0
+            out[2 * j] = x[2 * j] * (scale * k0)
             if 2 * j + 1 < n:
                 k1 = (h >> 32) >= thr
                 mask[2 * j + 1] = k1
-                out[2 * j + 1] = x[2 * j + 1] * scale if k1 else 0
+                out[2 * j + 1] = x[2 * j + 1] * (scale * k1)
 
 
 def dropout_backward(const floating[::1] dy, const uint8_t[::1] mask, double rate,

@@ -60,22 +60,34 @@ cdef void _combine(const double[:, ::1] part, double* out, double scale) noexcep
         out[j] *= scale
 
 
+def _partials(Py_ssize_t m, Py_ssize_t c):
+    """Per-block partial sums, in double precision."""
+    return np.empty((_n_blocks(m), c))
+
+
 cdef void _channel_moments(const floating[:, ::1] x, double[::1] mean, double[::1] var,
-                           double[:, ::1] part, int t) noexcept nogil:
-    """Per-column mean and biased variance, two passes (centred squares) for accuracy."""
+                           double[:, ::1] part_s, double[:, ::1] part_q, int t) noexcept nogil:
+    """Per-column mean and biased variance in one pass.
+
+    Sums are of ``d = x - x[0]`` (shifted data): the first row is a sample of
+    each column, so ``mean(d**2) - mean(d)**2`` does not suffer the
+    cancellation the unshifted formula has when the mean is large.
+    """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], b, i, j
-    for b in prange(part.shape[0], schedule="static", num_threads=t):
-        _zero(part, b)
+    cdef double d
+    for b in prange(part_s.shape[0], schedule="static", num_threads=t):
+        _zero(part_s, b)
+        _zero(part_q, b)
         for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
             for j in range(c):
-                part[b, j] += x[i, j]
-    _combine(part, &mean[0], 1.0 / m)
-    for b in prange(part.shape[0], schedule="static", num_threads=t):
-        _zero(part, b)
-        for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-            for j in range(c):
-                part[b, j] += (x[i, j] - mean[j]) * (x[i, j] - mean[j])
-    _combine(part, &var[0], 1.0 / m)
+                d = x[i, j] - x[0, j]
+                part_s[b, j] += d
+                part_q[b, j] += d * d
+    _combine(part_s, &mean[0], 1.0 / m)
+    _combine(part_q, &var[0], 1.0 / m)
+    for j in range(c):
+        var[j] = max(var[j] - mean[j] * mean[j], 0.0)
+        mean[j] += x[0, j]
 
 
 cdef void _channel_affine(const floating[:, ::1] x, const floating[::1] a, const floating[::1] s,
@@ -120,10 +132,10 @@ def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma
     for arg, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
         _check_1d(name, arg, a, c)
     cdef double[::1] mean_d = np.empty(c), var_d = np.empty(c)
-    cdef double[:, ::1] part = np.empty((_n_blocks(m), c))
+    cdef double[:, ::1] part_s = _partials(m, c), part_q = _partials(m, c)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
     with nogil:
-        _channel_moments(x, mean_d, var_d, part, t)
+        _channel_moments(x, mean_d, var_d, part_s, part_q, t)
     np.asarray(mean)[:] = mean_d
     np.asarray(var)[:] = var_d
     a, s = _affine_coefficients(mean_d, var_d, gamma, beta, epsilon, np.asarray(out).dtype)
@@ -200,9 +212,8 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     if batch_stats and m == 0:
         raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
     cdef double[::1] invstd = 1.0 / np.sqrt(np.asarray(var, dtype=np.float64) + epsilon)
-    cdef double[::1] mu = np.asarray(mean, dtype=np.float64)
     cdef double[::1] sum_dy = np.zeros(c), sum_dyx = np.zeros(c)
-    cdef double[:, ::1] part_dy = np.empty((_n_blocks(m), c)), part_dyx = np.empty((_n_blocks(m), c))
+    cdef double[:, ::1] part_dy = _partials(m, c), part_dyx = _partials(m, c)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
     with nogil:
         for b in prange(part_dy.shape[0], schedule="static", num_threads=t):
@@ -211,7 +222,7 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
             for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
                 for j in range(c):
                     part_dy[b, j] += dy[i, j]
-                    part_dyx[b, j] += dy[i, j] * (x[i, j] - mu[j])
+                    part_dyx[b, j] += dy[i, j] * (x[i, j] - mean[j])
         _combine(part_dy, &sum_dy[0], 1.0)
         _combine(part_dyx, &sum_dyx[0], 1.0)
         for j in range(c):
@@ -316,7 +327,7 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     _check_1d(name, "var", var, m)
     _check_1d(name, "dgamma", dgamma, d, optional=True)
     _check_1d(name, "dbeta", dbeta, d, optional=True)
-    cdef double[:, ::1] part_dy = np.empty((_n_blocks(m), d)), part_dyx = np.empty((_n_blocks(m), d))
+    cdef double[:, ::1] part_dy = _partials(m, d), part_dyx = _partials(m, d)
     cdef double[::1] sum_dy = np.zeros(d), sum_dyx = np.zeros(d)
     cdef double mu, inv, g, xh, m1, m2
     cdef int t = effective_threads(n_threads, m * d, _GRAIN)
