@@ -120,11 +120,12 @@ class Optimizer(_Configurable):
         Steps applied so far.
     """
 
-    # (slot name, initial value or None when the configuration does not use it)
     def _slot_spec(self):
+        """[(slot name, initial value, or None when this configuration does not use it)]."""
         raise NotImplementedError
 
     def _update(self, w, g, learning_rate, tail):
+        """Call the fused kernel; ``tail`` is its common trailing arguments."""
         raise NotImplementedError
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
