@@ -88,6 +88,7 @@ def test_value_and_grad_matches_finite_differences(loss, y, p, expected, weighte
     assert grad.shape == p3.shape and grad.dtype == np.float64
     f = (lambda q: loss.value_and_grad(yt, q, sample_weight=w)[0])
     assert value == pytest.approx(f(p3), rel=1e-15)
+    assert loss.value(yt, p3, sample_weight=w) == value
     per = losses.get(losses.serialize(loss))
     per.reduction = "none"
     weighted_sum = np.sum(per(y3, p3, sample_weight=w))

@@ -169,13 +169,22 @@ class Loss:
             raise ValueError(f"{self.name}: wrt_preactivation needs a loss that fuses with an activation "
                              f"(probability crossentropies), got from_logits="
                              f"{getattr(self, 'from_logits', None)}")
+        t, p, w, scale = self._flat(y_true, y_pred, sample_weight)
+        total, _, grad = self._run(t, p, w, scale, True, wrt_preactivation)
+        return total * scale, grad.reshape(y_pred.shape)
+
+    def _flat(self, y_true, y_pred, sample_weight):
+        """2-D views of prepared targets and predictions, row weights and the reduction's scale."""
         p = y_pred.reshape(-1, y_pred.shape[-1])
         t = y_true.reshape(-1) if self._family == "sparse" else y_true.reshape(p.shape)
         w = None if sample_weight is None else _row_weights(sample_weight, y_pred.shape[:-1],
                                                              y_pred.dtype, self.name)
-        scale = 1.0 if self.reduction == "sum" else 1.0 / max(p.shape[0], 1)
-        total, _, grad = self._run(t, p, w, scale, True, wrt_preactivation)
-        return total * scale, grad.reshape(y_pred.shape)
+        return t, p, w, 1.0 if self.reduction == "sum" else 1.0 / max(p.shape[0], 1)
+
+    def value(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss only (no gradient): ``value_and_grad``'s first result, for evaluation."""
+        t, p, w, scale = self._flat(y_true, y_pred, sample_weight)
+        return self._run(t, p, w, scale, False, False)[0] * scale
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The loss as in Keras: a float, or the weighted per-sample losses for ``reduction="none"``."""
