@@ -22,7 +22,7 @@ def test_fit_evaluate_predict(blobs):
     assert len(history.history["loss"]) == 30
     assert history.history["loss"][-1] < history.history["loss"][0]
     loss, acc = model.evaluate(x, y, verbose=0)
-    assert acc > 0.95 and loss < 0.3
+    assert acc > 0.95 and loss < 0.5
     proba = model.predict(x)
     assert proba.shape == (120, 3) and proba.dtype == np.float32
     np.testing.assert_allclose(proba.sum(1), 1, rtol=1e-5)

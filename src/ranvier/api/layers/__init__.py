@@ -1,5 +1,32 @@
 """Layers (Keras names and arguments). Custom layers subclass :class:`Layer`."""
+from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
+from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
+from .embedding import Embedding
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
+                      GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D,
+                      GlobalMaxPool2D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPool1D, MaxPool2D,
+                      MaxPooling1D, MaxPooling2D)
+from .recurrent import GRU, LSTM, SimpleRNN
+from .regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout, GaussianNoise,
+                             SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
+from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .sequence import Masking, RepeatVector
+from .wrappers import Bidirectional, TimeDistributed
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
+__all__ = [
+    "Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity",
+    "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout",
+    "Conv1D", "Conv2D", "Convolution1D", "Convolution2D",
+    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
+    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
+    "GlobalAvgPool1D", "GlobalAvgPool2D",
+    "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D",
+    "Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "TimeDistributed", "RepeatVector", "Masking",
+    "BatchNormalization", "LayerNormalization",
+    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+    "GaussianDropout", "AlphaDropout", "ActivityRegularization",
+]
