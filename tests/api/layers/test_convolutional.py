@@ -214,3 +214,37 @@ def test_config_round_trip():
     clone = Conv2D.from_config(layer.get_config())
     assert clone.get_config() == layer.get_config()
     assert Conv1D.from_config(Conv1D(3, 5, padding="causal").get_config()).padding == "causal"
+
+
+def test_model_gradients_through_conv_pool_and_fused_softmax(float64):
+    import ranvier as rv
+    from ranvier.api.layers.pooling import MaxPooling2D
+
+    model = rv.Sequential([rv.layers.Input((7, 6, 2)),
+                           Conv2D(3, 3, padding="same", activation="tanh"),
+                           MaxPooling2D(2, padding="same"),
+                           Conv2D(2, (2, 1), strides=(2, 1), activation="relu"),
+                           rv.layers.Flatten(),
+                           rv.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(9)
+    check_gradients(model, rng.standard_normal((4, 7, 6, 2)), rng.integers(0, 3, 4))
+
+
+def test_a_small_cnn_learns():
+    import ranvier as rv
+    from ranvier.api.layers.pooling import GlobalMaxPooling1D
+
+    # Sequences labelled by whether the pattern (1, -1, 1) occurs: a job for one conv filter.
+    rng = np.random.default_rng(10)
+    x = rng.normal(0, 0.3, (256, 20, 1)).astype(np.float32)
+    y = rng.integers(0, 2, 256)
+    for i in np.flatnonzero(y):
+        t = rng.integers(0, 17)
+        x[i, t:t + 3, 0] += (1, -1, 1)
+    rv.config.set_random_seed(0)
+    model = rv.Sequential([rv.layers.Input((20, 1)), Conv1D(4, 3, activation="relu"), GlobalMaxPooling1D(),
+                           rv.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer=rv.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
+    model.fit(x, y, batch_size=32, epochs=30, verbose=0)
+    assert np.mean(model.predict(x).argmax(axis=1) == y) > 0.9
