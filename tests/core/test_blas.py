@@ -7,7 +7,7 @@ from ranvier.core import _blas
 @pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (3, 5, 4), (17, 9, 33), (64, 1, 7)])
+@pytest.mark.parametrize("m, n, k", [(1, 1, 1), (3, 5, 4), (17, 9, 33), (64, 1, 7), (1, 13, 6), (1, 1, 9)])
 def test_gemm_matches_matmul(dtype, tol, trans_a, trans_b, m, n, k):
     rng = np.random.default_rng(m * 100 + n * 10 + k)
     a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)

@@ -289,6 +289,17 @@ class Model:
         if self._flat_params is None:
             self._setup_training()
 
+    @property
+    def metrics(self):
+        """The loss tracker and the compiled metrics (Keras: ``model.metrics``)."""
+        if not self.compiled or self._flat_params is None:
+            return []
+        return [self._loss_tracker] + list(self._metrics)
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
     def _check_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"You must call compile() before {what}() (model {self.name!r} is not compiled)")
@@ -491,7 +502,7 @@ class Model:
         for a, b in data.batch_slices(len(x), batch_size):
             out, _, penalty = self._forward(x[a:b], training=False)
             swb = None if sw is None else sw[a:b]
-            loss_value, _ = self.loss.value_and_grad(y[a:b], out, swb, wrt_preactivation=False)
+            loss_value = self.loss.value(y[a:b], out, swb)
             loss_value += penalty + sum(v.regularizer.penalty(v.value) for v in self._regularized)
             self._update_metrics(y[a:b], out, swb, loss_value, b - a)
         return self._logs(prefix)
