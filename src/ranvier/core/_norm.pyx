@@ -5,9 +5,10 @@ Batch normalisation sees its input as ``(m, c)``: every row is one position
 channel. Layer normalisation sees it as ``(m, d)``: every row is normalised
 over its ``d`` features.
 
-Sums over rows run in fixed blocks of ``_ROW_BLOCK`` rows whose partial sums
-(double precision) are combined in block order, so the results are
-bit-identical whatever the thread count.
+Sums over rows run in fixed blocks of ``_ROW_BLOCK`` rows: batch
+normalisation sums a block in the compute dtype (vectorised; 32 terms), layer
+normalisation in double; the block sums are combined in block order in double
+precision, so the results are bit-identical whatever the thread count.
 """
 import numpy as np
 
@@ -42,14 +43,19 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t m) noexcept nogil:
     return (m + _ROW_BLOCK - 1) // _ROW_BLOCK
 
 
-cdef inline void _zero(double[:, ::1] part, Py_ssize_t b) noexcept nogil:
+def _partials(Py_ssize_t m, Py_ssize_t c, dtype=np.float64):
+    """Per-block partial sums."""
+    return np.empty((_n_blocks(m), c), dtype)
+
+
+cdef inline void _zero(floating[:, ::1] part, Py_ssize_t b) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(part.shape[1]):
         part[b, j] = 0
 
 
-cdef void _combine(const double[:, ::1] part, double* out, double scale) noexcept nogil:
-    """out[j] = scale * sum_b part[b, j], summed in block order."""
+cdef void _combine(const floating[:, ::1] part, double* out, double scale) noexcept nogil:
+    """out[j] = scale * sum_b part[b, j], summed in block order in double precision."""
     cdef Py_ssize_t b, j
     for j in range(part.shape[1]):
         out[j] = 0
@@ -60,50 +66,59 @@ cdef void _combine(const double[:, ::1] part, double* out, double scale) noexcep
         out[j] *= scale
 
 
-def _partials(Py_ssize_t m, Py_ssize_t c):
-    """Per-block partial sums, in double precision."""
-    return np.empty((_n_blocks(m), c))
+# Row helpers on raw pointers: plain loops the C compiler vectorises.
 
-
-cdef void _channel_moments(const floating[:, ::1] x, double[::1] mean, double[::1] var,
-                           double[:, ::1] part_s, double[:, ::1] part_q, int t) noexcept nogil:
-    """Per-column mean and biased variance in one pass.
-
-    Sums are of ``d = x - x[0]`` (shifted data): the first row is a sample of
-    each column, so ``mean(d**2) - mean(d)**2`` does not suffer the
-    cancellation the unshifted formula has when the mean is large.
-    """
-    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], b, i, j
-    cdef double d
-    for b in prange(part_s.shape[0], schedule="static", num_threads=t):
-        _zero(part_s, b)
-        _zero(part_q, b)
-        for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-            for j in range(c):
-                d = x[i, j] - x[0, j]
-                part_s[b, j] += d
-                part_q[b, j] += d * d
-    _combine(part_s, &mean[0], 1.0 / m)
-    _combine(part_q, &var[0], 1.0 / m)
+cdef inline void _row_shifted_sums(const floating* x, const floating* shift, floating* s, floating* q,
+                                   Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef floating d
     for j in range(c):
-        var[j] = max(var[j] - mean[j] * mean[j], 0.0)
-        mean[j] += x[0, j]
+        d = x[j] - shift[j]
+        s[j] += d
+        q[j] += d * d
+
+
+cdef inline void _row_grad_sums(const floating* x, const floating* dy, const floating* mean,
+                                floating* s_dy, floating* s_dyx, Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t j
+    # Two loops: each has fewer pointers to check for overlap, so both vectorise.
+    for j in range(c):
+        s_dy[j] += dy[j]
+    for j in range(c):
+        s_dyx[j] += dy[j] * (x[j] - mean[j])
+
+
+cdef inline void _row_affine(const floating* x, const floating* a, const floating* s, floating* out,
+                             Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(c):
+        out[j] = x[j] * a[j] + s[j]
+
+
+cdef inline void _row_dx(const floating* x, const floating* dy, const floating* mean, const floating* p,
+                         const floating* q, const floating* r, floating* dx, Py_ssize_t c) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(c):
+        dx[j] = p[j] * dy[j] + q[j] * (x[j] - mean[j]) + r[j]
 
 
 cdef void _channel_affine(const floating[:, ::1] x, const floating[::1] a, const floating[::1] s,
                           floating[:, ::1] out, int t) noexcept nogil:
     """out = x * a + s, per column."""
-    cdef Py_ssize_t i, j
+    cdef Py_ssize_t i, c = x.shape[1]
     for i in prange(x.shape[0], schedule="static", num_threads=t):
-        for j in range(x.shape[1]):
-            out[i, j] = x[i, j] * a[j] + s[j]
+        _row_affine(&x[i, 0], &a[0], &s[0], &out[i, 0], c)
 
 
-def _affine_coefficients(mean, var, gamma, beta, double epsilon, dtype):
-    """a = gamma / sqrt(var + eps), s = beta - mean * a, in the compute dtype."""
-    a = np.asarray(gamma, dtype=np.float64) / np.sqrt(np.asarray(var, dtype=np.float64) + epsilon)
-    s = np.asarray(beta, dtype=np.float64) - np.asarray(mean, dtype=np.float64) * a
-    return a.astype(dtype), s.astype(dtype)
+cdef void _affine_coefficients(const double* mean, const double* var, const floating[::1] gamma,
+                               const floating[::1] beta, double epsilon, floating[:, ::1] coef) noexcept nogil:
+    """coef[0] = gamma / sqrt(var + eps), coef[1] = beta - mean * coef[0] (so out = x * coef[0] + coef[1])."""
+    cdef Py_ssize_t j
+    cdef double a
+    for j in range(gamma.shape[0]):
+        a = gamma[j] / sqrt(var[j] + epsilon)
+        coef[0, j] = <floating> a
+        coef[1, j] = <floating> (beta[j] - mean[j] * a)
 
 
 def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma,
@@ -112,7 +127,10 @@ def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma
     """Batch normalisation with the batch statistics (training mode).
 
     ``out = (x - mean) / sqrt(var + epsilon) * gamma + beta``, with the mean
-    and the biased variance of every column over the rows.
+    and the biased variance of every column over the rows. The statistics
+    take one pass over sums of ``d = x - x[0]`` (shifted data: the first row
+    is a sample of each column, so ``mean(d**2) - mean(d)**2`` does not suffer
+    the cancellation of the unshifted formula when the mean is large).
 
     Parameters
     ----------
@@ -123,7 +141,7 @@ def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma
     mean, var : ndarrays of shape (c,). OUT: batch mean and biased variance.
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], c = x.shape[1]
+    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], b, i, j
     name = "batch_norm_train_forward"
     if m == 0:
         raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
@@ -132,16 +150,25 @@ def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma
     for arg, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
         _check_1d(name, arg, a, c)
     cdef double[::1] mean_d = np.empty(c), var_d = np.empty(c)
-    cdef double[:, ::1] part_s = _partials(m, c), part_q = _partials(m, c)
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] part_s = _partials(m, c, dtype), part_q = _partials(m, c, dtype)
+    cdef floating[:, ::1] coef = np.empty((2, c), dtype)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
     with nogil:
-        _channel_moments(x, mean_d, var_d, part_s, part_q, t)
-    np.asarray(mean)[:] = mean_d
-    np.asarray(var)[:] = var_d
-    a, s = _affine_coefficients(mean_d, var_d, gamma, beta, epsilon, np.asarray(out).dtype)
-    cdef const floating[::1] a_v = a, s_v = s
-    with nogil:
-        _channel_affine(x, a_v, s_v, out, t)
+        for b in prange(part_s.shape[0], schedule="static", num_threads=t):
+            _zero(part_s, b)
+            _zero(part_q, b)
+            for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
+                _row_shifted_sums(&x[i, 0], &x[0, 0], &part_s[b, 0], &part_q[b, 0], c)
+        _combine(part_s, &mean_d[0], 1.0 / m)
+        _combine(part_q, &var_d[0], 1.0 / m)
+        for j in range(c):
+            var_d[j] = max(var_d[j] - mean_d[j] * mean_d[j], 0.0)
+            mean_d[j] += x[0, j]
+            mean[j] = <floating> mean_d[j]
+            var[j] = <floating> var_d[j]
+        _affine_coefficients(&mean_d[0], &var_d[0], gamma, beta, epsilon, coef)
+        _channel_affine(x, coef[0], coef[1], out, t)
 
 
 def batch_norm_inference_forward(const floating[:, ::1] x, const floating[::1] mean,
@@ -159,17 +186,21 @@ def batch_norm_inference_forward(const floating[:, ::1] x, const floating[::1] m
     out : ndarray of shape (m, c). OUT (may be ``x``).
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], c = x.shape[1]
+    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], j
     name = "batch_norm_inference_forward"
     _check_epsilon(name, epsilon)
     _check_2d(name, "out", out, m, c)
     for arg, v in (("mean", mean), ("var", var), ("gamma", gamma), ("beta", beta)):
         _check_1d(name, arg, v, c)
-    a, s = _affine_coefficients(mean, var, gamma, beta, epsilon, np.asarray(out).dtype)
-    cdef const floating[::1] a_v = a, s_v = s
+    cdef double[:, ::1] stats = np.empty((2, c))
+    cdef floating[:, ::1] coef = np.empty((2, c), np.float32 if floating is float else np.float64)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
     with nogil:
-        _channel_affine(x, a_v, s_v, out, t)
+        for j in range(c):
+            stats[0, j] = mean[j]
+            stats[1, j] = var[j]
+        _affine_coefficients(&stats[0, 0], &stats[1, 0], gamma, beta, epsilon, coef)
+        _channel_affine(x, coef[0], coef[1], out, t)
 
 
 def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
@@ -211,40 +242,37 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     _check_1d(name, "dbeta", dbeta, c, optional=True)
     if batch_stats and m == 0:
         raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
-    cdef double[::1] invstd = 1.0 / np.sqrt(np.asarray(var, dtype=np.float64) + epsilon)
-    cdef double[::1] sum_dy = np.zeros(c), sum_dyx = np.zeros(c)
-    cdef double[:, ::1] part_dy = _partials(m, c), part_dyx = _partials(m, c)
+    cdef double[:, ::1] sums = np.zeros((2, c))
+    dtype = np.float32 if floating is float else np.float64
+    cdef floating[:, ::1] part_dy = _partials(m, c, dtype), part_dyx = _partials(m, c, dtype)
+    # dx = p * dy + q * (x - mean) + r per column (q = r = 0 with constant statistics).
+    cdef floating[:, ::1] coef = np.empty((3, c), np.float32 if floating is float else np.float64)
+    cdef double inv, p, sum_dyx
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
     with nogil:
         for b in prange(part_dy.shape[0], schedule="static", num_threads=t):
             _zero(part_dy, b)
             _zero(part_dyx, b)
             for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-                for j in range(c):
-                    part_dy[b, j] += dy[i, j]
-                    part_dyx[b, j] += dy[i, j] * (x[i, j] - mean[j])
-        _combine(part_dy, &sum_dy[0], 1.0)
-        _combine(part_dyx, &sum_dyx[0], 1.0)
+                _row_grad_sums(&x[i, 0], &dy[i, 0], &mean[0], &part_dy[b, 0], &part_dyx[b, 0], c)
+        if m > 0:
+            _combine(part_dy, &sums[0, 0], 1.0)
+            _combine(part_dyx, &sums[1, 0], 1.0)
         for j in range(c):
-            sum_dyx[j] *= invstd[j]  # now sum(dy * xhat)
+            inv = 1.0 / sqrt(var[j] + epsilon)
+            sum_dyx = sums[1, j] * inv  # sum(dy * xhat)
             if dgamma.shape[0] > 0:
-                dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx[j])
+                dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx)
             if dbeta.shape[0] > 0:
-                dbeta[j] = <floating> (grad_beta * dbeta[j] + sum_dy[j])
-    if not need_dx or m == 0:
-        return
-    dtype = np.asarray(dx).dtype
-    scale_np = np.asarray(gamma, dtype=np.float64) * np.asarray(invstd)
-    # Training: dx = scale * (dy - k1 - (x - mean) * k2), k1 = mean(dy), k2 = invstd * mean(dy * xhat).
-    # Inference: dx = scale * dy (k1 = k2 = 0).
-    k1_np = np.asarray(sum_dy) / m if batch_stats else np.zeros(c)
-    k2_np = np.asarray(invstd) * np.asarray(sum_dyx) / m if batch_stats else np.zeros(c)
-    cdef const floating[::1] scale = scale_np.astype(dtype), k1 = k1_np.astype(dtype)
-    cdef const floating[::1] k2 = k2_np.astype(dtype)
-    with nogil:
-        for i in prange(m, schedule="static", num_threads=t):
-            for j in range(c):
-                dx[i, j] = scale[j] * (dy[i, j] - k1[j] - (x[i, j] - mean[j]) * k2[j])
+                dbeta[j] = <floating> (grad_beta * dbeta[j] + sums[0, j])
+            if need_dx:
+                p = gamma[j] * inv
+                coef[0, j] = <floating> p
+                coef[1, j] = <floating> (-p * inv * sum_dyx / m) if batch_stats else 0
+                coef[2, j] = <floating> (-p * sums[0, j] / m) if batch_stats else 0
+        if need_dx:
+            for i in prange(m, schedule="static", num_threads=t):
+                _row_dx(&x[i, 0], &dy[i, 0], &mean[0], &coef[0, 0], &coef[1, 0], &coef[2, 0], &dx[i, 0], c)
 
 
 def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
