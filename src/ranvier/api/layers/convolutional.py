@@ -21,8 +21,14 @@ _COL_BUDGET_BYTES = 64 << 20
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
 
 
-def _column_buffer(n, per_image, k, dtype):
-    """Scratch for the columns of as many images as fit in the budget (at least one, at most n)."""
+def _column_buffer(n, per_image, k, dtype, geom):
+    """Scratch for the columns of as many images as fit in the budget (at least one, at most n).
+
+    Empty for a 1x1 stride-1 unpadded conv, whose input is its own column matrix.
+    """
+    kh, kw, sh, sw, _, _, pt, pl = geom
+    if kh == kw == sh == sw == 1 and pt == pl == 0:
+        return np.empty((0, k), dtype)
     chunk = max(1, min(n, _COL_BUDGET_BYTES // max(1, per_image * k * np.dtype(dtype).itemsize)))
     return np.empty((chunk * per_image, k), dtype)
 
@@ -112,14 +118,14 @@ class _Conv(Layer):
         n = x.shape[0]
         oh, ow = (1,) * (2 - self.rank) + out_spatial
         k = self.kernel.value.size // self.filters
-        col = _column_buffer(n, oh * ow, k, x.dtype)
+        col = _column_buffer(n, oh * ow, k, x.dtype, geom)
         z = np.empty((n, oh, ow, self.filters), x.dtype)
         _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, col,
                              config.get_num_threads())
         z2 = z.reshape(-1, self.filters)
         act = self.activation
         y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
-        col_ready = training and col.shape[0] == n * oh * ow
+        col_ready = training and col.shape[0] in (0, n * oh * ow)
         cache = (x, z2, y, col if col_ready else None, geom, (oh, ow), inputs.shape)
         return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
@@ -135,10 +141,10 @@ class _Conv(Layer):
             return None
         n, nt = x.shape[0], config.get_num_threads()
         k = self.kernel.value.size // self.filters
-        dz4 = dz.reshape(n, oh, ow, self.filters)
+        dz4 = np.ascontiguousarray(dz).reshape(n, oh, ow, self.filters)
         col_ready = col is not None
         if not col_ready:
-            col = _column_buffer(n, oh * ow, k, x.dtype)
+            col = _column_buffer(n, oh * ow, k, x.dtype, geom)
         dx = np.empty_like(x) if need_input_grad else _EMPTY4[x.dtype]
         if train:
             dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
@@ -147,7 +153,7 @@ class _Conv(Layer):
         _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dx, beta,
                               need_input_grad, *geom, col, col_ready, nt)
         if train and self.use_bias:
-            _dense.column_sum(dz.reshape(-1, self.filters), self.bias.grad, self.bias.grad_beta(), nt)
+            _dense.column_sum(dz4.reshape(-1, self.filters), self.bias.grad, self.bias.grad_beta(), nt)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
