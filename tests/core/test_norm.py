@@ -127,3 +127,15 @@ def test_bad_input():
                              np.empty(2), 1)
     with pytest.raises(ValueError, match=r"mean must have shape \(4,\)"):
         K.layer_norm_forward(x, c, c, 1e-3, np.empty_like(x), np.empty(3), np.empty(4), 1)
+
+
+def test_float32_statistics_survive_a_large_mean():
+    # The shifted one-pass moments must not cancel catastrophically when mean >> std.
+    rng = np.random.default_rng(0)
+    x64 = 1000.0 + rng.normal(size=(4096, 3))
+    x = x64.astype(np.float32)
+    out, mean, var = np.empty_like(x), np.empty(3, np.float32), np.empty(3, np.float32)
+    K.batch_norm_train_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-3, out, mean, var, 2)
+    xr = x.astype(np.float64)
+    np.testing.assert_allclose(mean, xr.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(var, xr.var(axis=0), rtol=1e-4)
