@@ -225,3 +225,23 @@ def test_bad_arguments_and_input():
     layer(np.ones((2, 4), np.float32))
     with pytest.raises(ValueError, match="expects input of shape"):
         layer(np.ones((2, 5), np.float32))
+
+
+def test_saved_model_keeps_moving_statistics(tmp_path):
+    import ranvier as rv
+    from ranvier.api.layers.regularization import Dropout
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(2.0, 3.0, (64, 5)).astype(np.float32), rng.integers(0, 2, 64)
+    model = rv.Sequential([rv.layers.Input((5,)), rv.layers.Dense(8, activation="relu"),
+                           BatchNormalization(momentum=0.5), Dropout(0.3, seed=1),
+                           rv.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    path = tmp_path / "bn.ranvier"
+    model.save(path)
+    custom = {"BatchNormalization": BatchNormalization, "Dropout": Dropout}
+    loaded = rv.load_model(path, custom_objects=custom)
+    bn = [layer for layer in loaded.layers if isinstance(layer, BatchNormalization)][0]
+    assert np.any(bn.moving_mean.value != 0)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
