@@ -10,9 +10,9 @@ both for one Box-Muller draw.
 """
 from cython.parallel cimport prange
 from libc.math cimport cos, log, sqrt
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint64_t
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 cdef extern from *:
