@@ -14,25 +14,25 @@ def test_gemm_matches_matmul(dtype, tol, trans_a, trans_b, m, n, k):
     b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
     c = rng.standard_normal((m, n)).astype(dtype)
     expected = 1.5 * (a.T if trans_a else a) @ (b.T if trans_b else b) - 0.5 * c
-    _blas.gemm(trans_a, trans_b, 1.5, a, b, -0.5, c)
+    _blas.gemm_py(trans_a, trans_b, 1.5, a, b, -0.5, c)
     np.testing.assert_allclose(c, expected, rtol=tol, atol=tol * k)
 
 
 def test_gemm_zero_inner_dimension_scales_c():
     a, b = np.empty((3, 0)), np.empty((0, 2))
     c = np.ones((3, 2))
-    _blas.gemm(False, False, 1.0, a, b, 0.25, c)
+    _blas.gemm_py(False, False, 1.0, a, b, 0.25, c)
     np.testing.assert_array_equal(c, 0.25)
 
 
 def test_gemm_rejects_mismatched_shapes():
     a, b, c = np.ones((3, 4)), np.ones((5, 2)), np.ones((3, 2))
     with pytest.raises(ValueError, match="inner dimensions"):
-        _blas.gemm(False, False, 1.0, a, b, 0.0, c)
+        _blas.gemm_py(False, False, 1.0, a, b, 0.0, c)
     with pytest.raises(ValueError, match="c must have shape"):
-        _blas.gemm(False, False, 1.0, np.ones((3, 5)), b, 0.0, np.ones((2, 2)))
+        _blas.gemm_py(False, False, 1.0, np.ones((3, 5)), b, 0.0, np.ones((2, 2)))
 
 
 def test_gemm_rejects_mixed_dtypes():
     with pytest.raises((ValueError, TypeError)):
-        _blas.gemm(False, False, 1.0, np.ones((2, 2), np.float32), np.ones((2, 2)), 0.0, np.ones((2, 2)))
+        _blas.gemm_py(False, False, 1.0, np.ones((2, 2), np.float32), np.ones((2, 2)), 0.0, np.ones((2, 2)))

@@ -1,25 +1,42 @@
-"""BLAS thread limits scoped to ranvier's own calls.
+"""One thread team per ranvier call: BLAS held at one thread, GEMMs split by OpenMP.
 
-Entering a threadpoolctl limit costs ~12 us, so fit/evaluate/large predict
-enter it once per call, and only when the requested thread count differs from
-what the BLAS libraries run with by default.
+Inside fit / evaluate / large predict, scipy's BLAS (the one the core calls)
+runs single-threaded and ``ranvier.core._blas`` splits each large GEMM into
+row blocks over an OpenMP ``prange``. Every thread then belongs to one OpenMP
+team: OpenBLAS's own workers no longer spin against OpenMP's on a 2-core
+machine, and no multi-threaded BLAS call ever runs inside a parallel region.
+Entering the scope costs ~12 us (threadpoolctl), so it happens once per call,
+never per step.
 """
 import contextlib
 
 from . import config
 
 _CONTROLLER = None
-_DEFAULT = config.get_num_threads()
 
 
-def blas_threads():
-    """Context limiting BLAS to ``config.get_num_threads()`` threads (no-op at the default)."""
+def _blas_libraries():
     global _CONTROLLER
-    n = config.get_num_threads()
-    if n == _DEFAULT:
-        return contextlib.nullcontext()
     if _CONTROLLER is None:
         from threadpoolctl import ThreadpoolController  # late: keeps `import ranvier` fast
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER.limit(limits=n, user_api="blas")
+        from ..core import _blas
+
+        _blas.get_gemm_threads()  # loads scipy's BLAS, so threadpoolctl sees it
+        _CONTROLLER = ThreadpoolController().select(user_api="blas")
+    return _CONTROLLER
+
+
+@contextlib.contextmanager
+def compute_scope():
+    """Hold BLAS at one thread and let the core split GEMMs over ``get_num_threads()``."""
+    from ..core import _blas
+
+    n = config.get_num_threads()
+    previous = _blas.get_gemm_threads()
+    with _blas_libraries().limit(limits=1):
+        _blas.set_gemm_threads(n)
+        try:
+            yield
+        finally:
+            _blas.set_gemm_threads(previous)

@@ -1,10 +1,114 @@
-"""Python entry to the GEMM shim, for tests and for callers outside the core."""
-from ranvier.core._blas cimport floating, gemm as _gemm
+"""The one row-major GEMM shim over scipy's cython_blas, and its Python entry.
+
+Threading (docs/architecture.md, "Threads"): calling a multi-threaded BLAS from
+inside an OpenMP region oversubscribes the cores (measured 20-75x slower), and
+two thread pools (OpenBLAS's and OpenMP's) spinning against each other on a
+2-core machine cost even plain sequential calls dearly. So inside ranvier's
+own calls (fit / evaluate / large predict) the API holds scipy's BLAS at one
+thread and raises ``set_gemm_threads``: gemm() then splits C into row (or
+column) blocks over an OpenMP ``prange``, one single-threaded BLAS call per
+block, so every thread in the process belongs to one OpenMP team. Outside that
+scope ``gemm_threads`` is 1 and gemm() is a plain BLAS call.
+"""
+from cython.parallel cimport prange
+from scipy.linalg cimport cython_blas as _cb
+
+from ranvier.core._openmp cimport effective_threads
+from ranvier.core._types cimport floating
+
+# Threads gemm() may split over; > 1 only while BLAS is held at one thread.
+cdef int _gemm_threads = 1
+# Multiply-adds per thread below which splitting costs more than it saves.
+cdef Py_ssize_t _SPLIT_GRAIN = 1 << 17
+# Smallest block edge worth a BLAS call of its own.
+cdef int _MIN_BLOCK = 16
 
 
-def gemm(bint trans_a, bint trans_b, double alpha,
-         const floating[:, ::1] a, const floating[:, ::1] b,
-         double beta, floating[:, ::1] c):
+def set_gemm_threads(int n):
+    """Let gemm() split over ``n`` OpenMP threads. Only call while BLAS runs one thread."""
+    global _gemm_threads
+    if n < 1:
+        raise ValueError(f"set_gemm_threads: n must be >= 1, got {n}")
+    _gemm_threads = n
+
+
+def get_gemm_threads():
+    return _gemm_threads
+
+
+cdef inline void _gemv(bint trans, int rows, int cols, floating alpha, const floating* a, int lda,
+                       const floating* x, int incx, floating beta, floating* y, int incy) noexcept nogil:
+    # Row-major y[rows] = alpha * op(A) @ x + beta * y, op(A) of shape (rows, cols).
+    # trans False: A is stored (rows, cols) row-major = column-major (cols, rows): BLAS 'T'.
+    cdef char t = b'N' if trans else b'T'
+    cdef int m_cm = rows if trans else cols
+    cdef int n_cm = cols if trans else rows
+    if floating is float:
+        _cb.sgemv(&t, &m_cm, &n_cm, &alpha, <float*> a, &lda, <float*> x, &incx, &beta, y, &incy)
+    else:
+        _cb.dgemv(&t, &m_cm, &n_cm, &alpha, <double*> a, &lda, <double*> x, &incx, &beta, y, &incy)
+
+
+cdef inline void _gemm_serial(bint trans_a, bint trans_b, int m, int n, int k,
+                              floating alpha, const floating* a, int lda,
+                              const floating* b, int ldb,
+                              floating beta, floating* c, int ldc) noexcept nogil:
+    # A row-major matrix is its transpose in column-major, so the column-major
+    # routine computes C^T = op(B)^T op(A)^T by swapping the operands.
+    cdef char ta = b'T' if trans_a else b'N'
+    cdef char tb = b'T' if trans_b else b'N'
+    if m == 1 and k > 0:
+        # One output row (batch-1 inference): GEMV reads B once where GEMM would
+        # first pack all of it (measured ~5x slower for 1x784x512).
+        _gemv(not trans_b, n, k, alpha, b, ldb, a, lda if trans_a else 1, beta, c, 1)
+    elif n == 1 and k > 0:
+        _gemv(trans_a, m, k, alpha, a, lda, b, 1 if trans_b else ldb, beta, c, ldc)
+    elif floating is float:
+        _cb.sgemm(&tb, &ta, &n, &m, &k, &alpha, <float*> b, &ldb, <float*> a, &lda, &beta, c, &ldc)
+    else:
+        _cb.dgemm(&tb, &ta, &n, &m, &k, &alpha, <double*> b, &ldb, <double*> a, &lda, &beta, c, &ldc)
+
+
+cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
+               floating alpha, const floating* a, int lda,
+               const floating* b, int ldb,
+               floating beta, floating* c, int ldc) noexcept nogil:
+    """Row-major C[m, n] = alpha * op(A) @ op(B) + beta * C.
+
+    lda/ldb/ldc are the row strides (in elements) of the matrices as stored.
+    """
+    cdef int t, blk, n_blocks, size, start, stop
+    cdef bint by_rows
+    if m == 0 or n == 0:
+        return
+    t = effective_threads(_gemm_threads, <Py_ssize_t> m * n * k, _SPLIT_GRAIN)
+    by_rows = m >= n or n < t * _MIN_BLOCK
+    if t > 1 and by_rows and m < t * _MIN_BLOCK:
+        t = 1
+    if t <= 1:
+        _gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        return
+    n_blocks = t
+    size = ((m if by_rows else n) + n_blocks - 1) // n_blocks
+    for blk in prange(n_blocks, schedule="static", num_threads=t):
+        start = blk * size
+        if by_rows:
+            stop = min(start + size, m)
+            if stop > start:
+                _gemm_serial(trans_a, trans_b, stop - start, n, k, alpha,
+                             a + (start if trans_a else <Py_ssize_t> start * lda), lda,
+                             b, ldb, beta, c + <Py_ssize_t> start * ldc, ldc)
+        else:
+            stop = min(start + size, n)
+            if stop > start:
+                _gemm_serial(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
+                             b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
+                             beta, c + start, ldc)
+
+
+def gemm_py(bint trans_a, bint trans_b, double alpha,
+            const floating[:, ::1] a, const floating[:, ::1] b,
+            double beta, floating[:, ::1] c):
     """C = alpha * op(A) @ op(B) + beta * C for C-contiguous 2-D arrays.
 
     Parameters
@@ -20,6 +124,7 @@ def gemm(bint trans_a, bint trans_b, double alpha,
     cdef int k = a.shape[0] if trans_a else a.shape[1]
     cdef int kb = b.shape[1] if trans_b else b.shape[0]
     cdef int n = b.shape[0] if trans_b else b.shape[1]
+    cdef Py_ssize_t i, j
     if kb != k:
         raise ValueError(f"gemm: inner dimensions differ, op(a) has {k} columns and op(b) has {kb} rows")
     if c.shape[0] != m or c.shape[1] != n:
@@ -28,8 +133,8 @@ def gemm(bint trans_a, bint trans_b, double alpha,
         # BLAS leaves C untouched when k == 0 only if beta == 1; make it explicit.
         for i in range(m):
             for j in range(n):
-                c[i, j] = beta * c[i, j]
+                c[i, j] = beta * c[i, j] if beta != 0 else 0
         return
     with nogil:
-        _gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
-              &b[0, 0], b.shape[1], <floating> beta, &c[0, 0], n)
+        gemm(trans_a, trans_b, m, n, k, <floating> alpha, &a[0, 0], a.shape[1],
+             &b[0, 0], b.shape[1], <floating> beta, &c[0, 0], n)

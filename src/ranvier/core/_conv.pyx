@@ -23,7 +23,8 @@ batch: the work then goes chunk by chunk, so memory stays bounded.
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
-from ranvier.core._blas cimport floating, gemm
+from ranvier.core._blas cimport gemm
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 # Elements copied per thread before a second thread is worth starting.

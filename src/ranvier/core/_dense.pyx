@@ -1,7 +1,8 @@
 """Dense (fully connected) layer kernels: y = x @ W (+ bias, fused with the activation elsewhere)."""
 from cython.parallel cimport prange
 
-from ranvier.core._blas cimport floating, gemm
+from ranvier.core._blas cimport gemm
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 # Columns per parallel block of the bias-gradient sum: rows are summed in order

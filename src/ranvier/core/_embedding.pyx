@@ -1,7 +1,7 @@
 """Embedding kernels: row gather forward, row scatter-add backward."""
 from cython.parallel cimport prange
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 # Copied elements per thread: a gather is memory-bound, threads pay off only on big batches.

@@ -14,7 +14,7 @@ loss value is the same as for the probability kind.
 from cython.parallel cimport prange
 from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh, tanhf, M_LN2
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 cdef enum:

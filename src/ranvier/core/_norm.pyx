@@ -15,7 +15,7 @@ import numpy as np
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 cdef Py_ssize_t _ROW_BLOCK = 32

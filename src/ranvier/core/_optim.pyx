@@ -22,7 +22,7 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, pow, isnan
 from libc.stdlib cimport malloc, free
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",

@@ -14,7 +14,7 @@ from cython.parallel cimport prange
 from libc.math cimport INFINITY
 from libc.string cimport memset
 
-from ranvier.core._blas cimport floating
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 ctypedef int index_t

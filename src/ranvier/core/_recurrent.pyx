@@ -21,7 +21,8 @@ from cython.parallel cimport prange
 from libc.math cimport exp, tanh
 from libc.stdlib cimport free, malloc
 
-from ranvier.core._blas cimport floating, gemm
+from ranvier.core._blas cimport gemm
+from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 #: Activation codes of the fused gate kernels.

@@ -8,7 +8,7 @@ negative slope; ``Maxout`` (Goodfellow et al. 2013) takes the maximum over
 """
 import numpy as np
 
-from ...core import _activations
+from ...core import _maxout
 from .. import activations, config, constraints, initializers, regularizers
 from .base import Layer
 
@@ -250,7 +250,7 @@ class Maxout(Layer):
         z = np.empty((n, self.units * self.pieces), x.dtype)
         out = np.empty((n, self.units), x.dtype)
         argmax = np.empty((n, self.units), np.intp)
-        _activations.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax,
+        _maxout.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax,
                                     config.get_num_threads())
         return out.reshape(inputs.shape[:-1] + (self.units,)), (x, argmax, inputs.shape)
 
@@ -266,7 +266,7 @@ class Maxout(Layer):
             beta, dkernel, dbias = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.bias.value)
         dz = np.empty((x.shape[0], self.units * self.pieces), x.dtype)
         dx = np.empty_like(x) if need_input_grad else np.empty((0, 0), x.dtype)
-        _activations.maxout_backward(x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx,
+        _maxout.maxout_backward(x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx,
                                      need_input_grad, config.get_num_threads())
         return dx.reshape(input_shape) if need_input_grad else None
 

@@ -17,14 +17,12 @@ from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 
-_CODES = _recurrent.ACTIVATIONS
-
 
 def _activation_name(value, arg, owner):
     """The kernel name of an activation given as None, a string or an object with ``name``."""
     name = "linear" if value is None else getattr(value, "name", getattr(value, "__name__", value))
-    if not isinstance(name, str) or name not in _CODES:
-        raise ValueError(f"{owner}: {arg} must be one of {sorted(_CODES)} or None, got {value!r}")
+    if not isinstance(name, str) or name not in _recurrent.ACTIVATIONS:
+        raise ValueError(f"{owner}: {arg} must be one of {sorted(_recurrent.ACTIVATIONS)} or None, got {value!r}")
     return name
 
 
@@ -283,7 +281,7 @@ class SimpleRNN(_Recurrent):
         z = np.empty_like(h[1:])
         _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                       self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
-                                      _CODES[self.activation], config.get_num_threads())
+                                      _recurrent.ACTIVATIONS[self.activation], config.get_num_threads())
         return None
 
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
@@ -291,7 +289,7 @@ class SimpleRNN(_Recurrent):
         dgates = np.empty_like(h[1:])
         _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
                                        dh_seq, dh, dgates, dkernel, drec, dx, beta, need_dx,
-                                       _CODES[self.activation], config.get_num_threads())
+                                       _recurrent.ACTIVATIONS[self.activation], config.get_num_threads())
         self._bias_grad(dgates, beta, trainable)
         return [dh]
 
@@ -346,7 +344,7 @@ class LSTM(_Recurrent):
         act_c = np.empty_like(h[1:])
         _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                 self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
-                                _CODES[self.activation], _CODES[self.recurrent_activation],
+                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                 config.get_num_threads())
         return gates, c, act_c
 
@@ -362,7 +360,7 @@ class LSTM(_Recurrent):
         dgates = np.empty_like(gates)
         _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
                                  act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec, dx, beta, need_dx,
-                                 _CODES[self.activation], _CODES[self.recurrent_activation],
+                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                  config.get_num_threads())
         self._bias_grad(dgates, beta, trainable)
         return [dh, dc]
@@ -408,7 +406,7 @@ class GRU(_Recurrent):
         rec = np.empty_like(gates)
         _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
-                               _CODES[self.activation], _CODES[self.recurrent_activation],
+                               _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                config.get_num_threads())
         return gates, rec
 
@@ -418,7 +416,7 @@ class GRU(_Recurrent):
         dgates, drec = np.empty_like(gates), np.empty_like(rec)
         _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
                                 h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel, dx, beta, need_dx,
-                                _CODES[self.activation], _CODES[self.recurrent_activation],
+                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                 config.get_num_threads())
         self._bias_grad(dgates, beta, trainable, row=0)
         self._bias_grad(drec, beta, trainable, row=1)

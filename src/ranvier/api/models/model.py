@@ -3,7 +3,7 @@ import numpy as np
 
 from .. import callbacks as callbacks_module
 from .. import config, data, losses, metrics as metrics_module, optimizers
-from .._threading import blas_threads
+from .._threading import compute_scope
 from ..layers.base import Layer
 from ._graph import KerasTensor, topological_nodes
 
@@ -429,7 +429,7 @@ class Model:
                                             model=self, verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         rng = config.make_rng(None)
-        with blas_threads():
+        with compute_scope():
             if getattr(self.optimizer, "full_batch", False):
                 self._fit_full_batch(x, y_arr, sw, val, epochs, cbs)
                 return self.history
@@ -515,7 +515,7 @@ class Model:
             raise ValueError("evaluate: y is required, got None")
         batch_size = _check_batch_size(batch_size)
         x, y, sw = self._prepare(x, y, sample_weight)
-        with blas_threads():
+        with compute_scope():
             logs = self._evaluate_arrays(x, y, sw, batch_size)
         if _resolve_verbose(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
@@ -543,9 +543,9 @@ class Model:
         if n <= batch_size:
             if n <= _SMALL_PREDICT:
                 return self._forward(x, training=False)[0]
-            with blas_threads():
+            with compute_scope():
                 return self._forward(x, training=False)[0]
-        with blas_threads():
+        with compute_scope():
             first = self._forward(x[:batch_size], training=False)[0]
             out = np.empty((n,) + first.shape[1:], first.dtype)
             out[:batch_size] = first
