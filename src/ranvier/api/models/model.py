@@ -492,7 +492,8 @@ class Model:
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
         self._reset_metrics()
-        loss_value, out = self._train_step(x, y, sw)
+        with compute_scope():
+            loss_value, out = self._train_step(x, y, sw)
         self._update_metrics(y, out, sw, loss_value, len(x))
         return self._result(self._logs(), return_dict)
 
