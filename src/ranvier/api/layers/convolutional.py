@@ -10,7 +10,7 @@ import numpy as np
 from ...core import _conv, _dense
 from .. import activations, config, constraints, initializers, regularizers
 from ._conv_utils import (check_input_rank, normalize_padding, normalize_tuple, output_geometry,
-                          spatial_input)
+                          reusable_empty, spatial_input)
 from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
@@ -21,7 +21,7 @@ _COL_BUDGET_BYTES = 64 << 20
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
 
 
-def _column_buffer(n, per_image, k, dtype, geom):
+def _column_buffer(layer, n, per_image, k, dtype, geom):
     """Scratch for the columns of as many images as fit in the budget (at least one, at most n).
 
     Empty for a 1x1 stride-1 unpadded conv, whose input is its own column matrix.
@@ -30,7 +30,7 @@ def _column_buffer(n, per_image, k, dtype, geom):
     if kh == kw == sh == sw == 1 and pt == pl == 0:
         return np.empty((0, k), dtype)
     chunk = max(1, min(n, _COL_BUDGET_BYTES // max(1, per_image * k * np.dtype(dtype).itemsize)))
-    return np.empty((chunk * per_image, k), dtype)
+    return reusable_empty(layer, "_col_buffer", (chunk * per_image, k), np.dtype(dtype))
 
 
 def _rank_shape(rank):
@@ -118,8 +118,8 @@ class _Conv(Layer):
         n = x.shape[0]
         oh, ow = (1,) * (2 - self.rank) + out_spatial
         k = self.kernel.value.size // self.filters
-        col = _column_buffer(n, oh * ow, k, x.dtype, geom)
-        z = np.empty((n, oh, ow, self.filters), x.dtype)
+        col = _column_buffer(self, n, oh * ow, k, x.dtype, geom)
+        z = reusable_empty(self, "_z_buffer", (n, oh, ow, self.filters), x.dtype)
         _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, col,
                              config.get_num_threads())
         z2 = z.reshape(-1, self.filters)
@@ -144,8 +144,8 @@ class _Conv(Layer):
         dz4 = np.ascontiguousarray(dz).reshape(n, oh, ow, self.filters)
         col_ready = col is not None
         if not col_ready:
-            col = _column_buffer(n, oh * ow, k, x.dtype, geom)
-        dx = np.empty_like(x) if need_input_grad else _EMPTY4[x.dtype]
+            col = _column_buffer(self, n, oh * ow, k, x.dtype, geom)
+        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         if train:
             dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
         else:

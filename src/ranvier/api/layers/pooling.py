@@ -9,7 +9,8 @@ import numpy as np
 
 from ...core import _pool
 from .. import config
-from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from ._conv_utils import (check_input_rank, normalize_padding, normalize_tuple, output_geometry, reusable_empty,
+                          spatial_input)
 from .base import Layer
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
@@ -22,20 +23,20 @@ def _rank_shape(rank):
     return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
 
 
-def _pool_forward(is_max, x, window, strides, pads, out_hw):
+def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
     """Run the pooling kernel on (n, h, w, c) input. Returns (out, argmax or None)."""
-    out = np.empty((x.shape[0],) + out_hw + (x.shape[3],), x.dtype)
+    out = reusable_empty(layer, "_out_buffer", (x.shape[0],) + out_hw + (x.shape[3],), x.dtype)
     nt = config.get_num_threads()
     if is_max:
-        argmax = np.empty(out.shape, np.int32)
+        argmax = reusable_empty(layer, "_argmax_buffer", out.shape, np.dtype(np.int32))
         _pool.max_pool2d_forward(x, *window, *strides, *pads, out, argmax, nt)
         return out, argmax
     _pool.avg_pool2d_forward(x, *window, *strides, *pads, out, nt)
     return out, None
 
 
-def _pool_backward(is_max, dy, argmax, window, strides, pads, x_shape):
-    dx = np.empty(x_shape, dy.dtype)
+def _pool_backward(layer, is_max, dy, argmax, window, strides, pads, x_shape):
+    dx = reusable_empty(layer, "_dx_buffer", x_shape, dy.dtype)
     nt = config.get_num_threads()
     if is_max:
         _pool.max_pool2d_backward(dy, argmax, dx, nt)
@@ -80,7 +81,7 @@ class _Pooling(Layer):
         out_spatial, pads = self._geometry(inputs.shape)
         x = spatial_input(inputs, self.rank)
         geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
-        out, argmax = _pool_forward(self._max, x, *geom, self._as2d(out_spatial))
+        out, argmax = _pool_forward(self, self._max, x, *geom, self._as2d(out_spatial))
         cache = (argmax, geom, x.shape, inputs.shape)
         return out.reshape((inputs.shape[0],) + out_spatial + (inputs.shape[-1],)), cache
 
@@ -89,7 +90,7 @@ class _Pooling(Layer):
             return None
         argmax, geom, x_shape, input_shape = cache
         dy = np.ascontiguousarray(dy).reshape((x_shape[0],) + self._as2d(dy.shape[1:-1]) + (x_shape[3],))
-        return _pool_backward(self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
+        return _pool_backward(self, self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
@@ -127,7 +128,7 @@ class _GlobalPooling(Layer):
                              f"got shape {inputs.shape}")
         x = spatial_input(inputs, self.rank)
         geom = (x.shape[1:3], (1, 1), (0, 0))
-        out, argmax = _pool_forward(self._max, x, *geom, (1, 1))
+        out, argmax = _pool_forward(self, self._max, x, *geom, (1, 1))
         cache = (argmax, geom, x.shape, inputs.shape)
         keep = (1,) * self.rank if self.keepdims else ()
         return out.reshape((x.shape[0],) + keep + (x.shape[3],)), cache
@@ -137,7 +138,7 @@ class _GlobalPooling(Layer):
             return None
         argmax, geom, x_shape, input_shape = cache
         dy = np.ascontiguousarray(dy).reshape(x_shape[0], 1, 1, x_shape[3])
-        return _pool_backward(self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
+        return _pool_backward(self, self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "keepdims": self.keepdims}
