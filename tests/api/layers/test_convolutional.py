@@ -248,3 +248,20 @@ def test_a_small_cnn_learns():
     model.compile(optimizer=rv.optimizers.Adam(0.02), loss="sparse_categorical_crossentropy")
     model.fit(x, y, batch_size=32, epochs=30, verbose=0)
     assert np.mean(model.predict(x).argmax(axis=1) == y) > 0.9
+
+
+def test_held_outputs_are_never_overwritten_and_free_buffers_are_reused():
+    from ranvier.api.layers.pooling import MaxPooling2D
+
+    rng = np.random.default_rng(11)
+    conv, pool = Conv2D(4, 3, activation="relu"), MaxPooling2D()
+    x1, x2 = rng.standard_normal((2, 2, 8, 8, 3)).astype(np.float32)
+    y1, p1 = conv(x1), pool(conv(x1))
+    y1_copy, p1_copy = y1.copy(), p1.copy()
+    y2, p2 = conv(x2), pool(conv(x2))
+    np.testing.assert_array_equal(y1, y1_copy)
+    np.testing.assert_array_equal(p1, p1_copy)
+    assert not np.array_equal(y1, y2)
+    # Released outputs are recycled: the next call writes into the same memory.
+    address = conv(x1).__array_interface__["data"][0]
+    assert conv(x2).__array_interface__["data"][0] == address
