@@ -111,7 +111,7 @@ def test_float32_close_to_float64():
 
 
 def test_thread_count_does_not_change_results():
-    x = np.random.default_rng(0).normal(size=(2048, 32)).astype(np.float32)
+    x = np.random.default_rng(0).normal(size=(8192, 32)).astype(np.float32)  # large enough to run threaded
     dy = np.random.default_rng(1).normal(size=x.shape).astype(np.float32)
     results = []
     old = config.get_num_threads()

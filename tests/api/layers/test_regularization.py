@@ -83,7 +83,7 @@ def test_global_seed_makes_unseeded_layers_reproducible():
 
 
 def test_masks_do_not_depend_on_thread_count():
-    x = np.ones((256, 512), np.float32)
+    x = np.ones((512, 512), np.float32)  # large enough to run threaded
     old = config.get_num_threads()
     outs = []
     try:
