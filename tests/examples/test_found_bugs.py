@@ -22,3 +22,25 @@ def test_accuracy_with_hinge_loss_counts_negatives():
     loss, accuracy = model.evaluate(x, y, verbose=0)
     assert loss == 0.0
     assert accuracy == 1.0
+
+
+@pytest.mark.xfail(strict=True, raises=AttributeError,
+                   reason="saving.from_bytes (saving.py:198) turns KeyError/TypeError/IndexError from "
+                   "from_config into ValueError, not the AttributeError of Sequential.from_config's "
+                   "config.get on a non-dict")
+def test_model_config_of_the_wrong_type_is_a_clear_error(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(3)]).save(tmp_path / "m.ranvier")
+    with zipfile.ZipFile(tmp_path / "m.ranvier") as zf:
+        cfg, weights = json.loads(zf.read("config.json")), zf.read("weights.npz")
+    cfg["config"] = "not a dict"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", json.dumps(cfg))
+        zf.writestr("weights.npz", weights)
+    (tmp_path / "bad.ranvier").write_bytes(buf.getvalue())
+    with pytest.raises(ValueError, match="config"):
+        rv.load_model(tmp_path / "bad.ranvier")
