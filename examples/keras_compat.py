@@ -100,7 +100,8 @@ def main(argv=None):
     history = model.fit(x_train, y_train, batch_size=64, epochs=epochs,
                         validation_data=(x_test, y_test), verbose=0)
     print("functional history keys:", sorted(history.history.keys()))
-    print(f"functional: val_sparse_categorical_accuracy {history.history['val_sparse_categorical_accuracy'][-1]:.4f}")
+    accuracy = history.history["val_sparse_categorical_accuracy"][-1]
+    print(f"functional: val_sparse_categorical_accuracy {accuracy:.4f}")
     return 0
 
 

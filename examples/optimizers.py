@@ -36,7 +36,7 @@ def make_model():
                           rv.layers.Dense(2, activation="softmax")])
 
 
-def first_order(steps):
+def first_order():
     """The mini-batch optimizers, with learning rates that suit this problem (Keras' defaults are smaller)."""
     return {
         "SGD": O.SGD(0.1),
@@ -85,7 +85,7 @@ def main(argv=None):
     print(f"{'optimizer':<22} {'runs':>10} {'train loss':>10} {'train acc':>9} {'test acc':>8} {'time':>7}")
     full_batch = {"L-BFGS": O.LBFGS(max_iter=args.iterations),
                   "conjugate gradient": O.ConjugateGradient(max_iter=args.iterations)}
-    for name, optimizer in {**first_order(steps), **full_batch}.items():
+    for name, optimizer in {**first_order(), **full_batch}.items():
         history, seconds, loss, accuracy, test_accuracy = run(optimizer, initial_weights, data, args.epochs)
         runs = len(history.history["loss"])
         unit = "iter" if optimizer.full_batch else "epochs"
@@ -96,8 +96,9 @@ def main(argv=None):
     schedules = {
         "constant 0.1": (O.SGD(0.1, momentum=0.9), []),
         "cosine decay to 0": (O.SGD(O.schedules.CosineDecay(0.1, decay_steps=steps), momentum=0.9), []),
-        "step: halve every 10 epochs": (O.SGD(0.1, momentum=0.9),
-                                        [rv.callbacks.LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))]),
+        "step: halve every 10 epochs": (
+            O.SGD(0.1, momentum=0.9),
+            [rv.callbacks.LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))]),
     }
     for name, (optimizer, callbacks) in schedules.items():
         _, seconds, loss, accuracy, test_accuracy = run(optimizer, initial_weights, data, args.epochs, callbacks)

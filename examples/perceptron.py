@@ -29,7 +29,7 @@ XOR_Y = np.array([0, 1, 1, 0])
 
 
 def separable_data(n, seed, margin=0.1):
-    """``n`` points of [-1, 1]^2 labelled by the side of the line x1 - 2 x2 + 0.3 = 0, none closer than ``margin``."""
+    """``n`` points of [-1, 1]^2 labelled by their side of x1 - 2 x2 + 0.3 = 0, none within ``margin``."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, (4 * n, 2))
     score = (x @ np.array([1.0, -2.0]) + 0.3) / np.sqrt(5.0)   # signed distance to the line
