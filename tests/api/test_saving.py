@@ -135,3 +135,21 @@ def test_unknown_custom_layer_needs_custom_objects(tmp_path):
     again = rv.load_model(tmp_path / "c.ranvier", custom_objects={"Doubler": Doubler})
     x = np.ones((2, 3), np.float32)
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_model_config_of_the_wrong_type_is_a_clear_error(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(3)]).save(tmp_path / "m.ranvier")
+    with zipfile.ZipFile(tmp_path / "m.ranvier") as zf:
+        cfg, weights = json.loads(zf.read("config.json")), zf.read("weights.npz")
+    cfg["config"] = "not a dict"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("config.json", json.dumps(cfg))
+        zf.writestr("weights.npz", weights)
+    (tmp_path / "bad.ranvier").write_bytes(buf.getvalue())
+    with pytest.raises(ValueError, match="config"):
+        rv.load_model(tmp_path / "bad.ranvier")

@@ -181,6 +181,10 @@ class Loss:
                                                              y_pred.dtype, self.name)
         return t, p, w, 1.0 if self.reduction == "sum" else 1.0 / max(p.shape[0], 1)
 
+    def metric_targets(self, y):
+        """Targets for the metrics from prepared targets (identity unless the loss recodes labels)."""
+        return y
+
     def value(self, y_true, y_pred, sample_weight=None):
         """The reduced loss only (no gradient): ``value_and_grad``'s first result, for evaluation."""
         t, p, w, scale = self._flat(y_true, y_pred, sample_weight)
@@ -349,6 +353,10 @@ class Hinge(Loss):
         if np.isin(y, (0, 1)).all():
             y = 2 * y - 1
         return y
+
+    def metric_targets(self, y):
+        # Metrics (binary accuracy) count in 0/1 labels, whichever the user gave.
+        return (y + 1) * 0.5
 
 
 class SquaredHinge(Hinge):

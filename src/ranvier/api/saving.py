@@ -195,7 +195,7 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
             raise ValueError(f"{where}: unknown model class {cfg.get('class_name')!r}")
         try:
             model = cls.from_config(cfg["config"], custom_objects=custom_objects)
-        except (KeyError, TypeError, IndexError) as exc:
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ValueError(f"{where}: the model config is invalid ({exc!r})") from None
         model._ensure_graph()
         arrays = _read_npz(zf, "weights.npz", where)

@@ -217,3 +217,16 @@ def test_sequential_built_from_data_and_pop(blobs):
     assert model.input_shape == (None, 4) and model.output_shape == (None, 3)
     model.pop()
     assert model.output_shape == (None, 5)
+
+
+def test_accuracy_with_hinge_loss_counts_negatives():
+    # Scores +-2 and +-3: every sample on the right side with margin (hinge loss 0). Keras 3
+    # ("accuracy" -> binary_accuracy against the user's 0/1 labels) reports 1.0.
+    model = rv.Sequential([rv.layers.Input((2,)), rv.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="hinge", metrics=["accuracy"])
+    model.set_weights([np.array([[1.0], [0.0]]), np.zeros(1)])
+    x = np.array([[2, 0], [-2, 0], [3, 0], [-3, 0]], dtype=np.float32)
+    y = np.array([1, 0, 1, 0])
+    loss, accuracy = model.evaluate(x, y, verbose=0)
+    assert loss == 0.0
+    assert accuracy == 1.0

@@ -357,6 +357,8 @@ class Model:
 
     def _update_metrics(self, y, out, sw, loss_value, n):
         self._loss_tracker.update_state(loss_value, sample_weight=n)
+        if self._metrics:
+            y = self.loss.metric_targets(y)
         for m in self._metrics:
             m.update_state(y, out, sample_weight=sw)
 
