@@ -1,4 +1,5 @@
 import io
+import json
 import os
 import pickle
 import zipfile
@@ -138,10 +139,6 @@ def test_unknown_custom_layer_needs_custom_objects(tmp_path):
 
 
 def test_model_config_of_the_wrong_type_is_a_clear_error(tmp_path):
-    import io
-    import json
-    import zipfile
-
     rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(3)]).save(tmp_path / "m.ranvier")
     with zipfile.ZipFile(tmp_path / "m.ranvier") as zf:
         cfg, weights = json.loads(zf.read("config.json")), zf.read("weights.npz")
