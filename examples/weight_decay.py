@@ -17,22 +17,7 @@ import sys
 
 import numpy as np
 
-import ranvier as rv
-
-DECAYS = (1e-4, 1e-3, 1e-2)
-
-
-def train(weight_decay, x, y, epochs, seed):
-    """The demo's model and training run for one weight decay."""
-    rv.config.set_random_seed(seed)
-    model = rv.Sequential([rv.layers.Input((2,)),
-                           rv.layers.Dense(50, activation="tanh"),
-                           rv.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer=rv.optimizers.SGD(0.1, momentum=0.9, weight_decay=weight_decay),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x, y, batch_size=32, epochs=epochs, verbose=0)
-    return model
-
+from ranvier.demo import weight_decay_experiment
 
 def plot(models, x, y, path):
     """Probability of class 1 over the plane, the 0.5 contour and the training points."""
@@ -64,19 +49,15 @@ def plot(models, x, y, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--quick", action="store_true", help="30 epochs (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="weight_decay.png", help="PNG file for the figure")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 30
 
-    x_train, y_train = rv.datasets.make_gaussian_mixture(200, seed=args.seed)
-    x_test, y_test = rv.datasets.make_gaussian_mixture(2000, seed=args.seed + 1)
-    print(f"{'weight decay':>12}  {'train acc':>9}  {'test acc':>8}")
-    models = {}
-    for wd in DECAYS:
-        model = models[wd] = train(wd, x_train, y_train, args.epochs, args.seed)
-        train_acc = model.evaluate(x_train, y_train, verbose=0)[1]
-        test_acc = model.evaluate(x_test, y_test, verbose=0)[1]
-        print(f"{wd:>12g}  {train_acc:>9.3f}  {test_acc:>8.3f}")
+    results, (x_train, y_train, _, _) = weight_decay_experiment(epochs=args.epochs, seed=args.seed)
+    models = {wd: model for wd, (model, _, _) in results.items()}
     plot(models, x_train, y_train, args.output)
 
 
