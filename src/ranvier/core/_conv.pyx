@@ -117,9 +117,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
         raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    if pointwise and (oh != x.shape[1] or ow != x.shape[2]):
-        raise ValueError(f"conv2d_forward: a 1x1 conv keeps the spatial size {(x.shape[1], x.shape[2])}, got {(oh, ow)}")
-    chunk = _check_col(col, per, k, n, pointwise, "conv2d_forward")
+    chunk = _check_col(col, x.shape[1], x.shape[2], oh, ow, k, n, pointwise, "conv2d_forward")
     if n == 0 or f == 0:
         return
     if k == 0:
@@ -174,9 +172,7 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
                     or dx.shape[3] != c):
         raise ValueError(f"conv2d_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    if pointwise and (oh != x.shape[1] or ow != x.shape[2]):
-        raise ValueError(f"conv2d_backward: a 1x1 conv keeps the spatial size {(x.shape[1], x.shape[2])}, got {(oh, ow)}")
-    chunk = _check_col(col, per, k, n, pointwise, "conv2d_backward")
+    chunk = _check_col(col, x.shape[1], x.shape[2], oh, ow, k, n, pointwise, "conv2d_backward")
     if col_ready and not pointwise and chunk < n:
         raise ValueError(f"conv2d_backward: col_ready needs a col buffer for all {n} images, got {chunk}")
     if k == 0 or f == 0:
@@ -207,10 +203,13 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
             n0 += nb
 
 
-cdef Py_ssize_t _check_col(floating[:, ::1] col, Py_ssize_t per, Py_ssize_t k, Py_ssize_t n,
-                           bint pointwise, str where) except -1:
-    """Images per chunk that ``col`` holds (validated)."""
+cdef Py_ssize_t _check_col(floating[:, ::1] col, Py_ssize_t h, Py_ssize_t w, Py_ssize_t oh, Py_ssize_t ow,
+                           Py_ssize_t k, Py_ssize_t n, bint pointwise, str where) except -1:
+    """Images per chunk that ``col`` holds (validated); a 1x1 conv needs none."""
+    cdef Py_ssize_t per = oh * ow
     if pointwise:
+        if oh != h or ow != w:
+            raise ValueError(f"{where}: a 1x1 conv keeps the spatial size {(h, w)}, got {(oh, ow)}")
         return n
     if col.shape[1] != k or col.shape[0] < per or col.shape[0] % per != 0:
         raise ValueError(f"{where}: col must have shape (chunk * {per}, {k}) with chunk >= 1, "

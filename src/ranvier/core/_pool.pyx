@@ -11,7 +11,6 @@ Max pooling records in ``argmax`` the flat index ``(iy * w + ix) * c + ci``
 of the winner within its image, which the backward pass scatters to.
 """
 from cython.parallel cimport prange
-from libc.math cimport INFINITY
 from libc.string cimport memset
 
 from ranvier.core._types cimport floating
