@@ -16,8 +16,6 @@ import time
 import numpy as np
 
 import ranvier as rv
-from ranvier.api.layers.embedding import Embedding
-from ranvier.api.layers.recurrent import LSTM
 
 
 def hello():
@@ -26,7 +24,7 @@ def hello():
     x = np.eye(len(chars), dtype=np.float32)[[index[c] for c in "hell"]][None]
     y = np.array([[index[c] for c in "ello"]])
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.Input((4, len(chars))), LSTM(16, return_sequences=True),
+    model = rv.Sequential([rv.Input((4, len(chars))), rv.layers.LSTM(16, return_sequences=True),
                            rv.layers.Dense(len(chars), activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=60, verbose=0)
@@ -65,8 +63,8 @@ def language_model(epochs, max_chars, window=40):
     print(f"\ncorpus: {len(text)} characters of stdlib docstrings, {len(chars)} distinct, "
           f"{len(x)} windows of {window}")
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.Input((None,), dtype="int64"), Embedding(len(chars), 32),
-                           LSTM(128, return_sequences=True),
+    model = rv.Sequential([rv.Input((None,), dtype="int64"), rv.layers.Embedding(len(chars), 32),
+                           rv.layers.LSTM(128, return_sequences=True),
                            rv.layers.Dense(len(chars), activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(0.01, clipnorm=5.0), loss="sparse_categorical_crossentropy")
     for epoch in range(1, epochs + 1):
@@ -84,7 +82,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--max-chars", type=int, default=40000)
+    parser.add_argument("--quick", action="store_true", help="1 epoch on 3000 characters (smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.epochs, args.max_chars = 1, 3000
     hello()
     language_model(args.epochs, args.max_chars)
 

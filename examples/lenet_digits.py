@@ -49,7 +49,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help="2 epochs (smoke test)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs = 2
     x_train, x_test, y_train, y_test = load_digits_split()
     model = lenet(args.seed)
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",

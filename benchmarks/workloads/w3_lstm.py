@@ -37,7 +37,7 @@ def _batches(x, y):
 
 def ranvier_step(x, y):
     import ranvier as rv
-    from ranvier.api.layers.recurrent import LSTM
+    from ranvier.layers import LSTM
 
     rv.config.set_random_seed(0)
     model = rv.Sequential([rv.layers.Input((T, N_IN)), LSTM(UNITS),
