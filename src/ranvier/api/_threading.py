@@ -5,8 +5,10 @@ runs single-threaded and ``ranvier.core._blas`` splits each large GEMM into
 row blocks over an OpenMP ``prange``. Every thread then belongs to one OpenMP
 team: OpenBLAS's own workers no longer spin against OpenMP's on a 2-core
 machine, and no multi-threaded BLAS call ever runs inside a parallel region.
-Entering the scope costs ~12 us (threadpoolctl), so it happens once per call,
-never per step.
+Outside the scope (small predict, direct ``layer.call``) kernels run serial
+(``config.kernel_threads()`` is 1) and BLAS keeps its own threads, so the two
+pools never meet. Entering the scope costs ~11 us (threadpoolctl), so it
+happens once per call, never per step.
 """
 import contextlib
 
@@ -33,10 +35,12 @@ def compute_scope():
     from ..core import _blas
 
     n = config.get_num_threads()
-    previous = _blas.get_gemm_threads()
+    previous = _blas.get_gemm_threads(), config._KERNEL_THREADS
     with _blas_libraries().limit(limits=1):
         _blas.set_gemm_threads(n)
+        config._KERNEL_THREADS = n
         try:
             yield
         finally:
-            _blas.set_gemm_threads(previous)
+            _blas.set_gemm_threads(previous[0])
+            config._KERNEL_THREADS = previous[1]

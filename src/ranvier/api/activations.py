@@ -146,10 +146,10 @@ class _Kernel(Activation):
         o2 = out.reshape(z2.shape)
         if bias is None:
             _core.activation_forward(self._kind, z2, self._a, self._b, self._c, o2,
-                                     config.get_num_threads())
+                                     config.kernel_threads())
         else:
             _core.bias_activation_forward(self._kind, z2, bias, self._a, self._b, self._c, o2,
-                                          config.get_num_threads())
+                                          config.kernel_threads())
         return out
 
     def backward(self, dy, z, y, out=None):
@@ -164,7 +164,7 @@ class _Kernel(Activation):
             z2 = _EMPTY[dy.dtype]
         out = _like(out, dy, "out", op)
         _core.activation_backward(self._kind, dy2, z2, y2, self._a, self._b, self._c,
-                                  out.reshape(dy2.shape), config.get_num_threads())
+                                  out.reshape(dy2.shape), config.kernel_threads())
         return out
 
     def get_config(self):

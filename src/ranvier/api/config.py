@@ -5,7 +5,7 @@ import numpy as np
 
 __all__ = [
     "floatx", "set_floatx", "epsilon", "set_epsilon",
-    "get_num_threads", "set_num_threads",
+    "get_num_threads", "set_num_threads", "kernel_threads",
     "set_random_seed", "enable_determinism", "disable_determinism", "is_deterministic",
 ]
 
@@ -75,6 +75,20 @@ def set_num_threads(n):
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
     _NUM_THREADS = int(n)
+
+
+_KERNEL_THREADS = 1
+
+
+def kernel_threads():
+    """Threads the kernels may use right now.
+
+    ``get_num_threads()`` inside ranvier's compute scope (fit, evaluate,
+    predict on large batches, eager layer calls), where BLAS is held at one
+    thread; 1 outside it, so OpenMP never runs beside a multi-threaded BLAS
+    (the two thread pools spinning against each other cost 10-100x).
+    """
+    return _KERNEL_THREADS
 
 
 def set_random_seed(seed):

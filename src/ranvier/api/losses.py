@@ -116,7 +116,7 @@ class Loss:
         losses = np.empty(p.shape[0], p.dtype)
         grad = np.empty_like(p) if need_grad else _EMPTY2[p.dtype]
         total = kernel(kind, t, p, _EMPTY1[p.dtype] if w is None else w, self._param(), scale,
-                       losses, grad, need_grad, config.get_num_threads())
+                       losses, grad, need_grad, config.kernel_threads())
         return total, losses, grad
 
     def _suffix(self):

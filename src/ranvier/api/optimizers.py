@@ -228,7 +228,7 @@ class Optimizer(_Configurable):
                 got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
                 raise ValueError(f"{type(self).__name__}.apply: {name} must be a ({n},) {dtype} "
                                  f"ndarray as at build, got {got}")
-        n_threads = config.get_num_threads()
+        n_threads = config.kernel_threads()
         scale, segments = self._gradient_scale(flat_grads, n_threads)
         clipvalue = math.inf if self.clipvalue is None else self.clipvalue
         tail = (clipvalue, self.weight_decay or 0.0, self._n_decay, scale, segments, n_threads)

@@ -30,7 +30,7 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 
 
 # State elements (batch x units) per thread in the gate kernels: below this a
 # step's gate math is a few microseconds and thread start-up would cost more.
-cdef Py_ssize_t _GRAIN = 1 << 15
+cdef Py_ssize_t _GRAIN = 1 << 12
 
 
 # float32 sigmoid and tanh over arrays, through a branch-free polynomial exp

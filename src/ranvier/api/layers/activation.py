@@ -251,7 +251,7 @@ class Maxout(Layer):
         out = np.empty((n, self.units), x.dtype)
         argmax = np.empty((n, self.units), np.intp)
         _maxout.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax,
-                                    config.get_num_threads())
+                                    config.kernel_threads())
         return out.reshape(inputs.shape[:-1] + (self.units,)), (x, argmax, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -267,7 +267,7 @@ class Maxout(Layer):
         dz = np.empty((x.shape[0], self.units * self.pieces), x.dtype)
         dx = np.empty_like(x) if need_input_grad else np.empty((0, 0), x.dtype)
         _maxout.maxout_backward(x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx,
-                                     need_input_grad, config.get_num_threads())
+                                     need_input_grad, config.kernel_threads())
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):

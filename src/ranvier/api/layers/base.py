@@ -212,7 +212,10 @@ class Layer:
             arrays = _as_input_array(inputs, self._input_dtype or self.dtype, self.name)
             self._build_once((None,) + arrays.shape[1:])
             self._check_input_shape(arrays.shape)
-        outputs, _ = self.call(arrays, training=training, *args, **kwargs)
+        from .._threading import compute_scope
+
+        with compute_scope():
+            outputs, _ = self.call(arrays, training=training, *args, **kwargs)
         return outputs
 
     # ------------------------------------------------------------------ config

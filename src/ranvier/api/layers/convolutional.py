@@ -121,7 +121,7 @@ class _Conv(Layer):
         col = _column_buffer(self, n, oh * ow, k, x.dtype, geom)
         z = reusable_empty(self, "_z_buffer", (n, oh, ow, self.filters), x.dtype)
         _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, col,
-                             config.get_num_threads())
+                             config.kernel_threads())
         z2 = z.reshape(-1, self.filters)
         act = self.activation
         y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
@@ -139,7 +139,7 @@ class _Conv(Layer):
         train = self.trainable and self.kernel.trainable
         if not (train or need_input_grad):
             return None
-        n, nt = x.shape[0], config.get_num_threads()
+        n, nt = x.shape[0], config.kernel_threads()
         k = self.kernel.value.size // self.filters
         dz4 = np.ascontiguousarray(dz).reshape(n, oh, ow, self.filters)
         col_ready = col is not None

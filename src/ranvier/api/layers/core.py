@@ -157,7 +157,7 @@ class Dense(Layer):
                 self.bias.grad_beta()
                 dbias = self.bias.grad
             _dense.dense_backward(x, self.kernel.value, dz, self.kernel.grad, dbias, dx, beta,
-                                  need_input_grad, config.get_num_threads())
+                                  need_input_grad, config.kernel_threads())
         elif need_input_grad:
             _blas.gemm_py(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
         return dx.reshape(input_shape) if need_input_grad else None

@@ -92,7 +92,7 @@ class Embedding(Layer):
         flat = ids.reshape(-1)
         table = self.embeddings.value
         out = np.empty((flat.shape[0], self.output_dim), table.dtype)
-        _embedding.embedding_forward(flat, table, out, config.get_num_threads())
+        _embedding.embedding_forward(flat, table, out, config.kernel_threads())
         return out.reshape(ids.shape + (self.output_dim,)), flat
 
     def backward(self, dy, cache, need_input_grad=True):

@@ -159,7 +159,7 @@ class BatchNormalization(_Normalization):
         x = self._rows(inputs)
         gamma, beta = self._affine()
         out = np.empty_like(x)
-        n_threads = config.get_num_threads()
+        n_threads = config.kernel_threads()
         batch_stats = bool(training) and self.trainable
         if batch_stats:
             if x.shape[0] == 0:
@@ -183,7 +183,7 @@ class BatchNormalization(_Normalization):
         gamma, _ = self._affine()
         dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
         _norm.batch_norm_backward(x, self._rows(dy), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
-                                  grad_beta, batch_stats, need_input_grad, config.get_num_threads())
+                                  grad_beta, batch_stats, need_input_grad, config.kernel_threads())
         return self._unrows(dx, shape) if need_input_grad else None
 
     def get_config(self):
@@ -246,7 +246,7 @@ class LayerNormalization(_Normalization):
         gamma, beta = self._affine()
         out = np.empty_like(x)
         mean, var = np.empty(x.shape[0], x.dtype), np.empty(x.shape[0], x.dtype)
-        _norm.layer_norm_forward(x, gamma, beta, self.epsilon, out, mean, var, config.get_num_threads())
+        _norm.layer_norm_forward(x, gamma, beta, self.epsilon, out, mean, var, config.kernel_threads())
         return out.reshape(inputs.shape), (x, mean, var)
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -257,7 +257,7 @@ class LayerNormalization(_Normalization):
         gamma, _ = self._affine()
         dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
         _norm.layer_norm_backward(x, dy.reshape(x.shape), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
-                                  grad_beta, need_input_grad, config.get_num_threads())
+                                  grad_beta, need_input_grad, config.kernel_threads())
         return dx.reshape(dy.shape) if need_input_grad else None
 
     def get_config(self):

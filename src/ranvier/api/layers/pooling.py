@@ -26,7 +26,7 @@ def _rank_shape(rank):
 def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
     """Run the pooling kernel on (n, h, w, c) input. Returns (out, argmax or None)."""
     out = reusable_empty(layer, "_out_buffer", (x.shape[0],) + out_hw + (x.shape[3],), x.dtype)
-    nt = config.get_num_threads()
+    nt = config.kernel_threads()
     if is_max:
         argmax = reusable_empty(layer, "_argmax_buffer", out.shape, np.dtype(np.int32))
         _pool.max_pool2d_forward(x, *window, *strides, *pads, out, argmax, nt)
@@ -37,7 +37,7 @@ def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
 
 def _pool_backward(layer, is_max, dy, argmax, window, strides, pads, x_shape):
     dx = reusable_empty(layer, "_dx_buffer", x_shape, dy.dtype)
-    nt = config.get_num_threads()
+    nt = config.kernel_threads()
     if is_max:
         _pool.max_pool2d_backward(dy, argmax, dx, nt)
     else:

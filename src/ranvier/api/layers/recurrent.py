@@ -228,7 +228,7 @@ class _Recurrent(Layer):
         if not trainable or self.bias is None:
             return
         out = self.bias.grad if row is None else self.bias.grad[row]
-        _dense.column_sum(dgates.reshape(-1, dgates.shape[-1]), out, beta, config.get_num_threads())
+        _dense.column_sum(dgates.reshape(-1, dgates.shape[-1]), out, beta, config.kernel_threads())
 
     # ---------------------------------------------------------------- config
     def get_config(self):
@@ -281,7 +281,7 @@ class SimpleRNN(_Recurrent):
         z = np.empty_like(h[1:])
         _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                       self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
-                                      _recurrent.ACTIVATIONS[self.activation], config.get_num_threads())
+                                      _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
         return None
 
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
@@ -289,7 +289,7 @@ class SimpleRNN(_Recurrent):
         dgates = np.empty_like(h[1:])
         _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
                                        dh_seq, dh, dgates, dkernel, drec, dx, beta, need_dx,
-                                       _recurrent.ACTIVATIONS[self.activation], config.get_num_threads())
+                                       _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
         self._bias_grad(dgates, beta, trainable)
         return [dh]
 
@@ -345,7 +345,7 @@ class LSTM(_Recurrent):
         _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                 self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                config.get_num_threads())
+                                config.kernel_threads())
         return gates, c, act_c
 
     def _extra_states(self, extra, T):
@@ -361,7 +361,7 @@ class LSTM(_Recurrent):
         _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
                                  act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec, dx, beta, need_dx,
                                  _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                 config.get_num_threads())
+                                 config.kernel_threads())
         self._bias_grad(dgates, beta, trainable)
         return [dh, dc]
 
@@ -407,7 +407,7 @@ class GRU(_Recurrent):
         _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                               config.get_num_threads())
+                               config.kernel_threads())
         return gates, rec
 
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dx, beta,
@@ -417,7 +417,7 @@ class GRU(_Recurrent):
         _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
                                 h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel, dx, beta, need_dx,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                config.get_num_threads())
+                                config.kernel_threads())
         self._bias_grad(dgates, beta, trainable, row=0)
         self._bias_grad(drec, beta, trainable, row=1)
         return [dh]

@@ -101,7 +101,7 @@ class Dropout(_RandomLayer):
         if not training or self.rate == 0.0:
             return inputs, None
         shape = self._noise_shape(inputs.shape)
-        seed, n_threads = self._next_seed(), config.get_num_threads()
+        seed, n_threads = self._next_seed(), config.kernel_threads()
         if shape == inputs.shape:
             out = np.empty_like(inputs)
             keep = np.empty(inputs.shape, np.uint8)
@@ -121,7 +121,7 @@ class Dropout(_RandomLayer):
         if cache.dtype == np.uint8:  # full-shape mask from the fused kernel
             dx = np.empty_like(dy)
             _dropout.dropout_backward(dy.reshape(-1), cache.reshape(-1), self.rate, dx.reshape(-1),
-                                      config.get_num_threads())
+                                      config.kernel_threads())
             return dx
         return dy * cache
 
@@ -206,7 +206,7 @@ class GaussianNoise(_RandomLayer):
         if not training or self.stddev == 0.0:
             return inputs, None
         out = np.empty_like(inputs)
-        _dropout.normal_fill(self._next_seed(), 0.0, self.stddev, out.reshape(-1), config.get_num_threads())
+        _dropout.normal_fill(self._next_seed(), 0.0, self.stddev, out.reshape(-1), config.kernel_threads())
         out += inputs
         return out, None
 
@@ -235,7 +235,7 @@ class GaussianDropout(_RandomLayer):
             return inputs, None
         noise = np.empty_like(inputs)
         _dropout.normal_fill(self._next_seed(), 1.0, math.sqrt(self.rate / (1.0 - self.rate)),
-                             noise.reshape(-1), config.get_num_threads())
+                             noise.reshape(-1), config.kernel_threads())
         return inputs * noise, noise
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -262,7 +262,7 @@ class AlphaDropout(Dropout):
             return inputs, None
         rate, alpha_p = self.rate, self._ALPHA_P
         keep = np.empty(self._noise_shape(inputs.shape), np.uint8)
-        _dropout.keep_mask(self._next_seed(), rate, keep.reshape(-1), config.get_num_threads())
+        _dropout.keep_mask(self._next_seed(), rate, keep.reshape(-1), config.kernel_threads())
         a = ((1.0 - rate) * (1.0 + rate * alpha_p ** 2)) ** -0.5
         b = -a * alpha_p * rate
         factor = keep * inputs.dtype.type(a)
