@@ -7,6 +7,7 @@ entering one unit; use ``axis=[0, 1, 2]`` for a Conv2D kernel ``(kh, kw, in, out
 import numpy as np
 
 from . import config
+from ._registry import Registry
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm",
            "max_norm", "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
@@ -145,32 +146,7 @@ class NonNeg(Constraint):
 # Keras' lower-case aliases.
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
 
-_BY_CLASS = {"MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNorm, "NonNeg": NonNeg, "UnitNorm": UnitNorm}
 _ALIASES = {"max_norm": MaxNorm, "maxnorm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg,
             "nonneg": NonNeg, "unit_norm": UnitNorm, "unitnorm": UnitNorm}
-
-
-def serialize(c):
-    return None if c is None else {"class_name": type(c).__name__, "config": c.get_config()}
-
-
-def deserialize(config):
-    cls = _BY_CLASS.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown constraint config: {config!r}")
-    return cls.from_config(config.get("config", {}))
-
-
-def get(identifier):
-    """A constraint from None, a name (``"max_norm"``), a config dict or an instance."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier.lower() in _ALIASES:
-            return _ALIASES[identifier.lower()]()
-        if identifier in _BY_CLASS:
-            return _BY_CLASS[identifier]()
-        raise ValueError(f"Unknown constraint: {identifier!r}. Known: {sorted(_ALIASES)}")
-    raise TypeError(f"constraint must be None, a string or a Constraint, got {identifier!r}")
+_REGISTRY = Registry("constraint", Constraint, _ALIASES, optional=True)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from . import config
+from ._registry import Registry
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -201,31 +202,12 @@ _ALIASES = {
     "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
     "identity": Identity,
 }
-_BY_CLASS = {cls.__name__: cls for cls in _ALIASES.values()}
-
-
-def serialize(init):
-    return {"class_name": type(init).__name__, "config": init.get_config()}
-
-
-def deserialize(config):
-    cls = _BY_CLASS.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown initializer config: {config!r}")
-    return cls.from_config(config.get("config", {}))
+_REGISTRY = Registry("initializer", Initializer, _ALIASES)
+serialize, deserialize = _REGISTRY.serialize, _REGISTRY.deserialize
 
 
 def get(identifier):
     """An initializer from a name (``"glorot_uniform"``), a config dict, an instance or a callable."""
-    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)):
+    if callable(identifier) and not isinstance(identifier, (type, Initializer)):
         return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        if key in _ALIASES:
-            return _ALIASES[key]()
-        if identifier in _BY_CLASS:
-            return _BY_CLASS[identifier]()
-        raise ValueError(f"Unknown initializer: {identifier!r}. Known: {sorted(_ALIASES)}")
-    raise TypeError(f"initializer must be a string, dict or Initializer, got {identifier!r}")
+    return _REGISTRY.get(identifier)

@@ -8,6 +8,8 @@ regularizers on a layer's output.
 """
 import numpy as np
 
+from ._registry import Registry
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
 
@@ -161,30 +163,5 @@ class OrthogonalRegularizer(Regularizer):
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
 _ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
-_BY_CLASS = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
-
-
-def serialize(reg):
-    return None if reg is None else {"class_name": type(reg).__name__, "config": reg.get_config()}
-
-
-def deserialize(config):
-    cls = _BY_CLASS.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown regularizer config: {config!r}")
-    return cls.from_config(config.get("config", {}))
-
-
-def get(identifier):
-    """A regularizer from None, a name (``"l2"``), a config dict or an instance."""
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        if identifier.lower() in _ALIASES:
-            return _ALIASES[identifier.lower()]()
-        if identifier in _BY_CLASS:
-            return _BY_CLASS[identifier]()
-        raise ValueError(f"Unknown regularizer: {identifier!r}. Known: {sorted(_ALIASES)}")
-    raise TypeError(f"regularizer must be None, a string or a Regularizer, got {identifier!r}")
+_REGISTRY = Registry("regularizer", Regularizer, _ALIASES, optional=True)
+serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
