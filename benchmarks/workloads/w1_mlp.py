@@ -1,6 +1,8 @@
 """W1: MLP 784-512-512-10, ReLU, softmax cross-entropy, batch 128, Adam 1e-3."""
 import numpy as np
 
+from ._common import cycle_batches
+
 ID = "W1"
 DESCRIPTION = "MLP 784-512-512-10 ReLU, softmax CE, batch 128, Adam 1e-3 (training step)"
 BATCH = 128
@@ -20,17 +22,6 @@ def make_data(rng):
     return x, y
 
 
-def _cycle(x, y):
-    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
-    state = {"i": 0}
-
-    def next_batch():
-        state["i"] = (state["i"] + 1) % len(batches)
-        return batches[state["i"]]
-
-    return next_batch
-
-
 def ranvier_step(x, y):
     import ranvier as rv
 
@@ -39,7 +30,7 @@ def ranvier_step(x, y):
                           + [rv.layers.Dense(u, activation="relu") for u in SIZES[1:-1]]
                           + [rv.layers.Dense(SIZES[-1], activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = _cycle(x, y)
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         model.train_on_batch(*next_batch())
@@ -51,7 +42,7 @@ def numpy_step(x, y):
     from ranvier.reference import mlp
 
     net = mlp.ReferenceMLP(SIZES, learning_rate=1e-3, seed=0)
-    next_batch = _cycle(x, y)
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         net.train_step(*next_batch())
@@ -71,13 +62,10 @@ def torch_step(x, y):
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
-    batches = [(torch.from_numpy(x[i:i + BATCH]), torch.from_numpy(y[i:i + BATCH]))
-               for i in range(0, len(x), BATCH)]
-    state = {"i": 0}
+    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (torch.from_numpy(a), torch.from_numpy(b)))
 
     def step():
-        state["i"] = (state["i"] + 1) % len(batches)
-        xb, yb = batches[state["i"]]
+        xb, yb = next_batch()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()

@@ -1,6 +1,8 @@
 """W2: CNN 28x28x1, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, batch 64, Adam."""
 import numpy as np
 
+from ._common import cycle_batches
+
 ID = "W2"
 DESCRIPTION = ("CNN 28x28x1 conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, "
                "batch 64, Adam (training step)")
@@ -38,17 +40,6 @@ def make_data(rng):
     return x, y
 
 
-def _cycle(x, y):
-    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
-    state = {"i": 0}
-
-    def next_batch():
-        state["i"] = (state["i"] + 1) % len(batches)
-        return batches[state["i"]]
-
-    return next_batch
-
-
 def ranvier_step(x, y):
     import ranvier as rv
 
@@ -60,7 +51,7 @@ def ranvier_step(x, y):
                            L.Flatten(), L.Dense(DENSE[0], activation="relu"),
                            L.Dense(DENSE[1], activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = _cycle(x, y)
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         model.train_on_batch(*next_batch())
@@ -140,7 +131,7 @@ class _NumpyCNN:
 
 def numpy_step(x, y):
     net = _NumpyCNN(seed=0)
-    next_batch = _cycle(x, y)
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         net.train_step(*next_batch())
@@ -160,13 +151,11 @@ def torch_step(x, y):
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
     # NCHW for PyTorch's native layout; the conversion is done once, outside the timed step.
-    batches = [(torch.from_numpy(np.ascontiguousarray(x[i:i + BATCH].transpose(0, 3, 1, 2))),
-                torch.from_numpy(y[i:i + BATCH])) for i in range(0, len(x), BATCH)]
-    state = {"i": 0}
+    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (
+        torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), torch.from_numpy(b)))
 
     def step():
-        state["i"] = (state["i"] + 1) % len(batches)
-        xb, yb = batches[state["i"]]
+        xb, yb = next_batch()
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(model(xb), yb)
         loss.backward()

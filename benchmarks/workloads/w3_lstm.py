@@ -1,6 +1,8 @@
 """W3: LSTM T=50, in=32, hidden=128, last state -> Dense(10) softmax CE, batch 64, Adam 1e-3."""
 import numpy as np
 
+from ._common import cycle_batches
+
 ID = "W3"
 DESCRIPTION = "LSTM T=50 in=32 hidden=128, last state -> dense10 softmax CE, batch 64, Adam 1e-3 (training step)"
 BATCH = 64
@@ -21,20 +23,6 @@ def make_data(rng):
     return x, y
 
 
-def _cycle(batches):
-    state = {"i": 0}
-
-    def next_batch():
-        state["i"] = (state["i"] + 1) % len(batches)
-        return batches[state["i"]]
-
-    return next_batch
-
-
-def _batches(x, y):
-    return [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
-
-
 def ranvier_step(x, y):
     import ranvier as rv
     from ranvier.layers import LSTM
@@ -43,7 +31,7 @@ def ranvier_step(x, y):
     model = rv.Sequential([rv.layers.Input((T, N_IN)), LSTM(UNITS),
                            rv.layers.Dense(N_CLASSES, activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = _cycle(_batches(x, y))
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         model.train_on_batch(*next_batch())
@@ -106,7 +94,7 @@ class _ReferenceLSTMNet:
 
 def numpy_step(x, y):
     net = _ReferenceLSTMNet()
-    next_batch = _cycle(_batches(x, y))
+    next_batch = cycle_batches(x, y, BATCH)
 
     def step():
         net.train_step(*next_batch())
@@ -132,7 +120,7 @@ def torch_step(x, y):
     model = Net()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
-    next_batch = _cycle([(torch.from_numpy(a), torch.from_numpy(b)) for a, b in _batches(x, y)])
+    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (torch.from_numpy(a), torch.from_numpy(b)))
 
     def step():
         xb, yb = next_batch()

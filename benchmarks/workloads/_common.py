@@ -1,0 +1,19 @@
+"""What every workload shares: its data cut into batches, served round-robin."""
+
+
+def cycle_batches(x, y, batch, convert=None):
+    """A ``next_batch()`` that returns ``(x, y)`` batches in turn, forever.
+
+    ``convert(xb, yb)`` runs once per batch up front (e.g. to torch tensors in
+    the framework's own layout), never inside the timed step.
+    """
+    batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+    if convert is not None:
+        batches = [convert(xb, yb) for xb, yb in batches]
+    state = {"i": 0}
+
+    def next_batch():
+        state["i"] = (state["i"] + 1) % len(batches)
+        return batches[state["i"]]
+
+    return next_batch
