@@ -27,7 +27,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = {"W1": "w1_mlp", "W2": "w2_cnn", "W3": "w3_lstm"}
+WORKLOADS = {"W1": "w1_mlp", "W2": "w2_cnn", "W3": "w3_lstm", "W4": "w4_predict", "W4L": "w4_latency"}
 IMPLS = ("ranvier", "numpy", "torch")
 
 
@@ -59,6 +59,13 @@ def sgemm_roof(n=1024, repeats=7):
     return 2 * n ** 3 / best / 1e9
 
 
+def import_time_ms(repeats=3):
+    code = "import time; t = time.perf_counter(); import ranvier; print(time.perf_counter() - t)"
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  check=True).stdout) for _ in range(repeats)]
+    return 1000 * min(times)
+
+
 def run_worker(workload, impl, seconds):
     cmd = [sys.executable, os.path.join(HERE, "_worker.py"), workload, impl, "--seconds", str(seconds)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
@@ -76,6 +83,7 @@ def main(argv=None):
     print("BLAS:", *blas_report(), sep="\n  ")
     roof = sgemm_roof()
     print(f"sgemm roof (numpy 1024^3 float32, this run): {roof:.1f} GFLOP/s on {os.cpu_count()} CPUs")
+    print(f"import ranvier: {import_time_ms():.0f} ms (fresh process, best of 3)")
     for wid in args.workloads:
         wid = wid.upper()
         if wid not in WORKLOADS:
