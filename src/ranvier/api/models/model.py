@@ -1,4 +1,6 @@
 """Model: a graph of layers with Keras' compile / fit / evaluate / predict."""
+import warnings
+
 import numpy as np
 
 from .. import callbacks as callbacks_module
@@ -461,7 +463,15 @@ class Model:
         return self.history
 
     def _fit_full_batch(self, x, y, sw, val, epochs, cbs):
-        """Full-batch optimisers (L-BFGS, CG): one scipy minimisation over the flat parameters."""
+        """Full-batch optimisers (L-BFGS, CG): one scipy minimisation over the flat parameters.
+
+        Each scipy iteration is reported to the callbacks as one epoch; the
+        iteration budget is the optimizer's ``max_iter``, not ``epochs``.
+        """
+        if epochs != 1:
+            warnings.warn(f"fit: {type(self.optimizer).__name__} is a full-batch optimizer and runs up to "
+                          f"max_iter={getattr(self.optimizer, 'max_iter', '?')} iterations; epochs={epochs} "
+                          "is ignored", stacklevel=3)
         dtype = self._flat_params.dtype
 
         def fun(flat):
