@@ -230,3 +230,12 @@ def test_accuracy_with_hinge_loss_counts_negatives():
     loss, accuracy = model.evaluate(x, y, verbose=0)
     assert loss == 0.0
     assert accuracy == 1.0
+
+
+def test_full_batch_fit_warns_that_epochs_is_ignored(blobs):
+    x, y = blobs
+    model = _mlp(hidden=4)
+    model.compile(optimizer=rv.optimizers.LBFGS(max_iter=3), loss="sparse_categorical_crossentropy")
+    with pytest.warns(UserWarning, match="epochs=5 is ignored"):
+        history = model.fit(x, y, epochs=5, verbose=0)
+    assert 1 <= len(history.history["loss"]) <= 3
