@@ -150,3 +150,42 @@ def test_model_config_of_the_wrong_type_is_a_clear_error(tmp_path):
     (tmp_path / "bad.ranvier").write_bytes(buf.getvalue())
     with pytest.raises(ValueError, match="config"):
         rv.load_model(tmp_path / "bad.ranvier")
+
+
+def _image_zoo():
+    L = rv.layers
+    return rv.Sequential([
+        L.Input((8, 8, 1)), L.ZeroPadding2D(1), L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+        L.MaxPooling2D(), L.SpatialDropout2D(0.1), L.Conv2D(3, (2, 2), padding="same"), L.PReLU(),
+        L.AveragePooling2D(), L.UpSampling2D(), L.Cropping2D(1), L.Flatten(), L.Dense(6), L.LeakyReLU(),
+        L.Dropout(0.2), L.GaussianNoise(0.1), L.Maxout(5, pieces=2), L.LayerNormalization(), L.ELU(),
+        L.Reshape((5, 1)), L.Conv1D(2, 2, padding="causal"), L.GlobalMaxPooling1D(), L.Dense(3),
+        L.Softmax()])
+
+
+def _sequence_zoo():
+    L = rv.layers
+    inp = L.Input((None,), dtype="int64")
+    h = L.Embedding(20, 6, mask_zero=True)(inp)
+    h = L.Bidirectional(L.LSTM(5, return_sequences=True))(h)
+    h = L.TimeDistributed(L.Dense(4, activation="tanh"))(h)
+    h, state = L.GRU(4, return_state=True)(h)
+    h = L.RepeatVector(3)(h)
+    h = L.SimpleRNN(3)(h)
+    return rv.Model(inp, L.Dense(2, activation="softmax")(h))
+
+
+@pytest.mark.parametrize("make, x", [
+    (_image_zoo, np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32)),
+    (_sequence_zoo, np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 19]])),
+])
+def test_every_layer_family_round_trips(tmp_path, make, x):
+    rv.config.set_random_seed(1)
+    model = make()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.train_on_batch(x, np.arange(len(x)) % 2)
+    model.save(tmp_path / "zoo.ranvier")
+    again = rv.load_model(tmp_path / "zoo.ranvier")
+    assert [type(l) for l in again.layers] == [type(l) for l in model.layers]
+    assert [l.get_config() for l in again.layers] == [l.get_config() for l in model.layers]
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
