@@ -223,3 +223,29 @@ def test_shape_errors():
         core.activation_forward(core.KINDS["softmax"], np.zeros((2, 0)), 0, 0, 0, np.zeros((2, 0)), 1)
     with pytest.raises(ValueError, match="dtype mismatch"):
         core.activation_forward(relu, z, 0, INF, 0, np.zeros((3, 4), np.float32), 1)
+
+
+@pytest.mark.parametrize("name, exact", [("sigmoid", expit), ("tanh", np.tanh),
+                                         ("swish", lambda x: x * expit(x))])
+def test_float32_fast_math_is_accurate_over_the_whole_range(name, exact):
+    # float32 sigmoid/tanh use polynomial exp/tanh (ranvier.core._fastmath): check them
+    # densely near 0 (tanh's polynomial branch and its switch point), across the
+    # whole range and into saturation, at extremes and at every SIMD-tail length.
+    z = np.concatenate([np.linspace(-100, 100, 40001), np.linspace(-1, 1, 40001),
+                        [0.0, -0.0, 1e-30, -1e-30, 0.625, -0.625, 88.0, -88.0, 87.5, -87.5,
+                         1e4, -1e4, 3.4e38, -3.4e38]]).astype(np.float32)
+    want = exact(z.astype(np.float64))
+    for n in (len(z), 1, 7, 9, 17):  # vector body and scalar tails
+        out = np.empty((1, n), np.float32)
+        core.activation_forward(core.KINDS[name], z[None, :n], 0, 0, 0, out, 1)
+        assert not np.isnan(out).any()
+        np.testing.assert_allclose(out[0], want[:n], rtol=4e-7, atol=3e-8)
+
+
+@pytest.mark.parametrize("name, exact", [("sigmoid", expit), ("tanh", np.tanh)])
+def test_float32_fast_math_limits_and_nan(name, exact):
+    z = np.array([[np.nan, 0.5, -np.inf, np.inf, -np.nan, 1.0]], np.float32)
+    out = np.empty_like(z)
+    core.activation_forward(core.KINDS[name], z, 0, 0, 0, out, 1)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(out, exact(z.astype(np.float64)), rtol=4e-7)  # NaN where NaN

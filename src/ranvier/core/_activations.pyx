@@ -12,9 +12,10 @@ row-wise max that records the winning piece for the backward pass.
 """
 from cython.parallel cimport prange
 from libc.math cimport (INFINITY, M_SQRT1_2, erf, erff, exp, expf, expm1, expm1f, fabs,
-                        fabsf, log, log1p, log1pf, logf, tanh, tanhf)
+                        fabsf, log, log1p, log1pf, logf, tanh)
 
 from ranvier.core._checks cimport check_same as _check_same
+from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -92,7 +93,7 @@ cdef inline floating _log1p(floating x) noexcept nogil:
 
 cdef inline floating _tanh(floating x) noexcept nogil:
     if floating is float:
-        return tanhf(x)
+        return rv_tanhf(x)  # shared polynomial version: vectorises, libm's tanhf does not
     else:
         return tanh(x)
 
@@ -112,9 +113,13 @@ cdef inline floating _abs(floating x) noexcept nogil:
 
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
-    # exp(-x) may overflow to inf for very negative x, and 1 / inf = 0 is the
-    # right answer: no branch (a mispredicted sign test cost 3x here).
-    return 1 / (1 + _exp(-x))
+    # float32: the shared polynomial version, which vectorises (libm's expf does not).
+    if floating is float:
+        return rv_sigmoidf(x)
+    else:
+        # exp(-x) may overflow to inf for very negative x, and 1 / inf = 0 is the
+        # right answer: no branch (a mispredicted sign test cost 3x here).
+        return 1 / (1 + _exp(-x))
 
 
 cdef inline floating _relu(floating x, floating slope, floating top, floating threshold) noexcept nogil:
@@ -153,11 +158,17 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
             for j in range(n):
                 y[j] = _relu(z[j], a, b, c)
     elif kind == SIGMOID:
-        for j in range(n):
-            y[j] = _sigmoid(z[j])
+        if floating is float:
+            rv_sigmoid_f32(z, y, n)
+        else:
+            for j in range(n):
+                y[j] = _sigmoid(z[j])
     elif kind == TANH:
-        for j in range(n):
-            y[j] = _tanh(z[j])
+        if floating is float:
+            rv_tanh_f32(z, y, n)
+        else:
+            for j in range(n):
+                y[j] = _tanh(z[j])
     elif kind == ELU:
         for j in range(n):
             x = z[j]

@@ -22,6 +22,7 @@ from libc.math cimport exp, tanh
 from libc.stdlib cimport free, malloc
 
 from ranvier.core._blas cimport gemm
+from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -33,59 +34,43 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 
 cdef Py_ssize_t _GRAIN = 1 << 12
 
 
-# float32 sigmoid and tanh over arrays, through a branch-free polynomial exp
-# (Cephes expf/tanhf, ~1 ulp) in SIMD loops: libm's expf/tanhf are scalar calls,
-# which dominated the LSTM step (measured 22 of 25 ms in a T=50, batch 64,
-# 128-unit forward; 4x less with these). float64 (gradient checks) keeps libm.
+# The fused float32 LSTM cell for the default activations (tanh, sigmoid): one
+# pass over the row's four gate blocks instead of five, vectorised and built
+# for AVX2 like the shared fast math (measured 32 vs 100 us per 64 x 128 step).
 cdef extern from *:
     """
-    /* Floating-point exceptions are not used: without this, GCC's trapping-math
-       model keeps the selects below as branches and the loops stay scalar. */
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC push_options
     #pragma GCC optimize("no-trapping-math")
     #endif
-    #pragma omp declare simd
-    static inline float rv_expf(float x) {
-        x = x > 88.3762626647949f ? 88.3762626647949f : x;
-        x = x < -87.3365447505531f ? -87.3365447505531f : x;
-        float fx = x * 1.44269504088896341f + 0.5f;
-        int n = (int) fx;
-        n -= (float) n > fx;
-        float r = x - (float) n * 0.693359375f + (float) n * 2.12194440e-4f;
-        float y = ((((1.9875691500E-4f * r + 1.3981999507E-3f) * r + 8.3334519073E-3f) * r
-                    + 4.1665795894E-2f) * r + 1.6666665459E-1f) * r + 5.0000001201E-1f;
-        y = y * r * r + r + 1.0f;
-        union { int i; float f; } scale;
-        scale.i = (n + 127) << 23;
-        return y * scale.f;
-    }
-    #pragma omp declare simd
-    static inline float rv_tanhf(float x) {
-        float a = x < 0 ? -x : x;
-        float z = x * x;
-        float small = ((((-5.70498872745E-3f * z + 2.06390887954E-2f) * z - 5.37397155531E-2f) * z
-                        + 1.33314422036E-1f) * z - 3.33332819422E-1f) * z * x + x;
-        float big = 1.0f - 2.0f / (rv_expf(2.0f * a) + 1.0f);
-        big = x < 0 ? -big : big;
-        return a < 0.625f ? small : big;
-    }
-    static void rv_sigmoid_inplace(float* a, Py_ssize_t n) {
-        #pragma omp simd
-        for (Py_ssize_t i = 0; i < n; i++) a[i] = 1.0f / (1.0f + rv_expf(-a[i]));
-    }
-    static void rv_tanh_inplace(float* a, Py_ssize_t n) {
-        #pragma omp simd
-        for (Py_ssize_t i = 0; i < n; i++) a[i] = rv_tanhf(a[i]);
+    RV_SIMD_CLONES static void rv_lstm_cell_f32(
+            float* RV_RESTRICT gi, float* RV_RESTRICT gf, float* RV_RESTRICT gc,
+            float* RV_RESTRICT go, const float* RV_RESTRICT bias,
+            const float* RV_RESTRICT c_prev, float* RV_RESTRICT c_new,
+            float* RV_RESTRICT ac, float* RV_RESTRICT h_new, Py_ssize_t u) {
+        for (Py_ssize_t j = 0; j < u; j++) {
+            float i = rv_sigmoidf(gi[j] + bias[j]);
+            float f = rv_sigmoidf(gf[j] + bias[u + j]);
+            float g = rv_tanhf(gc[j] + bias[2 * u + j]);
+            float o = rv_sigmoidf(go[j] + bias[3 * u + j]);
+            float c = f * c_prev[j] + i * g;
+            float a = rv_tanhf(c);
+            gi[j] = i;
+            gf[j] = f;
+            gc[j] = g;
+            go[j] = o;
+            c_new[j] = c;
+            ac[j] = a;
+            h_new[j] = o * a;
+        }
     }
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
     """
-    float rv_expf(float x) noexcept nogil
-    float rv_tanhf(float x) noexcept nogil
-    void rv_sigmoid_inplace(float* a, Py_ssize_t n) noexcept nogil
-    void rv_tanh_inplace(float* a, Py_ssize_t n) noexcept nogil
+    void rv_lstm_cell_f32(float* gi, float* gf, float* gc, float* go, const float* bias,
+                          const float* c_prev, float* c_new, float* ac, float* h_new,
+                          Py_ssize_t u) noexcept nogil
 
 
 cdef inline floating _act(int code, floating x) noexcept nogil:
@@ -96,7 +81,7 @@ cdef inline floating _act(int code, floating x) noexcept nogil:
             return tanh(x)
     if code == 2:
         if floating is float:
-            return <float> 1 / (<float> 1 + rv_expf(-x))
+            return rv_sigmoidf(x)
         else:
             return 1 / (1 + exp(-x))
     if code == 3:
@@ -114,10 +99,10 @@ cdef void _act_inplace(int code, floating* a, Py_ssize_t n) noexcept nogil:
     cdef Py_ssize_t j
     if floating is float:
         if code == 1:
-            rv_tanh_inplace(a, n)
+            rv_tanh_f32(a, a, n)
             return
         if code == 2:
-            rv_sigmoid_inplace(a, n)
+            rv_sigmoid_f32(a, a, n)
             return
     if code != 0:
         for j in range(n):
@@ -248,6 +233,10 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
 cdef void _lstm_row(floating* g, const floating* bias, const floating* c_prev, floating* c_new,
                     floating* ac, floating* h_new, Py_ssize_t u, int act, int ract) noexcept nogil:
     cdef Py_ssize_t j
+    if floating is float:
+        if act == 1 and ract == 2:
+            rv_lstm_cell_f32(g, g + u, g + 2 * u, g + 3 * u, bias, c_prev, c_new, ac, h_new, u)
+            return
     for j in range(4 * u):
         g[j] += bias[j]
     _act_inplace(ract, g, 2 * u)
