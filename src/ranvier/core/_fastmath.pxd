@@ -17,10 +17,10 @@ cdef extern from *:
     #pragma GCC push_options
     #pragma GCC optimize("no-trapping-math")
     #endif
-    #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-    #if __has_attribute(target_clones)
+    /* GCC >= 11 knows the x86-64-v3 level (AVX2 + FMA) as a clone target; older
+       compilers and clang build the portable loop only. */
+    #if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
     #define RV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-    #endif
     #endif
     #ifndef RV_SIMD_CLONES
     #define RV_SIMD_CLONES
