@@ -7,7 +7,7 @@ from ranvier.core import _dropout as K
 from ranvier.reference import dropout as R
 
 DTYPES = [np.float32, np.float64]
-SIZES = [0, 1, 2, 7, 1001, 300_001]  # odd sizes use half a hash at the end; 300k runs threaded
+SIZES = [0, 1, 2, 7, 1001, 2049, 300_001]  # sizes not a multiple of 4 use part of the last hash; 300k runs threaded
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -59,6 +59,20 @@ def test_keep_frequency_is_binomial(rate):
         assert kept == n
     else:
         assert stats.binomtest(kept, n, 1 - rate).pvalue > 1e-4
+
+
+def test_drop_rate_is_resolved_to_two_to_the_minus_16():
+    # Element i keeps when its 16-bit uniform >= round(rate * 2**16): with uniforms that are
+    # exactly the threshold and one below, a rate half a step off rounds to the same mask.
+    n = 4000
+    u = R._uniform16(3, n).astype(np.int64)
+    mask = np.empty(n, np.uint8)
+    for rate in (0.1, 0.25, 1 / 3):
+        thr = int(rate * 65536 + 0.5)
+        K.keep_mask(3, rate, mask, 1)
+        np.testing.assert_array_equal(mask, u >= thr)
+        K.keep_mask(3, (thr - 0.49) / 65536, mask, 1)
+        np.testing.assert_array_equal(mask, u >= thr)
 
 
 def test_masks_of_neighbouring_seeds_are_independent():

@@ -22,10 +22,11 @@ def _draw(seed, n):
     return _mix(key + (np.arange(n, dtype=np.uint64) + np.uint64(1)) * _GOLDEN)
 
 
-def _uniform32(seed, n):
-    """``n`` 32-bit uniforms (as uint64): low then high half of each hash."""
-    h = _draw(seed, (n + 1) // 2)
-    return np.stack([h & _LOW, h >> np.uint64(32)], axis=1).reshape(-1)[:n]
+def _uniform16(seed, n):
+    """``n`` 16-bit uniforms (as uint64): the four half-words of each hash, low first."""
+    h = _draw(seed, (n + 3) // 4)
+    shifts = np.arange(0, 64, 16, dtype=np.uint64)
+    return ((h[:, None] >> shifts) & np.uint64(0xFFFF)).reshape(-1)[:n]
 
 
 def _check_rate(rate, name):
@@ -35,7 +36,7 @@ def _check_rate(rate, name):
 
 def keep_mask(seed, rate, mask, n_threads=1):
     _check_rate(rate, "keep_mask")
-    mask[:] = _uniform32(seed, mask.shape[0]) >= np.uint64(int(rate * 2.0**32))
+    mask[:] = _uniform16(seed, mask.shape[0]) >= np.uint64(int(rate * 65536.0 + 0.5))
 
 
 def dropout_forward(x, seed, rate, out, mask, n_threads=1):

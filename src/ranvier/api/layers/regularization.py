@@ -13,6 +13,7 @@ import numpy as np
 
 from ...core import _dropout
 from .. import config, regularizers
+from ._conv_utils import reusable_empty
 from .base import Layer
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
@@ -103,8 +104,8 @@ class Dropout(_RandomLayer):
         shape = self._noise_shape(inputs.shape)
         seed, n_threads = self._next_seed(), config.kernel_threads()
         if shape == inputs.shape:
-            out = np.empty_like(inputs)
-            keep = np.empty(inputs.shape, np.uint8)
+            out = reusable_empty(self, "_out_buffer", inputs.shape, inputs.dtype)
+            keep = reusable_empty(self, "_mask_buffer", inputs.shape, np.dtype(np.uint8))
             _dropout.dropout_forward(inputs.reshape(-1), seed, self.rate, out.reshape(-1),
                                      keep.reshape(-1), n_threads)
             return out, keep
@@ -119,7 +120,7 @@ class Dropout(_RandomLayer):
         if cache is None:
             return dy
         if cache.dtype == np.uint8:  # full-shape mask from the fused kernel
-            dx = np.empty_like(dy)
+            dx = reusable_empty(self, "_dx_buffer", dy.shape, dy.dtype)
             _dropout.dropout_backward(dy.reshape(-1), cache.reshape(-1), self.rate, dx.reshape(-1),
                                       config.kernel_threads())
             return dx
