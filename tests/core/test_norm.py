@@ -25,11 +25,12 @@ def _data(shape, dtype, seed=0):
 def _bn_train(mod, x, dy, gamma, beta, grad_beta=0.0, n_threads=2):
     m, c = x.shape
     out, mean, var = np.empty_like(x), np.empty(c, x.dtype), np.empty(c, x.dtype)
-    mod.batch_norm_train_forward(x, gamma, beta, 1e-3, out, mean, var, n_threads)
+    moving_mean, moving_var = np.linspace(-1, 1, c).astype(x.dtype), np.ones(c, x.dtype)
+    mod.batch_norm_train_forward(x, gamma, beta, 1e-3, 0.9, out, mean, var, moving_mean, moving_var, n_threads)
     dgamma, dbeta, dx = np.ones(c, x.dtype), np.ones(c, x.dtype), np.empty_like(x)
     mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, dgamma, dbeta, dx, grad_beta, True, True,
                             n_threads)
-    return out, mean, var, dgamma, dbeta, dx
+    return out, mean, var, moving_mean, moving_var, dgamma, dbeta, dx
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -43,9 +44,12 @@ def test_batch_norm_training_matches_reference(dtype, shape):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_batch_norm_statistics_are_numpy_moments(dtype):
     x, dy, gamma, beta = _data((200, 6), dtype)
-    out, mean, var, *_ = _bn_train(K, x, dy, gamma, beta)
+    out, mean, var, moving_mean, moving_var, *_ = _bn_train(K, x, dy, gamma, beta)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=0), **_tol(dtype))
     np.testing.assert_allclose(var, x.astype(np.float64).var(axis=0), **_tol(dtype))
+    np.testing.assert_allclose(moving_mean, 0.9 * np.linspace(-1, 1, 6) + 0.1 * x.astype(np.float64).mean(axis=0),
+                               **_tol(dtype))
+    np.testing.assert_allclose(moving_var, 0.9 + 0.1 * x.astype(np.float64).var(axis=0), **_tol(dtype))
     np.testing.assert_allclose(out.astype(np.float64).mean(axis=0), beta, atol=1e-4)
     np.testing.assert_allclose(out.astype(np.float64).std(axis=0), np.abs(gamma) * np.sqrt(var / (var + 1e-3)),
                                rtol=1e-4)
@@ -98,7 +102,7 @@ def test_results_do_not_depend_on_thread_count(dtype):
 def test_skipped_weight_gradients_and_dx():
     x, dy, gamma, beta = _data((10, 3), np.float64)
     out, mean, var = np.empty_like(x), np.empty(3), np.empty(3)
-    K.batch_norm_train_forward(x, gamma, beta, 1e-3, out, mean, var, 1)
+    K.batch_norm_train_forward(x, gamma, beta, 1e-3, 0.99, out, mean, var, np.empty(0), np.empty(0), 1)
     dx, dx_full = np.empty_like(x), np.empty_like(x)
     K.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, np.empty(0), np.empty(0), dx, 0.0, True, True, 1)
     K.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, np.empty(3), np.empty(3), dx_full, 0.0, True, True, 1)
@@ -112,11 +116,23 @@ def test_bad_input():
     x = np.ones((4, 3))
     c = np.ones(3)
     with pytest.raises(ValueError, match="at least one row"):
-        K.batch_norm_train_forward(np.ones((0, 3)), c, c, 1e-3, np.ones((0, 3)), np.empty(3), np.empty(3), 1)
+        K.batch_norm_train_forward(np.ones((0, 3)), c, c, 1e-3, 0.9, np.ones((0, 3)), np.empty(3), np.empty(3),
+                                   c.copy(), c.copy(), 1)
     with pytest.raises(ValueError, match="epsilon must be > 0"):
-        K.batch_norm_train_forward(x, c, c, 0.0, np.empty_like(x), np.empty(3), np.empty(3), 1)
+        K.batch_norm_train_forward(x, c, c, 0.0, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
+                                   c.copy(), 1)
     with pytest.raises(ValueError, match=r"gamma must have shape \(3,\)"):
-        K.batch_norm_train_forward(x, np.ones(2), c, 1e-3, np.empty_like(x), np.empty(3), np.empty(3), 1)
+        K.batch_norm_train_forward(x, np.ones(2), c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3),
+                                   c.copy(), c.copy(), 1)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\], got 1.5"):
+        K.batch_norm_train_forward(x, c, c, 1e-3, 1.5, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
+                                   c.copy(), 1)
+    with pytest.raises(ValueError, match=r"moving_var must have shape \(3,\) or \(0,\), got \(2,\)"):
+        K.batch_norm_train_forward(x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
+                                   np.ones(2), 1)
+    with pytest.raises(ValueError, match="both be given or both be empty"):
+        K.batch_norm_train_forward(x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
+                                   np.empty(0), 1)
     with pytest.raises(ValueError, match=r"out must have shape \(4, 3\)"):
         K.batch_norm_inference_forward(x, c, c, c, c, 1e-3, np.empty((4, 2)), 1)
     with pytest.raises(ValueError, match=r"dy must have shape"):
@@ -135,7 +151,8 @@ def test_float32_statistics_survive_a_large_mean():
     x64 = 1000.0 + rng.normal(size=(4096, 3))
     x = x64.astype(np.float32)
     out, mean, var = np.empty_like(x), np.empty(3, np.float32), np.empty(3, np.float32)
-    K.batch_norm_train_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-3, out, mean, var, 2)
+    K.batch_norm_train_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-3, 0.99, out, mean, var,
+                               np.empty(0, np.float32), np.empty(0, np.float32), 2)
     xr = x.astype(np.float64)
     np.testing.assert_allclose(mean, xr.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(var, xr.var(axis=0), rtol=1e-4)

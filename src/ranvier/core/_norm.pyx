@@ -14,13 +14,13 @@ import numpy as np
 
 from cython.parallel cimport prange
 from libc.math cimport sqrt
+from libc.stdlib cimport free, malloc
 
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 cdef Py_ssize_t _ROW_BLOCK = 32
-# Elements per thread worth a thread start (W1's 128 x 512 layers use two threads:
-# measured 50 us instead of 72 us for forward + backward).
+# Elements per thread worth a thread start.
 cdef Py_ssize_t _GRAIN = 1 << 15
 
 
@@ -44,26 +44,35 @@ cdef inline Py_ssize_t _n_blocks(Py_ssize_t m) noexcept nogil:
     return (m + _ROW_BLOCK - 1) // _ROW_BLOCK
 
 
-def _partials(Py_ssize_t m, Py_ssize_t c, dtype=np.float64):
-    """Per-block partial sums."""
-    return np.empty((_n_blocks(m), c), dtype)
+def _partials(Py_ssize_t m, Py_ssize_t c):
+    """Per-block partial sums in double (layer normalisation)."""
+    return np.empty((_n_blocks(m), c))
 
 
-cdef inline void _zero(floating[:, ::1] part, Py_ssize_t b) noexcept nogil:
+cdef inline void _zero(double[:, ::1] part, Py_ssize_t b) noexcept nogil:
     cdef Py_ssize_t j
     for j in range(part.shape[1]):
         part[b, j] = 0
 
 
-cdef void _combine(const floating[:, ::1] part, double* out, double scale) noexcept nogil:
-    """out[j] = scale * sum_b part[b, j], summed in block order in double precision."""
+cdef void* _workspace(size_t n_bytes) except NULL:
+    """Scratch memory (freed by the caller): a malloc is cheaper than an ndarray per temporary."""
+    cdef void* p = malloc(n_bytes if n_bytes else 1)
+    if p == NULL:
+        raise MemoryError(f"could not allocate {n_bytes} bytes of scratch memory")
+    return p
+
+
+cdef void _combine(const floating* part, Py_ssize_t n_blocks, Py_ssize_t c, double* out,
+                   double scale) noexcept nogil:
+    """out[j] = scale * sum_b part[b * c + j], summed in block order in double precision."""
     cdef Py_ssize_t b, j
-    for j in range(part.shape[1]):
+    for j in range(c):
         out[j] = 0
-    for b in range(part.shape[0]):
-        for j in range(part.shape[1]):
-            out[j] += part[b, j]
-    for j in range(part.shape[1]):
+    for b in range(n_blocks):
+        for j in range(c):
+            out[j] += part[b * c + j]
+    for j in range(c):
         out[j] *= scale
 
 
@@ -89,6 +98,31 @@ cdef inline void _row_grad_sums(const floating* x, const floating* dy, const flo
         s_dyx[j] += dy[j] * (x[j] - mean[j])
 
 
+cdef void _column_sums(const floating* x, const floating* dy, Py_ssize_t m, Py_ssize_t c,
+                       const floating* centre, floating* part, double* s1, double* s2, double scale,
+                       int t) noexcept nogil:
+    """Column sums over the ``m`` rows of (m, c) arrays, scaled by ``scale``: with ``dy`` NULL,
+    ``s1 = sum(x - centre)`` and ``s2 = sum((x - centre)**2)``; otherwise ``s1 = sum(dy)`` and
+    ``s2 = sum(dy * (x - centre))``. Per-block partials (``part``: 2 * n_blocks * c) are
+    combined in block order."""
+    cdef Py_ssize_t b, nb = _n_blocks(m), i, j
+    cdef floating* p1
+    cdef floating* p2
+    for b in prange(nb, schedule="static", num_threads=t):
+        p1 = part + b * c
+        p2 = part + (nb + b) * c
+        for j in range(c):
+            p1[j] = 0
+            p2[j] = 0
+        for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
+            if dy == NULL:
+                _row_shifted_sums(x + i * c, centre, p1, p2, c)
+            else:
+                _row_grad_sums(x + i * c, dy + i * c, centre, p1, p2, c)
+    _combine(part, nb, c, s1, scale)
+    _combine(part + nb * c, nb, c, s2, scale)
+
+
 cdef inline void _row_affine(const floating* x, const floating* a, const floating* s, floating* out,
                              Py_ssize_t c) noexcept nogil:
     cdef Py_ssize_t j
@@ -103,73 +137,93 @@ cdef inline void _row_dx(const floating* x, const floating* dy, const floating* 
         dx[j] = p[j] * dy[j] + q[j] * (x[j] - mean[j]) + r[j]
 
 
-cdef void _channel_affine(const floating[:, ::1] x, const floating[::1] a, const floating[::1] s,
-                          floating[:, ::1] out, int t) noexcept nogil:
+cdef void _channel_affine(const floating* x, Py_ssize_t m, Py_ssize_t c, const floating* a,
+                          const floating* s, floating* out, int t) noexcept nogil:
     """out = x * a + s, per column."""
-    cdef Py_ssize_t i, c = x.shape[1]
-    for i in prange(x.shape[0], schedule="static", num_threads=t):
-        _row_affine(&x[i, 0], &a[0], &s[0], &out[i, 0], c)
+    cdef Py_ssize_t i
+    for i in prange(m, schedule="static", num_threads=t):
+        _row_affine(x + i * c, a, s, out + i * c, c)
 
 
-cdef void _affine_coefficients(const double* mean, const double* var, const floating[::1] gamma,
-                               const floating[::1] beta, double epsilon, floating[:, ::1] coef) noexcept nogil:
-    """coef[0] = gamma / sqrt(var + eps), coef[1] = beta - mean * coef[0] (so out = x * coef[0] + coef[1])."""
+cdef void _affine_coefficients(const double* mean, const double* var, const floating* gamma,
+                               const floating* beta, double epsilon, Py_ssize_t c,
+                               floating* a, floating* s) noexcept nogil:
+    """a = gamma / sqrt(var + eps), s = beta - mean * a (so out = x * a + s)."""
     cdef Py_ssize_t j
-    cdef double a
-    for j in range(gamma.shape[0]):
-        a = gamma[j] / sqrt(var[j] + epsilon)
-        coef[0, j] = <floating> a
-        coef[1, j] = <floating> (beta[j] - mean[j] * a)
+    cdef double g
+    for j in range(c):
+        g = gamma[j] / sqrt(var[j] + epsilon)
+        a[j] = <floating> g
+        s[j] = <floating> (beta[j] - mean[j] * g)
+
+
+def _check_momentum(name, double momentum):
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
 
 
 def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma,
-                             const floating[::1] beta, double epsilon, floating[:, ::1] out,
-                             floating[::1] mean, floating[::1] var, int n_threads):
-    """Batch normalisation with the batch statistics (training mode).
+                             const floating[::1] beta, double epsilon, double momentum,
+                             floating[:, ::1] out, floating[::1] mean, floating[::1] var,
+                             floating[::1] moving_mean, floating[::1] moving_var, int n_threads):
+    """Batch normalisation with the batch statistics (training mode), and the moving-average update.
 
     ``out = (x - mean) / sqrt(var + epsilon) * gamma + beta``, with the mean
-    and the biased variance of every column over the rows. The statistics
-    take one pass over sums of ``d = x - x[0]`` (shifted data: the first row
-    is a sample of each column, so ``mean(d**2) - mean(d)**2`` does not suffer
-    the cancellation of the unshifted formula when the mean is large).
+    and the biased variance of every column over the rows; then
+    ``moving = momentum * moving + (1 - momentum) * batch`` for both
+    statistics (computed in double). Two passes over ``x``: the statistics
+    (fixed row blocks, sums of ``d = x - x[0]`` held in registers: the
+    first row is a sample of each column, so ``mean(d**2) - mean(d)**2``
+    does not suffer the cancellation of the unshifted formula when the mean
+    is large), then one multiply-add per element.
 
     Parameters
     ----------
     x : ndarray of shape (m, c), m >= 1. IN.
     gamma, beta : ndarrays of shape (c,). IN.
     epsilon : float > 0. IN.
+    momentum : float in [0, 1]. IN.
     out : ndarray of shape (m, c). OUT (may be ``x``).
     mean, var : ndarrays of shape (c,). OUT: batch mean and biased variance.
+    moving_mean, moving_var : ndarrays of shape (c,), or (0,) to skip the update. IN/OUT.
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], b, i, j
+    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], j
     name = "batch_norm_train_forward"
     if m == 0:
         raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
     _check_epsilon(name, epsilon)
+    _check_momentum(name, momentum)
     _check_2d(name, "out", out, m, c)
     for arg, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
         _check_1d(name, arg, a, c)
-    cdef double[::1] mean_d = np.empty(c), var_d = np.empty(c)
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] part_s = _partials(m, c, dtype), part_q = _partials(m, c, dtype)
-    cdef floating[:, ::1] coef = np.empty((2, c), dtype)
+    _check_1d(name, "moving_mean", moving_mean, c, optional=True)
+    _check_1d(name, "moving_var", moving_var, c, optional=True)
+    if (moving_mean.shape[0] == 0) != (moving_var.shape[0] == 0):
+        raise ValueError(f"{name}: moving_mean and moving_var must both be given or both be empty, got "
+                         f"shapes ({moving_mean.shape[0]},) and ({moving_var.shape[0]},)")
+    cdef Py_ssize_t nb = _n_blocks(m)
+    # Mean and variance in double (2 * c), partial sums (2 * nb * c), affine coefficients (2 * c).
+    cdef double* mu = <double*> _workspace(2 * c * sizeof(double) + (2 * nb + 2) * c * sizeof(floating))
+    cdef double* v = mu + c
+    cdef floating* work = <floating*> (mu + 2 * c)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
-    with nogil:
-        for b in prange(part_s.shape[0], schedule="static", num_threads=t):
-            _zero(part_s, b)
-            _zero(part_q, b)
-            for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-                _row_shifted_sums(&x[i, 0], &x[0, 0], &part_s[b, 0], &part_q[b, 0], c)
-        _combine(part_s, &mean_d[0], 1.0 / m)
-        _combine(part_q, &var_d[0], 1.0 / m)
-        for j in range(c):
-            var_d[j] = max(var_d[j] - mean_d[j] * mean_d[j], 0.0)
-            mean_d[j] += x[0, j]
-            mean[j] = <floating> mean_d[j]
-            var[j] = <floating> var_d[j]
-        _affine_coefficients(&mean_d[0], &var_d[0], gamma, beta, epsilon, coef)
-        _channel_affine(x, coef[0], coef[1], out, t)
+    try:
+        with nogil:
+            _column_sums(&x[0, 0], NULL, m, c, &x[0, 0], work, mu, v, 1.0 / m, t)
+            for j in range(c):
+                v[j] = max(v[j] - mu[j] * mu[j], 0.0)
+                mu[j] += x[0, j]
+                mean[j] = <floating> mu[j]
+                var[j] = <floating> v[j]
+            if moving_mean.shape[0] > 0:
+                for j in range(c):
+                    moving_mean[j] = <floating> (momentum * moving_mean[j] + (1.0 - momentum) * mu[j])
+                    moving_var[j] = <floating> (momentum * moving_var[j] + (1.0 - momentum) * v[j])
+            _affine_coefficients(mu, v, &gamma[0], &beta[0], epsilon, c, work, work + c)
+            _channel_affine(&x[0, 0], m, c, work, work + c, &out[0, 0], t)
+    finally:
+        free(mu)
 
 
 def batch_norm_inference_forward(const floating[:, ::1] x, const floating[::1] mean,
@@ -191,17 +245,23 @@ def batch_norm_inference_forward(const floating[:, ::1] x, const floating[::1] m
     name = "batch_norm_inference_forward"
     _check_epsilon(name, epsilon)
     _check_2d(name, "out", out, m, c)
-    for arg, v in (("mean", mean), ("var", var), ("gamma", gamma), ("beta", beta)):
-        _check_1d(name, arg, v, c)
-    cdef double[:, ::1] stats = np.empty((2, c))
-    cdef floating[:, ::1] coef = np.empty((2, c), np.float32 if floating is float else np.float64)
+    for arg, a in (("mean", mean), ("var", var), ("gamma", gamma), ("beta", beta)):
+        _check_1d(name, arg, a, c)
+    if c == 0:
+        return
+    cdef double* stats = <double*> _workspace(2 * c * (sizeof(double) + sizeof(floating)))
+    cdef floating* coef = <floating*> (stats + 2 * c)
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
-    with nogil:
-        for j in range(c):
-            stats[0, j] = mean[j]
-            stats[1, j] = var[j]
-        _affine_coefficients(&stats[0, 0], &stats[1, 0], gamma, beta, epsilon, coef)
-        _channel_affine(x, coef[0], coef[1], out, t)
+    try:
+        with nogil:
+            for j in range(c):
+                stats[j] = mean[j]
+                stats[c + j] = var[j]
+            _affine_coefficients(stats, stats + c, &gamma[0], &beta[0], epsilon, c, coef, coef + c)
+            if m > 0:
+                _channel_affine(&x[0, 0], m, c, coef, coef + c, &out[0, 0], t)
+    finally:
+        free(stats)
 
 
 def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
@@ -216,6 +276,7 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     through the batch statistics:
     ``dx = gamma / sqrt(var + eps) * (dy - mean_rows(dy) - xhat * mean_rows(dy * xhat))``;
     otherwise the statistics are constants and ``dx = dy * gamma / sqrt(var + eps)``.
+    Two passes: the column sums (fixed row blocks, in registers), then ``dx``.
 
     Parameters
     ----------
@@ -231,49 +292,51 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     need_dx : bool. IN.
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], b, i, j
+    cdef Py_ssize_t m = x.shape[0], c = x.shape[1], i, j
     name = "batch_norm_backward"
     _check_epsilon(name, epsilon)
     _check_2d(name, "dy", dy, m, c)
     if need_dx:
         _check_2d(name, "dx", dx, m, c)
-    for arg, v in (("mean", mean), ("var", var), ("gamma", gamma)):
-        _check_1d(name, arg, v, c)
+    for arg, a in (("mean", mean), ("var", var), ("gamma", gamma)):
+        _check_1d(name, arg, a, c)
     _check_1d(name, "dgamma", dgamma, c, optional=True)
     _check_1d(name, "dbeta", dbeta, c, optional=True)
     if batch_stats and m == 0:
         raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
-    cdef double[:, ::1] sums = np.zeros((2, c))
-    dtype = np.float32 if floating is float else np.float64
-    cdef floating[:, ::1] part_dy = _partials(m, c, dtype), part_dyx = _partials(m, c, dtype)
-    # dx = p * dy + q * (x - mean) + r per column (q = r = 0 with constant statistics).
-    cdef floating[:, ::1] coef = np.empty((3, c), np.float32 if floating is float else np.float64)
+    if c == 0:
+        return
+    cdef Py_ssize_t nb = _n_blocks(m)
+    # Column sums in double (2 * c), partial sums (2 * nb * c), then dx = p * dy + q * (x - mean) + r
+    # per column (3 * c; q = r = 0 with constant statistics).
+    cdef double* sums = <double*> _workspace(2 * c * sizeof(double) + (2 * nb + 3) * c * sizeof(floating))
+    cdef floating* work = <floating*> (sums + 2 * c)
+    cdef floating* coef = work + 2 * nb * c
     cdef double inv, p, sum_dyx
     cdef int t = effective_threads(n_threads, m * c, _GRAIN)
-    with nogil:
-        for b in prange(part_dy.shape[0], schedule="static", num_threads=t):
-            _zero(part_dy, b)
-            _zero(part_dyx, b)
-            for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-                _row_grad_sums(&x[i, 0], &dy[i, 0], &mean[0], &part_dy[b, 0], &part_dyx[b, 0], c)
-        if m > 0:
-            _combine(part_dy, &sums[0, 0], 1.0)
-            _combine(part_dyx, &sums[1, 0], 1.0)
-        for j in range(c):
-            inv = 1.0 / sqrt(var[j] + epsilon)
-            sum_dyx = sums[1, j] * inv  # sum(dy * xhat)
-            if dgamma.shape[0] > 0:
-                dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx)
-            if dbeta.shape[0] > 0:
-                dbeta[j] = <floating> (grad_beta * dbeta[j] + sums[0, j])
-            if need_dx:
+    try:
+        with nogil:
+            for j in range(c):
+                sums[j] = 0
+                sums[c + j] = 0
+            if m > 0:
+                _column_sums(&x[0, 0], &dy[0, 0], m, c, &mean[0], work, sums, sums + c, 1.0, t)
+            for j in range(c):
+                inv = 1.0 / sqrt(var[j] + epsilon)
+                sum_dyx = sums[c + j] * inv  # sum(dy * xhat)
+                if dgamma.shape[0] > 0:
+                    dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx)
+                if dbeta.shape[0] > 0:
+                    dbeta[j] = <floating> (grad_beta * dbeta[j] + sums[j])
                 p = gamma[j] * inv
-                coef[0, j] = <floating> p
-                coef[1, j] = <floating> (-p * inv * sum_dyx / m) if batch_stats else 0
-                coef[2, j] = <floating> (-p * sums[0, j] / m) if batch_stats else 0
-        if need_dx:
-            for i in prange(m, schedule="static", num_threads=t):
-                _row_dx(&x[i, 0], &dy[i, 0], &mean[0], &coef[0, 0], &coef[1, 0], &coef[2, 0], &dx[i, 0], c)
+                coef[j] = <floating> p
+                coef[c + j] = <floating> (-p * inv * sum_dyx / m) if batch_stats else 0
+                coef[2 * c + j] = <floating> (-p * sums[j] / m) if batch_stats else 0
+            if need_dx:
+                for i in prange(m, schedule="static", num_threads=t):
+                    _row_dx(&x[i, 0], &dy[i, 0], &mean[0], coef, coef + c, coef + 2 * c, &dx[i, 0], c)
+    finally:
+        free(sums)
 
 
 def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
@@ -384,8 +447,8 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
                     for j in range(d):
                         xh = (x[i, j] - mu) * inv
                         dx[i, j] = <floating> (inv * (dy[i, j] * gamma[j] - m1 - xh * m2))
-        _combine(part_dy, &sum_dy[0], 1.0)
-        _combine(part_dyx, &sum_dyx[0], 1.0)
+        _combine(&part_dy[0, 0], part_dy.shape[0], d, &sum_dy[0], 1.0)
+        _combine(&part_dyx[0, 0], part_dyx.shape[0], d, &sum_dyx[0], 1.0)
         for j in range(d):
             if dgamma.shape[0] > 0:
                 dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx[j])

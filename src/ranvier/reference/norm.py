@@ -10,13 +10,17 @@ def _accumulate(grad, value, grad_beta):
         grad[:] = grad_beta * grad + value
 
 
-def batch_norm_train_forward(x, gamma, beta, epsilon, out, mean, var, n_threads=1):
+def batch_norm_train_forward(x, gamma, beta, epsilon, momentum, out, mean, var, moving_mean, moving_var,
+                             n_threads=1):
     if x.shape[0] == 0:
         raise ValueError("batch_norm_train_forward: the batch statistics need at least one row")
     x64 = x.astype(np.float64)
     mu = x64.mean(axis=0)
     v = ((x64 - mu) ** 2).mean(axis=0)
     mean[:], var[:] = mu, v
+    if moving_mean.shape[0]:
+        moving_mean[:] = momentum * moving_mean.astype(np.float64) + (1.0 - momentum) * mu
+        moving_var[:] = momentum * moving_var.astype(np.float64) + (1.0 - momentum) * v
     out[:] = (x64 - mu) / np.sqrt(v + epsilon) * gamma + beta
 
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from ...core import _norm
 from .. import config, constraints, initializers, regularizers
+from ._conv_utils import reusable_empty
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -158,18 +159,17 @@ class BatchNormalization(_Normalization):
     def call(self, inputs, training=False):
         x = self._rows(inputs)
         gamma, beta = self._affine()
-        out = np.empty_like(x)
+        out = reusable_empty(self, "_out_buffer", x.shape, x.dtype)
         n_threads = config.kernel_threads()
         batch_stats = bool(training) and self.trainable
         if batch_stats:
             if x.shape[0] == 0:
                 raise ValueError(f"BatchNormalization {self.name!r}: training needs a non-empty batch to compute "
                                  f"the batch statistics, got input of shape {inputs.shape}")
-            mean, var = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], x.dtype)
-            _norm.batch_norm_train_forward(x, gamma, beta, self.epsilon, out, mean, var, n_threads)
-            for moving, batch in ((self.moving_mean.value, mean), (self.moving_variance.value, var)):
-                moving *= self.momentum
-                moving += (1.0 - self.momentum) * batch
+            stats = reusable_empty(self, "_stats_buffer", (2, x.shape[1]), x.dtype)
+            mean, var = stats
+            _norm.batch_norm_train_forward(x, gamma, beta, self.epsilon, self.momentum, out, mean, var,
+                                           self.moving_mean.value, self.moving_variance.value, n_threads)
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
             _norm.batch_norm_inference_forward(x, mean, var, gamma, beta, self.epsilon, out, n_threads)
@@ -181,7 +181,8 @@ class BatchNormalization(_Normalization):
         if not need_input_grad and not (dgamma.shape[0] or dbeta.shape[0]):
             return None
         gamma, _ = self._affine()
-        dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
+        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad \
+            else np.empty((0, x.shape[1]), x.dtype)
         _norm.batch_norm_backward(x, self._rows(dy), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
                                   grad_beta, batch_stats, need_input_grad, config.kernel_threads())
         return self._unrows(dx, shape) if need_input_grad else None
