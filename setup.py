@@ -59,6 +59,9 @@ class _BuildExt(build_ext):
         # -fno-math-errno: a sqrt that may set errno cannot be vectorized (the
         # optimizer updates ran 3x slower); nothing in ranvier reads errno.
         opt = ["/O2"] if self.compiler.compiler_type == "msvc" else ["-O3", "-fno-math-errno"]
+        if self.compiler.compiler_type != "msvc" and os.environ.get("RANVIER_DEBUG_CYTHON") != "1":
+            # Python's own CFLAGS carry -g: debug info was 80% of the extensions' 21 MB.
+            opt.append("-g0")
         if os.environ.get("RANVIER_NATIVE") == "1":
             opt.append("-march=native")
         for ext in self.extensions:
