@@ -36,21 +36,40 @@ cdef extern from *:
 cdef extern from *:
     """
     /* The four 16-bit uniforms of hashes j0 .. j0 + n_hashes - 1, in element order
-       (low half-word first; the compiler merges the four stores into one). Without
-       64-bit vector multiplies (AVX-512DQ) GCC's vectorised loop emulates them and runs
-       1.8x slower than the scalar one (measured), so it stays scalar there. */
+       (low half-word first; the compiler merges the four stores into one). */
+    #define RV_FILL_U16_BODY \
+        for (Py_ssize_t j = 0; j < n_hashes; j++) { \
+            uint64_t h = rv_draw(key, j0 + (uint64_t) j); \
+            u[4 * j] = (uint16_t) h; \
+            u[4 * j + 1] = (uint16_t) (h >> 16); \
+            u[4 * j + 2] = (uint16_t) (h >> 32); \
+            u[4 * j + 3] = (uint16_t) (h >> 48); \
+        }
+    /* Without 64-bit vector multiplies (AVX-512DQ) GCC's vectorised loop emulates them and
+       runs 1.8x slower than the scalar one (measured), so the portable build stays scalar;
+       on x86-64-v4 CPUs (picked at run time) the vectorised loop is 6x faster (measured:
+       65536 elements in 3.7 instead of 21.9 us). */
     #if defined(__GNUC__) && !defined(__clang__) && !defined(__AVX512DQ__)
     __attribute__((optimize("no-tree-vectorize")))
     #endif
-    static void rv_fill_u16(uint64_t key, uint64_t j0, Py_ssize_t n_hashes, uint16_t *u) {
-        for (Py_ssize_t j = 0; j < n_hashes; j++) {
-            uint64_t h = rv_draw(key, j0 + (uint64_t) j);
-            u[4 * j] = (uint16_t) h;
-            u[4 * j + 1] = (uint16_t) (h >> 16);
-            u[4 * j + 2] = (uint16_t) (h >> 32);
-            u[4 * j + 3] = (uint16_t) (h >> 48);
-        }
+    static void rv_fill_u16_portable(uint64_t key, uint64_t j0, Py_ssize_t n_hashes, uint16_t *u) {
+        RV_FILL_U16_BODY
     }
+    #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12 \
+        && !defined(__AVX512DQ__)
+    __attribute__((target("arch=x86-64-v4")))
+    static void rv_fill_u16_v4(uint64_t key, uint64_t j0, Py_ssize_t n_hashes, uint16_t *u) {
+        RV_FILL_U16_BODY
+    }
+    static void rv_fill_u16(uint64_t key, uint64_t j0, Py_ssize_t n_hashes, uint16_t *u) {
+        if (__builtin_cpu_supports("x86-64-v4"))
+            rv_fill_u16_v4(key, j0, n_hashes, u);
+        else
+            rv_fill_u16_portable(key, j0, n_hashes, u);
+    }
+    #else
+    #define rv_fill_u16 rv_fill_u16_portable
+    #endif
     """
     void rv_fill_u16(uint64_t key, uint64_t j0, Py_ssize_t n_hashes, uint16_t* u) noexcept nogil
 
