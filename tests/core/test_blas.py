@@ -36,3 +36,24 @@ def test_gemm_rejects_mismatched_shapes():
 def test_gemm_rejects_mixed_dtypes():
     with pytest.raises((ValueError, TypeError)):
         _blas.gemm_py(False, False, 1.0, np.ones((2, 2), np.float32), np.ones((2, 2)), 0.0, np.ones((2, 2)))
+
+
+@pytest.mark.parametrize("trans_a, trans_b, m, k, n", [
+    (False, False, 256, 784, 512), (True, False, 784, 128, 512), (False, True, 200, 512, 300),
+    (False, False, 64, 128, 512)])
+def test_deterministic_split_is_bit_identical_to_one_call(trans_a, trans_b, m, k, n):
+    from ranvier.api._threading import _blas_libraries
+
+    rng = np.random.default_rng(m + n)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(np.float32)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(np.float32)
+    whole, split = np.zeros((m, n), np.float32), np.zeros((m, n), np.float32)
+    with _blas_libraries().limit(limits=1):
+        try:
+            _blas.set_gemm_threads(1)
+            _blas.gemm_py(trans_a, trans_b, 1.0, a, b, 0.0, whole)
+            _blas.set_gemm_threads(2, True)
+            _blas.gemm_py(trans_a, trans_b, 1.0, a, b, 0.0, split)
+        finally:
+            _blas.set_gemm_threads(1)
+    assert np.array_equal(whole, split)

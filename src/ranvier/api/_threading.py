@@ -35,12 +35,12 @@ def compute_scope():
     from ..core import _blas
 
     n = config.get_num_threads()
-    previous = _blas.get_gemm_threads(), config._KERNEL_THREADS
+    previous = _blas.get_gemm_threads(), _blas.get_gemm_deterministic(), config._KERNEL_THREADS
     with _blas_libraries().limit(limits=1):
-        _blas.set_gemm_threads(n)
+        _blas.set_gemm_threads(n, config.is_deterministic())
         config._KERNEL_THREADS = n
         try:
             yield
         finally:
-            _blas.set_gemm_threads(previous[0])
-            config._KERNEL_THREADS = previous[1]
+            _blas.set_gemm_threads(previous[0], previous[1])
+            config._KERNEL_THREADS = previous[2]

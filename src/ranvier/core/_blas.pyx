@@ -18,22 +18,38 @@ from ranvier.core._types cimport floating
 
 # Threads gemm() may split over; > 1 only while BLAS is held at one thread.
 cdef int _gemm_threads = 1
+# Deterministic splits (config.enable_determinism()): a split product must be
+# bit-identical to the whole one. Measured with OpenBLAS: cutting C's rows on a
+# multiple of 12 keeps every element's rounding, any other cut does not, and
+# no column cut does (BLAS takes other paths for narrower B). So deterministic
+# splits go by rows only, with edges on multiples of 96 (a multiple of every
+# row tile of OpenBLAS's x86 kernels). 1 = free splits.
+cdef int _block_align = 1
 # Multiply-adds per thread below which splitting costs more than it saves.
 cdef Py_ssize_t _SPLIT_GRAIN = 1 << 17
 # Smallest block edge worth a BLAS call of its own.
 cdef int _MIN_BLOCK = 16
 
 
-def set_gemm_threads(int n):
-    """Let gemm() split over ``n`` OpenMP threads. Only call while BLAS runs one thread."""
-    global _gemm_threads
+def set_gemm_threads(int n, bint deterministic=False):
+    """Let gemm() split over ``n`` OpenMP threads. Only call while BLAS runs one thread.
+
+    ``deterministic`` splits by rows only, on multiples of 96 rows, so the
+    result is bit-identical to an unsplit product (at some cost in balance).
+    """
+    global _gemm_threads, _block_align
     if n < 1:
         raise ValueError(f"set_gemm_threads: n must be >= 1, got {n}")
     _gemm_threads = n
+    _block_align = 96 if deterministic else 1
 
 
 def get_gemm_threads():
     return _gemm_threads
+
+
+def get_gemm_deterministic():
+    return _block_align > 1
 
 
 cdef inline void _gemv(bint trans, int rows, int cols, floating alpha, const floating* a, int lda,
@@ -82,14 +98,15 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     if m == 0 or n == 0:
         return
     t = effective_threads(_gemm_threads, <Py_ssize_t> m * n * k, _SPLIT_GRAIN)
-    by_rows = m >= n or n < t * _MIN_BLOCK
-    if t > 1 and by_rows and m < t * _MIN_BLOCK:
+    by_rows = m >= n or n < t * _MIN_BLOCK or _block_align > 1
+    if t > 1 and by_rows and m < t * max(_MIN_BLOCK, _block_align):
         t = 1
     if t <= 1:
         _gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     n_blocks = t
     size = ((m if by_rows else n) + n_blocks - 1) // n_blocks
+    size = (size + _block_align - 1) // _block_align * _block_align
     for blk in prange(n_blocks, schedule="static", num_threads=t):
         start = blk * size
         if by_rows:

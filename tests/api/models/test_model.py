@@ -239,3 +239,22 @@ def test_full_batch_fit_warns_that_epochs_is_ignored(blobs):
     with pytest.warns(UserWarning, match="epochs=5 is ignored"):
         history = model.fit(x, y, epochs=5, verbose=0)
     assert 1 <= len(history.history["loss"]) <= 3
+
+
+def test_determinism_gives_identical_weights_for_any_thread_count():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((256, 200)).astype(np.float32), rng.integers(0, 10, 256)
+    weights = []
+    try:
+        for threads in (1, 2):
+            rv.set_num_threads(threads)
+            rv.config.enable_determinism(7)
+            model = _mlp(hidden=256, n_in=200, n_out=10)
+            model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+            model.fit(x, y, batch_size=128, epochs=2, verbose=0)
+            weights.append(model.get_weights())
+    finally:
+        rv.config.disable_determinism()
+        rv.set_num_threads(rv.api.config._default_threads())
+    for w1, w2 in zip(*weights):
+        assert np.array_equal(w1, w2)
