@@ -11,11 +11,12 @@ Maxout (max over ``pieces`` affine maps) lives here too: one GEMM and a
 row-wise max that records the winning piece for the backward pass.
 """
 from cython.parallel cimport prange
-from libc.math cimport (INFINITY, M_SQRT1_2, erf, erff, exp, expf, expm1, expm1f, fabs,
-                        fabsf, log, log1p, log1pf, logf, tanh)
+from libc.math cimport INFINITY, M_SQRT1_2, tanh
 
 from ranvier.core._checks cimport check_same as _check_same
 from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
+from ranvier.core._libm cimport fabs_ as _abs, ferf as _erf, fexp as _exp, fexpm1 as _expm1
+from ranvier.core._libm cimport flog as _log, flog1p as _log1p
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -63,53 +64,11 @@ cdef Py_ssize_t _GRAIN_CHEAP = 32768
 cdef Py_ssize_t _GRAIN_TRANSCENDENTAL = 8192
 
 
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _expm1(floating x) noexcept nogil:
-    if floating is float:
-        return expm1f(x)
-    else:
-        return expm1(x)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
-
-
 cdef inline floating _tanh(floating x) noexcept nogil:
     if floating is float:
         return rv_tanhf(x)  # shared polynomial version: vectorises, libm's tanhf does not
     else:
         return tanh(x)
-
-
-cdef inline floating _erf(floating x) noexcept nogil:
-    if floating is float:
-        return erff(x)
-    else:
-        return erf(x)
-
-
-cdef inline floating _abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
 
 
 cdef inline floating _sigmoid(floating x) noexcept nogil:
@@ -366,8 +325,6 @@ cdef void _backward(int kind, const floating* dy, const floating* z, const float
 cdef _check_kind(int kind, str op):
     if kind < 0 or kind >= N_KINDS:
         raise ValueError(f"{op}: unknown activation kind, got {kind}")
-
-
 
 
 def activation_forward(int kind, const floating[:, ::1] z, double a, double b, double c,

@@ -12,8 +12,9 @@ softmax) and give the gradient w.r.t. the pre-activation, ``p - y``; the
 loss value is the same as for the probability kind.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, fabs, fabsf, log, log1p, log1pf, logf, tanh, tanhf, M_LN2
+from libc.math cimport M_LN2
 
+from ranvier.core._libm cimport fabs_ as _abs, fexp as _exp, flog as _log, flog1p as _log1p, ftanh as _tanh
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -57,41 +58,6 @@ SPARSE = {
 
 # Elements per thread below which a pass stays serial.
 cdef Py_ssize_t _GRAIN = 8192
-
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
-
-
-cdef inline floating _log(floating x) noexcept nogil:
-    if floating is float:
-        return logf(x)
-    else:
-        return log(x)
-
-
-cdef inline floating _log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
-
-
-cdef inline floating _abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
 
 
 cdef inline floating _clip(floating x, floating lo, floating hi) noexcept nogil:
