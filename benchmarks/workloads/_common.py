@@ -17,3 +17,13 @@ def cycle_batches(x, y, batch, convert=None):
         return batches[state["i"]]
 
     return next_batch
+
+
+def batch_step(train_on_batch, x, y, batch):
+    """A ``step()`` that calls ``train_on_batch(x_batch, y_batch)`` on the next batch."""
+    next_batch = cycle_batches(x, y, batch)
+
+    def step():
+        train_on_batch(*next_batch())
+
+    return step

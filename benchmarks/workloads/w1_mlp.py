@@ -1,7 +1,7 @@
 """W1: MLP 784-512-512-10, ReLU, softmax cross-entropy, batch 128, Adam 1e-3."""
 import numpy as np
 
-from ._common import cycle_batches
+from ._common import batch_step, cycle_batches
 
 ID = "W1"
 DESCRIPTION = "MLP 784-512-512-10 ReLU, softmax CE, batch 128, Adam 1e-3 (training step)"
@@ -30,24 +30,14 @@ def ranvier_step(x, y):
                           + [rv.layers.Dense(u, activation="relu") for u in SIZES[1:-1]]
                           + [rv.layers.Dense(SIZES[-1], activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        model.train_on_batch(*next_batch())
-
-    return step
+    return batch_step(model.train_on_batch, x, y, BATCH)
 
 
 def numpy_step(x, y):
     from ranvier.reference import mlp
 
     net = mlp.ReferenceMLP(SIZES, learning_rate=1e-3, seed=0)
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        net.train_step(*next_batch())
-
-    return step
+    return batch_step(net.train_step, x, y, BATCH)
 
 
 def torch_step(x, y):

@@ -1,7 +1,7 @@
 """W2: CNN 28x28x1, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, batch 64, Adam."""
 import numpy as np
 
-from ._common import cycle_batches
+from ._common import batch_step, cycle_batches
 
 ID = "W2"
 DESCRIPTION = ("CNN 28x28x1 conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, "
@@ -51,12 +51,7 @@ def ranvier_step(x, y):
                            L.Flatten(), L.Dense(DENSE[0], activation="relu"),
                            L.Dense(DENSE[1], activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        model.train_on_batch(*next_batch())
-
-    return step
+    return batch_step(model.train_on_batch, x, y, BATCH)
 
 
 class _NumpyCNN:
@@ -131,12 +126,7 @@ class _NumpyCNN:
 
 def numpy_step(x, y):
     net = _NumpyCNN(seed=0)
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        net.train_step(*next_batch())
-
-    return step
+    return batch_step(net.train_step, x, y, BATCH)
 
 
 def torch_step(x, y):

@@ -1,7 +1,7 @@
 """W3: LSTM T=50, in=32, hidden=128, last state -> Dense(10) softmax CE, batch 64, Adam 1e-3."""
 import numpy as np
 
-from ._common import cycle_batches
+from ._common import batch_step, cycle_batches
 
 ID = "W3"
 DESCRIPTION = "LSTM T=50 in=32 hidden=128, last state -> dense10 softmax CE, batch 64, Adam 1e-3 (training step)"
@@ -31,12 +31,7 @@ def ranvier_step(x, y):
     model = rv.Sequential([rv.layers.Input((T, N_IN)), LSTM(UNITS),
                            rv.layers.Dense(N_CLASSES, activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        model.train_on_batch(*next_batch())
-
-    return step
+    return batch_step(model.train_on_batch, x, y, BATCH)
 
 
 class _ReferenceLSTMNet:
@@ -94,12 +89,7 @@ class _ReferenceLSTMNet:
 
 def numpy_step(x, y):
     net = _ReferenceLSTMNet()
-    next_batch = cycle_batches(x, y, BATCH)
-
-    def step():
-        net.train_step(*next_batch())
-
-    return step
+    return batch_step(net.train_step, x, y, BATCH)
 
 
 def torch_step(x, y):
