@@ -27,3 +27,24 @@ def batch_step(train_on_batch, x, y, batch):
         train_on_batch(*next_batch())
 
     return step
+
+
+def torch_train_step(model, x, y, batch, to_torch_x=None):
+    """PyTorch eager's training step for ``model``: Adam(1e-3, eps=1e-7) on softmax cross-entropy.
+
+    ``to_torch_x`` converts an input batch (default: ``torch.from_numpy``), once per batch.
+    """
+    import torch
+
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    to_x = to_torch_x or torch.from_numpy
+    next_batch = cycle_batches(x, y, batch, lambda a, b: (to_x(a), torch.from_numpy(b)))
+
+    def step():
+        xb, yb = next_batch()
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(xb), yb).backward()
+        opt.step()
+
+    return step

@@ -1,7 +1,7 @@
 """W1: MLP 784-512-512-10, ReLU, softmax cross-entropy, batch 128, Adam 1e-3."""
 import numpy as np
 
-from ._common import batch_step, cycle_batches
+from ._common import batch_step, torch_train_step
 
 ID = "W1"
 DESCRIPTION = "MLP 784-512-512-10 ReLU, softmax CE, batch 128, Adam 1e-3 (training step)"
@@ -50,15 +50,4 @@ def torch_step(x, y):
         if i < len(SIZES) - 2:
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (torch.from_numpy(a), torch.from_numpy(b)))
-
-    def step():
-        xb, yb = next_batch()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-
-    return step
+    return torch_train_step(model, x, y, BATCH)

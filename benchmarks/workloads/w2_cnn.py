@@ -1,7 +1,7 @@
 """W2: CNN 28x28x1, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, batch 64, Adam."""
 import numpy as np
 
-from ._common import batch_step, cycle_batches
+from ._common import batch_step, torch_train_step
 
 ID = "W2"
 DESCRIPTION = ("CNN 28x28x1 conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, "
@@ -138,17 +138,6 @@ def torch_step(x, y):
         torch.nn.Conv2d(CONVS[0], CONVS[1], 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(5 * 5 * CONVS[1], DENSE[0]), torch.nn.ReLU(),
         torch.nn.Linear(DENSE[0], DENSE[1]))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
     # NCHW for PyTorch's native layout; the conversion is done once, outside the timed step.
-    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (
-        torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))), torch.from_numpy(b)))
-
-    def step():
-        xb, yb = next_batch()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-
-    return step
+    return torch_train_step(model, x, y, BATCH,
+                            lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))))

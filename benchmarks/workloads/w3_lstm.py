@@ -1,7 +1,7 @@
 """W3: LSTM T=50, in=32, hidden=128, last state -> Dense(10) softmax CE, batch 64, Adam 1e-3."""
 import numpy as np
 
-from ._common import batch_step, cycle_batches
+from ._common import batch_step, torch_train_step
 
 ID = "W3"
 DESCRIPTION = "LSTM T=50 in=32 hidden=128, last state -> dense10 softmax CE, batch 64, Adam 1e-3 (training step)"
@@ -108,15 +108,4 @@ def torch_step(x, y):
             return self.dense(h[0])
 
     model = Net()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    next_batch = cycle_batches(x, y, BATCH, lambda a, b: (torch.from_numpy(a), torch.from_numpy(b)))
-
-    def step():
-        xb, yb = next_batch()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-
-    return step
+    return torch_train_step(model, x, y, BATCH)
