@@ -17,14 +17,15 @@ multiplied states for the weight gradient. Pass shape ``(0, 0)`` /
 Bias gradients are column sums of the returned gate gradients, left to the
 caller (``ranvier.core._dense.column_sum``).
 """
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
 from libc.math cimport exp, tanh
 from libc.stdlib cimport free, malloc
 
 from ranvier.core._blas cimport gemm
 from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
 from ranvier.core._types cimport floating
-from ranvier.core._openmp cimport effective_threads
+from ranvier.core._openmp cimport effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier
+from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free, packed_gemm
 
 #: Activation codes of the fused gate kernels.
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
@@ -48,8 +49,8 @@ cdef extern from *:
             float* RV_RESTRICT gi, float* RV_RESTRICT gf, float* RV_RESTRICT gc,
             float* RV_RESTRICT go, const float* RV_RESTRICT bias,
             const float* RV_RESTRICT c_prev, float* RV_RESTRICT c_new,
-            float* RV_RESTRICT ac, float* RV_RESTRICT h_new, Py_ssize_t u) {
-        for (Py_ssize_t j = 0; j < u; j++) {
+            float* RV_RESTRICT ac, float* RV_RESTRICT h_new, Py_ssize_t n, Py_ssize_t u) {
+        for (Py_ssize_t j = 0; j < n; j++) {
             float i = rv_sigmoidf(gi[j] + bias[j]);
             float f = rv_sigmoidf(gf[j] + bias[u + j]);
             float g = rv_tanhf(gc[j] + bias[2 * u + j]);
@@ -71,12 +72,12 @@ cdef extern from *:
             const float* RV_RESTRICT go, const float* RV_RESTRICT ac,
             const float* RV_RESTRICT c_prev, const float* RV_RESTRICT dy,
             float* RV_RESTRICT dh, float* RV_RESTRICT dc, float* RV_RESTRICT dgi,
-            float* RV_RESTRICT dgf, float* RV_RESTRICT dgc, float* RV_RESTRICT dgo, Py_ssize_t u) {
+            float* RV_RESTRICT dgf, float* RV_RESTRICT dgc, float* RV_RESTRICT dgo, Py_ssize_t n) {
         Py_ssize_t j;
         if (dy != NULL) {  /* apart, so that the main loop has no branch (SSE2 build) */
-            for (j = 0; j < u; j++) dh[j] += dy[j];
+            for (j = 0; j < n; j++) dh[j] += dy[j];
         }
-        for (j = 0; j < u; j++) {
+        for (j = 0; j < n; j++) {
             float d = dh[j];
             float i = gi[j], f = gf[j], g = gc[j], o = go[j], a = ac[j];
             float dcj = dc[j] + d * o * (1.0f - a * a);
@@ -95,10 +96,10 @@ cdef extern from *:
     void rv_lstm_cell_back_f32(const float* gi, const float* gf, const float* gc, const float* go,
                                const float* ac, const float* c_prev, const float* dy, float* dh,
                                float* dc, float* dgi, float* dgf, float* dgc, float* dgo,
-                               Py_ssize_t u) noexcept nogil
+                               Py_ssize_t n) noexcept nogil
     void rv_lstm_cell_f32(float* gi, float* gf, float* gc, float* go, const float* bias,
                           const float* c_prev, float* c_new, float* ac, float* h_new,
-                          Py_ssize_t u) noexcept nogil
+                          Py_ssize_t n, Py_ssize_t u) noexcept nogil
 
 
 cdef inline floating _act(int code, floating x) noexcept nogil:
@@ -257,38 +258,92 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
         _expect(op, "dx", dx, _s3(T, B, n_in))
 
 
+# ------------------------------------------------- the parallel time loops
+# LSTM time loops run in one OpenMP region: each thread owns a range of units
+# (columns of the state) for the whole sequence. Per step it computes its units'
+# gate columns against the recurrent kernel packed once (``_packed.pxd``), runs
+# their cell math, and meets the others at one barrier, since the next step's
+# product reads every unit. No per-step region start, no per-step repacking of
+# the kernel, and each element is computed the same way whatever the thread count.
+cdef int _loop_threads(int n_threads, Py_ssize_t B, Py_ssize_t u, Py_ssize_t G) noexcept nogil:
+    """Threads for a time loop: one per 2^17 multiply-adds a step, at most one per 16 units."""
+    return min(effective_threads(n_threads, B * u * G, 1 << 17), <int> ((u + 15) // 16))
+
+
+cdef Py_ssize_t _unit_start(Py_ssize_t u, int tid, int nth) noexcept nogil:
+    """First unit of thread ``tid`` of ``nth``: whole 16-unit panels, split evenly (tid = nth: u)."""
+    return min(16 * (((u + 15) // 16) * tid // nth), u)
+
+
+cdef void _step_product(const floating* state, const floating* packed, int n_blocks,
+                        floating* out, Py_ssize_t B, Py_ssize_t u, Py_ssize_t ldo,
+                        Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """out[:, q*u + j0 : q*u + j1] += state @ U[:, same] for every gate block q (U packed by blocks)."""
+    cdef int q
+    for q in range(n_blocks):
+        packed_gemm(B, j0, j1, u, state, u, packed + q * packed_block(u, u), out + q * u, ldo, True)
+
+
+cdef void _state_backprop(const floating* dgr, const floating* packed, const floating* rm,
+                          floating* scratch, floating* dh, Py_ssize_t B, Py_ssize_t u, Py_ssize_t G,
+                          Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """dh[:, j0:j1] += ((dgr @ U.T) * rm)[:, j0:j1], U.T packed; rm may be NULL."""
+    cdef Py_ssize_t b, j
+    if rm == NULL:
+        packed_gemm(B, j0, j1, G, dgr, G, packed, dh, u, True)
+        return
+    packed_gemm(B, j0, j1, G, dgr, G, packed, scratch, u, False)
+    for b in range(B):
+        for j in range(j0, j1):
+            dh[b * u + j] += scratch[b * u + j] * rm[b * u + j]
+
+
+cdef void _mask_states(const floating* h, const floating* rm, floating* hr, Py_ssize_t B,
+                       Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """hr[:, j0:j1] = (h * rm)[:, j0:j1]: the recurrent-dropped state the next product reads."""
+    cdef Py_ssize_t b, j
+    for b in range(B):
+        for j in range(j0, j1):
+            hr[b * u + j] = h[b * u + j] * rm[b * u + j]
+
+
 # ---------------------------------------------------------------------- LSTM
 cdef void _lstm_row(floating* g, const floating* bias, const floating* c_prev, floating* c_new,
-                    floating* ac, floating* h_new, Py_ssize_t u, int act, int ract) noexcept nogil:
-    cdef Py_ssize_t j
+                    floating* ac, floating* h_new, Py_ssize_t n, Py_ssize_t u, int act,
+                    int ract) noexcept nogil:
+    """One sample's cell on ``n`` units; the pointers start at the first unit, gate blocks ``u`` apart."""
+    cdef Py_ssize_t j, q
     if floating is float:
         if act == 1 and ract == 2:
-            rv_lstm_cell_f32(g, g + u, g + 2 * u, g + 3 * u, bias, c_prev, c_new, ac, h_new, u)
+            rv_lstm_cell_f32(g, g + u, g + 2 * u, g + 3 * u, bias, c_prev, c_new, ac, h_new, n, u)
             return
-    for j in range(4 * u):
-        g[j] += bias[j]
-    _act_inplace(ract, g, 2 * u)
-    _act_inplace(act, g + 2 * u, u)
-    _act_inplace(ract, g + 3 * u, u)
-    for j in range(u):
+    for q in range(4):
+        for j in range(n):
+            g[q * u + j] += bias[q * u + j]
+    _act_inplace(ract, g, n)
+    _act_inplace(ract, g + u, n)
+    _act_inplace(act, g + 2 * u, n)
+    _act_inplace(ract, g + 3 * u, n)
+    for j in range(n):
         c_new[j] = g[u + j] * c_prev[j] + g[j] * g[2 * u + j]
         ac[j] = c_new[j]
-    _act_inplace(act, ac, u)
-    for j in range(u):
+    _act_inplace(act, ac, n)
+    for j in range(n):
         h_new[j] = g[3 * u + j] * ac[j]
 
 
 cdef void _lstm_row_back(const floating* g, const floating* ac, const floating* c_prev,
                          const floating* dy, floating* dh, floating* dc, floating* dg,
-                         Py_ssize_t u, int act, int ract) noexcept nogil:
+                         Py_ssize_t n, Py_ssize_t u, int act, int ract) noexcept nogil:
+    """The backward of ``_lstm_row`` on the same ``n`` units; ``dh`` is consumed (zeroed)."""
     cdef Py_ssize_t j
     cdef floating dhj, dcj, i, f, gg, o
     if floating is float:
         if act == 1 and ract == 2:
             rv_lstm_cell_back_f32(g, g + u, g + 2 * u, g + 3 * u, ac, c_prev, dy, dh, dc,
-                                  dg, dg + u, dg + 2 * u, dg + 3 * u, u)
+                                  dg, dg + u, dg + 2 * u, dg + 3 * u, n)
             return
-    for j in range(u):
+    for j in range(n):
         dhj = dh[j] + dy[j] if dy != NULL else dh[j]
         i = g[j]
         f = g[u + j]
@@ -303,14 +358,19 @@ cdef void _lstm_row_back(const floating* g, const floating* ac, const floating* 
         dh[j] = 0
 
 
-cdef void _masked_row_back(const floating* dy, floating* dh, floating* dg, Py_ssize_t u,
-                           Py_ssize_t G) noexcept nogil:
-    """A masked step passes the state gradient through unchanged (plus its output's)."""
+cdef void _masked_row_back(const floating* dy, floating* dh, floating* dg, Py_ssize_t n,
+                           Py_ssize_t u, int n_blocks) noexcept nogil:
+    """A masked step passes the state gradient through unchanged (plus its output's).
+
+    Covers ``n`` units from the pointers on; the gate gradient has ``n_blocks`` blocks ``u`` apart.
+    """
     cdef Py_ssize_t j
+    cdef int q
     if dy != NULL:
-        for j in range(u):
+        for j in range(n):
             dh[j] += dy[j]
-    _zero(dg, G)
+    for q in range(n_blocks):
+        _zero(dg + q * u, n)
 
 
 def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -342,38 +402,52 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
     _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
     _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
+    cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 4, &h[0, 0, 0])
     with nogil:
         _lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c, act_c, h_rec,
-                      has_mask, has_rm, activation, recurrent_activation, n_threads)
+                      packed, has_mask, has_rm, activation, recurrent_activation, n_threads)
+    packed_free(packed)
 
 
 cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                         const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
                         const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                         floating[:, :, ::1] gates, floating[:, :, ::1] h, floating[:, :, ::1] c,
-                        floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec,
+                        floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec, floating* packed,
                         bint has_mask, bint has_rm, int act, int ract, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, q, tid
+    cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    cdef floating* hr = NULL
     gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
-    for t in range(T):
+    pack(False, u, u, 4, &recurrent_kernel[0, 0], G, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
         if has_rm:
-            hr = &h_rec[t, 0, 0]
-        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &gates[t, 0, 0], B, u, G, 1)
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            if m != NULL and not m[b]:
-                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
-                _copy(&c[t, b, 0], &c[t + 1, b, 0], u)
-                _zero(&gates[t, b, 0], G)
-                _zero(&act_c[t, b, 0], u)
-            else:
-                _lstm_row(&gates[t, b, 0], &bias[0], &c[t, b, 0], &c[t + 1, b, 0], &act_c[t, b, 0],
-                          &h[t + 1, b, 0], u, act, ract)
+            _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
+        for t in range(T):
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 4, &gates[t, 0, 0],
+                          B, u, G, j0, j1)
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                if m != NULL and not m[b]:
+                    _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
+                    _copy(&c[t, b, j0], &c[t + 1, b, j0], j1 - j0)
+                    _zero(&act_c[t, b, j0], j1 - j0)
+                    for q in range(4):
+                        _zero(&gates[t, b, q * u + j0], j1 - j0)
+                else:
+                    _lstm_row(&gates[t, b, j0], &bias[j0], &c[t, b, j0], &c[t + 1, b, j0],
+                              &act_c[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
+            if has_rm and t + 1 < T:
+                _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
 
 
 def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -410,11 +484,13 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    cdef floating* packed = packed_alloc(4 * dh.shape[1], dh.shape[1], 1, &dh[0, 0])
     with nogil:
         _lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_c, h_rec, dh_seq,
                        dh, dc, dgates, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
-                       has_mask, has_rm, scratch, activation, recurrent_activation, n_threads)
+                       has_mask, has_rm, scratch, packed, activation, recurrent_activation, n_threads)
     free(scratch)
+    packed_free(packed)
 
 
 cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -426,24 +502,33 @@ cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] ker
                          floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
                          floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
                          floating[:, :, ::1] dx, floating beta, bint need_dx, bint has_mask,
-                         bint has_rm, floating* scratch, int act, int ract, int n_threads) noexcept nogil:
+                         bint has_rm, floating* scratch, floating* packed, int act, int ract,
+                         int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, tid
+    cdef Py_ssize_t b, j0, j1
     cdef bint has_seq = dh_seq.shape[0] > 0
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef const floating* dy
-    for t in range(T - 1, -1, -1):
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            dy = &dh_seq[t, b, 0] if has_seq else NULL
-            if m != NULL and not m[b]:
-                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, G)
-            else:
-                _lstm_row_back(&gates[t, b, 0], &act_c[t, b, 0], &c[t, b, 0], dy, &dh[b, 0],
-                               &dc[b, 0], &dgates[t, b, 0], u, act, ract)
-        _recurrent_backprop(&dgates[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, G)
+    pack(True, G, u, 1, &recurrent_kernel[0, 0], G, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+        for t in range(T - 1, -1, -1):
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                dy = &dh_seq[t, b, j0] if has_seq else NULL
+                if m != NULL and not m[b]:
+                    _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, 4)
+                else:
+                    _lstm_row_back(&gates[t, b, j0], &act_c[t, b, j0], &c[t, b, j0], dy, &dh[b, j0],
+                                   &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, act, ract)
+            rv_omp_barrier()
+            _state_backprop(&dgates[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
     _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
                   &dgates[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
                   &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, G, beta, need_dx)
@@ -610,7 +695,7 @@ cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
         for b in prange(B, schedule="static", num_threads=nt):
             dy = &dh_seq[t, b, 0] if has_seq else NULL
             if m != NULL and not m[b]:
-                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, G)
+                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u, 3)
                 _zero(&drec[t, b, 0], G)
             else:
                 _gru_row_back(&gates[t, b, 0], &rec[t, b, 0], &h[t, b, 0], dy, &dh[b, 0],
@@ -746,7 +831,7 @@ cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::
         for b in prange(B, schedule="static", num_threads=nt):
             dy = &dh_seq[t, b, 0] if has_seq else NULL
             if m != NULL and not m[b]:
-                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u)
+                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u, 1)
             else:
                 _rnn_row_back(&h[t + 1, b, 0], dy, &dh[b, 0], &dgates[t, b, 0], u, act)
         _recurrent_backprop(&dgates[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, u)

@@ -4,15 +4,10 @@ Every conv and pooling layer computes its output size and padding here, for
 shape inference (``compute_output_shape``) and for the arrays it allocates in
 ``call``, so the two never disagree.
 """
-import sys
-import threading
-
 import numpy as np
 
 __all__ = ["normalize_tuple", "normalize_padding", "normalize_pairs", "output_length",
-           "output_geometry", "spatial_input", "check_input_rank", "reusable_empty"]
-
-_SLOT_LOCK = threading.Lock()
+           "output_geometry", "spatial_input", "check_input_rank"]
 
 
 def _is_int(v):
@@ -109,21 +104,3 @@ def check_input_rank(shape, rank, layer, what="(batch, steps, channels)"):
 def spatial_input(x, rank):
     """A (n, h, w, c) view of channels-last input of ``rank`` spatial axes (1-D: h = 1)."""
     return x.reshape(x.shape[0], 1, x.shape[1], x.shape[2]) if rank == 1 else x
-
-
-def reusable_empty(owner, slot, shape, dtype):
-    """``np.empty(shape, dtype)``, reusing the array ``owner`` got for ``slot`` last time if nobody holds it.
-
-    A fresh multi-megabyte array costs a page fault per 4 KiB at every training
-    step (measured: ~3400 faults, 15% of a W2 step); reusing it does not.
-    Reuse happens only when the owner's attribute is the array's one reference
-    (no cache, caller or view keeps it), so a value someone still holds is
-    never overwritten; the lock makes check-and-take atomic across threads.
-    """
-    with _SLOT_LOCK:
-        buf = owner.__dict__.get(slot)
-        # References when free: owner's attribute, the local name, getrefcount's argument.
-        if buf is None or buf.shape != shape or buf.dtype != dtype or sys.getrefcount(buf) > 3:
-            buf = np.empty(shape, dtype)
-            setattr(owner, slot, buf)
-        return buf

@@ -9,8 +9,8 @@ import numpy as np
 
 from ...core import _conv, _dense
 from .. import activations, config, constraints, initializers, regularizers
-from ._conv_utils import (check_input_rank, normalize_padding, normalize_tuple, output_geometry,
-                          reusable_empty, spatial_input)
+from ._buffers import reusable_empty
+from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]

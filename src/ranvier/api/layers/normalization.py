@@ -3,7 +3,7 @@ import numpy as np
 
 from ...core import _norm
 from .. import config, constraints, initializers, regularizers
-from ._conv_utils import reusable_empty
+from ._buffers import reusable_empty
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]

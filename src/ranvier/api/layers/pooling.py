@@ -9,8 +9,8 @@ import numpy as np
 
 from ...core import _pool
 from .. import config
-from ._conv_utils import (check_input_rank, normalize_padding, normalize_tuple, output_geometry, reusable_empty,
-                          spatial_input)
+from ._buffers import reusable_empty
+from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",

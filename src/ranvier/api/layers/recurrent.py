@@ -13,6 +13,7 @@ import numpy as np
 
 from ...core import _dense, _recurrent
 from .. import config, constraints, initializers, regularizers
+from ._buffers import reusable_empty
 from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -171,10 +172,10 @@ class _Recurrent(Layer):
             xt *= in_mask
         if training and self.recurrent_dropout > 0:
             rm = _dropout_mask(self._rng, self.recurrent_dropout, (B, u), dtype)
-            h_rec = np.empty((T, B, u), dtype)
+            h_rec = reusable_empty(self, "_h_rec_buffer", (T, B, u), dtype)
         else:
             rm, h_rec = np.zeros((0, 0), dtype), np.zeros((0, 0, 0), dtype)
-        h = np.empty((T + 1, B, u), dtype)
+        h = reusable_empty(self, "_h_buffer", (T + 1, B, u), dtype)
         h[0] = 0 if states is None else states[0]
         extra = self._forward(xt, m, rm, h, h_rec, states)
         seq = np.ascontiguousarray(np.swapaxes(h[1:], 0, 1)) if self.return_sequences else h[T].copy()
@@ -213,7 +214,7 @@ class _Recurrent(Layer):
             dkernel, drec = self.kernel.grad, self.recurrent_kernel.grad
         else:
             beta, dkernel, drec = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.recurrent_kernel.value)
-        dx = np.empty_like(xt) if need_input_grad else np.zeros((0, 0, 0), dtype)
+        dx = reusable_empty(self, "_dx_buffer", xt.shape, dtype) if need_input_grad else np.zeros((0, 0, 0), dtype)
         d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dx,
                                   beta, need_input_grad, trainable)
         if not need_input_grad:
@@ -278,7 +279,7 @@ class SimpleRNN(_Recurrent):
         super().__init__(units, activation=activation, **kwargs)
 
     def _forward(self, xt, m, rm, h, h_rec, states):
-        z = np.empty_like(h[1:])
+        z = reusable_empty(self, "_gates_buffer", h[1:].shape, h.dtype)
         _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                       self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
                                       _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
@@ -286,7 +287,7 @@ class SimpleRNN(_Recurrent):
 
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
                   need_dx, trainable):
-        dgates = np.empty_like(h[1:])
+        dgates = reusable_empty(self, "_dgates_buffer", h[1:].shape, h.dtype)
         _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
                                        dh_seq, dh, dgates, dkernel, drec, dx, beta, need_dx,
                                        _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
@@ -338,10 +339,10 @@ class LSTM(_Recurrent):
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         T, B, _ = xt.shape
-        gates = np.empty((T, B, 4 * self.units), xt.dtype)
-        c = np.empty_like(h)
+        gates = reusable_empty(self, "_gates_buffer", (T, B, 4 * self.units), xt.dtype)
+        c = reusable_empty(self, "_c_buffer", h.shape, h.dtype)
         c[0] = 0 if states is None else states[1]
-        act_c = np.empty_like(h[1:])
+        act_c = reusable_empty(self, "_act_c_buffer", h[1:].shape, h.dtype)
         _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                 self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
@@ -357,7 +358,7 @@ class LSTM(_Recurrent):
         dc = np.zeros_like(dh)
         if d_extra:
             dc += d_extra[0]
-        dgates = np.empty_like(gates)
+        dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
         _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
                                  act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec, dx, beta, need_dx,
                                  _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
@@ -402,8 +403,8 @@ class GRU(_Recurrent):
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         T, B, _ = xt.shape
-        gates = np.empty((T, B, 3 * self.units), xt.dtype)
-        rec = np.empty_like(gates)
+        gates = reusable_empty(self, "_gates_buffer", (T, B, 3 * self.units), xt.dtype)
+        rec = reusable_empty(self, "_rec_buffer", gates.shape, gates.dtype)
         _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
@@ -413,7 +414,8 @@ class GRU(_Recurrent):
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dx, beta,
                   need_dx, trainable):
         gates, rec = extra
-        dgates, drec = np.empty_like(gates), np.empty_like(rec)
+        dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
+        drec = reusable_empty(self, "_drec_buffer", rec.shape, rec.dtype)
         _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
                                 h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel, dx, beta, need_dx,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],

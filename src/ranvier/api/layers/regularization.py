@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core import _dropout
 from .. import config, regularizers
-from ._conv_utils import reusable_empty
+from ._buffers import reusable_empty
 from .base import Layer
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",

@@ -1,0 +1,254 @@
+# Small matrix products against a right operand packed once and reused.
+#
+# A recurrent layer multiplies a (batch, units) state by the same recurrent
+# kernel at every timestep. Through BLAS each of those calls packs the whole
+# kernel again: at 64x128x512 (W3's step) scipy's OpenBLAS ran 92 GFLOP/s on
+# one core. Packing the kernel once per sequence into column panels and running
+# a register-tiled micro-kernel over it measured 230-240 GFLOP/s on one core of
+# the same machine (AVX-512; 118 with the AVX2 build), so each step's product is
+# a fraction of what it was.
+#
+# Layout: op(B) (k x n) is stored as panels of 16 columns, each panel k rows of
+# 16 contiguous values, zero-padded to whole panels, with one more zero panel at
+# the end, so a tile (at most 32 columns wide) never reads past the buffer. ``n_blocks`` packs that many
+# side-by-side column blocks of width n separately (an LSTM kernel's four gates),
+# so a caller can take units [j0, j1) of every gate with j0 a multiple of 16.
+#
+# The micro-kernel is built three times on x86-64 with GCC or clang (AVX-512,
+# AVX2 + FMA, and the portable baseline) and picked per call from the CPU's
+# features, so wheels stay portable. Every element is computed by one fixed
+# sequence of fused multiply-adds over k, whatever the tile or thread it falls
+# in: splitting the columns over threads never changes a result.
+from ranvier.core._types cimport floating
+
+cdef extern from *:
+    """
+    #include <stdlib.h>
+    #include <string.h>
+    #include <stdint.h>
+    #define RV_PANEL 16
+        #define RV_STR(x) #x
+    #define RV_PRAGMA(x) _Pragma(RV_STR(x))
+    #if defined(__clang__)
+    #define RV_UNROLL RV_PRAGMA(unroll)
+    #elif defined(__GNUC__)
+    #define RV_UNROLL RV_PRAGMA(GCC unroll 16)
+    #else
+    #define RV_UNROLL
+    #endif
+    #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+    #define RV_PACKED_X86 1
+    #else
+    #define RV_PACKED_X86 0
+    #endif
+
+    static Py_ssize_t rv_packed_width(Py_ssize_t n) {
+        return (n + RV_PANEL - 1) / RV_PANEL * RV_PANEL;
+    }
+
+    /* Elements of a packed buffer for n_blocks blocks of op(B) (k x n), plus one zero
+       panel at the end: a 32-column tile that starts on the last panel of the last
+       block reads it (and only ever stores the columns that exist). */
+    static Py_ssize_t rv_packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) {
+        return (n_blocks * rv_packed_width(n) + RV_PANEL) * k;
+    }
+
+    /* 64-byte aligned memory (the micro-kernels load whole vectors of a panel);
+       the offset to malloc's pointer sits just before the aligned block. */
+    static void* rv_aligned_malloc(size_t bytes) {
+        unsigned char* raw = (unsigned char*) malloc(bytes + 64);
+        unsigned char* p;
+        if (raw == NULL) return NULL;
+        p = raw + 64 - ((uintptr_t) raw & 63);
+        p[-1] = (unsigned char) (p - raw);
+        return p;
+    }
+    static void rv_aligned_free(void* p) {
+        if (p != NULL) free((unsigned char*) p - ((unsigned char*) p)[-1]);
+    }
+
+    /* bp <- the panels of op(B); block blk covers columns [blk * n, (blk + 1) * n)
+       of op(B), which is B (k x n_blocks * n, row stride ldb) or, if trans, the
+       transpose of B (n_blocks * n x k). */
+    #define RV_DEFINE_PACK(NAME, T)                                                          \\
+    static void NAME(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,             \\
+                     const T* b, Py_ssize_t ldb, T* bp) {                                    \\
+        Py_ssize_t w = rv_packed_width(n);                                                   \\
+        for (Py_ssize_t blk = 0; blk < n_blocks; blk++)                                      \\
+            for (Py_ssize_t j0 = 0; j0 < w; j0 += RV_PANEL) {                                \\
+                T* dst = bp + (blk * w + j0) * k;                                            \\
+                for (Py_ssize_t kk = 0; kk < k; kk++)                                        \\
+                    for (Py_ssize_t j = 0; j < RV_PANEL; j++) {                              \\
+                        Py_ssize_t col = blk * n + j0 + j;                                   \\
+                        dst[kk * RV_PANEL + j] = j0 + j >= n ? (T) 0                         \\
+                            : trans ? b[col * ldb + kk] : b[kk * ldb + col];                 \\
+                    }                                                                        \\
+            }                                                                                \\
+        memset(bp + n_blocks * w * k, 0, RV_PANEL * k * sizeof(T));                          \\
+    }
+
+    /* C[:, col0:col1] (+)= A (m x k, row stride lda) @ op(B)[:, col0:col1], op(B) packed
+       in bp (one block), col0 a multiple of 16. Tiles of MR rows x NV vectors of VL
+       lanes; a short last tile repeats its last row of A and stores only its rows. */
+    #define RV_DEFINE_PACKED_GEMM(NAME, T, ATTR, VT, VTU, VL, NV, MR)                        \\
+    ATTR static void NAME(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,     \\
+                          const T* a, Py_ssize_t lda, const T* bp, T* c, Py_ssize_t ldc,     \\
+                          int accumulate) {                                                  \\
+        for (Py_ssize_t j = col0; j < col1; j += NV * VL) {                                  \\
+            const T* bv[NV];                                                                 \\
+            Py_ssize_t nj = col1 - j < NV * VL ? col1 - j : NV * VL;                         \\
+            RV_UNROLL for (int v = 0; v < NV; v++) {                                         \\
+                Py_ssize_t col = j + v * VL;                                                 \\
+                bv[v] = bp + (col - col % RV_PANEL) * k + col % RV_PANEL;                    \\
+            }                                                                                \\
+            for (Py_ssize_t i = 0; i < m; i += MR) {                                         \\
+                Py_ssize_t mi = m - i < MR ? m - i : MR;                                     \\
+                const T* ar[MR];                                                             \\
+                VT acc[MR][NV];                                                              \\
+                RV_UNROLL for (int r = 0; r < MR; r++) {                                     \\
+                    ar[r] = a + (i + (r < mi ? r : mi - 1)) * lda;                           \\
+                    RV_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (VT) {0};             \\
+                }                                                                            \\
+                for (Py_ssize_t kk = 0; kk < k; kk++) {                                      \\
+                    VT bk[NV];                                                               \\
+                    RV_UNROLL for (int v = 0; v < NV; v++)                                   \\
+                        bk[v] = *(const VT*) (bv[v] + kk * RV_PANEL);                        \\
+                    RV_UNROLL for (int r = 0; r < MR; r++) {                                 \\
+                        T s = ar[r][kk];                                                     \\
+                        RV_UNROLL for (int v = 0; v < NV; v++) acc[r][v] += s * bk[v];       \\
+                    }                                                                        \\
+                }                                                                            \\
+                for (Py_ssize_t r = 0; r < mi; r++) {                                        \\
+                    T* cr = c + (i + r) * ldc + j;                                           \\
+                    if (nj == NV * VL) {                                                     \\
+                        RV_UNROLL for (int v = 0; v < NV; v++) {                             \\
+                            VTU* p = (VTU*) (cr + v * VL);                                   \\
+                            if (accumulate) *p += acc[r][v]; else *p = acc[r][v];            \\
+                        }                                                                    \\
+                    } else {                                                                 \\
+                        T tail[NV * VL];                                                     \\
+                        memcpy(tail, acc[r], sizeof(tail));                                  \\
+                        for (Py_ssize_t q = 0; q < nj; q++)                                  \\
+                            cr[q] = accumulate ? cr[q] + tail[q] : tail[q];                  \\
+                    }                                                                        \\
+                }                                                                            \\
+            }                                                                                \\
+        }                                                                                    \\
+    }
+
+    RV_DEFINE_PACK(rv_pack_f32, float)
+    RV_DEFINE_PACK(rv_pack_f64, double)
+
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef float rv_f32x4 __attribute__((vector_size(16)));
+    typedef float rv_f32x4u __attribute__((vector_size(16), aligned(4), may_alias));
+    typedef double rv_f64x2 __attribute__((vector_size(16)));
+    typedef double rv_f64x2u __attribute__((vector_size(16), aligned(8), may_alias));
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, float, , rv_f32x4, rv_f32x4u, 4, 2, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, double, , rv_f64x2, rv_f64x2u, 2, 2, 4)
+    #else
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, float, , float, float, 1, 4, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, double, , double, double, 1, 4, 4)
+    #endif
+
+    #if RV_PACKED_X86
+    #define RV_TARGET_V4 __attribute__((target("avx512f,avx512vl,fma")))
+    #define RV_TARGET_V3 __attribute__((target("avx2,fma")))
+    typedef float rv_f32x16 __attribute__((vector_size(64)));
+    typedef float rv_f32x16u __attribute__((vector_size(64), aligned(4), may_alias));
+    typedef float rv_f32x8 __attribute__((vector_size(32)));
+    typedef float rv_f32x8u __attribute__((vector_size(32), aligned(4), may_alias));
+    typedef double rv_f64x8 __attribute__((vector_size(64)));
+    typedef double rv_f64x8u __attribute__((vector_size(64), aligned(8), may_alias));
+    typedef double rv_f64x4 __attribute__((vector_size(32)));
+    typedef double rv_f64x4u __attribute__((vector_size(32), aligned(8), may_alias));
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v4, float, RV_TARGET_V4, rv_f32x16, rv_f32x16u, 16, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v3, float, RV_TARGET_V3, rv_f32x8, rv_f32x8u, 8, 2, 6)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v4, double, RV_TARGET_V4, rv_f64x8, rv_f64x8u, 8, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v3, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
+    /* 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline; a cached feature test. */
+    static int rv_packed_isa(void) {
+        static int isa = -1;
+        if (isa < 0) {
+            __builtin_cpu_init();
+            isa = (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) ? 2
+                : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        }
+        return isa;
+    }
+    #define RV_DISPATCH(SUFFIX, ARGS)                                                        \\
+        switch (rv_packed_isa()) {                                                           \\
+            case 2: rv_pgemm_##SUFFIX##_v4 ARGS; return;                                     \\
+            case 1: rv_pgemm_##SUFFIX##_v3 ARGS; return;                                     \\
+            default: rv_pgemm_##SUFFIX##_base ARGS; return;                                  \\
+        }
+    #else
+    #define RV_DISPATCH(SUFFIX, ARGS) rv_pgemm_##SUFFIX##_base ARGS;
+    #endif
+
+    static void rv_packed_gemm_f32(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+                                   const float* a, Py_ssize_t lda, const float* bp, float* c,
+                                   Py_ssize_t ldc, int accumulate) {
+        RV_DISPATCH(f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+    }
+    static void rv_packed_gemm_f64(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+                                   const double* a, Py_ssize_t lda, const double* bp, double* c,
+                                   Py_ssize_t ldc, int accumulate) {
+        RV_DISPATCH(f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+    }
+    """
+    Py_ssize_t rv_packed_width(Py_ssize_t n) noexcept nogil
+    Py_ssize_t rv_packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) noexcept nogil
+    void* rv_aligned_malloc(size_t nbytes) noexcept nogil
+    void rv_aligned_free(void* p) noexcept nogil
+    void rv_pack_f32(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
+                     const float* b, Py_ssize_t ldb, float* bp) noexcept nogil
+    void rv_pack_f64(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
+                     const double* b, Py_ssize_t ldb, double* bp) noexcept nogil
+    void rv_packed_gemm_f32(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+                            const float* a, Py_ssize_t lda, const float* bp, float* c,
+                            Py_ssize_t ldc, int accumulate) noexcept nogil
+    void rv_packed_gemm_f64(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+                            const double* a, Py_ssize_t lda, const double* bp, double* c,
+                            Py_ssize_t ldc, int accumulate) noexcept nogil
+
+
+cdef inline floating* packed_alloc(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
+                                   floating* like) except NULL:
+    """An aligned buffer for ``n_blocks`` packed blocks of op(B) (k x n); free with ``packed_free``."""
+    cdef floating* p = <floating*> rv_aligned_malloc(max(rv_packed_len(k, n, n_blocks), 1) * sizeof(floating))
+    if p == NULL:
+        raise MemoryError(f"cannot allocate a packed ({k}, {n}) x {n_blocks} operand")
+    return p
+
+
+cdef inline void packed_free(void* p) noexcept nogil:
+    rv_aligned_free(p)
+
+
+cdef inline Py_ssize_t packed_block(Py_ssize_t k, Py_ssize_t n) noexcept nogil:
+    """Offset (in elements) from one packed block to the next."""
+    return rv_packed_width(n) * k
+
+
+cdef inline void pack(bint trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
+                      const floating* b, Py_ssize_t ldb, floating* bp) noexcept nogil:
+    """bp <- n_blocks blocks of n columns of op(B) (k x n_blocks * n); B has row stride ldb. OUT: bp."""
+    if floating is float:
+        rv_pack_f32(trans, k, n, n_blocks, b, ldb, bp)
+    else:
+        rv_pack_f64(trans, k, n, n_blocks, b, ldb, bp)
+
+
+cdef inline void packed_gemm(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+                             const floating* a, Py_ssize_t lda, const floating* bp,
+                             floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """C[:, col0:col1] (+)= A @ op(B)[:, col0:col1] for one packed block ``bp``.
+
+    IN: a (m x k, row stride lda), bp. IN/OUT: c (row stride ldc, column 0 is the
+    block's first column). col0 must be a multiple of 16.
+    """
+    if floating is float:
+        rv_packed_gemm_f32(m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
+    else:
+        rv_packed_gemm_f64(m, col0, col1, k, a, lda, bp, c, ldc, accumulate)

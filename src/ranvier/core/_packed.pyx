@@ -1,0 +1,40 @@
+"""Python entry to the packed small-matrix product of ``_packed.pxd`` (for tests)."""
+from ranvier.core._types cimport floating
+
+
+def packed_matmul(const floating[:, ::1] a, const floating[:, ::1] b, bint trans_b, Py_ssize_t n_blocks,
+                  Py_ssize_t col0, Py_ssize_t col1, floating[:, ::1] c, bint accumulate):
+    """C[:, q*n + col0 : q*n + col1] (+)= A @ op(B)[:, same] for each of ``n_blocks`` column blocks.
+
+    Packs op(B) once, as a recurrent kernel does, then runs the micro-kernel per block.
+
+    Parameters
+    ----------
+    a : (m, k). IN.
+    b : (k, n_blocks * n), or (n_blocks * n, k) if ``trans_b``. IN.
+    col0, col1 : columns of each block to compute; col0 a multiple of 16, 0 <= col0 <= col1 <= n.
+    c : (m, n_blocks * n). IN/OUT.
+    accumulate : add to C (True) or overwrite its selected columns (False).
+    """
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1]
+    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
+    cdef Py_ssize_t width = b.shape[0] if trans_b else b.shape[1]
+    cdef Py_ssize_t n, q
+    if n_blocks < 1 or width % n_blocks:
+        raise ValueError(f"packed_matmul: op(b) has {width} columns, not a multiple of n_blocks={n_blocks}")
+    n = width // n_blocks
+    if kb != k:
+        raise ValueError(f"packed_matmul: op(b) must have {k} rows, got {kb}")
+    if c.shape[0] != m or c.shape[1] != width:
+        raise ValueError(f"packed_matmul: c must have shape ({m}, {width}), got ({c.shape[0]}, {c.shape[1]})")
+    if col0 % 16 or not 0 <= col0 <= col1 <= n:
+        raise ValueError(f"packed_matmul: need col0 % 16 == 0 and 0 <= col0 <= col1 <= {n}, got {col0}, {col1}")
+    if m == 0 or width == 0:
+        return
+    cdef floating* packed = packed_alloc(k, n, n_blocks, &c[0, 0])
+    with nogil:
+        pack(trans_b, k, n, n_blocks, &b[0, 0], b.shape[1], packed)
+        for q in range(n_blocks):
+            packed_gemm(m, col0, col1, k, &a[0, 0], k, packed + q * packed_block(k, n), &c[0, q * n],
+                        width, accumulate)
+    packed_free(packed)
