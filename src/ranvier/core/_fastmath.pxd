@@ -7,33 +7,18 @@
 # - no float -> int conversion (round with the 1.5 * 2^23 trick instead): GCC
 #   otherwise turns the range clamps into branches ("control flow in loop");
 # - no floating-point traps (GCC's trapping-math model keeps selects as branches);
-# - the array loops are built three times on x86-64 Linux (glibc ifunc): AVX-512,
-#   AVX2 + FMA and the portable SSE2 baseline, picked at load time, so wheels stay
-#   portable; AVX2 machines run 8 lanes (measured 3.5x faster than SSE2 per
-#   element) and AVX-512 ones 16 (the LSTM cell ran 1.xx faster than with AVX2).
+# - the array loops are RV_SIMD_CLONES (``_simd.pxd``): AVX2 machines run 8 lanes
+#   (measured 3.5x faster than SSE2 per element), AVX-512 ones 16 (the LSTM cell's
+#   share of a W3 step fell from 28% to 13% of the samples against AVX2).
 # float64 (gradient checks) keeps libm: these are float32-only.
+from ranvier.core._simd cimport RV_SIMD_CLONED
+
 cdef extern from *:
     """
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC push_options
     #pragma GCC optimize("no-trapping-math")
     #endif
-    /* GCC >= 11 knows the x86-64-v3 (AVX2 + FMA) and v4 (AVX-512) levels as clone
-       targets; older compilers and clang build the portable loop only. */
-    #if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
-    #define RV_SIMD_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-    #endif
-    #ifndef RV_SIMD_CLONES
-    #define RV_SIMD_CLONES
-    #endif
-    #if defined(__GNUC__) || defined(__clang__)
-    #define RV_INLINE static inline __attribute__((always_inline))
-    #define RV_RESTRICT __restrict__
-    #else
-    #define RV_INLINE static __inline
-    #define RV_RESTRICT __restrict
-    #endif
-
     RV_INLINE float rv_expf(float x) {
         /* exp(x) = 2^n * exp(r), |r| <= ln(2) / 2. The clamps keep n in [-126, 128]:
            2^n is a normal float or, from x ~ 88.4, +inf (so sigmoid(-inf) is exactly 0

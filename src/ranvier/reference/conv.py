@@ -5,6 +5,8 @@ zero padding before the first row / column; reads past the input's end are zeros
 """
 import numpy as np
 
+from ._beta import scale_by_beta
+
 __all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
 
 
@@ -62,7 +64,7 @@ def conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, d
                     col, col_ready, n_threads=1):
     n, oh, ow, f = dz.shape
     per = oh * ow
-    dkernel *= beta
+    scale_by_beta(dkernel, beta)
     if kh == kw == sh == sw == 1 and pt == pl == 0:
         dkernel += x.reshape(n * per, -1).T @ dz.reshape(n * per, f)
         if need_dx:

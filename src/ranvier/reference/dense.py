@@ -1,6 +1,8 @@
 """NumPy twin of ``ranvier.core._dense``."""
 import numpy as np
 
+from ._beta import scale_by_beta
+
 __all__ = ["dense_forward", "dense_backward", "column_sum"]
 
 
@@ -9,7 +11,7 @@ def dense_forward(x, kernel, out):
 
 
 def dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, n_threads=1):
-    dkernel *= beta
+    scale_by_beta(dkernel, beta)
     dkernel += x.T @ dz
     if dbias.shape[0]:
         column_sum(dz, dbias, beta)
@@ -18,5 +20,5 @@ def dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, n_threads=1
 
 
 def column_sum(a, out, beta, n_threads=1):
-    out *= beta
+    scale_by_beta(out, beta)
     out += a.sum(axis=0)

@@ -1,6 +1,8 @@
 """NumPy twin of ``ranvier.core._embedding``."""
 import numpy as np
 
+from ._beta import scale_by_beta
+
 __all__ = ["embedding_forward", "embedding_backward"]
 
 
@@ -9,5 +11,5 @@ def embedding_forward(ids, embeddings, out, n_threads=1):
 
 
 def embedding_backward(ids, dy, dembeddings, beta):
-    dembeddings *= beta
+    scale_by_beta(dembeddings, beta)
     np.add.at(dembeddings, ids, dy)

@@ -1,6 +1,8 @@
 """NumPy twin of ``ranvier.core._recurrent`` (same signatures, time-major layout)."""
 import numpy as np
 
+from ._beta import scale_by_beta
+
 __all__ = ["ACTIVATIONS", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
            "simple_rnn_forward", "simple_rnn_backward"]
 
@@ -46,9 +48,9 @@ def _backprop_state(dgr, U, rec_mask, dh):
 def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_kernel, dx, beta, need_dx):
     T, B, n_in = x.shape
     hs = (h_rec if rec_mask.shape[0] else h[:T]).reshape(T * B, -1)
-    dkernel *= beta
+    scale_by_beta(dkernel, beta)
     dkernel += x.reshape(T * B, n_in).T @ dgx.reshape(T * B, -1)
-    drecurrent_kernel *= beta
+    scale_by_beta(drecurrent_kernel, beta)
     drecurrent_kernel += hs.T @ dgr.reshape(T * B, -1)
     if need_dx:
         dx[...] = (dgx.reshape(T * B, -1) @ kernel.T).reshape(dx.shape)
