@@ -77,12 +77,16 @@ cdef extern from *:
         for (Py_ssize_t blk = 0; blk < n_blocks; blk++)                                      \\
             for (Py_ssize_t j0 = 0; j0 < w; j0 += RV_PANEL) {                                \\
                 T* dst = bp + (blk * w + j0) * k;                                            \\
+                const T* src = b + (trans ? (blk * n + j0) * ldb : blk * n + j0);            \\
+                if (!trans && j0 + RV_PANEL <= n) {  /* whole rows of 16: a vector copy */   \\
+                    for (Py_ssize_t kk = 0; kk < k; kk++)                                    \\
+                        memcpy(dst + kk * RV_PANEL, src + kk * ldb, RV_PANEL * sizeof(T));   \\
+                    continue;                                                                \\
+                }                                                                            \\
                 for (Py_ssize_t kk = 0; kk < k; kk++)                                        \\
-                    for (Py_ssize_t j = 0; j < RV_PANEL; j++) {                              \\
-                        Py_ssize_t col = blk * n + j0 + j;                                   \\
+                    for (Py_ssize_t j = 0; j < RV_PANEL; j++)                                \\
                         dst[kk * RV_PANEL + j] = j0 + j >= n ? (T) 0                         \\
-                            : trans ? b[col * ldb + kk] : b[kk * ldb + col];                 \\
-                    }                                                                        \\
+                            : trans ? src[j * ldb + kk] : src[kk * ldb + j];                 \\
             }                                                                                \\
         memset(bp + n_blocks * w * k, 0, RV_PANEL * k * sizeof(T));                          \\
     }
