@@ -149,32 +149,55 @@ def test_results_do_not_depend_on_thread_count():
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_lstm_threaded_loop_with_masks_matches_reference(dtype):
-    # 40 units split over two threads as 16 + 24 (whole 16-unit panels, a ragged last one),
-    # with masked steps and recurrent dropout; one thread and two must agree bit for bit.
-    rng = np.random.default_rng(5)
-    Tb, Bb, Ub, nin = 4, 56, 40, 3
-    x = rng.standard_normal((Tb, Bb, nin)).astype(dtype)
-    kernel = (0.4 * rng.standard_normal((nin, 4 * Ub))).astype(dtype)
-    rec = (0.3 * rng.standard_normal((Ub, 4 * Ub))).astype(dtype)
-    bias = rng.standard_normal(4 * Ub).astype(dtype)
-    mask = (rng.random((Tb, Bb)) > 0.3).astype(np.uint8)
-    rm = (2 * rng.random((Bb, Ub))).astype(dtype)
-    dseq = rng.standard_normal((Tb, Bb, Ub)).astype(dtype)
-    results = []
-    for mod, threads in ((ref, 1), (_recurrent, 1), (_recurrent, 2)):
-        gates, act_c, h_rec = (np.empty((Tb, Bb, w), dtype) for w in (4 * Ub, Ub, Ub))
-        h, c = np.zeros((Tb + 1, Bb, Ub), dtype), np.zeros((Tb + 1, Bb, Ub), dtype)
+def _run_cell(cell, mod, threads, x, kernel, rec, bias, mask, rm, dseq):
+    """Forward then backward of one cell kind; every output, in a tuple."""
+    (T_, B_, _), u, dtype = x.shape, rec.shape[0], x.dtype
+    h, h_rec = np.zeros((T_ + 1, B_, u), dtype), np.empty((T_, B_, u), dtype)
+    dh = np.ones((B_, u), dtype)
+    dk, dr, dx = np.empty_like(kernel), np.empty_like(rec), np.empty_like(x)
+    if cell == "lstm":
+        gates, act_c, c = np.empty((T_, B_, 4 * u), dtype), np.empty((T_, B_, u), dtype), np.zeros_like(h)
         mod.lstm_forward(x, kernel, rec, bias, mask, rm, gates, h, c, act_c, h_rec, 1, 2, threads)
-        dh, dc = np.ones((Bb, Ub), dtype), np.zeros((Bb, Ub), dtype)
-        dgates, dk, dr, dx = np.empty_like(gates), np.empty_like(kernel), np.empty_like(rec), np.empty_like(x)
+        dc, dgates = np.zeros_like(dh), np.empty_like(gates)
         mod.lstm_backward(x, kernel, rec, mask, rm, gates, h, c, act_c, h_rec, dseq, dh, dc, dgates, dk, dr,
                           dx, 0.0, True, 1, 2, threads)
-        results.append((h, c, dh, dc, dgates, dk, dr, dx))
-    _close(results[0], results[1], dtype)
-    for one, two in zip(results[1], results[2]):
-        np.testing.assert_array_equal(one, two)
+        return h, c, dh, dc, dgates, dk, dr, dx
+    if cell == "gru":
+        gates, recs = np.empty((T_, B_, 3 * u), dtype), np.empty((T_, B_, 3 * u), dtype)
+        mod.gru_forward(x, kernel, rec, bias, mask, rm, gates, recs, h, h_rec, 1, 2, threads)
+        dgates, drec = np.empty_like(gates), np.empty_like(gates)
+        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, dx,
+                         0.0, True, 1, 2, threads)
+        return h, dh, dgates, drec, dk, dr, dx
+    z = np.empty((T_, B_, u), dtype)
+    mod.simple_rnn_forward(x, kernel, rec, bias, mask, rm, z, h, h_rec, 1, threads)
+    dgates = np.empty_like(z)
+    mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, dx, 0.0, True, 1,
+                            threads)
+    return h, dh, dgates, dk, dr, dx
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cell, gates, units", [("lstm", 4, 40), ("gru", 3, 40), ("rnn", 1, 72)])
+def test_threaded_time_loops_with_masks_match_reference(dtype, cell, gates, units):
+    # The units split over two threads in whole 16-unit panels with a ragged last one
+    # (40 = 16 + 24, 72 = 32 + 40), with masked steps and recurrent dropout; one thread
+    # and two must agree bit for bit.
+    rng = np.random.default_rng(5)
+    Tb, Bb, nin = 4, 56, 3
+    x = rng.standard_normal((Tb, Bb, nin)).astype(dtype)
+    kernel = (0.4 * rng.standard_normal((nin, gates * units))).astype(dtype)
+    rec = (0.3 * rng.standard_normal((units, gates * units))).astype(dtype)
+    bias = rng.standard_normal((2, 3 * units) if cell == "gru" else gates * units).astype(dtype)
+    mask = (rng.random((Tb, Bb)) > 0.3).astype(np.uint8)
+    rm = (2 * rng.random((Bb, units))).astype(dtype)
+    dseq = rng.standard_normal((Tb, Bb, units)).astype(dtype)
+    args = (x, kernel, rec, bias, mask, rm, dseq)
+    want = _run_cell(cell, ref, 1, *args)
+    one, two = _run_cell(cell, _recurrent, 1, *args), _run_cell(cell, _recurrent, 2, *args)
+    _close(want, one, dtype)
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_kernels_reject_bad_shapes():

@@ -3,9 +3,11 @@
 Everything is time-major, so that one step is one contiguous block:
 ``x (T, B, in)``, states ``h (T + 1, B, units)`` with ``h[0]`` the initial
 state and ``h[t + 1]`` the state after step ``t``. The input projection of all
-timesteps is one GEMM, each step adds one recurrent GEMM (outside any
-``prange``) and runs one fused gate kernel; backward runs the whole time loop
-here, then computes the weight gradients of all timesteps in one GEMM each.
+timesteps is one GEMM; then the whole time loop runs in one OpenMP region
+(see "the parallel time loops" below), each step one product against the
+recurrent kernel packed once and one fused gate pass; backward runs the
+whole time loop here too, then computes the weight gradients of all
+timesteps in one GEMM each.
 
 Masks are ``(T, B)`` uint8 (1 = real step). A masked step carries the
 previous state forward (Keras semantics), so its output is the previous
@@ -17,7 +19,7 @@ multiplied states for the weight gradient. Pass shape ``(0, 0)`` /
 Bias gradients are column sums of the returned gate gradients, left to the
 caller (``ranvier.core._dense.column_sum``).
 """
-from cython.parallel cimport parallel, prange
+from cython.parallel cimport parallel
 from libc.math cimport exp, tanh
 from libc.stdlib cimport free, malloc
 
@@ -29,11 +31,6 @@ from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free,
 
 #: Activation codes of the fused gate kernels.
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
-
-# State elements (batch x units) per thread in the gate kernels: below this a
-# step's gate math is a few microseconds and thread start-up would cost more.
-cdef Py_ssize_t _GRAIN = 1 << 12
-
 
 # The fused float32 LSTM cell for the default activations (tanh, sigmoid),
 # forward and backward: one pass over the row's four gate blocks instead of five,
@@ -200,30 +197,6 @@ cdef tuple _check_inputs(str op, int gates, const floating[:, :, ::1] x,
 
 
 # ------------------------------------------------------------- shared pieces
-cdef void _recurrent_product(const floating* hp, const floating* rm, floating* hr,
-                             const floating* U, floating* out, int B, int u, int G,
-                             floating beta) noexcept nogil:
-    """out = beta * out + (hp * rm) @ U, caching hp * rm in hr when there is a rec mask."""
-    cdef Py_ssize_t i
-    if rm != NULL:
-        for i in range(B * u):
-            hr[i] = hp[i] * rm[i]
-        hp = hr
-    gemm(False, False, B, G, u, 1, hp, u, U, G, beta, out, G)
-
-
-cdef void _recurrent_backprop(const floating* dgr, const floating* U, const floating* rm,
-                              floating* scratch, floating* dh, int B, int u, int G) noexcept nogil:
-    """dh += (dgr @ U.T) * rm: the state gradient through the recurrent GEMM."""
-    cdef Py_ssize_t i
-    if rm == NULL:
-        gemm(False, True, B, u, G, 1, dgr, G, U, G, 1, dh, u)
-        return
-    gemm(False, True, B, u, G, 1, dgr, G, U, G, 0, scratch, u)
-    for i in range(B * u):
-        dh[i] += scratch[i] * rm[i]
-
-
 cdef void _weight_grads(const floating* x, const floating* hsrc, const floating* dgx,
                         const floating* dgr, const floating* W, floating* dW, floating* dU,
                         floating* dx, int TB, int n_in, int u, int G, floating beta,
@@ -259,7 +232,7 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
 
 
 # ------------------------------------------------- the parallel time loops
-# LSTM time loops run in one OpenMP region: each thread owns a range of units
+# The time loops run in one OpenMP region: each thread owns a range of units
 # (columns of the state) for the whole sequence. Per step it computes its units'
 # gate columns against the recurrent kernel packed once (``_packed.pxd``), runs
 # their cell math, and meets the others at one barrier, since the next step's
@@ -277,11 +250,11 @@ cdef Py_ssize_t _unit_start(Py_ssize_t u, int tid, int nth) noexcept nogil:
 
 cdef void _step_product(const floating* state, const floating* packed, int n_blocks,
                         floating* out, Py_ssize_t B, Py_ssize_t u, Py_ssize_t ldo,
-                        Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    """out[:, q*u + j0 : q*u + j1] += state @ U[:, same] for every gate block q (U packed by blocks)."""
+                        Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
+    """out[:, q*u + j0 : q*u + j1] (+)= state @ U[:, same] for every gate block q (U packed by blocks)."""
     cdef int q
     for q in range(n_blocks):
-        packed_gemm(B, j0, j1, u, state, u, packed + q * packed_block(u, u), out + q * u, ldo, True)
+        packed_gemm(B, j0, j1, u, state, u, packed + q * packed_block(u, u), out + q * u, ldo, accumulate)
 
 
 cdef void _state_backprop(const floating* dgr, const floating* packed, const floating* rm,
@@ -431,7 +404,7 @@ cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kern
             rv_omp_barrier()
         for t in range(T):
             _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 4, &gates[t, 0, 0],
-                          B, u, G, j0, j1)
+                          B, u, G, j0, j1, True)
             m = &mask[t, 0] if has_mask else NULL
             for b in range(B):
                 if j0 >= j1:
@@ -536,10 +509,12 @@ cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] ker
 
 # ----------------------------------------------------------------------- GRU
 cdef void _gru_row(floating* g, floating* rec, const floating* bias_in, const floating* bias_rec,
-                   const floating* h_prev, floating* h_new, Py_ssize_t u, int act, int ract) noexcept nogil:
+                   const floating* h_prev, floating* h_new, Py_ssize_t n, Py_ssize_t u, int act,
+                   int ract) noexcept nogil:
+    """One sample's cell on ``n`` units; the pointers start at the first unit, gate blocks ``u`` apart."""
     cdef Py_ssize_t j
     cdef floating z, r, hh, rh
-    for j in range(u):
+    for j in range(n):
         z = _act(ract, g[j] + bias_in[j] + rec[j] + bias_rec[j])
         r = _act(ract, g[u + j] + bias_in[u + j] + rec[u + j] + bias_rec[u + j])
         rh = rec[2 * u + j] + bias_rec[2 * u + j]
@@ -553,10 +528,11 @@ cdef void _gru_row(floating* g, floating* rec, const floating* bias_in, const fl
 
 cdef void _gru_row_back(const floating* g, const floating* rec, const floating* h_prev,
                         const floating* dy, floating* dh, floating* dgx, floating* dgr,
-                        Py_ssize_t u, int act, int ract) noexcept nogil:
+                        Py_ssize_t n, Py_ssize_t u, int act, int ract) noexcept nogil:
+    """The backward of ``_gru_row`` on the same ``n`` units."""
     cdef Py_ssize_t j
     cdef floating dhj, z, r, hh, dz, dah
-    for j in range(u):
+    for j in range(n):
         dhj = dh[j] + dy[j] if dy != NULL else dh[j]
         z = g[j]
         r = g[u + j]
@@ -600,37 +576,51 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
     _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
     _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
+    cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 3, &h[0, 0, 0])
     with nogil:
-        _gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec,
+        _gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec, packed,
                      has_mask, has_rm, activation, recurrent_activation, n_threads)
+    packed_free(packed)
 
 
 cdef void _gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                        const floating[:, ::1] recurrent_kernel, const floating[:, ::1] bias,
                        const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                        floating[:, :, ::1] gates, floating[:, :, ::1] rec, floating[:, :, ::1] h,
-                       floating[:, :, ::1] h_rec, bint has_mask, bint has_rm, int act, int ract,
-                       int n_threads) noexcept nogil:
+                       floating[:, :, ::1] h_rec, floating* packed, bint has_mask, bint has_rm,
+                       int act, int ract, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, q, tid
+    cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    cdef floating* hr = NULL
     gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
-    for t in range(T):
+    pack(False, u, u, 3, &recurrent_kernel[0, 0], G, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
         if has_rm:
-            hr = &h_rec[t, 0, 0]
-        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &rec[t, 0, 0], B, u, G, 0)
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            if m != NULL and not m[b]:
-                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
-                _zero(&gates[t, b, 0], G)
-                _zero(&rec[t, b, 0], G)
-            else:
-                _gru_row(&gates[t, b, 0], &rec[t, b, 0], &bias[0, 0], &bias[1, 0], &h[t, b, 0],
-                         &h[t + 1, b, 0], u, act, ract)
+            _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
+        for t in range(T):
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 3, &rec[t, 0, 0],
+                          B, u, G, j0, j1, False)
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                if m != NULL and not m[b]:
+                    _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
+                    for q in range(3):
+                        _zero(&gates[t, b, q * u + j0], j1 - j0)
+                        _zero(&rec[t, b, q * u + j0], j1 - j0)
+                else:
+                    _gru_row(&gates[t, b, j0], &rec[t, b, j0], &bias[0, j0], &bias[1, j0], &h[t, b, j0],
+                             &h[t + 1, b, j0], j1 - j0, u, act, ract)
+            if has_rm and t + 1 < T:
+                _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
 
 
 def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -666,11 +656,13 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
     _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    cdef floating* packed = packed_alloc(3 * dh.shape[1], dh.shape[1], 1, &dh[0, 0])
     with nogil:
         _gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_rec, dh_seq, dh,
                       dgates, drec, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
-                      has_mask, has_rm, scratch, activation, recurrent_activation, n_threads)
+                      has_mask, has_rm, scratch, packed, activation, recurrent_activation, n_threads)
     free(scratch)
+    packed_free(packed)
 
 
 cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -682,42 +674,51 @@ cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                         floating[:, :, ::1] dgates, floating[:, :, ::1] drec,
                         floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
                         floating[:, :, ::1] dx, floating beta, bint need_dx, bint has_mask,
-                        bint has_rm, floating* scratch, int act, int ract, int n_threads) noexcept nogil:
+                        bint has_rm, floating* scratch, floating* packed, int act, int ract,
+                        int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, tid
+    cdef Py_ssize_t b, j0, j1
     cdef bint has_seq = dh_seq.shape[0] > 0
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef const floating* dy
-    for t in range(T - 1, -1, -1):
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            dy = &dh_seq[t, b, 0] if has_seq else NULL
-            if m != NULL and not m[b]:
-                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u, 3)
-                _zero(&drec[t, b, 0], G)
-            else:
-                _gru_row_back(&gates[t, b, 0], &rec[t, b, 0], &h[t, b, 0], dy, &dh[b, 0],
-                              &dgates[t, b, 0], &drec[t, b, 0], u, act, ract)
-        _recurrent_backprop(&drec[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, G)
+    pack(True, G, u, 1, &recurrent_kernel[0, 0], G, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+        for t in range(T - 1, -1, -1):
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                dy = &dh_seq[t, b, j0] if has_seq else NULL
+                if m != NULL and not m[b]:
+                    _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, 3)
+                    _masked_row_back(NULL, &dh[b, j0], &drec[t, b, j0], j1 - j0, u, 3)
+                else:
+                    _gru_row_back(&gates[t, b, j0], &rec[t, b, j0], &h[t, b, j0], dy, &dh[b, j0],
+                                  &dgates[t, b, j0], &drec[t, b, j0], j1 - j0, u, act, ract)
+            rv_omp_barrier()
+            _state_backprop(&drec[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
     _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
                   &drec[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
                   &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, G, beta, need_dx)
 
 
 # ----------------------------------------------------------------- SimpleRNN
-cdef void _rnn_row(const floating* z, const floating* bias, floating* h_new, Py_ssize_t u,
+cdef void _rnn_row(const floating* z, const floating* bias, floating* h_new, Py_ssize_t n,
                    int act) noexcept nogil:
     cdef Py_ssize_t j
-    for j in range(u):
+    for j in range(n):
         h_new[j] = _act(act, z[j] + bias[j])
 
 
 cdef void _rnn_row_back(const floating* h_new, const floating* dy, floating* dh, floating* dg,
-                        Py_ssize_t u, int act) noexcept nogil:
+                        Py_ssize_t n, int act) noexcept nogil:
     cdef Py_ssize_t j
-    for j in range(u):
+    for j in range(n):
         dg[j] = (dh[j] + dy[j] if dy != NULL else dh[j]) * _dact(act, h_new[j])
         dh[j] = 0
 
@@ -745,33 +746,47 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
                                                     mask, rec_mask, h, h_rec)
     _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
     _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
+    cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 1, &h[0, 0, 0])
     with nogil:
-        _simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec,
+        _simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec, packed,
                             has_mask, has_rm, activation, n_threads)
+    packed_free(packed)
 
 
 cdef void _simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                               const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
                               const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                               floating[:, :, ::1] z, floating[:, :, ::1] h, floating[:, :, ::1] h_rec,
-                              bint has_mask, bint has_rm, int act, int n_threads) noexcept nogil:
+                              floating* packed, bint has_mask, bint has_rm, int act,
+                              int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, tid
+    cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    cdef floating* hr = NULL
     gemm(False, False, T * B, u, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], u, 0, &z[0, 0, 0], u)
-    for t in range(T):
+    pack(False, u, u, 1, &recurrent_kernel[0, 0], u, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, u)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
         if has_rm:
-            hr = &h_rec[t, 0, 0]
-        _recurrent_product(&h[t, 0, 0], rm, hr, &recurrent_kernel[0, 0], &z[t, 0, 0], B, u, u, 1)
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            if m != NULL and not m[b]:
-                _copy(&h[t, b, 0], &h[t + 1, b, 0], u)
-            else:
-                _rnn_row(&z[t, b, 0], &bias[0], &h[t + 1, b, 0], u, act)
+            _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
+        for t in range(T):
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 1, &z[t, 0, 0],
+                          B, u, u, j0, j1, True)
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                if m != NULL and not m[b]:
+                    _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
+                else:
+                    _rnn_row(&z[t, b, j0], &bias[j0], &h[t + 1, b, j0], j1 - j0, act)
+            if has_rm and t + 1 < T:
+                _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
+            rv_omp_barrier()
 
 
 def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -803,11 +818,13 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx)
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
+    cdef floating* packed = packed_alloc(dh.shape[1], dh.shape[1], 1, &dh[0, 0])
     with nogil:
         _simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, dh_seq, dh,
                              dgates, dkernel, drecurrent_kernel, dx, <floating> beta, need_dx,
-                             has_mask, has_rm, scratch, activation, n_threads)
+                             has_mask, has_rm, scratch, packed, activation, n_threads)
     free(scratch)
+    packed_free(packed)
 
 
 cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -818,23 +835,31 @@ cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::
                                floating[:, :, ::1] dgates, floating[:, ::1] dkernel,
                                floating[:, ::1] drecurrent_kernel, floating[:, :, ::1] dx,
                                floating beta, bint need_dx, bint has_mask, bint has_rm,
-                               floating* scratch, int act, int n_threads) noexcept nogil:
+                               floating* scratch, floating* packed, int act, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
-    cdef int t, nt = effective_threads(n_threads, B * u, _GRAIN)
-    cdef Py_ssize_t b
+    cdef int t, tid
+    cdef Py_ssize_t b, j0, j1
     cdef bint has_seq = dh_seq.shape[0] > 0
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef const floating* dy
-    for t in range(T - 1, -1, -1):
-        m = &mask[t, 0] if has_mask else NULL
-        for b in prange(B, schedule="static", num_threads=nt):
-            dy = &dh_seq[t, b, 0] if has_seq else NULL
-            if m != NULL and not m[b]:
-                _masked_row_back(dy, &dh[b, 0], &dgates[t, b, 0], u, u, 1)
-            else:
-                _rnn_row_back(&h[t + 1, b, 0], dy, &dh[b, 0], &dgates[t, b, 0], u, act)
-        _recurrent_backprop(&dgates[t, 0, 0], &recurrent_kernel[0, 0], rm, scratch, &dh[0, 0], B, u, u)
+    pack(True, u, u, 1, &recurrent_kernel[0, 0], u, packed)
+    with parallel(num_threads=_loop_threads(n_threads, B, u, u)):
+        tid = omp_get_thread_num()
+        j0 = _unit_start(u, tid, omp_get_num_threads())
+        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+        for t in range(T - 1, -1, -1):
+            m = &mask[t, 0] if has_mask else NULL
+            for b in range(B):
+                if j0 >= j1:
+                    break
+                dy = &dh_seq[t, b, j0] if has_seq else NULL
+                if m != NULL and not m[b]:
+                    _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, 1)
+                else:
+                    _rnn_row_back(&h[t + 1, b, j0], dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, act)
+            rv_omp_barrier()
+            _state_backprop(&dgates[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, u, j0, j1)
     _weight_grads(&x[0, 0, 0], &h_rec[0, 0, 0] if has_rm else &h[0, 0, 0], &dgates[0, 0, 0],
                   &dgates[0, 0, 0], &kernel[0, 0], &dkernel[0, 0], &drecurrent_kernel[0, 0],
                   &dx[0, 0, 0] if need_dx else NULL, T * B, n_in, u, u, beta, need_dx)
