@@ -6,15 +6,15 @@ from hypothesis import strategies as st
 from ranvier.core import _packed
 
 
-def _case(rng, m, k, n, n_blocks, trans_b, dtype):
-    a = rng.standard_normal((m, k)).astype(dtype)
+def _case(rng, m, k, n, n_blocks, trans_b, dtype, trans_a=False):
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
     b = rng.standard_normal((n_blocks * n, k) if trans_b else (k, n_blocks * n)).astype(dtype)
     c = rng.standard_normal((m, n_blocks * n)).astype(dtype)
     return a, b, c
 
 
-def _expected(a, b, c, trans_b, n_blocks, col0, col1, accumulate):
-    full = a.astype(np.float64) @ (b.T if trans_b else b).astype(np.float64)
+def _expected(a, trans_a, b, c, trans_b, n_blocks, col0, col1, accumulate):
+    full = (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b).astype(np.float64)
     out = c.astype(np.float64)
     n = c.shape[1] // n_blocks
     for q in range(n_blocks):
@@ -25,15 +25,16 @@ def _expected(a, b, c, trans_b, n_blocks, col0, col1, accumulate):
 
 @settings(max_examples=60, deadline=None)
 @given(m=st.integers(1, 21), k=st.integers(0, 40), n=st.integers(1, 70), n_blocks=st.integers(1, 4),
-       trans_b=st.booleans(), accumulate=st.booleans(), double=st.booleans(), data=st.data())
-def test_packed_matmul_matches_numpy(m, k, n, n_blocks, trans_b, accumulate, double, data):
+       trans_a=st.booleans(), trans_b=st.booleans(), accumulate=st.booleans(), double=st.booleans(),
+       data=st.data())
+def test_packed_matmul_matches_numpy(m, k, n, n_blocks, trans_a, trans_b, accumulate, double, data):
     # Odd sizes exercise the short row tiles, the short column tiles and the padded panels.
     dtype, tol = (np.float64, 1e-12) if double else (np.float32, 1e-5)
     col0 = 16 * data.draw(st.integers(0, n // 16))
     col1 = data.draw(st.integers(col0, n))
-    a, b, c = _case(np.random.default_rng(m * 1000 + k * 10 + n), m, k, n, n_blocks, trans_b, dtype)
-    want = _expected(a, b, c, trans_b, n_blocks, col0, col1, accumulate)
-    _packed.packed_matmul(a, b, trans_b, n_blocks, col0, col1, c, accumulate)
+    a, b, c = _case(np.random.default_rng(m * 1000 + k * 10 + n), m, k, n, n_blocks, trans_b, dtype, trans_a)
+    want = _expected(a, trans_a, b, c, trans_b, n_blocks, col0, col1, accumulate)
+    _packed.packed_matmul(a, trans_a, b, trans_b, n_blocks, col0, col1, c, accumulate)
     np.testing.assert_allclose(c, want, rtol=tol, atol=tol * max(k, 1))
 
 
@@ -42,19 +43,19 @@ def test_split_columns_give_bit_identical_results(dtype):
     # What the recurrent loops rely on: a thread's column range computes exactly what the whole would.
     a, b, whole = _case(np.random.default_rng(0), 64, 128, 128, 4, False, dtype)
     parts = whole.copy()
-    _packed.packed_matmul(a, b, False, 4, 0, 128, whole, True)
-    _packed.packed_matmul(a, b, False, 4, 0, 48, parts, True)
-    _packed.packed_matmul(a, b, False, 4, 48, 128, parts, True)
+    _packed.packed_matmul(a, False, b, False, 4, 0, 128, whole, True)
+    _packed.packed_matmul(a, False, b, False, 4, 0, 48, parts, True)
+    _packed.packed_matmul(a, False, b, False, 4, 48, 128, parts, True)
     np.testing.assert_array_equal(whole, parts)
 
 
 def test_packed_matmul_rejects_bad_arguments():
     a, b, c = np.ones((3, 4)), np.ones((4, 10)), np.ones((3, 10))
     with pytest.raises(ValueError, match="op\\(b\\) must have 4 rows, got 10"):
-        _packed.packed_matmul(a, b, True, 1, 0, 4, c, True)
+        _packed.packed_matmul(a, False, b, True, 1, 0, 4, c, True)
     with pytest.raises(ValueError, match="multiple of n_blocks=3"):
-        _packed.packed_matmul(a, b, False, 3, 0, 3, c, True)
+        _packed.packed_matmul(a, False, b, False, 3, 0, 3, c, True)
     with pytest.raises(ValueError, match="c must have shape \\(3, 10\\), got \\(3, 9\\)"):
-        _packed.packed_matmul(a, b, False, 1, 0, 10, np.ones((3, 9)), True)
+        _packed.packed_matmul(a, False, b, False, 1, 0, 10, np.ones((3, 9)), True)
     with pytest.raises(ValueError, match="col0 % 16 == 0"):
-        _packed.packed_matmul(a, b, False, 1, 3, 10, c, True)
+        _packed.packed_matmul(a, False, b, False, 1, 3, 10, c, True)

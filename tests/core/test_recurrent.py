@@ -180,8 +180,8 @@ def _run_cell(cell, mod, threads, x, kernel, rec, bias, mask, rm, dseq):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("cell, gates, units", [("lstm", 4, 40), ("gru", 3, 40), ("rnn", 1, 72)])
 def test_threaded_time_loops_with_masks_match_reference(dtype, cell, gates, units):
-    # The units split over two threads in whole 16-unit panels with a ragged last one
-    # (40 = 16 + 24, 72 = 32 + 40), with masked steps and recurrent dropout; one thread
+    # The units split over two threads in whole 32-unit tiles with a ragged last one
+    # (40 = 32 + 8, 72 = 32 + 40), with masked steps and recurrent dropout; one thread
     # and two must agree bit for bit.
     rng = np.random.default_rng(5)
     Tb, Bb, nin = 4, 56, 3

@@ -9,8 +9,8 @@
 # a fraction of what it was.
 #
 # Layout: op(B) (k x n) is stored as panels of 16 columns, each panel k rows of
-# 16 contiguous values, zero-padded to whole panels, with one more zero panel at
-# the end, so a tile (at most 32 columns wide) never reads past the buffer. ``n_blocks`` packs that many
+# 16 contiguous values, zero-padded to whole 32-column tiles, with one more zero
+# panel at the end, so a tile (at most 32 columns wide) never reads past the buffer. ``n_blocks`` packs that many
 # side-by-side column blocks of width n separately (an LSTM kernel's four gates),
 # so a caller can take units [j0, j1) of every gate with j0 a multiple of 16.
 #
@@ -42,8 +42,10 @@ cdef extern from *:
     #define RV_PACKED_X86 0
     #endif
 
+    /* Blocks are padded to whole 32-column tiles, so a tile that starts on a multiple
+       of 32 never reads another block's panels (which another thread may be packing). */
     static Py_ssize_t rv_packed_width(Py_ssize_t n) {
-        return (n + RV_PANEL - 1) / RV_PANEL * RV_PANEL;
+        return (n + 2 * RV_PANEL - 1) / (2 * RV_PANEL) * (2 * RV_PANEL);
     }
 
     /* Elements of a packed buffer for n_blocks blocks of op(B) (k x n), plus one zero
@@ -67,15 +69,18 @@ cdef extern from *:
         if (p != NULL) free((unsigned char*) p - ((unsigned char*) p)[-1]);
     }
 
-    /* bp <- the panels of op(B); block blk covers columns [blk * n, (blk + 1) * n)
-       of op(B), which is B (k x n_blocks * n, row stride ldb) or, if trans, the
-       transpose of B (n_blocks * n x k). */
+    /* bp <- the panels of op(B) that hold columns [col0, col1) of every block (col0 a
+       multiple of 32, col1 = n for the whole width); block blk covers columns
+       [blk * n, (blk + 1) * n) of op(B), which is B (k x n_blocks * n, row stride ldb) or,
+       if trans, the transpose of B (n_blocks * n x k). Threads may pack disjoint ranges
+       of one buffer. */
     #define RV_DEFINE_PACK(NAME, T)                                                          \\
     static void NAME(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,             \\
-                     const T* b, Py_ssize_t ldb, T* bp) {                                    \\
+                     Py_ssize_t col0, Py_ssize_t col1, const T* b, Py_ssize_t ldb, T* bp) {  \\
         Py_ssize_t w = rv_packed_width(n);                                                   \\
+        Py_ssize_t end = col1 >= n ? w : col1;                                               \\
         for (Py_ssize_t blk = 0; blk < n_blocks; blk++)                                      \\
-            for (Py_ssize_t j0 = 0; j0 < w; j0 += RV_PANEL) {                                \\
+            for (Py_ssize_t j0 = col0; j0 < end; j0 += RV_PANEL) {                           \\
                 T* dst = bp + (blk * w + j0) * k;                                            \\
                 const T* src = b + (trans ? (blk * n + j0) * ldb : blk * n + j0);            \\
                 if (!trans && j0 + RV_PANEL <= n) {  /* whole rows of 16: a vector copy */   \\
@@ -88,13 +93,15 @@ cdef extern from *:
                         dst[kk * RV_PANEL + j] = j0 + j >= n ? (T) 0                         \\
                             : trans ? src[j * ldb + kk] : src[kk * ldb + j];                 \\
             }                                                                                \\
-        memset(bp + n_blocks * w * k, 0, RV_PANEL * k * sizeof(T));                          \\
+        if (col1 >= n)                                                                       \\
+            memset(bp + n_blocks * w * k, 0, RV_PANEL * k * sizeof(T));                      \\
     }
 
-    /* C[:, col0:col1] (+)= A (m x k, row stride lda) @ op(B)[:, col0:col1], op(B) packed
-       in bp (one block), col0 a multiple of 16. Tiles of MR rows x NV vectors of VL
-       lanes; a short last tile repeats its last row of A and stores only its rows. */
-    #define RV_DEFINE_PACKED_GEMM(NAME, T, ATTR, VT, VTU, VL, NV, MR)                        \\
+    /* C[:, col0:col1] (+)= op(A) @ op(B)[:, col0:col1], op(B) packed in bp (one block),
+       col0 a multiple of 16; op(A) (m x k) is A, row stride lda, or with TA the transpose
+       of A (k x m, row stride lda). Tiles of MR rows x NV vectors of VL lanes; a short
+       last tile repeats its last row of op(A) and stores only its rows. */
+    #define RV_DEFINE_PACKED_GEMM(NAME, TA, T, ATTR, VT, VTU, VL, NV, MR)                    \\
     ATTR static void NAME(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,     \\
                           const T* a, Py_ssize_t lda, const T* bp, T* c, Py_ssize_t ldc,     \\
                           int accumulate) {                                                  \\
@@ -107,18 +114,19 @@ cdef extern from *:
             }                                                                                \\
             for (Py_ssize_t i = 0; i < m; i += MR) {                                         \\
                 Py_ssize_t mi = m - i < MR ? m - i : MR;                                     \\
-                const T* ar[MR];                                                             \\
+                Py_ssize_t ro[MR];                                                           \\
                 VT acc[MR][NV];                                                              \\
                 RV_UNROLL for (int r = 0; r < MR; r++) {                                     \\
-                    ar[r] = a + (i + (r < mi ? r : mi - 1)) * lda;                           \\
+                    ro[r] = (i + (r < mi ? r : mi - 1)) * (TA ? 1 : lda);                    \\
                     RV_UNROLL for (int v = 0; v < NV; v++) acc[r][v] = (VT) {0};             \\
                 }                                                                            \\
                 for (Py_ssize_t kk = 0; kk < k; kk++) {                                      \\
+                    const T* ak = a + kk * (TA ? lda : 1);                                   \\
                     VT bk[NV];                                                               \\
                     RV_UNROLL for (int v = 0; v < NV; v++)                                   \\
                         bk[v] = *(const VT*) (bv[v] + kk * RV_PANEL);                        \\
                     RV_UNROLL for (int r = 0; r < MR; r++) {                                 \\
-                        T s = ar[r][kk];                                                     \\
+                        T s = ak[ro[r]];                                                     \\
                         RV_UNROLL for (int v = 0; v < NV; v++) acc[r][v] += s * bk[v];       \\
                     }                                                                        \\
                 }                                                                            \\
@@ -148,11 +156,15 @@ cdef extern from *:
     typedef float rv_f32x4u __attribute__((vector_size(16), aligned(4), may_alias));
     typedef double rv_f64x2 __attribute__((vector_size(16)));
     typedef double rv_f64x2u __attribute__((vector_size(16), aligned(8), may_alias));
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, float, , rv_f32x4, rv_f32x4u, 4, 2, 4)
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, double, , rv_f64x2, rv_f64x2u, 2, 2, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, 0, float, , rv_f32x4, rv_f32x4u, 4, 2, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f32_base, 1, float, , rv_f32x4, rv_f32x4u, 4, 2, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, 0, double, , rv_f64x2, rv_f64x2u, 2, 2, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_base, 1, double, , rv_f64x2, rv_f64x2u, 2, 2, 4)
     #else
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, float, , float, float, 1, 4, 4)
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, double, , double, double, 1, 4, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_base, 0, float, , float, float, 1, 4, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f32_base, 1, float, , float, float, 1, 4, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_base, 0, double, , double, double, 1, 4, 4)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_base, 1, double, , double, double, 1, 4, 4)
     #endif
 
     #if RV_PACKED_X86
@@ -166,10 +178,14 @@ cdef extern from *:
     typedef double rv_f64x8u __attribute__((vector_size(64), aligned(8), may_alias));
     typedef double rv_f64x4 __attribute__((vector_size(32)));
     typedef double rv_f64x4u __attribute__((vector_size(32), aligned(8), may_alias));
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v4, float, RV_TARGET_V4, rv_f32x16, rv_f32x16u, 16, 2, 8)
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v3, float, RV_TARGET_V3, rv_f32x8, rv_f32x8u, 8, 2, 6)
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v4, double, RV_TARGET_V4, rv_f64x8, rv_f64x8u, 8, 2, 8)
-    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v3, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v4, 0, float, RV_TARGET_V4, rv_f32x16, rv_f32x16u, 16, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f32_v4, 1, float, RV_TARGET_V4, rv_f32x16, rv_f32x16u, 16, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f32_v3, 0, float, RV_TARGET_V3, rv_f32x8, rv_f32x8u, 8, 2, 6)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f32_v3, 1, float, RV_TARGET_V3, rv_f32x8, rv_f32x8u, 8, 2, 6)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v4, 0, double, RV_TARGET_V4, rv_f64x8, rv_f64x8u, 8, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_v4, 1, double, RV_TARGET_V4, rv_f64x8, rv_f64x8u, 8, 2, 8)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v3, 0, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
+    RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_v3, 1, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
     /* 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline; a cached feature test. */
     static int rv_packed_isa(void) {
         static int isa = -1;
@@ -180,47 +196,55 @@ cdef extern from *:
         }
         return isa;
     }
-    #define RV_DISPATCH(SUFFIX, ARGS)                                                        \\
+    #define RV_DISPATCH(PREFIX, ARGS)                                                        \\
         switch (rv_packed_isa()) {                                                           \\
-            case 2: rv_pgemm_##SUFFIX##_v4 ARGS; return;                                     \\
-            case 1: rv_pgemm_##SUFFIX##_v3 ARGS; return;                                     \\
-            default: rv_pgemm_##SUFFIX##_base ARGS; return;                                  \\
+            case 2: PREFIX##_v4 ARGS; return;                                                \\
+            case 1: PREFIX##_v3 ARGS; return;                                                \\
+            default: PREFIX##_base ARGS; return;                                             \\
         }
     #else
-    #define RV_DISPATCH(SUFFIX, ARGS) rv_pgemm_##SUFFIX##_base ARGS;
+    #define RV_DISPATCH(PREFIX, ARGS) PREFIX##_base ARGS; return;
     #endif
 
-    static void rv_packed_gemm_f32(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
-                                   const float* a, Py_ssize_t lda, const float* bp, float* c,
-                                   Py_ssize_t ldc, int accumulate) {
-        RV_DISPATCH(f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+    static void rv_packed_gemm_f32(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1,
+                                   Py_ssize_t k, const float* a, Py_ssize_t lda, const float* bp,
+                                   float* c, Py_ssize_t ldc, int accumulate) {
+        if (trans_a) {
+            RV_DISPATCH(rv_pgemm_ta_f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+        }
+        RV_DISPATCH(rv_pgemm_f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
     }
-    static void rv_packed_gemm_f64(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
-                                   const double* a, Py_ssize_t lda, const double* bp, double* c,
-                                   Py_ssize_t ldc, int accumulate) {
-        RV_DISPATCH(f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+    static void rv_packed_gemm_f64(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1,
+                                   Py_ssize_t k, const double* a, Py_ssize_t lda, const double* bp,
+                                   double* c, Py_ssize_t ldc, int accumulate) {
+        if (trans_a) {
+            RV_DISPATCH(rv_pgemm_ta_f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+        }
+        RV_DISPATCH(rv_pgemm_f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
     }
     """
     Py_ssize_t rv_packed_width(Py_ssize_t n) noexcept nogil
     Py_ssize_t rv_packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) noexcept nogil
     void* rv_aligned_malloc(size_t nbytes) noexcept nogil
     void rv_aligned_free(void* p) noexcept nogil
-    void rv_pack_f32(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
-                     const float* b, Py_ssize_t ldb, float* bp) noexcept nogil
-    void rv_pack_f64(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
-                     const double* b, Py_ssize_t ldb, double* bp) noexcept nogil
-    void rv_packed_gemm_f32(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+    void rv_pack_f32(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks, Py_ssize_t col0,
+                     Py_ssize_t col1, const float* b, Py_ssize_t ldb, float* bp) noexcept nogil
+    void rv_pack_f64(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks, Py_ssize_t col0,
+                     Py_ssize_t col1, const double* b, Py_ssize_t ldb, double* bp) noexcept nogil
+    void rv_packed_gemm_f32(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
                             const float* a, Py_ssize_t lda, const float* bp, float* c,
                             Py_ssize_t ldc, int accumulate) noexcept nogil
-    void rv_packed_gemm_f64(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+    void rv_packed_gemm_f64(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
                             const double* a, Py_ssize_t lda, const double* bp, double* c,
                             Py_ssize_t ldc, int accumulate) noexcept nogil
 
 
-cdef inline floating* packed_alloc(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
-                                   floating* like) except NULL:
-    """An aligned buffer for ``n_blocks`` packed blocks of op(B) (k x n); free with ``packed_free``."""
-    cdef floating* p = <floating*> rv_aligned_malloc(max(rv_packed_len(k, n, n_blocks), 1) * sizeof(floating))
+cdef inline floating* packed_alloc(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks, floating* like,
+                                   int copies=1) except NULL:
+    """An aligned buffer for ``copies`` packed operands of ``n_blocks`` blocks of op(B) (k x n),
+    each ``packed_len`` apart; free with ``packed_free``."""
+    cdef floating* p = <floating*> rv_aligned_malloc(
+        max(copies * rv_packed_len(k, n, n_blocks), 1) * sizeof(floating))
     if p == NULL:
         raise MemoryError(f"cannot allocate a packed ({k}, {n}) x {n_blocks} operand")
     return p
@@ -230,29 +254,35 @@ cdef inline void packed_free(void* p) noexcept nogil:
     rv_aligned_free(p)
 
 
+cdef inline Py_ssize_t packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) noexcept nogil:
+    """Elements of one packed operand (its blocks and the trailing zero panel)."""
+    return rv_packed_len(k, n, n_blocks)
+
+
 cdef inline Py_ssize_t packed_block(Py_ssize_t k, Py_ssize_t n) noexcept nogil:
     """Offset (in elements) from one packed block to the next."""
     return rv_packed_width(n) * k
 
 
-cdef inline void pack(bint trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks,
-                      const floating* b, Py_ssize_t ldb, floating* bp) noexcept nogil:
-    """bp <- n_blocks blocks of n columns of op(B) (k x n_blocks * n); B has row stride ldb. OUT: bp."""
+cdef inline void pack(bint trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks, Py_ssize_t col0,
+                      Py_ssize_t col1, const floating* b, Py_ssize_t ldb, floating* bp) noexcept nogil:
+    """bp <- columns [col0, col1) of each of the n_blocks blocks of n columns of op(B)
+    (k x n_blocks * n); B has row stride ldb; col0 a multiple of 32. OUT: bp (those panels)."""
     if floating is float:
-        rv_pack_f32(trans, k, n, n_blocks, b, ldb, bp)
+        rv_pack_f32(trans, k, n, n_blocks, col0, col1, b, ldb, bp)
     else:
-        rv_pack_f64(trans, k, n, n_blocks, b, ldb, bp)
+        rv_pack_f64(trans, k, n, n_blocks, col0, col1, b, ldb, bp)
 
 
-cdef inline void packed_gemm(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
+cdef inline void packed_gemm(bint trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
                              const floating* a, Py_ssize_t lda, const floating* bp,
                              floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
-    """C[:, col0:col1] (+)= A @ op(B)[:, col0:col1] for one packed block ``bp``.
+    """C[:, col0:col1] (+)= op(A) @ op(B)[:, col0:col1] for one packed block ``bp``.
 
-    IN: a (m x k, row stride lda), bp. IN/OUT: c (row stride ldc, column 0 is the
-    block's first column). col0 must be a multiple of 16.
+    IN: a (m x k, or k x m if ``trans_a``; row stride lda), bp. IN/OUT: c (row stride
+    ldc, column 0 is the block's first column). col0 must be a multiple of 16.
     """
     if floating is float:
-        rv_packed_gemm_f32(m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
+        rv_packed_gemm_f32(trans_a, m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
     else:
-        rv_packed_gemm_f64(m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
+        rv_packed_gemm_f64(trans_a, m, col0, col1, k, a, lda, bp, c, ldc, accumulate)

@@ -2,21 +2,22 @@
 from ranvier.core._types cimport floating
 
 
-def packed_matmul(const floating[:, ::1] a, const floating[:, ::1] b, bint trans_b, Py_ssize_t n_blocks,
-                  Py_ssize_t col0, Py_ssize_t col1, floating[:, ::1] c, bint accumulate):
-    """C[:, q*n + col0 : q*n + col1] (+)= A @ op(B)[:, same] for each of ``n_blocks`` column blocks.
+def packed_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b, bint trans_b,
+                  Py_ssize_t n_blocks, Py_ssize_t col0, Py_ssize_t col1, floating[:, ::1] c, bint accumulate):
+    """C[:, q*n + col0 : q*n + col1] (+)= op(A) @ op(B)[:, same] for each of ``n_blocks`` column blocks.
 
     Packs op(B) once, as a recurrent kernel does, then runs the micro-kernel per block.
 
     Parameters
     ----------
-    a : (m, k). IN.
+    a : (m, k), or (k, m) if ``trans_a``. IN.
     b : (k, n_blocks * n), or (n_blocks * n, k) if ``trans_b``. IN.
     col0, col1 : columns of each block to compute; col0 a multiple of 16, 0 <= col0 <= col1 <= n.
     c : (m, n_blocks * n). IN/OUT.
     accumulate : add to C (True) or overwrite its selected columns (False).
     """
-    cdef Py_ssize_t m = a.shape[0], k = a.shape[1]
+    cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
     cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
     cdef Py_ssize_t width = b.shape[0] if trans_b else b.shape[1]
     cdef Py_ssize_t n, q
@@ -33,8 +34,9 @@ def packed_matmul(const floating[:, ::1] a, const floating[:, ::1] b, bint trans
         return
     cdef floating* packed = packed_alloc(k, n, n_blocks, &c[0, 0])
     with nogil:
-        pack(trans_b, k, n, n_blocks, &b[0, 0], b.shape[1], packed)
+        # Only the panels the tiles read, as a thread packs its own range.
+        pack(trans_b, k, n, n_blocks, col0 // 32 * 32, col1, &b[0, 0], b.shape[1], packed)
         for q in range(n_blocks):
-            packed_gemm(m, col0, col1, k, &a[0, 0], k, packed + q * packed_block(k, n), &c[0, q * n],
-                        width, accumulate)
+            packed_gemm(trans_a, m, col0, col1, k, &a[0, 0], a.shape[1], packed + q * packed_block(k, n),
+                        &c[0, q * n], width, accumulate)
     packed_free(packed)
