@@ -77,8 +77,7 @@ class _ReferenceLSTMNet:
         dc = np.zeros_like(dh)
         dgates = np.empty_like(gates)
         self.k.lstm_backward(xt, W, U, empty_m, empty_r, gates, h, c, act_c, empty_h, empty_h, dh, dc,
-                             dgates, grads[0], grads[1], empty_h, 0.0, False, 1, 2)
-        grads[2][...] = dgates.reshape(-1, 4 * UNITS).sum(axis=0)
+                             dgates, grads[0], grads[1], grads[2], empty_h, 0.0, False, 1, 2)
         self.t += 1
         alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
         for q, g, m, v in zip(self.params, grads, self.m, self.v):

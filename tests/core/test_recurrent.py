@@ -51,11 +51,11 @@ def test_lstm_matches_reference(dtype, masked, rec_dropout, seq, act, ract):
         mod.lstm_forward(x, kernel, rec, bias, mask, rm, gates, h, c, act_c, h_rec, CODES[act], CODES[ract], 2)
         dh, dc = dh_in.copy(), dc_in.copy()
         dgates = np.empty_like(gates)
-        dk, dr = np.ones_like(kernel), np.ones_like(rec)
+        dk, dr, db = np.ones_like(kernel), np.ones_like(rec), np.ones_like(bias)
         dx = np.empty_like(x)
         mod.lstm_backward(x, kernel, rec, mask, rm, gates, h, c, act_c, h_rec, dseq, dh, dc, dgates, dk, dr,
-                          dx, 1.0, True, CODES[act], CODES[ract], 2)
-        results.append((gates, h, c, act_c, h_rec, dh, dc, dgates, dk, dr, dx))
+                          db, dx, 1.0, True, CODES[act], CODES[ract], 2)
+        results.append((gates, h, c, act_c, h_rec, dh, dc, dgates, dk, dr, db, dx))
     _close(*results, dtype)
 
 
@@ -78,9 +78,10 @@ def test_gru_matches_reference(dtype, masked, rec_dropout, seq):
         dh = dh_in.copy()
         dgates, drec = np.empty_like(gates), np.empty_like(gates)
         dk, dr, dx = np.zeros_like(kernel), np.zeros_like(rec), np.empty_like(x)
-        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, dx,
+        db = np.empty(6 * U, dtype)
+        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, db, dx,
                          0.0, True, 1, 2, 2)
-        results.append((gates, recs, h, h_rec, dh, dgates, drec, dk, dr, dx))
+        results.append((gates, recs, h, h_rec, dh, dgates, drec, dk, dr, db, dx))
     _close(*results, dtype)
 
 
@@ -99,9 +100,10 @@ def test_simple_rnn_matches_reference(dtype, masked, rec_dropout, seq, act):
         mod.simple_rnn_forward(x, kernel, rec, bias, mask, rm, z, h, h_rec, CODES[act], 2)
         dh = np.ones((B, U), dtype)
         dgates, dk, dr, dx = np.empty((T, B, U), dtype), np.zeros_like(kernel), np.zeros_like(rec), np.empty_like(x)
-        mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, dx, 0.0, True,
+        db = np.empty(U, dtype)
+        mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True,
                                 CODES[act], 2)
-        results.append((h, h_rec, dh, dgates, dk, dr, dx))
+        results.append((h, h_rec, dh, dgates, dk, dr, db, dx))
     _close(*results, dtype)
 
 
@@ -155,26 +157,27 @@ def _run_cell(cell, mod, threads, x, kernel, rec, bias, mask, rm, dseq):
     h, h_rec = np.zeros((T_ + 1, B_, u), dtype), np.empty((T_, B_, u), dtype)
     dh = np.ones((B_, u), dtype)
     dk, dr, dx = np.empty_like(kernel), np.empty_like(rec), np.empty_like(x)
+    db = np.empty(bias.size, dtype)
     if cell == "lstm":
         gates, act_c, c = np.empty((T_, B_, 4 * u), dtype), np.empty((T_, B_, u), dtype), np.zeros_like(h)
         mod.lstm_forward(x, kernel, rec, bias, mask, rm, gates, h, c, act_c, h_rec, 1, 2, threads)
         dc, dgates = np.zeros_like(dh), np.empty_like(gates)
         mod.lstm_backward(x, kernel, rec, mask, rm, gates, h, c, act_c, h_rec, dseq, dh, dc, dgates, dk, dr,
-                          dx, 0.0, True, 1, 2, threads)
-        return h, c, dh, dc, dgates, dk, dr, dx
+                          db, dx, 0.0, True, 1, 2, threads)
+        return h, c, dh, dc, dgates, dk, dr, db, dx
     if cell == "gru":
         gates, recs = np.empty((T_, B_, 3 * u), dtype), np.empty((T_, B_, 3 * u), dtype)
         mod.gru_forward(x, kernel, rec, bias, mask, rm, gates, recs, h, h_rec, 1, 2, threads)
         dgates, drec = np.empty_like(gates), np.empty_like(gates)
-        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, dx,
-                         0.0, True, 1, 2, threads)
-        return h, dh, dgates, drec, dk, dr, dx
+        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, db,
+                         dx, 0.0, True, 1, 2, threads)
+        return h, dh, dgates, drec, dk, dr, db, dx
     z = np.empty((T_, B_, u), dtype)
     mod.simple_rnn_forward(x, kernel, rec, bias, mask, rm, z, h, h_rec, 1, threads)
     dgates = np.empty_like(z)
-    mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, dx, 0.0, True, 1,
+    mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True, 1,
                             threads)
-    return h, dh, dgates, dk, dr, dx
+    return h, dh, dgates, dk, dr, db, dx
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -214,3 +217,19 @@ def test_kernels_reject_bad_shapes():
         call[i] = bad
         with pytest.raises(ValueError, match=msg):
             _recurrent.lstm_forward(*call)
+
+
+def test_backward_rejects_bad_bias_gradient_and_beta():
+    z = np.zeros
+    x, h = z((T, B, N_IN)), z((T + 1, B, U))
+    args = [x, z((N_IN, U)), z((U, U)), z((0, 0), np.uint8), z((0, 0)), h, z((0, 0, 0)), z((0, 0, 0)),
+            z((B, U)), z((T, B, U)), z((N_IN, U)), z((U, U)), z(U), z((T, B, N_IN)), 0.0, True, 1, 1]
+    _recurrent.simple_rnn_backward(*args)
+    bad_bias = list(args)
+    bad_bias[12] = z(U + 1)
+    with pytest.raises(ValueError, match=r"dbias must have shape \(5,\) or \(0,\), got \(6,\)"):
+        _recurrent.simple_rnn_backward(*bad_bias)
+    bad_beta = list(args)
+    bad_beta[14] = 0.5
+    with pytest.raises(ValueError, match="beta must be 0.0 .* or 1.0 .*, got 0.5"):
+        _recurrent.simple_rnn_backward(*bad_beta)

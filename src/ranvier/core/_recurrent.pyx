@@ -16,8 +16,8 @@ GEMM (recurrent dropout, scaled by the caller); ``h_rec`` then caches the
 multiplied states for the weight gradient. Pass shape ``(0, 0)`` /
 ``(0, 0, 0)`` arrays for "no mask" / "no recurrent dropout".
 
-Bias gradients are column sums of the returned gate gradients, left to the
-caller (``ranvier.core._dense.column_sum``).
+Backward also returns the bias gradients (the column sums of the gate
+gradients), summed per step with the weight gradients.
 """
 from cython.parallel cimport parallel
 from libc.math cimport exp, tanh
@@ -214,8 +214,8 @@ cdef floating* _scratch(bint needed, Py_ssize_t n, floating* like) except? NULL:
 
 
 cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_in, Py_ssize_t u,
-                      tuple dh_seq, tuple dh, tuple dgates, tuple dkernel, tuple drec, tuple dx,
-                      bint need_dx, double beta) except *:
+                      tuple dh_seq, tuple dh, tuple dgates, tuple dkernel, tuple drec, Py_ssize_t dbias,
+                      tuple dx, bint need_dx, double beta) except *:
     if beta != 0.0 and beta != 1.0:
         raise ValueError(f"{op}: beta must be 0.0 (overwrite) or 1.0 (accumulate), got {beta!r}")
     if dh_seq[0] != 0:
@@ -224,6 +224,9 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
     _expect(op, "dgates", dgates, _s3(T, B, gates * u))
     _expect(op, "dkernel", dkernel, _s2(n_in, gates * u))
     _expect(op, "drecurrent_kernel", drec, _s2(u, gates * u))
+    cdef Py_ssize_t n_bias = (2 if gates == 3 else 1) * gates * u
+    if dbias != 0 and dbias != n_bias:
+        raise ValueError(f"{op}: dbias must have shape ({n_bias},) or (0,), got ({dbias},)")
     if need_dx:
         _expect(op, "dx", dx, _s3(T, B, n_in))
 
@@ -260,12 +263,26 @@ cdef void _step_product(const floating* state, const floating* packed, int n_blo
         packed_gemm(False, B, j0, j1, u, state, u, packed + q * packed_block(u, u), out + q * u, ldo, accumulate)
 
 
+cdef void _bias_sums(const floating* dg, floating* db, Py_ssize_t B, Py_ssize_t G, int n_blocks,
+                     Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
+    """db[cols] (+)= column sums of dg (B x G) over units [j0, j1) of every gate block."""
+    cdef Py_ssize_t b, j, q
+    for q in range(n_blocks):
+        if not accumulate:
+            _zero(db + q * u + j0, j1 - j0)
+        for b in range(B):
+            for j in range(q * u + j0, q * u + j1):
+                db[j] += dg[b * G + j]
+
+
 cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const floating* dgx,
                              const floating* dgr, int n_blocks, floating* work, floating* dW,
-                             floating* dU, Py_ssize_t B, Py_ssize_t n_in, Py_ssize_t u,
-                             Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
+                             floating* dU, floating* db_x, floating* db_r, Py_ssize_t B,
+                             Py_ssize_t n_in, Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1,
+                             bint accumulate) noexcept nogil:
     """One step's share of the weight gradients, on units [j0, j1) of every gate block:
-    dW[:, cols] (+)= x_t.T @ dgx[:, cols], dU[:, cols] (+)= s_t.T @ dgr[:, cols].
+    dW[:, cols] (+)= x_t.T @ dgx[:, cols], dU[:, cols] (+)= s_t.T @ dgr[:, cols], and the bias
+    gradients db_x[cols] (+)= sum(dgx), db_r[cols] (+)= sum(dgr) (either NULL to skip).
 
     ``work`` holds the packed gate gradients: one operand, two (``packed_len`` apart) when ``dgr``
     is not ``dgx``.
@@ -282,6 +299,10 @@ cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const flo
     for q in range(n_blocks):
         packed_gemm(True, n_in, j0, j1, B, x_t, n_in, work + q * blk, dW + q * u, G, accumulate)
         packed_gemm(True, u, j0, j1, B, s_t, u, work_r + q * blk, dU + q * u, G, accumulate)
+    if db_x != NULL:
+        _bias_sums(dgx, db_x, B, G, n_blocks, u, j0, j1, accumulate)
+    if db_r != NULL:
+        _bias_sums(dgr, db_r, B, G, n_blocks, u, j0, j1, accumulate)
 
 
 cdef void _state_backprop(const floating* dgr, const floating* packed, const floating* rm,
@@ -457,7 +478,7 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                   const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
                   const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
                   floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
-                  floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                  floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel, floating[::1] dbias,
                   floating[:, :, ::1] dx, double beta, bint need_dx,
                   int activation, int recurrent_activation, int n_threads):
     """LSTM backward through time, from the caches of ``lstm_forward``.
@@ -468,8 +489,9 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     gates, h, c, act_c, h_rec : caches written by ``lstm_forward``. IN.
     dh_seq : (T, B, u) gradient of the output at every step, or (0, 0, 0). IN.
     dh, dc : (B, u). IN/OUT: gradient w.r.t. the final h and c in, w.r.t. the initial ones out.
-    dgates : (T, B, 4u). OUT: gradient w.r.t. the gate pre-activations (its column sum is the bias gradient).
+    dgates : (T, B, 4u). OUT: gradient w.r.t. the gate pre-activations.
     dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dbias : (4u,) or (0,) to skip. IN/OUT, ``beta * d + gradient`` (the column sums of ``dgates``).
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     """
@@ -481,14 +503,14 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _check_back("lstm_backward", 4, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
                 _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
                 _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
     cdef floating* packed = packed_alloc(4 * dh.shape[1], dh.shape[1], 1, &dh[0, 0])
     cdef floating* work = packed_alloc(dh.shape[0], dh.shape[1], 4, &dh[0, 0])
     with nogil:
         _lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_c, h_rec, dh_seq,
-                       dh, dc, dgates, dkernel, drecurrent_kernel, dx, beta != 0, need_dx,
+                       dh, dc, dgates, dkernel, drecurrent_kernel, dbias, dx, beta != 0, need_dx,
                        has_mask, has_rm, scratch, packed, work, activation, recurrent_activation, n_threads)
     free(scratch)
     packed_free(packed)
@@ -503,7 +525,8 @@ cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] ker
                          const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
                          floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
                          floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
-                         floating[:, :, ::1] dx, bint accumulate, bint need_dx, bint has_mask,
+                         floating[::1] dbias, floating[:, :, ::1] dx, bint accumulate, bint need_dx,
+                         bint has_mask,
                          bint has_rm, floating* scratch, floating* packed, floating* work, int act,
                          int ract, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
@@ -531,7 +554,8 @@ cdef void _lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] ker
                                    &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, act, ract)
             _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], &dgates[t, 0, 0],
                                &dgates[t, 0, 0], 4, work, &dkernel[0, 0], &drecurrent_kernel[0, 0],
-                               B, n_in, u, j0, j1, accumulate or t < T - 1)
+                               &dbias[0] if dbias.shape[0] else NULL, NULL, B, n_in, u, j0, j1,
+                               accumulate or t < T - 1)
             rv_omp_barrier()
             _state_backprop(&dgates[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
     if need_dx:
@@ -661,7 +685,7 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                  const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
                  const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
                  floating[:, :, ::1] dgates, floating[:, :, ::1] drec,
-                 floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
+                 floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel, floating[::1] dbias,
                  floating[:, :, ::1] dx, double beta, bint need_dx,
                  int activation, int recurrent_activation, int n_threads):
     """GRU backward through time, from the caches of ``gru_forward``.
@@ -672,9 +696,11 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     gates, rec, h, h_rec : caches written by ``gru_forward``. IN.
     dh_seq : (T, B, u) or (0, 0, 0). IN.
     dh : (B, u). IN/OUT: gradient w.r.t. the final state in, the initial state out.
-    dgates : (T, B, 3u). OUT: gradient w.r.t. the input projections (column sum: input bias gradient).
-    drec : (T, B, 3u). OUT: gradient w.r.t. the recurrent projections (column sum: recurrent bias gradient).
+    dgates : (T, B, 3u). OUT: gradient w.r.t. the input projections.
+    drec : (T, B, 3u). OUT: gradient w.r.t. the recurrent projections.
     dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dbias : (6u,) (input then recurrent bias, the column sums of ``dgates`` and ``drec``) or (0,)
+        to skip. IN/OUT, ``beta * d + gradient``.
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     """
     cdef bint has_mask, has_rm
@@ -683,7 +709,7 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _check_back("gru_backward", 3, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
                 _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
                 _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
@@ -691,7 +717,7 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     cdef floating* work = packed_alloc(dh.shape[0], dh.shape[1], 3, &dh[0, 0], 2)
     with nogil:
         _gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_rec, dh_seq, dh,
-                      dgates, drec, dkernel, drecurrent_kernel, dx, beta != 0, need_dx,
+                      dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta != 0, need_dx,
                       has_mask, has_rm, scratch, packed, work, activation, recurrent_activation, n_threads)
     free(scratch)
     packed_free(packed)
@@ -706,7 +732,8 @@ cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                         const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
                         floating[:, :, ::1] dgates, floating[:, :, ::1] drec,
                         floating[:, ::1] dkernel, floating[:, ::1] drecurrent_kernel,
-                        floating[:, :, ::1] dx, bint accumulate, bint need_dx, bint has_mask,
+                        floating[::1] dbias, floating[:, :, ::1] dx, bint accumulate, bint need_dx,
+                        bint has_mask,
                         bint has_rm, floating* scratch, floating* packed, floating* work, int act,
                         int ract, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
@@ -735,7 +762,9 @@ cdef void _gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                                   &dgates[t, b, j0], &drec[t, b, j0], j1 - j0, u, act, ract)
             _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], &dgates[t, 0, 0],
                                &drec[t, 0, 0], 3, work, &dkernel[0, 0], &drecurrent_kernel[0, 0],
-                               B, n_in, u, j0, j1, accumulate or t < T - 1)
+                               &dbias[0] if dbias.shape[0] else NULL,
+                               &dbias[G] if dbias.shape[0] else NULL, B, n_in, u, j0, j1,
+                               accumulate or t < T - 1)
             rv_omp_barrier()
             _state_backprop(&drec[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
     if need_dx:
@@ -830,7 +859,7 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                         const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
                         const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
                         floating[:, :, ::1] dgates, floating[:, ::1] dkernel,
-                        floating[:, ::1] drecurrent_kernel, floating[:, :, ::1] dx,
+                        floating[:, ::1] drecurrent_kernel, floating[::1] dbias, floating[:, :, ::1] dx,
                         double beta, bint need_dx, int activation, int n_threads):
     """SimpleRNN backward through time, from the caches of ``simple_rnn_forward``.
 
@@ -839,8 +868,9 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
     x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec : as in ``simple_rnn_forward``. IN.
     dh_seq : (T, B, u) or (0, 0, 0). IN.
     dh : (B, u). IN/OUT: gradient w.r.t. the final state in, the initial state out.
-    dgates : (T, B, u). OUT: gradient w.r.t. the pre-activations (column sum: bias gradient).
+    dgates : (T, B, u). OUT: gradient w.r.t. the pre-activations.
     dkernel, drecurrent_kernel : IN/OUT, ``beta * d + gradient``.
+    dbias : (u,) or (0,) to skip. IN/OUT, ``beta * d + gradient`` (the column sums of ``dgates``).
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     """
     cdef bint has_mask, has_rm
@@ -850,14 +880,14 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                 _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
                 _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
                 _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]),
+                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     cdef floating* scratch = _scratch(has_rm, dh.shape[0] * dh.shape[1], &dh[0, 0])
     cdef floating* packed = packed_alloc(dh.shape[1], dh.shape[1], 1, &dh[0, 0])
     cdef floating* work = packed_alloc(dh.shape[0], dh.shape[1], 1, &dh[0, 0])
     with nogil:
         _simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, dh_seq, dh,
-                             dgates, dkernel, drecurrent_kernel, dx, beta != 0, need_dx,
+                             dgates, dkernel, drecurrent_kernel, dbias, dx, beta != 0, need_dx,
                              has_mask, has_rm, scratch, packed, work, activation, n_threads)
     free(scratch)
     packed_free(packed)
@@ -870,8 +900,8 @@ cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::
                                const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec,
                                const floating[:, :, ::1] dh_seq, floating[:, ::1] dh,
                                floating[:, :, ::1] dgates, floating[:, ::1] dkernel,
-                               floating[:, ::1] drecurrent_kernel, floating[:, :, ::1] dx,
-                               bint accumulate, bint need_dx, bint has_mask, bint has_rm,
+                               floating[:, ::1] drecurrent_kernel, floating[::1] dbias,
+                               floating[:, :, ::1] dx, bint accumulate, bint need_dx, bint has_mask, bint has_rm,
                                floating* scratch, floating* packed, floating* work, int act,
                                int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
@@ -898,7 +928,8 @@ cdef void _simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::
                     _rnn_row_back(&h[t + 1, b, j0], dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, act)
             _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], &dgates[t, 0, 0],
                                &dgates[t, 0, 0], 1, work, &dkernel[0, 0], &drecurrent_kernel[0, 0],
-                               B, n_in, u, j0, j1, accumulate or t < T - 1)
+                               &dbias[0] if dbias.shape[0] else NULL, NULL, B, n_in, u, j0, j1,
+                               accumulate or t < T - 1)
             rv_omp_barrier()
             _state_backprop(&dgates[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, u, j0, j1)
     if need_dx:

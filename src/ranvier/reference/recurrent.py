@@ -45,13 +45,20 @@ def _backprop_state(dgr, U, rec_mask, dh):
     dh += g * rec_mask if rec_mask.shape[0] else g
 
 
-def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_kernel, dx, beta, need_dx):
+def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
+                  need_dx):
     T, B, n_in = x.shape
     hs = (h_rec if rec_mask.shape[0] else h[:T]).reshape(T * B, -1)
     scale_by_beta(dkernel, beta)
     dkernel += x.reshape(T * B, n_in).T @ dgx.reshape(T * B, -1)
     scale_by_beta(drecurrent_kernel, beta)
     drecurrent_kernel += hs.T @ dgr.reshape(T * B, -1)
+    if dbias.shape[0]:
+        scale_by_beta(dbias, beta)
+        G = dgx.shape[-1]
+        dbias[:G] += dgx.sum(axis=(0, 1))
+        if dgr is not dgx:
+            dbias[G:] += dgr.sum(axis=(0, 1))
     if need_dx:
         dx[...] = (dgx.reshape(T * B, -1) @ kernel.T).reshape(dx.shape)
 
@@ -78,7 +85,7 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c,
 
 
 def lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_c, h_rec, dh_seq,
-                  dh, dc, dgates, dkernel, drecurrent_kernel, dx, beta, need_dx,
+                  dh, dc, dgates, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                   activation, recurrent_activation, n_threads=1):
     T = x.shape[0]
     u = h.shape[2]
@@ -100,7 +107,8 @@ def lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_
         dc[...] = dc_new
         dgates[t] = dgt
         _backprop_state(dgt, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dx, beta, need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
+                  need_dx)
 
 
 def gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec,
@@ -126,7 +134,7 @@ def gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h
 
 
 def gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_rec, dh_seq, dh,
-                 dgates, drec, dkernel, drecurrent_kernel, dx, beta, need_dx,
+                 dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                  activation, recurrent_activation, n_threads=1):
     T = x.shape[0]
     u = h.shape[2]
@@ -148,7 +156,8 @@ def gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_r
             dh[...] = dht * z
         dgates[t], drec[t] = dgx, dgr
         _backprop_state(dgr, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, drec, kernel, dkernel, drecurrent_kernel, dx, beta, need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, drec, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
+                  need_dx)
 
 
 def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec,
@@ -165,7 +174,7 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, 
 
 
 def simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, dh_seq, dh,
-                        dgates, dkernel, drecurrent_kernel, dx, beta, need_dx, activation, n_threads=1):
+                        dgates, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx, activation, n_threads=1):
     T = x.shape[0]
     dact = _DERIV[activation]
     for t in range(T - 1, -1, -1):
@@ -179,4 +188,5 @@ def simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, d
             dh[...] = 0
         dgates[t] = dgt
         _backprop_state(dgt, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dx, beta, need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
+                  need_dx)

@@ -11,7 +11,7 @@ output mask is reversed like the output sequence (Keras returns it unreversed).
 """
 import numpy as np
 
-from ...core import _dense, _recurrent
+from ...core import _recurrent
 from .. import config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
 from .base import Layer
@@ -224,12 +224,11 @@ class _Recurrent(Layer):
         dx = np.ascontiguousarray(np.swapaxes(dx[::-1] if self.go_backwards else dx, 0, 1))
         return [dx] + d_states if has_states else dx
 
-    def _bias_grad(self, dgates, beta, trainable, row=None):
-        """The bias gradient: a column sum of the gate gradients over all steps and samples."""
+    def _bias_grad_out(self, trainable, dtype):
+        """Where the kernels write the bias gradient (flat), or an empty array for "none"."""
         if not trainable or self.bias is None:
-            return
-        out = self.bias.grad if row is None else self.bias.grad[row]
-        _dense.column_sum(dgates.reshape(-1, dgates.shape[-1]), out, beta, config.kernel_threads())
+            return np.zeros(0, dtype)
+        return self.bias.grad.reshape(-1)
 
     # ---------------------------------------------------------------- config
     def get_config(self):
@@ -289,9 +288,9 @@ class SimpleRNN(_Recurrent):
                   need_dx, trainable):
         dgates = reusable_empty(self, "_dgates_buffer", h[1:].shape, h.dtype)
         _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
-                                       dh_seq, dh, dgates, dkernel, drec, dx, beta, need_dx,
-                                       _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
-        self._bias_grad(dgates, beta, trainable)
+                                       dh_seq, dh, dgates, dkernel, drec, self._bias_grad_out(trainable, h.dtype),
+                                       dx, beta, need_dx, _recurrent.ACTIVATIONS[self.activation],
+                                       config.kernel_threads())
         return [dh]
 
     def get_config(self):
@@ -360,10 +359,10 @@ class LSTM(_Recurrent):
             dc += d_extra[0]
         dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
         _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
-                                 act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec, dx, beta, need_dx,
+                                 act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec,
+                                 self._bias_grad_out(trainable, h.dtype), dx, beta, need_dx,
                                  _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                  config.kernel_threads())
-        self._bias_grad(dgates, beta, trainable)
         return [dh, dc]
 
     def get_config(self):
@@ -417,11 +416,10 @@ class GRU(_Recurrent):
         dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
         drec = reusable_empty(self, "_drec_buffer", rec.shape, rec.dtype)
         _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
-                                h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel, dx, beta, need_dx,
+                                h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel,
+                                self._bias_grad_out(trainable, h.dtype), dx, beta, need_dx,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                 config.kernel_threads())
-        self._bias_grad(dgates, beta, trainable, row=0)
-        self._bias_grad(drec, beta, trainable, row=1)
         return [dh]
 
     def get_config(self):
