@@ -2,12 +2,11 @@
 
 Everything is time-major, so that one step is one contiguous block:
 ``x (T, B, in)``, states ``h (T + 1, B, units)`` with ``h[0]`` the initial
-state and ``h[t + 1]`` the state after step ``t``. The input projection of all
-timesteps is one GEMM; then the whole time loop runs in one OpenMP region
-(see "the parallel time loops" below), each step one product against the
-recurrent kernel packed once and one fused gate pass; backward runs the
-whole time loop here too, then computes the weight gradients of all
-timesteps in one GEMM each.
+state and ``h[t + 1]`` the state after step ``t``. The whole time loop runs
+in one OpenMP region (see "the parallel time loops" below): each step one
+product against the kernel and one against the recurrent kernel, both packed
+once, and one fused gate pass; backward runs the whole time loop here too,
+adding each step's share of the weight and bias gradients as it goes.
 
 Masks are ``(T, B)`` uint8 (1 = real step). A masked step carries the
 previous state forward (Keras semantics), so its output is the previous
@@ -254,13 +253,15 @@ cdef Py_ssize_t _unit_start(Py_ssize_t u, int tid, int nth) noexcept nogil:
     return min(32 * (((u + 31) // 32) * tid // nth), u)
 
 
-cdef void _step_product(const floating* state, const floating* packed, int n_blocks,
+cdef void _step_product(const floating* a, Py_ssize_t k, const floating* packed, int n_blocks,
                         floating* out, Py_ssize_t B, Py_ssize_t u, Py_ssize_t ldo,
                         Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
-    """out[:, q*u + j0 : q*u + j1] (+)= state @ U[:, same] for every gate block q (U packed by blocks)."""
+    """out[:, q*u + j0 : q*u + j1] (+)= a @ M[:, same] for every gate block q, with ``a`` (B x k)
+    and M (k x n_blocks * u) packed by blocks: this step's input (M = kernel) or state
+    (M = recurrent kernel) product."""
     cdef int q
     for q in range(n_blocks):
-        packed_gemm(False, B, j0, j1, u, state, u, packed + q * packed_block(u, u), out + q * u, ldo, accumulate)
+        packed_gemm(False, B, j0, j1, k, a, k, packed + q * packed_block(k, u), out + q * u, ldo, accumulate)
 
 
 cdef void _bias_sums(const floating* dg, floating* db, Py_ssize_t B, Py_ssize_t G, int n_blocks,
@@ -424,10 +425,12 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
     _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
     cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 4, &h[0, 0, 0])
+    cdef floating* packed_in = packed_alloc(x.shape[2], h.shape[2], 4, &h[0, 0, 0])
     with nogil:
         _lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c, act_c, h_rec,
-                      packed, has_mask, has_rm, activation, recurrent_activation, n_threads)
+                      packed, packed_in, has_mask, has_rm, activation, recurrent_activation, n_threads)
     packed_free(packed)
+    packed_free(packed_in)
 
 
 cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -435,14 +438,15 @@ cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                         const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                         floating[:, :, ::1] gates, floating[:, :, ::1] h, floating[:, :, ::1] c,
                         floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec, floating* packed,
-                        bint has_mask, bint has_rm, int act, int ract, int n_threads) noexcept nogil:
+                        floating* packed_in, bint has_mask, bint has_rm, int act, int ract,
+                        int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 4 * u
     cdef int t, q, tid
     cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
     pack(False, u, u, 4, 0, u, &recurrent_kernel[0, 0], G, packed)
+    pack(False, n_in, u, 4, 0, u, &kernel[0, 0], G, packed_in)
     with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
         tid = omp_get_thread_num()
         j0 = _unit_start(u, tid, omp_get_num_threads())
@@ -451,7 +455,8 @@ cdef void _lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kern
             _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
             rv_omp_barrier()
         for t in range(T):
-            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 4, &gates[t, 0, 0],
+            _step_product(&x[t, 0, 0], n_in, packed_in, 4, &gates[t, 0, 0], B, u, G, j0, j1, False)
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, 4, &gates[t, 0, 0],
                           B, u, G, j0, j1, True)
             m = &mask[t, 0] if has_mask else NULL
             for b in range(B):
@@ -632,25 +637,27 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
     _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
     cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 3, &h[0, 0, 0])
+    cdef floating* packed_in = packed_alloc(x.shape[2], h.shape[2], 3, &h[0, 0, 0])
     with nogil:
         _gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec, packed,
-                     has_mask, has_rm, activation, recurrent_activation, n_threads)
+                     packed_in, has_mask, has_rm, activation, recurrent_activation, n_threads)
     packed_free(packed)
+    packed_free(packed_in)
 
 
 cdef void _gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                        const floating[:, ::1] recurrent_kernel, const floating[:, ::1] bias,
                        const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                        floating[:, :, ::1] gates, floating[:, :, ::1] rec, floating[:, :, ::1] h,
-                       floating[:, :, ::1] h_rec, floating* packed, bint has_mask, bint has_rm,
-                       int act, int ract, int n_threads) noexcept nogil:
+                       floating[:, :, ::1] h_rec, floating* packed, floating* packed_in, bint has_mask,
+                       bint has_rm, int act, int ract, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = 3 * u
     cdef int t, q, tid
     cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    gemm(False, False, T * B, G, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], G, 0, &gates[0, 0, 0], G)
     pack(False, u, u, 3, 0, u, &recurrent_kernel[0, 0], G, packed)
+    pack(False, n_in, u, 3, 0, u, &kernel[0, 0], G, packed_in)
     with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
         tid = omp_get_thread_num()
         j0 = _unit_start(u, tid, omp_get_num_threads())
@@ -659,7 +666,8 @@ cdef void _gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
             _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
             rv_omp_barrier()
         for t in range(T):
-            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 3, &rec[t, 0, 0],
+            _step_product(&x[t, 0, 0], n_in, packed_in, 3, &gates[t, 0, 0], B, u, G, j0, j1, False)
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, 3, &rec[t, 0, 0],
                           B, u, G, j0, j1, False)
             m = &mask[t, 0] if has_mask else NULL
             for b in range(B):
@@ -811,25 +819,27 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
     _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
     _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
     cdef floating* packed = packed_alloc(h.shape[2], h.shape[2], 1, &h[0, 0, 0])
+    cdef floating* packed_in = packed_alloc(x.shape[2], h.shape[2], 1, &h[0, 0, 0])
     with nogil:
         _simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec, packed,
-                            has_mask, has_rm, activation, n_threads)
+                            packed_in, has_mask, has_rm, activation, n_threads)
     packed_free(packed)
+    packed_free(packed_in)
 
 
 cdef void _simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                               const floating[:, ::1] recurrent_kernel, const floating[::1] bias,
                               const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
                               floating[:, :, ::1] z, floating[:, :, ::1] h, floating[:, :, ::1] h_rec,
-                              floating* packed, bint has_mask, bint has_rm, int act,
-                              int n_threads) noexcept nogil:
+                              floating* packed, floating* packed_in, bint has_mask, bint has_rm,
+                              int act, int n_threads) noexcept nogil:
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2]
     cdef int t, tid
     cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    gemm(False, False, T * B, u, n_in, 1, &x[0, 0, 0], n_in, &kernel[0, 0], u, 0, &z[0, 0, 0], u)
     pack(False, u, u, 1, 0, u, &recurrent_kernel[0, 0], u, packed)
+    pack(False, n_in, u, 1, 0, u, &kernel[0, 0], u, packed_in)
     with parallel(num_threads=_loop_threads(n_threads, B, u, u)):
         tid = omp_get_thread_num()
         j0 = _unit_start(u, tid, omp_get_num_threads())
@@ -838,7 +848,8 @@ cdef void _simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1
             _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
             rv_omp_barrier()
         for t in range(T):
-            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], packed, 1, &z[t, 0, 0],
+            _step_product(&x[t, 0, 0], n_in, packed_in, 1, &z[t, 0, 0], B, u, u, j0, j1, False)
+            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, 1, &z[t, 0, 0],
                           B, u, u, j0, j1, True)
             m = &mask[t, 0] if has_mask else NULL
             for b in range(B):
