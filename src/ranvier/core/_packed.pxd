@@ -206,22 +206,17 @@ cdef extern from *:
     #define RV_DISPATCH(PREFIX, ARGS) PREFIX##_base ARGS; return;
     #endif
 
-    static void rv_packed_gemm_f32(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1,
-                                   Py_ssize_t k, const float* a, Py_ssize_t lda, const float* bp,
-                                   float* c, Py_ssize_t ldc, int accumulate) {
-        if (trans_a) {
-            RV_DISPATCH(rv_pgemm_ta_f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
-        }
-        RV_DISPATCH(rv_pgemm_f32, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
+    #define RV_DEFINE_PACKED_ENTRY(T, SFX)                                                   \\
+    static void rv_packed_gemm_##SFX(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, \\
+                                     Py_ssize_t k, const T* a, Py_ssize_t lda, const T* bp,  \\
+                                     T* c, Py_ssize_t ldc, int accumulate) {                 \\
+        if (trans_a) {                                                                       \\
+            RV_DISPATCH(rv_pgemm_ta_##SFX, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate)) \\
+        }                                                                                    \\
+        RV_DISPATCH(rv_pgemm_##SFX, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))      \\
     }
-    static void rv_packed_gemm_f64(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1,
-                                   Py_ssize_t k, const double* a, Py_ssize_t lda, const double* bp,
-                                   double* c, Py_ssize_t ldc, int accumulate) {
-        if (trans_a) {
-            RV_DISPATCH(rv_pgemm_ta_f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
-        }
-        RV_DISPATCH(rv_pgemm_f64, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))
-    }
+    RV_DEFINE_PACKED_ENTRY(float, f32)
+    RV_DEFINE_PACKED_ENTRY(double, f64)
     """
     Py_ssize_t rv_packed_width(Py_ssize_t n) noexcept nogil
     Py_ssize_t rv_packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) noexcept nogil
