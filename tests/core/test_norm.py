@@ -156,3 +156,20 @@ def test_float32_statistics_survive_a_large_mean():
     xr = x.astype(np.float64)
     np.testing.assert_allclose(mean, xr.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(var, xr.var(axis=0), rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_grad_beta_zero_overwrites_without_reading(dtype):
+    # The gradient buffers may hold anything (np.empty): grad_beta = 0 must not read them (0 * NaN).
+    x, dy, gamma, beta = _data((130, 17), dtype)
+    c = x.shape[1]
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    for mod in (K, R):
+        grads = np.full((2, c), np.nan, dtype)
+        mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, grads[0], grads[1], np.empty_like(x), 0.0, True,
+                                True, 2)
+        assert np.isfinite(grads).all()
+        grads = np.full((2, c), np.nan, dtype)
+        mod.layer_norm_backward(x, dy, x.mean(axis=1), x.var(axis=1), gamma, 1e-3, grads[0], grads[1],
+                                np.empty_like(x), 0.0, True, 2)
+        assert np.isfinite(grads).all()

@@ -97,11 +97,11 @@ def maxout_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     t = effective_threads(n_threads, n * m, _GRAIN_CHEAP)
     with nogil:
         for j in range(m):
-            dbias[j] = <floating> beta * dbias[j]
+            dbias[j] = <floating> beta * dbias[j] if beta != 0 else 0
         if n == 0:
             for i in range(k):
                 for j in range(m):
-                    dkernel[i, j] = <floating> beta * dkernel[i, j]
+                    dkernel[i, j] = <floating> beta * dkernel[i, j] if beta != 0 else 0
         else:
             _maxout_grads(x, kernel, dy, argmax, <floating> beta, dz, dkernel, dbias, dx, need_dx,
                           pieces, t)

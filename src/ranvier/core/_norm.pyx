@@ -334,7 +334,7 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     gamma : ndarray of shape (c,). IN (ones when the layer has no scale).
     epsilon : float > 0. IN.
     dgamma, dbeta : ndarrays of shape (c,), or (0,) to skip. IN/OUT:
-        ``grad = grad_beta * grad + new``.
+        ``grad = grad_beta * grad + new`` (0.0 overwrites: the old values are never read).
     dx : ndarray of shape (m, c), ignored unless ``need_dx``. OUT (may be ``dy``).
     grad_beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     batch_stats : bool. IN.
@@ -374,9 +374,9 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
                 inv = 1.0 / sqrt(var[j] + epsilon)
                 sum_dyx = sums[c + j] * inv  # sum(dy * xhat)
                 if dgamma.shape[0] > 0:
-                    dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx)
+                    dgamma[j] = <floating> ((grad_beta * dgamma[j] if grad_beta != 0 else 0) + sum_dyx)
                 if dbeta.shape[0] > 0:
-                    dbeta[j] = <floating> (grad_beta * dbeta[j] + sums[j])
+                    dbeta[j] = <floating> ((grad_beta * dbeta[j] if grad_beta != 0 else 0) + sums[j])
                 p = gamma[j] * inv
                 coef[j] = <floating> p
                 coef[c + j] = <floating> (-p * inv * sum_dyx / m) if batch_stats else 0
@@ -450,7 +450,7 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     gamma : ndarray of shape (d,). IN (ones when the layer has no scale).
     epsilon : float > 0. IN.
     dgamma, dbeta : ndarrays of shape (d,), or (0,) to skip. IN/OUT:
-        ``grad = grad_beta * grad + new``.
+        ``grad = grad_beta * grad + new`` (0.0 overwrites: the old values are never read).
     dx : ndarray of shape (m, d), ignored unless ``need_dx``. OUT (may be ``dy``).
     grad_beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     need_dx : bool. IN.
@@ -499,6 +499,6 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
         _combine(&part_dyx[0, 0], part_dyx.shape[0], d, &sum_dyx[0], 1.0)
         for j in range(d):
             if dgamma.shape[0] > 0:
-                dgamma[j] = <floating> (grad_beta * dgamma[j] + sum_dyx[j])
+                dgamma[j] = <floating> ((grad_beta * dgamma[j] if grad_beta != 0 else 0) + sum_dyx[j])
             if dbeta.shape[0] > 0:
-                dbeta[j] = <floating> (grad_beta * dbeta[j] + sum_dy[j])
+                dbeta[j] = <floating> ((grad_beta * dbeta[j] if grad_beta != 0 else 0) + sum_dy[j])

@@ -1,13 +1,16 @@
 """NumPy twin of ``ranvier.core._norm`` (same signatures, writes into the outputs)."""
 import numpy as np
 
+from ._beta import scale_by_beta
+
 __all__ = ["batch_norm_train_forward", "batch_norm_inference_forward", "batch_norm_backward",
            "layer_norm_forward", "layer_norm_backward"]
 
 
 def _accumulate(grad, value, grad_beta):
     if grad.shape[0]:
-        grad[:] = grad_beta * grad + value
+        scale_by_beta(grad, grad_beta)
+        grad += value
 
 
 def batch_norm_train_forward(x, gamma, beta, epsilon, momentum, out, mean, var, moving_mean, moving_var,
