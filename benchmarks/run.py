@@ -3,10 +3,11 @@
 Usage::
 
     python benchmarks/run.py            # every workload
-    python benchmarks/run.py W1 W2 --seconds 5
+    python benchmarks/run.py W1 W2 --seconds 5 --rounds 3
 
 Each implementation is timed in a fresh subprocess (so its peak RSS is its
-own) with the same environment. Some machines here export OPENBLAS_CORETYPE
+own) with the same environment, the implementations in turn, ``--rounds``
+times (the best process counts). Some machines here export OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE, which force slow GEMM kernels: this runner unsets both
 for its own process and its children (never for tests or CI) and prints the
 OpenBLAS kernels that actually ran. Speeds are only comparable within one
@@ -74,10 +75,29 @@ def run_worker(workload, impl, seconds):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def best_of_rounds(workload, seconds, rounds):
+    """Each implementation's fastest process over ``rounds`` rounds, taken in turn.
+
+    The VMs here lose half their speed for tens of seconds at a time; taking the
+    implementations in turn, more than once, keeps such a spell from landing on
+    one of them only (a single round measured W3 at 0.81x and 1.37x minutes apart).
+    """
+    results = {}
+    for _ in range(max(rounds, 1)):
+        for impl in IMPLS:
+            r = run_worker(workload, impl, seconds)
+            if impl not in results or ("error" not in r and
+                                       r["samples_per_s"] > results[impl].get("samples_per_s", -1)):
+                results[impl] = r
+    return results
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per implementation")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="processes per implementation, taken in turn (ABC ABC); the best one counts")
     args = parser.parse_args(argv)
     sys.path.insert(0, HERE)
     print("BLAS:", *blas_report(), sep="\n  ")
@@ -95,7 +115,7 @@ def main(argv=None):
             continue
         print(f"\n{wid}: {mod.DESCRIPTION}")
         flops = mod.train_flops_per_sample()
-        results = {impl: run_worker(wid, impl, args.seconds) for impl in IMPLS}
+        results = best_of_rounds(wid, args.seconds, args.rounds)
         base = results["ranvier"].get("samples_per_s")
         print(f"  {'impl':<8} {'samples/s':>11} {'ms/step':>8} {'GFLOP/s':>8} {'% roof':>7} "
               f"{'peak RSS':>9} {'ranvier is':>11}")
