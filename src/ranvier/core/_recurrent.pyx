@@ -424,7 +424,7 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
     _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
     _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
-    _run_forward(_LSTM, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, gates, h[:0], h, c,
+    _forward_loop(_LSTM, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, gates, h[:0], h, c,
                  act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
@@ -462,7 +462,7 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s2(dkernel.shape[0], dkernel.shape[1]),
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
-    _run_backward(_LSTM, x, kernel, recurrent_kernel, mask, rec_mask, gates, h[:0], h, c, act_c, h_rec,
+    _backward_loop(_LSTM, x, kernel, recurrent_kernel, mask, rec_mask, gates, h[:0], h, c, act_c, h_rec,
                   dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
@@ -536,7 +536,7 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
     _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
     _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
-    _run_forward(_GRU, x, kernel, recurrent_kernel, &bias[0, 0], &bias[1, 0], mask, rec_mask, gates, rec,
+    _forward_loop(_GRU, x, kernel, recurrent_kernel, &bias[0, 0], &bias[1, 0], mask, rec_mask, gates, rec,
                  h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
@@ -574,7 +574,7 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
-    _run_backward(_GRU, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h[:0], h[:0], h_rec,
+    _backward_loop(_GRU, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h[:0], h[:0], h_rec,
                   dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
@@ -618,7 +618,7 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
                                                     mask, rec_mask, h, h_rec)
     _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
     _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
-    _run_forward(_SIMPLE, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, z, h[:0], h, h[:0],
+    _forward_loop(_SIMPLE, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, z, h[:0], h, h[:0],
                  h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
 
 
@@ -651,7 +651,7 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                 _s2(dkernel.shape[0], dkernel.shape[1]),
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
-    _run_backward(_SIMPLE, x, kernel, recurrent_kernel, mask, rec_mask, h[:0], h[:0], h, h[:0], h[:0],
+    _backward_loop(_SIMPLE, x, kernel, recurrent_kernel, mask, rec_mask, h[:0], h[:0], h, h[:0], h[:0],
                   h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
                   beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
 
@@ -665,125 +665,81 @@ cdef enum:
     _LSTM = 4
 
 
-cdef _run_forward(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
-                  const floating[:, ::1] recurrent_kernel, const floating* bias_in,
-                  const floating* bias_rec, const unsigned char[:, ::1] mask,
-                  const floating[:, ::1] rec_mask, floating[:, :, ::1] gates, floating[:, :, ::1] rec,
-                  floating[:, :, ::1] h, floating[:, :, ::1] c, floating[:, :, ::1] act_c,
-                  floating[:, :, ::1] h_rec, bint has_mask, bint has_rm, int act, int ract,
-                  int n_threads):
-    """Pack the kernels, run ``_forward_loop`` without the GIL, free them."""
-    cdef Py_ssize_t u = h.shape[2]
-    cdef floating* packed = packed_alloc(u, u, cell, &h[0, 0, 0])
-    cdef floating* packed_in = NULL
-    try:
-        packed_in = packed_alloc(x.shape[2], u, cell, &h[0, 0, 0])
-        with nogil:
-            _forward_loop(cell, x, kernel, recurrent_kernel, bias_in, bias_rec, mask, rec_mask, gates, rec,
-                          h, c, act_c, h_rec, packed, packed_in, has_mask, has_rm, act, ract, n_threads)
-    finally:
-        packed_free(packed)
-        packed_free(packed_in)
-
-
-cdef void _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
-                        const floating[:, ::1] recurrent_kernel, const floating* bias_in,
-                        const floating* bias_rec, const unsigned char[:, ::1] mask,
-                        const floating[:, ::1] rec_mask, floating[:, :, ::1] gates,
-                        floating[:, :, ::1] rec, floating[:, :, ::1] h, floating[:, :, ::1] c,
-                        floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec, floating* packed,
-                        floating* packed_in, bint has_mask, bint has_rm, int act, int ract,
-                        int n_threads) noexcept nogil:
+cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                   const floating[:, ::1] recurrent_kernel, const floating* bias_in,
+                   const floating* bias_rec, const unsigned char[:, ::1] mask,
+                   const floating[:, ::1] rec_mask, floating[:, :, ::1] gates,
+                   floating[:, :, ::1] rec, floating[:, :, ::1] h, floating[:, :, ::1] c,
+                   floating[:, :, ::1] act_c, floating[:, :, ::1] h_rec, bint has_mask, bint has_rm,
+                   int act, int ract, int n_threads):
+    """Pack the kernels, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
     cdef int t, q, tid
     cdef Py_ssize_t b, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
-    pack(False, u, u, cell, 0, u, &recurrent_kernel[0, 0], G, packed)
-    pack(False, n_in, u, cell, 0, u, &kernel[0, 0], G, packed_in)
-    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
-        tid = omp_get_thread_num()
-        j0 = _unit_start(u, tid, omp_get_num_threads())
-        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
-        if has_rm:
-            _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
-            rv_omp_barrier()
-        for t in range(T):
-            _step_product(&x[t, 0, 0], n_in, packed_in, cell, &gates[t, 0, 0], B, u, G, j0, j1, False)
-            # The GRU keeps h_prev @ U apart (its reset gate multiplies part of it).
-            _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, cell,
-                          &rec[t, 0, 0] if cell == _GRU else &gates[t, 0, 0], B, u, G, j0, j1,
-                          cell != _GRU)
-            m = &mask[t, 0] if has_mask else NULL
-            for b in range(B):
-                if j0 >= j1:
-                    break
-                if m != NULL and not m[b]:
-                    _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
-                    if cell == _LSTM:
-                        _copy(&c[t, b, j0], &c[t + 1, b, j0], j1 - j0)
-                        _zero(&act_c[t, b, j0], j1 - j0)
-                    for q in range(cell if cell != _SIMPLE else 0):
-                        _zero(&gates[t, b, q * u + j0], j1 - j0)
-                        if cell == _GRU:
-                            _zero(&rec[t, b, q * u + j0], j1 - j0)
-                elif cell == _LSTM:
-                    _lstm_row(&gates[t, b, j0], bias_in + j0, &c[t, b, j0], &c[t + 1, b, j0],
-                              &act_c[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
-                elif cell == _GRU:
-                    _gru_row(&gates[t, b, j0], &rec[t, b, j0], bias_in + j0, bias_rec + j0, &h[t, b, j0],
-                             &h[t + 1, b, j0], j1 - j0, u, act, ract)
-                else:
-                    _rnn_row(&gates[t, b, j0], bias_in + j0, &h[t + 1, b, j0], j1 - j0, act)
-            if has_rm and t + 1 < T:
-                _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
-            rv_omp_barrier()
-
-
-cdef _run_backward(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
-                   const floating[:, ::1] recurrent_kernel, const unsigned char[:, ::1] mask,
-                   const floating[:, ::1] rec_mask, const floating[:, :, ::1] gates,
-                   const floating[:, :, ::1] rec, const floating[:, :, ::1] h,
-                   const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
-                   const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
-                   floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
-                   floating[:, :, ::1] drec, floating[:, ::1] dkernel,
-                   floating[:, ::1] drecurrent_kernel, floating[::1] dbias, floating[:, :, ::1] dx,
-                   double beta, bint need_dx, bint has_mask, bint has_rm, int act, int ract,
-                   int n_threads):
-    """Allocate the work buffers, run ``_backward_loop`` without the GIL, free them."""
-    cdef Py_ssize_t B = dh.shape[0], u = dh.shape[1]
-    cdef floating* scratch = NULL
-    cdef floating* packed = NULL
-    cdef floating* work = NULL
+    cdef floating* packed = packed_alloc(u, u, cell, &h[0, 0, 0])
+    cdef floating* packed_in = NULL
     try:
-        scratch = _scratch(has_rm, B * u, &dh[0, 0])
-        packed = packed_alloc(cell * u, u, 1, &dh[0, 0])
-        # Packed gate gradients of one step: twice for the GRU (input and recurrent ones).
-        work = packed_alloc(B, u, cell, &dh[0, 0], 2 if cell == _GRU else 1)
+        packed_in = packed_alloc(n_in, u, cell, &h[0, 0, 0])
         with nogil:
-            _backward_loop(cell, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, c, act_c,
-                           h_rec, dh_seq, dh, dc, dgates, drec, dkernel, drecurrent_kernel, dbias, dx,
-                           beta != 0, need_dx, has_mask, has_rm, scratch, packed, work, act, ract,
-                           n_threads)
+            pack(False, u, u, cell, 0, u, &recurrent_kernel[0, 0], G, packed)
+            pack(False, n_in, u, cell, 0, u, &kernel[0, 0], G, packed_in)
+            with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+                tid = omp_get_thread_num()
+                j0 = _unit_start(u, tid, omp_get_num_threads())
+                j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+                if has_rm:
+                    _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
+                    rv_omp_barrier()
+                for t in range(T):
+                    _step_product(&x[t, 0, 0], n_in, packed_in, cell, &gates[t, 0, 0], B, u, G, j0, j1,
+                                  False)
+                    # The GRU keeps h_prev @ U apart (its reset gate multiplies part of it).
+                    _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, cell,
+                                  &rec[t, 0, 0] if cell == _GRU else &gates[t, 0, 0], B, u, G, j0, j1,
+                                  cell != _GRU)
+                    m = &mask[t, 0] if has_mask else NULL
+                    for b in range(B):
+                        if j0 >= j1:
+                            break
+                        if m != NULL and not m[b]:
+                            _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
+                            if cell == _LSTM:
+                                _copy(&c[t, b, j0], &c[t + 1, b, j0], j1 - j0)
+                                _zero(&act_c[t, b, j0], j1 - j0)
+                            for q in range(cell if cell != _SIMPLE else 0):
+                                _zero(&gates[t, b, q * u + j0], j1 - j0)
+                                if cell == _GRU:
+                                    _zero(&rec[t, b, q * u + j0], j1 - j0)
+                        elif cell == _LSTM:
+                            _lstm_row(&gates[t, b, j0], bias_in + j0, &c[t, b, j0], &c[t + 1, b, j0],
+                                      &act_c[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
+                        elif cell == _GRU:
+                            _gru_row(&gates[t, b, j0], &rec[t, b, j0], bias_in + j0, bias_rec + j0,
+                                     &h[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
+                        else:
+                            _rnn_row(&gates[t, b, j0], bias_in + j0, &h[t + 1, b, j0], j1 - j0, act)
+                    if has_rm and t + 1 < T:
+                        _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
+                    rv_omp_barrier()
     finally:
-        free(scratch)
         packed_free(packed)
-        packed_free(work)
+        packed_free(packed_in)
 
 
-cdef void _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
-                         const floating[:, ::1] recurrent_kernel, const unsigned char[:, ::1] mask,
-                         const floating[:, ::1] rec_mask, const floating[:, :, ::1] gates,
-                         const floating[:, :, ::1] rec, const floating[:, :, ::1] h,
-                         const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
-                         const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
-                         floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
-                         floating[:, :, ::1] drec, floating[:, ::1] dkernel,
-                         floating[:, ::1] drecurrent_kernel, floating[::1] dbias,
-                         floating[:, :, ::1] dx, bint accumulate, bint need_dx, bint has_mask,
-                         bint has_rm, floating* scratch, floating* packed, floating* work, int act,
-                         int ract, int n_threads) noexcept nogil:
+cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
+                    const floating[:, ::1] recurrent_kernel, const unsigned char[:, ::1] mask,
+                    const floating[:, ::1] rec_mask, const floating[:, :, ::1] gates,
+                    const floating[:, :, ::1] rec, const floating[:, :, ::1] h,
+                    const floating[:, :, ::1] c, const floating[:, :, ::1] act_c,
+                    const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dh_seq,
+                    floating[:, ::1] dh, floating[:, ::1] dc, floating[:, :, ::1] dgates,
+                    floating[:, :, ::1] drec, floating[:, ::1] dkernel,
+                    floating[:, ::1] drecurrent_kernel, floating[::1] dbias, floating[:, :, ::1] dx,
+                    double beta, bint need_dx, bint has_mask, bint has_rm, int act, int ract,
+                    int n_threads):
+    """Allocate the work buffers, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
     cdef int t, tid
     cdef Py_ssize_t b, j0, j1
@@ -793,35 +749,52 @@ cdef void _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:
     cdef const floating* dy
     # The state gradient flows through the recurrent projections: drec for the GRU.
     cdef floating[:, :, ::1] dgr = drec if gru else dgates
-    pack(True, G, u, 1, 0, u, &recurrent_kernel[0, 0], G, packed)
-    with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
-        tid = omp_get_thread_num()
-        j0 = _unit_start(u, tid, omp_get_num_threads())
-        j1 = _unit_start(u, tid + 1, omp_get_num_threads())
-        for t in range(T - 1, -1, -1):
-            m = &mask[t, 0] if has_mask else NULL
-            for b in range(B):
-                if j0 >= j1:
-                    break
-                dy = &dh_seq[t, b, j0] if has_seq else NULL
-                if m != NULL and not m[b]:
-                    _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, cell)
-                    if gru:
-                        _masked_row_back(NULL, &dh[b, j0], &drec[t, b, j0], j1 - j0, u, cell)
-                elif cell == _LSTM:
-                    _lstm_row_back(&gates[t, b, j0], &act_c[t, b, j0], &c[t, b, j0], dy, &dh[b, j0],
-                                   &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, act, ract)
-                elif gru:
-                    _gru_row_back(&gates[t, b, j0], &rec[t, b, j0], &h[t, b, j0], dy, &dh[b, j0],
-                                  &dgates[t, b, j0], &drec[t, b, j0], j1 - j0, u, act, ract)
-                else:
-                    _rnn_row_back(&h[t + 1, b, j0], dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, act)
-            _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], &dgates[t, 0, 0],
-                               &dgr[t, 0, 0], cell, work, &dkernel[0, 0], &drecurrent_kernel[0, 0],
-                               &dbias[0] if dbias.shape[0] else NULL,
-                               &dbias[G] if dbias.shape[0] and gru else NULL, B, n_in, u, j0, j1,
-                               accumulate or t < T - 1)
-            rv_omp_barrier()
-            _state_backprop(&dgr[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
-    if need_dx:
-        _input_grads(&dgates[0, 0, 0], &kernel[0, 0], &dx[0, 0, 0], T * B, n_in, G)
+    cdef bint accumulate = beta != 0
+    cdef floating* scratch = NULL
+    cdef floating* packed = NULL
+    cdef floating* work = NULL
+    try:
+        scratch = _scratch(has_rm, B * u, &dh[0, 0])
+        packed = packed_alloc(G, u, 1, &dh[0, 0])
+        # Packed gate gradients of one step: twice for the GRU (input and recurrent ones).
+        work = packed_alloc(B, u, cell, &dh[0, 0], 2 if gru else 1)
+        with nogil:
+            pack(True, G, u, 1, 0, u, &recurrent_kernel[0, 0], G, packed)
+            with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+                tid = omp_get_thread_num()
+                j0 = _unit_start(u, tid, omp_get_num_threads())
+                j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+                for t in range(T - 1, -1, -1):
+                    m = &mask[t, 0] if has_mask else NULL
+                    for b in range(B):
+                        if j0 >= j1:
+                            break
+                        dy = &dh_seq[t, b, j0] if has_seq else NULL
+                        if m != NULL and not m[b]:
+                            _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, cell)
+                            if gru:
+                                _masked_row_back(NULL, &dh[b, j0], &drec[t, b, j0], j1 - j0, u, cell)
+                        elif cell == _LSTM:
+                            _lstm_row_back(&gates[t, b, j0], &act_c[t, b, j0], &c[t, b, j0], dy,
+                                           &dh[b, j0], &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, act,
+                                           ract)
+                        elif gru:
+                            _gru_row_back(&gates[t, b, j0], &rec[t, b, j0], &h[t, b, j0], dy,
+                                          &dh[b, j0], &dgates[t, b, j0], &drec[t, b, j0], j1 - j0, u,
+                                          act, ract)
+                        else:
+                            _rnn_row_back(&h[t + 1, b, j0], dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0,
+                                          act)
+                    _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0],
+                                       &dgates[t, 0, 0], &dgr[t, 0, 0], cell, work, &dkernel[0, 0],
+                                       &drecurrent_kernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
+                                       &dbias[G] if dbias.shape[0] and gru else NULL, B, n_in, u, j0,
+                                       j1, accumulate or t < T - 1)
+                    rv_omp_barrier()
+                    _state_backprop(&dgr[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
+            if need_dx:
+                _input_grads(&dgates[0, 0, 0], &kernel[0, 0], &dx[0, 0, 0], T * B, n_in, G)
+    finally:
+        free(scratch)
+        packed_free(packed)
+        packed_free(work)
