@@ -683,12 +683,13 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
     try:
         packed_in = packed_alloc(n_in, u, cell, &h[0, 0, 0])
         with nogil:
-            pack(False, u, u, cell, 0, u, &recurrent_kernel[0, 0], G, packed)
-            pack(False, n_in, u, cell, 0, u, &kernel[0, 0], G, packed_in)
             with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
                 tid = omp_get_thread_num()
                 j0 = _unit_start(u, tid, omp_get_num_threads())
                 j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+                # Each thread packs the panels it reads (its units), into its own cache.
+                pack(False, u, u, cell, j0, j1, &recurrent_kernel[0, 0], G, packed)
+                pack(False, n_in, u, cell, j0, j1, &kernel[0, 0], G, packed_in)
                 if has_rm:
                     _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
                     rv_omp_barrier()
@@ -759,11 +760,11 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
         # Packed gate gradients of one step: twice for the GRU (input and recurrent ones).
         work = packed_alloc(B, u, cell, &dh[0, 0], 2 if gru else 1)
         with nogil:
-            pack(True, G, u, 1, 0, u, &recurrent_kernel[0, 0], G, packed)
             with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
                 tid = omp_get_thread_num()
                 j0 = _unit_start(u, tid, omp_get_num_threads())
                 j1 = _unit_start(u, tid + 1, omp_get_num_threads())
+                pack(True, G, u, 1, j0, j1, &recurrent_kernel[0, 0], G, packed)
                 for t in range(T - 1, -1, -1):
                     m = &mask[t, 0] if has_mask else NULL
                     for b in range(B):
