@@ -85,10 +85,24 @@ cdef extern from *:
             dh[j] = 0.0f;
         }
     }
+    /* out[:n] += the column sums of a (rows x n, row stride lda): a bias gradient. */
+    #define RV_DEFINE_ADD_COLUMN_SUMS(T, SFX)                                                   \\
+    RV_SIMD_CLONES static void rv_add_column_sums_##SFX(const T* RV_RESTRICT a, Py_ssize_t rows, \\
+                                                        Py_ssize_t lda, Py_ssize_t n,           \\
+                                                        T* RV_RESTRICT out) {                   \\
+        for (Py_ssize_t i = 0; i < rows; i++)                                                   \\
+            for (Py_ssize_t j = 0; j < n; j++) out[j] += a[i * lda + j];                        \\
+    }
+    RV_DEFINE_ADD_COLUMN_SUMS(float, f32)
+    RV_DEFINE_ADD_COLUMN_SUMS(double, f64)
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
     """
+    void rv_add_column_sums_f32(const float* a, Py_ssize_t rows, Py_ssize_t lda, Py_ssize_t n,
+                                float* out) noexcept nogil
+    void rv_add_column_sums_f64(const double* a, Py_ssize_t rows, Py_ssize_t lda, Py_ssize_t n,
+                                double* out) noexcept nogil
     void rv_lstm_cell_back_f32(const float* gi, const float* gf, const float* gc, const float* go,
                                const float* ac, const float* c_prev, const float* dy, float* dh,
                                float* dc, float* dgi, float* dgf, float* dgc, float* dgo,
@@ -267,13 +281,14 @@ cdef void _step_product(const floating* a, Py_ssize_t k, const floating* packed,
 cdef void _bias_sums(const floating* dg, floating* db, Py_ssize_t B, Py_ssize_t G, int n_blocks,
                      Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
     """db[cols] (+)= column sums of dg (B x G) over units [j0, j1) of every gate block."""
-    cdef Py_ssize_t b, j, q
+    cdef int q
     for q in range(n_blocks):
         if not accumulate:
             _zero(db + q * u + j0, j1 - j0)
-        for b in range(B):
-            for j in range(q * u + j0, q * u + j1):
-                db[j] += dg[b * G + j]
+        if floating is float:
+            rv_add_column_sums_f32(dg + q * u + j0, B, G, j1 - j0, db + q * u + j0)
+        else:
+            rv_add_column_sums_f64(dg + q * u + j0, B, G, j1 - j0, db + q * u + j0)
 
 
 cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const floating* dgx,
