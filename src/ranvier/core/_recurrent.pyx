@@ -41,48 +41,65 @@ cdef extern from *:
     #pragma GCC push_options
     #pragma GCC optimize("no-trapping-math")
     #endif
+    /* ``rows`` samples (gate rows 4u apart, state rows u apart), ``n`` units each. */
     RV_SIMD_CLONES static void rv_lstm_cell_f32(
-            float* RV_RESTRICT gi, float* RV_RESTRICT gf, float* RV_RESTRICT gc,
-            float* RV_RESTRICT go, const float* RV_RESTRICT bias,
-            const float* RV_RESTRICT c_prev, float* RV_RESTRICT c_new,
-            float* RV_RESTRICT ac, float* RV_RESTRICT h_new, Py_ssize_t n, Py_ssize_t u) {
-        for (Py_ssize_t j = 0; j < n; j++) {
-            float i = rv_sigmoidf(gi[j] + bias[j]);
-            float f = rv_sigmoidf(gf[j] + bias[u + j]);
-            float g = rv_tanhf(gc[j] + bias[2 * u + j]);
-            float o = rv_sigmoidf(go[j] + bias[3 * u + j]);
-            float c = f * c_prev[j] + i * g;
-            float a = rv_tanhf(c);
-            gi[j] = i;
-            gf[j] = f;
-            gc[j] = g;
-            go[j] = o;
-            c_new[j] = c;
-            ac[j] = a;
-            h_new[j] = o * a;
+            float* g, const float* RV_RESTRICT bias, const float* c_prev, float* c_new,
+            float* ac, float* h_new, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            float* gi = g + r * 4 * u;
+            const float* cp = c_prev + r * u;
+            float* cn = c_new + r * u;
+            float* a_ = ac + r * u;
+            float* hn = h_new + r * u;
+            /* "omp simd": the rows' arrays never overlap, element j only touches index j. */
+            _Pragma("omp simd")
+            for (Py_ssize_t j = 0; j < n; j++) {
+                float i = rv_sigmoidf(gi[j] + bias[j]);
+                float f = rv_sigmoidf(gi[u + j] + bias[u + j]);
+                float gg = rv_tanhf(gi[2 * u + j] + bias[2 * u + j]);
+                float o = rv_sigmoidf(gi[3 * u + j] + bias[3 * u + j]);
+                float c = f * cp[j] + i * gg;
+                float a = rv_tanhf(c);
+                gi[j] = i;
+                gi[u + j] = f;
+                gi[2 * u + j] = gg;
+                gi[3 * u + j] = o;
+                cn[j] = c;
+                a_[j] = a;
+                hn[j] = o * a;
+            }
         }
     }
-    /* Its backward: gate gradients from the cached activations; dh, dc updated. */
+    /* Its backward: gate gradients from the cached activations; dh, dc updated; dy
+       (the output's gradient, rows u apart) may be NULL. */
     RV_SIMD_CLONES static void rv_lstm_cell_back_f32(
-            const float* RV_RESTRICT gi, const float* RV_RESTRICT gf, const float* RV_RESTRICT gc,
-            const float* RV_RESTRICT go, const float* RV_RESTRICT ac,
-            const float* RV_RESTRICT c_prev, const float* RV_RESTRICT dy,
-            float* RV_RESTRICT dh, float* RV_RESTRICT dc, float* RV_RESTRICT dgi,
-            float* RV_RESTRICT dgf, float* RV_RESTRICT dgc, float* RV_RESTRICT dgo, Py_ssize_t n) {
-        Py_ssize_t j;
-        if (dy != NULL) {  /* apart, so that the main loop has no branch (SSE2 build) */
-            for (j = 0; j < n; j++) dh[j] += dy[j];
-        }
-        for (j = 0; j < n; j++) {
-            float d = dh[j];
-            float i = gi[j], f = gf[j], g = gc[j], o = go[j], a = ac[j];
-            float dcj = dc[j] + d * o * (1.0f - a * a);
-            dgi[j] = dcj * g * (i * (1.0f - i));
-            dgf[j] = dcj * c_prev[j] * (f * (1.0f - f));
-            dgc[j] = dcj * i * (1.0f - g * g);
-            dgo[j] = d * a * (o * (1.0f - o));
-            dc[j] = dcj * f;
-            dh[j] = 0.0f;
+            const float* g, const float* ac, const float* c_prev, const float* dy, float* dh,
+            float* dc, float* dg, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows) {
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            const float* gi = g + r * 4 * u;
+            const float* a_ = ac + r * u;
+            const float* cp = c_prev + r * u;
+            float* dhr = dh + r * u;
+            float* dcr = dc + r * u;
+            float* dgi = dg + r * 4 * u;
+            Py_ssize_t j;
+            if (dy != NULL) {  /* apart, so that the main loop has no branch (SSE2 build) */
+                const float* dyr = dy + r * u;
+                _Pragma("omp simd")
+                for (j = 0; j < n; j++) dhr[j] += dyr[j];
+            }
+            _Pragma("omp simd")
+            for (j = 0; j < n; j++) {
+                float d = dhr[j];
+                float i = gi[j], f = gi[u + j], gg = gi[2 * u + j], o = gi[3 * u + j], a = a_[j];
+                float dcj = dcr[j] + d * o * (1.0f - a * a);
+                dgi[j] = dcj * gg * (i * (1.0f - i));
+                dgi[u + j] = dcj * cp[j] * (f * (1.0f - f));
+                dgi[2 * u + j] = dcj * i * (1.0f - gg * gg);
+                dgi[3 * u + j] = d * a * (o * (1.0f - o));
+                dcr[j] = dcj * f;
+                dhr[j] = 0.0f;
+            }
         }
     }
     /* out[:n] += the column sums of a (rows x n, row stride lda): a bias gradient. */
@@ -103,13 +120,11 @@ cdef extern from *:
                                 float* out) noexcept nogil
     void rv_add_column_sums_f64(const double* a, Py_ssize_t rows, Py_ssize_t lda, Py_ssize_t n,
                                 double* out) noexcept nogil
-    void rv_lstm_cell_back_f32(const float* gi, const float* gf, const float* gc, const float* go,
-                               const float* ac, const float* c_prev, const float* dy, float* dh,
-                               float* dc, float* dgi, float* dgf, float* dgc, float* dgo,
-                               Py_ssize_t n) noexcept nogil
-    void rv_lstm_cell_f32(float* gi, float* gf, float* gc, float* go, const float* bias,
-                          const float* c_prev, float* c_new, float* ac, float* h_new,
-                          Py_ssize_t n, Py_ssize_t u) noexcept nogil
+    void rv_lstm_cell_back_f32(const float* g, const float* ac, const float* c_prev, const float* dy,
+                               float* dh, float* dc, float* dg, Py_ssize_t n, Py_ssize_t u,
+                               Py_ssize_t rows) noexcept nogil
+    void rv_lstm_cell_f32(float* g, const float* bias, const float* c_prev, float* c_new, float* ac,
+                          float* h_new, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows) noexcept nogil
 
 
 cdef inline floating _act(int code, floating x) noexcept nogil:
@@ -345,15 +360,26 @@ cdef void _mask_states(const floating* h, const floating* rm, floating* hr, Py_s
 
 
 # ---------------------------------------------------------------------- LSTM
+cdef void _lstm_rows(floating* g, const floating* bias, const floating* c_prev, floating* c_new,
+                     floating* ac, floating* h_new, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows, int act,
+                     int ract) noexcept nogil:
+    """The cell of ``rows`` samples on ``n`` units; the pointers start at the first unit of the
+    first sample, gate blocks ``u`` apart, gate rows ``4u`` and state rows ``u`` apart."""
+    cdef Py_ssize_t r
+    if floating is float:
+        if act == 1 and ract == 2:
+            rv_lstm_cell_f32(g, bias, c_prev, c_new, ac, h_new, n, u, rows)
+            return
+    for r in range(rows):
+        _lstm_row(g + r * 4 * u, bias, c_prev + r * u, c_new + r * u, ac + r * u, h_new + r * u, n, u,
+                  act, ract)
+
+
 cdef void _lstm_row(floating* g, const floating* bias, const floating* c_prev, floating* c_new,
                     floating* ac, floating* h_new, Py_ssize_t n, Py_ssize_t u, int act,
                     int ract) noexcept nogil:
-    """One sample's cell on ``n`` units; the pointers start at the first unit, gate blocks ``u`` apart."""
+    """One sample's cell with any activations (the generic path of ``_lstm_rows``)."""
     cdef Py_ssize_t j, q
-    if floating is float:
-        if act == 1 and ract == 2:
-            rv_lstm_cell_f32(g, g + u, g + 2 * u, g + 3 * u, bias, c_prev, c_new, ac, h_new, n, u)
-            return
     for q in range(4):
         for j in range(n):
             g[q * u + j] += bias[q * u + j]
@@ -369,17 +395,26 @@ cdef void _lstm_row(floating* g, const floating* bias, const floating* c_prev, f
         h_new[j] = g[3 * u + j] * ac[j]
 
 
+cdef void _lstm_rows_back(const floating* g, const floating* ac, const floating* c_prev,
+                          const floating* dy, floating* dh, floating* dc, floating* dg, Py_ssize_t n,
+                          Py_ssize_t u, Py_ssize_t rows, int act, int ract) noexcept nogil:
+    """The backward of ``_lstm_rows`` on the same samples and units; ``dh`` is consumed (zeroed)."""
+    cdef Py_ssize_t r
+    if floating is float:
+        if act == 1 and ract == 2:
+            rv_lstm_cell_back_f32(g, ac, c_prev, dy, dh, dc, dg, n, u, rows)
+            return
+    for r in range(rows):
+        _lstm_row_back(g + r * 4 * u, ac + r * u, c_prev + r * u, dy + r * u if dy != NULL else NULL,
+                       dh + r * u, dc + r * u, dg + r * 4 * u, n, u, act, ract)
+
+
 cdef void _lstm_row_back(const floating* g, const floating* ac, const floating* c_prev,
                          const floating* dy, floating* dh, floating* dc, floating* dg,
                          Py_ssize_t n, Py_ssize_t u, int act, int ract) noexcept nogil:
-    """The backward of ``_lstm_row`` on the same ``n`` units; ``dh`` is consumed (zeroed)."""
+    """One sample's backward with any activations (the generic path of ``_lstm_rows_back``)."""
     cdef Py_ssize_t j
     cdef floating dhj, dcj, i, f, gg, o
-    if floating is float:
-        if act == 1 and ract == 2:
-            rv_lstm_cell_back_f32(g, g + u, g + 2 * u, g + 3 * u, ac, c_prev, dy, dh, dc,
-                                  dg, dg + u, dg + 2 * u, dg + 3 * u, n)
-            return
     for j in range(n):
         dhj = dh[j] + dy[j] if dy != NULL else dh[j]
         i = g[j]
@@ -716,7 +751,11 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
                                   &rec[t, 0, 0] if cell == _GRU else &gates[t, 0, 0], B, u, G, j0, j1,
                                   cell != _GRU)
                     m = &mask[t, 0] if has_mask else NULL
-                    for b in range(B):
+                    if cell == _LSTM and m == NULL and j0 < j1:
+                        # No masked row: one call for all the samples.
+                        _lstm_rows(&gates[t, 0, j0], bias_in + j0, &c[t, 0, j0], &c[t + 1, 0, j0],
+                                   &act_c[t, 0, j0], &h[t + 1, 0, j0], j1 - j0, u, B, act, ract)
+                    for b in range(B if cell != _LSTM or m != NULL else 0):
                         if j0 >= j1:
                             break
                         if m != NULL and not m[b]:
@@ -729,8 +768,8 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
                                 if cell == _GRU:
                                     _zero(&rec[t, b, q * u + j0], j1 - j0)
                         elif cell == _LSTM:
-                            _lstm_row(&gates[t, b, j0], bias_in + j0, &c[t, b, j0], &c[t + 1, b, j0],
-                                      &act_c[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
+                            _lstm_rows(&gates[t, b, j0], bias_in + j0, &c[t, b, j0], &c[t + 1, b, j0],
+                                       &act_c[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, 1, act, ract)
                         elif cell == _GRU:
                             _gru_row(&gates[t, b, j0], &rec[t, b, j0], bias_in + j0, bias_rec + j0,
                                      &h[t, b, j0], &h[t + 1, b, j0], j1 - j0, u, act, ract)
@@ -782,7 +821,11 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                 pack(True, G, u, 1, j0, j1, &recurrent_kernel[0, 0], G, packed)
                 for t in range(T - 1, -1, -1):
                     m = &mask[t, 0] if has_mask else NULL
-                    for b in range(B):
+                    if cell == _LSTM and m == NULL and j0 < j1:
+                        _lstm_rows_back(&gates[t, 0, j0], &act_c[t, 0, j0], &c[t, 0, j0],
+                                        &dh_seq[t, 0, j0] if has_seq else NULL, &dh[0, j0], &dc[0, j0],
+                                        &dgates[t, 0, j0], j1 - j0, u, B, act, ract)
+                    for b in range(B if cell != _LSTM or m != NULL else 0):
                         if j0 >= j1:
                             break
                         dy = &dh_seq[t, b, j0] if has_seq else NULL
@@ -791,9 +834,9 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                             if gru:
                                 _masked_row_back(NULL, &dh[b, j0], &drec[t, b, j0], j1 - j0, u, cell)
                         elif cell == _LSTM:
-                            _lstm_row_back(&gates[t, b, j0], &act_c[t, b, j0], &c[t, b, j0], dy,
-                                           &dh[b, j0], &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, act,
-                                           ract)
+                            _lstm_rows_back(&gates[t, b, j0], &act_c[t, b, j0], &c[t, b, j0], dy,
+                                            &dh[b, j0], &dc[b, j0], &dgates[t, b, j0], j1 - j0, u, 1,
+                                            act, ract)
                         elif gru:
                             _gru_row_back(&gates[t, b, j0], &rec[t, b, j0], &h[t, b, j0], dy,
                                           &dh[b, j0], &dgates[t, b, j0], &drec[t, b, j0], j1 - j0, u,
