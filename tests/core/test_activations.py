@@ -249,3 +249,15 @@ def test_float32_fast_math_limits_and_nan(name, exact):
     core.activation_forward(core.KINDS[name], z, 0, 0, 0, out, 1)
     with np.errstate(invalid="ignore"):
         np.testing.assert_allclose(out, exact(z.astype(np.float64)), rtol=4e-7)  # NaN where NaN
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.integers(1, 3000), cols=st.integers(1, 70), kind=st.sampled_from(["relu", "tanh", "softmax"]))
+def test_bias_spans_of_many_short_rows_match_numpy(rows, cols, kind):
+    # A conv's rows are a few channels: spans then hold many rows, the last one partial.
+    rng = np.random.default_rng(rows * 100 + cols)
+    z, bias = rng.standard_normal((rows, cols)), rng.standard_normal(cols)
+    y, expected = np.empty_like(z), np.empty_like(z)
+    ref.bias_activation_forward(core.KINDS[kind], z.copy(), bias, 0, INF, 0, expected, 1)
+    core.bias_activation_forward(core.KINDS[kind], z, bias, 0, INF, 0, y, 2)
+    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-14)

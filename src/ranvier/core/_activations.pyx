@@ -19,6 +19,38 @@ from ranvier.core._libm cimport fabs_ as _abs, ferf as _erf, fexp as _exp, fexpm
 from ranvier.core._libm cimport flog as _log, flog1p as _log1p
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
+from ranvier.core._simd cimport RV_SIMD_CLONED
+
+# The bias add and the plain ReLU (the common Dense/Conv case), per vector width
+# (``_simd.pxd``); "omp simd": y may be z and dz may be dy, element for element.
+cdef extern from *:
+    """
+    #define RV_DEFINE_RELU(T, SFX)                                                              \\
+    RV_SIMD_CLONES static void rv_add_bias_##SFX(T* z, const T* RV_RESTRICT bias,              \\
+                                                 Py_ssize_t rows, Py_ssize_t cols) {           \\
+        for (Py_ssize_t i = 0; i < rows; i++) {                                                \\
+            T* zr = z + i * cols;                                                              \\
+            _Pragma("omp simd")                                                                \\
+            for (Py_ssize_t j = 0; j < cols; j++) zr[j] += bias[j];                            \\
+        }                                                                                      \\
+    }                                                                                          \\
+    RV_SIMD_CLONES static void rv_relu_##SFX(const T* z, T* y, Py_ssize_t n) {                 \\
+        _Pragma("omp simd")                                                                    \\
+        for (Py_ssize_t j = 0; j < n; j++) y[j] = z[j] > 0 ? z[j] : (T) 0;                     \\
+    }                                                                                          \\
+    RV_SIMD_CLONES static void rv_relu_back_##SFX(const T* dy, const T* y, T* dz, Py_ssize_t n) { \\
+        _Pragma("omp simd")                                                                    \\
+        for (Py_ssize_t j = 0; j < n; j++) dz[j] = y[j] > 0 ? dy[j] : (T) 0;                   \\
+    }
+    RV_DEFINE_RELU(float, f32)
+    RV_DEFINE_RELU(double, f64)
+    """
+    void rv_add_bias_f32(float* z, const float* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void rv_add_bias_f64(double* z, const double* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
+    void rv_relu_f32(const float* z, float* y, Py_ssize_t n) noexcept nogil
+    void rv_relu_f64(const double* z, double* y, Py_ssize_t n) noexcept nogil
+    void rv_relu_back_f32(const float* dy, const float* y, float* dz, Py_ssize_t n) noexcept nogil
+    void rv_relu_back_f64(const double* dy, const double* y, double* dz, Py_ssize_t n) noexcept nogil
 
 cdef enum:
     LINEAR = 0
@@ -95,24 +127,28 @@ cdef inline floating _gelu_tanh(floating x) noexcept nogil:
 
 
 cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y, Py_ssize_t n,
-                        floating a, floating b, floating c) noexcept nogil:
-    """y[:n] = f(z[:n] (+ bias)), one row or one block; for softmax kinds, one row.
+                        Py_ssize_t cols, floating a, floating b, floating c) noexcept nogil:
+    """y[:n] = f(z[:n] (+ bias)), whole rows of ``cols`` or one block; for softmax kinds, one row.
 
     a, b, c: relu (negative_slope, max_value, threshold); elu (alpha).
     """
     cdef Py_ssize_t j
     cdef floating x, m, s
     if bias != NULL:
-        for j in range(n):
-            z[j] += bias[j]
+        if floating is float:
+            rv_add_bias_f32(z, bias, n // cols, cols)
+        else:
+            rv_add_bias_f64(z, bias, n // cols, cols)
     if kind == LINEAR:
         if y != z:
             for j in range(n):
                 y[j] = z[j]
     elif kind == RELU:
         if a == 0 and c == 0 and b == INFINITY:
-            for j in range(n):
-                y[j] = z[j] if z[j] > 0 else 0
+            if floating is float:
+                rv_relu_f32(z, y, n)
+            else:
+                rv_relu_f64(z, y, n)
         else:
             for j in range(n):
                 y[j] = _relu(z[j], a, b, c)
@@ -201,9 +237,10 @@ cdef void _backward_span(int kind, const floating* dy, const floating* z, const 
         # slope, y == 0 or y == max_value a flat part (or a kink).
         # Loads hoisted out of the selects so that the loops vectorise.
         if a == 0 and b == INFINITY:
-            for j in range(n):
-                s = dy[j]
-                dz[j] = s if y[j] > 0 else 0
+            if floating is float:
+                rv_relu_back_f32(dy, y, dz, n)
+            else:
+                rv_relu_back_f64(dy, y, dz, n)
         else:
             for j in range(n):
                 v = y[j]
@@ -277,9 +314,14 @@ cdef inline Py_ssize_t _grain(int kind) noexcept nogil:
 
 cdef void _forward(int kind, floating* z, const floating* bias, floating* y, Py_ssize_t rows,
                    Py_ssize_t cols, floating a, floating b, floating c, int n_threads) noexcept nogil:
-    # Rows are the unit of work when a bias or a row-wise kind needs them,
-    # else fixed blocks of the flat array (so a (1, n) array parallelises too).
-    cdef Py_ssize_t span = cols if (bias != NULL or kind == SOFTMAX or kind == LOG_SOFTMAX) else _BLOCK
+    # Row-wise kinds work row by row; with a bias, whole rows, about _BLOCK elements
+    # at a time (a conv's rows are a few channels); else fixed blocks of the flat
+    # array (so a (1, n) array parallelises too).
+    cdef Py_ssize_t span = _BLOCK
+    if kind == SOFTMAX or kind == LOG_SOFTMAX:
+        span = cols
+    elif bias != NULL:
+        span = max(1, _BLOCK // cols) * cols if cols > 0 else 1
     cdef Py_ssize_t total = rows * cols
     cdef Py_ssize_t n_spans = (total + span - 1) // span
     cdef int t = effective_threads(n_threads, total, _grain(kind))
@@ -290,12 +332,12 @@ cdef void _forward(int kind, floating* z, const floating* bias, floating* y, Py_
         for i in prange(n_spans, schedule="static", num_threads=t):
             start = i * span
             _forward_span(kind, z + start, bias, y + start,
-                          span if start + span <= total else total - start, a, b, c)
+                          span if start + span <= total else total - start, cols, a, b, c)
     else:
         for i in range(n_spans):
             start = i * span
             _forward_span(kind, z + start, bias, y + start,
-                          span if start + span <= total else total - start, a, b, c)
+                          span if start + span <= total else total - start, cols, a, b, c)
 
 
 cdef void _backward(int kind, const floating* dy, const floating* z, const floating* y, floating* dz,
