@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core import _recurrent
 from .. import config, constraints, initializers, regularizers
-from ._buffers import reusable_empty
+from ._buffers import aligned_zeros, reusable_empty
 from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -197,7 +197,7 @@ class _Recurrent(Layer):
         dtype = xt.dtype
         dys = list(dy) if self.return_state else [dy]
         dys = [np.zeros((B, self.units), dtype) if g is None else g for g in dys]
-        dh = np.zeros((B, self.units), dtype)
+        dh = aligned_zeros((B, self.units), dtype)
         if self.return_sequences:
             dh_seq = np.ascontiguousarray(np.swapaxes(dys[0], 0, 1), dtype=dtype)
         else:
@@ -354,7 +354,7 @@ class LSTM(_Recurrent):
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
                   need_dx, trainable):
         gates, c, act_c = extra
-        dc = np.zeros_like(dh)
+        dc = aligned_zeros(dh.shape, dh.dtype)
         if d_extra:
             dc += d_extra[0]
         dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)

@@ -6,6 +6,7 @@ import numpy as np
 from .. import callbacks as callbacks_module
 from .. import config, data, losses, metrics as metrics_module, optimizers
 from .._threading import compute_scope
+from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers.base import Layer
 from ._graph import KerasTensor, topological_nodes
 
@@ -156,8 +157,8 @@ class Model:
         order = [v for v in train if v.decay] + [v for v in train if not v.decay]
         dtype = np.result_type(*[v.dtype for v in order]) if order else np.dtype(config.floatx())
         total = sum(v.size for v in order)
-        params = np.empty(total, dtype)
-        grads = np.zeros(total, dtype)
+        params = aligned_empty(total, dtype)
+        grads = aligned_zeros(total, dtype)
         slices, start = [], 0
         for v in order:
             stop = start + v.size
