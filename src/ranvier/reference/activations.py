@@ -2,6 +2,8 @@
 import numpy as np
 from scipy.special import erf, expit, log_softmax, softmax
 
+from ._beta import scale_by_beta
+
 __all__ = ["KINDS", "NEEDS_INPUT", "ROWWISE", "SELU_ALPHA", "SELU_SCALE", "activation_forward",
            "bias_activation_forward", "activation_backward", "maxout_forward", "maxout_backward"]
 
@@ -129,8 +131,9 @@ def maxout_backward(x, kernel, dy, argmax, beta, dz, dkernel, dbias, dx, need_dx
     dz[...] = 0
     pieces = dz.reshape(n, units, -1)
     np.put_along_axis(pieces, argmax[:, :, None], dy[:, :, None], axis=-1)
-    # beta == 0 ignores the old contents, as BLAS does (they may be uninitialised).
-    dkernel[...] = x.T @ dz + (beta * dkernel if beta else 0)
-    dbias[...] = dz.sum(axis=0) + (beta * dbias if beta else 0)
+    scale_by_beta(dkernel, beta)
+    dkernel += x.T @ dz
+    scale_by_beta(dbias, beta)
+    dbias += dz.sum(axis=0)
     if need_dx:
         np.matmul(dz, kernel.T, out=dx)
