@@ -11,10 +11,10 @@ Maxout (max over ``pieces`` affine maps) lives here too: one GEMM and a
 row-wise max that records the winning piece for the backward pass.
 """
 from cython.parallel cimport prange
-from libc.math cimport INFINITY, M_SQRT1_2, tanh
+from libc.math cimport INFINITY, M_SQRT1_2
 
 from ranvier.core._checks cimport check_same as _check_same
-from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
+from ranvier.core._fastmath cimport fast_sigmoid as _sigmoid, fast_tanh as _tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._libm cimport fabs_ as _abs, ferf as _erf, fexp as _exp, fexpm1 as _expm1
 from ranvier.core._libm cimport flog as _log, flog1p as _log1p
 from ranvier.core._types cimport floating
@@ -94,23 +94,6 @@ cdef double _GELU_C = 0.044715
 cdef Py_ssize_t _BLOCK = 4096
 cdef Py_ssize_t _GRAIN_CHEAP = 32768
 cdef Py_ssize_t _GRAIN_TRANSCENDENTAL = 8192
-
-
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return rv_tanhf(x)  # shared polynomial version: vectorises, libm's tanhf does not
-    else:
-        return tanh(x)
-
-
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    # float32: the shared polynomial version, which vectorises (libm's expf does not).
-    if floating is float:
-        return rv_sigmoidf(x)
-    else:
-        # exp(-x) may overflow to inf for very negative x, and 1 / inf = 0 is the
-        # right answer: no branch (a mispredicted sign test cost 3x here).
-        return 1 / (1 + _exp(-x))
 
 
 cdef inline floating _relu(floating x, floating slope, floating top, floating threshold) noexcept nogil:

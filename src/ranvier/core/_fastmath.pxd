@@ -10,8 +10,12 @@
 # - the array loops are RV_SIMD_CLONES (``_simd.pxd``): AVX2 machines run 8 lanes
 #   (measured 3.5x faster than SSE2 per element), AVX-512 ones 16 (the LSTM cell's
 #   share of a W3 step fell from 28% to 13% of the samples against AVX2).
-# float64 (gradient checks) keeps libm: these are float32-only.
+# float64 (gradient checks) keeps libm: the C functions are float32-only, and
+# ``fast_tanh``/``fast_sigmoid`` below pick them or libm by floating type.
+from libc.math cimport exp, tanh
+
 from ranvier.core._simd cimport RV_SIMD_CLONED
+from ranvier.core._types cimport floating
 
 cdef extern from *:
     """
@@ -68,3 +72,21 @@ cdef extern from *:
     float rv_tanhf(float x) noexcept nogil
     void rv_sigmoid_f32(const float* x, float* y, Py_ssize_t n) noexcept nogil
     void rv_tanh_f32(const float* x, float* y, Py_ssize_t n) noexcept nogil
+
+
+cdef inline floating fast_tanh(floating x) noexcept nogil:
+    """tanh: the polynomial above in float32 (it vectorises, libm's tanhf does not), libm in float64."""
+    if floating is float:
+        return rv_tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating fast_sigmoid(floating x) noexcept nogil:
+    """The logistic function: the polynomial above in float32, exp in float64."""
+    if floating is float:
+        return rv_sigmoidf(x)
+    else:
+        # exp(-x) may overflow to inf for very negative x, and 1 / inf = 0 is the
+        # right answer: no branch (a mispredicted sign test cost 3x here).
+        return 1 / (1 + exp(-x))

@@ -19,11 +19,10 @@ Backward also returns the bias gradients (the column sums of the gate
 gradients), summed per step with the weight gradients.
 """
 from cython.parallel cimport parallel
-from libc.math cimport exp, tanh
 from libc.stdlib cimport free, malloc
 
 from ranvier.core._blas cimport gemm
-from ranvier.core._fastmath cimport rv_sigmoid_f32, rv_sigmoidf, rv_tanh_f32, rv_tanhf
+from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier
 from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
@@ -129,15 +128,9 @@ cdef extern from *:
 
 cdef inline floating _act(int code, floating x) noexcept nogil:
     if code == 1:
-        if floating is float:
-            return rv_tanhf(x)
-        else:
-            return tanh(x)
+        return fast_tanh(x)
     if code == 2:
-        if floating is float:
-            return rv_sigmoidf(x)
-        else:
-            return 1 / (1 + exp(-x))
+        return fast_sigmoid(x)
     if code == 3:
         return x if x > 0 else 0
     if code == 4:
@@ -725,7 +718,7 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
     """Pack the kernels, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
     cdef int t, q, tid
-    cdef Py_ssize_t b, j0, j1
+    cdef Py_ssize_t b, b0, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef floating* packed = packed_alloc(u, u, cell, &h[0, 0, 0])
@@ -751,13 +744,14 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
                                   &rec[t, 0, 0] if cell == _GRU else &gates[t, 0, 0], B, u, G, j0, j1,
                                   cell != _GRU)
                     m = &mask[t, 0] if has_mask else NULL
-                    if cell == _LSTM and m == NULL and j0 < j1:
+                    if cell == _LSTM and m == NULL:
                         # No masked row: one call for all the samples.
                         _lstm_rows(&gates[t, 0, j0], bias_in + j0, &c[t, 0, j0], &c[t + 1, 0, j0],
                                    &act_c[t, 0, j0], &h[t + 1, 0, j0], j1 - j0, u, B, act, ract)
-                    for b in range(B if cell != _LSTM or m != NULL else 0):
-                        if j0 >= j1:
-                            break
+                        b0 = B
+                    else:
+                        b0 = 0
+                    for b in range(b0, B):
                         if m != NULL and not m[b]:
                             _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
                             if cell == _LSTM:
@@ -797,7 +791,7 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
     """Allocate the work buffers, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
     cdef int t, tid
-    cdef Py_ssize_t b, j0, j1
+    cdef Py_ssize_t b, b0, j0, j1
     cdef bint has_seq = dh_seq.shape[0] > 0, gru = cell == _GRU
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
@@ -821,13 +815,15 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                 pack(True, G, u, 1, j0, j1, &recurrent_kernel[0, 0], G, packed)
                 for t in range(T - 1, -1, -1):
                     m = &mask[t, 0] if has_mask else NULL
-                    if cell == _LSTM and m == NULL and j0 < j1:
+                    if cell == _LSTM and m == NULL:
+                        # No masked row: one call for all the samples.
                         _lstm_rows_back(&gates[t, 0, j0], &act_c[t, 0, j0], &c[t, 0, j0],
                                         &dh_seq[t, 0, j0] if has_seq else NULL, &dh[0, j0], &dc[0, j0],
                                         &dgates[t, 0, j0], j1 - j0, u, B, act, ract)
-                    for b in range(B if cell != _LSTM or m != NULL else 0):
-                        if j0 >= j1:
-                            break
+                        b0 = B
+                    else:
+                        b0 = 0
+                    for b in range(b0, B):
                         dy = &dh_seq[t, b, j0] if has_seq else NULL
                         if m != NULL and not m[b]:
                             _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, cell)
