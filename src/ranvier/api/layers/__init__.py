@@ -3,6 +3,7 @@ from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
+from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .embedding import Embedding
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
@@ -19,7 +20,7 @@ from .wrappers import Bidirectional, TimeDistributed
 __all__ = [
     "Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity",
     "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout",
-    "Conv1D", "Conv2D", "Convolution1D", "Convolution2D",
+    "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D",
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
     "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
     "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",

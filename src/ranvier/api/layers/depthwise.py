@@ -1,0 +1,282 @@
+"""Depthwise and depthwise-separable 2-D convolution layers, channels-last, Keras arguments.
+
+``DepthwiseConv2D`` filters every input channel on its own with
+``depth_multiplier`` filters (``ranvier.core._depthwise``: direct loops, no
+im2col); ``SeparableConv2D`` follows it with a pointwise (1x1) convolution,
+which is one matrix product over all pixels (``ranvier.core._dense``). Bias and
+activation are fused in one pass, as in ``Conv2D``.
+"""
+import numpy as np
+
+from ...core import _blas, _dense, _depthwise
+from .. import activations, config, constraints, initializers, regularizers
+from ._buffers import reusable_empty
+from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry
+from .base import Layer
+
+__all__ = ["DepthwiseConv2D", "SeparableConv2D"]
+
+_EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
+_EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
+
+
+def _positive_int(value, arg, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{layer}: {arg} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class _DepthwiseBase(Layer):
+    """The depthwise stage shared by DepthwiseConv2D and SeparableConv2D, and the fused bias + activation."""
+
+    _fusable_activation = True
+
+    def __init__(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
+                 activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+                 bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs):
+        super().__init__(**kwargs)
+        cls = type(self).__name__
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", cls)
+        self.strides = normalize_tuple(strides, 2, "strides", cls)
+        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", cls)
+        self.padding = normalize_padding(padding, cls)
+        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self.depthwise_constraint = constraints.get(depthwise_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    # ------------------------------------------------------------------ shapes
+    def _where(self):
+        return f"{type(self).__name__} {self.name!r}"
+
+    def _out_channels(self, channels):
+        raise NotImplementedError
+
+    def _check_shape(self, shape):
+        """(output spatial shape, leading paddings) for an input shape, after checking rank and channels."""
+        check_input_rank(shape, 2, self._where(), "(batch, rows, cols, channels)")
+        kernel = getattr(self, "depthwise_kernel", None)
+        channels = kernel.shape[2] if kernel is not None else shape[-1]
+        if channels is None:
+            raise ValueError(f"{self._where()} needs a known channel count (last axis), got input shape "
+                             f"{tuple(shape)}")
+        if shape[-1] != channels:
+            raise ValueError(f"{self._where()} expects inputs with {channels} channels (last axis), "
+                             f"got shape {tuple(shape)}")
+        return output_geometry(tuple(shape[1:-1]), self.kernel_size, self.strides, self.dilation_rate,
+                               self.padding, self._where())
+
+    def build(self, input_shape):
+        self._check_shape(tuple(input_shape))
+        channels = input_shape[-1]
+        self.depthwise_kernel = self.add_weight(
+            "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier), self.depthwise_initializer,
+            self.depthwise_regularizer, constraint=self.depthwise_constraint)
+        self._build_pointwise(channels * self.depth_multiplier)
+        self.bias = (self.add_weight("bias", (self._out_channels(channels),), self.bias_initializer,
+                                     self.bias_regularizer, constraint=self.bias_constraint)
+                     if self.use_bias else None)
+
+    def _build_pointwise(self, channels):
+        """Weights between the depthwise kernel and the bias (Keras' creation order)."""
+
+    def compute_output_shape(self, input_shape):
+        out, _ = self._check_shape(tuple(input_shape))
+        return (input_shape[0],) + out + (self._out_channels(input_shape[-1]),)
+
+    # --------------------------------------------------------- forward/backward
+    def _depthwise_forward(self, x, slot):
+        """The depthwise stage into a reusable buffer ``slot``: returns (output, geometry)."""
+        (oh, ow), (pt, pl) = self._check_shape(x.shape)
+        geom = self.kernel_size + self.strides + self.dilation_rate + (pt, pl)  # kh, kw, sh, sw, dh, dw, pt, pl
+        t = reusable_empty(self, slot, (x.shape[0], oh, ow, x.shape[-1] * self.depth_multiplier), x.dtype)
+        _depthwise.depthwise_conv2d_forward(x, self.depthwise_kernel.value, t, *geom, config.kernel_threads())
+        return t, geom
+
+    def _depthwise_backward(self, x, dt, geom, train, need_input_grad):
+        """Depthwise kernel gradient (when ``train``) and the input gradient (or None)."""
+        if not (train or need_input_grad):
+            return None
+        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
+        kernel = self.depthwise_kernel
+        if train:
+            dkernel, beta = kernel.grad, kernel.grad_beta()
+        else:
+            dkernel, beta = np.empty(kernel.shape, x.dtype), 0.0
+        _depthwise.depthwise_conv2d_backward(x, kernel.value, dt, dkernel, dx, beta, need_input_grad, *geom,
+                                             config.kernel_threads())
+        return dx if need_input_grad else None
+
+    def _activate(self, z):
+        """Bias and activation fused over a (pixels, channels) view; returns y (``z`` itself when in place)."""
+        act = self.activation
+        return act.forward(z, out=None if act.needs_input else z, bias=self.bias.value if self.use_bias else None)
+
+    def _bias_grad(self, dz):
+        if self.trainable and self.use_bias and self.bias.trainable:
+            _dense.column_sum(dz, self.bias.grad, self.bias.grad_beta(), config.kernel_threads())
+
+    def backward(self, dy, cache, need_input_grad=True):
+        z, y = cache[-2:]
+        dz = self.activation.backward(dy.reshape(y.shape), z, y)
+        return self.backward_preactivation(dz, cache, need_input_grad)
+
+    def _trainable(self, var):
+        return self.trainable and var.trainable
+
+    def get_config(self):
+        return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+                "dilation_rate": list(self.dilation_rate),
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+                "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
+                "bias_constraint": constraints.serialize(self.bias_constraint)}
+
+
+class DepthwiseConv2D(_DepthwiseBase):
+    """Depthwise 2-D convolution, channels-last: every channel filtered on its own.
+
+    ``activation(depthwise_conv(inputs, depthwise_kernel) + bias)``.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple of 2 ints
+    strides : int or tuple of 2 ints, default (1, 1)
+    padding : {"valid", "same"}, default "valid"
+        "same" pads as Keras: output ceil(size / stride), odd padding cell after.
+    depth_multiplier : int, default 1
+        Filters per input channel.
+    data_format : {None, "channels_last"}
+    dilation_rate : int or tuple of 2 ints, default (1, 1)
+    activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint
+        As in ``Conv2D``.
+    depthwise_initializer, depthwise_regularizer, depthwise_constraint
+        Of the depthwise kernel (default ``glorot_uniform``).
+
+    Input shape ``(batch, rows, cols, channels)``; output
+    ``(batch, new_rows, new_cols, channels * depth_multiplier)``, output channel
+    ``c * depth_multiplier + j`` being channel c filtered by ``depthwise_kernel[:, :, c, j]``.
+    The kernel has shape ``(kh, kw, channels, depth_multiplier)`` as in Keras; a PyTorch
+    ``Conv2d(groups=channels)`` weight ``(channels * m, 1, kh, kw)`` converts with
+    ``w.reshape(channels, m, kh, kw).permute(2, 3, 0, 1)``.
+    Unlike Keras, strides > 1 may be combined with dilation > 1.
+    """
+
+    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
+                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+                         bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+
+    def _out_channels(self, channels):
+        return None if channels is None else channels * self.depth_multiplier
+
+    def call(self, inputs, training=False):
+        t, geom = self._depthwise_forward(inputs, "_z_buffer")
+        z = t.reshape(-1, t.shape[-1])
+        y = self._activate(z)
+        return y.reshape(t.shape), (inputs, geom, t.shape, z, y)
+
+    def backward_preactivation(self, dz, cache, need_input_grad=True):
+        x, geom, out_shape, _, _ = cache
+        dz = np.ascontiguousarray(dz).reshape(out_shape)
+        dx = self._depthwise_backward(x, dz, geom, self._trainable(self.depthwise_kernel), need_input_grad)
+        self._bias_grad(dz.reshape(-1, out_shape[-1]))
+        return dx
+
+
+class SeparableConv2D(_DepthwiseBase):
+    """Depthwise-separable 2-D convolution, channels-last: a depthwise then a pointwise (1x1) convolution.
+
+    ``activation(pointwise_conv(depthwise_conv(inputs, depthwise_kernel), pointwise_kernel) + bias)``.
+
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or tuple of 2 ints
+    strides : int or tuple of 2 ints, default (1, 1)
+    padding : {"valid", "same"}, default "valid"
+    data_format : {None, "channels_last"}
+    dilation_rate : int or tuple of 2 ints, default (1, 1)
+    depth_multiplier : int, default 1
+        Depthwise filters per input channel.
+    activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint
+        As in ``Conv2D``.
+    depthwise_initializer, pointwise_initializer : default "glorot_uniform"
+    depthwise_regularizer, pointwise_regularizer, depthwise_constraint, pointwise_constraint
+
+    Input shape ``(batch, rows, cols, channels)``; output ``(batch, new_rows, new_cols, filters)``.
+    Weights as in Keras: ``depthwise_kernel`` ``(kh, kw, channels, depth_multiplier)``,
+    ``pointwise_kernel`` ``(1, 1, channels * depth_multiplier, filters)``, ``bias`` ``(filters,)``
+    (the depthwise stage has no bias).
+    """
+
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
+                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
+                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
+                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
+                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
+                 pointwise_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
+                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+                         bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+        self.filters = _positive_int(filters, "filters", type(self).__name__)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
+        self.pointwise_constraint = constraints.get(pointwise_constraint)
+
+    def _out_channels(self, channels):
+        return self.filters
+
+    def _build_pointwise(self, channels):
+        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, channels, self.filters),
+                                                self.pointwise_initializer, self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
+
+    def call(self, inputs, training=False):
+        t, geom = self._depthwise_forward(inputs, "_t_buffer")
+        t2 = t.reshape(-1, t.shape[-1])
+        z = reusable_empty(self, "_z_buffer", (t2.shape[0], self.filters), t.dtype)
+        _dense.dense_forward(t2, self.pointwise_kernel.value.reshape(t2.shape[1], self.filters), z)
+        y = self._activate(z)
+        return y.reshape(t.shape[:-1] + (self.filters,)), (inputs, geom, t, z, y)
+
+    def backward_preactivation(self, dz, cache, need_input_grad=True):
+        x, geom, t, _, _ = cache
+        dz = np.ascontiguousarray(dz).reshape(-1, self.filters)
+        t2 = t.reshape(-1, t.shape[-1])
+        pointwise = self.pointwise_kernel
+        kernel = pointwise.value.reshape(t2.shape[1], self.filters)
+        train_depthwise = self._trainable(self.depthwise_kernel)
+        need_dt = train_depthwise or need_input_grad
+        dt = reusable_empty(self, "_dt_buffer", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
+        dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
+        if self._trainable(pointwise):
+            _dense.dense_backward(t2, kernel, dz, pointwise.grad.reshape(kernel.shape), _EMPTY1[t.dtype], dt2,
+                                  pointwise.grad_beta(), need_dt, config.kernel_threads())
+        elif need_dt:
+            _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
+        self._bias_grad(dz)
+        return self._depthwise_backward(x, dt, geom, train_depthwise, need_input_grad)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
+                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
+                "pointwise_constraint": constraints.serialize(self.pointwise_constraint)}
