@@ -51,7 +51,7 @@ def test_bad_input_raises_value_error(make, x_shape, match):
 @pytest.mark.parametrize("make, match", [
     (lambda: ZeroPadding2D(-1), "padding"), (lambda: ZeroPadding2D((1, 2, 3)), "padding"),
     (lambda: Cropping2D(((1, -1), (0, 0))), "cropping"), (lambda: UpSampling2D(0), "size"),
-    (lambda: UpSampling2D(interpolation="bilinear"), "nearest"),
+    (lambda: UpSampling2D(interpolation="bicubic"), "'nearest' or 'bilinear'"),
 ])
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
@@ -60,5 +60,64 @@ def test_bad_arguments_raise_value_error(make, match):
 
 def test_config_round_trip():
     for layer in (ZeroPadding2D(((1, 2), (0, 3))), Cropping2D(((1, 0), (2, 1))), UpSampling2D((2, 3)),
-                  ZeroPadding1D((1, 2)), UpSampling1D(3)):
+                  ZeroPadding1D((1, 2)), UpSampling1D(3), UpSampling2D(3, interpolation="bilinear")):
         assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
+
+
+def _bilinear_loops(x, sh, sw):
+    """Bilinear upscaling written out cell by cell: half-pixel centres, coordinates clamped to the image."""
+    n, h, w, c = x.shape
+    out = np.empty((n, h * sh, w * sw, c))
+    for oy in range(h * sh):
+        fy = min(max((oy + 0.5) / sh - 0.5, 0.0), h - 1)
+        y0 = int(np.floor(fy))
+        y1, ty = min(y0 + 1, h - 1), fy - y0
+        for ox in range(w * sw):
+            fx = min(max((ox + 0.5) / sw - 0.5, 0.0), w - 1)
+            x0 = int(np.floor(fx))
+            x1, tx = min(x0 + 1, w - 1), fx - x0
+            out[:, oy, ox] = ((1 - ty) * ((1 - tx) * x[:, y0, x0] + tx * x[:, y0, x1])
+                              + ty * ((1 - tx) * x[:, y1, x0] + tx * x[:, y1, x1]))
+    return out
+
+
+BILINEAR_SIZES = [(2, 2), (3, 2), (1, 4), (5, 3), (1, 1)]
+
+
+@pytest.mark.parametrize("size", BILINEAR_SIZES)
+def test_bilinear_upsampling_matches_a_loop_implementation(size):
+    y = UpSampling2D(size, interpolation="bilinear", dtype="float64")(X2)
+    assert y.shape == (2, 4 * size[0], 5 * size[1], 3)
+    np.testing.assert_allclose(y, _bilinear_loops(X2, *size), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("size", BILINEAR_SIZES)
+def test_bilinear_upsampling_matches_pytorch(size):
+    torch = pytest.importorskip("torch")
+    xt = torch.from_numpy(X2).permute(0, 3, 1, 2)
+    expected = torch.nn.functional.interpolate(xt, scale_factor=size, mode="bilinear", align_corners=False)
+    y = UpSampling2D(size, interpolation="bilinear", dtype="float64")(X2)
+    np.testing.assert_allclose(y, expected.permute(0, 2, 3, 1).numpy(), rtol=1e-13, atol=1e-13)
+
+
+def test_bilinear_upsampling_keeps_float32_and_constants():
+    x = X2.astype(np.float32)
+    y = UpSampling2D((2, 3), interpolation="bilinear")(x)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, _bilinear_loops(x.astype(np.float64), 2, 3), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(UpSampling2D(3, interpolation="bilinear")(np.full((1, 2, 3, 1), 0.5)), 0.5)
+
+
+@pytest.mark.parametrize("size", [(2, 2), (3, 2), (1, 4), (5, 3)])
+def test_bilinear_upsampling_gradients(size):
+    check_gradients(UpSampling2D(size, interpolation="bilinear", dtype="float64"), X2)
+
+
+def test_bilinear_backward_is_the_exact_adjoint():
+    layer = UpSampling2D((3, 2), interpolation="bilinear", dtype="float64")
+    y, cache = (layer._build_once((None, 4, 5, 3)), layer.call(X2))[1]
+    dy = np.random.default_rng(2).standard_normal(y.shape)
+    dx = layer.backward(dy, cache)
+    assert dx.shape == X2.shape
+    np.testing.assert_allclose(np.sum(y * dy), np.sum(X2 * dx), rtol=1e-13)
+    assert layer.backward(dy, cache, need_input_grad=False) is None

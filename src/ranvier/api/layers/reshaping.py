@@ -2,7 +2,9 @@
 
 These only move data, so they are NumPy slicing: padding and cropping are each
 other's adjoint (one pair of helpers serves both), nearest upsampling repeats
-cells and its gradient sums them back.
+cells and its gradient sums them back. Bilinear upsampling blends two
+neighbours per axis, one axis after the other; its gradient is the exact
+adjoint, the same blends scattered back in reverse order.
 """
 import numpy as np
 
@@ -31,6 +33,57 @@ def _inner(shape, pairs):
 
 def _crop(a, pairs):
     return np.ascontiguousarray(a[_inner(a.shape, pairs)])
+
+
+def _axis_index(axis, index):
+    """Index selecting ``index`` along ``axis`` and everything along the other axes."""
+    return (slice(None),) * axis + (index,)
+
+
+def _bilinear_taps(scale):
+    """Per phase r of an upscale by ``scale``: (first neighbour's offset, second neighbour's weight).
+
+    Output cell ``i * scale + r`` sits at input coordinate ``i + (r + 0.5) / scale - 0.5``
+    (half-pixel centres, as TensorFlow's and PyTorch's ``align_corners=False``): it blends
+    cells ``i + f`` and ``i + f + 1`` with weights ``1 - t`` and ``t``.
+    """
+    position = (np.arange(scale) + 0.5) / scale - 0.5
+    first = np.floor(position)
+    return [(int(f), float(t)) for f, t in zip(first, position - first)]
+
+
+def _split_phases(shape, axis, scale):
+    """``shape`` with ``axis`` split into (cells, scale): phase r is index r on ``axis + 1``."""
+    return shape[:axis] + (shape[axis] // scale, scale) + shape[axis + 1:]
+
+
+def _bilinear(x, axis, scale):
+    """Upscale ``x`` by an integer ``scale`` along ``axis``, bilinear with half-pixel centres."""
+    n = x.shape[axis]
+    # Edge cells repeated once on both sides: a blend that reaches past the border clamps to it.
+    padded = np.concatenate([x[_axis_index(axis, slice(0, 1))], x, x[_axis_index(axis, slice(n - 1, n))]], axis)
+    out = np.empty(x.shape[:axis] + (n * scale,) + x.shape[axis + 1:], x.dtype)
+    phases = out.reshape(_split_phases(out.shape, axis, scale))
+    for r, (f, t) in enumerate(_bilinear_taps(scale)):
+        dst = phases[_axis_index(axis + 1, r)]
+        np.multiply(padded[_axis_index(axis, slice(1 + f, 1 + f + n))], 1.0 - t, out=dst)
+        dst += t * padded[_axis_index(axis, slice(2 + f, 2 + f + n))]
+    return out
+
+
+def _bilinear_adjoint(dy, axis, scale):
+    """The adjoint of ``_bilinear``: every output cell's gradient goes back to the two cells it blends."""
+    n = dy.shape[axis] // scale
+    phases = dy.reshape(_split_phases(dy.shape, axis, scale))
+    padded = np.zeros(dy.shape[:axis] + (n + 2,) + dy.shape[axis + 1:], dy.dtype)
+    for r, (f, t) in enumerate(_bilinear_taps(scale)):
+        g = phases[_axis_index(axis + 1, r)]
+        padded[_axis_index(axis, slice(1 + f, 1 + f + n))] += (1.0 - t) * g
+        padded[_axis_index(axis, slice(2 + f, 2 + f + n))] += t * g
+    dx = np.ascontiguousarray(padded[_axis_index(axis, slice(1, n + 1))])
+    dx[_axis_index(axis, 0)] += padded[_axis_index(axis, 0)]
+    dx[_axis_index(axis, n - 1)] += padded[_axis_index(axis, n + 1)]
+    return dx
 
 
 class _SpatialLayer(Layer):
@@ -192,13 +245,16 @@ class UpSampling1D(_UpSampling):
 
 
 class UpSampling2D(_UpSampling):
-    """Repeat rows and columns (nearest neighbour), channels-last.
+    """Upscale rows and columns by integer factors, channels-last.
 
     Parameters
     ----------
     size : int or tuple (rows, cols), default (2, 2)
-    interpolation : {"nearest"}
-        Only nearest-neighbour is implemented; "bilinear" raises ValueError.
+    interpolation : {"nearest", "bilinear"}, default "nearest"
+        "nearest" repeats cells; "bilinear" blends the two nearest cells per axis
+        with half-pixel centres and clamps at the borders, as Keras/TensorFlow
+        (``tf.image.resize(..., "bilinear")``) and PyTorch
+        (``F.interpolate(mode="bilinear", align_corners=False)``) do.
     """
 
     rank = 2
@@ -207,9 +263,26 @@ class UpSampling2D(_UpSampling):
         super().__init__(size, **kwargs)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}")
-        if interpolation != "nearest":
-            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported, got {interpolation!r}")
+        if interpolation not in ("nearest", "bilinear"):
+            raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation
+
+    def call(self, inputs, training=False):
+        if self.interpolation == "nearest":
+            return super().call(inputs, training)
+        self._check(inputs.shape)
+        out = inputs
+        for axis, s in enumerate(self.size, start=1):
+            out = _bilinear(out, axis, s)
+        return out, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if self.interpolation == "nearest" or not need_input_grad:
+            return super().backward(dy, cache, need_input_grad)
+        dx = dy
+        for axis, s in reversed(list(enumerate(self.size, start=1))):
+            dx = _bilinear_adjoint(dx, axis, s)
+        return dx
 
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation}
