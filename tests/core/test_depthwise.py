@@ -16,6 +16,8 @@ GEOMETRIES = [
     (1, 9, 8, 4, 1, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0),   # 1x1 with strides
     (2, 1, 9, 2, 2, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),   # 1-D as h = 1
     (1, 3, 4, 2, 1, 3, 4, 2, 2, 1, 1, 2, 3, 2, 2),   # padding wider than the input
+    (2, 4, 5, 3, 4, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0),   # depth multiplier 4 (the largest unrolled one)
+    (1, 4, 5, 2, 5, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1),   # depth multiplier 5 (the generic loop)
 ]
 
 
