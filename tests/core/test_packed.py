@@ -59,3 +59,20 @@ def test_packed_matmul_rejects_bad_arguments():
         _packed.packed_matmul(a, False, b, False, 1, 0, 10, np.ones((3, 9)), True)
     with pytest.raises(ValueError, match="col0 % 16 == 0"):
         _packed.packed_matmul(a, False, b, False, 1, 3, 10, c, True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 21), k=st.integers(0, 40), n32=st.integers(1, 3), trans_a=st.booleans(),
+       accumulate=st.booleans(), double=st.booleans())
+def test_strided_matmul_matches_numpy(m, k, n32, trans_a, accumulate, double):
+    # B read in place, unpacked, as the conv kernel gradient reads dz.
+    dtype, tol = (np.float64, 1e-12) if double else (np.float32, 1e-5)
+    a, b, c = _case(np.random.default_rng(m * 100 + k), m, k, 32 * n32, 1, False, dtype, trans_a)
+    want = (c if accumulate else 0) + (a.T if trans_a else a).astype(np.float64) @ b.astype(np.float64)
+    _packed.strided_matmul(a, trans_a, b, c, accumulate)
+    np.testing.assert_allclose(c, want, rtol=tol, atol=tol * max(k, 1))
+
+
+def test_strided_matmul_rejects_widths_off_the_tile():
+    with pytest.raises(ValueError, match="multiple of 32 columns, got \\(4, 40\\)"):
+        _packed.strided_matmul(np.ones((3, 4)), False, np.ones((4, 40)), np.ones((3, 40)), False)

@@ -99,18 +99,21 @@ cdef extern from *:
 
     /* C[:, col0:col1] (+)= op(A) @ op(B)[:, col0:col1], op(B) packed in bp (one block),
        col0 a multiple of 16; op(A) (m x k) is A, row stride lda, or with TA the transpose
-       of A (k x m, row stride lda). Tiles of MR rows x NV vectors of VL lanes; a short
-       last tile repeats its last row of op(A) and stores only its rows. */
+       of A (k x m, row stride lda). With ldb > 0, bp is op(B) itself, row-major with row
+       stride ldb and col1 a multiple of 32 (whole tiles, nothing to pad). Tiles of MR
+       rows x NV vectors of VL lanes; a short last tile repeats its last row of op(A) and
+       stores only its rows. */
     #define RV_DEFINE_PACKED_GEMM(NAME, TA, T, ATTR, VT, VTU, VL, NV, MR)                    \\
     ATTR static void NAME(Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,     \\
-                          const T* a, Py_ssize_t lda, const T* bp, T* c, Py_ssize_t ldc,     \\
-                          int accumulate) {                                                  \\
+                          const T* a, Py_ssize_t lda, const T* bp, Py_ssize_t ldb, T* c,     \\
+                          Py_ssize_t ldc, int accumulate) {                                  \\
+        Py_ssize_t rs = ldb > 0 ? ldb : RV_PANEL;                                            \\
         for (Py_ssize_t j = col0; j < col1; j += NV * VL) {                                  \\
             const T* bv[NV];                                                                 \\
             Py_ssize_t nj = col1 - j < NV * VL ? col1 - j : NV * VL;                         \\
             RV_UNROLL for (int v = 0; v < NV; v++) {                                         \\
                 Py_ssize_t col = j + v * VL;                                                 \\
-                bv[v] = bp + (col - col % RV_PANEL) * k + col % RV_PANEL;                    \\
+                bv[v] = ldb > 0 ? bp + col : bp + (col - col % RV_PANEL) * k + col % RV_PANEL; \\
             }                                                                                \\
             for (Py_ssize_t i = 0; i < m; i += MR) {                                         \\
                 Py_ssize_t mi = m - i < MR ? m - i : MR;                                     \\
@@ -124,7 +127,7 @@ cdef extern from *:
                     const T* ak = a + kk * (TA ? lda : 1);                                   \\
                     VT bk[NV];                                                               \\
                     RV_UNROLL for (int v = 0; v < NV; v++)                                   \\
-                        bk[v] = *(const VT*) (bv[v] + kk * RV_PANEL);                        \\
+                        bk[v] = *(const VTU*) (bv[v] + kk * rs);                             \\
                     RV_UNROLL for (int r = 0; r < MR; r++) {                                 \\
                         T s = ak[ro[r]];                                                     \\
                         RV_UNROLL for (int v = 0; v < NV; v++) acc[r][v] += s * bk[v];       \\
@@ -209,11 +212,11 @@ cdef extern from *:
     #define RV_DEFINE_PACKED_ENTRY(T, SFX)                                                   \\
     static void rv_packed_gemm_##SFX(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, \\
                                      Py_ssize_t k, const T* a, Py_ssize_t lda, const T* bp,  \\
-                                     T* c, Py_ssize_t ldc, int accumulate) {                 \\
+                                     Py_ssize_t ldb, T* c, Py_ssize_t ldc, int accumulate) { \\
         if (trans_a) {                                                                       \\
-            RV_DISPATCH(rv_pgemm_ta_##SFX, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate)) \\
+            RV_DISPATCH(rv_pgemm_ta_##SFX, (m, col0, col1, k, a, lda, bp, ldb, c, ldc, accumulate)) \\
         }                                                                                    \\
-        RV_DISPATCH(rv_pgemm_##SFX, (m, col0, col1, k, a, lda, bp, c, ldc, accumulate))      \\
+        RV_DISPATCH(rv_pgemm_##SFX, (m, col0, col1, k, a, lda, bp, ldb, c, ldc, accumulate)) \\
     }
     RV_DEFINE_PACKED_ENTRY(float, f32)
     RV_DEFINE_PACKED_ENTRY(double, f64)
@@ -227,10 +230,10 @@ cdef extern from *:
     void rv_pack_f64(int trans, Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks, Py_ssize_t col0,
                      Py_ssize_t col1, const double* b, Py_ssize_t ldb, double* bp) noexcept nogil
     void rv_packed_gemm_f32(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
-                            const float* a, Py_ssize_t lda, const float* bp, float* c,
+                            const float* a, Py_ssize_t lda, const float* bp, Py_ssize_t ldb, float* c,
                             Py_ssize_t ldc, int accumulate) noexcept nogil
     void rv_packed_gemm_f64(int trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssize_t col1, Py_ssize_t k,
-                            const double* a, Py_ssize_t lda, const double* bp, double* c,
+                            const double* a, Py_ssize_t lda, const double* bp, Py_ssize_t ldb, double* c,
                             Py_ssize_t ldc, int accumulate) noexcept nogil
 
 
@@ -278,6 +281,21 @@ cdef inline void packed_gemm(bint trans_a, Py_ssize_t m, Py_ssize_t col0, Py_ssi
     ldc, column 0 is the block's first column). col0 must be a multiple of 16.
     """
     if floating is float:
-        rv_packed_gemm_f32(trans_a, m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
+        rv_packed_gemm_f32(trans_a, m, col0, col1, k, a, lda, bp, 0, c, ldc, accumulate)
     else:
-        rv_packed_gemm_f64(trans_a, m, col0, col1, k, a, lda, bp, c, ldc, accumulate)
+        rv_packed_gemm_f64(trans_a, m, col0, col1, k, a, lda, bp, 0, c, ldc, accumulate)
+
+
+cdef inline void strided_gemm(bint trans_a, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                              const floating* a, Py_ssize_t lda, const floating* b, Py_ssize_t ldb,
+                              floating* c, Py_ssize_t ldc, bint accumulate) noexcept nogil:
+    """C (+)= op(A) @ B with B (k x n) read in place (row stride ldb), on the packed micro-kernel.
+
+    For a B used once, where packing would cost a copy of it: ``n`` must be a
+    multiple of 32, so every tile's vector loads stay inside B's rows.
+    IN: a, b. IN/OUT: c (m x n, row stride ldc).
+    """
+    if floating is float:
+        rv_packed_gemm_f32(trans_a, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate)
+    else:
+        rv_packed_gemm_f64(trans_a, m, 0, n, k, a, lda, b, ldb, c, ldc, accumulate)

@@ -40,3 +40,27 @@ def packed_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1]
             packed_gemm(trans_a, m, col0, col1, k, &a[0, 0], a.shape[1], packed + q * packed_block(k, n),
                         &c[0, q * n], width, accumulate)
     packed_free(packed)
+
+
+def strided_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b,
+                   floating[:, ::1] c, bint accumulate):
+    """C (+)= op(A) @ B on the micro-kernel with B read in place (``strided_gemm``).
+
+    Parameters
+    ----------
+    a : (m, k), or (k, m) if ``trans_a``. IN.
+    b : (k, n), n a multiple of 32. IN.
+    c : (m, n). IN/OUT.
+    """
+    cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
+    cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
+    if b.shape[0] != k or b.shape[1] % 32:
+        raise ValueError(f"strided_matmul: b must have {k} rows and a multiple of 32 columns, "
+                         f"got ({b.shape[0]}, {b.shape[1]})")
+    if c.shape[0] != m or c.shape[1] != b.shape[1]:
+        raise ValueError(f"strided_matmul: c must have shape ({m}, {b.shape[1]}), got ({c.shape[0]}, {c.shape[1]})")
+    if m == 0 or b.shape[1] == 0:
+        return
+    with nogil:
+        strided_gemm(trans_a, m, b.shape[1], k, &a[0, 0], a.shape[1], &b[0, 0], b.shape[1], &c[0, 0],
+                     c.shape[1], accumulate)
