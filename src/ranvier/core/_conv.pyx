@@ -1,4 +1,4 @@
-"""Convolution kernels, channels-last (NHWC): im2col / col2im and the conv as GEMM.
+"""Convolution kernels, channels-last (NHWC): im2col / col2im and the conv as blocked products.
 
 A 1-D convolution is the 2-D one with H = 1 (the API reshapes, no copy).
 Geometry arguments, shared by every function here:
@@ -10,59 +10,110 @@ Geometry arguments, shared by every function here:
              asymmetrically: the extra row/column goes after, and reads past
              the input's end are zeros, so the trailing padding needs no argument)
 
-The output height and width are taken from the output (or column) array the
-caller allocated with ``ranvier.api.layers._conv_utils``.
+The output height and width are taken from the output array the caller
+allocated with ``ranvier.api.layers._conv_utils``.
 
-Columns: row ``(n * oh + y) * ow + x`` of ``col`` holds the receptive field
-of output pixel (n, y, x) in (ky, kx, c) order, which is the row order of a
-Keras kernel (kh, kw, in, out) reshaped to (kh * kw * in, out). The image
-loop runs in a ``prange``. The products against the kernel (forward, and the
-column gradients) run on ``_packed.pxd`` with the kernel packed once per
-call, in row blocks over a ``prange``: OpenBLAS repacked the whole column
-matrix on every call and ran these shapes at half the speed (measured one
-core, 7744x288x64: 2.5 vs 1.2 ms). The kernel gradient stays one GEMM per
-chunk. ``col`` may hold fewer images than the batch: the work then goes chunk
-by chunk, so memory stays bounded.
+Columns: row ``(n * oh + y) * ow + x`` of the column matrix holds the
+receptive field of output pixel (n, y, x) in (ky, kx, c) order, which is the
+row order of a Keras kernel (kh, kw, in, out) reshaped to (kh * kw * in, out).
+
+The column matrix is never stored whole. Each thread gathers a block of a
+few hundred of its rows into its own scratch (it stays in L2) and multiplies
+it at once on the micro-kernel of ``_packed.pxd``:
+
+- forward: row blocks over a ``prange``, against the kernel packed once;
+- kernel gradient: each thread owns whole rows of dkernel (a range of the
+  columns) and sums fixed row blocks in order, so the result does not depend
+  on the thread count;
+- input gradient: threads own whole images (receptive fields overlap only
+  within an image); each block's column gradients (dz @ kernel.T) are
+  scattered back while in cache.
+
+Measured on one core at W2's second conv (7744x288x64), against writing the
+whole column matrix (9 MB, out of cache) and OpenBLAS for the kernel gradient:
+see docs/conv.md. A 1x1 stride-1 unpadded conv reads its input as the column
+matrix directly.
 """
-from cython.parallel cimport prange
-from libc.string cimport memcpy, memset
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport free, malloc
+from libc.string cimport memset
 
-from ranvier.core._blas cimport gemm
-from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm
+from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
+from ranvier.core._convgeom cimport check_geometry, tap_range
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
+from ranvier.core._simd cimport RV_SIMD_CLONED
 
-# Elements copied per thread before a second thread is worth starting.
+cdef extern from *:
+    """
+    /* n pixels of c values, pixel p at src + p * lds, copied to (or added to) dst + p * ldd:
+       one kernel row's run of taps along an output row. Built per vector width, as the
+       baseline build copied a 32-channel pixel in 16-byte pieces and a memcpy per pixel
+       cost more than the copy (GCC turns the copy loop back into that memcpy unless told
+       not to); runs of 1 to 4 values (a first layer's few channels) get unrolled loops. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #define RV_NO_MEMCPY_IDIOM __attribute__((optimize("no-tree-loop-distribute-patterns")))
+    #else
+    #define RV_NO_MEMCPY_IDIOM
+    #endif
+    #define RV_PIXEL_LOOP(OP, W)                                                             \\
+        for (Py_ssize_t p = 0; p < n; p++)                                                   \\
+            for (Py_ssize_t q = 0; q < (W); q++) dst[p * ldd + q] OP src[p * lds + q];
+    #define RV_PIXEL_SWITCH(OP)                                                              \\
+        switch (c) {                                                                         \\
+            case 1: RV_PIXEL_LOOP(OP, 1) return;                                             \\
+            case 2: RV_PIXEL_LOOP(OP, 2) return;                                             \\
+            case 3: RV_PIXEL_LOOP(OP, 3) return;                                             \\
+            case 4: RV_PIXEL_LOOP(OP, 4) return;                                             \\
+            default: RV_PIXEL_LOOP(OP, c) return;                                            \\
+        }
+    #define RV_DEFINE_PIXEL_LOOPS(SFX, T)                                                    \\
+    RV_SIMD_CLONES RV_NO_MEMCPY_IDIOM static void rv_copy_pixels_##SFX(T* RV_RESTRICT dst,     \\
+            Py_ssize_t ldd, const T* RV_RESTRICT src, Py_ssize_t lds, Py_ssize_t n, Py_ssize_t c) { \\
+        RV_PIXEL_SWITCH(=)                                                                   \\
+    }                                                                                        \\
+    RV_SIMD_CLONES static void rv_add_pixels_##SFX(T* RV_RESTRICT dst, Py_ssize_t ldd,         \\
+            const T* RV_RESTRICT src, Py_ssize_t lds, Py_ssize_t n, Py_ssize_t c) {           \\
+        RV_PIXEL_SWITCH(+=)                                                                  \\
+    }
+    RV_DEFINE_PIXEL_LOOPS(f32, float)
+    RV_DEFINE_PIXEL_LOOPS(f64, double)
+    """
+    void rv_copy_pixels_f32(float* dst, Py_ssize_t ldd, const float* src, Py_ssize_t lds,
+                            Py_ssize_t n, Py_ssize_t c) noexcept nogil
+    void rv_copy_pixels_f64(double* dst, Py_ssize_t ldd, const double* src, Py_ssize_t lds,
+                            Py_ssize_t n, Py_ssize_t c) noexcept nogil
+    void rv_add_pixels_f32(float* dst, Py_ssize_t ldd, const float* src, Py_ssize_t lds,
+                           Py_ssize_t n, Py_ssize_t c) noexcept nogil
+    void rv_add_pixels_f64(double* dst, Py_ssize_t ldd, const double* src, Py_ssize_t lds,
+                           Py_ssize_t n, Py_ssize_t c) noexcept nogil
+
+# Elements moved per thread before a second thread is worth starting.
 cdef Py_ssize_t _GRAIN = 1 << 15
-# Channels from which one memcpy per kernel tap beats an element loop.
-cdef Py_ssize_t _MEMCPY_CHANNELS = 8
-# Rows of a packed product per parallel block.
-cdef Py_ssize_t _PRODUCT_ROWS = 256
-# Narrowest column gradient (kh * kw * channels) worth the packed product: below,
-# most of each 16-wide tile is padding (measured 43264x32 @ 32x9: BLAS faster).
-cdef Py_ssize_t _PACKED_MIN_COLS = 16
-
-
-cdef void _packed_product(const floating* a, Py_ssize_t m, Py_ssize_t k, const floating* bp,
-                          Py_ssize_t n, floating* c, int n_threads) noexcept nogil:
-    """C (m x n) = A (m x k) @ op(B), op(B) packed in ``bp``: row blocks over a ``prange``."""
-    cdef Py_ssize_t blk, r0
-    cdef int t = effective_threads(n_threads, m * n * k, 1 << 17)
-    for blk in prange((m + _PRODUCT_ROWS - 1) // _PRODUCT_ROWS, schedule="static", num_threads=t):
-        r0 = blk * _PRODUCT_ROWS
-        packed_gemm(False, min(_PRODUCT_ROWS, m - r0), 0, n, k, a + r0 * k, k, bp, c + r0 * n, n, False)
-
-
-cdef void _check_geometry(int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) except *:
-    if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1 or pt < 0 or pl < 0:
-        raise ValueError(f"conv geometry must have kernel, strides, dilation >= 1 and padding >= 0, "
-                         f"got kernel ({kh}, {kw}), strides ({sh}, {sw}), dilation ({dh}, {dw}), "
-                         f"padding ({pt}, {pl})")
+# Multiply-adds per thread before a second thread is worth starting.
+cdef Py_ssize_t _PRODUCT_GRAIN = 1 << 17
+# Rows of a forward or input-gradient block: its columns (256 x k) stay in L2 between
+# the gather and the product (W2's second conv: 256 x 288 floats, 288 KB).
+cdef Py_ssize_t _BLOCK_ROWS = 256
+# Rows of a kernel-gradient block: a tile's slices of the columns and of dz (8 and 32
+# values per row) stay in L1 across the block (measured one core: 128 rows 1.33 ms,
+# 256 rows 2.2 ms at 7744x288x64).
+cdef Py_ssize_t _GRAD_ROWS = 128
+# The rows of dkernel a thread owns are a multiple of the tallest micro-kernel tile.
+cdef Py_ssize_t _TILE_ROWS = 8
 
 
 cdef inline bint _pointwise(int kh, int kw, int sh, int sw, int pt, int pl) noexcept nogil:
     """A 1x1 stride-1 unpadded conv: the input already is its column matrix."""
     return kh == 1 and kw == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0
+
+
+cdef inline floating* _scratch(Py_ssize_t n, floating* like) except NULL:
+    """Uninitialised memory for ``n`` values (at least one), freed with ``free``."""
+    cdef floating* p = <floating*> malloc(max(n, 1) * sizeof(floating))
+    if p == NULL:
+        raise MemoryError(f"cannot allocate {n} values of conv scratch")
+    return p
 
 
 def im2col(const floating[:, :, :, ::1] x, int kh, int kw, int sh, int sw, int dh, int dw,
@@ -78,16 +129,22 @@ def im2col(const floating[:, :, :, ::1] x, int kh, int kw, int sh, int sw, int d
     oh, ow : int
         Output height and width.
     """
-    _check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    cdef Py_ssize_t m = col.shape[0], k = col.shape[1], blk, r0
+    cdef int t
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     if oh < 1 or ow < 1:
         raise ValueError(f"im2col: output size must be positive, got ({oh}, {ow})")
-    if col.shape[0] != x.shape[0] * oh * ow or col.shape[1] != kh * kw * x.shape[3]:
+    if m != x.shape[0] * oh * ow or k != kh * kw * x.shape[3]:
         raise ValueError(f"im2col: col must have shape ({x.shape[0] * oh * ow}, {kh * kw * x.shape[3]}), "
-                         f"got ({col.shape[0]}, {col.shape[1]})")
-    if col.shape[0] == 0 or col.shape[1] == 0:
+                         f"got ({m}, {k})")
+    if m == 0 or k == 0:
         return
-    with nogil:
-        _im2col(x, 0, x.shape[0], kh, kw, sh, sw, dh, dw, pt, pl, &col[0, 0], oh, ow, n_threads)
+    t = effective_threads(n_threads, m * k, _GRAIN)
+    for blk in prange((m + _BLOCK_ROWS - 1) // _BLOCK_ROWS, schedule="static", num_threads=t, nogil=True):
+        r0 = blk * _BLOCK_ROWS
+        _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], 0, r0,
+                   min(m, r0 + _BLOCK_ROWS), 0, k, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                   &col[r0, 0], False)
 
 
 def col2im(const floating[:, ::1] col, int kh, int kw, int sh, int sw, int dh, int dw,
@@ -99,21 +156,27 @@ def col2im(const floating[:, ::1] col, int kh, int kw, int sh, int sw, int dh, i
     col : ndarray of shape (n * oh * ow, kh * kw * c). IN.
     x : ndarray of shape (n, h, w, c). OUT (overwritten, padding reads dropped).
     """
-    _check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    cdef Py_ssize_t n = x.shape[0], per = oh * ow, k = col.shape[1], i
+    cdef int t
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     if oh < 1 or ow < 1:
         raise ValueError(f"col2im: output size must be positive, got ({oh}, {ow})")
-    if col.shape[0] != x.shape[0] * oh * ow or col.shape[1] != kh * kw * x.shape[3]:
-        raise ValueError(f"col2im: col must have shape ({x.shape[0] * oh * ow}, {kh * kw * x.shape[3]}), "
-                         f"got ({col.shape[0]}, {col.shape[1]})")
-    if x.shape[0] == 0 or x.shape[1] * x.shape[2] * x.shape[3] == 0:
+    if col.shape[0] != n * per or k != kh * kw * x.shape[3]:
+        raise ValueError(f"col2im: col must have shape ({n * per}, {kh * kw * x.shape[3]}), "
+                         f"got ({col.shape[0]}, {k})")
+    if n == 0 or x.shape[1] * x.shape[2] * x.shape[3] == 0:
         return
-    with nogil:
-        _col2im(&col[0, 0], x, 0, x.shape[0], kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, n_threads)
+    t = effective_threads(n_threads, n * per * k, _GRAIN)
+    # Receptive fields of one image overlap, so threads split images.
+    for i in prange(n, schedule="static", num_threads=t, nogil=True):
+        memset(&x[i, 0, 0, 0], 0, x.shape[1] * x.shape[2] * x.shape[3] * sizeof(floating))
+        _move_rows(&x[0, 0, 0, 0], x.shape[1], x.shape[2], x.shape[3], i, 0, per, 0, k,
+                   kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, <floating*> &col[i * per, 0], True)
 
 
 def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
                    floating[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int dh, int dw,
-                   int pt, int pl, floating[:, ::1] col, int n_threads):
+                   int pt, int pl, int n_threads):
     """out = conv(x, kernel), no bias (the caller fuses bias and activation).
 
     Parameters
@@ -121,49 +184,49 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     x : ndarray of shape (n, h, w, c). IN.
     kernel : ndarray of shape (kh * kw * c, filters): a Keras kernel reshaped. IN.
     out : ndarray of shape (n, oh, ow, filters). OUT.
-    col : ndarray of shape (chunk * oh * ow, kh * kw * c), chunk >= 1 images. SCRATCH;
-        when chunk == n it holds the whole batch's columns afterwards, which
-        ``conv2d_backward(..., col_ready=True)`` reuses. Ignored (may be empty)
-        for a 1x1 stride-1 unpadded conv.
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2], k = kh * kw * c
-    cdef Py_ssize_t per = oh * ow, chunk, n0, nb
+    cdef Py_ssize_t m = n * oh * ow, blk, r0, rows
     cdef bint pointwise
-    _check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    cdef floating* buf
+    cdef int t
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     if kernel.shape[0] != k:
         raise ValueError(f"conv2d_forward: kernel must have {k} rows (kh * kw * channels), got {kernel.shape[0]}")
     if out.shape[0] != n or out.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    chunk = _check_col(col, x.shape[1], x.shape[2], oh, ow, k, n, pointwise, "conv2d_forward")
+    _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_forward")
     if n == 0 or f == 0:
         return
     if k == 0:
         out[...] = 0
         return
+    t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN)
     cdef floating* packed = packed_alloc(k, f, 1, &out[0, 0, 0, 0])
+    cdef floating* scratch = _scratch(0 if pointwise else t * _BLOCK_ROWS * k, &out[0, 0, 0, 0])
     with nogil:
         pack(False, k, f, 1, 0, f, &kernel[0, 0], f, packed)
-        if pointwise:
-            _packed_product(&x[0, 0, 0, 0], n * per, k, packed, f, &out[0, 0, 0, 0], n_threads)
-            n0 = n
-        else:
-            n0 = 0
-        while n0 < n:
-            nb = min(chunk, n - n0)
-            _im2col(x, n0, nb, kh, kw, sh, sw, dh, dw, pt, pl, &col[0, 0], oh, ow, n_threads)
-            _packed_product(&col[0, 0], nb * per, k, packed, f, &out[n0, 0, 0, 0], n_threads)
-            n0 += nb
+        for blk in prange((m + _BLOCK_ROWS - 1) // _BLOCK_ROWS, schedule="static", num_threads=t):
+            r0 = blk * _BLOCK_ROWS
+            rows = min(_BLOCK_ROWS, m - r0)
+            if pointwise:
+                buf = <floating*> &x[0, 0, 0, 0] + r0 * k
+            else:
+                buf = scratch + threadid() * _BLOCK_ROWS * k
+                _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
+                           kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+            packed_gemm(False, rows, 0, f, k, buf, k, packed, &out[0, 0, 0, 0] + r0 * f, f, False)
+    free(scratch)
     packed_free(packed)
 
 
 def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
                     const floating[:, :, :, ::1] dz, floating[:, ::1] dkernel,
                     floating[:, :, :, ::1] dx, double beta, bint need_dx,
-                    int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
-                    floating[:, ::1] col, bint col_ready, int n_threads):
+                    int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int n_threads):
     """Gradients of ``conv2d_forward`` given dz = dL/dout (the bias gradient is the caller's).
 
     Parameters
@@ -174,15 +237,13 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     dkernel : (kh * kw * c, filters). IN/OUT: ``beta * dkernel + col.T @ dz``.
     dx : (n, h, w, c), ignored unless ``need_dx``. OUT.
     beta : 0.0 to overwrite ``dkernel``, 1.0 to accumulate.
-    col : (chunk * oh * ow, kh * kw * c). SCRATCH (overwritten).
-    col_ready : the forward pass left the whole batch's columns in ``col`` (chunk == n).
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
-    cdef Py_ssize_t per = oh * ow, chunk, n0, nb
-    cdef floating b = <floating> beta
     cdef bint pointwise
-    _check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    if beta != 0.0 and beta != 1.0:
+        raise ValueError(f"conv2d_backward: beta must be 0.0 or 1.0, got {beta}")
     if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
         raise ValueError(f"conv2d_backward: kernel and dkernel must have shape ({k}, {f}), got "
                          f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
@@ -193,132 +254,208 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
                     or dx.shape[3] != c):
         raise ValueError(f"conv2d_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    chunk = _check_col(col, x.shape[1], x.shape[2], oh, ow, k, n, pointwise, "conv2d_backward")
-    if col_ready and not pointwise and chunk < n:
-        raise ValueError(f"conv2d_backward: col_ready needs a col buffer for all {n} images, got {chunk}")
+    _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_backward")
     if k == 0 or f == 0:
         return
-    # The column gradients dz @ kernel.T against kernel.T packed once (when wide enough).
-    cdef floating* packed = packed_alloc(f, k, 1, &dkernel[0, 0]) if need_dx and k >= _PACKED_MIN_COLS else NULL
+    if n == 0:
+        if beta == 0.0:
+            dkernel[...] = 0
+        return
+    _kernel_grad(x, &dz[0, 0, 0, 0], f, &dkernel[0, 0], beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl,
+                 oh, ow, pointwise, n_threads)
+    if need_dx:
+        _input_grad(&dz[0, 0, 0, 0], f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
+                    n_threads)
+
+
+cdef void _check_pointwise(bint pointwise, Py_ssize_t h, Py_ssize_t w, Py_ssize_t oh, Py_ssize_t ow,
+                           str where) except *:
+    if pointwise and (oh != h or ow != w):
+        raise ValueError(f"{where}: a 1x1 conv keeps the spatial size {(h, w)}, got {(oh, ow)}")
+
+
+cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ssize_t f, floating* dkernel,
+                       bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                       Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
+    """dkernel (k x f) (+)= columns.T @ dz.
+
+    Thread i owns rows [k0, k1) of dkernel: it gathers those columns of each
+    fixed block of rows and multiplies them by the block's dz, read in place when
+    f is a multiple of 32, else packed into its own buffer.
+    """
+    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
+    cdef Py_ssize_t share, k0, k1, r0, rows, ld
+    cdef floating* buf
+    cdef floating* bp
+    cdef int t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN), i
+    cdef bint strided = f % 32 == 0
+    # Per thread: its column block (at most share wide), and dz's block packed unless read in place.
+    share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
+    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * share
+    cdef Py_ssize_t dz_len = 0 if strided else packed_len(_GRAD_ROWS, f, 1)
+    cdef floating* scratch = _scratch(t * (cols_len + dz_len), dkernel)
     with nogil:
-        if packed != NULL:
-            pack(True, f, k, 1, 0, k, &kernel[0, 0], f, packed)
-        n0 = 0
-        if n == 0:
-            _scale(&dkernel[0, 0], k * f, b)
-        elif pointwise:
-            gemm(True, False, k, f, n * per, <floating> 1.0, &x[0, 0, 0, 0], k, &dz[0, 0, 0, 0], f,
-                 b, &dkernel[0, 0], f)
-            if need_dx:
-                _column_grads(&dz[0, 0, 0, 0], n * per, f, &kernel[0, 0], packed, k, &dx[0, 0, 0, 0],
-                              n_threads)
-            n0 = n
-        while n0 < n:
-            nb = min(chunk, n - n0)
-            if not col_ready:
-                _im2col(x, n0, nb, kh, kw, sh, sw, dh, dw, pt, pl, &col[0, 0], oh, ow, n_threads)
-            gemm(True, False, k, f, nb * per, <floating> 1.0, &col[0, 0], k, &dz[n0, 0, 0, 0], f,
-                 b, &dkernel[0, 0], f)
-            b = 1.0
-            if need_dx:
-                # The columns are consumed: reuse the buffer for d(columns).
-                _column_grads(&dz[n0, 0, 0, 0], nb * per, f, &kernel[0, 0], packed, k, &col[0, 0], n_threads)
-                _col2im(&col[0, 0], dx, n0, nb, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, n_threads)
-            n0 += nb
+        for i in prange(t, schedule="static", num_threads=t):
+            k0 = i * share
+            k1 = min(k, k0 + share)
+            buf = scratch + i * (cols_len + dz_len)
+            bp = buf + cols_len
+            r0 = 0
+            while k0 < k1 and r0 < m:
+                rows = min(_GRAD_ROWS, m - r0)
+                if pointwise:
+                    ld = k
+                    buf = <floating*> &x[0, 0, 0, 0] + r0 * k + k0
+                else:
+                    ld = k1 - k0
+                    _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, k0, k1,
+                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+                if strided:
+                    strided_gemm(True, k1 - k0, f, rows, buf, ld, dz + r0 * f, f, dkernel + k0 * f, f,
+                                 accumulate or r0 > 0)
+                else:
+                    pack(False, rows, f, 1, 0, f, dz + r0 * f, f, bp)
+                    packed_gemm(True, k1 - k0, 0, f, rows, buf, ld, bp, dkernel + k0 * f, f,
+                                accumulate or r0 > 0)
+                r0 = r0 + rows
+    free(scratch)
+
+
+cdef void _input_grad(const floating* dz, Py_ssize_t f, const floating[:, ::1] kernel,
+                      floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
+                      int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
+    """dx = col2im(dz @ kernel.T), kernel.T packed once.
+
+    Threads take groups of whole images (receptive fields overlap only within an
+    image) and go through a group in blocks of rows: each block's column
+    gradients are scattered back while in cache. A pointwise conv's column
+    gradients are dx itself.
+    """
+    cdef Py_ssize_t n = dx.shape[0], c = dx.shape[3], k = kh * kw * c, per = oh * ow
+    cdef Py_ssize_t images = max(1, _BLOCK_ROWS // per), g, i0, i1, r0, r1, rows
+    cdef Py_ssize_t hwc = dx.shape[1] * dx.shape[2] * c
+    cdef floating* buf
+    cdef int t = effective_threads(n_threads, n * per * k * f, _PRODUCT_GRAIN)
+    cdef floating* packed = packed_alloc(f, k, 1, &dx[0, 0, 0, 0])
+    cdef floating* scratch = _scratch(0 if pointwise else t * _BLOCK_ROWS * k, &dx[0, 0, 0, 0])
+    with nogil:
+        pack(True, f, k, 1, 0, k, &kernel[0, 0], f, packed)
+        for g in prange((n + images - 1) // images, schedule="static", num_threads=t):
+            i0 = g * images
+            i1 = min(n, i0 + images)
+            r0 = i0 * per
+            r1 = i1 * per
+            if not pointwise:
+                memset(&dx[i0, 0, 0, 0], 0, (i1 - i0) * hwc * sizeof(floating))
+            while r0 < r1:
+                rows = min(_BLOCK_ROWS, r1 - r0)
+                if pointwise:
+                    buf = &dx[0, 0, 0, 0] + r0 * k
+                else:
+                    buf = scratch + threadid() * _BLOCK_ROWS * k
+                packed_gemm(False, rows, 0, k, f, dz + r0 * f, f, packed, buf, k, False)
+                if not pointwise:
+                    _move_rows(&dx[0, 0, 0, 0], dx.shape[1], dx.shape[2], c, 0, r0, r0 + rows, 0, k,
+                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, True)
+                r0 = r0 + rows
+    free(scratch)
     packed_free(packed)
 
 
-cdef void _column_grads(const floating* dz, Py_ssize_t m, Py_ssize_t f, const floating* kernel,
-                        const floating* packed, Py_ssize_t k, floating* dcol, int n_threads) noexcept nogil:
-    """dcol (m x k) = dz (m x f) @ kernel.T: packed when ``packed`` is given, else one GEMM."""
-    if packed != NULL:
-        _packed_product(dz, m, f, packed, k, dcol, n_threads)
-    else:
-        gemm(False, True, m, k, f, <floating> 1.0, dz, f, kernel, f, <floating> 0.0, dcol, k)
+cdef void _move_rows(floating* x, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t n0,
+                     Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k0, Py_ssize_t k1,
+                     int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                     Py_ssize_t oh, Py_ssize_t ow, floating* col, bint scatter) noexcept nogil:
+    """Gather columns [k0, k1) of column rows [r0, r1) from x into ``col``, or scatter-add them back.
 
-
-cdef Py_ssize_t _check_col(floating[:, ::1] col, Py_ssize_t h, Py_ssize_t w, Py_ssize_t oh, Py_ssize_t ow,
-                           Py_ssize_t k, Py_ssize_t n, bint pointwise, str where) except -1:
-    """Images per chunk that ``col`` holds (validated); a 1x1 conv needs none."""
-    cdef Py_ssize_t per = oh * ow
-    if pointwise:
-        if oh != h or ow != w:
-            raise ValueError(f"{where}: a 1x1 conv keeps the spatial size {(h, w)}, got {(oh, ow)}")
-        return n
-    if col.shape[1] != k or col.shape[0] < per or col.shape[0] % per != 0:
-        raise ValueError(f"{where}: col must have shape (chunk * {per}, {k}) with chunk >= 1, "
-                         f"got ({col.shape[0]}, {col.shape[1]})")
-    return col.shape[0] // per
-
-
-cdef void _scale(floating* a, Py_ssize_t size, floating beta) noexcept nogil:
-    cdef Py_ssize_t i
-    for i in range(size):
-        a[i] = beta * a[i] if beta != 0 else 0
-
-
-cdef void _im2col(const floating[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb,
-                  int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
-                  floating* col, Py_ssize_t oh, Py_ssize_t ow, int n_threads) noexcept nogil:
-    """Columns of images n0 .. n0 + nb into ``col`` (rows start at image n0)."""
-    cdef Py_ssize_t h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    cdef Py_ssize_t k = kh * kw * c
-    cdef Py_ssize_t r, i, y, xo, ky, kx, iy, ix, ci
-    cdef floating* dst
-    cdef const floating* src
-    cdef int t = effective_threads(n_threads, nb * oh * ow * k, _GRAIN)
-    # One output row of one image per iteration: enough iterations to balance threads.
-    for r in prange(nb * oh, schedule="static", num_threads=t):
-        i = r // oh
-        y = r % oh
+    Rows count from image n0's first output pixel; ``col`` holds row r0 first,
+    with row stride k1 - k0. Gathering writes zeros where a tap reads padding;
+    scattering (``scatter``) adds into x and drops those.
+    """
+    cdef Py_ssize_t ld = k1 - k0, per = oh * ow
+    cdef Py_ssize_t r = r0, i, y, x0, x1, ia, ib, lo, hi, ky, iy, ta, tb, tap, c0, c1
+    cdef floating* row
+    cdef floating* xrow
+    while r < r1:
+        # The span of one output row of one image inside [r0, r1); ``row`` is where its pixel 0 would go.
+        i = n0 + r // per
+        y = r // ow % oh
+        x0 = r % ow
+        x1 = min(ow, x0 + r1 - r)
+        row = col + (r - r0 - x0) * ld
         for ky in range(kh):
+            # This kernel row's taps that hold columns in [k0, k1).
+            ta = max(ky * kw, k0 // c)
+            tb = min((ky + 1) * kw, (k1 + c - 1) // c)
+            if ta >= tb:
+                continue
             iy = y * sh - pt + ky * dh
-            for kx in range(kw):
-                dst = col + (i * oh + y) * ow * k + (ky * kw + kx) * c
-                if iy < 0 or iy >= h:
-                    for xo in range(ow):
-                        memset(dst + xo * k, 0, c * sizeof(floating))
-                elif c >= _MEMCPY_CHANNELS:
-                    for xo in range(ow):
-                        ix = xo * sw - pl + kx * dw
-                        if 0 <= ix < w:
-                            memcpy(dst + xo * k, &x[n0 + i, iy, ix, 0], c * sizeof(floating))
-                        else:
-                            memset(dst + xo * k, 0, c * sizeof(floating))
-                else:
-                    # Few channels (a first layer): a library call per tap costs more than the copy.
-                    src = &x[n0 + i, iy, 0, 0]
-                    for xo in range(ow):
-                        ix = xo * sw - pl + kx * dw
-                        if 0 <= ix < w:
-                            for ci in range(c):
-                                dst[xo * k + ci] = src[ix * c + ci]
-                        else:
-                            for ci in range(c):
-                                dst[xo * k + ci] = 0
+            xrow = x + (i * h + iy) * w * c
+            ia = ib = x0
+            if 0 <= iy < h and dw == 1:
+                # Pixels whose taps ta .. tb - 1 all read inside the row read one run of
+                # (tb - ta) * c values, moved by one call.
+                tap_range(ta % kw - pl, sw, w, ow, &ia, &hi)
+                tap_range((tb - 1) % kw - pl, sw, w, ow, &lo, &ib)
+                ia = min(max(ia, x0), x1)
+                ib = max(ia, min(ib, x1))
+                c0 = max(k0, ta * c)
+                c1 = min(k1, tb * c)
+                _move_pixels(xrow + (ia * sw + ta % kw - pl) * c + c0 - ta * c, sw * c,
+                             row + c0 - k0, ld, ia, ib, c1 - c0, scatter)
+            for tap in range(ta, tb):
+                c0 = max(k0 - tap * c, 0)
+                c1 = min(k1 - tap * c, c)
+                _move_tap(xrow, iy, h, w, c, (tap % kw) * dw - pl, sw, row + tap * c + c0 - k0, ld,
+                          x0, ia, c0, c1, scatter)
+                _move_tap(xrow, iy, h, w, c, (tap % kw) * dw - pl, sw, row + tap * c + c0 - k0, ld,
+                          ib, x1, c0, c1, scatter)
+        r += x1 - x0
 
 
-cdef void _col2im(const floating* col, floating[:, :, :, ::1] x, Py_ssize_t n0, Py_ssize_t nb,
-                  int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
-                  Py_ssize_t oh, Py_ssize_t ow, int n_threads) noexcept nogil:
-    """Scatter-add the columns of images n0 .. n0 + nb into x (those images are overwritten)."""
-    cdef Py_ssize_t h = x.shape[1], w = x.shape[2], c = x.shape[3]
-    cdef Py_ssize_t k = kh * kw * c
-    cdef Py_ssize_t i, y, xo, ky, kx, iy, ix, ci
-    cdef const floating* src
-    cdef floating* dst
-    cdef int t = effective_threads(n_threads, nb * oh * ow * k, _GRAIN)
-    # Receptive fields of one image overlap, so threads split images, not rows.
-    for i in prange(nb, schedule="static", num_threads=t):
-        memset(&x[n0 + i, 0, 0, 0], 0, h * w * c * sizeof(floating))
-        for y in range(oh):
-            for xo in range(ow):
-                for ky in range(kh):
-                    iy = y * sh - pt + ky * dh
-                    for kx in range(kw):
-                        ix = xo * sw - pl + kx * dw
-                        if 0 <= iy < h and 0 <= ix < w:
-                            src = col + ((i * oh + y) * ow + xo) * k + (ky * kw + kx) * c
-                            dst = &x[n0 + i, iy, ix, 0]
-                            for ci in range(c):
-                                dst[ci] += src[ci]
+cdef inline void _move_tap(floating* xrow, Py_ssize_t iy, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
+                           Py_ssize_t off, int sw, floating* d, Py_ssize_t ld, Py_ssize_t p0, Py_ssize_t p1,
+                           Py_ssize_t c0, Py_ssize_t c1, bint scatter) noexcept nogil:
+    """Channels [c0, c1) of one tap for output pixels [p0, p1): pixel p reads input column p * sw + off."""
+    cdef Py_ssize_t xa, xb, xo
+    if p1 <= p0:
+        return
+    if iy < 0 or iy >= h:
+        xa = xb = p1
+    else:
+        tap_range(off, sw, w, p1, &xa, &xb)
+        xa = min(max(xa, p0), p1)
+        xb = max(xa, min(xb, p1))
+    _move_pixels(xrow + (xa * sw + off) * c + c0, sw * c, d, ld, xa, xb, c1 - c0, scatter)
+    if not scatter:
+        for xo in range(p0, xa):
+            memset(d + xo * ld, 0, (c1 - c0) * sizeof(floating))
+        for xo in range(xb, p1):
+            memset(d + xo * ld, 0, (c1 - c0) * sizeof(floating))
+
+
+cdef inline void _move_pixels(floating* src, Py_ssize_t lds, floating* d, Py_ssize_t ld, Py_ssize_t xa,
+                              Py_ssize_t xb, Py_ssize_t width, bint scatter) noexcept nogil:
+    """Pixels [xa, xb) of a row: ``width`` values from src (pixel xa first) to d + xo * ld, or added back."""
+    if xb <= xa or width <= 0:
+        return
+    if scatter:
+        _add_pixels(src, lds, d + xa * ld, ld, xb - xa, width)
+    else:
+        _copy_pixels(d + xa * ld, ld, src, lds, xb - xa, width)
+
+
+cdef inline void _copy_pixels(floating* dst, Py_ssize_t ldd, const floating* src, Py_ssize_t lds,
+                              Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    if floating is float:
+        rv_copy_pixels_f32(dst, ldd, src, lds, n, c)
+    else:
+        rv_copy_pixels_f64(dst, ldd, src, lds, n, c)
+
+
+cdef inline void _add_pixels(floating* dst, Py_ssize_t ldd, const floating* src, Py_ssize_t lds,
+                             Py_ssize_t n, Py_ssize_t c) noexcept nogil:
+    if floating is float:
+        rv_add_pixels_f32(dst, ldd, src, lds, n, c)
+    else:
+        rv_add_pixels_f64(dst, ldd, src, lds, n, c)

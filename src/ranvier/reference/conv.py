@@ -43,38 +43,23 @@ def col2im(col, kh, kw, sh, sw, dh, dw, pt, pl, x, oh, ow, n_threads=1):
     x[...] = xp[:, pt:pt + h, pl:pl + w]
 
 
-def _chunks(n, col, per):
-    chunk = col.shape[0] // per
-    for n0 in range(0, n, chunk):
-        yield n0, min(n0 + chunk, n), col[:(min(n0 + chunk, n) - n0) * per]
+def _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
+    col = np.empty((x.shape[0] * oh * ow, kh * kw * x.shape[3]), x.dtype)
+    im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, col, oh, ow)
+    return col
 
 
-def conv2d_forward(x, kernel, out, kh, kw, sh, sw, dh, dw, pt, pl, col, n_threads=1):
+def conv2d_forward(x, kernel, out, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     n, oh, ow, f = out.shape
-    per = oh * ow
-    if kh == kw == sh == sw == 1 and pt == pl == 0:
-        np.matmul(x.reshape(n * per, -1), kernel, out=out.reshape(n * per, f))
-        return
-    for n0, n1, c in _chunks(n, col, per):
-        im2col(x[n0:n1], kh, kw, sh, sw, dh, dw, pt, pl, c, oh, ow)
-        np.matmul(c, kernel, out=out[n0:n1].reshape(-1, f))
+    col = _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
+    np.matmul(col, kernel, out=out.reshape(-1, f))
 
 
-def conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
-                    col, col_ready, n_threads=1):
+def conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     n, oh, ow, f = dz.shape
-    per = oh * ow
+    d = dz.reshape(-1, f)
+    col = _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
     scale_by_beta(dkernel, beta)
-    if kh == kw == sh == sw == 1 and pt == pl == 0:
-        dkernel += x.reshape(n * per, -1).T @ dz.reshape(n * per, f)
-        if need_dx:
-            np.matmul(dz.reshape(n * per, f), kernel.T, out=dx.reshape(n * per, -1))
-        return
-    for n0, n1, c in _chunks(n, col, per):
-        if not col_ready:
-            im2col(x[n0:n1], kh, kw, sh, sw, dh, dw, pt, pl, c, oh, ow)
-        d = dz[n0:n1].reshape(-1, f)
-        dkernel += c.T @ d
-        if need_dx:
-            np.matmul(d, kernel.T, out=c)
-            col2im(c, kh, kw, sh, sw, dh, dw, pt, pl, dx[n0:n1], oh, ow)
+    dkernel += col.T @ d
+    if need_dx:
+        col2im(d @ kernel.T, kh, kw, sh, sw, dh, dw, pt, pl, dx, oh, ow)

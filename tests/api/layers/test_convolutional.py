@@ -92,24 +92,6 @@ def test_conv1d_gradients(kwargs):
     check_gradients(layer, np.random.default_rng(2).standard_normal((2, 9, 2)))
 
 
-def test_chunked_columns_give_the_same_results(monkeypatch):
-    rng = np.random.default_rng(3)
-    x = rng.standard_normal((5, 6, 6, 2))
-    dy = rng.standard_normal((5, 6, 6, 3))
-    results = []
-    for budget in (1 << 30, 1):  # whole batch kept from forward, then one image per chunk
-        monkeypatch.setattr(convolutional, "_COL_BUDGET_BYTES", budget)
-        layer = Conv2D(3, 3, padding="same", dtype="float64", name=f"chunk{budget}")
-        layer._build_once((None, 6, 6, 2))
-        layer.kernel.assign(rng.standard_normal(layer.kernel.shape) if not results else results[0][3])
-        y, cache = layer.call(x, training=True)
-        layer.kernel._fresh = layer.bias._fresh = True
-        dx = layer.backward(dy, cache)
-        results.append((y, dx, layer.kernel.grad.copy(), layer.kernel.value.copy()))
-    for a, b in zip(results[0][:3], results[1][:3]):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
-
-
 def test_weight_gradients_accumulate_when_a_layer_is_reused():
     layer = Conv2D(2, 3, dtype="float64")
     x = np.random.default_rng(4).standard_normal((2, 5, 5, 1))

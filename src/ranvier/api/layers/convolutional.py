@@ -1,9 +1,9 @@
 """Convolution layers: Conv1D and Conv2D, channels-last, Keras arguments and kernel layout.
 
-The compiled core gathers receptive fields (im2col) into a column buffer in an
-OpenMP loop over images and multiplies it by the kernel with one GEMM per
-chunk of images. The buffer holds at most ``_COL_BUDGET_BYTES``; when the whole
-batch fits, training keeps it for the backward pass instead of gathering twice.
+The compiled core (``core/_conv.pyx``) gathers receptive fields block by block
+into per-thread scratch that stays in cache and multiplies each block at once,
+so no column matrix is ever stored: the backward pass gathers again, which
+costs less than writing and re-reading the whole matrix from memory.
 """
 import numpy as np
 
@@ -15,22 +15,7 @@ from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
-#: Upper bound of one layer's column buffer (the batch is processed in chunks of images below it).
-_COL_BUDGET_BYTES = 64 << 20
-
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
-
-
-def _column_buffer(layer, n, per_image, k, dtype, geom):
-    """Scratch for the columns of as many images as fit in the budget (at least one, at most n).
-
-    Empty for a 1x1 stride-1 unpadded conv, whose input is its own column matrix.
-    """
-    kh, kw, sh, sw, _, _, pt, pl = geom
-    if kh == kw == sh == sw == 1 and pt == pl == 0:
-        return np.empty((0, k), dtype)
-    chunk = max(1, min(n, _COL_BUDGET_BYTES // max(1, per_image * k * np.dtype(dtype).itemsize)))
-    return reusable_empty(layer, "_col_buffer", (chunk * per_image, k), np.dtype(dtype))
 
 
 def _rank_shape(rank):
@@ -118,15 +103,12 @@ class _Conv(Layer):
         n = x.shape[0]
         oh, ow = (1,) * (2 - self.rank) + out_spatial
         k = self.kernel.value.size // self.filters
-        col = _column_buffer(self, n, oh * ow, k, x.dtype, geom)
         z = reusable_empty(self, "_z_buffer", (n, oh, ow, self.filters), x.dtype)
-        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, col,
-                             config.kernel_threads())
+        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, config.kernel_threads())
         z2 = z.reshape(-1, self.filters)
         act = self.activation
         y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
-        col_ready = training and col.shape[0] in (0, n * oh * ow)
-        cache = (x, z2, y, col if col_ready else None, geom, (oh, ow), inputs.shape)
+        cache = (x, z2, y, geom, (oh, ow), inputs.shape)
         return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -135,23 +117,20 @@ class _Conv(Layer):
         return self.backward_preactivation(dz, cache, need_input_grad)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
-        x, _, _, col, geom, (oh, ow), input_shape = cache
+        x, _, _, geom, (oh, ow), input_shape = cache
         train = self.trainable and self.kernel.trainable
         if not (train or need_input_grad):
             return None
         n, nt = x.shape[0], config.kernel_threads()
         k = self.kernel.value.size // self.filters
         dz4 = np.ascontiguousarray(dz).reshape(n, oh, ow, self.filters)
-        col_ready = col is not None
-        if not col_ready:
-            col = _column_buffer(self, n, oh * ow, k, x.dtype, geom)
         dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         if train:
             dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
         else:
             dkernel, beta = np.empty((k, self.filters), x.dtype), 0.0
         _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dx, beta,
-                              need_input_grad, *geom, col, col_ready, nt)
+                              need_input_grad, *geom, nt)
         if train and self.use_bias:
             _dense.column_sum(dz4.reshape(-1, self.filters), self.bias.grad, self.bias.grad_beta(), nt)
         return dx.reshape(input_shape) if need_input_grad else None
