@@ -83,9 +83,10 @@ class _NumpyCNN:
         for i, f in enumerate(CONVS):
             kernel, bias = self.params[2 * i], self.params[2 * i + 1]
             oh, ow = h.shape[1] - 2, h.shape[2] - 2
+            # Columns gathered once and kept for the backward pass, as a NumPy program would.
             col = np.empty((n * oh * ow, kernel.shape[0]), np.float32)
-            z = np.empty((n, oh, ow, f), np.float32)
-            conv.conv2d_forward(h, kernel, z, 3, 3, 1, 1, 1, 1, 0, 0, col, 1)
+            conv.im2col(h, 3, 3, 1, 1, 1, 1, 0, 0, col, oh, ow)
+            z = (col @ kernel).reshape(n, oh, ow, f)
             a = np.maximum(z + bias, 0)
             p = np.empty((n, oh // 2, ow // 2, f), np.float32)
             arg = np.empty(p.shape, np.int32)
@@ -110,12 +111,11 @@ class _NumpyCNN:
             pool.max_pool2d_backward(dh, arg, da, 1)
             da *= a > 0
             kernel = self.params[2 * i]
-            grads[2 * i] = np.zeros_like(kernel)
-            grads[2 * i + 1] = da.reshape(-1, da.shape[-1]).sum(0)
-            dx = np.empty_like(inp) if i else np.empty((0, 0, 0, 0), np.float32)
-            conv.conv2d_backward(inp, kernel, da, grads[2 * i], dx, 0.0, i > 0, 3, 3, 1, 1, 1, 1, 0, 0,
-                                 col, True, 1)
-            dh = dx
+            d2 = da.reshape(-1, da.shape[-1])
+            grads[2 * i], grads[2 * i + 1] = col.T @ d2, d2.sum(0)
+            if i:
+                dh = np.empty_like(inp)
+                conv.col2im(d2 @ kernel.T, 3, 3, 1, 1, 1, 1, 0, 0, dh, *a.shape[1:3])
         self.t += 1
         alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
