@@ -87,10 +87,13 @@ def test_kernel_matches_reference(g, dtype):
 
     dz = rng.standard_normal(out.shape).astype(dtype)
     dk, dk_ref = np.ones_like(kernel), np.ones_like(kernel)
+    db, db_ref = np.ones(f, dtype), np.ones(f, dtype)
     dx, dx_ref = np.empty_like(x), np.empty_like(x)
-    _conv.conv2d_backward(x, kernel, dz, dk, dx, 1.0, True, *geom, 2)
-    ref.conv2d_backward(x, kernel, dz, dk_ref, dx_ref, 1.0, True, *geom, 1)
+    _conv.conv2d_backward(x, kernel, dz, dk, db, dx, 1.0, True, *geom, 2)
+    ref.conv2d_backward(x, kernel, dz, dk_ref, db_ref, dx_ref, 1.0, True, *geom, 1)
     close(dk, dk_ref)
+    close(db, db_ref)
+    close(db, 1 + dz.sum(axis=(0, 1, 2), dtype=np.float64))
     close(dx, dx_ref)
 
 
@@ -107,7 +110,7 @@ def test_backward_matches_finite_differences(g):
         return float(np.sum(proj * out))
 
     dk, dx = np.empty_like(kernel), np.empty_like(x)
-    _conv.conv2d_backward(x, kernel, proj, dk, dx, 0.0, True, *geom, 1)
+    _conv.conv2d_backward(x, kernel, proj, dk, np.empty(0), dx, 0.0, True, *geom, 1)
     for array, grad in ((kernel, dk), (x, dx)):
         num = np.empty(array.size)
         flat = array.reshape(-1)
@@ -126,11 +129,13 @@ def test_beta_accumulates_and_dx_is_optional():
     rng = np.random.default_rng(4)
     x, kernel, geom, out_hw = _setup(GEOMETRIES[0], np.float64, rng)
     dz = rng.standard_normal((x.shape[0],) + out_hw + (kernel.shape[1],))
-    once = np.full_like(kernel, np.nan)
-    _conv.conv2d_backward(x, kernel, dz, once, np.empty((0, 0, 0, 0)), 0.0, False, *geom, 1)
-    twice = once.copy()
-    _conv.conv2d_backward(x, kernel, dz, twice, np.empty((0, 0, 0, 0)), 1.0, False, *geom, 1)
+    once, bias_once = np.full_like(kernel, np.nan), np.full(kernel.shape[1], np.nan)
+    _conv.conv2d_backward(x, kernel, dz, once, bias_once, np.empty((0, 0, 0, 0)), 0.0, False, *geom, 1)
+    twice, bias_twice = once.copy(), bias_once.copy()
+    _conv.conv2d_backward(x, kernel, dz, twice, bias_twice, np.empty((0, 0, 0, 0)), 1.0, False, *geom, 1)
     np.testing.assert_allclose(twice, 2 * once, rtol=1e-12)
+    np.testing.assert_allclose(bias_twice, 2 * bias_once, rtol=1e-12)
+    np.testing.assert_allclose(bias_once, dz.sum(axis=(0, 1, 2)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("g", BLOCK_GEOMETRIES + GEOMETRIES[:1])
@@ -140,12 +145,12 @@ def test_thread_count_does_not_change_results(g):
     dz = rng.standard_normal((x.shape[0],) + out_hw + (kernel.shape[1],)).astype(np.float32)
     results = []
     for t in (1, 2, 3):
-        out, dk, dx = np.empty_like(dz), np.empty_like(kernel), np.empty_like(x)
+        out, dk, db, dx = np.empty_like(dz), np.empty_like(kernel), np.empty(dz.shape[-1], np.float32), np.empty_like(x)
         colx = np.empty((dz.shape[0] * out_hw[0] * out_hw[1], kernel.shape[0]), np.float32)
         _conv.im2col(x, *geom, colx, *out_hw, t)
         _conv.conv2d_forward(x, kernel, out, *geom, t)
-        _conv.conv2d_backward(x, kernel, dz, dk, dx, 0.0, True, *geom, t)
-        results.append((colx, out, dk, dx))
+        _conv.conv2d_backward(x, kernel, dz, dk, db, dx, 0.0, True, *geom, t)
+        results.append((colx, out, dk, db, dx))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
@@ -180,9 +185,13 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="geometry"):
         _conv.conv2d_forward(x, kernel, out, 3, 3, 0, 1, 1, 1, 0, 0, 1)
     with pytest.raises(ValueError, match="beta must be 0.0 or 1.0"):
-        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros_like(x), 0.5, True, *geom, 1)
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros_like(x), 0.5, True,
+                              *geom, 1)
+    with pytest.raises(ValueError, match="dbias must have shape \\(4,\\) or \\(0,\\), got \\(3,\\)"):
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(3), np.zeros_like(x), 0.0, True,
+                              *geom, 1)
     with pytest.raises(ValueError, match="dx must have the shape"):
-        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros((2, 5, 5, 2)), 0.0, True,
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros((2, 5, 5, 2)), 0.0, True,
                               *geom, 1)
     with pytest.raises((TypeError, ValueError)):
         _conv.conv2d_forward(x.astype(np.float32), kernel, out, *geom, 1)

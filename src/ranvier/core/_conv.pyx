@@ -39,6 +39,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
+from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -224,10 +225,10 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
 
 
 def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
-                    const floating[:, :, :, ::1] dz, floating[:, ::1] dkernel,
+                    const floating[:, :, :, ::1] dz, floating[:, ::1] dkernel, floating[::1] dbias,
                     floating[:, :, :, ::1] dx, double beta, bint need_dx,
                     int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int n_threads):
-    """Gradients of ``conv2d_forward`` given dz = dL/dout (the bias gradient is the caller's).
+    """Gradients of ``conv2d_forward`` (plus a bias) given dz = dL/dout.
 
     Parameters
     ----------
@@ -235,8 +236,9 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     kernel : (kh * kw * c, filters). IN.
     dz : (n, oh, ow, filters). IN.
     dkernel : (kh * kw * c, filters). IN/OUT: ``beta * dkernel + col.T @ dz``.
+    dbias : (filters,), or (0,) for no bias. IN/OUT: ``beta * dbias + dz.sum((0, 1, 2))``.
     dx : (n, h, w, c), ignored unless ``need_dx``. OUT.
-    beta : 0.0 to overwrite ``dkernel``, 1.0 to accumulate.
+    beta : 0.0 to overwrite ``dkernel`` and ``dbias``, 1.0 to accumulate.
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
@@ -250,18 +252,27 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     if dz.shape[0] != n or dz.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_backward: dz must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({dz.shape[0]}, {oh}, {ow}, {dz.shape[3]})")
+    if dbias.shape[0] not in (0, f):
+        raise ValueError(f"conv2d_backward: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
     if need_dx and (dx.shape[0] != n or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
                     or dx.shape[3] != c):
         raise ValueError(f"conv2d_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
     _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_backward")
-    if k == 0 or f == 0:
+    if f == 0:
         return
-    if n == 0:
+    if beta == 0.0:
+        dbias[...] = 0
+    if n == 0 or k == 0:
+        # No columns (an empty batch, or inputs without channels): dkernel gets nothing.
         if beta == 0.0:
             dkernel[...] = 0
+        if n and dbias.shape[0]:
+            with nogil:
+                add_column_sums(&dz[0, 0, 0, 0], n * oh * ow, f, f, &dbias[0])
         return
-    _kernel_grad(x, &dz[0, 0, 0, 0], f, &dkernel[0, 0], beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl,
+    _kernel_grad(x, &dz[0, 0, 0, 0], f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
+                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl,
                  oh, ow, pointwise, n_threads)
     if need_dx:
         _input_grad(&dz[0, 0, 0, 0], f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
@@ -275,13 +286,14 @@ cdef void _check_pointwise(bint pointwise, Py_ssize_t h, Py_ssize_t w, Py_ssize_
 
 
 cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ssize_t f, floating* dkernel,
-                       bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                       floating* dbias, bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
                        Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
-    """dkernel (k x f) (+)= columns.T @ dz.
+    """dkernel (k x f) (+)= columns.T @ dz, and dbias (f,) += dz's column sums unless NULL.
 
     Thread i owns rows [k0, k1) of dkernel: it gathers those columns of each
     fixed block of rows and multiplies them by the block's dz, read in place when
-    f is a multiple of 32, else packed into its own buffer.
+    f is a multiple of 32, else packed into its own buffer. The thread owning row
+    0 adds each dz block to dbias while the block is in cache.
     """
     cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
     cdef Py_ssize_t share, k0, k1, r0, rows, ld
@@ -317,6 +329,8 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ss
                     pack(False, rows, f, 1, 0, f, dz + r0 * f, f, bp)
                     packed_gemm(True, k1 - k0, 0, f, rows, buf, ld, bp, dkernel + k0 * f, f,
                                 accumulate or r0 > 0)
+                if k0 == 0 and dbias != NULL:
+                    add_column_sums(dz + r0 * f, rows, f, f, dbias)
                 r0 = r0 + rows
     free(scratch)
 

@@ -22,6 +22,7 @@ from cython.parallel cimport parallel
 from libc.stdlib cimport free, malloc
 
 from ranvier.core._blas cimport gemm
+from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier
@@ -101,24 +102,10 @@ cdef extern from *:
             }
         }
     }
-    /* out[:n] += the column sums of a (rows x n, row stride lda): a bias gradient. */
-    #define RV_DEFINE_ADD_COLUMN_SUMS(T, SFX)                                                   \\
-    RV_SIMD_CLONES static void rv_add_column_sums_##SFX(const T* RV_RESTRICT a, Py_ssize_t rows, \\
-                                                        Py_ssize_t lda, Py_ssize_t n,           \\
-                                                        T* RV_RESTRICT out) {                   \\
-        for (Py_ssize_t i = 0; i < rows; i++)                                                   \\
-            for (Py_ssize_t j = 0; j < n; j++) out[j] += a[i * lda + j];                        \\
-    }
-    RV_DEFINE_ADD_COLUMN_SUMS(float, f32)
-    RV_DEFINE_ADD_COLUMN_SUMS(double, f64)
     #if defined(__GNUC__) && !defined(__clang__)
     #pragma GCC pop_options
     #endif
     """
-    void rv_add_column_sums_f32(const float* a, Py_ssize_t rows, Py_ssize_t lda, Py_ssize_t n,
-                                float* out) noexcept nogil
-    void rv_add_column_sums_f64(const double* a, Py_ssize_t rows, Py_ssize_t lda, Py_ssize_t n,
-                                double* out) noexcept nogil
     void rv_lstm_cell_back_f32(const float* g, const float* ac, const float* c_prev, const float* dy,
                                float* dh, float* dc, float* dg, Py_ssize_t n, Py_ssize_t u,
                                Py_ssize_t rows) noexcept nogil
@@ -293,10 +280,7 @@ cdef void _bias_sums(const floating* dg, floating* db, Py_ssize_t B, Py_ssize_t 
     for q in range(n_blocks):
         if not accumulate:
             _zero(db + q * u + j0, j1 - j0)
-        if floating is float:
-            rv_add_column_sums_f32(dg + q * u + j0, B, G, j1 - j0, db + q * u + j0)
-        else:
-            rv_add_column_sums_f64(dg + q * u + j0, B, G, j1 - j0, db + q * u + j0)
+        add_column_sums(dg + q * u + j0, B, G, j1 - j0, db + q * u + j0)
 
 
 cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const floating* dgx,

@@ -55,11 +55,15 @@ def conv2d_forward(x, kernel, out, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     np.matmul(col, kernel, out=out.reshape(-1, f))
 
 
-def conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
+def conv2d_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
+                    n_threads=1):
     n, oh, ow, f = dz.shape
     d = dz.reshape(-1, f)
     col = _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
     scale_by_beta(dkernel, beta)
     dkernel += col.T @ d
+    if dbias.size:
+        scale_by_beta(dbias, beta)
+        dbias += d.sum(axis=0)
     if need_dx:
         col2im(d @ kernel.T, kh, kw, sh, sw, dh, dw, pt, pl, dx, oh, ow)

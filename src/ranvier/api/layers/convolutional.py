@@ -7,7 +7,7 @@ costs less than writing and re-reading the whole matrix from memory.
 """
 import numpy as np
 
-from ...core import _conv, _dense
+from ...core import _conv
 from .. import activations, config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
 from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
@@ -16,6 +16,7 @@ from .base import Layer
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
+_EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
 
 
 def _rank_shape(rank):
@@ -127,12 +128,13 @@ class _Conv(Layer):
         dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         if train:
             dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
+            dbias = self.bias.grad if self.use_bias else _EMPTY1[x.dtype]
+            if self.use_bias:
+                self.bias.grad_beta()
         else:
-            dkernel, beta = np.empty((k, self.filters), x.dtype), 0.0
-        _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dx, beta,
+            dkernel, dbias, beta = np.empty((k, self.filters), x.dtype), _EMPTY1[x.dtype], 0.0
+        _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dbias, dx, beta,
                               need_input_grad, *geom, nt)
-        if train and self.use_bias:
-            _dense.column_sum(dz4.reshape(-1, self.filters), self.bias.grad, self.bias.grad_beta(), nt)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
