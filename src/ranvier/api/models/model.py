@@ -62,6 +62,8 @@ class Model:
                 raise ValueError("Model inputs must come from rv.layers.Input, got a layer output")
         self._inputs, self._outputs = ins, outs
         self._nodes = topological_nodes(ins, outs)
+        self._plan = _execution_plan(self._nodes, ins)
+        self._input_id, self._output_id = id(ins[0]), id(outs[0])
         self._layers = []
         for node in self._nodes:
             if all(node.layer is not l for l in self._layers):
@@ -177,50 +179,64 @@ class Model:
     # ----------------------------------------------------------- forward/back
     def _forward(self, x, training):
         """Run the graph. Returns (output, caches, activity penalty)."""
-        values = {id(self._inputs[0]): x}
+        values = {self._input_id: x}
         masks = {}
         caches = []
         penalty = 0.0
-        for node in self._nodes:
-            args = [values[id(t)] for t in node.flat_inputs]
-            inputs, kwargs = node.rebuild(args)
-            in_masks = [masks.get(id(t)) for t in node.flat_inputs[:node.n_main]]
-            mask = (in_masks if node.multi_input else in_masks[0])
-            if node.accepts_mask and any(m is not None for m in in_masks):
+        for node, in_ids, out_ids, _ in self._plan:
+            layer = node.layer
+            if node.multi_input or node.static_kwargs or node.tensor_kwargs:
+                inputs, kwargs = node.rebuild([values[i] for i in in_ids])
+            else:
+                inputs, kwargs = values[in_ids[0]], {}
+            # Masks exist only downstream of a layer that makes one: most graphs skip the lookups.
+            if masks:
+                in_masks = [masks.get(i) for i in in_ids[:node.n_main]]
+                has_mask = any(m is not None for m in in_masks)
+            else:
+                in_masks, has_mask = [None] * node.n_main, False
+            mask = in_masks if node.multi_input else in_masks[0]
+            if node.accepts_mask and has_mask:
                 kwargs["mask"] = mask
-            out, cache = node.layer.call(inputs, training=training, **kwargs)
+            out, cache = layer.call(inputs, training=training, **kwargs)
             outs = out if node.multi_output else [out]
-            reg = node.layer.activity_regularizer
+            reg = layer.activity_regularizer
             if reg is not None:
                 penalty += sum(reg.penalty(o) for o in outs) / max(1, outs[0].shape[0])
-            out_mask = node.layer.compute_mask(inputs, mask) if any(m is not None for m in in_masks) \
-                or getattr(node.layer, "_produces_mask", False) else None
-            for i, (t, v) in enumerate(zip(node.outputs, outs)):
-                values[id(t)] = v
-                m = out_mask[i] if isinstance(out_mask, (list, tuple)) else out_mask
-                if m is not None:
-                    masks[id(t)] = m
+            out_mask = layer.compute_mask(inputs, mask) if has_mask \
+                or getattr(layer, "_produces_mask", False) else None
+            if out_mask is None:
+                for t, v in zip(out_ids, outs):
+                    values[t] = v
+            else:
+                for i, (t, v) in enumerate(zip(out_ids, outs)):
+                    values[t] = v
+                    m = out_mask[i] if isinstance(out_mask, (list, tuple)) else out_mask
+                    if m is not None:
+                        masks[t] = m
             # Outputs are kept only where backward needs them: activity penalties, unused outputs.
             caches.append((cache, outs if reg is not None or node.multi_output else None))
-        return values[id(self._outputs[0])], caches, penalty
+        return values[self._output_id], caches, penalty
 
     def _backward(self, dy, caches, fused):
-        grads = {id(self._outputs[0]): dy}
-        input_ids = {id(t) for t in self._inputs}
-        last = len(self._nodes) - 1
+        grads = {self._output_id: dy}
+        last = len(self._plan) - 1
         for i in range(last, -1, -1):
-            node = self._nodes[i]
-            cache = caches[i][0]
-            dys = [grads.pop(id(t), None) for t in node.outputs]
-            if all(g is None for g in dys):
-                continue
-            outs = caches[i][1]
+            node, in_ids, out_ids, need = self._plan[i]
+            if node.multi_output:
+                dys = [grads.pop(t, None) for t in out_ids]
+                if all(g is None for g in dys):
+                    continue
+            else:
+                dys = [grads.pop(out_ids[0], None)]
+                if dys[0] is None:
+                    continue
+            cache, outs = caches[i]
             reg = node.layer.activity_regularizer
             if reg is not None:
                 for j, o in enumerate(outs):
                     dys[j] = _add_activity_gradient(reg, o, dys[j])
-            need = [id(t) not in input_ids for t in node.flat_inputs]
-            need_any = any(need)
+            need_any = need is not None
             if node.multi_output:
                 dy_in = [np.zeros_like(o) if g is None else g for g, o in zip(dys, outs)]
             else:
@@ -231,12 +247,12 @@ class Model:
                 dx = node.layer.backward(dy_in, cache, need_input_grad=need_any)
             if not need_any:
                 continue
-            dxs = dx if len(node.flat_inputs) > 1 else [dx]
-            for t, g, n in zip(node.flat_inputs, dxs, need):
+            dxs = dx if len(in_ids) > 1 else [dx]
+            for t, g, n in zip(in_ids, dxs, need):
                 if g is None or not n:
                     continue
-                prev = grads.get(id(t))
-                grads[id(t)] = g if prev is None else prev + g
+                prev = grads.get(t)
+                grads[t] = g if prev is None else prev + g
 
     # ---------------------------------------------------------------- compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -641,6 +657,21 @@ class Model:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
+
+
+def _execution_plan(nodes, inputs):
+    """Per node, what every step reads: (node, input tensor ids, output tensor ids, need).
+
+    ``need`` says which inputs want a gradient (not the model inputs), or is
+    None when none does; the graph is fixed once built, so this is computed once.
+    """
+    input_ids = {id(t) for t in inputs}
+    plan = []
+    for node in nodes:
+        in_ids = tuple(id(t) for t in node.flat_inputs)
+        need = tuple(i not in input_ids for i in in_ids)
+        plan.append((node, in_ids, tuple(id(t) for t in node.outputs), need if any(need) else None))
+    return plan
 
 
 def _add_activity_gradient(reg, out, dy):
