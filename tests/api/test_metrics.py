@@ -197,6 +197,20 @@ def test_mean_weighted_and_scalar_updates():
     assert m.result() == 0.0 and m.name == "loss"
 
 
+def test_mean_float_updates_match_array_updates_exactly():
+    """Plain floats take a shortcut (the loss tracker, every step): same float64 totals as arrays."""
+    rng = np.random.default_rng(0)
+    fast, slow = metrics.Mean(), metrics.Mean()
+    for v, w in zip(rng.standard_normal(50) * 1e3, rng.integers(1, 500, 50)):
+        fast.update_state(float(v), sample_weight=float(w))
+        slow.update_state(np.array(v), sample_weight=np.array(w))
+    fast.update_state(np.float64(0.1))
+    slow.update_state(np.array([0.1]))
+    assert (fast.total, fast.count) == (slow.total, slow.count)
+    fast.update_state(float("nan"), sample_weight=2.0)
+    assert math.isnan(fast.result()) and fast.count == slow.count + 2.0
+
+
 def test_mean_reduces_values_to_one_per_sample():
     values = np.arange(12.0).reshape(4, 3)
     w = np.array([1.0, 0.0, 2.0, 1.0])

@@ -210,6 +210,13 @@ class Mean(Metric):
         self.count = 0.0
 
     def update_state(self, values, sample_weight=None):
+        if isinstance(values, float) and (sample_weight is None or isinstance(sample_weight, float)):
+            # One float and its weight (the model's loss tracker, every step): the float64
+            # product and sums below, without building arrays.
+            weight = 1.0 if sample_weight is None else float(sample_weight)
+            self.total += float(values) * weight
+            self.count += weight
+            return
         values = _as_array(values, "values").astype(np.float64, copy=False)
         if sample_weight is None:
             weight = np.ones(values.shape[:1])

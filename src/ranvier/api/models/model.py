@@ -375,7 +375,7 @@ class Model:
         return loss_value, out
 
     def _update_metrics(self, y, out, sw, loss_value, n):
-        self._loss_tracker.update_state(loss_value, sample_weight=n)
+        self._loss_tracker.update_state(loss_value, sample_weight=float(n))
         if self._metrics:
             y = self.loss.metric_targets(y)
         for m in self._metrics:
