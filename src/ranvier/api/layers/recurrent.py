@@ -13,10 +13,15 @@ import numpy as np
 
 from ...core import _recurrent
 from .. import config, constraints, initializers, regularizers
-from ._buffers import aligned_zeros, reusable_empty
+from ._buffers import reusable_empty
 from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+# "None" for the kernels' optional arrays (no mask, no dropout, no sequence gradient...):
+# size 0, so nothing ever reads or writes them, and one of each serves every call.
+_NO_MASK = np.zeros((0, 0), np.uint8)
+_EMPTY = {(np.dtype(t), ndim): np.zeros((0,) * ndim, t) for t in ("float32", "float64") for ndim in (1, 2, 3)}
 
 
 def _activation_name(value, arg, owner):
@@ -39,10 +44,17 @@ def _dropout_mask(rng, rate, shape, dtype):
     return ((rng.random(shape) >= rate) / (1 - rate)).astype(dtype)
 
 
+def _zeroed(owner, slot, shape, dtype):
+    """A zero-filled work array, reused from step to step (``reusable_empty``: a fresh aligned one costs ~5 us)."""
+    out = reusable_empty(owner, slot, shape, dtype)
+    out.fill(0)
+    return out
+
+
 def time_major_mask(mask, shape, owner, reverse):
     """A Keras (batch, timesteps) boolean mask as the kernels' (T, B) uint8, or an empty one."""
     if mask is None:
-        return np.zeros((0, 0), np.uint8)
+        return _NO_MASK
     mask = np.asarray(mask)
     if mask.shape != tuple(shape):
         raise ValueError(f"{owner}: mask must have shape {tuple(shape)} (batch, timesteps), "
@@ -135,19 +147,23 @@ class _Recurrent(Layer):
         return [out] + [None] * self._n_states if self.return_state else out
 
     # ------------------------------------------------------------ validation
+    def _owner(self):
+        """How error messages name the layer."""
+        return f"{type(self).__name__} {self.name!r}"
+
     def _check_call(self, inputs, initial_state):
         """Validated (inputs, initial states) before any kernel runs."""
-        owner = f"{type(self).__name__} {self.name!r}"
         x = np.asarray(inputs)
         if x.ndim != 3:
-            raise ValueError(f"{owner} expects input of rank 3 (batch, timesteps, features), "
+            raise ValueError(f"{self._owner()} expects input of rank 3 (batch, timesteps, features), "
                              f"got shape {x.shape}")
         if x.shape[0] == 0 or x.shape[1] == 0:
-            raise ValueError(f"{owner} needs at least one sample and one timestep, got shape {x.shape}")
+            raise ValueError(f"{self._owner()} needs at least one sample and one timestep, got shape {x.shape}")
         self._check_input_shape(x.shape)
         x = np.ascontiguousarray(x, dtype=self.kernel.dtype)
         if initial_state is None:
             return x, None
+        owner = self._owner()
         states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
         if len(states) != self._n_states:
             raise ValueError(f"{owner} expects {self._n_states} initial state tensor(s), got {len(states)}")
@@ -163,7 +179,7 @@ class _Recurrent(Layer):
         x, states = self._check_call(inputs, initial_state)
         B, T, _ = x.shape
         u, dtype = self.units, x.dtype
-        m = time_major_mask(mask, (B, T), f"{type(self).__name__} {self.name!r}", self.go_backwards)
+        m = _NO_MASK if mask is None else time_major_mask(mask, (B, T), self._owner(), self.go_backwards)
         xt = np.swapaxes(x, 0, 1)
         xt = np.ascontiguousarray(xt[::-1] if self.go_backwards else xt)
         in_mask = None
@@ -174,7 +190,7 @@ class _Recurrent(Layer):
             rm = _dropout_mask(self._rng, self.recurrent_dropout, (B, u), dtype)
             h_rec = reusable_empty(self, "_h_rec_buffer", (T, B, u), dtype)
         else:
-            rm, h_rec = np.zeros((0, 0), dtype), np.zeros((0, 0, 0), dtype)
+            rm, h_rec = _EMPTY[dtype, 2], _EMPTY[dtype, 3]
         h = reusable_empty(self, "_h_buffer", (T + 1, B, u), dtype)
         h[0] = 0 if states is None else states[0]
         extra = self._forward(xt, m, rm, h, h_rec, states)
@@ -197,11 +213,11 @@ class _Recurrent(Layer):
         dtype = xt.dtype
         dys = list(dy) if self.return_state else [dy]
         dys = [np.zeros((B, self.units), dtype) if g is None else g for g in dys]
-        dh = aligned_zeros((B, self.units), dtype)
+        dh = _zeroed(self, "_dh_buffer", (B, self.units), dtype)
         if self.return_sequences:
             dh_seq = np.ascontiguousarray(np.swapaxes(dys[0], 0, 1), dtype=dtype)
         else:
-            dh_seq = np.zeros((0, 0, 0), dtype)
+            dh_seq = _EMPTY[dtype, 3]
             dh += dys[0]
         if self.return_state:
             dh += dys[1]
@@ -214,7 +230,7 @@ class _Recurrent(Layer):
             dkernel, drec = self.kernel.grad, self.recurrent_kernel.grad
         else:
             beta, dkernel, drec = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.recurrent_kernel.value)
-        dx = reusable_empty(self, "_dx_buffer", xt.shape, dtype) if need_input_grad else np.zeros((0, 0, 0), dtype)
+        dx = reusable_empty(self, "_dx_buffer", xt.shape, dtype) if need_input_grad else _EMPTY[dtype, 3]
         d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dx,
                                   beta, need_input_grad, trainable)
         if not need_input_grad:
@@ -227,7 +243,7 @@ class _Recurrent(Layer):
     def _bias_grad_out(self, trainable, dtype):
         """Where the kernels write the bias gradient (flat), or an empty array for "none"."""
         if not trainable or self.bias is None:
-            return np.zeros(0, dtype)
+            return _EMPTY[dtype, 1]
         return self.bias.grad.reshape(-1)
 
     # ---------------------------------------------------------------- config
@@ -354,7 +370,7 @@ class LSTM(_Recurrent):
     def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
                   need_dx, trainable):
         gates, c, act_c = extra
-        dc = aligned_zeros(dh.shape, dh.dtype)
+        dc = _zeroed(self, "_dc_buffer", dh.shape, dh.dtype)
         if d_extra:
             dc += d_extra[0]
         dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
