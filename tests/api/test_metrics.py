@@ -211,6 +211,15 @@ def test_mean_float_updates_match_array_updates_exactly():
     assert math.isnan(fast.result()) and fast.count == slow.count + 2.0
 
 
+@pytest.mark.parametrize("values", [np.linspace(-3.0, 7.0, 1001), np.linspace(-3.0, 7.0, 2002)[::2],
+                                    np.arange(24.0).reshape(4, 3, 2) / 7, np.array(0.3), np.zeros(0)])
+def test_mean_unweighted_matches_unit_weights_exactly(values):
+    unweighted, ones = metrics.Mean(), metrics.Mean()
+    unweighted.update_state(values)
+    ones.update_state(values, sample_weight=np.ones(values.shape[:1]))
+    assert (unweighted.total, unweighted.count) == (ones.total, ones.count)
+
+
 def test_mean_reduces_values_to_one_per_sample():
     values = np.arange(12.0).reshape(4, 3)
     w = np.array([1.0, 0.0, 2.0, 1.0])

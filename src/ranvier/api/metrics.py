@@ -219,9 +219,14 @@ class Mean(Metric):
             return
         values = _as_array(values, "values").astype(np.float64, copy=False)
         if sample_weight is None:
-            weight = np.ones(values.shape[:1])
-        else:
-            weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
+            # Each sample weighs 1 (the metrics' use, every step): multiplying by ones and
+            # summing them would change nothing.
+            if values.ndim > 1:
+                values = np.mean(values, axis=tuple(range(1, values.ndim)))
+            self.total += float(np.sum(values))
+            self.count += float(values.shape[0]) if values.ndim else 1.0
+            return
+        weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
         if weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
             weight = weight[..., 0]
         if weight.ndim > values.ndim or weight.shape != values.shape[:weight.ndim]:
