@@ -6,6 +6,8 @@ from scipy import signal
 from ranvier.core import _pool
 from ranvier.reference import pool as ref
 
+_NO_GATE = {t: np.empty((0, 0, 0, 0), t) for t in (np.float32, np.float64)}
+
 # (n, h, w, c, ph, pw, sh, sw, pt, pl, oh, ow)
 GEOMETRIES = [
     (2, 4, 4, 3, 2, 2, 2, 2, 0, 0, 2, 2),   # the classic 2x2
@@ -70,8 +72,8 @@ def test_kernel_matches_reference(g, dtype):
     np.testing.assert_array_equal(out, out_ref)
     np.testing.assert_array_equal(argmax, argmax_ref)
     dx, dx_ref = np.empty_like(x), np.empty_like(x)
-    _pool.max_pool2d_backward(dy, argmax, dx, 2)
-    ref.max_pool2d_backward(dy, argmax_ref, dx_ref)
+    _pool.max_pool2d_backward(dy, argmax, _NO_GATE[dtype], dx, 2)
+    ref.max_pool2d_backward(dy, argmax_ref, _NO_GATE[dtype], dx_ref)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-6)
 
     avg, _ = _run(False, x, g)
@@ -81,6 +83,34 @@ def test_kernel_matches_reference(g, dtype):
     _pool.avg_pool2d_backward(dy, ph, pw, sh, sw, pt, pl, dx, 2)
     ref.avg_pool2d_backward(dy, ph, pw, sh, sw, pt, pl, dx_ref)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("g", GEOMETRIES)
+def test_gated_backward_is_the_gradient_through_a_relu_below_the_pool(g):
+    # maxpool(relu(z)): the gated pass equals relu' applied after the plain pass, in float64 finite differences too.
+    rng = np.random.default_rng(7)
+    n, h, w, c, ph, pw, sh, sw, pt, pl, oh, ow = g
+    z = (rng.permutation(np.arange(np.prod(g[:4]), dtype=np.float64)) - np.prod(g[:4]) / 2).reshape(g[:4]) * 0.1
+    proj = rng.standard_normal((n, oh, ow, c))
+    pooled, argmax = _run(True, np.maximum(z, 0), g)
+    dz, plain = np.empty_like(z), np.empty_like(z)
+    _pool.max_pool2d_backward(proj, argmax, pooled, dz, 2)
+    _pool.max_pool2d_backward(proj, argmax, _NO_GATE[np.float64], plain, 2)
+    np.testing.assert_array_equal(dz, plain * (z > 0))
+    dz_ref = np.empty_like(z)
+    ref.max_pool2d_backward(proj, argmax, pooled, dz_ref)
+    np.testing.assert_array_equal(dz, dz_ref)
+    num = np.empty(z.size)
+    flat = z.reshape(-1)
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + 1e-6
+        up = np.sum(proj * _run(True, np.maximum(z, 0), g)[0])
+        flat[i] = orig - 1e-6
+        num[i] = (up - np.sum(proj * _run(True, np.maximum(z, 0), g)[0])) / 2e-6
+        flat[i] = orig
+    err = np.linalg.norm(dz.ravel() - num) / (np.linalg.norm(dz) + np.linalg.norm(num) + 1e-300)
+    assert err < 1e-6
 
 
 @pytest.mark.parametrize("g", GEOMETRIES)
@@ -94,7 +124,7 @@ def test_backward_matches_finite_differences(g, is_max):
     _, argmax = _run(is_max, x, g)
     dx = np.empty_like(x)
     if is_max:
-        _pool.max_pool2d_backward(proj, argmax, dx, 1)
+        _pool.max_pool2d_backward(proj, argmax, _NO_GATE[np.float64], dx, 1)
     else:
         _pool.avg_pool2d_backward(proj, ph, pw, sh, sw, pt, pl, dx, 1)
     num = np.empty(x.size)
@@ -142,4 +172,8 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="argmax must have shape"):
         _pool.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 2), np.int32), 1)
     with pytest.raises(ValueError, match="argmax must have the shape"):
-        _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 1, 3), np.int32), x, 1)
+        _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 1, 3), np.int32), np.zeros((0, 0, 0, 0)),
+                                  x, 1)
+    with pytest.raises(ValueError, match="gate must have the shape of dy \\(2, 2, 2, 3\\) or be empty, got \\(2, 2, 2, 2\\)"):
+        _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32), np.zeros((2, 2, 2, 2)),
+                                  x, 1)

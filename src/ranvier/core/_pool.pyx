@@ -108,13 +108,19 @@ cdef inline void _max_update(floating* o, index_t* a, const floating* src, index
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, ::1] argmax,
-                        floating[:, :, :, ::1] dx, int n_threads):
+                        const floating[:, :, :, ::1] gate, floating[:, :, :, ::1] dx, int n_threads):
     """dx[argmax] += dy per image (dx is overwritten first).
+
+    With a ``gate``, this is also the gradient through a ReLU below the pool:
+    the window max is the ReLU's output at the argmax, so ReLU' there is
+    ``max > 0``, and a window whose max is not positive passes nothing. One
+    pass instead of a ReLU backward re-reading the whole input-sized gradient.
 
     Parameters
     ----------
     dy : (n, oh, ow, c). IN.
     argmax : int32 (n, oh, ow, c), from ``max_pool2d_forward``. IN.
+    gate : (n, oh, ow, c), the pool's output, or (0, 0, 0, 0) for none. IN.
     dx : (n, h, w, c). OUT.
     """
     cdef Py_ssize_t n = dx.shape[0], h = dx.shape[1], w = dx.shape[2], c = dx.shape[3]
@@ -122,10 +128,15 @@ def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, 
     cdef Py_ssize_t i, j
     cdef index_t idx
     cdef floating* d
+    cdef const floating* g
+    cdef bint gated = gate.shape[0] != 0
     cdef int t
     _check("max_pool2d_backward", n, h, w, c, dy.shape[0], dy.shape[3], oh, ow, 1, 1, 1, 1, 0, 0)
     if argmax.shape[0] != n or argmax.shape[1] != oh or argmax.shape[2] != ow or argmax.shape[3] != c:
         raise ValueError(f"max_pool2d_backward: argmax must have the shape of dy {(n, oh, ow, c)}")
+    if gated and (gate.shape[0] != n or gate.shape[1] != oh or gate.shape[2] != ow or gate.shape[3] != c):
+        raise ValueError(f"max_pool2d_backward: gate must have the shape of dy {(n, oh, ow, c)} or be empty, "
+                         f"got {(gate.shape[0], gate.shape[1], gate.shape[2], gate.shape[3])}")
     if n == 0 or size == 0:
         return
     t = effective_threads(n_threads, n * (per + size), _GRAIN)
@@ -134,10 +145,11 @@ def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, 
         for i in prange(n, schedule="static", num_threads=t):
             d = &dx[i, 0, 0, 0]
             memset(d, 0, size * sizeof(floating))
+            g = &gate[i, 0, 0, 0] if gated else NULL
             for j in range(per):
                 idx = (&argmax[i, 0, 0, 0])[j]
                 # An index outside the image can only come from a foreign argmax array: skip it.
-                if 0 <= idx < size:
+                if 0 <= idx < size and (g == NULL or g[j] > 0):
                     d[idx] += (&dy[i, 0, 0, 0])[j]
 
 

@@ -38,12 +38,14 @@ def max_pool2d_forward(x, ph, pw, sh, sw, pt, pl, out, argmax, n_threads=1):
     out[empty] = 0
 
 
-def max_pool2d_backward(dy, argmax, dx, n_threads=1):
+def max_pool2d_backward(dy, argmax, gate, dx, n_threads=1):
     n = dx.shape[0]
     size = dx[0].size
     flat = np.zeros(n * size, dx.dtype)
     a = argmax.reshape(n, -1).astype(np.int64)
     keep = a >= 0
+    if gate.size:
+        keep &= gate.reshape(n, -1) > 0
     np.add.at(flat, (a + np.arange(n)[:, None] * size)[keep], dy.reshape(n, -1)[keep])
     dx[...] = flat.reshape(dx.shape)
 
