@@ -114,7 +114,9 @@ class _Conv(Layer):
 
     def backward(self, dy, cache, need_input_grad=True):
         _, z, y, *_ = cache
-        dz = self.activation.backward(dy.reshape(y.shape), z, y)
+        # A reused buffer: a fresh multi-megabyte array page-faulted on every step.
+        dz = self.activation.backward(dy.reshape(y.shape), z, y,
+                                      out=reusable_empty(self, "_dz_buffer", y.shape, y.dtype))
         return self.backward_preactivation(dz, cache, need_input_grad)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):

@@ -35,11 +35,14 @@ def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
     return out, None
 
 
-def _pool_backward(layer, is_max, dy, argmax, window, strides, pads, x_shape):
+_NO_GATE = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
+
+
+def _pool_backward(layer, is_max, dy, argmax, window, strides, pads, x_shape, gate=None):
     dx = reusable_empty(layer, "_dx_buffer", x_shape, dy.dtype)
     nt = config.kernel_threads()
     if is_max:
-        _pool.max_pool2d_backward(dy, argmax, dx, nt)
+        _pool.max_pool2d_backward(dy, argmax, _NO_GATE[dy.dtype] if gate is None else gate, dx, nt)
     else:
         _pool.avg_pool2d_backward(dy, *window, *strides, *pads, dx, nt)
     return dx
@@ -82,15 +85,27 @@ class _Pooling(Layer):
         x = spatial_input(inputs, self.rank)
         geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
         out, argmax = _pool_forward(self, self._max, x, *geom, self._as2d(out_spatial))
-        cache = (argmax, geom, x.shape, inputs.shape)
+        cache = (argmax, geom, x.shape, inputs.shape, out if self._max and training else None)
         return out.reshape((inputs.shape[0],) + out_spatial + (inputs.shape[-1],)), cache
 
     def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
-        argmax, geom, x_shape, input_shape = cache
+        argmax, geom, x_shape, input_shape, _ = cache
         dy = np.ascontiguousarray(dy).reshape((x_shape[0],) + self._as2d(dy.shape[1:-1]) + (x_shape[3],))
         return _pool_backward(self, self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
+
+    def backward_through_relu(self, dy, cache):
+        """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (max pooling, training caches).
+
+        One pass: a window's max is the ReLU output at its argmax, so the ReLU
+        passes the gradient exactly where that max is positive. The model calls
+        this instead of ``backward`` then the ReLU's backward, which re-read the
+        whole input-sized gradient.
+        """
+        argmax, geom, x_shape, input_shape, out = cache
+        dy = np.ascontiguousarray(dy).reshape(out.shape)
+        return _pool_backward(self, True, dy, argmax, *geom, x_shape, gate=out).reshape(input_shape)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
