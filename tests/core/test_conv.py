@@ -6,6 +6,8 @@ from scipy import signal
 from ranvier.core import _conv
 from ranvier.reference import conv as ref
 
+_NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
+
 # (n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr): pb/pr = trailing padding
 GEOMETRIES = [
     (2, 5, 5, 3, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # valid 3x3
@@ -59,12 +61,12 @@ def test_forward_matches_scipy_correlate(g):
     rng = np.random.default_rng(0)
     x, kernel, geom, out_hw = _setup(g, np.float64, rng)
     out = np.empty((x.shape[0],) + out_hw + (kernel.shape[1],))
-    _conv.conv2d_forward(x, kernel, out, *geom, 2)
+    _conv.conv2d_forward(x, kernel, _NO_BIAS[x.dtype], False, out, *geom, 2)
     kernel4 = kernel.reshape(geom[0], geom[1], x.shape[3], -1)
     expected = _scipy_conv(x, kernel4, geom, g[13:15], out_hw)
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
     ref_out = np.empty_like(out)
-    ref.conv2d_forward(x, kernel, ref_out, *geom, 1)
+    ref.conv2d_forward(x, kernel, _NO_BIAS[x.dtype], False, ref_out, *geom, 1)
     np.testing.assert_allclose(ref_out, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -81,9 +83,16 @@ def test_kernel_matches_reference(g, dtype):
         np.testing.assert_allclose(a, b, rtol=eps, atol=eps * max(1.0, np.abs(b).max()))
 
     out, out_ref = np.empty((n,) + out_hw + (f,), dtype), np.empty((n,) + out_hw + (f,), dtype)
-    _conv.conv2d_forward(x, kernel, out, *geom, 2)
-    ref.conv2d_forward(x, kernel, out_ref, *geom, 1)
+    _conv.conv2d_forward(x, kernel, _NO_BIAS[x.dtype], False, out, *geom, 2)
+    ref.conv2d_forward(x, kernel, _NO_BIAS[x.dtype], False, out_ref, *geom, 1)
     close(out, out_ref)
+    # The bias and ReLU epilogue: the same sums, then exactly max(z + b, 0).
+    bias = rng.standard_normal(f).astype(dtype)
+    fused, fused_ref = np.empty_like(out), np.empty_like(out)
+    _conv.conv2d_forward(x, kernel, bias, True, fused, *geom, 2)
+    ref.conv2d_forward(x, kernel, bias, True, fused_ref, *geom, 1)
+    np.testing.assert_array_equal(fused, np.maximum(out + bias, 0))
+    close(fused, fused_ref)
 
     dz = rng.standard_normal(out.shape).astype(dtype)
     dk, dk_ref = np.ones_like(kernel), np.ones_like(kernel)
@@ -106,7 +115,7 @@ def test_backward_matches_finite_differences(g):
 
     def loss():
         out = np.empty((n,) + out_hw + (f,))
-        _conv.conv2d_forward(x, kernel, out, *geom, 1)
+        _conv.conv2d_forward(x, kernel, _NO_BIAS[x.dtype], False, out, *geom, 1)
         return float(np.sum(proj * out))
 
     dk, dx = np.empty_like(kernel), np.empty_like(x)
@@ -148,7 +157,7 @@ def test_thread_count_does_not_change_results(g):
         out, dk, db, dx = np.empty_like(dz), np.empty_like(kernel), np.empty(dz.shape[-1], np.float32), np.empty_like(x)
         colx = np.empty((dz.shape[0] * out_hw[0] * out_hw[1], kernel.shape[0]), np.float32)
         _conv.im2col(x, *geom, colx, *out_hw, t)
-        _conv.conv2d_forward(x, kernel, out, *geom, t)
+        _conv.conv2d_forward(x, kernel, np.ones(dz.shape[-1], np.float32), True, out, *geom, t)
         _conv.conv2d_backward(x, kernel, dz, dk, db, dx, 0.0, True, *geom, t)
         results.append((colx, out, dk, db, dx))
     for other in results[1:]:
@@ -179,11 +188,13 @@ def test_bad_arguments_raise_value_error():
     out = np.zeros((2, 3, 3, 4))
     geom = (3, 3, 1, 1, 1, 1, 0, 0)
     with pytest.raises(ValueError, match="kernel must have 27 rows"):
-        _conv.conv2d_forward(x, np.zeros((26, 4)), out, *geom, 1)
+        _conv.conv2d_forward(x, np.zeros((26, 4)), np.zeros(4), False, out, *geom, 1)
     with pytest.raises(ValueError, match="out must have shape"):
-        _conv.conv2d_forward(x, kernel, np.zeros((2, 3, 3, 5)), *geom, 1)
+        _conv.conv2d_forward(x, kernel, np.zeros(4), False, np.zeros((2, 3, 3, 5)), *geom, 1)
+    with pytest.raises(ValueError, match="bias must have shape \\(4,\\) or \\(0,\\), got \\(5,\\)"):
+        _conv.conv2d_forward(x, kernel, np.zeros(5), False, out, *geom, 1)
     with pytest.raises(ValueError, match="geometry"):
-        _conv.conv2d_forward(x, kernel, out, 3, 3, 0, 1, 1, 1, 0, 0, 1)
+        _conv.conv2d_forward(x, kernel, np.zeros(4), False, out, 3, 3, 0, 1, 1, 1, 0, 0, 1)
     with pytest.raises(ValueError, match="beta must be 0.0 or 1.0"):
         _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros_like(x), 0.5, True,
                               *geom, 1)
@@ -194,4 +205,4 @@ def test_bad_arguments_raise_value_error():
         _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros((2, 5, 5, 2)), 0.0, True,
                               *geom, 1)
     with pytest.raises((TypeError, ValueError)):
-        _conv.conv2d_forward(x.astype(np.float32), kernel, out, *geom, 1)
+        _conv.conv2d_forward(x.astype(np.float32), kernel, np.zeros(4), False, out, *geom, 1)

@@ -19,38 +19,7 @@ from ranvier.core._libm cimport fabs_ as _abs, ferf as _erf, fexp as _exp, fexpm
 from ranvier.core._libm cimport flog as _log, flog1p as _log1p
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
-from ranvier.core._simd cimport RV_SIMD_CLONED
-
-# The bias add and the plain ReLU (the common Dense/Conv case), per vector width
-# (``_simd.pxd``); "omp simd": y may be z and dz may be dy, element for element.
-cdef extern from *:
-    """
-    #define RV_DEFINE_RELU(T, SFX)                                                              \\
-    RV_SIMD_CLONES static void rv_add_bias_##SFX(T* z, const T* RV_RESTRICT bias,              \\
-                                                 Py_ssize_t rows, Py_ssize_t cols) {           \\
-        for (Py_ssize_t i = 0; i < rows; i++) {                                                \\
-            T* zr = z + i * cols;                                                              \\
-            _Pragma("omp simd")                                                                \\
-            for (Py_ssize_t j = 0; j < cols; j++) zr[j] += bias[j];                            \\
-        }                                                                                      \\
-    }                                                                                          \\
-    RV_SIMD_CLONES static void rv_relu_##SFX(const T* z, T* y, Py_ssize_t n) {                 \\
-        _Pragma("omp simd")                                                                    \\
-        for (Py_ssize_t j = 0; j < n; j++) y[j] = z[j] > 0 ? z[j] : (T) 0;                     \\
-    }                                                                                          \\
-    RV_SIMD_CLONES static void rv_relu_back_##SFX(const T* dy, const T* y, T* dz, Py_ssize_t n) { \\
-        _Pragma("omp simd")                                                                    \\
-        for (Py_ssize_t j = 0; j < n; j++) dz[j] = y[j] > 0 ? dy[j] : (T) 0;                   \\
-    }
-    RV_DEFINE_RELU(float, f32)
-    RV_DEFINE_RELU(double, f64)
-    """
-    void rv_add_bias_f32(float* z, const float* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    void rv_add_bias_f64(double* z, const double* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    void rv_relu_f32(const float* z, float* y, Py_ssize_t n) noexcept nogil
-    void rv_relu_f64(const double* z, double* y, Py_ssize_t n) noexcept nogil
-    void rv_relu_back_f32(const float* dy, const float* y, float* dz, Py_ssize_t n) noexcept nogil
-    void rv_relu_back_f64(const double* dy, const double* y, double* dz, Py_ssize_t n) noexcept nogil
+from ranvier.core._relu cimport add_bias, relu, relu_back
 
 cdef enum:
     LINEAR = 0
@@ -118,20 +87,14 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
     cdef Py_ssize_t j
     cdef floating x, m, s
     if bias != NULL:
-        if floating is float:
-            rv_add_bias_f32(z, bias, n // cols, cols)
-        else:
-            rv_add_bias_f64(z, bias, n // cols, cols)
+        add_bias(z, bias, n // cols, cols)
     if kind == LINEAR:
         if y != z:
             for j in range(n):
                 y[j] = z[j]
     elif kind == RELU:
         if a == 0 and c == 0 and b == INFINITY:
-            if floating is float:
-                rv_relu_f32(z, y, n)
-            else:
-                rv_relu_f64(z, y, n)
+            relu(z, y, n)
         else:
             for j in range(n):
                 y[j] = _relu(z[j], a, b, c)
@@ -220,10 +183,7 @@ cdef void _backward_span(int kind, const floating* dy, const floating* z, const 
         # slope, y == 0 or y == max_value a flat part (or a kink).
         # Loads hoisted out of the selects so that the loops vectorise.
         if a == 0 and b == INFINITY:
-            if floating is float:
-                rv_relu_back_f32(dy, y, dz, n)
-            else:
-                rv_relu_back_f64(dy, y, dz, n)
+            relu_back(dy, y, dz, n)
         else:
             for j in range(n):
                 v = y[j]

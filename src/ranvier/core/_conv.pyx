@@ -41,6 +41,7 @@ from libc.string cimport memset
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
+from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._simd cimport RV_SIMD_CLONED
@@ -175,15 +176,22 @@ def col2im(const floating[:, ::1] col, int kh, int kw, int sh, int sw, int dh, i
                    kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, <floating*> &col[i * per, 0], True)
 
 
-def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
-                   floating[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int dh, int dw,
+def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel, const floating[::1] bias,
+                   bint apply_relu, floating[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int dh, int dw,
                    int pt, int pl, int n_threads):
-    """out = conv(x, kernel), no bias (the caller fuses bias and activation).
+    """out = conv(x, kernel) (+ bias) (then max(., 0)).
+
+    The bias and the ReLU go on each block of output rows right after its
+    product, while it is in cache, instead of in a pass of their own over the
+    whole output (other activations are the caller's).
 
     Parameters
     ----------
     x : ndarray of shape (n, h, w, c). IN.
     kernel : ndarray of shape (kh * kw * c, filters): a Keras kernel reshaped. IN.
+    bias : ndarray of shape (filters,), or (0,) for none. IN.
+    apply_relu : bool
+        Apply the plain ReLU ``max(z, 0)`` after the bias.
     out : ndarray of shape (n, oh, ow, filters). OUT.
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
@@ -195,6 +203,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     if kernel.shape[0] != k:
         raise ValueError(f"conv2d_forward: kernel must have {k} rows (kh * kw * channels), got {kernel.shape[0]}")
+    if bias.shape[0] not in (0, f):
+        raise ValueError(f"conv2d_forward: bias must have shape ({f},) or (0,), got ({bias.shape[0]},)")
     if out.shape[0] != n or out.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
@@ -202,10 +212,8 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_forward")
     if n == 0 or f == 0:
         return
-    if k == 0:
-        out[...] = 0
-        return
-    t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN)
+    cdef const floating* b = &bias[0] if bias.shape[0] else NULL
+    t = effective_threads(n_threads, m * max(k, 1) * f, _PRODUCT_GRAIN)
     cdef floating* packed = packed_alloc(k, f, 1, &out[0, 0, 0, 0])
     cdef floating* scratch = _scratch(0 if pointwise else t * _BLOCK_ROWS * k, &out[0, 0, 0, 0])
     with nogil:
@@ -213,13 +221,20 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
         for blk in prange((m + _BLOCK_ROWS - 1) // _BLOCK_ROWS, schedule="static", num_threads=t):
             r0 = blk * _BLOCK_ROWS
             rows = min(_BLOCK_ROWS, m - r0)
-            if pointwise:
-                buf = <floating*> &x[0, 0, 0, 0] + r0 * k
+            if k == 0:  # inputs without channels
+                memset(&out[0, 0, 0, 0] + r0 * f, 0, rows * f * sizeof(floating))
             else:
-                buf = scratch + threadid() * _BLOCK_ROWS * k
-                _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
-                           kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
-            packed_gemm(False, rows, 0, f, k, buf, k, packed, &out[0, 0, 0, 0] + r0 * f, f, False)
+                if pointwise:
+                    buf = <floating*> &x[0, 0, 0, 0] + r0 * k
+                else:
+                    buf = scratch + threadid() * _BLOCK_ROWS * k
+                    _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
+                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+                packed_gemm(False, rows, 0, f, k, buf, k, packed, &out[0, 0, 0, 0] + r0 * f, f, False)
+            if b != NULL:
+                add_bias(&out[0, 0, 0, 0] + r0 * f, b, rows, f)
+            if apply_relu:
+                relu(&out[0, 0, 0, 0] + r0 * f, &out[0, 0, 0, 0] + r0 * f, rows * f)
     free(scratch)
     packed_free(packed)
 

@@ -49,10 +49,13 @@ def _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
     return col
 
 
-def conv2d_forward(x, kernel, out, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
+def conv2d_forward(x, kernel, bias, apply_relu, out, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     n, oh, ow, f = out.shape
     col = _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)
-    np.matmul(col, kernel, out=out.reshape(-1, f))
+    z = col @ kernel
+    if bias.size:
+        z += bias
+    out.reshape(-1, f)[...] = np.maximum(z, 0) if apply_relu else z
 
 
 def conv2d_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,

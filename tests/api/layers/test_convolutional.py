@@ -74,6 +74,8 @@ CONV2D_CASES = [
     dict(kernel_size=(2, 3), dilation_rate=(2, 1)),
     dict(kernel_size=1),
     dict(kernel_size=3, padding="same", activation="tanh", use_bias=False),
+    dict(kernel_size=3, activation="relu"),  # bias and ReLU applied inside the kernel
+    dict(kernel_size=(3, 2), strides=(2, 1), padding="same", activation="linear"),
 ]
 
 
@@ -90,6 +92,18 @@ def test_conv2d_gradients(kwargs):
 def test_conv1d_gradients(kwargs):
     layer = Conv1D(3, dtype="float64", activation="tanh", **kwargs)
     check_gradients(layer, np.random.default_rng(2).standard_normal((2, 9, 2)))
+
+
+def test_relu_in_the_kernel_matches_the_activation_pass():
+    x = np.random.default_rng(5).standard_normal((3, 6, 6, 2))
+    fused, plain = Conv2D(4, 3, activation="relu", name="fused"), Conv2D(4, 3, name="plain")
+    for layer in (fused, plain):
+        layer._build_once((None, 6, 6, 2))
+        layer.kernel.assign(np.random.default_rng(6).standard_normal(layer.kernel.shape))
+        layer.bias.assign(np.linspace(-1, 1, 4))
+    assert convolutional._in_kernel_activation(fused.activation) == "relu"
+    assert convolutional._in_kernel_activation(Conv2D(4, 3, activation="relu6").activation) is None
+    np.testing.assert_array_equal(fused(x), np.maximum(plain(x), 0))
 
 
 def test_weight_gradients_accumulate_when_a_layer_is_reused():

@@ -17,6 +17,14 @@ __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
+_RELU = activations.get("relu")
+
+
+def _in_kernel_activation(act):
+    """"relu" or "linear" when the conv kernel can apply ``act`` itself, else None."""
+    if type(act) is type(_RELU) and act.get_config() == {} and act.name in ("relu", "linear"):
+        return act.name
+    return None
 
 
 def _rank_shape(rank):
@@ -105,10 +113,15 @@ class _Conv(Layer):
         oh, ow = (1,) * (2 - self.rank) + out_spatial
         k = self.kernel.value.size // self.filters
         z = reusable_empty(self, "_z_buffer", (n, oh, ow, self.filters), x.dtype)
-        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters), z, *geom, config.kernel_threads())
-        z2 = z.reshape(-1, self.filters)
         act = self.activation
-        y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
+        # The kernel adds the bias and applies a plain ReLU block by block, while the output is in cache.
+        in_kernel = _in_kernel_activation(act)
+        bias = self.bias.value if self.use_bias else None
+        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters),
+                             _EMPTY1[x.dtype] if bias is None or not in_kernel else bias,
+                             in_kernel == "relu", z, *geom, config.kernel_threads())
+        z2 = z.reshape(-1, self.filters)
+        y = z2 if in_kernel else act.forward(z2, out=None if act.needs_input else z2, bias=bias)
         cache = (x, z2, y, geom, (oh, ow), inputs.shape)
         return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
