@@ -1,0 +1,57 @@
+import threading
+
+import pytest
+
+from ranvier.api import config
+from ranvier.api._threading import _blas_libraries, compute_scope
+from ranvier.core import _blas
+
+
+def _blas_threads():
+    return [lib.get_num_threads() for lib in _blas_libraries().lib_controllers]
+
+
+def test_scope_holds_blas_at_one_thread_and_restores_everything():
+    before = _blas_threads(), _blas.get_gemm_threads(), config.kernel_threads()
+    with compute_scope():
+        assert _blas_threads() == [1] * len(before[0])
+        assert config.kernel_threads() == config.get_num_threads()
+        assert _blas.get_gemm_threads() == config.get_num_threads()
+        with compute_scope():  # nested (e.g. an eager layer call inside fit)
+            assert _blas_threads() == [1] * len(before[0])
+        assert _blas_threads() == [1] * len(before[0])
+    assert (_blas_threads(), _blas.get_gemm_threads(), config.kernel_threads()) == before
+
+
+def test_scope_restores_after_an_error():
+    before = _blas_threads(), _blas.get_gemm_threads(), config.kernel_threads()
+    with pytest.raises(RuntimeError, match="boom"):
+        with compute_scope():
+            raise RuntimeError("boom")
+    assert (_blas_threads(), _blas.get_gemm_threads(), config.kernel_threads()) == before
+
+
+def test_scope_inside_a_user_limit_restores_the_users_limit():
+    controller = _blas_libraries()
+    with controller.limit(limits=1):
+        with compute_scope():
+            pass
+        assert _blas_threads() == [1] * len(controller.lib_controllers)
+
+
+def test_scope_hands_blas_back_to_other_threads():
+    """threadpoolctl lets one thread at a time limit OpenBLAS: a finished scope must release it."""
+    if max(t or 1 for t in _blas_threads()) < 2:
+        pytest.skip("BLAS runs one thread here: a limit of 1 would not show")
+    with compute_scope():
+        pass
+    seen = []
+
+    def other_thread():
+        with _blas_libraries().limit(limits=1):
+            seen.append(_blas_threads())
+
+    worker = threading.Thread(target=other_thread)
+    worker.start()
+    worker.join()
+    assert seen == [[1] * len(_blas_libraries().lib_controllers)]
