@@ -162,6 +162,8 @@ def depthwise_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :
     t = effective_threads(n_threads, n * oh * ow * cm * kh * kw, _GRAIN)
     with nogil:
         for r in prange(n * oh, schedule="static", num_threads=t):
+            # Assigned in the loop body so that each thread has its own (tap_range writes through pointers).
+            lo = hi = 0
             i = r // oh
             y = r % oh
             memset(&out[i, y, 0, 0], 0, ow * cm * sizeof(floating))
@@ -238,6 +240,7 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating[:, :, :, :
     cdef floating* part
     cdef int t = effective_threads(n_threads, n * oh * ow * ksize, _GRAIN)
     for b in prange(n_blocks, schedule="static", num_threads=t):
+        lo = hi = 0  # thread-private (tap_range writes through pointers)
         part = partials + b * ksize
         memset(part, 0, ksize * sizeof(floating))
         for r in range(b * rows, min((b + 1) * rows, n * oh)):
@@ -279,6 +282,7 @@ cdef void _input_grad(const floating[:, :, :, ::1] kernel, const floating[:, :, 
     cdef Py_ssize_t r, i, iy, ky, kx, yy, y, lo, hi
     cdef int t = effective_threads(n_threads, n * oh * ow * cm * kh * kw, _GRAIN)
     for r in prange(n * h, schedule="static", num_threads=t):
+        lo = hi = 0  # thread-private (tap_range writes through pointers)
         i = r // h
         iy = r % h
         memset(&dx[i, iy, 0, 0], 0, w * c * sizeof(floating))
