@@ -174,6 +174,11 @@ class _Kernel(Activation):
 _EMPTY = {np.dtype(t): np.empty((0, 0), t) for t in ("float32", "float64")}
 
 
+def is_plain(act, name):
+    """True for the built-in activation ``name`` with default parameters: what fused kernels implement."""
+    return type(act) is _Kernel and act.name == name and not act._config
+
+
 def _finite(value, name, arg, minimum=None):
     try:
         v = float(value)

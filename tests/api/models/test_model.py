@@ -258,3 +258,34 @@ def test_determinism_gives_identical_weights_for_any_thread_count():
         rv.set_num_threads(rv.api.config._default_threads())
     for w1, w2 in zip(*weights):
         assert np.array_equal(w1, w2)
+
+
+def _conv_pool_model(activation="relu", pool=None):
+    L = rv.layers
+    return rv.Sequential([L.Input((8, 7, 2)), L.Conv2D(3, 3, padding="same", activation=activation),
+                          (pool or L.MaxPooling2D)(2, padding="same"),
+                          L.Conv2D(2, 2, activation="relu"),
+                          L.MaxPooling2D(), L.Flatten(), L.Dense(3, activation="softmax")])
+
+
+def test_relu_below_max_pooling_is_folded_into_the_pool_backward(float64):
+    model = _conv_pool_model()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(11)
+    x, y = rng.standard_normal((5, 8, 7, 2)), rng.integers(0, 3, 5)
+    assert model._relu_pools == {1, 3}
+    check_gradients(model, x, y)
+    # Bit for bit what the pool's plain backward followed by the ReLU backward gives.
+    xp, yp, sw = model._prepare(x, y)
+    model._compute_gradients(xp, yp, sw)
+    folded = model._flat_grads.copy()
+    model._relu_pools = set()
+    model._compute_gradients(xp, yp, sw)
+    np.testing.assert_array_equal(model._flat_grads, folded)
+
+
+@pytest.mark.parametrize("activation, pool", [("tanh", None), ("relu", rv.layers.AveragePooling2D)])
+def test_no_fold_without_a_plain_relu_into_max_pooling(activation, pool):
+    model = _conv_pool_model(activation, pool)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert model._relu_pools == {3}

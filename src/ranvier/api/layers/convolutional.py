@@ -17,14 +17,11 @@ __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
 
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
-_RELU = activations.get("relu")
 
 
 def _in_kernel_activation(act):
     """"relu" or "linear" when the conv kernel can apply ``act`` itself, else None."""
-    if type(act) is type(_RELU) and act.get_config() == {} and act.name in ("relu", "linear"):
-        return act.name
-    return None
+    return next((name for name in ("relu", "linear") if activations.is_plain(act, name)), None)
 
 
 def _rank_shape(rank):

@@ -95,8 +95,18 @@ class _Pooling(Layer):
         dy = np.ascontiguousarray(dy).reshape((x_shape[0],) + self._as2d(dy.shape[1:-1]) + (x_shape[3],))
         return _pool_backward(self, self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
 
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class _MaxPooling(_Pooling):
+    """Windowed max pooling: the model may fold a ReLU below it into its backward pass."""
+
+    _max = True
+
     def backward_through_relu(self, dy, cache):
-        """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (max pooling, training caches).
+        """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (training caches).
 
         One pass: a window's max is the ReLU output at its argmax, so the ReLU
         passes the gradient exactly where that max is positive. The model calls
@@ -106,10 +116,6 @@ class _Pooling(Layer):
         argmax, geom, x_shape, input_shape, out = cache
         dy = np.ascontiguousarray(dy).reshape(out.shape)
         return _pool_backward(self, True, dy, argmax, *geom, x_shape, gate=out).reshape(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
-                "padding": self.padding}
 
 
 class _GlobalPooling(Layer):
@@ -159,7 +165,7 @@ class _GlobalPooling(Layer):
         return {**super().get_config(), "keepdims": self.keepdims}
 
 
-class MaxPooling1D(_Pooling):
+class MaxPooling1D(_MaxPooling):
     """Max pooling over steps: ``(batch, steps, channels)``.
 
     Parameters
@@ -171,7 +177,7 @@ class MaxPooling1D(_Pooling):
         "same" pads as Keras (odd cell after); padding never wins a max.
     """
 
-    rank, _max = 1, True
+    rank = 1
 
 
 class AveragePooling1D(_Pooling):
@@ -183,7 +189,7 @@ class AveragePooling1D(_Pooling):
     rank, _max = 1, False
 
 
-class MaxPooling2D(_Pooling):
+class MaxPooling2D(_MaxPooling):
     """Max pooling over rows and columns: ``(batch, rows, cols, channels)``.
 
     Parameters
@@ -195,7 +201,7 @@ class MaxPooling2D(_Pooling):
         "same" pads as Keras (odd cell after); padding never wins a max.
     """
 
-    rank, _max = 2, True
+    rank = 2
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)

@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import config, data, losses, metrics as metrics_module, optimizers
+from .. import activations, config, data, losses, metrics as metrics_module, optimizers
 from .._threading import compute_scope
 from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers.base import Layer
@@ -64,6 +64,7 @@ class Model:
         self._nodes = topological_nodes(ins, outs)
         self._plan = _execution_plan(self._nodes, ins)
         self._input_id, self._output_id = id(ins[0]), id(outs[0])
+        self._relu_pools = _relu_pools(self._plan, self._output_id)
         self._layers = []
         for node in self._nodes:
             if all(node.layer is not l for l in self._layers):
@@ -220,6 +221,7 @@ class Model:
 
     def _backward(self, dy, caches, fused):
         grads = {self._output_id: dy}
+        preactivation = set()  # tensors whose gradient is w.r.t. their producer's pre-activation
         last = len(self._plan) - 1
         for i in range(last, -1, -1):
             node, in_ids, out_ids, need = self._plan[i]
@@ -241,7 +243,11 @@ class Model:
                 dy_in = [np.zeros_like(o) if g is None else g for g, o in zip(dys, outs)]
             else:
                 dy_in = dys[0]
-            if fused and i == last:
+            if i in self._relu_pools:
+                # The gradient w.r.t. the ReLU producer's pre-activation, in the pool's one pass.
+                dx = node.layer.backward_through_relu(dy_in, cache)
+                preactivation.add(in_ids[0])
+            elif fused and i == last or out_ids[0] in preactivation:
                 dx = node.layer.backward_preactivation(dy_in, cache, need_input_grad=need_any)
             else:
                 dx = node.layer.backward(dy_in, cache, need_input_grad=need_any)
@@ -672,6 +678,33 @@ def _execution_plan(nodes, inputs):
         need = tuple(i not in input_ids for i in in_ids)
         plan.append((node, in_ids, tuple(id(t) for t in node.outputs), need if any(need) else None))
     return plan
+
+
+def _relu_pools(plan, output_id):
+    """Plan indices of max-pooling nodes that take the backward pass through a ReLU below them.
+
+    The pool's input must be the plain-ReLU output of a layer with a fused
+    activation (``backward_preactivation``), used by nothing else and with no
+    activity penalty: the pool then returns the gradient w.r.t. that layer's
+    pre-activation, and the ReLU backward (a pass over the pool's whole input)
+    is skipped.
+    """
+    producers, uses = {}, {}
+    for j, (node, in_ids, out_ids, _) in enumerate(plan):
+        for t in in_ids:
+            uses[t] = uses.get(t, 0) + 1
+        for t in out_ids:
+            producers[t] = node
+    pools = set()
+    for i, (node, in_ids, _, need) in enumerate(plan):
+        src = producers.get(in_ids[0])
+        if (hasattr(node.layer, "backward_through_relu") and need is not None and len(in_ids) == 1
+                and src is not None and uses[in_ids[0]] == 1 and in_ids[0] != output_id
+                and not src.multi_output and src.layer._fusable_activation
+                and src.layer.activity_regularizer is None
+                and activations.is_plain(getattr(src.layer, "activation", None), "relu")):
+            pools.add(i)
+    return pools
 
 
 def _add_activity_gradient(reg, out, dy):
