@@ -307,8 +307,9 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ss
 
     Thread i owns rows [k0, k1) of dkernel: it gathers those columns of each
     fixed block of rows and multiplies them by the block's dz, read in place when
-    f is a multiple of 32, else packed into its own buffer. The thread owning row
-    0 adds each dz block to dbias while the block is in cache.
+    f is a multiple of 32, else packed into its own buffer. The thread owning the
+    last rows (the fewest, when k is not a multiple of the share) adds each dz
+    block to dbias while the block is in cache.
     """
     cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
     cdef Py_ssize_t share, k0, k1, r0, rows, ld
@@ -344,7 +345,7 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ss
                     pack(False, rows, f, 1, 0, f, dz + r0 * f, f, bp)
                     packed_gemm(True, k1 - k0, 0, f, rows, buf, ld, bp, dkernel + k0 * f, f,
                                 accumulate or r0 > 0)
-                if k0 == 0 and dbias != NULL:
+                if k1 == k and dbias != NULL:
                     add_column_sums(dz + r0 * f, rows, f, f, dbias)
                 r0 = r0 + rows
     free(scratch)
