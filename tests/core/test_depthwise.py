@@ -5,6 +5,7 @@ from scipy import signal
 
 from ranvier.core import _depthwise
 from ranvier.reference import depthwise as ref
+from ranvier.testing import numerical_gradient, relative_error
 
 # (n, h, w, c, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr): pb/pr = trailing padding
 GEOMETRIES = [
@@ -83,23 +84,6 @@ def test_kernel_matches_reference(g, dtype):
     np.testing.assert_allclose(dx, dx_ref, **tol)
 
 
-def _numeric_grad(array, loss):
-    num = np.empty(array.size)
-    flat = array.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + 1e-6
-        up = loss()
-        flat[i] = orig - 1e-6
-        num[i] = (up - loss()) / 2e-6
-        flat[i] = orig
-    return num
-
-
-def _rel_err(a, b):
-    return np.linalg.norm(a.ravel() - b.ravel()) / (np.linalg.norm(a) + np.linalg.norm(b))
-
-
 @pytest.mark.parametrize("g", GEOMETRIES)
 @pytest.mark.parametrize("impl", [_depthwise, ref], ids=["kernel", "reference"])
 def test_backward_matches_finite_differences(g, impl):
@@ -116,7 +100,7 @@ def test_backward_matches_finite_differences(g, impl):
     dk, dx = np.full_like(kernel, np.nan), np.full_like(x, np.nan)
     impl.depthwise_conv2d_backward(x, kernel, proj, dk, dx, 0.0, True, *geom, 1)
     for array, grad in ((kernel, dk), (x, dx)):
-        assert _rel_err(grad, _numeric_grad(array, loss)) < 1e-6
+        assert relative_error(grad, numerical_gradient(loss, array)) < 1e-6
 
 
 def test_beta_accumulates_and_dx_is_optional():

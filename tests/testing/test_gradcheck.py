@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import ranvier as rv
-from ranvier.testing import check_gradients
+from ranvier.testing import check_gradients, numerical_gradient, relative_error
 
 
 class _WrongBackward(rv.layers.Dense):
@@ -30,3 +30,14 @@ def test_max_checks_subsamples(float64):
     layer = rv.layers.Dense(30, activation="tanh")
     result = check_gradients(layer, np.random.default_rng(1).standard_normal((3, 40)), max_checks=20)
     assert result.passed and set(result.errors) == {layer.kernel.name, layer.bias.name, "input_0"}
+
+
+def test_numerical_gradient_matches_a_known_derivative_and_restores_the_array():
+    a = np.array([[0.5, -1.0], [2.0, 3.0]])
+    before = a.copy()
+    num = numerical_gradient(lambda: float(np.sum(np.sin(a) * a)), a)
+    np.testing.assert_allclose(num, np.cos(before) * before + np.sin(before), rtol=1e-8)
+    np.testing.assert_array_equal(a, before)
+    assert relative_error(num, np.cos(a) * a + np.sin(a)) < 1e-8
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    assert relative_error(np.ones(2), -np.ones(2)) == 1.0

@@ -33,6 +33,29 @@ class GradientCheckResult:
         return f"<GradientCheckResult passed={self.passed} max_error={self.max_error:.2e} ({worst})>"
 
 
+def numerical_gradient(loss_fn, array, eps=1e-6):
+    """Central differences of ``loss_fn()`` with respect to every entry of ``array``.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Returns a float; it must read ``array``, which is perturbed in place
+        (every entry is restored).
+    array : ndarray, float64
+    eps : float, default 1e-6
+
+    Returns
+    -------
+    ndarray of ``array``'s shape, float64: ``(loss(a + eps) - loss(a - eps)) / (2 eps)`` per entry.
+    """
+    return _numeric(array, loss_fn, eps, np.arange(array.size)).reshape(array.shape)
+
+
+def relative_error(analytic, numeric):
+    """``|a - n| / (|a| + |n|)`` (Euclidean norms); 0.0 when both are zero."""
+    return _relative_error(analytic, numeric)
+
+
 def _relative_error(a, n):
     a, n = np.asarray(a, np.float64).ravel(), np.asarray(n, np.float64).ravel()
     denom = np.linalg.norm(a) + np.linalg.norm(n)
