@@ -1,6 +1,8 @@
 """ranvier.core._conv against its NumPy reference, scipy.signal and finite differences."""
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from scipy import signal
 
 from ranvier.core import _conv
@@ -197,3 +199,29 @@ def test_bad_arguments_raise_value_error():
                               *geom, 1)
     with pytest.raises((TypeError, ValueError)):
         _conv.conv2d_forward(x.astype(np.float32), kernel, np.zeros(4), False, out, *geom, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), c=st.integers(1, 6), f=st.integers(1, 40),
+       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
+       dh=st.integers(1, 3), dw=st.integers(1, 3), pt=st.integers(0, 3), pl=st.integers(0, 3),
+       pb=st.integers(0, 3), pr=st.integers(0, 3), threads=st.integers(1, 3))
+def test_random_geometries_match_the_reference(n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, threads):
+    # The gather moves runs of taps and column ranges that may cut through a tap: any geometry, any split.
+    g = (n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)
+    oh, ow = _out_hw(g)
+    assume(oh >= 1 and ow >= 1)
+    rng = np.random.default_rng(0)
+    x, kernel, geom, out_hw = _setup(g, np.float64, rng)
+    bias = rng.standard_normal(f)
+    out, out_ref = np.empty((n, oh, ow, f)), np.empty((n, oh, ow, f))
+    _conv.conv2d_forward(x, kernel, bias, True, out, *geom, threads)
+    ref.conv2d_forward(x, kernel, bias, True, out_ref, *geom, 1)
+    np.testing.assert_allclose(out, out_ref, rtol=1e-12, atol=1e-12)
+    dz = rng.standard_normal(out.shape)
+    dk, db, dx = np.empty_like(kernel), np.empty(f), np.empty_like(x)
+    dk_ref, db_ref, dx_ref = np.empty_like(kernel), np.empty(f), np.empty_like(x)
+    _conv.conv2d_backward(x, kernel, dz, dk, db, dx, 0.0, True, *geom, threads)
+    ref.conv2d_backward(x, kernel, dz, dk_ref, db_ref, dx_ref, 0.0, True, *geom, 1)
+    for a, b in ((dk, dk_ref), (db, db_ref), (dx, dx_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-11)

@@ -21,7 +21,8 @@ The column matrix is never stored whole. Each thread gathers a block of a
 few hundred of its rows into its own scratch (it stays in L2) and multiplies
 it at once on the micro-kernel of ``_packed.pxd``:
 
-- forward: row blocks over a ``prange``, against the kernel packed once;
+- forward: row blocks over a ``prange``, against the kernel packed once,
+  then the bias and a plain ReLU on the block while it is in cache;
 - kernel gradient: each thread owns whole rows of dkernel (a range of the
   columns) and sums fixed row blocks in order, so the result does not depend
   on the thread count;
