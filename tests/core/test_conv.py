@@ -5,7 +5,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from ranvier.core import _conv
+from ranvier.core import _conv, _pool
 from ranvier.reference import conv as ref
 from ranvier.testing import numerical_gradient, relative_error
 
@@ -225,3 +225,37 @@ def test_random_geometries_match_the_reference(n, h, w, c, f, kh, kw, sh, sw, dh
     ref.conv2d_backward(x, kernel, dz, dk_ref, db_ref, dx_ref, 0.0, True, *geom, 1)
     for a, b in ((dk, dk_ref), (db, db_ref), (dx, dx_ref)):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-11)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(2, 14), w=st.integers(2, 14), c=st.integers(1, 5), f=st.integers(1, 40),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 2), dw=st.integers(1, 2),
+       pad=st.integers(0, 1), bias=st.booleans(), threads=st.integers(1, 3), double=st.booleans())
+def test_relu_maxpool_forward_equals_conv_then_pool(n, h, w, c, f, kh, kw, sh, dw, pad, bias, threads, double):
+    # Never storing the conv output changes nothing: same sums, same maxima, same argmax.
+    dtype = np.float64 if double else np.float32
+    g = (n, h, w, c, f, kh, kw, sh, 1, 1, dw, pad, pad, pad, pad)
+    oh, ow = _out_hw(g)
+    assume(oh >= 2 and ow >= 2)
+    rng = np.random.default_rng(1)
+    x, kernel, geom, _ = _setup(g, dtype, rng)
+    b = rng.standard_normal(f).astype(dtype) if bias else _NO_BIAS[np.dtype(dtype)]
+    z = np.empty((n, oh, ow, f), dtype)
+    _conv.conv2d_forward(x, kernel, b, True, z, *geom, threads)
+    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), dtype), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    _pool.max_pool2d_forward(z, 2, 2, 2, 2, 0, 0, pooled, argmax, 1)
+    fused, fused_arg = np.full_like(pooled, np.nan), np.full_like(argmax, -7)
+    _conv.conv2d_relu_maxpool_forward(x, kernel, b, fused, fused_arg, *geom, oh, ow, threads)
+    np.testing.assert_array_equal(fused, pooled)
+    np.testing.assert_array_equal(fused_arg, argmax)
+
+
+def test_relu_maxpool_forward_rejects_bad_shapes():
+    x, kernel = np.zeros((2, 5, 5, 3)), np.zeros((27, 4))
+    geom = (3, 3, 1, 1, 1, 1, 0, 0)
+    with pytest.raises(ValueError, match=r"out must have shape \(2, 1, 1, 4\) with a conv output of \(3, 3\)"):
+        _conv.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 2, 2, 4)),
+                                          np.zeros((2, 2, 2, 4), np.int32), *geom, 3, 3, 1)
+    with pytest.raises(ValueError, match="argmax must have shape"):
+        _conv.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)),
+                                          np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1)

@@ -42,6 +42,7 @@ from libc.string cimport memset
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
+from ranvier.core._maxpool cimport index_t, max_pool_row
 from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -236,6 +237,84 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
                 add_bias(&out[0, 0, 0, 0] + r0 * f, b, rows, f)
             if apply_relu:
                 relu(&out[0, 0, 0, 0] + r0 * f, &out[0, 0, 0, 0] + r0 * f, rows * f)
+    free(scratch)
+    packed_free(packed)
+
+
+def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
+                                const floating[::1] bias, floating[:, :, :, ::1] out,
+                                index_t[:, :, :, ::1] argmax, int kh, int kw, int sh, int sw, int dh, int dw,
+                                int pt, int pl, int oh, int ow, int n_threads):
+    """out = 2x2 max pooling (stride 2, "valid") of max(conv(x, kernel) + bias, 0).
+
+    The conv output is never stored: each block of whole pooled rows gathers,
+    multiplies, applies the bias and ReLU and pools in thread scratch. Results
+    and argmax are exactly those of ``conv2d_forward`` then ``max_pool2d_forward``
+    (same sums, same tie rule).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n, h, w, c). IN.
+    kernel : ndarray of shape (kh * kw * c, filters). IN.
+    bias : ndarray of shape (filters,), or (0,) for none. IN.
+    out : ndarray of shape (n, oh // 2, ow // 2, filters). OUT.
+    argmax : int32 ndarray of the shape of ``out``. OUT: flat index ``(y * ow + x) * filters + f``
+        of each window's max in the (unstored) conv output image.
+    oh, ow : int
+        The conv output size.
+    """
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1], k = kh * kw * c
+    cdef Py_ssize_t ph = oh // 2, pw = ow // 2, per_block, blocks, item, i, p0, p1, p, r0, rows
+    cdef floating* cols
+    cdef floating* z
+    cdef int t
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    if kernel.shape[0] != k:
+        raise ValueError(f"conv2d_relu_maxpool_forward: kernel must have {k} rows (kh * kw * channels), "
+                         f"got {kernel.shape[0]}")
+    if bias.shape[0] not in (0, f):
+        raise ValueError(f"conv2d_relu_maxpool_forward: bias must have shape ({f},) or (0,), "
+                         f"got ({bias.shape[0]},)")
+    if ph < 1 or pw < 1 or out.shape[0] != n or out.shape[1] != ph or out.shape[2] != pw or out.shape[3] != f:
+        raise ValueError(f"conv2d_relu_maxpool_forward: out must have shape ({n}, {ph}, {pw}, {f}) with a conv "
+                         f"output of ({oh}, {ow}), got ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}, "
+                         f"{out.shape[3]})")
+    if argmax.shape[0] != n or argmax.shape[1] != ph or argmax.shape[2] != pw or argmax.shape[3] != f:
+        raise ValueError(f"conv2d_relu_maxpool_forward: argmax must have shape {(n, ph, pw, f)}")
+    if oh * ow * f >= 2 ** 31:
+        raise ValueError(f"conv2d_relu_maxpool_forward: a conv output of {oh}x{ow}x{f} is too large for "
+                         f"32-bit argmax indices")
+    if n == 0 or f == 0 or k == 0:
+        if k == 0 and n and f:
+            raise ValueError("conv2d_relu_maxpool_forward: inputs need at least one channel")
+        return
+    # Blocks of whole pooled rows of one image: 2 conv rows each, at least one per block.
+    per_block = max(1, min(ph, _BLOCK_ROWS // (2 * ow)))
+    blocks = (ph + per_block - 1) // per_block
+    t = effective_threads(n_threads, n * oh * ow * k * f, _PRODUCT_GRAIN)
+    cdef Py_ssize_t block_rows = 2 * ow * per_block
+    cdef const floating* b = &bias[0] if bias.shape[0] else NULL
+    cdef floating* packed = packed_alloc(k, f, 1, &out[0, 0, 0, 0])
+    cdef floating* scratch = _scratch(t * block_rows * (k + f), &out[0, 0, 0, 0])
+    with nogil:
+        pack(False, k, f, 1, 0, f, &kernel[0, 0], f, packed)
+        for item in prange(n * blocks, schedule="static", num_threads=t):
+            i = item // blocks
+            p0 = item % blocks * per_block
+            p1 = min(ph, p0 + per_block)
+            cols = scratch + threadid() * block_rows * (k + f)
+            z = cols + block_rows * k
+            r0 = (i * oh + 2 * p0) * ow
+            rows = 2 * (p1 - p0) * ow
+            _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
+                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols, False)
+            packed_gemm(False, rows, 0, f, k, cols, k, packed, z, f, False)
+            if b != NULL:
+                add_bias(z, b, rows, f)
+            relu(z, z, rows * f)
+            for p in range(p0, p1):
+                max_pool_row(z, ow, f, 2 * (p - p0), 2 * (p - p0) + 2, 2 * p0, pw, 2, 2, 0,
+                             &out[i, p, 0, 0], &argmax[i, p, 0, 0])
     free(scratch)
     packed_free(packed)
 

@@ -15,57 +15,7 @@ from libc.string cimport memset
 
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
-from ranvier.core._simd cimport RV_SIMD_CLONED
-
-ctypedef int index_t
-
-# One output row of max pooling, per vector width (``_simd.pxd``): the baseline build
-# ran the running max and its argmax 4 lanes at a time. The argmax select is a bit
-# mask: GCC if-converts a float select but not an int select on a float compare.
-cdef extern from *:
-    """
-    #define RV_DEFINE_MAX_POOL_ROW(T, SFX)                                                      \\
-    RV_SIMD_CLONES static void rv_max_pool_row_##SFX(const T* img, Py_ssize_t w, Py_ssize_t c,  \\
-            Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t ow, int pw, int sw, int pl,               \\
-            T* RV_RESTRICT o, int* RV_RESTRICT a) {                                             \\
-        for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \\
-            Py_ssize_t x0 = xo * sw - pl, x1 = x0 + pw;                                         \\
-            if (x0 < 0) x0 = 0;                                                                 \\
-            if (x1 > w) x1 = w;                                                                 \\
-            if (y1 <= y0 || x1 <= x0) {                                                         \\
-                for (Py_ssize_t ci = 0; ci < c; ci++) { o[ci] = 0; a[ci] = -1; }                \\
-                continue;                                                                       \\
-            }                                                                                   \\
-            /* The window's first cell starts the running max; later cells win only if larger. */ \\
-            int first = 1;                                                                      \\
-            for (Py_ssize_t iy = y0; iy < y1; iy++)                                             \\
-                for (Py_ssize_t ix = x0; ix < x1; ix++) {                                       \\
-                    const T* src = img + (iy * w + ix) * c;                                     \\
-                    int base = (int) ((iy * w + ix) * c);                                       \\
-                    if (first) {                                                                \\
-                        for (Py_ssize_t ci = 0; ci < c; ci++) {                                 \\
-                            o[ci] = src[ci];                                                    \\
-                            a[ci] = base + (int) ci;                                            \\
-                        }                                                                       \\
-                        first = 0;                                                              \\
-                        continue;                                                               \\
-                    }                                                                           \\
-                    for (Py_ssize_t ci = 0; ci < c; ci++) {                                     \\
-                        T v = src[ci], cur = o[ci];                                             \\
-                        int m = -(int) (v > cur);                                               \\
-                        o[ci] = v > cur ? v : cur;                                              \\
-                        a[ci] = (a[ci] & ~m) | ((base + (int) ci) & m);                         \\
-                    }                                                                           \\
-                }                                                                               \\
-        }                                                                                       \\
-    }
-    RV_DEFINE_MAX_POOL_ROW(float, f32)
-    RV_DEFINE_MAX_POOL_ROW(double, f64)
-    """
-    void rv_max_pool_row_f32(const float* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
-                             Py_ssize_t ow, int pw, int sw, int pl, float* o, int* a) noexcept nogil
-    void rv_max_pool_row_f64(const double* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
-                             Py_ssize_t ow, int pw, int sw, int pl, double* o, int* a) noexcept nogil
+from ranvier.core._maxpool cimport index_t, max_pool_row
 
 # Elements read per thread before a second thread is worth starting.
 cdef Py_ssize_t _GRAIN = 1 << 15
@@ -112,12 +62,7 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
             y = r % oh
             y0 = max(y * sh - pt, 0)
             y1 = min(y * sh - pt + ph, h)
-            if floating is float:
-                rv_max_pool_row_f32(&x[i, 0, 0, 0], w, c, y0, y1, ow, pw, sw, pl, &out[i, y, 0, 0],
-                                    &argmax[i, y, 0, 0])
-            else:
-                rv_max_pool_row_f64(&x[i, 0, 0, 0], w, c, y0, y1, ow, pw, sw, pl, &out[i, y, 0, 0],
-                                    &argmax[i, y, 0, 0])
+            max_pool_row(&x[i, 0, 0, 0], w, c, y0, y1, 0, ow, pw, sw, pl, &out[i, y, 0, 0], &argmax[i, y, 0, 0])
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, ::1] argmax,

@@ -273,19 +273,31 @@ def test_relu_below_max_pooling_is_folded_into_the_pool_backward(float64):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(11)
     x, y = rng.standard_normal((5, 8, 7, 2)), rng.integers(0, 3, 5)
-    assert model._relu_pools == {1, 3}
+    assert model._relu_pools == {1, 3} and model._conv_pools == {2: 3}  # the first pool pads ("same")
     check_gradients(model, x, y)
-    # Bit for bit what the pool's plain backward followed by the ReLU backward gives.
+    # Bit for bit what conv, ReLU and pool run one after the other give, forward and backward.
     xp, yp, sw = model._prepare(x, y)
-    model._compute_gradients(xp, yp, sw)
-    folded = model._flat_grads.copy()
-    model._relu_pools = set()
-    model._compute_gradients(xp, yp, sw)
+    loss = model._compute_gradients(xp, yp, sw)[0]
+    fused, folded = model.predict(x), model._flat_grads.copy()
+    model._conv_pools = {}
+    assert model._compute_gradients(xp, yp, sw)[0] == loss
     np.testing.assert_array_equal(model._flat_grads, folded)
+    model._relu_pools = set()
+    assert model._compute_gradients(xp, yp, sw)[0] == loss
+    np.testing.assert_array_equal(model._flat_grads, folded)
+    np.testing.assert_array_equal(model.predict(x), fused)
 
 
 @pytest.mark.parametrize("activation, pool", [("tanh", None), ("relu", rv.layers.AveragePooling2D)])
 def test_no_fold_without_a_plain_relu_into_max_pooling(activation, pool):
     model = _conv_pool_model(activation, pool)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert model._relu_pools == {3}
+    assert model._relu_pools == {3} and model._conv_pools == {2: 3}
+
+
+def test_pools_other_than_2x2_fold_the_relu_but_pool_on_their_own():
+    L = rv.layers
+    model = rv.Sequential([L.Input((9, 9, 2)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(3),
+                           L.Flatten(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._relu_pools == {1} and model._conv_pools == {}

@@ -122,6 +122,25 @@ class _Conv(Layer):
         cache = (x, z2, y, geom, (oh, ow), inputs.shape)
         return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
+    def call_relu_maxpool(self, inputs, pool, training=False):
+        """This layer (2-D, ReLU) and ``pool`` (2x2 max pooling, ``pool.pools_2x2()``) in one kernel call.
+
+        The conv output is never stored. Returns the pooled output, this
+        layer's cache and the pool's: enough for the backward pass the model
+        runs here, the pool's ``backward_through_relu`` then this layer's
+        ``backward_preactivation``.
+        """
+        out_spatial, pads = self._check_shape(inputs.shape)
+        geom = self._params(pads)
+        k = self.kernel.value.size // self.filters
+        kernel = self.kernel.value.reshape(k, self.filters)
+        bias = self.bias.value if self.use_bias else _EMPTY1[inputs.dtype]
+        shape = (inputs.shape[0],) + out_spatial + (self.filters,)
+        out, pool_cache = pool.call_unstored(
+            shape, inputs.dtype, lambda o, a: _conv.conv2d_relu_maxpool_forward(
+                inputs, kernel, bias, o, a, *geom, *out_spatial, config.kernel_threads()), training)
+        return out, (inputs, None, None, geom, out_spatial, inputs.shape), pool_cache
+
     def backward(self, dy, cache, need_input_grad=True):
         _, z, y, *_ = cache
         # A reused buffer: a fresh multi-megabyte array page-faulted on every step.

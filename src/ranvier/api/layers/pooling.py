@@ -105,6 +105,23 @@ class _MaxPooling(_Pooling):
 
     _max = True
 
+    def pools_2x2(self):
+        """True for 2-D 2x2 windows, stride 2, "valid": what the conv kernel can pool itself."""
+        return self.rank == 2 and self.pool_size == (2, 2) and self.strides == (2, 2) and self.padding == "valid"
+
+    def call_unstored(self, input_shape, dtype, compute, training=False):
+        """Pool an input that is never stored: ``compute(out, argmax)`` writes the pooled values.
+
+        Returns what ``call`` returns (output and cache) for an input of
+        ``input_shape`` (batch, rows, cols, channels).
+        """
+        out_spatial, pads = self._geometry(input_shape)
+        out = reusable_empty(self, "_out_buffer", (input_shape[0],) + out_spatial + (input_shape[-1],), dtype)
+        argmax = reusable_empty(self, "_argmax_buffer", out.shape, np.dtype(np.int32))
+        compute(out, argmax)
+        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
+        return out, (argmax, geom, tuple(input_shape), tuple(input_shape), out if training else None)
+
     def backward_through_relu(self, dy, cache):
         """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (training caches).
 

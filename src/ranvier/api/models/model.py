@@ -64,7 +64,7 @@ class Model:
         self._nodes = topological_nodes(ins, outs)
         self._plan = _execution_plan(self._nodes, ins)
         self._input_id, self._output_id = id(ins[0]), id(outs[0])
-        self._relu_pools = _relu_pools(self._plan, self._output_id)
+        self._relu_pools, self._conv_pools = _fusions(self._plan, self._output_id)
         self._layers = []
         for node in self._nodes:
             if all(node.layer is not l for l in self._layers):
@@ -184,7 +184,11 @@ class Model:
         masks = {}
         caches = []
         penalty = 0.0
-        for node, in_ids, out_ids, _ in self._plan:
+        pooled = {}  # plan index of a pool -> its cache, computed with the conv below it
+        for index, (node, in_ids, out_ids, _) in enumerate(self._plan):
+            if index in pooled:
+                caches.append((pooled.pop(index), None))
+                continue
             layer = node.layer
             if node.multi_input or node.static_kwargs or node.tensor_kwargs:
                 inputs, kwargs = node.rebuild([values[i] for i in in_ids])
@@ -199,6 +203,14 @@ class Model:
             mask = in_masks if node.multi_input else in_masks[0]
             if node.accepts_mask and has_mask:
                 kwargs["mask"] = mask
+            pool = self._conv_pools.get(index)
+            if pool is not None and pool in self._relu_pools and not masks:
+                # Conv, ReLU and 2x2 max pooling in one kernel: the conv output is never stored.
+                out, cache, pooled[pool] = layer.call_relu_maxpool(inputs, self._plan[pool][0].layer,
+                                                                   training=training)
+                values[self._plan[pool][2][0]] = out
+                caches.append((cache, None))
+                continue
             out, cache = layer.call(inputs, training=training, **kwargs)
             outs = out if node.multi_output else [out]
             reg = layer.activity_regularizer
@@ -680,31 +692,39 @@ def _execution_plan(nodes, inputs):
     return plan
 
 
-def _relu_pools(plan, output_id):
-    """Plan indices of max-pooling nodes that take the backward pass through a ReLU below them.
+def _fusions(plan, output_id):
+    """Pairs of nodes that run better together, as (relu_pools, conv_pools).
 
-    The pool's input must be the plain-ReLU output of a layer with a fused
-    activation (``backward_preactivation``), used by nothing else and with no
-    activity penalty: the pool then returns the gradient w.r.t. that layer's
-    pre-activation, and the ReLU backward (a pass over the pool's whole input)
-    is skipped.
+    ``relu_pools``: plan indices of max-pooling nodes whose input is the
+    plain-ReLU output of a layer with a fused activation (``backward_preactivation``),
+    used by nothing else and with no activity penalty. The pool returns the
+    gradient w.r.t. that layer's pre-activation in its one backward pass, and
+    the ReLU backward (a pass over the pool's whole input) is skipped.
+
+    ``conv_pools``: conv node index -> pool node index, for those pairs where
+    the conv is a 2-D ``Conv2D`` and the pool 2x2 with stride 2: one kernel
+    then computes both forward and the conv output is never stored.
     """
     producers, uses = {}, {}
     for j, (node, in_ids, out_ids, _) in enumerate(plan):
         for t in in_ids:
             uses[t] = uses.get(t, 0) + 1
         for t in out_ids:
-            producers[t] = node
-    pools = set()
+            producers[t] = j
+    relu_pools, conv_pools = set(), {}
     for i, (node, in_ids, _, need) in enumerate(plan):
-        src = producers.get(in_ids[0])
-        if (hasattr(node.layer, "backward_through_relu") and need is not None and len(in_ids) == 1
+        j = producers.get(in_ids[0])
+        src = plan[j][0] if j is not None else None
+        if (hasattr(node.layer, "backward_through_relu") and len(in_ids) == 1 and need is not None
                 and src is not None and uses[in_ids[0]] == 1 and in_ids[0] != output_id
                 and not src.multi_output and src.layer._fusable_activation
                 and src.layer.activity_regularizer is None
                 and activations.is_plain(getattr(src.layer, "activation", None), "relu")):
-            pools.add(i)
-    return pools
+            relu_pools.add(i)
+            if getattr(src.layer, "rank", None) == 2 and hasattr(src.layer, "call_relu_maxpool") \
+                    and node.layer.pools_2x2():
+                conv_pools[j] = i
+    return relu_pools, conv_pools
 
 
 def _add_activity_gradient(reg, out, dy):

@@ -1,0 +1,75 @@
+# One output row of max pooling, per vector width (``_simd.pxd``): the baseline build
+# ran the running max and its argmax 4 lanes at a time. Shared by the pooling kernels
+# and by the conv kernel that pools its ReLU output without storing it.
+from ranvier.core._simd cimport RV_SIMD_CLONED
+from ranvier.core._types cimport floating
+
+ctypedef int index_t
+
+cdef extern from *:
+    """
+    #ifndef RV_MAXPOOL_DEFINED
+    #define RV_MAXPOOL_DEFINED
+    /* Windows of rows [y0, y1) of img (w pixels of c values per row), columns from xo * sw - pl,
+       pw wide, clipped to the image. The argmax select is a bit mask: GCC if-converts a float
+       select but not an int select on a float compare. Indices count rows from y_off rows
+       above img (img may hold part of an image). */
+    #define RV_DEFINE_MAX_POOL_ROW(T, SFX)                                                      \\
+    RV_SIMD_CLONES static void rv_max_pool_row_##SFX(const T* img, Py_ssize_t w, Py_ssize_t c,  \\
+            Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw,      \\
+            int pl, T* RV_RESTRICT o, int* RV_RESTRICT a) {                                     \\
+        for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \\
+            Py_ssize_t x0 = xo * sw - pl, x1 = x0 + pw;                                         \\
+            if (x0 < 0) x0 = 0;                                                                 \\
+            if (x1 > w) x1 = w;                                                                 \\
+            if (y1 <= y0 || x1 <= x0) {                                                         \\
+                for (Py_ssize_t ci = 0; ci < c; ci++) { o[ci] = 0; a[ci] = -1; }                \\
+                continue;                                                                       \\
+            }                                                                                   \\
+            /* The window's first cell starts the running max; later cells win only if larger. */ \\
+            int first = 1;                                                                      \\
+            for (Py_ssize_t iy = y0; iy < y1; iy++)                                             \\
+                for (Py_ssize_t ix = x0; ix < x1; ix++) {                                       \\
+                    const T* src = img + (iy * w + ix) * c;                                     \\
+                    int base = (int) (((iy + y_off) * w + ix) * c);                             \\
+                    if (first) {                                                                \\
+                        for (Py_ssize_t ci = 0; ci < c; ci++) {                                 \\
+                            o[ci] = src[ci];                                                    \\
+                            a[ci] = base + (int) ci;                                            \\
+                        }                                                                       \\
+                        first = 0;                                                              \\
+                        continue;                                                               \\
+                    }                                                                           \\
+                    for (Py_ssize_t ci = 0; ci < c; ci++) {                                     \\
+                        T v = src[ci], cur = o[ci];                                             \\
+                        int m = -(int) (v > cur);                                               \\
+                        o[ci] = v > cur ? v : cur;                                              \\
+                        a[ci] = (a[ci] & ~m) | ((base + (int) ci) & m);                         \\
+                    }                                                                           \\
+                }                                                                               \\
+        }                                                                                       \\
+    }
+    RV_DEFINE_MAX_POOL_ROW(float, f32)
+    RV_DEFINE_MAX_POOL_ROW(double, f64)
+    #endif
+    """
+    void rv_max_pool_row_f32(const float* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
+                             Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, float* o,
+                             int* a) noexcept nogil
+    void rv_max_pool_row_f64(const double* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
+                             Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, double* o,
+                             int* a) noexcept nogil
+
+
+cdef inline void max_pool_row(const floating* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
+                              Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, floating* o,
+                              index_t* a) noexcept nogil:
+    """One row of pooled outputs (ow pixels of c values) and their argmax (flat index
+    ``(y * w + x) * c + ci`` in the image, y counted from ``y_off`` rows above img).
+
+    IN: img (rows y0 .. y1 of w pixels). OUT: o, a.
+    """
+    if floating is float:
+        rv_max_pool_row_f32(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
+    else:
+        rv_max_pool_row_f64(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
