@@ -259,3 +259,33 @@ def test_relu_maxpool_forward_rejects_bad_shapes():
     with pytest.raises(ValueError, match="argmax must have shape"):
         _conv.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)),
                                           np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 3), h=st.integers(2, 14), w=st.integers(2, 14), c=st.integers(1, 5), f=st.integers(1, 40),
+       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 2), dw=st.integers(1, 2),
+       pad=st.integers(0, 1), need_dx=st.booleans(), beta=st.sampled_from([0.0, 1.0]), threads=st.integers(1, 3),
+       double=st.booleans())
+def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, sh, dw, pad, need_dx, beta, threads,
+                                                         double):
+    # The conv output's gradient rebuilt block by block from the pooled one: the same values, the same sums.
+    dtype = np.float64 if double else np.float32
+    g = (n, h, w, c, f, kh, kw, sh, 1, 1, dw, pad, pad, pad, pad)
+    oh, ow = _out_hw(g)
+    assume(oh >= 2 and ow >= 2)
+    rng = np.random.default_rng(2)
+    x, kernel, geom, _ = _setup(g, dtype, rng)
+    b = rng.standard_normal(f).astype(dtype)
+    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), dtype), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, threads)
+    dy = rng.standard_normal(pooled.shape).astype(dtype)
+    dz = np.empty((n, oh, ow, f), dtype)
+    _pool.max_pool2d_backward(dy, argmax, pooled, dz, 1)
+    start = rng.standard_normal(kernel.shape).astype(dtype), rng.standard_normal(f).astype(dtype)
+    want = [start[0].copy(), start[1].copy(), np.empty_like(x)]
+    _conv.conv2d_backward(x, kernel, dz, *want[:2], want[2], beta, need_dx, *geom, threads)
+    got = [start[0].copy(), start[1].copy(), np.full_like(x, np.nan)]
+    _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow,
+                                  threads)
+    for a, e in zip(got if need_dx else got[:2], want):
+        np.testing.assert_array_equal(a, e)

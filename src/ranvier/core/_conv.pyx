@@ -42,7 +42,7 @@ from libc.string cimport memset
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
-from ranvier.core._maxpool cimport index_t, max_pool_row
+from ranvier.core._maxpool cimport index_t, max_pool_row, unpool_span
 from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -107,9 +107,18 @@ cdef Py_ssize_t _GRAD_ROWS = 128
 cdef Py_ssize_t _TILE_ROWS = 8
 
 
-cdef inline bint _pointwise(int kh, int kw, int sh, int sw, int pt, int pl) noexcept nogil:
-    """A 1x1 stride-1 unpadded conv: the input already is its column matrix."""
-    return kh == 1 and kw == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0
+cdef struct _Pooled:
+    # The gradient source of ``conv2d_maxpool_backward``: dy, argmax and gate of a 2x2 max pool
+    # (the pool's output gradient, argmax and output, float32 or float64 like the conv).
+    const void* dy
+    const index_t* argmax
+    const void* gate
+
+
+cdef inline bint _pointwise(int kh, int kw, int sh, int sw, int pt, int pl, Py_ssize_t h, Py_ssize_t w,
+                            Py_ssize_t oh, Py_ssize_t ow) noexcept nogil:
+    """A 1x1 stride-1 conv without padding: the input already is its column matrix."""
+    return kh == 1 and kw == 1 and sh == 1 and sw == 1 and pt == 0 and pl == 0 and oh == h and ow == w
 
 
 cdef inline floating* _scratch(Py_ssize_t n, floating* like) except NULL:
@@ -210,8 +219,7 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     if out.shape[0] != n or out.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
-    pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_forward")
+    pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     if n == 0 or f == 0:
         return
     cdef const floating* b = &bias[0] if bias.shape[0] else NULL
@@ -352,8 +360,7 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     if need_dx and (dx.shape[0] != n or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
                     or dx.shape[3] != c):
         raise ValueError(f"conv2d_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
-    pointwise = _pointwise(kh, kw, sh, sw, pt, pl)
-    _check_pointwise(pointwise, x.shape[1], x.shape[2], oh, ow, "conv2d_backward")
+    pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     if f == 0:
         return
     if beta == 0.0:
@@ -366,48 +373,115 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
             with nogil:
                 add_column_sums(&dz[0, 0, 0, 0], n * oh * ow, f, f, &dbias[0])
         return
-    _kernel_grad(x, &dz[0, 0, 0, 0], f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
-                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl,
-                 oh, ow, pointwise, n_threads)
+    cdef _Pooled none
+    _kernel_grad(x, &dz[0, 0, 0, 0], none, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
+                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
     if need_dx:
-        _input_grad(&dz[0, 0, 0, 0], f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
+        _input_grad(&dz[0, 0, 0, 0], none, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
                     n_threads)
 
 
-cdef void _check_pointwise(bint pointwise, Py_ssize_t h, Py_ssize_t w, Py_ssize_t oh, Py_ssize_t ow,
-                           str where) except *:
-    if pointwise and (oh != h or ow != w):
-        raise ValueError(f"{where}: a 1x1 conv keeps the spatial size {(h, w)}, got {(oh, ow)}")
+def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
+                            const floating[:, :, :, ::1] dy, const index_t[:, :, :, ::1] argmax,
+                            const floating[:, :, :, ::1] gate, floating[:, ::1] dkernel, floating[::1] dbias,
+                            floating[:, :, :, ::1] dx, double beta, bint need_dx,
+                            int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int oh, int ow,
+                            int n_threads):
+    """Gradients of ``conv2d_relu_maxpool_forward`` given dy = dL/dout (the pooled output).
+
+    The same as ``max_pool2d_backward`` with the gate, then ``conv2d_backward``,
+    but the conv output's gradient is never stored: each block of its rows is
+    rebuilt from dy, argmax and gate in scratch when it is needed.
+
+    Parameters
+    ----------
+    x, kernel : as in ``conv2d_backward``. IN.
+    dy : (n, oh // 2, ow // 2, filters). IN.
+    argmax : int32, the shape of dy, from ``conv2d_relu_maxpool_forward``. IN.
+    gate : the pooled output, the shape of dy. IN.
+    dkernel, dbias, dx, beta, need_dx : as in ``conv2d_backward``.
+    oh, ow : int
+        The conv output size.
+    """
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1], k = kh * kw * c
+    cdef Py_ssize_t ph = oh // 2, pw = ow // 2
+    cdef _Pooled pooled
+    cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
+    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    if beta != 0.0 and beta != 1.0:
+        raise ValueError(f"conv2d_maxpool_backward: beta must be 0.0 or 1.0, got {beta}")
+    if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
+        raise ValueError(f"conv2d_maxpool_backward: kernel and dkernel must have shape ({k}, {f}), got "
+                         f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
+    if dbias.shape[0] not in (0, f):
+        raise ValueError(f"conv2d_maxpool_backward: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
+    for name, a in (("dy", dy), ("gate", gate)):
+        if a.shape[0] != n or a.shape[1] != ph or a.shape[2] != pw or a.shape[3] != f or ph < 1 or pw < 1:
+            raise ValueError(f"conv2d_maxpool_backward: {name} must have shape ({n}, {ph}, {pw}, {f}) with a "
+                             f"conv output of ({oh}, {ow}), got ({a.shape[0]}, {a.shape[1]}, {a.shape[2]}, "
+                             f"{a.shape[3]})")
+    if argmax.shape[0] != n or argmax.shape[1] != ph or argmax.shape[2] != pw or argmax.shape[3] != f:
+        raise ValueError(f"conv2d_maxpool_backward: argmax must have shape {(n, ph, pw, f)}")
+    if need_dx and (dx.shape[0] != n or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
+                    or dx.shape[3] != c):
+        raise ValueError(f"conv2d_maxpool_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
+    if f == 0:
+        return
+    if n == 0 or k == 0:
+        if n and k == 0:
+            raise ValueError("conv2d_maxpool_backward: inputs need at least one channel")
+        if beta == 0.0:
+            dkernel[...] = 0
+            dbias[...] = 0
+        return
+    if beta == 0.0:
+        dbias[...] = 0
+    pooled.dy = &dy[0, 0, 0, 0]
+    pooled.argmax = &argmax[0, 0, 0, 0]
+    pooled.gate = &gate[0, 0, 0, 0]
+    _kernel_grad(x, <const floating*> NULL, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
+                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
+    if need_dx:
+        _input_grad(<const floating*> NULL, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+                    pointwise, n_threads)
 
 
-cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ssize_t f, floating* dkernel,
-                       floating* dbias, bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
-                       Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
+cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, _Pooled pooled, Py_ssize_t f,
+                       floating* dkernel, floating* dbias, bint accumulate, int kh, int kw, int sh, int sw,
+                       int dh, int dw, int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise,
+                       int n_threads) except *:
     """dkernel (k x f) (+)= columns.T @ dz, and dbias (f,) += dz's column sums unless NULL.
 
     Thread i owns rows [k0, k1) of dkernel: it gathers those columns of each
     fixed block of rows and multiplies them by the block's dz, read in place when
     f is a multiple of 32, else packed into its own buffer. The thread owning the
     last rows (the fewest, when k is not a multiple of the share) adds each dz
-    block to dbias while the block is in cache.
+    block to dbias while the block is in cache. With ``dz`` NULL, each thread
+    unpools the blocks from ``pooled`` (``_dz_rows``).
     """
     cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
     cdef Py_ssize_t share, k0, k1, r0, rows, ld
     cdef floating* buf
     cdef floating* bp
+    cdef floating* zb
+    cdef const floating* d
     cdef int t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN), i
     cdef bint strided = f % 32 == 0
-    # Per thread: its column block (at most share wide), and dz's block packed unless read in place.
+    # Per thread: its column block (at most share wide), dz's block when unpooled, and packed
+    # unless read in place.
     share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
     cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * share
+    cdef Py_ssize_t z_len = _GRAD_ROWS * f if dz == NULL else 0
     cdef Py_ssize_t dz_len = 0 if strided else packed_len(_GRAD_ROWS, f, 1)
-    cdef floating* scratch = _scratch(t * (cols_len + dz_len), dkernel)
+    cdef Py_ssize_t per_thread = cols_len + z_len + dz_len
+    cdef floating* scratch = _scratch(t * per_thread, dkernel)
     with nogil:
         for i in prange(t, schedule="static", num_threads=t):
             k0 = i * share
             k1 = min(k, k0 + share)
-            buf = scratch + i * (cols_len + dz_len)
-            bp = buf + cols_len
+            buf = scratch + i * per_thread
+            zb = buf + cols_len
+            bp = zb + z_len
             r0 = 0
             while k0 < k1 and r0 < m:
                 rows = min(_GRAD_ROWS, m - r0)
@@ -418,20 +492,42 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Py_ss
                     ld = k1 - k0
                     _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, k0, k1,
                                kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+                d = _dz_rows(dz, pooled, oh, ow, f, r0, rows, zb)
                 if strided:
-                    strided_gemm(True, k1 - k0, f, rows, buf, ld, dz + r0 * f, f, dkernel + k0 * f, f,
-                                 accumulate or r0 > 0)
+                    strided_gemm(True, k1 - k0, f, rows, buf, ld, d, f, dkernel + k0 * f, f, accumulate or r0 > 0)
                 else:
-                    pack(False, rows, f, 1, 0, f, dz + r0 * f, f, bp)
+                    pack(False, rows, f, 1, 0, f, d, f, bp)
                     packed_gemm(True, k1 - k0, 0, f, rows, buf, ld, bp, dkernel + k0 * f, f,
                                 accumulate or r0 > 0)
                 if k1 == k and dbias != NULL:
-                    add_column_sums(dz + r0 * f, rows, f, f, dbias)
+                    add_column_sums(d, rows, f, f, dbias)
                 r0 = r0 + rows
     free(scratch)
 
 
-cdef void _input_grad(const floating* dz, Py_ssize_t f, const floating[:, ::1] kernel,
+cdef const floating* _dz_rows(const floating* dz, _Pooled pooled, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t f,
+                              Py_ssize_t r0, Py_ssize_t rows, floating* tmp) noexcept nogil:
+    """Rows r0 .. r0 + rows of dz: in place, or with ``dz`` NULL unpooled into ``tmp`` from the
+    gradient of a gated 2x2 max pool over the conv output (``conv2d_maxpool_backward``)."""
+    cdef Py_ssize_t ph = oh // 2, pw = ow // 2, r = r0, r1 = r0 + rows, i, y, x0, x1, q
+    if dz != NULL:
+        return dz + r0 * f
+    while r < r1:
+        i = r // (oh * ow)
+        y = r // ow % oh
+        x0 = r % ow
+        x1 = min(ow, x0 + r1 - r)
+        if y // 2 >= ph:
+            memset(tmp + (r - r0) * f, 0, (x1 - x0) * f * sizeof(floating))
+        else:
+            q = (i * ph + y // 2) * pw * f
+            unpool_span(tmp + (r - r0) * f, <const floating*> pooled.dy + q, pooled.argmax + q,
+                        <const floating*> pooled.gate + q, y * ow * f, x0, x1, pw, f)
+        r += x1 - x0
+    return tmp
+
+
+cdef void _input_grad(const floating* dz, _Pooled pooled, Py_ssize_t f, const floating[:, ::1] kernel,
                       floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
                       int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
     """dx = col2im(dz @ kernel.T), kernel.T packed once.
@@ -439,15 +535,18 @@ cdef void _input_grad(const floating* dz, Py_ssize_t f, const floating[:, ::1] k
     Threads take groups of whole images (receptive fields overlap only within an
     image) and go through a group in blocks of rows: each block's column
     gradients are scattered back while in cache. A pointwise conv's column
-    gradients are dx itself.
+    gradients are dx itself. With ``dz`` NULL, the blocks are unpooled from
+    ``pooled`` (``_dz_rows``).
     """
     cdef Py_ssize_t n = dx.shape[0], c = dx.shape[3], k = kh * kw * c, per = oh * ow
     cdef Py_ssize_t images = max(1, _BLOCK_ROWS // per), g, i0, i1, r0, r1, rows
     cdef Py_ssize_t hwc = dx.shape[1] * dx.shape[2] * c
+    cdef Py_ssize_t per_thread = (0 if pointwise else _BLOCK_ROWS * k) + (_BLOCK_ROWS * f if dz == NULL else 0)
     cdef floating* buf
+    cdef floating* zb
     cdef int t = effective_threads(n_threads, n * per * k * f, _PRODUCT_GRAIN)
     cdef floating* packed = packed_alloc(f, k, 1, &dx[0, 0, 0, 0])
-    cdef floating* scratch = _scratch(0 if pointwise else t * _BLOCK_ROWS * k, &dx[0, 0, 0, 0])
+    cdef floating* scratch = _scratch(t * per_thread, &dx[0, 0, 0, 0])
     with nogil:
         pack(True, f, k, 1, 0, k, &kernel[0, 0], f, packed)
         for g in prange((n + images - 1) // images, schedule="static", num_threads=t):
@@ -459,11 +558,14 @@ cdef void _input_grad(const floating* dz, Py_ssize_t f, const floating[:, ::1] k
                 memset(&dx[i0, 0, 0, 0], 0, (i1 - i0) * hwc * sizeof(floating))
             while r0 < r1:
                 rows = min(_BLOCK_ROWS, r1 - r0)
+                zb = scratch + threadid() * per_thread
                 if pointwise:
                     buf = &dx[0, 0, 0, 0] + r0 * k
                 else:
-                    buf = scratch + threadid() * _BLOCK_ROWS * k
-                packed_gemm(False, rows, 0, k, f, dz + r0 * f, f, packed, buf, k, False)
+                    buf = zb
+                    zb = zb + _BLOCK_ROWS * k
+                packed_gemm(False, rows, 0, k, f, _dz_rows(dz, pooled, oh, ow, f, r0, rows, zb), f, packed, buf,
+                            k, False)
                 if not pointwise:
                     _move_rows(&dx[0, 0, 0, 0], dx.shape[1], dx.shape[2], c, 0, r0, r0 + rows, 0, k,
                                kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, True)

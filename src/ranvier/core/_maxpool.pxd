@@ -51,6 +51,30 @@ cdef extern from *:
     }
     RV_DEFINE_MAX_POOL_ROW(float, f32)
     RV_DEFINE_MAX_POOL_ROW(double, f64)
+    /* The input gradient of 2x2 stride-2 max pooling behind a ReLU, for pixels [x0, x1) of one
+       input row: pixel x gets its window's dy where it is the window's argmax and the max (the
+       gate) is positive, else 0. dy, a and gate point at the row's pooled windows; base is the
+       flat index of the row's first pixel; pixels past the last whole window get 0. */
+    #define RV_DEFINE_UNPOOL_SPAN(T, SFX)                                                       \\
+    RV_SIMD_CLONES static void rv_unpool_span_##SFX(T* RV_RESTRICT d, const T* dy, const int* a,  \\
+            const T* gate, Py_ssize_t base, Py_ssize_t x0, Py_ssize_t x1, Py_ssize_t pw,        \\
+            Py_ssize_t c) {                                                                     \\
+        for (Py_ssize_t x = x0; x < x1; x++, d += c) {                                          \\
+            Py_ssize_t px = x / 2;                                                              \\
+            if (px >= pw) {                                                                     \\
+                for (Py_ssize_t ci = 0; ci < c; ci++) d[ci] = 0;                                \\
+                continue;                                                                       \\
+            }                                                                                   \\
+            const T* g = dy + px * c;                                                           \\
+            const T* m = gate + px * c;                                                         \\
+            const int* w = a + px * c;                                                          \\
+            int idx = (int) (base + x * c);                                                     \\
+            for (Py_ssize_t ci = 0; ci < c; ci++)                                               \\
+                d[ci] = (w[ci] == idx + (int) ci && m[ci] > 0) ? g[ci] : (T) 0;                 \\
+        }                                                                                       \\
+    }
+    RV_DEFINE_UNPOOL_SPAN(float, f32)
+    RV_DEFINE_UNPOOL_SPAN(double, f64)
     #endif
     """
     void rv_max_pool_row_f32(const float* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
@@ -59,6 +83,10 @@ cdef extern from *:
     void rv_max_pool_row_f64(const double* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
                              Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, double* o,
                              int* a) noexcept nogil
+    void rv_unpool_span_f32(float* d, const float* dy, const int* a, const float* gate, Py_ssize_t base,
+                            Py_ssize_t x0, Py_ssize_t x1, Py_ssize_t pw, Py_ssize_t c) noexcept nogil
+    void rv_unpool_span_f64(double* d, const double* dy, const int* a, const double* gate, Py_ssize_t base,
+                            Py_ssize_t x0, Py_ssize_t x1, Py_ssize_t pw, Py_ssize_t c) noexcept nogil
 
 
 cdef inline void max_pool_row(const floating* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
@@ -73,3 +101,17 @@ cdef inline void max_pool_row(const floating* img, Py_ssize_t w, Py_ssize_t c, P
         rv_max_pool_row_f32(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
     else:
         rv_max_pool_row_f64(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
+
+
+cdef inline void unpool_span(floating* d, const floating* dy, const index_t* a, const floating* gate,
+                             Py_ssize_t base, Py_ssize_t x0, Py_ssize_t x1, Py_ssize_t pw,
+                             Py_ssize_t c) noexcept nogil:
+    """The gradient under a gated 2x2 stride-2 max pool for pixels [x0, x1) of one input row.
+
+    IN: dy, a (argmax), gate (the pool's output): the row's pooled windows. OUT: d,
+    pixel x at d + (x - x0) * c. ``base`` is the flat index of the row's first pixel.
+    """
+    if floating is float:
+        rv_unpool_span_f32(d, dy, a, gate, base, x0, x1, pw, c)
+    else:
+        rv_unpool_span_f64(d, dy, a, gate, base, x0, x1, pw, c)

@@ -150,12 +150,33 @@ class _Conv(Layer):
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
         x, _, _, geom, (oh, ow), input_shape = cache
+        dz4 = np.ascontiguousarray(dz).reshape(x.shape[0], oh, ow, self.filters)
+        return self._backward_with(
+            lambda kernel, dkernel, dbias, dx, beta, need_dx: _conv.conv2d_backward(
+                x, kernel, dz4, dkernel, dbias, dx, beta, need_dx, *geom, config.kernel_threads()),
+            x, need_input_grad, input_shape)
+
+    def backward_through_maxpool(self, dy, cache, pool_cache, need_input_grad=True):
+        """Gradients after ``call_relu_maxpool``, given dy = dL/d(pooled output).
+
+        The pool's and the ReLU's backward run inside the conv kernels: the
+        conv output's gradient is rebuilt block by block, never stored.
+        """
+        x, _, _, geom, (oh, ow), input_shape = cache
+        argmax, _, _, _, pooled = pool_cache
+        dy = np.ascontiguousarray(dy).reshape(pooled.shape)
+        return self._backward_with(
+            lambda kernel, dkernel, dbias, dx, beta, need_dx: _conv.conv2d_maxpool_backward(
+                x, kernel, dy, argmax, pooled, dkernel, dbias, dx, beta, need_dx, *geom, oh, ow,
+                config.kernel_threads()),
+            x, need_input_grad, input_shape)
+
+    def _backward_with(self, kernel_call, x, need_input_grad, input_shape):
+        """Run ``kernel_call(kernel, dkernel, dbias, dx, beta, need_dx)`` into this step's gradient buffers."""
         train = self.trainable and self.kernel.trainable
         if not (train or need_input_grad):
             return None
-        n, nt = x.shape[0], config.kernel_threads()
         k = self.kernel.value.size // self.filters
-        dz4 = np.ascontiguousarray(dz).reshape(n, oh, ow, self.filters)
         dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         if train:
             dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
@@ -164,8 +185,7 @@ class _Conv(Layer):
                 self.bias.grad_beta()
         else:
             dkernel, dbias, beta = np.empty((k, self.filters), x.dtype), _EMPTY1[x.dtype], 0.0
-        _conv.conv2d_backward(x, self.kernel.value.reshape(k, self.filters), dz4, dkernel, dbias, dx, beta,
-                              need_input_grad, *geom, nt)
+        kernel_call(self.kernel.value.reshape(k, self.filters), dkernel, dbias, dx, beta, need_input_grad)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):

@@ -65,6 +65,7 @@ class Model:
         self._plan = _execution_plan(self._nodes, ins)
         self._input_id, self._output_id = id(ins[0]), id(outs[0])
         self._relu_pools, self._conv_pools = _fusions(self._plan, self._output_id)
+        self._pool_convs = {i: j for j, i in self._conv_pools.items()}
         self._layers = []
         for node in self._nodes:
             if all(node.layer is not l for l in self._layers):
@@ -209,7 +210,7 @@ class Model:
                 out, cache, pooled[pool] = layer.call_relu_maxpool(inputs, self._plan[pool][0].layer,
                                                                    training=training)
                 values[self._plan[pool][2][0]] = out
-                caches.append((cache, None))
+                caches.append((cache, _POOLED))
                 continue
             out, cache = layer.call(inputs, training=training, **kwargs)
             outs = out if node.multi_output else [out]
@@ -234,6 +235,7 @@ class Model:
     def _backward(self, dy, caches, fused):
         grads = {self._output_id: dy}
         preactivation = set()  # tensors whose gradient is w.r.t. their producer's pre-activation
+        through_pool = {}  # conv output -> the cache of the pool it ran forward with
         last = len(self._plan) - 1
         for i in range(last, -1, -1):
             node, in_ids, out_ids, need = self._plan[i]
@@ -255,7 +257,16 @@ class Model:
                 dy_in = [np.zeros_like(o) if g is None else g for g, o in zip(dys, outs)]
             else:
                 dy_in = dys[0]
-            if i in self._relu_pools:
+            conv = self._pool_convs.get(i)
+            if conv is not None and caches[conv][1] is _POOLED:
+                # The conv below ran this pool forward: it takes the pooled gradient and runs both backward.
+                through_pool[in_ids[0]] = cache
+                grads[in_ids[0]] = dy_in
+                continue
+            if outs is _POOLED:
+                dx = node.layer.backward_through_maxpool(dy_in, cache, through_pool.pop(out_ids[0]),
+                                                         need_input_grad=need_any)
+            elif i in self._relu_pools:
                 # The gradient w.r.t. the ReLU producer's pre-activation, in the pool's one pass.
                 dx = node.layer.backward_through_relu(dy_in, cache)
                 preactivation.add(in_ids[0])
@@ -690,6 +701,10 @@ def _execution_plan(nodes, inputs):
         need = tuple(i not in input_ids for i in in_ids)
         plan.append((node, in_ids, tuple(id(t) for t in node.outputs), need if any(need) else None))
     return plan
+
+
+# Marks a conv node's cache entry when it ran the max pool above it (``Layer.call_relu_maxpool``).
+_POOLED = object()
 
 
 def _fusions(plan, output_id):
