@@ -12,6 +12,7 @@ _NO_GATE = {t: np.empty((0, 0, 0, 0), t) for t in (np.float32, np.float64)}
 # (n, h, w, c, ph, pw, sh, sw, pt, pl, oh, ow)
 GEOMETRIES = [
     (2, 4, 4, 3, 2, 2, 2, 2, 0, 0, 2, 2),   # the classic 2x2
+    (2, 5, 7, 20, 2, 2, 2, 2, 0, 0, 2, 3),  # 2x2 "valid" on odd sizes: the last row and column unread
     (2, 5, 7, 2, 3, 2, 2, 1, 0, 0, 2, 6),   # odd sizes, overlapping windows
     (3, 5, 5, 2, 2, 2, 2, 2, 0, 0, 3, 3),   # Keras "same": trailing padding only
     (2, 6, 5, 1, 3, 3, 1, 2, 1, 1, 6, 3),   # "same" with padding on both sides
@@ -159,3 +160,16 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="gate must have the shape of dy \\(2, 2, 2, 3\\) or be empty, got \\(2, 2, 2, 2\\)"):
         _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32), np.zeros((2, 2, 2, 2)),
                                   x, 1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_ties_go_to_the_first_cell_like_the_reference(dtype):
+    # ReLU outputs: many windows are all zeros, so the argmax is decided by the tie rule.
+    x = np.maximum(np.round(np.random.default_rng(8).standard_normal((3, 6, 8, 17))), 0).astype(dtype)
+    for window in ((2, 2, 2, 2), (3, 2, 1, 2)):
+        g = (3, 6, 8, 17) + window + (0, 0, (6 - window[0]) // window[2] + 1, (8 - window[1]) // window[3] + 1)
+        out, argmax = _run(True, x, g)
+        out_ref, argmax_ref = np.empty_like(out), np.empty_like(argmax)
+        ref.max_pool2d_forward(x, *window, 0, 0, out_ref, argmax_ref)
+        np.testing.assert_array_equal(out, out_ref)
+        np.testing.assert_array_equal(argmax, argmax_ref)

@@ -42,7 +42,7 @@ from libc.string cimport memset
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
-from ranvier.core._maxpool cimport index_t, max_pool_row, unpool_span
+from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, unpool_span
 from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -321,8 +321,8 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
                 add_bias(z, b, rows, f)
             relu(z, z, rows * f)
             for p in range(p0, p1):
-                max_pool_row(z, ow, f, 2 * (p - p0), 2 * (p - p0) + 2, 2 * p0, pw, 2, 2, 0,
-                             &out[i, p, 0, 0], &argmax[i, p, 0, 0])
+                max_pool_2x2_row(z + 2 * (p - p0) * ow * f, ow, f, pw, <index_t> (2 * p * ow * f),
+                                 &out[i, p, 0, 0], &argmax[i, p, 0, 0])
     free(scratch)
     packed_free(packed)
 

@@ -15,7 +15,7 @@ from libc.string cimport memset
 
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
-from ranvier.core._maxpool cimport index_t, max_pool_row
+from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, max_pool_row
 
 # Elements read per thread before a second thread is worth starting.
 cdef Py_ssize_t _GRAIN = 1 << 15
@@ -55,6 +55,8 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
         raise ValueError(f"max_pool2d_forward: argmax must have shape {(n, oh, ow, c)}")
     if n == 0 or c == 0:
         return
+    # 2x2 windows, stride 2, every one inside the image ("valid"): the fixed-offset loop.
+    cdef bint whole_2x2 = ph == pw == sh == sw == 2 and pt == pl == 0 and 2 * oh <= h and 2 * ow <= w
     t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
     with nogil:
         for r in prange(n * oh, schedule="static", num_threads=t):
@@ -62,7 +64,12 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
             y = r % oh
             y0 = max(y * sh - pt, 0)
             y1 = min(y * sh - pt + ph, h)
-            max_pool_row(&x[i, 0, 0, 0], w, c, y0, y1, 0, ow, pw, sw, pl, &out[i, y, 0, 0], &argmax[i, y, 0, 0])
+            if whole_2x2:
+                max_pool_2x2_row(&x[i, y0, 0, 0], w, c, ow, <index_t> (y0 * w * c), &out[i, y, 0, 0],
+                                 &argmax[i, y, 0, 0])
+            else:
+                max_pool_row(&x[i, 0, 0, 0], w, c, y0, y1, 0, ow, pw, sw, pl, &out[i, y, 0, 0],
+                             &argmax[i, y, 0, 0])
 
 
 def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, ::1] argmax,
