@@ -347,19 +347,10 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
     cdef bint pointwise
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    if beta != 0.0 and beta != 1.0:
-        raise ValueError(f"conv2d_backward: beta must be 0.0 or 1.0, got {beta}")
-    if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
-        raise ValueError(f"conv2d_backward: kernel and dkernel must have shape ({k}, {f}), got "
-                         f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
+    _check_grads("conv2d_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
     if dz.shape[0] != n or dz.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_backward: dz must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({dz.shape[0]}, {oh}, {ow}, {dz.shape[3]})")
-    if dbias.shape[0] not in (0, f):
-        raise ValueError(f"conv2d_backward: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
-    if need_dx and (dx.shape[0] != n or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
-                    or dx.shape[3] != c):
-        raise ValueError(f"conv2d_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
     pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     if f == 0:
         return
@@ -408,13 +399,7 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
     cdef _Pooled pooled
     cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    if beta != 0.0 and beta != 1.0:
-        raise ValueError(f"conv2d_maxpool_backward: beta must be 0.0 or 1.0, got {beta}")
-    if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
-        raise ValueError(f"conv2d_maxpool_backward: kernel and dkernel must have shape ({k}, {f}), got "
-                         f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
-    if dbias.shape[0] not in (0, f):
-        raise ValueError(f"conv2d_maxpool_backward: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
+    _check_grads("conv2d_maxpool_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
     for name, a in (("dy", dy), ("gate", gate)):
         if a.shape[0] != n or a.shape[1] != ph or a.shape[2] != pw or a.shape[3] != f or ph < 1 or pw < 1:
             raise ValueError(f"conv2d_maxpool_backward: {name} must have shape ({n}, {ph}, {pw}, {f}) with a "
@@ -422,9 +407,6 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
                              f"{a.shape[3]})")
     if argmax.shape[0] != n or argmax.shape[1] != ph or argmax.shape[2] != pw or argmax.shape[3] != f:
         raise ValueError(f"conv2d_maxpool_backward: argmax must have shape {(n, ph, pw, f)}")
-    if need_dx and (dx.shape[0] != n or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
-                    or dx.shape[3] != c):
-        raise ValueError(f"conv2d_maxpool_backward: dx must have the shape of x {(n, x.shape[1], x.shape[2], c)}")
     if f == 0:
         return
     if n == 0 or k == 0:
@@ -444,6 +426,24 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
     if need_dx:
         _input_grad(<const floating*> NULL, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
                     pointwise, n_threads)
+
+
+cdef void _check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
+                       floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx, double beta,
+                       bint need_dx, Py_ssize_t k) except *:
+    """The checks every conv backward entry shares: beta, kernel and gradient shapes."""
+    cdef Py_ssize_t f = kernel.shape[1]
+    if beta != 0.0 and beta != 1.0:
+        raise ValueError(f"{where}: beta must be 0.0 or 1.0, got {beta}")
+    if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
+        raise ValueError(f"{where}: kernel and dkernel must have shape ({k}, {f}), got "
+                         f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
+    if dbias.shape[0] not in (0, f):
+        raise ValueError(f"{where}: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
+    if need_dx and (dx.shape[0] != x.shape[0] or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
+                    or dx.shape[3] != x.shape[3]):
+        raise ValueError(f"{where}: dx must have the shape of x "
+                         f"{(x.shape[0], x.shape[1], x.shape[2], x.shape[3])}")
 
 
 cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, _Pooled pooled, Py_ssize_t f,
