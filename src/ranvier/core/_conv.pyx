@@ -207,15 +207,11 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2], k = kh * kw * c
-    cdef Py_ssize_t m = n * oh * ow, blk, r0, rows
+    cdef Py_ssize_t m = n * oh * ow, blk, r0
     cdef bint pointwise
-    cdef floating* buf
     cdef int t
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    if kernel.shape[0] != k:
-        raise ValueError(f"conv2d_forward: kernel must have {k} rows (kh * kw * channels), got {kernel.shape[0]}")
-    if bias.shape[0] not in (0, f):
-        raise ValueError(f"conv2d_forward: bias must have shape ({f},) or (0,), got ({bias.shape[0]},)")
+    _check_forward("conv2d_forward", kernel, bias, k)
     if out.shape[0] != n or out.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
@@ -230,21 +226,9 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
         pack(False, k, f, 1, 0, f, &kernel[0, 0], f, packed)
         for blk in prange((m + _BLOCK_ROWS - 1) // _BLOCK_ROWS, schedule="static", num_threads=t):
             r0 = blk * _BLOCK_ROWS
-            rows = min(_BLOCK_ROWS, m - r0)
-            if k == 0:  # inputs without channels
-                memset(&out[0, 0, 0, 0] + r0 * f, 0, rows * f * sizeof(floating))
-            else:
-                if pointwise:
-                    buf = <floating*> &x[0, 0, 0, 0] + r0 * k
-                else:
-                    buf = scratch + threadid() * _BLOCK_ROWS * k
-                    _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
-                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
-                packed_gemm(False, rows, 0, f, k, buf, k, packed, &out[0, 0, 0, 0] + r0 * f, f, False)
-            if b != NULL:
-                add_bias(&out[0, 0, 0, 0] + r0 * f, b, rows, f)
-            if apply_relu:
-                relu(&out[0, 0, 0, 0] + r0 * f, &out[0, 0, 0, 0] + r0 * f, rows * f)
+            _block_forward(x, r0, min(_BLOCK_ROWS, m - r0), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
+                           scratch + threadid() * _BLOCK_ROWS * k, packed, f, b, apply_relu,
+                           &out[0, 0, 0, 0] + r0 * f)
     free(scratch)
     packed_free(packed)
 
@@ -277,12 +261,7 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
     cdef floating* z
     cdef int t
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    if kernel.shape[0] != k:
-        raise ValueError(f"conv2d_relu_maxpool_forward: kernel must have {k} rows (kh * kw * channels), "
-                         f"got {kernel.shape[0]}")
-    if bias.shape[0] not in (0, f):
-        raise ValueError(f"conv2d_relu_maxpool_forward: bias must have shape ({f},) or (0,), "
-                         f"got ({bias.shape[0]},)")
+    _check_forward("conv2d_relu_maxpool_forward", kernel, bias, k)
     if ph < 1 or pw < 1 or out.shape[0] != n or out.shape[1] != ph or out.shape[2] != pw or out.shape[3] != f:
         raise ValueError(f"conv2d_relu_maxpool_forward: out must have shape ({n}, {ph}, {pw}, {f}) with a conv "
                          f"output of ({oh}, {ow}), got ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}, "
@@ -314,17 +293,45 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
             z = cols + block_rows * k
             r0 = (i * oh + 2 * p0) * ow
             rows = 2 * (p1 - p0) * ow
-            _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
-                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols, False)
-            packed_gemm(False, rows, 0, f, k, cols, k, packed, z, f, False)
-            if b != NULL:
-                add_bias(z, b, rows, f)
-            relu(z, z, rows * f)
+            _block_forward(x, r0, rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, False, cols, packed, f, b,
+                           True, z)
             for p in range(p0, p1):
                 max_pool_2x2_row(z + 2 * (p - p0) * ow * f, ow, f, pw, <index_t> (2 * p * ow * f),
                                  &out[i, p, 0, 0], &argmax[i, p, 0, 0])
     free(scratch)
     packed_free(packed)
+
+
+cdef void _check_forward(str where, const floating[:, ::1] kernel, const floating[::1] bias,
+                         Py_ssize_t k) except *:
+    """The checks both forward entries share: kernel rows and bias shape."""
+    cdef Py_ssize_t f = kernel.shape[1]
+    if kernel.shape[0] != k:
+        raise ValueError(f"{where}: kernel must have {k} rows (kh * kw * channels), got {kernel.shape[0]}")
+    if bias.shape[0] not in (0, f):
+        raise ValueError(f"{where}: bias must have shape ({f},) or (0,), got ({bias.shape[0]},)")
+
+
+cdef void _block_forward(const floating[:, :, :, ::1] x, Py_ssize_t r0, Py_ssize_t rows,
+                         int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                         Py_ssize_t oh, Py_ssize_t ow, bint pointwise, floating* cols, const floating* packed,
+                         Py_ssize_t f, const floating* bias, bint apply_relu, floating* z) noexcept nogil:
+    """z (rows x f) = output rows r0 .. r0 + rows: their columns (gathered into ``cols`` unless
+    pointwise) @ the packed kernel, then + bias (unless NULL) and the ReLU if asked."""
+    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c
+    if k == 0:  # inputs without channels
+        memset(z, 0, rows * f * sizeof(floating))
+    else:
+        if pointwise:
+            cols = <floating*> &x[0, 0, 0, 0] + r0 * k
+        else:
+            _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
+                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols, False)
+        packed_gemm(False, rows, 0, f, k, cols, k, packed, z, f, False)
+    if bias != NULL:
+        add_bias(z, bias, rows, f)
+    if apply_relu:
+        relu(z, z, rows * f)
 
 
 def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -345,31 +352,25 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
-    cdef bint pointwise
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     _check_grads("conv2d_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
     if dz.shape[0] != n or dz.shape[3] != f or oh < 1 or ow < 1:
         raise ValueError(f"conv2d_backward: dz must have shape ({n}, oh >= 1, ow >= 1, {f}), "
                          f"got ({dz.shape[0]}, {oh}, {ow}, {dz.shape[3]})")
-    pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     if f == 0:
         return
-    if beta == 0.0:
-        dbias[...] = 0
     if n == 0 or k == 0:
         # No columns (an empty batch, or inputs without channels): dkernel gets nothing.
         if beta == 0.0:
             dkernel[...] = 0
+            dbias[...] = 0
         if n and dbias.shape[0]:
             with nogil:
                 add_column_sums(&dz[0, 0, 0, 0], n * oh * ow, f, f, &dbias[0])
         return
     cdef _Pooled none
-    _kernel_grad(x, &dz[0, 0, 0, 0], none, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
-                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
-    if need_dx:
-        _input_grad(&dz[0, 0, 0, 0], none, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
-                    n_threads)
+    _gradients(x, kernel, &dz[0, 0, 0, 0], none, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
+               oh, ow, n_threads)
 
 
 def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -397,7 +398,6 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1], k = kh * kw * c
     cdef Py_ssize_t ph = oh // 2, pw = ow // 2
     cdef _Pooled pooled
-    cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     _check_grads("conv2d_maxpool_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
     for name, a in (("dy", dy), ("gate", gate)):
@@ -416,16 +416,27 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
             dkernel[...] = 0
             dbias[...] = 0
         return
-    if beta == 0.0:
-        dbias[...] = 0
     pooled.dy = &dy[0, 0, 0, 0]
     pooled.argmax = &argmax[0, 0, 0, 0]
     pooled.gate = &gate[0, 0, 0, 0]
-    _kernel_grad(x, <const floating*> NULL, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
-                 beta != 0.0, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
+    _gradients(x, kernel, <const floating*> NULL, pooled, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw,
+               pt, pl, oh, ow, n_threads)
+
+
+cdef void _gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel, const floating* dz,
+                     _Pooled pooled, floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx,
+                     double beta, bint need_dx, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                     Py_ssize_t oh, Py_ssize_t ow, int n_threads) except *:
+    """The work of both backward entries once their arguments are checked and there are columns:
+    dkernel and dbias, then dx if asked, from ``dz`` or (``dz`` NULL) from ``pooled``."""
+    cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
+    cdef Py_ssize_t f = kernel.shape[1]
+    if beta == 0.0:
+        dbias[...] = 0
+    _kernel_grad(x, dz, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, beta != 0.0,
+                 kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
     if need_dx:
-        _input_grad(<const floating*> NULL, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
-                    pointwise, n_threads)
+        _input_grad(dz, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
 
 
 cdef void _check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -652,22 +663,11 @@ cdef inline void _move_pixels(floating* src, Py_ssize_t lds, floating* d, Py_ssi
     if xb <= xa or width <= 0:
         return
     if scatter:
-        _add_pixels(src, lds, d + xa * ld, ld, xb - xa, width)
+        if floating is float:
+            rv_add_pixels_f32(src, lds, d + xa * ld, ld, xb - xa, width)
+        else:
+            rv_add_pixels_f64(src, lds, d + xa * ld, ld, xb - xa, width)
+    elif floating is float:
+        rv_copy_pixels_f32(d + xa * ld, ld, src, lds, xb - xa, width)
     else:
-        _copy_pixels(d + xa * ld, ld, src, lds, xb - xa, width)
-
-
-cdef inline void _copy_pixels(floating* dst, Py_ssize_t ldd, const floating* src, Py_ssize_t lds,
-                              Py_ssize_t n, Py_ssize_t c) noexcept nogil:
-    if floating is float:
-        rv_copy_pixels_f32(dst, ldd, src, lds, n, c)
-    else:
-        rv_copy_pixels_f64(dst, ldd, src, lds, n, c)
-
-
-cdef inline void _add_pixels(floating* dst, Py_ssize_t ldd, const floating* src, Py_ssize_t lds,
-                             Py_ssize_t n, Py_ssize_t c) noexcept nogil:
-    if floating is float:
-        rv_add_pixels_f32(dst, ldd, src, lds, n, c)
-    else:
-        rv_add_pixels_f64(dst, ldd, src, lds, n, c)
+        rv_copy_pixels_f64(d + xa * ld, ld, src, lds, xb - xa, width)
