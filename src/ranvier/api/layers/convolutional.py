@@ -126,9 +126,8 @@ class _Conv(Layer):
         """This layer (2-D, ReLU) and ``pool`` (2x2 max pooling, ``pool.pools_2x2()``) in one kernel call.
 
         The conv output is never stored. Returns the pooled output, this
-        layer's cache and the pool's: enough for the backward pass the model
-        runs here, the pool's ``backward_through_relu`` then this layer's
-        ``backward_preactivation``.
+        layer's cache and the pool's: enough for ``backward_through_maxpool``,
+        which the model then runs for both layers.
         """
         out_spatial, pads = self._check_shape(inputs.shape)
         geom = self._params(pads)

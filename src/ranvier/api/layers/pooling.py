@@ -23,16 +23,21 @@ def _rank_shape(rank):
     return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
 
 
+def _pool_buffers(layer, is_max, x_shape, out_hw, dtype):
+    """The layer's reused (out, argmax or None) for (n, h, w, c) input."""
+    out = reusable_empty(layer, "_out_buffer", (x_shape[0],) + tuple(out_hw) + (x_shape[3],), dtype)
+    return out, reusable_empty(layer, "_argmax_buffer", out.shape, np.dtype(np.int32)) if is_max else None
+
+
 def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
     """Run the pooling kernel on (n, h, w, c) input. Returns (out, argmax or None)."""
-    out = reusable_empty(layer, "_out_buffer", (x.shape[0],) + out_hw + (x.shape[3],), x.dtype)
+    out, argmax = _pool_buffers(layer, is_max, x.shape, out_hw, x.dtype)
     nt = config.kernel_threads()
     if is_max:
-        argmax = reusable_empty(layer, "_argmax_buffer", out.shape, np.dtype(np.int32))
         _pool.max_pool2d_forward(x, *window, *strides, *pads, out, argmax, nt)
-        return out, argmax
-    _pool.avg_pool2d_forward(x, *window, *strides, *pads, out, nt)
-    return out, None
+    else:
+        _pool.avg_pool2d_forward(x, *window, *strides, *pads, out, nt)
+    return out, argmax
 
 
 _NO_GATE = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
@@ -76,6 +81,10 @@ class _Pooling(Layer):
         out, _ = self._geometry(tuple(input_shape))
         return (input_shape[0],) + out + (input_shape[-1],)
 
+    def _kernel_geometry(self, pads):
+        """(window, strides, leading padding) as the 2-D kernels take them."""
+        return self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0)
+
     def _as2d(self, t, fill=1):
         """A 2-D kernel argument from a ``rank``-D one (1-D pooling runs with height 1)."""
         return (fill,) * (2 - self.rank) + tuple(t)
@@ -83,7 +92,7 @@ class _Pooling(Layer):
     def call(self, inputs, training=False):
         out_spatial, pads = self._geometry(inputs.shape)
         x = spatial_input(inputs, self.rank)
-        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
+        geom = self._kernel_geometry(pads)
         out, argmax = _pool_forward(self, self._max, x, *geom, self._as2d(out_spatial))
         cache = (argmax, geom, x.shape, inputs.shape, out if self._max and training else None)
         return out.reshape((inputs.shape[0],) + out_spatial + (inputs.shape[-1],)), cache
@@ -116,11 +125,10 @@ class _MaxPooling(_Pooling):
         ``input_shape`` (batch, rows, cols, channels).
         """
         out_spatial, pads = self._geometry(input_shape)
-        out = reusable_empty(self, "_out_buffer", (input_shape[0],) + out_spatial + (input_shape[-1],), dtype)
-        argmax = reusable_empty(self, "_argmax_buffer", out.shape, np.dtype(np.int32))
+        out, argmax = _pool_buffers(self, True, input_shape, out_spatial, dtype)
         compute(out, argmax)
-        geom = (self._as2d(self.pool_size), self._as2d(self.strides), self._as2d(pads, fill=0))
-        return out, (argmax, geom, tuple(input_shape), tuple(input_shape), out if training else None)
+        return out, (argmax, self._kernel_geometry(pads), tuple(input_shape), tuple(input_shape),
+                     out if training else None)
 
     def backward_through_relu(self, dy, cache):
         """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (training caches).
