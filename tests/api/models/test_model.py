@@ -301,3 +301,15 @@ def test_pools_other_than_2x2_fold_the_relu_but_pool_on_their_own():
                            L.Flatten(), L.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
     assert model._relu_pools == {1} and model._conv_pools == {}
+
+
+def test_a_pool_with_an_activity_penalty_is_not_run_by_the_conv_below(float64):
+    # The fused forward would skip the pool's own penalty: the pair stays two layers.
+    L = rv.layers
+    pool = L.MaxPooling2D()
+    pool.activity_regularizer = rv.regularizers.get("l2")  # pooling layers take no such argument; a subclass could
+    model = rv.Sequential([L.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu"), pool, L.Flatten(), L.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert model._relu_pools == {1} and model._conv_pools == {}
+    rng = np.random.default_rng(12)
+    check_gradients(model, rng.standard_normal((3, 6, 6, 2)), rng.standard_normal((3, 2)))

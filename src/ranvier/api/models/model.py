@@ -65,7 +65,6 @@ class Model:
         self._plan = _execution_plan(self._nodes, ins)
         self._input_id, self._output_id = id(ins[0]), id(outs[0])
         self._relu_pools, self._conv_pools = _fusions(self._plan, self._output_id)
-        self._pool_convs = {i: j for j, i in self._conv_pools.items()}
         self._layers = []
         for node in self._nodes:
             if all(node.layer is not l for l in self._layers):
@@ -188,7 +187,7 @@ class Model:
         pooled = {}  # plan index of a pool -> its cache, computed with the conv below it
         for index, (node, in_ids, out_ids, _) in enumerate(self._plan):
             if index in pooled:
-                caches.append((pooled.pop(index), None))
+                caches.append((pooled.pop(index), _POOLED_BELOW))
                 continue
             layer = node.layer
             if node.multi_input or node.static_kwargs or node.tensor_kwargs:
@@ -205,7 +204,7 @@ class Model:
             if node.accepts_mask and has_mask:
                 kwargs["mask"] = mask
             pool = self._conv_pools.get(index)
-            if pool is not None and pool in self._relu_pools and not masks:
+            if pool is not None and not masks:
                 # Conv, ReLU and 2x2 max pooling in one kernel: the conv output is never stored.
                 out, cache, pooled[pool] = layer.call_relu_maxpool(inputs, self._plan[pool][0].layer,
                                                                    training=training)
@@ -257,8 +256,7 @@ class Model:
                 dy_in = [np.zeros_like(o) if g is None else g for g, o in zip(dys, outs)]
             else:
                 dy_in = dys[0]
-            conv = self._pool_convs.get(i)
-            if conv is not None and caches[conv][1] is _POOLED:
+            if outs is _POOLED_BELOW:
                 # The conv below ran this pool forward: it takes the pooled gradient and runs both backward.
                 through_pool[in_ids[0]] = cache
                 grads[in_ids[0]] = dy_in
@@ -703,8 +701,10 @@ def _execution_plan(nodes, inputs):
     return plan
 
 
-# Marks a conv node's cache entry when it ran the max pool above it (``Layer.call_relu_maxpool``).
+# Mark the cache entries of a conv that ran the max pool above it (``Layer.call_relu_maxpool``)
+# and of that pool, in place of the outputs the entries otherwise keep.
 _POOLED = object()
+_POOLED_BELOW = object()
 
 
 def _fusions(plan, output_id):
@@ -717,8 +717,9 @@ def _fusions(plan, output_id):
     the ReLU backward (a pass over the pool's whole input) is skipped.
 
     ``conv_pools``: conv node index -> pool node index, for those pairs where
-    the conv is a 2-D ``Conv2D`` and the pool 2x2 with stride 2: one kernel
-    then computes both forward and the conv output is never stored.
+    the conv is a 2-D ``Conv2D`` and the pool 2x2 with stride 2 and no activity
+    penalty: one kernel then computes both forward, another both backward, and
+    the conv output is never stored.
     """
     producers, uses = {}, {}
     for j, (node, in_ids, out_ids, _) in enumerate(plan):
@@ -737,7 +738,7 @@ def _fusions(plan, output_id):
                 and activations.is_plain(getattr(src.layer, "activation", None), "relu")):
             relu_pools.add(i)
             if getattr(src.layer, "rank", None) == 2 and hasattr(src.layer, "call_relu_maxpool") \
-                    and node.layer.pools_2x2():
+                    and node.layer.pools_2x2() and node.layer.activity_regularizer is None:
                 conv_pools[j] = i
     return relu_pools, conv_pools
 
