@@ -148,9 +148,9 @@ def depthwise_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :
         Geometry (``_convgeom.pxd``).
     n_threads : int
     """
-    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3]
     cdef Py_ssize_t m = kernel.shape[3], cm = c * m, oh = out.shape[1], ow = out.shape[2]
-    cdef Py_ssize_t r, i, y, ky, kx, iy, lo, hi
+    cdef Py_ssize_t r, i, y
     cdef int t
     check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
     _check_kernel("depthwise_conv2d_forward", "kernel", kernel.shape, kh, kw, c, -1)
@@ -162,20 +162,10 @@ def depthwise_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :
     t = effective_threads(n_threads, n * oh * ow * cm * kh * kw, _GRAIN)
     with nogil:
         for r in prange(n * oh, schedule="static", num_threads=t):
-            # Assigned in the loop body so that each thread has its own (tap_range writes through pointers).
-            lo = hi = 0
             i = r // oh
             y = r % oh
             memset(&out[i, y, 0, 0], 0, ow * cm * sizeof(floating))
-            for ky in range(kh):
-                iy = y * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    tap_range(kx * dw - pl, sw, w, ow, &lo, &hi)
-                    if hi > lo:
-                        _expand(&out[i, y, lo, 0], cm, &x[i, iy, lo * sw + kx * dw - pl, 0], sw * c,
-                                &kernel[ky, kx, 0, 0], 0, hi - lo, c, m)
+            _row_taps(x, i, y, kh, kw, sh, sw, dh, dw, pt, pl, ow, &out[i, y, 0, 0], &kernel[0, 0, 0, 0], m, True)
 
 
 def depthwise_conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] kernel,
@@ -233,28 +223,47 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating[:, :, :, :
                        Py_ssize_t rows, Py_ssize_t n_blocks, floating* partials,
                        int n_threads) noexcept nogil:
     """partials[b] = the kernel gradient of output rows b * rows .. (b + 1) * rows (of n * oh)."""
-    cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
+    cdef Py_ssize_t n = x.shape[0], c = x.shape[3]
     cdef Py_ssize_t cm = dz.shape[3], m = cm // c, oh = dz.shape[1], ow = dz.shape[2]
     cdef Py_ssize_t ksize = kh * kw * cm
-    cdef Py_ssize_t b, r, i, y, ky, kx, iy, lo, hi
+    cdef Py_ssize_t b, r, i, y
     cdef floating* part
     cdef int t = effective_threads(n_threads, n * oh * ow * ksize, _GRAIN)
     for b in prange(n_blocks, schedule="static", num_threads=t):
-        lo = hi = 0  # thread-private (tap_range writes through pointers)
         part = partials + b * ksize
         memset(part, 0, ksize * sizeof(floating))
         for r in range(b * rows, min((b + 1) * rows, n * oh)):
             i = r // oh
             y = r % oh
-            for ky in range(kh):
-                iy = y * sh - pt + ky * dh
-                if iy < 0 or iy >= h:
-                    continue
-                for kx in range(kw):
-                    tap_range(kx * dw - pl, sw, w, ow, &lo, &hi)
-                    if hi > lo:
-                        _expand(part + (ky * kw + kx) * cm, 0, &x[i, iy, lo * sw + kx * dw - pl, 0], sw * c,
-                                &dz[i, y, lo, 0], cm, hi - lo, c, m)
+            _row_taps(x, i, y, kh, kw, sh, sw, dh, dw, pt, pl, ow, part, &dz[i, y, 0, 0], m, False)
+
+
+cdef void _row_taps(const floating[:, :, :, ::1] x, Py_ssize_t i, Py_ssize_t y,
+                    int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, Py_ssize_t ow,
+                    floating* acc, const floating* other, Py_ssize_t m, bint acc_is_row) noexcept nogil:
+    """Every tap's products with the input pixels that output row (i, y) reads inside the image.
+
+    The forward (``acc_is_row``): acc is the output row, other the kernel (kh, kw, c, m).
+    The kernel gradient: acc is the per-tap accumulator (kh, kw, c, m), other dz's row.
+    Either way one side steps c * m per pixel and the other c * m per tap.
+    """
+    cdef Py_ssize_t h = x.shape[1], w = x.shape[2], c = x.shape[3], cm = c * m
+    cdef Py_ssize_t ky, kx, iy, tap, lo, hi
+    for ky in range(kh):
+        iy = y * sh - pt + ky * dh
+        if iy < 0 or iy >= h:
+            continue
+        for kx in range(kw):
+            tap_range(kx * dw - pl, sw, w, ow, &lo, &hi)
+            if hi <= lo:
+                continue
+            tap = (ky * kw + kx) * cm
+            if acc_is_row:
+                _expand(acc + lo * cm, cm, &x[i, iy, lo * sw + kx * dw - pl, 0], sw * c, other + tap, 0,
+                        hi - lo, c, m)
+            else:
+                _expand(acc + tap, 0, &x[i, iy, lo * sw + kx * dw - pl, 0], sw * c, other + lo * cm, cm,
+                        hi - lo, c, m)
 
 
 cdef void _combine(const floating* partials, Py_ssize_t n_blocks, Py_ssize_t size, floating beta,
