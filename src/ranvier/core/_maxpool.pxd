@@ -12,11 +12,10 @@ cdef extern from *:
     #define RV_MAXPOOL_DEFINED
     /* Windows of rows [y0, y1) of img (w pixels of c values per row), columns from xo * sw - pl,
        pw wide, clipped to the image. The argmax select is a bit mask: GCC if-converts a float
-       select but not an int select on a float compare. Indices count rows from y_off rows
-       above img (img may hold part of an image). */
+       select but not an int select on a float compare. */
     #define RV_DEFINE_MAX_POOL_ROW(T, SFX)                                                      \\
     RV_SIMD_CLONES static void rv_max_pool_row_##SFX(const T* img, Py_ssize_t w, Py_ssize_t c,  \\
-            Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw,      \\
+            Py_ssize_t y0, Py_ssize_t y1, Py_ssize_t ow, int pw, int sw,                        \\
             int pl, T* RV_RESTRICT o, int* RV_RESTRICT a) {                                     \\
         for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \\
             Py_ssize_t x0 = xo * sw - pl, x1 = x0 + pw;                                         \\
@@ -31,7 +30,7 @@ cdef extern from *:
             for (Py_ssize_t iy = y0; iy < y1; iy++)                                             \\
                 for (Py_ssize_t ix = x0; ix < x1; ix++) {                                       \\
                     const T* src = img + (iy * w + ix) * c;                                     \\
-                    int base = (int) (((iy + y_off) * w + ix) * c);                             \\
+                    int base = (int) ((iy * w + ix) * c);                                       \\
                     if (first) {                                                                \\
                         for (Py_ssize_t ci = 0; ci < c; ci++) {                                 \\
                             o[ci] = src[ci];                                                    \\
@@ -105,11 +104,9 @@ cdef extern from *:
     #endif
     """
     void rv_max_pool_row_f32(const float* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
-                             Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, float* o,
-                             int* a) noexcept nogil
+                             Py_ssize_t ow, int pw, int sw, int pl, float* o, int* a) noexcept nogil
     void rv_max_pool_row_f64(const double* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
-                             Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, double* o,
-                             int* a) noexcept nogil
+                             Py_ssize_t ow, int pw, int sw, int pl, double* o, int* a) noexcept nogil
     void rv_max_pool_2x2_row_f32(const float* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base, float* o,
                                  int* a) noexcept nogil
     void rv_max_pool_2x2_row_f64(const double* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base, double* o,
@@ -121,17 +118,16 @@ cdef extern from *:
 
 
 cdef inline void max_pool_row(const floating* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
-                              Py_ssize_t y_off, Py_ssize_t ow, int pw, int sw, int pl, floating* o,
-                              index_t* a) noexcept nogil:
+                              Py_ssize_t ow, int pw, int sw, int pl, floating* o, index_t* a) noexcept nogil:
     """One row of pooled outputs (ow pixels of c values) and their argmax (flat index
-    ``(y * w + x) * c + ci`` in the image, y counted from ``y_off`` rows above img).
+    ``(y * w + x) * c + ci`` in the image).
 
-    IN: img (rows y0 .. y1 of w pixels). OUT: o, a.
+    IN: img (the image, w pixels per row; the window rows are y0 .. y1). OUT: o, a.
     """
     if floating is float:
-        rv_max_pool_row_f32(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
+        rv_max_pool_row_f32(img, w, c, y0, y1, ow, pw, sw, pl, o, a)
     else:
-        rv_max_pool_row_f64(img, w, c, y0, y1, y_off, ow, pw, sw, pl, o, a)
+        rv_max_pool_row_f64(img, w, c, y0, y1, ow, pw, sw, pl, o, a)
 
 
 cdef inline void max_pool_2x2_row(const floating* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, index_t base,

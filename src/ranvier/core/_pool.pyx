@@ -68,7 +68,7 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
                 max_pool_2x2_row(&x[i, y0, 0, 0], w, c, ow, <index_t> (y0 * w * c), &out[i, y, 0, 0],
                                  &argmax[i, y, 0, 0])
             else:
-                max_pool_row(&x[i, 0, 0, 0], w, c, y0, y1, 0, ow, pw, sw, pl, &out[i, y, 0, 0],
+                max_pool_row(&x[i, 0, 0, 0], w, c, y0, y1, ow, pw, sw, pl, &out[i, y, 0, 0],
                              &argmax[i, y, 0, 0])
 
 
