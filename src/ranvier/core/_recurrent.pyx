@@ -19,13 +19,14 @@ Backward also returns the bias gradients (the column sums of the gate
 gradients), summed per step with the weight gradients.
 """
 from cython.parallel cimport parallel
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
 
 from ranvier.core._blas cimport gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
-from ranvier.core._openmp cimport effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier
+from ranvier.core._openmp cimport (effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier,
+                                   rv_progress_set, rv_progress_wait)
 from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
 
 #: Activation codes of the fused gate kernels.
@@ -240,26 +241,40 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
 
 
 # ------------------------------------------------- the parallel time loops
-# The time loops run in one OpenMP region: each thread owns a range of units
-# (columns of the state) for the whole sequence. Per step it computes its units'
-# gate columns against the recurrent kernel packed once (``_packed.pxd``), runs
-# their cell math, and meets the others at one barrier, since the next step's
-# product reads every unit. Backward, each thread also adds its units' columns of
-# the weight gradients for the step while the step's gate gradients are in cache
-# (measured: 1.8 ms for W3's two weight-gradient GEMMs through BLAS after the loop).
-# No per-step region start, no per-step repacking of the kernel, and each element
-# is computed the same way whatever the thread count.
-cdef int _loop_threads(int n_threads, Py_ssize_t B, Py_ssize_t u, Py_ssize_t G) noexcept nogil:
-    """Threads for a time loop: one per 2^17 multiply-adds a step, at most one per 32 units."""
-    return min(effective_threads(n_threads, B * u * G, 1 << 17), <int> ((u + 31) // 32))
+# The time loops run in one OpenMP region, against kernels packed once
+# (``_packed.pxd``). When the batch gives every thread a row tile, each thread
+# owns a slice of the samples for the whole sequence: a sample's recurrence never
+# reads another sample, so the threads run the time loop without meeting. A unit
+# split syncs both threads at a barrier every step, and on a VM whose vCPUs stall
+# for moments that barrier made W3's step time swing by 2x. Smaller batches do
+# split the units, in whole 32-unit tiles, and meet once a step, since the next
+# step's product reads every unit. Backward adds the weight gradients after the
+# time loop, each thread over its units' columns for every step: off the loop's
+# critical path, and (each element one fixed sequence of multiply-adds, see
+# ``_packed.pxd``) the same whatever the split or the thread count.
+cdef enum:
+    _ROW_TILE = 8  # rows of a micro-kernel tile
+    _LAG = 2  # steps the weight gradients trail a row-split backward loop
+    _UNIT_TILE = 32  # columns of a micro-kernel tile
 
 
-cdef Py_ssize_t _unit_start(Py_ssize_t u, int tid, int nth) noexcept nogil:
-    """First unit of thread ``tid`` of ``nth``: whole 32-unit tiles, split evenly (tid = nth: u).
+cdef int _loop_threads(int n_threads, Py_ssize_t B, Py_ssize_t u, Py_ssize_t G,
+                       bint* by_rows) noexcept nogil:
+    """Threads for a time loop, one per 2^17 multiply-adds a step, and whether they split the
+    batch (``by_rows``: a row tile each) or the units (at most one thread per unit tile)."""
+    cdef int nth = effective_threads(n_threads, B * u * G, 1 << 17)
+    by_rows[0] = B >= _ROW_TILE * nth
+    if by_rows[0]:
+        return nth
+    return min(nth, <int> ((u + _UNIT_TILE - 1) // _UNIT_TILE))
 
-    Tile-aligned ranges let threads pack disjoint panels of one buffer (``_step_weight_grads``).
+
+cdef Py_ssize_t _tile_start(Py_ssize_t n, Py_ssize_t tile, int tid, int nth) noexcept nogil:
+    """First index of thread ``tid`` of ``nth`` over ``n`` split evenly in whole tiles (tid = nth: n).
+
+    Tile-aligned unit ranges let threads pack disjoint panels of one buffer.
     """
-    return min(32 * (((u + 31) // 32) * tid // nth), u)
+    return min(tile * (((n + tile - 1) // tile) * tid // nth), n)
 
 
 cdef void _step_product(const floating* a, Py_ssize_t k, const floating* packed, int n_blocks,
@@ -293,7 +308,8 @@ cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const flo
     gradients db_x[cols] (+)= sum(dgx), db_r[cols] (+)= sum(dgr) (either NULL to skip).
 
     ``work`` holds the packed gate gradients: one operand, two (``packed_len`` apart) when ``dgr``
-    is not ``dgx``.
+    is not ``dgx``. (Read in place instead, at W3's 2 KB row stride, the gradients thrashed L1:
+    the products ran slower than packing and reading the copy.)
     """
     cdef Py_ssize_t G = n_blocks * u, blk = packed_block(B, u)
     cdef floating* work_r = work
@@ -314,24 +330,24 @@ cdef void _step_weight_grads(const floating* x_t, const floating* s_t, const flo
 
 
 cdef void _state_backprop(const floating* dgr, const floating* packed, const floating* rm,
-                          floating* scratch, floating* dh, Py_ssize_t B, Py_ssize_t u, Py_ssize_t G,
-                          Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    """dh[:, j0:j1] += ((dgr @ U.T) * rm)[:, j0:j1], U.T packed; rm may be NULL."""
+                          floating* scratch, floating* dh, Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t u,
+                          Py_ssize_t G, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """dh[r0:r1, j0:j1] += ((dgr @ U.T) * rm)[r0:r1, j0:j1], U.T packed; rm may be NULL."""
     cdef Py_ssize_t b, j
     if rm == NULL:
-        packed_gemm(False, B, j0, j1, G, dgr, G, packed, dh, u, True)
+        packed_gemm(False, r1 - r0, j0, j1, G, dgr + r0 * G, G, packed, dh + r0 * u, u, True)
         return
-    packed_gemm(False, B, j0, j1, G, dgr, G, packed, scratch, u, False)
-    for b in range(B):
+    packed_gemm(False, r1 - r0, j0, j1, G, dgr + r0 * G, G, packed, scratch + r0 * u, u, False)
+    for b in range(r0, r1):
         for j in range(j0, j1):
             dh[b * u + j] += scratch[b * u + j] * rm[b * u + j]
 
 
-cdef void _mask_states(const floating* h, const floating* rm, floating* hr, Py_ssize_t B,
-                       Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
-    """hr[:, j0:j1] = (h * rm)[:, j0:j1]: the recurrent-dropped state the next product reads."""
+cdef void _mask_states(const floating* h, const floating* rm, floating* hr, Py_ssize_t r0,
+                       Py_ssize_t r1, Py_ssize_t u, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    """hr[r0:r1, j0:j1] = (h * rm)[r0:r1, j0:j1]: the recurrent-dropped state the next product reads."""
     cdef Py_ssize_t b, j
-    for b in range(B):
+    for b in range(r0, r1):
         for j in range(j0, j1):
             hr[b * u + j] = h[b * u + j] * rm[b * u + j]
 
@@ -692,6 +708,21 @@ cdef enum:
     _LSTM = 4
 
 
+cdef void _weight_grads(int t, const floating[:, :, ::1] x, const floating[:, :, ::1] h,
+                        const floating[:, :, ::1] h_rec, const floating[:, :, ::1] dgates,
+                        const floating[:, :, ::1] dgr, int cell, floating* work, floating[:, ::1] dkernel,
+                        floating[:, ::1] drecurrent_kernel, floating[::1] dbias, bint has_rm,
+                        Py_ssize_t w0, Py_ssize_t w1, bint accumulate) noexcept nogil:
+    """Step t's share of the weight gradients on units [w0, w1); the first step overwrites unless
+    ``accumulate``. Steps must come in the time loop's order (T - 1 down to 0)."""
+    cdef Py_ssize_t T = x.shape[0], u = h.shape[2], G = cell * u
+    _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], &dgates[t, 0, 0],
+                       &dgr[t, 0, 0], cell, work, &dkernel[0, 0], &drecurrent_kernel[0, 0],
+                       &dbias[0] if dbias.shape[0] else NULL,
+                       &dbias[G] if dbias.shape[0] and cell == _GRU else NULL, x.shape[1], x.shape[2], u,
+                       w0, w1, accumulate or t < T - 1)
+
+
 cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                    const floating[:, ::1] recurrent_kernel, const floating* bias_in,
                    const floating* bias_rec, const unsigned char[:, ::1] mask,
@@ -701,8 +732,10 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
                    int act, int ract, int n_threads):
     """Pack the kernels, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
-    cdef int t, q, tid
-    cdef Py_ssize_t b, b0, j0, j1
+    cdef int t, q, tid, nt
+    cdef bint by_rows
+    cdef int n_loop = _loop_threads(n_threads, B, u, G, &by_rows)
+    cdef Py_ssize_t b, b0, r0, r1, j0, j1
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef floating* packed = packed_alloc(u, u, cell, &h[0, 0, 0])
@@ -710,32 +743,40 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
     try:
         packed_in = packed_alloc(n_in, u, cell, &h[0, 0, 0])
         with nogil:
-            with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+            with parallel(num_threads=n_loop):
                 tid = omp_get_thread_num()
-                j0 = _unit_start(u, tid, omp_get_num_threads())
-                j1 = _unit_start(u, tid + 1, omp_get_num_threads())
-                # Each thread packs the panels it reads (its units), into its own cache.
+                nt = omp_get_num_threads()
+                j0 = _tile_start(u, _UNIT_TILE, tid, nt)
+                j1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
+                # Each thread packs the panels of its units; a row split then reads them all.
                 pack(False, u, u, cell, j0, j1, &recurrent_kernel[0, 0], G, packed)
                 pack(False, n_in, u, cell, j0, j1, &kernel[0, 0], G, packed_in)
+                r0 = 0
+                r1 = B
+                if by_rows:
+                    r0 = _tile_start(B, _ROW_TILE, tid, nt)
+                    r1 = _tile_start(B, _ROW_TILE, tid + 1, nt)
+                    j0 = 0
+                    j1 = u
                 if has_rm:
-                    _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], B, u, j0, j1)
-                    rv_omp_barrier()
+                    _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], r0, r1, u, j0, j1)
+                rv_omp_barrier()
                 for t in range(T):
-                    _step_product(&x[t, 0, 0], n_in, packed_in, cell, &gates[t, 0, 0], B, u, G, j0, j1,
-                                  False)
+                    _step_product(&x[t, r0, 0], n_in, packed_in, cell, &gates[t, r0, 0], r1 - r0, u, G,
+                                  j0, j1, False)
                     # The GRU keeps h_prev @ U apart (its reset gate multiplies part of it).
-                    _step_product(&h_rec[t, 0, 0] if has_rm else &h[t, 0, 0], u, packed, cell,
-                                  &rec[t, 0, 0] if cell == _GRU else &gates[t, 0, 0], B, u, G, j0, j1,
-                                  cell != _GRU)
+                    _step_product(&h_rec[t, r0, 0] if has_rm else &h[t, r0, 0], u, packed, cell,
+                                  &rec[t, r0, 0] if cell == _GRU else &gates[t, r0, 0], r1 - r0, u, G,
+                                  j0, j1, cell != _GRU)
                     m = &mask[t, 0] if has_mask else NULL
                     if cell == _LSTM and m == NULL:
                         # No masked row: one call for all the samples.
-                        _lstm_rows(&gates[t, 0, j0], bias_in + j0, &c[t, 0, j0], &c[t + 1, 0, j0],
-                                   &act_c[t, 0, j0], &h[t + 1, 0, j0], j1 - j0, u, B, act, ract)
-                        b0 = B
+                        _lstm_rows(&gates[t, r0, j0], bias_in + j0, &c[t, r0, j0], &c[t + 1, r0, j0],
+                                   &act_c[t, r0, j0], &h[t + 1, r0, j0], j1 - j0, u, r1 - r0, act, ract)
+                        b0 = r1
                     else:
-                        b0 = 0
-                    for b in range(b0, B):
+                        b0 = r0
+                    for b in range(b0, r1):
                         if m != NULL and not m[b]:
                             _copy(&h[t, b, j0], &h[t + 1, b, j0], j1 - j0)
                             if cell == _LSTM:
@@ -754,8 +795,9 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
                         else:
                             _rnn_row(&gates[t, b, j0], bias_in + j0, &h[t + 1, b, j0], j1 - j0, act)
                     if has_rm and t + 1 < T:
-                        _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], B, u, j0, j1)
-                    rv_omp_barrier()
+                        _mask_states(&h[t + 1, 0, 0], rm, &h_rec[t + 1, 0, 0], r0, r1, u, j0, j1)
+                    if not by_rows:
+                        rv_omp_barrier()
     finally:
         packed_free(packed)
         packed_free(packed_in)
@@ -774,8 +816,10 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                     int n_threads):
     """Allocate the work buffers, then run the whole time loop without the GIL."""
     cdef int T = x.shape[0], B = x.shape[1], n_in = x.shape[2], u = h.shape[2], G = cell * u
-    cdef int t, tid
-    cdef Py_ssize_t b, b0, j0, j1
+    cdef int t, tid, nt
+    cdef bint by_rows
+    cdef int n_loop = _loop_threads(n_threads, B, u, G, &by_rows)
+    cdef Py_ssize_t b, b0, r0, r1, j0, j1, w0, w1
     cdef bint has_seq = dh_seq.shape[0] > 0, gru = cell == _GRU
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
@@ -786,28 +830,41 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
     cdef floating* scratch = NULL
     cdef floating* packed = NULL
     cdef floating* work = NULL
+    cdef int* progress = NULL
     try:
         scratch = _scratch(has_rm, B * u, &dh[0, 0])
         packed = packed_alloc(G, u, 1, &dh[0, 0])
         # Packed gate gradients of one step: twice for the GRU (input and recurrent ones).
         work = packed_alloc(B, u, cell, &dh[0, 0], 2 if gru else 1)
+        progress = <int*> calloc(n_loop, sizeof(int))
+        if progress == NULL:
+            raise MemoryError("recurrent kernel: cannot allocate scratch memory")
         with nogil:
-            with parallel(num_threads=_loop_threads(n_threads, B, u, G)):
+            with parallel(num_threads=n_loop):
                 tid = omp_get_thread_num()
-                j0 = _unit_start(u, tid, omp_get_num_threads())
-                j1 = _unit_start(u, tid + 1, omp_get_num_threads())
-                pack(True, G, u, 1, j0, j1, &recurrent_kernel[0, 0], G, packed)
+                nt = omp_get_num_threads()
+                # Units [w0, w1) are this thread's in the weight gradients.
+                w0 = _tile_start(u, _UNIT_TILE, tid, nt)
+                w1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
+                pack(True, G, u, 1, w0, w1, &recurrent_kernel[0, 0], G, packed)
+                r0, r1, j0, j1 = 0, B, w0, w1
+                if by_rows:
+                    r0 = _tile_start(B, _ROW_TILE, tid, nt)
+                    r1 = _tile_start(B, _ROW_TILE, tid + 1, nt)
+                    j0 = 0
+                    j1 = u
+                rv_omp_barrier()
                 for t in range(T - 1, -1, -1):
                     m = &mask[t, 0] if has_mask else NULL
                     if cell == _LSTM and m == NULL:
                         # No masked row: one call for all the samples.
-                        _lstm_rows_back(&gates[t, 0, j0], &act_c[t, 0, j0], &c[t, 0, j0],
-                                        &dh_seq[t, 0, j0] if has_seq else NULL, &dh[0, j0], &dc[0, j0],
-                                        &dgates[t, 0, j0], j1 - j0, u, B, act, ract)
-                        b0 = B
+                        _lstm_rows_back(&gates[t, r0, j0], &act_c[t, r0, j0], &c[t, r0, j0],
+                                        &dh_seq[t, r0, j0] if has_seq else NULL, &dh[r0, j0], &dc[r0, j0],
+                                        &dgates[t, r0, j0], j1 - j0, u, r1 - r0, act, ract)
+                        b0 = r1
                     else:
-                        b0 = 0
-                    for b in range(b0, B):
+                        b0 = r0
+                    for b in range(b0, r1):
                         dy = &dh_seq[t, b, j0] if has_seq else NULL
                         if m != NULL and not m[b]:
                             _masked_row_back(dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0, u, cell)
@@ -824,16 +881,29 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                         else:
                             _rnn_row_back(&h[t + 1, b, j0], dy, &dh[b, j0], &dgates[t, b, j0], j1 - j0,
                                           act)
-                    _step_weight_grads(&x[t, 0, 0], &h_rec[t, 0, 0] if has_rm else &h[t, 0, 0],
-                                       &dgates[t, 0, 0], &dgr[t, 0, 0], cell, work, &dkernel[0, 0],
-                                       &drecurrent_kernel[0, 0], &dbias[0] if dbias.shape[0] else NULL,
-                                       &dbias[G] if dbias.shape[0] and gru else NULL, B, n_in, u, j0,
-                                       j1, accumulate or t < T - 1)
+                    if not by_rows:
+                        # The step's gate gradients are in cache; the others' state backprop waits.
+                        _weight_grads(t, x, h, h_rec, dgates, dgr, cell, work, dkernel, drecurrent_kernel,
+                                      dbias, has_rm, w0, w1, accumulate)
+                        rv_omp_barrier()
+                    _state_backprop(&dgr[t, 0, 0], packed, rm, scratch, &dh[0, 0], r0, r1, u, G, j0, j1)
+                    if by_rows:
+                        # Step t + _LAG is finished by every thread unless one stalled for
+                        # _LAG steps: add its weight gradients while it is still in cache.
+                        rv_progress_set(&progress[tid], T - t)
+                        if t + _LAG < T:
+                            rv_progress_wait(progress, nt, T - t - _LAG)
+                            _weight_grads(t + _LAG, x, h, h_rec, dgates, dgr, cell, work, dkernel,
+                                          drecurrent_kernel, dbias, has_rm, w0, w1, accumulate)
+                if by_rows:
                     rv_omp_barrier()
-                    _state_backprop(&dgr[t, 0, 0], packed, rm, scratch, &dh[0, 0], B, u, G, j0, j1)
+                    for t in range(min(_LAG, T) - 1, -1, -1):
+                        _weight_grads(t, x, h, h_rec, dgates, dgr, cell, work, dkernel, drecurrent_kernel,
+                                      dbias, has_rm, w0, w1, accumulate)
             if need_dx:
                 _input_grads(&dgates[0, 0, 0], &kernel[0, 0], &dx[0, 0, 0], T * B, n_in, G)
     finally:
         free(scratch)
+        free(progress)
         packed_free(packed)
         packed_free(work)
