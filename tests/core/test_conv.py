@@ -28,6 +28,10 @@ BLOCK_GEOMETRIES = [
     (1, 20, 19, 5, 7, 3, 2, 1, 1, 1, 1, 1, 0, 1, 1),   # one image of 380 rows, packed dz
     (5, 6, 6, 12, 64, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),   # 25 rows per image, 10 images per block
     (2, 17, 17, 4, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),  # pointwise over 578 rows
+    # Fewer than 64 rows of dkernel over more than 1024 rows: chunked partial sums.
+    (6, 20, 20, 2, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # 1944 rows in 2 chunks, dz in place
+    (4, 24, 24, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   # 2304 rows in 3 chunks, packed dz
+    (3, 25, 25, 4, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),  # pointwise, 1875 rows in 2 chunks
 ]
 
 

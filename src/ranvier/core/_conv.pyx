@@ -105,6 +105,13 @@ cdef Py_ssize_t _BLOCK_ROWS = 256
 cdef Py_ssize_t _GRAD_ROWS = 128
 # The rows of dkernel a thread owns are a multiple of the tallest micro-kernel tile.
 cdef Py_ssize_t _TILE_ROWS = 8
+# Fewer rows of dkernel than this, and the kernel gradient splits the column rows
+# instead: W2's first conv (k = 9) split 8 + 1, each thread rebuilding every block of
+# dz and the 1-row share padded to a whole tile, ran no faster on two threads than one.
+cdef Py_ssize_t _SPLIT_K = 64
+# Rows of such a split's chunks, and the most values all its partial sums may take.
+cdef Py_ssize_t _CHUNK_ROWS = 8 * _GRAD_ROWS
+cdef Py_ssize_t _PARTIALS_LEN = 1 << 20
 
 
 cdef struct _Pooled:
@@ -469,51 +476,103 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, _Pool
     last rows (the fewest, when k is not a multiple of the share) adds each dz
     block to dbias while the block is in cache. With ``dz`` NULL, each thread
     unpools the blocks from ``pooled`` (``_dz_rows``).
+
+    Below ``_SPLIT_K`` rows of dkernel the threads split the rows of the columns
+    instead, in chunks fixed by the shapes alone: each chunk's sums go to its own
+    partial dkernel and dbias, added in chunk order at the end, so the result
+    still does not depend on the thread count.
     """
     cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
-    cdef Py_ssize_t share, k0, k1, r0, rows, ld
+    cdef Py_ssize_t share, width, k0, k1, item, items, chunk_rows, n_chunks = 1, j, ch
     cdef floating* buf
-    cdef floating* bp
-    cdef floating* zb
-    cdef const floating* d
-    cdef int t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN), i
+    cdef floating* part
+    cdef floating* parts = NULL
+    cdef floating sum_
+    cdef int t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN)
     cdef bint strided = f % 32 == 0
-    # Per thread: its column block (at most share wide), dz's block when unpooled, and packed
-    # unless read in place.
-    share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
-    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * share
+    if k < _SPLIT_K:
+        n_chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, max(1, _PARTIALS_LEN // (k * f + f)))
+    chunk_rows = ((m + n_chunks - 1) // n_chunks + _GRAD_ROWS - 1) // _GRAD_ROWS * _GRAD_ROWS
+    n_chunks = (m + chunk_rows - 1) // chunk_rows
+    if n_chunks > 1:
+        t = min(t, <int> n_chunks)
+        items = n_chunks
+        share = width = k
+        parts = _scratch(n_chunks * (k * f + f), dkernel)
+    else:
+        items = t
+        share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
+        width = share
+    # Per thread: its column block, dz's block when unpooled, and dz packed unless read in place.
+    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * width
     cdef Py_ssize_t z_len = _GRAD_ROWS * f if dz == NULL else 0
-    cdef Py_ssize_t dz_len = 0 if strided else packed_len(_GRAD_ROWS, f, 1)
-    cdef Py_ssize_t per_thread = cols_len + z_len + dz_len
-    cdef floating* scratch = _scratch(t * per_thread, dkernel)
+    cdef Py_ssize_t per_thread = cols_len + z_len + (0 if strided else packed_len(_GRAD_ROWS, f, 1))
+    cdef floating* scratch
+    try:
+        scratch = _scratch(t * per_thread, dkernel)
+    except MemoryError:
+        free(parts)
+        raise
     with nogil:
-        for i in prange(t, schedule="static", num_threads=t):
-            k0 = i * share
-            k1 = min(k, k0 + share)
-            buf = scratch + i * per_thread
-            zb = buf + cols_len
-            bp = zb + z_len
-            r0 = 0
-            while k0 < k1 and r0 < m:
-                rows = min(_GRAD_ROWS, m - r0)
-                if pointwise:
-                    ld = k
-                    buf = <floating*> &x[0, 0, 0, 0] + r0 * k + k0
-                else:
-                    ld = k1 - k0
-                    _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, k0, k1,
-                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
-                d = _dz_rows(dz, pooled, oh, ow, f, r0, rows, zb)
-                if strided:
-                    strided_gemm(True, k1 - k0, f, rows, buf, ld, d, f, dkernel + k0 * f, f, accumulate or r0 > 0)
-                else:
-                    pack(False, rows, f, 1, 0, f, d, f, bp)
-                    packed_gemm(True, k1 - k0, 0, f, rows, buf, ld, bp, dkernel + k0 * f, f,
-                                accumulate or r0 > 0)
-                if k1 == k and dbias != NULL:
-                    add_column_sums(d, rows, f, f, dbias)
-                r0 = r0 + rows
+        for item in prange(items, schedule="static", num_threads=t):
+            buf = scratch + threadid() * per_thread
+            if n_chunks > 1:
+                part = parts + item * (k * f + f)
+                memset(part + k * f, 0, f * sizeof(floating))
+                _grad_span(x, dz, pooled, f, 0, k, item * chunk_rows, min(m, (item + 1) * chunk_rows), part,
+                           part + k * f if dbias != NULL else NULL, False, kh, kw, sh, sw, dh, dw, pt, pl,
+                           oh, ow, pointwise, strided, buf, buf + cols_len, buf + cols_len + z_len)
+            else:
+                k0 = item * share
+                k1 = min(k, k0 + share)
+                _grad_span(x, dz, pooled, f, k0, k1, 0, m, dkernel + k0 * f, dbias if k1 == k else NULL,
+                           accumulate, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, strided, buf,
+                           buf + cols_len, buf + cols_len + z_len)
+        if n_chunks > 1:
+            for j in range(k * f):
+                sum_ = dkernel[j] if accumulate else 0
+                for ch in range(n_chunks):
+                    sum_ = sum_ + parts[ch * (k * f + f) + j]
+                dkernel[j] = sum_
+            for j in range(f if dbias != NULL else 0):
+                for ch in range(n_chunks):
+                    dbias[j] += parts[ch * (k * f + f) + k * f + j]
     free(scratch)
+    free(parts)
+
+
+cdef void _grad_span(const floating[:, :, :, ::1] x, const floating* dz, _Pooled pooled, Py_ssize_t f,
+                     Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t r0, Py_ssize_t r1, floating* dk, floating* db,
+                     bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                     Py_ssize_t oh, Py_ssize_t ow, bint pointwise, bint strided, floating* buf, floating* zb,
+                     floating* bp) noexcept nogil:
+    """dk (rows k0 .. k1 of dkernel, row stride f) (+)= columns[r0:r1, k0:k1].T @ dz[r0:r1] in blocks
+    of ``_GRAD_ROWS``, and db (f,) += dz[r0:r1]'s column sums unless NULL.
+
+    ``buf`` holds a block's columns, ``zb`` its unpooled dz, ``bp`` its packed dz.
+    """
+    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, r = r0, rows, ld
+    cdef const floating* cols
+    cdef const floating* d
+    while k0 < k1 and r < r1:
+        rows = min(_GRAD_ROWS, r1 - r)
+        if pointwise:
+            ld = k
+            cols = &x[0, 0, 0, 0] + r * k + k0
+        else:
+            ld = k1 - k0
+            _move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r, r + rows, k0, k1,
+                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+            cols = buf
+        d = _dz_rows(dz, pooled, oh, ow, f, r, rows, zb)
+        if strided:
+            strided_gemm(True, k1 - k0, f, rows, cols, ld, d, f, dk, f, accumulate or r > r0)
+        else:
+            pack(False, rows, f, 1, 0, f, d, f, bp)
+            packed_gemm(True, k1 - k0, 0, f, rows, cols, ld, bp, dk, f, accumulate or r > r0)
+        if db != NULL:
+            add_column_sums(d, rows, f, f, db)
+        r = r + rows
 
 
 cdef const floating* _dz_rows(const floating* dz, _Pooled pooled, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t f,
