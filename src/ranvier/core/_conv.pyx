@@ -42,7 +42,7 @@ from libc.string cimport memset
 from ranvier.core._packed cimport pack, packed_alloc, packed_free, packed_gemm, packed_len, strided_gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgeom cimport check_geometry, tap_range
-from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, unpool_span
+from ranvier.core._maxpool cimport index_t, max_pool_2x2_bias_relu_row, unpool_span
 from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -246,8 +246,8 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
                                 int pt, int pl, int oh, int ow, int n_threads):
     """out = 2x2 max pooling (stride 2, "valid") of max(conv(x, kernel) + bias, 0).
 
-    The conv output is never stored: each block of whole pooled rows gathers,
-    multiplies, applies the bias and ReLU and pools in thread scratch. Results
+    The conv output is never stored: each block of whole pooled rows gathers and
+    multiplies in thread scratch, then pools with the bias and ReLU applied on the way. Results
     and argmax are exactly those of ``conv2d_forward`` then ``max_pool2d_forward``
     (same sums, same tie rule).
 
@@ -300,11 +300,11 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
             z = cols + block_rows * k
             r0 = (i * oh + 2 * p0) * ow
             rows = 2 * (p1 - p0) * ow
-            _block_forward(x, r0, rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, False, cols, packed, f, b,
-                           True, z)
+            _block_forward(x, r0, rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, False, cols, packed, f, NULL,
+                           False, z)
             for p in range(p0, p1):
-                max_pool_2x2_row(z + 2 * (p - p0) * ow * f, ow, f, pw, <index_t> (2 * p * ow * f),
-                                 &out[i, p, 0, 0], &argmax[i, p, 0, 0])
+                max_pool_2x2_bias_relu_row(z + 2 * (p - p0) * ow * f, ow, f, pw, <index_t> (2 * p * ow * f), b,
+                                           &out[i, p, 0, 0], &argmax[i, p, 0, 0])
     free(scratch)
     packed_free(packed)
 

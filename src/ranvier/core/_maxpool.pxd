@@ -53,30 +53,46 @@ cdef extern from *:
     /* The common 2x2 stride-2 window, all four cells inside: fixed offsets and 32-bit index
        lanes (the general loop above spent most of a fused conv's forward on its bounds, first
        flag and 64-bit index arithmetic). Same cell order and tie rule as the general loop.
-       z: the window row pair's top row (w pixels of c values); base: the flat index of z[0]. */
-    #define RV_DEFINE_MAX_POOL_2X2(T, SFX)                                                      \\
-    RV_SIMD_CLONES static void rv_max_pool_2x2_row_##SFX(const T* z, Py_ssize_t w, Py_ssize_t c, \\
-            Py_ssize_t ow, int base, T* RV_RESTRICT o, int* RV_RESTRICT a) {                    \\
-        int nc = (int) c, row = (int) (w * c);                                                  \\
-        for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \\
-            const T* p = z + 2 * xo * c;                                                        \\
-            int i0 = base + (int) (2 * xo * c);                                                 \\
-            for (int ci = 0; ci < nc; ci++) {                                                   \\
-                T m = p[ci], v;                                                                 \\
-                int id = i0 + ci, k;                                                            \\
-                v = p[nc + ci]; k = -(int) (v > m); m = v > m ? v : m;                          \\
-                id = (id & ~k) | ((i0 + nc + ci) & k);                                          \\
-                v = p[row + ci]; k = -(int) (v > m); m = v > m ? v : m;                         \\
-                id = (id & ~k) | ((i0 + row + ci) & k);                                         \\
-                v = p[row + nc + ci]; k = -(int) (v > m); m = v > m ? v : m;                    \\
-                id = (id & ~k) | ((i0 + row + nc + ci) & k);                                    \\
-                o[ci] = m;                                                                      \\
-                a[ci] = id;                                                                     \\
-            }                                                                                   \\
-        }                                                                                       \\
+       z: the window row pair's top row (w pixels of c values); base: the flat index of z[0].
+       The _bias_relu twin pools max(z + bias, 0) (bias NULL: none) for the conv kernel, so that
+       the bias and ReLU are never applied to the whole conv output: the max is taken over
+       z + bias and rectified after (the same values, rounding being monotone), and a window
+       whose max is not positive gets its first cell as argmax, as pooling the ReLU's zeros would. */
+    #define RV_DEFINE_MAX_POOL_2X2(T, SFX, NAME, BIAS_RELU)                                    \
+    RV_SIMD_CLONES static void NAME##_##SFX(const T* z, Py_ssize_t w, Py_ssize_t c,            \
+            Py_ssize_t ow, int base, const T* RV_RESTRICT bias, T* RV_RESTRICT o,               \
+            int* RV_RESTRICT a) {                                                               \
+        int nc = (int) c, row = (int) (w * c);                                                  \
+        for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \
+            const T* p = z + 2 * xo * c;                                                        \
+            int i0 = base + (int) (2 * xo * c);                                                 \
+            for (int ci = 0; ci < nc; ci++) {                                                   \
+                T b = BIAS_RELU && bias != NULL ? bias[ci] : (T) 0;                             \
+                T m = BIAS_RELU ? p[ci] + b : p[ci], v;                                         \
+                int id = i0 + ci, k;                                                            \
+                v = BIAS_RELU ? p[nc + ci] + b : p[nc + ci];                                    \
+                k = -(int) (v > m); m = v > m ? v : m;                                          \
+                id = (id & ~k) | ((i0 + nc + ci) & k);                                          \
+                v = BIAS_RELU ? p[row + ci] + b : p[row + ci];                                  \
+                k = -(int) (v > m); m = v > m ? v : m;                                          \
+                id = (id & ~k) | ((i0 + row + ci) & k);                                         \
+                v = BIAS_RELU ? p[row + nc + ci] + b : p[row + nc + ci];                        \
+                k = -(int) (v > m); m = v > m ? v : m;                                          \
+                id = (id & ~k) | ((i0 + row + nc + ci) & k);                                    \
+                if (BIAS_RELU) {                                                                \
+                    k = -(int) (m > 0);                                                         \
+                    m = m > 0 ? m : (T) 0;                                                      \
+                    id = (id & k) | ((i0 + ci) & ~k);                                           \
+                }                                                                               \
+                o[ci] = m;                                                                      \
+                a[ci] = id;                                                                     \
+            }                                                                                   \
+        }                                                                                       \
     }
-    RV_DEFINE_MAX_POOL_2X2(float, f32)
-    RV_DEFINE_MAX_POOL_2X2(double, f64)
+    RV_DEFINE_MAX_POOL_2X2(float, f32, rv_max_pool_2x2_row, 0)
+    RV_DEFINE_MAX_POOL_2X2(double, f64, rv_max_pool_2x2_row, 0)
+    RV_DEFINE_MAX_POOL_2X2(float, f32, rv_max_pool_2x2_bias_relu_row, 1)
+    RV_DEFINE_MAX_POOL_2X2(double, f64, rv_max_pool_2x2_bias_relu_row, 1)
     /* The input gradient of 2x2 stride-2 max pooling behind a ReLU, for pixels [x0, x1) of one
        input row: pixel x gets its window's dy where it is the window's argmax and the max (the
        gate) is positive, else 0. dy, a and gate point at the row's pooled windows; base is the
@@ -107,10 +123,14 @@ cdef extern from *:
                              Py_ssize_t ow, int pw, int sw, int pl, float* o, int* a) noexcept nogil
     void rv_max_pool_row_f64(const double* img, Py_ssize_t w, Py_ssize_t c, Py_ssize_t y0, Py_ssize_t y1,
                              Py_ssize_t ow, int pw, int sw, int pl, double* o, int* a) noexcept nogil
-    void rv_max_pool_2x2_row_f32(const float* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base, float* o,
-                                 int* a) noexcept nogil
-    void rv_max_pool_2x2_row_f64(const double* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base, double* o,
-                                 int* a) noexcept nogil
+    void rv_max_pool_2x2_row_f32(const float* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base,
+                                 const float* bias, float* o, int* a) noexcept nogil
+    void rv_max_pool_2x2_row_f64(const double* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base,
+                                 const double* bias, double* o, int* a) noexcept nogil
+    void rv_max_pool_2x2_bias_relu_row_f32(const float* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow, int base,
+                                           const float* bias, float* o, int* a) noexcept nogil
+    void rv_max_pool_2x2_bias_relu_row_f64(const double* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow,
+                                           int base, const double* bias, double* o, int* a) noexcept nogil
     void rv_unpool_span_f32(float* d, const float* dy, const int* a, const float* gate, Py_ssize_t base,
                             Py_ssize_t x0, Py_ssize_t x1, Py_ssize_t pw, Py_ssize_t c) noexcept nogil
     void rv_unpool_span_f64(double* d, const double* dy, const int* a, const double* gate, Py_ssize_t base,
@@ -138,9 +158,20 @@ cdef inline void max_pool_2x2_row(const floating* z, Py_ssize_t w, Py_ssize_t c,
     z[0] in the image. OUT: o, a (ow pooled pixels).
     """
     if floating is float:
-        rv_max_pool_2x2_row_f32(z, w, c, ow, base, o, a)
+        rv_max_pool_2x2_row_f32(z, w, c, ow, base, NULL, o, a)
     else:
-        rv_max_pool_2x2_row_f64(z, w, c, ow, base, o, a)
+        rv_max_pool_2x2_row_f64(z, w, c, ow, base, NULL, o, a)
+
+
+cdef inline void max_pool_2x2_bias_relu_row(const floating* z, Py_ssize_t w, Py_ssize_t c, Py_ssize_t ow,
+                                            index_t base, const floating* bias, floating* o,
+                                            index_t* a) noexcept nogil:
+    """``max_pool_2x2_row`` of max(z + bias, 0), z unchanged: the same outputs and argmax as
+    pooling the biased, rectified rows. IN: bias (c,) or NULL for none."""
+    if floating is float:
+        rv_max_pool_2x2_bias_relu_row_f32(z, w, c, ow, base, bias, o, a)
+    else:
+        rv_max_pool_2x2_bias_relu_row_f64(z, w, c, ow, base, bias, o, a)
 
 
 cdef inline void unpool_span(floating* d, const floating* dy, const index_t* a, const floating* gate,
