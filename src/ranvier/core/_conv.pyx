@@ -112,6 +112,10 @@ cdef Py_ssize_t _SPLIT_K = 64
 # Rows of such a split's chunks, and the most values all its partial sums may take.
 cdef Py_ssize_t _CHUNK_ROWS = 8 * _GRAD_ROWS
 cdef Py_ssize_t _PARTIALS_LEN = 1 << 20
+# Most image groups of a backward that computes dx too (``_chunk_rows``).
+cdef Py_ssize_t _IMAGE_CHUNKS = 16
+# Values per thread work unit when the partial sums are added up.
+cdef Py_ssize_t _ADD_BLOCK = 4096
 
 
 cdef struct _Pooled:
@@ -437,13 +441,41 @@ cdef void _gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kern
     """The work of both backward entries once their arguments are checked and there are columns:
     dkernel and dbias, then dx if asked, from ``dz`` or (``dz`` NULL) from ``pooled``."""
     cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
-    cdef Py_ssize_t f = kernel.shape[1]
+    cdef Py_ssize_t f = kernel.shape[1], k = kh * kw * x.shape[3]
+    cdef Py_ssize_t chunk_rows = _chunk_rows(x.shape[0], oh * ow, k, f, need_dx)
     if beta == 0.0:
         dbias[...] = 0
+    if chunk_rows:
+        _chunked_grads(x, kernel, dz, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, dx,
+                       beta != 0.0, need_dx, chunk_rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
+                       n_threads)
+        return
     _kernel_grad(x, dz, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, beta != 0.0,
                  kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
     if need_dx:
         _input_grad(dz, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
+
+
+cdef Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t per, Py_ssize_t k, Py_ssize_t f, bint need_dx) noexcept nogil:
+    """Rows of a chunk with its own partial dkernel and dbias, from the shapes alone (so that
+    the sums never depend on the thread count), or 0 to split dkernel's rows between threads.
+
+    With dx to compute, chunks are groups of whole images (receptive fields overlap only
+    within an image), at most ``_IMAGE_CHUNKS``: one pass per block then makes dz, dkernel's
+    share and dx's together, where split by dkernel rows every thread rebuilt every dz block
+    (W2's second conv unpooled it three times). Without dx, only a dkernel of fewer than
+    ``_SPLIT_K`` rows is chunked, by ``_CHUNK_ROWS``. Either way the partial sums may take at
+    most ``_PARTIALS_LEN`` values.
+    """
+    cdef Py_ssize_t m = n * per, budget = max(1, _PARTIALS_LEN // (k * f + f)), chunks, rows
+    if need_dx:
+        chunks = min(n, _IMAGE_CHUNKS, budget)
+        return (n + chunks - 1) // chunks * per if chunks > 1 else 0
+    if k >= _SPLIT_K:
+        return 0
+    chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, budget)
+    rows = ((m + chunks - 1) // chunks + _GRAD_ROWS - 1) // _GRAD_ROWS * _GRAD_ROWS
+    return rows if rows < m else 0
 
 
 cdef void _check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -476,78 +508,113 @@ cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, _Pool
     last rows (the fewest, when k is not a multiple of the share) adds each dz
     block to dbias while the block is in cache. With ``dz`` NULL, each thread
     unpools the blocks from ``pooled`` (``_dz_rows``).
-
-    Below ``_SPLIT_K`` rows of dkernel the threads split the rows of the columns
-    instead, in chunks fixed by the shapes alone: each chunk's sums go to its own
-    partial dkernel and dbias, added in chunk order at the end, so the result
-    still does not depend on the thread count.
     """
-    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow
-    cdef Py_ssize_t share, width, k0, k1, item, items, chunk_rows, n_chunks = 1, j, ch
-    cdef floating* buf
-    cdef floating* part
-    cdef floating* parts = NULL
-    cdef floating sum_
+    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow, share, k0, k1, i
     cdef int t = effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN)
     cdef bint strided = f % 32 == 0
-    if k < _SPLIT_K:
-        n_chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, max(1, _PARTIALS_LEN // (k * f + f)))
-    chunk_rows = ((m + n_chunks - 1) // n_chunks + _GRAD_ROWS - 1) // _GRAD_ROWS * _GRAD_ROWS
-    n_chunks = (m + chunk_rows - 1) // chunk_rows
-    if n_chunks > 1:
-        t = min(t, <int> n_chunks)
-        items = n_chunks
-        share = width = k
-        parts = _scratch(n_chunks * (k * f + f), dkernel)
-    else:
-        items = t
-        share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
-        width = share
+    cdef floating* buf
+    share = (k + t * _TILE_ROWS - 1) // (t * _TILE_ROWS) * _TILE_ROWS
     # Per thread: its column block, dz's block when unpooled, and dz packed unless read in place.
-    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * width
+    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * share
     cdef Py_ssize_t z_len = _GRAD_ROWS * f if dz == NULL else 0
     cdef Py_ssize_t per_thread = cols_len + z_len + (0 if strided else packed_len(_GRAD_ROWS, f, 1))
-    cdef floating* scratch
+    cdef floating* scratch = _scratch(t * per_thread, dkernel)
+    with nogil:
+        for i in prange(t, schedule="static", num_threads=t):
+            buf = scratch + i * per_thread
+            k0 = i * share
+            k1 = min(k, k0 + share)
+            _grad_span(x, dz, pooled, f, k0, k1, 0, m, dkernel + k0 * f, dbias if k1 == k else NULL, accumulate,
+                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, strided, buf, buf + cols_len,
+                       buf + cols_len + z_len, NULL, NULL, NULL)
+    free(scratch)
+
+
+cdef void _chunked_grads(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel, const floating* dz,
+                         _Pooled pooled, Py_ssize_t f, floating* dkernel, floating* dbias,
+                         floating[:, :, :, ::1] dx, bint accumulate, bint need_dx, Py_ssize_t chunk_rows,
+                         int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, Py_ssize_t oh,
+                         Py_ssize_t ow, bint pointwise, int n_threads) except *:
+    """dkernel (+)= columns.T @ dz, dbias += dz's column sums (unless NULL) and, with ``need_dx``,
+    dx = col2im(dz @ kernel.T), by chunks of ``chunk_rows`` rows (``_chunk_rows``).
+
+    Each chunk goes to its own partial dkernel and dbias, added in chunk order at the end;
+    with dx, a chunk's images' dx are zeroed and then scattered into block by block.
+    """
+    cdef Py_ssize_t c = x.shape[3], k = kh * kw * c, m = x.shape[0] * oh * ow, per = oh * ow
+    cdef Py_ssize_t n_chunks = (m + chunk_rows - 1) // chunk_rows, part_len = k * f + f, ch, r0, r1
+    cdef int t = min(effective_threads(n_threads, m * k * f, _PRODUCT_GRAIN), <int> n_chunks)
+    cdef bint strided = f % 32 == 0
+    cdef floating* buf
+    cdef floating* part
+    # Per thread: the block's columns, its unpooled dz, dz packed unless read in place, and its
+    # column gradients.
+    cdef Py_ssize_t cols_len = 0 if pointwise else _GRAD_ROWS * k
+    cdef Py_ssize_t z_len = _GRAD_ROWS * f if dz == NULL else 0
+    cdef Py_ssize_t bp_len = 0 if strided else packed_len(_GRAD_ROWS, f, 1)
+    cdef Py_ssize_t per_thread = cols_len + z_len + bp_len + (cols_len if need_dx else 0)
+    cdef floating* packed_t = NULL
+    cdef floating* parts = _scratch(n_chunks * part_len, dkernel)
+    cdef floating* scratch = NULL
     try:
         scratch = _scratch(t * per_thread, dkernel)
-    except MemoryError:
-        free(parts)
-        raise
-    with nogil:
-        for item in prange(items, schedule="static", num_threads=t):
-            buf = scratch + threadid() * per_thread
-            if n_chunks > 1:
-                part = parts + item * (k * f + f)
+        if need_dx:
+            packed_t = packed_alloc(f, k, 1, dkernel)
+            pack(True, f, k, 1, 0, k, &kernel[0, 0], f, packed_t)
+        with nogil:
+            for ch in prange(n_chunks, schedule="static", num_threads=t):
+                buf = scratch + threadid() * per_thread
+                part = parts + ch * part_len
+                r0 = ch * chunk_rows
+                r1 = min(m, r0 + chunk_rows)
                 memset(part + k * f, 0, f * sizeof(floating))
-                _grad_span(x, dz, pooled, f, 0, k, item * chunk_rows, min(m, (item + 1) * chunk_rows), part,
-                           part + k * f if dbias != NULL else NULL, False, kh, kw, sh, sw, dh, dw, pt, pl,
-                           oh, ow, pointwise, strided, buf, buf + cols_len, buf + cols_len + z_len)
-            else:
-                k0 = item * share
-                k1 = min(k, k0 + share)
-                _grad_span(x, dz, pooled, f, k0, k1, 0, m, dkernel + k0 * f, dbias if k1 == k else NULL,
-                           accumulate, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, strided, buf,
-                           buf + cols_len, buf + cols_len + z_len)
-        if n_chunks > 1:
-            for j in range(k * f):
-                sum_ = dkernel[j] if accumulate else 0
-                for ch in range(n_chunks):
-                    sum_ = sum_ + parts[ch * (k * f + f) + j]
-                dkernel[j] = sum_
-            for j in range(f if dbias != NULL else 0):
-                for ch in range(n_chunks):
-                    dbias[j] += parts[ch * (k * f + f) + k * f + j]
-    free(scratch)
-    free(parts)
+                if need_dx and not pointwise:
+                    memset(&dx[r0 // per, 0, 0, 0], 0, (r1 - r0) // per * dx.shape[1] * dx.shape[2] * c
+                           * sizeof(floating))
+                _grad_span(x, dz, pooled, f, 0, k, r0, r1, part, part + k * f if dbias != NULL else NULL, False,
+                           kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, strided, buf, buf + cols_len,
+                           buf + cols_len + z_len, packed_t, &dx[0, 0, 0, 0] if need_dx else NULL,
+                           buf + cols_len + z_len + bp_len)
+            _add_partials(parts, n_chunks, part_len, k * f, f, dkernel, dbias, accumulate, t)
+    finally:
+        free(parts)
+        free(scratch)
+        packed_free(packed_t)
+
+
+cdef void _add_partials(const floating* parts, Py_ssize_t n_chunks, Py_ssize_t part_len, Py_ssize_t nk,
+                        Py_ssize_t f, floating* dkernel, floating* dbias, bint accumulate, int t) noexcept nogil:
+    """dkernel (+)= the chunks' partial dkernels (nk values each, ``part_len`` apart), in chunk
+    order; dbias (unless NULL) += their partial dbias (the f values after each)."""
+    cdef Py_ssize_t kb = (nk + _ADD_BLOCK - 1) // _ADD_BLOCK, blk, j, j0, j1, ch, off
+    cdef floating* out
+    for blk in prange(kb + (1 if dbias != NULL else 0), schedule="static", num_threads=t):
+        if blk < kb:
+            out = dkernel
+            off = 0
+            j0 = blk * _ADD_BLOCK
+            j1 = min(nk, j0 + _ADD_BLOCK)
+            if not accumulate:
+                memset(dkernel + j0, 0, (j1 - j0) * sizeof(floating))
+        else:
+            out = dbias
+            off = nk
+            j0 = 0
+            j1 = f
+        for ch in range(n_chunks):
+            for j in range(j0, j1):
+                out[j] = out[j] + parts[ch * part_len + off + j]
 
 
 cdef void _grad_span(const floating[:, :, :, ::1] x, const floating* dz, _Pooled pooled, Py_ssize_t f,
                      Py_ssize_t k0, Py_ssize_t k1, Py_ssize_t r0, Py_ssize_t r1, floating* dk, floating* db,
                      bint accumulate, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
                      Py_ssize_t oh, Py_ssize_t ow, bint pointwise, bint strided, floating* buf, floating* zb,
-                     floating* bp) noexcept nogil:
+                     floating* bp, const floating* packed_t, floating* dx, floating* dcols) noexcept nogil:
     """dk (rows k0 .. k1 of dkernel, row stride f) (+)= columns[r0:r1, k0:k1].T @ dz[r0:r1] in blocks
-    of ``_GRAD_ROWS``, and db (f,) += dz[r0:r1]'s column sums unless NULL.
+    of ``_GRAD_ROWS``, and db (f,) += dz[r0:r1]'s column sums unless NULL. With ``packed_t`` (the
+    kernel's transpose, packed), also each block's share of dx (``_dx_block``, into ``dcols``): dx has
+    the shape of x.
 
     ``buf`` holds a block's columns, ``zb`` its unpooled dz, ``bp`` its packed dz.
     """
@@ -572,7 +639,24 @@ cdef void _grad_span(const floating[:, :, :, ::1] x, const floating* dz, _Pooled
             packed_gemm(True, k1 - k0, 0, f, rows, cols, ld, bp, dk, f, accumulate or r > r0)
         if db != NULL:
             add_column_sums(d, rows, f, f, db)
+        if packed_t != NULL:
+            _dx_block(d, rows, r, f, packed_t, dx, x.shape[1], x.shape[2], c, dcols, kh, kw, sh, sw, dh, dw, pt,
+                      pl, oh, ow, pointwise)
         r = r + rows
+
+
+cdef void _dx_block(const floating* d, Py_ssize_t rows, Py_ssize_t r0, Py_ssize_t f, const floating* packed_t,
+                    floating* dx, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, floating* dcols, int kh, int kw,
+                    int sh, int sw, int dh, int dw, int pt, int pl, Py_ssize_t oh, Py_ssize_t ow,
+                    bint pointwise) noexcept nogil:
+    """Rows r0 .. r0 + rows of dz (``d``) into dx (images of h x w x c): their column gradients
+    d @ kernel.T (into ``dcols``, or a pointwise conv's dx rows themselves), scattered back (added)."""
+    cdef Py_ssize_t k = kh * kw * c
+    if pointwise:
+        packed_gemm(False, rows, 0, k, f, d, f, packed_t, dx + r0 * k, k, False)
+        return
+    packed_gemm(False, rows, 0, k, f, d, f, packed_t, dcols, k, False)
+    _move_rows(dx, h, w, c, 0, r0, r0 + rows, 0, k, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, dcols, True)
 
 
 cdef const floating* _dz_rows(const floating* dz, _Pooled pooled, Py_ssize_t oh, Py_ssize_t ow, Py_ssize_t f,
@@ -604,16 +688,15 @@ cdef void _input_grad(const floating* dz, _Pooled pooled, Py_ssize_t f, const fl
 
     Threads take groups of whole images (receptive fields overlap only within an
     image) and go through a group in blocks of rows: each block's column
-    gradients are scattered back while in cache. A pointwise conv's column
-    gradients are dx itself. With ``dz`` NULL, the blocks are unpooled from
-    ``pooled`` (``_dz_rows``).
+    gradients are scattered back while in cache (``_dx_block``). With ``dz`` NULL,
+    the blocks are unpooled from ``pooled`` (``_dz_rows``).
     """
     cdef Py_ssize_t n = dx.shape[0], c = dx.shape[3], k = kh * kw * c, per = oh * ow
     cdef Py_ssize_t images = max(1, _BLOCK_ROWS // per), g, i0, i1, r0, r1, rows
     cdef Py_ssize_t hwc = dx.shape[1] * dx.shape[2] * c
-    cdef Py_ssize_t per_thread = (0 if pointwise else _BLOCK_ROWS * k) + (_BLOCK_ROWS * f if dz == NULL else 0)
+    cdef Py_ssize_t cols_len = 0 if pointwise else _BLOCK_ROWS * k
+    cdef Py_ssize_t per_thread = cols_len + (_BLOCK_ROWS * f if dz == NULL else 0)
     cdef floating* buf
-    cdef floating* zb
     cdef int t = effective_threads(n_threads, n * per * k * f, _PRODUCT_GRAIN)
     cdef floating* packed = packed_alloc(f, k, 1, &dx[0, 0, 0, 0])
     cdef floating* scratch = _scratch(t * per_thread, &dx[0, 0, 0, 0])
@@ -624,21 +707,14 @@ cdef void _input_grad(const floating* dz, _Pooled pooled, Py_ssize_t f, const fl
             i1 = min(n, i0 + images)
             r0 = i0 * per
             r1 = i1 * per
+            buf = scratch + threadid() * per_thread
             if not pointwise:
                 memset(&dx[i0, 0, 0, 0], 0, (i1 - i0) * hwc * sizeof(floating))
             while r0 < r1:
                 rows = min(_BLOCK_ROWS, r1 - r0)
-                zb = scratch + threadid() * per_thread
-                if pointwise:
-                    buf = &dx[0, 0, 0, 0] + r0 * k
-                else:
-                    buf = zb
-                    zb = zb + _BLOCK_ROWS * k
-                packed_gemm(False, rows, 0, k, f, _dz_rows(dz, pooled, oh, ow, f, r0, rows, zb), f, packed, buf,
-                            k, False)
-                if not pointwise:
-                    _move_rows(&dx[0, 0, 0, 0], dx.shape[1], dx.shape[2], c, 0, r0, r0 + rows, 0, k,
-                               kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, True)
+                _dx_block(_dz_rows(dz, pooled, oh, ow, f, r0, rows, buf + cols_len), rows, r0, f, packed,
+                          &dx[0, 0, 0, 0], dx.shape[1], dx.shape[2], c, buf, kh, kw, sh, sw, dh, dw, pt, pl, oh,
+                          ow, pointwise)
                 r0 = r0 + rows
     free(scratch)
     packed_free(packed)
