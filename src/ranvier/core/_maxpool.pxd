@@ -62,27 +62,28 @@ cdef extern from *:
     RV_SIMD_CLONES static void NAME##_##SFX(const T* z, Py_ssize_t w, Py_ssize_t c,            \
             Py_ssize_t ow, int base, const T* RV_RESTRICT bias, T* RV_RESTRICT o,               \
             int* RV_RESTRICT a) {                                                               \
-        int nc = (int) c, row = (int) (w * c);                                                  \
         for (Py_ssize_t xo = 0; xo < ow; xo++, o += c, a += c) {                                \
-            const T* p = z + 2 * xo * c;                                                        \
-            int i0 = base + (int) (2 * xo * c);                                                 \
-            for (int ci = 0; ci < nc; ci++) {                                                   \
+            /* One pointer per cell: indexed through 32-bit offsets, GCC gathered lane by lane. */ \
+            const T* p0 = z + 2 * xo * c;                                                       \
+            const T* p1 = p0 + c;                                                               \
+            const T* p2 = p0 + w * c;                                                           \
+            const T* p3 = p2 + c;                                                               \
+            int i0 = base + (int) (2 * xo * c), i1 = i0 + (int) c;                              \
+            int i2 = i0 + (int) (w * c), i3 = i2 + (int) c;                                     \
+            for (Py_ssize_t ci = 0; ci < c; ci++) {                                             \
+                int cc = (int) ci, id = i0 + cc, k;                                             \
                 T b = BIAS_RELU && bias != NULL ? bias[ci] : (T) 0;                             \
-                T m = BIAS_RELU ? p[ci] + b : p[ci], v;                                         \
-                int id = i0 + ci, k;                                                            \
-                v = BIAS_RELU ? p[nc + ci] + b : p[nc + ci];                                    \
-                k = -(int) (v > m); m = v > m ? v : m;                                          \
-                id = (id & ~k) | ((i0 + nc + ci) & k);                                          \
-                v = BIAS_RELU ? p[row + ci] + b : p[row + ci];                                  \
-                k = -(int) (v > m); m = v > m ? v : m;                                          \
-                id = (id & ~k) | ((i0 + row + ci) & k);                                         \
-                v = BIAS_RELU ? p[row + nc + ci] + b : p[row + nc + ci];                        \
-                k = -(int) (v > m); m = v > m ? v : m;                                          \
-                id = (id & ~k) | ((i0 + row + nc + ci) & k);                                    \
+                T m = BIAS_RELU ? p0[ci] + b : p0[ci], v;                                       \
+                v = BIAS_RELU ? p1[ci] + b : p1[ci];                                            \
+                k = -(int) (v > m); m = v > m ? v : m; id = (id & ~k) | ((i1 + cc) & k);        \
+                v = BIAS_RELU ? p2[ci] + b : p2[ci];                                            \
+                k = -(int) (v > m); m = v > m ? v : m; id = (id & ~k) | ((i2 + cc) & k);        \
+                v = BIAS_RELU ? p3[ci] + b : p3[ci];                                            \
+                k = -(int) (v > m); m = v > m ? v : m; id = (id & ~k) | ((i3 + cc) & k);        \
                 if (BIAS_RELU) {                                                                \
                     k = -(int) (m > 0);                                                         \
                     m = m > 0 ? m : (T) 0;                                                      \
-                    id = (id & k) | ((i0 + ci) & ~k);                                           \
+                    id = (id & k) | ((i0 + cc) & ~k);                                           \
                 }                                                                               \
                 o[ci] = m;                                                                      \
                 a[ci] = id;                                                                     \
