@@ -291,5 +291,47 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
     got = [start[0].copy(), start[1].copy(), np.full_like(x, np.nan)]
     _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow,
                                   threads)
-    for a, e in zip(got if need_dx else got[:2], want):
-        np.testing.assert_array_equal(a, e)
+    if need_dx or double:
+        for a, e in zip(got if need_dx else got[:2], want):
+            np.testing.assert_array_equal(a, e)
+    else:  # a float32 kernel gradient alone may go window by window (the test below): other sums
+        for a, e in zip(got[:2], want):
+            np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(e).max()))
+
+
+@pytest.mark.parametrize("g", [
+    (6, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # W2's first conv (on 6 images)
+    (5, 12, 11, 3, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   # "same" padding, two column groups
+    (3, 13, 9, 2, 32, 2, 3, 2, 2, 1, 2, 1, 1, 1, 1),    # strides, dilation, k = 12: two tap groups
+    (17, 8, 8, 4, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),    # 17 images: groups of 2 and a last one of 1
+])
+def test_pooled_kernel_gradient_window_by_window(g):
+    # Without dx, a float32 conv under ReLU + 2x2 max pool with few taps takes its kernel
+    # gradient from the pooled gradient directly (rv_pooled_dw): the values of the unpooled
+    # path, summed in another order; the same bits at any thread count; beta accumulates.
+    n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr = g
+    rng = np.random.default_rng(3)
+    x, kernel, geom, (oh, ow) = _setup(g, np.float32, rng)
+    b = rng.standard_normal(f).astype(np.float32)
+    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), np.float32), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, 1)
+    dy = rng.standard_normal(pooled.shape).astype(np.float32)
+    dz = np.empty((n, oh, ow, f))
+    _pool.max_pool2d_backward(dy.astype(np.float64), argmax, pooled.astype(np.float64), dz, 1)
+    want_k, want_b = np.empty(kernel.shape), np.empty(f)
+    ref.conv2d_backward(x.astype(np.float64), kernel.astype(np.float64), dz, want_k, want_b, np.empty((0, 0, 0, 0)),
+                        0.0, False, *geom, 1)
+    none = np.empty((0, 0, 0, 0), np.float32)
+    runs = []
+    for t in (1, 2, 3):
+        dk, db = np.full_like(kernel, np.nan), np.full(f, np.nan, np.float32)
+        _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 0.0, False, *geom, oh, ow, t)
+        runs.append((dk, db))
+    for dk, db in runs[1:]:
+        np.testing.assert_array_equal(dk, runs[0][0])
+        np.testing.assert_array_equal(db, runs[0][1])
+    np.testing.assert_allclose(runs[0][0], want_k, rtol=1e-5, atol=1e-5 * np.abs(want_k).max())
+    np.testing.assert_allclose(runs[0][1], want_b, rtol=1e-5, atol=1e-5 * np.abs(want_b).max())
+    dk, db = runs[0][0].copy(), np.empty(0, np.float32)
+    _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 1.0, False, *geom, oh, ow, 2)
+    np.testing.assert_allclose(dk, 2 * runs[0][0], rtol=1e-5, atol=1e-5 * np.abs(dk).max())
