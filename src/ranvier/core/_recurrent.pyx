@@ -248,10 +248,12 @@ cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t 
 # split syncs both threads at a barrier every step, and on a VM whose vCPUs stall
 # for moments that barrier made W3's step time swing by 2x. Smaller batches do
 # split the units, in whole 32-unit tiles, and meet once a step, since the next
-# step's product reads every unit. Backward adds the weight gradients after the
-# time loop, each thread over its units' columns for every step: off the loop's
-# critical path, and (each element one fixed sequence of multiply-adds, see
-# ``_packed.pxd``) the same whatever the split or the thread count.
+# step's product reads every unit. Backward, each thread adds its units' columns of
+# the weight gradients step by step while the step is in cache: in the step itself
+# under a unit split, two steps behind the loop under a row split, once progress
+# counters show every thread is past that step (a thread waits only if another
+# fell two steps behind). Every element is one fixed sequence of multiply-adds
+# (``_packed.pxd``), whatever the split or the thread count.
 cdef enum:
     _ROW_TILE = 8  # rows of a micro-kernel tile
     _LAG = 2  # steps the weight gradients trail a row-split backward loop
@@ -847,7 +849,10 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                 w0 = _tile_start(u, _UNIT_TILE, tid, nt)
                 w1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
                 pack(True, G, u, 1, w0, w1, &recurrent_kernel[0, 0], G, packed)
-                r0, r1, j0, j1 = 0, B, w0, w1
+                r0 = 0
+                r1 = B
+                j0 = w0
+                j1 = w1
                 if by_rows:
                     r0 = _tile_start(B, _ROW_TILE, tid, nt)
                     r1 = _tile_start(B, _ROW_TILE, tid + 1, nt)
