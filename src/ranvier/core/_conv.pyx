@@ -591,7 +591,7 @@ cdef void _pooled_kernel_grad(const float[:, :, :, ::1] x, _Pooled pooled, Py_ss
     by ``rv_pooled_dw``, per group of images fixed by the shapes (partial sums added in order)."""
     cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3], k = kh * kw * c
     cdef Py_ssize_t ph = oh // 2, pw = ow // 2, per_chunk, n_chunks, part_len = k * f + f, ch, i0, q
-    per_chunk = (n + min(n, _IMAGE_CHUNKS) - 1) // min(n, _IMAGE_CHUNKS)
+    per_chunk = _images_per_group(n, k, f)
     n_chunks = (n + per_chunk - 1) // per_chunk
     cdef int t = min(effective_threads(n_threads, n * oh * ow * k * f, _PRODUCT_GRAIN), <int> n_chunks)
     cdef float* parts = _scratch(n_chunks * part_len, dkernel)
@@ -617,15 +617,22 @@ cdef Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t per, Py_ssize_t k, Py_ssize
     ``_SPLIT_K`` rows is chunked, by ``_CHUNK_ROWS``. Either way the partial sums may take at
     most ``_PARTIALS_LEN`` values.
     """
-    cdef Py_ssize_t m = n * per, budget = max(1, _PARTIALS_LEN // (k * f + f)), chunks, rows
+    cdef Py_ssize_t m = n * per, images, chunks, rows
     if need_dx:
-        chunks = min(n, _IMAGE_CHUNKS, budget)
-        return (n + chunks - 1) // chunks * per if chunks > 1 else 0
+        images = _images_per_group(n, k, f)
+        return images * per if images < n else 0
     if k >= _SPLIT_K:
         return 0
-    chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, budget)
+    chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, max(1, _PARTIALS_LEN // (k * f + f)))
     rows = ((m + chunks - 1) // chunks + _GRAD_ROWS - 1) // _GRAD_ROWS * _GRAD_ROWS
     return rows if rows < m else 0
+
+
+cdef Py_ssize_t _images_per_group(Py_ssize_t n, Py_ssize_t k, Py_ssize_t f) noexcept nogil:
+    """Images per group when a backward cuts the batch into at most ``_IMAGE_CHUNKS`` groups of
+    whole images, each with its own partial sums of k * f + f values (all within ``_PARTIALS_LEN``)."""
+    cdef Py_ssize_t groups = min(n, _IMAGE_CHUNKS, max(1, _PARTIALS_LEN // (k * f + f)))
+    return (n + groups - 1) // groups
 
 
 cdef void _check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
