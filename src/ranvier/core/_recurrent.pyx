@@ -283,6 +283,24 @@ cdef Py_ssize_t _tile_start(Py_ssize_t n, Py_ssize_t tile, int tid, int nth) noe
     return min(tile * (((n + tile - 1) // tile) * tid // nth), n)
 
 
+cdef struct _Span:
+    # A thread's share of a time loop: rows [r0, r1) of the batch, units [j0, j1).
+    Py_ssize_t r0, r1, j0, j1
+
+
+cdef _Span _loop_span(Py_ssize_t B, Py_ssize_t u, bint by_rows, int tid, int nth) noexcept nogil:
+    """Thread ``tid``'s share: whole row tiles and every unit, or every row and whole unit tiles."""
+    cdef _Span span
+    span.r0, span.r1, span.j0, span.j1 = 0, B, 0, u
+    if by_rows:
+        span.r0 = _tile_start(B, _ROW_TILE, tid, nth)
+        span.r1 = _tile_start(B, _ROW_TILE, tid + 1, nth)
+    else:
+        span.j0 = _tile_start(u, _UNIT_TILE, tid, nth)
+        span.j1 = _tile_start(u, _UNIT_TILE, tid + 1, nth)
+    return span
+
+
 cdef void _step_product(const floating* a, Py_ssize_t k, const floating* packed, int n_blocks,
                         floating* out, Py_ssize_t B, Py_ssize_t u, Py_ssize_t ldo,
                         Py_ssize_t j0, Py_ssize_t j1, bint accumulate) noexcept nogil:
@@ -741,7 +759,8 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
     cdef int t, q, tid, nt
     cdef bint by_rows
     cdef int n_loop = _loop_threads(n_threads, B, u, G, &by_rows)
-    cdef Py_ssize_t b, b0, r0, r1, j0, j1
+    cdef Py_ssize_t b, b0, r0, r1, j0, j1, w0, w1
+    cdef _Span span
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
     cdef floating* packed = packed_alloc(u, u, cell, &h[0, 0, 0])
@@ -752,18 +771,13 @@ cdef _forward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1]
             with parallel(num_threads=n_loop):
                 tid = omp_get_thread_num()
                 nt = omp_get_num_threads()
-                j0 = _tile_start(u, _UNIT_TILE, tid, nt)
-                j1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
                 # Each thread packs the panels of its units; a row split then reads them all.
-                pack(False, u, u, cell, j0, j1, &recurrent_kernel[0, 0], G, packed)
-                pack(False, n_in, u, cell, j0, j1, &kernel[0, 0], G, packed_in)
-                r0 = 0
-                r1 = B
-                if by_rows:
-                    r0 = _tile_start(B, _ROW_TILE, tid, nt)
-                    r1 = _tile_start(B, _ROW_TILE, tid + 1, nt)
-                    j0 = 0
-                    j1 = u
+                w0 = _tile_start(u, _UNIT_TILE, tid, nt)
+                w1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
+                pack(False, u, u, cell, w0, w1, &recurrent_kernel[0, 0], G, packed)
+                pack(False, n_in, u, cell, w0, w1, &kernel[0, 0], G, packed_in)
+                span = _loop_span(B, u, by_rows, tid, nt)
+                r0, r1, j0, j1 = span.r0, span.r1, span.j0, span.j1
                 if has_rm:
                     _mask_states(&h[0, 0, 0], rm, &h_rec[0, 0, 0], r0, r1, u, j0, j1)
                 rv_omp_barrier()
@@ -826,6 +840,7 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
     cdef bint by_rows
     cdef int n_loop = _loop_threads(n_threads, B, u, G, &by_rows)
     cdef Py_ssize_t b, b0, r0, r1, j0, j1, w0, w1
+    cdef _Span span
     cdef bint has_seq = dh_seq.shape[0] > 0, gru = cell == _GRU
     cdef const unsigned char* m
     cdef const floating* rm = &rec_mask[0, 0] if has_rm else NULL
@@ -853,15 +868,8 @@ cdef _backward_loop(int cell, const floating[:, :, ::1] x, const floating[:, ::1
                 w0 = _tile_start(u, _UNIT_TILE, tid, nt)
                 w1 = _tile_start(u, _UNIT_TILE, tid + 1, nt)
                 pack(True, G, u, 1, w0, w1, &recurrent_kernel[0, 0], G, packed)
-                r0 = 0
-                r1 = B
-                j0 = w0
-                j1 = w1
-                if by_rows:
-                    r0 = _tile_start(B, _ROW_TILE, tid, nt)
-                    r1 = _tile_start(B, _ROW_TILE, tid + 1, nt)
-                    j0 = 0
-                    j1 = u
+                span = _loop_span(B, u, by_rows, tid, nt)
+                r0, r1, j0, j1 = span.r0, span.r1, span.j0, span.j1
                 rv_omp_barrier()
                 for t in range(T - 1, -1, -1):
                     m = &mask[t, 0] if has_mask else NULL
