@@ -1,3 +1,8 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -76,3 +81,22 @@ def test_strided_matmul_matches_numpy(m, k, n32, trans_a, accumulate, double):
 def test_strided_matmul_rejects_widths_off_the_tile():
     with pytest.raises(ValueError, match="multiple of 32 columns, got \\(4, 40\\)"):
         _packed.strided_matmul(np.ones((3, 4)), False, np.ones((4, 40)), np.ones((3, 40)), False)
+
+
+@pytest.mark.skipif("RANVIER_ISA" in os.environ, reason="already a run on a narrowed build")
+@pytest.mark.parametrize("isa", ["avx2", "baseline"])
+def test_narrower_builds_pass_the_kernel_tests(isa):
+    # The micro-kernels (and the conv kernel built like them) are compiled per vector width
+    # and picked per CPU, so a machine would test only its widest. RANVIER_ISA narrows the
+    # pick: the kernel tests that use those builds run again under it.
+    env = {**os.environ, "RANVIER_ISA": isa}
+    probe = subprocess.run([sys.executable, "-c", "from ranvier.core import _packed; print(_packed.packed_isa())"],
+                           env=env, capture_output=True, text=True, check=True)
+    if probe.stdout.strip() != isa:
+        assert isa == "avx2" and probe.stdout.strip() == "baseline", probe.stdout
+        pytest.skip("this CPU has no AVX2 + FMA")
+    here = Path(__file__).parent
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+                           *(str(here / name) for name in ("test_packed.py", "test_conv.py", "test_recurrent.py"))],
+                          env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -189,13 +189,22 @@ cdef extern from *:
     RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_v4, 1, double, RV_TARGET_V4, rv_f64x8, rv_f64x8u, 8, 2, 8)
     RV_DEFINE_PACKED_GEMM(rv_pgemm_f64_v3, 0, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
     RV_DEFINE_PACKED_GEMM(rv_pgemm_ta_f64_v3, 1, double, RV_TARGET_V3, rv_f64x4, rv_f64x4u, 4, 2, 6)
-    /* 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline; a cached feature test. */
+    /* 2 = AVX-512, 1 = AVX2 + FMA, 0 = baseline; a cached feature test. The environment
+       variable RANVIER_ISA=avx2 or baseline picks a narrower build, so that tests can check
+       every variant a machine can run. */
     static int rv_packed_isa(void) {
         static int isa = -1;
         if (isa < 0) {
+            const char* want = getenv("RANVIER_ISA");
+            int found;
             __builtin_cpu_init();
-            isa = (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) ? 2
+            found = (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")) ? 2
                 : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+            if (want != NULL && strcmp(want, "baseline") == 0)
+                found = 0;
+            else if (want != NULL && strcmp(want, "avx2") == 0 && found > 1)
+                found = 1;
+            isa = found;
         }
         return isa;
     }
@@ -205,8 +214,10 @@ cdef extern from *:
             case 1: PREFIX##_v3 ARGS; return;                                                \\
             default: PREFIX##_base ARGS; return;                                             \\
         }
+    #define RV_PACKED_ISA() rv_packed_isa()
     #else
     #define RV_DISPATCH(PREFIX, ARGS) PREFIX##_base ARGS; return;
+    #define RV_PACKED_ISA() 0
     #endif
 
     #define RV_DEFINE_PACKED_ENTRY(T, SFX)                                                   \\
@@ -222,6 +233,7 @@ cdef extern from *:
     RV_DEFINE_PACKED_ENTRY(double, f64)
     """
     Py_ssize_t rv_packed_width(Py_ssize_t n) noexcept nogil
+    int packed_isa_code "RV_PACKED_ISA"() noexcept nogil
     Py_ssize_t rv_packed_len(Py_ssize_t k, Py_ssize_t n, Py_ssize_t n_blocks) noexcept nogil
     void* rv_aligned_malloc(size_t nbytes) noexcept nogil
     void rv_aligned_free(void* p) noexcept nogil

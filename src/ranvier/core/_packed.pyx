@@ -2,6 +2,15 @@
 from ranvier.core._types cimport floating
 
 
+def packed_isa():
+    """The micro-kernel build this process runs: "avx512", "avx2" or "baseline".
+
+    Picked from the CPU's features; the environment variable ``RANVIER_ISA`` (``avx2``
+    or ``baseline``) narrows it, read once per process.
+    """
+    return ("baseline", "avx2", "avx512")[packed_isa_code()]
+
+
 def packed_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1] b, bint trans_b,
                   Py_ssize_t n_blocks, Py_ssize_t col0, Py_ssize_t col1, floating[:, ::1] c, bint accumulate):
     """C[:, q*n + col0 : q*n + col1] (+)= op(A) @ op(B)[:, same] for each of ``n_blocks`` column blocks.
