@@ -235,7 +235,7 @@ cdef Py_ssize_t _SPLIT_K = 64
 # Rows of such a split's chunks, and the most values all its partial sums may take.
 cdef Py_ssize_t _CHUNK_ROWS = 8 * _GRAD_ROWS
 cdef Py_ssize_t _PARTIALS_LEN = 1 << 20
-# Most image groups of a backward that computes dx too (``_chunk_rows``).
+# Most groups of whole images a backward cuts the batch into (``_images_per_group``).
 cdef Py_ssize_t _IMAGE_CHUNKS = 16
 # Values per thread work unit when the partial sums are added up.
 cdef Py_ssize_t _ADD_BLOCK = 4096
@@ -564,8 +564,7 @@ cdef void _gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kern
     """The work of both backward entries once their arguments are checked and there are columns:
     dkernel and dbias, then dx if asked, from ``dz`` or (``dz`` NULL) from ``pooled``."""
     cdef bint pointwise = _pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
-    cdef Py_ssize_t f = kernel.shape[1], k = kh * kw * x.shape[3]
-    cdef Py_ssize_t chunk_rows = _chunk_rows(x.shape[0], oh * ow, k, f, need_dx)
+    cdef Py_ssize_t f = kernel.shape[1], k = kh * kw * x.shape[3], chunk_rows
     if beta == 0.0:
         dbias[...] = 0
     if floating is float:
@@ -573,6 +572,7 @@ cdef void _gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kern
             _pooled_kernel_grad(x, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, beta != 0.0,
                                 kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, n_threads)
             return
+    chunk_rows = _chunk_rows(x.shape[0], oh * ow, k, f, need_dx)
     if chunk_rows:
         _chunked_grads(x, kernel, dz, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, dx,
                        beta != 0.0, need_dx, chunk_rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
@@ -623,7 +623,7 @@ cdef Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t per, Py_ssize_t k, Py_ssize
         return images * per if images < n else 0
     if k >= _SPLIT_K:
         return 0
-    chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, max(1, _PARTIALS_LEN // (k * f + f)))
+    chunks = min((m + _CHUNK_ROWS - 1) // _CHUNK_ROWS, _partial_sets(k, f))
     rows = ((m + chunks - 1) // chunks + _GRAD_ROWS - 1) // _GRAD_ROWS * _GRAD_ROWS
     return rows if rows < m else 0
 
@@ -631,8 +631,13 @@ cdef Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t per, Py_ssize_t k, Py_ssize
 cdef Py_ssize_t _images_per_group(Py_ssize_t n, Py_ssize_t k, Py_ssize_t f) noexcept nogil:
     """Images per group when a backward cuts the batch into at most ``_IMAGE_CHUNKS`` groups of
     whole images, each with its own partial sums of k * f + f values (all within ``_PARTIALS_LEN``)."""
-    cdef Py_ssize_t groups = min(n, _IMAGE_CHUNKS, max(1, _PARTIALS_LEN // (k * f + f)))
+    cdef Py_ssize_t groups = min(n, _IMAGE_CHUNKS, _partial_sets(k, f))
     return (n + groups - 1) // groups
+
+
+cdef inline Py_ssize_t _partial_sets(Py_ssize_t k, Py_ssize_t f) noexcept nogil:
+    """How many partial sums of a (k x f) dkernel and its (f,) dbias fit in ``_PARTIALS_LEN`` (at least one)."""
+    return max(1, _PARTIALS_LEN // (k * f + f))
 
 
 cdef void _check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
