@@ -47,6 +47,12 @@ def _setup(g, dtype, rng):
     return x, kernel, (kh, kw, sh, sw, dh, dw, pt, pl), _out_hw(g)
 
 
+def _pool_buffers(n, oh, ow, f, dtype):
+    """Uninitialised output and int32 argmax of a 2x2 stride-2 pool over an (n, oh, ow, f) conv output."""
+    shape = (n, oh // 2, ow // 2, f)
+    return np.empty(shape, dtype), np.empty(shape, np.int32)
+
+
 def _scipy_conv(x, kernel4, geom, pads_after, out_hw):
     """Cross-correlation via scipy.signal.correlate on the dilated kernel, then strided sampling."""
     kh, kw, sh, sw, dh, dw, pt, pl = geom
@@ -246,7 +252,7 @@ def test_relu_maxpool_forward_equals_conv_then_pool(n, h, w, c, f, kh, kw, sh, d
     b = rng.standard_normal(f).astype(dtype) if bias else _NO_BIAS[np.dtype(dtype)]
     z = np.empty((n, oh, ow, f), dtype)
     _conv.conv2d_forward(x, kernel, b, True, z, *geom, threads)
-    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), dtype), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    pooled, argmax = _pool_buffers(n, oh, ow, f, dtype)
     _pool.max_pool2d_forward(z, 2, 2, 2, 2, 0, 0, pooled, argmax, 1)
     fused, fused_arg = np.full_like(pooled, np.nan), np.full_like(argmax, -7)
     _conv.conv2d_relu_maxpool_forward(x, kernel, b, fused, fused_arg, *geom, oh, ow, threads)
@@ -280,7 +286,7 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
     rng = np.random.default_rng(2)
     x, kernel, geom, _ = _setup(g, dtype, rng)
     b = rng.standard_normal(f).astype(dtype)
-    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), dtype), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    pooled, argmax = _pool_buffers(n, oh, ow, f, dtype)
     _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, threads)
     dy = rng.standard_normal(pooled.shape).astype(dtype)
     dz = np.empty((n, oh, ow, f), dtype)
@@ -313,7 +319,7 @@ def test_pooled_kernel_gradient_window_by_window(g):
     rng = np.random.default_rng(3)
     x, kernel, geom, (oh, ow) = _setup(g, np.float32, rng)
     b = rng.standard_normal(f).astype(np.float32)
-    pooled, argmax = np.empty((n, oh // 2, ow // 2, f), np.float32), np.empty((n, oh // 2, ow // 2, f), np.int32)
+    pooled, argmax = _pool_buffers(n, oh, ow, f, np.float32)
     _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, 1)
     dy = rng.standard_normal(pooled.shape).astype(np.float32)
     dz = np.empty((n, oh, ow, f))
