@@ -4,6 +4,7 @@ import pytest
 from scipy.special import softmax
 
 from ranvier.api import activations
+from ranvier.api.layers._capabilities import PREACTIVATION
 from ranvier.api.layers.activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from ranvier.reference import activations as ref
 from ranvier.testing import check_gradients
@@ -32,14 +33,14 @@ def test_outputs_gradients_and_config(layer, expected):
 def test_fusion_protocol():
     layer = Activation("softmax", dtype="float64")
     y, cache = layer.call(X.reshape(12, 5))
-    assert layer._fusable_activation and layer.activation.name == "softmax"
+    assert PREACTIVATION in layer.capabilities and layer.activation.name == "softmax"
     dz = RNG.standard_normal(y.shape)
     assert layer.backward_preactivation(dz, cache) is dz
     assert layer.backward_preactivation(dz, cache, need_input_grad=False) is None
     moved = Softmax(axis=1)
     moved(X)
-    assert not moved._fusable_activation
-    assert Softmax()(X) is not None and Softmax()._fusable_activation
+    assert PREACTIVATION not in moved.capabilities
+    assert Softmax()(X) is not None and PREACTIVATION in Softmax().capabilities
 
 
 def test_input_is_not_modified():

@@ -268,21 +268,30 @@ def _conv_pool_model(activation="relu", pool=None):
                           L.MaxPooling2D(), L.Flatten(), L.Dense(3, activation="softmax")])
 
 
+def _plan(model):
+    """The model's plan: one name per step, ``*`` where backward starts from the pre-activation."""
+    return [type(s).__name__ + ("*" if getattr(s, "preactivation", False) else "") for s in model._executor.steps]
+
+
 def test_relu_below_max_pooling_is_folded_into_the_pool_backward(float64):
     model = _conv_pool_model()
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(11)
     x, y = rng.standard_normal((5, 8, 7, 2)), rng.integers(0, 3, 5)
-    assert model._relu_pools == {1, 3} and model._conv_pools == {2: 3}  # the first pool pads ("same")
+    # The first pool pads ("same"): it folds the ReLU but pools on its own.
+    assert _plan(model) == ["LayerStep*", "ReluPoolStep", "ConvPoolStep", "LayerStep", "LayerStep*"]
     check_gradients(model, x, y)
     # Bit for bit what conv, ReLU and pool run one after the other give, forward and backward.
     xp, yp, sw = model._prepare(x, y)
     loss = model._compute_gradients(xp, yp, sw)[0]
     fused, folded = model.predict(x), model._flat_grads.copy()
-    model._conv_pools = {}
+    executor = model._executor
+    executor.replan(("relu_gradient",), executor.preactivation_outputs)
+    assert _plan(model) == ["LayerStep*", "ReluPoolStep", "LayerStep*", "ReluPoolStep", "LayerStep", "LayerStep*"]
     assert model._compute_gradients(xp, yp, sw)[0] == loss
     np.testing.assert_array_equal(model._flat_grads, folded)
-    model._relu_pools = set()
+    executor.replan((), executor.preactivation_outputs)
+    assert _plan(model) == ["LayerStep"] * 5 + ["LayerStep*"]
     assert model._compute_gradients(xp, yp, sw)[0] == loss
     np.testing.assert_array_equal(model._flat_grads, folded)
     np.testing.assert_array_equal(model.predict(x), fused)
@@ -292,7 +301,7 @@ def test_relu_below_max_pooling_is_folded_into_the_pool_backward(float64):
 def test_no_fold_without_a_plain_relu_into_max_pooling(activation, pool):
     model = _conv_pool_model(activation, pool)
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    assert model._relu_pools == {3} and model._conv_pools == {2: 3}
+    assert _plan(model) == ["LayerStep", "LayerStep", "ConvPoolStep", "LayerStep", "LayerStep*"]
 
 
 def test_pools_other_than_2x2_fold_the_relu_but_pool_on_their_own():
@@ -300,7 +309,7 @@ def test_pools_other_than_2x2_fold_the_relu_but_pool_on_their_own():
     model = rv.Sequential([L.Input((9, 9, 2)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(3),
                            L.Flatten(), L.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
-    assert model._relu_pools == {1} and model._conv_pools == {}
+    assert _plan(model) == ["LayerStep*", "ReluPoolStep", "LayerStep", "LayerStep"]
 
 
 def test_a_pool_with_an_activity_penalty_is_not_run_by_the_conv_below(float64):
@@ -310,6 +319,6 @@ def test_a_pool_with_an_activity_penalty_is_not_run_by_the_conv_below(float64):
     pool.activity_regularizer = rv.regularizers.get("l2")  # pooling layers take no such argument; a subclass could
     model = rv.Sequential([L.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu"), pool, L.Flatten(), L.Dense(2)])
     model.compile(optimizer="sgd", loss="mse")
-    assert model._relu_pools == {1} and model._conv_pools == {}
+    assert _plan(model) == ["LayerStep*", "ReluPoolStep", "LayerStep", "LayerStep"]
     rng = np.random.default_rng(12)
     check_gradients(model, rng.standard_normal((3, 6, 6, 2)), rng.standard_normal((3, 2)))

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...core import _maxout
 from .. import activations, config, constraints, initializers, regularizers
+from ._capabilities import PREACTIVATION
 from .base import Layer
 
 __all__ = ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout"]
@@ -36,7 +37,7 @@ class Activation(Layer):
         E.g. ``"relu"``, ``"softmax"``, ``ranvier.activations.gelu``.
     """
 
-    _fusable_activation = True
+    capabilities = frozenset({PREACTIVATION})
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -119,8 +120,11 @@ class Softmax(Activation):
             raise ValueError(f"Softmax {self.name!r}: axis {self.axis} is out of range for inputs of "
                              f"shape {tuple(input_shape)}")
         self._moved = self.axis % ndim != ndim - 1
+
+    @property
+    def capabilities(self):
         # Only a last-axis softmax is the row-wise one a loss can fuse with.
-        self._fusable_activation = not self._moved
+        return frozenset() if self._moved else frozenset({PREACTIVATION})
 
     def call(self, inputs, training=False):
         if not self._moved:

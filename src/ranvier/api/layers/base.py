@@ -5,13 +5,14 @@ output and what its backward pass needs (``call`` -> ``(outputs, cache)``),
 and turns the gradient of its output into the gradient of its input while
 writing its weight gradients (``backward``). See docs/architecture.md.
 """
-import inspect
 import re
 
 import numpy as np
 
 from .. import config, initializers
+from .._threading import compute_scope
 from ..variables import Variable
+from ._symbolic import KerasTensor, call_symbolic
 
 __all__ = ["Layer"]
 
@@ -61,8 +62,8 @@ class Layer:
 
     #: Set by layers that accept ``mask=`` in ``call`` and propagate masks.
     supports_masking = False
-    #: Set by layers that end with ``self.activation`` and implement ``backward_preactivation``.
-    _fusable_activation = False
+    #: Set by layers that make a mask from their input alone (``compute_mask`` runs with no input mask).
+    _produces_mask = False
     #: Input dtype when it is not the compute dtype (``"int64"`` for token ids).
     _input_dtype = None
 
@@ -174,6 +175,11 @@ class Layer:
         """Output shape for ``input_shape`` (batch dimension included). Default: unchanged."""
         return input_shape
 
+    @property
+    def capabilities(self):
+        """Names from ``layers._capabilities`` this layer supports (fusion with its neighbours)."""
+        return frozenset()
+
     def compute_mask(self, inputs, mask=None):
         """Output mask: the input mask if the layer supports masking, else None."""
         return mask if self.supports_masking else None
@@ -198,8 +204,6 @@ class Layer:
 
     def __call__(self, inputs, *args, **kwargs):
         """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays."""
-        from ..models._graph import KerasTensor, call_symbolic
-
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)
@@ -212,8 +216,6 @@ class Layer:
             arrays = _as_input_array(inputs, self._input_dtype or self.dtype, self.name)
             self._build_once((None,) + arrays.shape[1:])
             self._check_input_shape(arrays.shape)
-        from .._threading import compute_scope
-
         with compute_scope():
             outputs, _ = self.call(arrays, training=training, *args, **kwargs)
         return outputs
@@ -242,13 +244,3 @@ def _as_input_array(x, dtype, name):
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise ValueError(f"Layer {name!r}: inputs contain NaN or inf")
     return np.ascontiguousarray(arr, dtype=dtype)
-
-
-def call_accepts(layer, argument):
-    """Whether ``layer.call`` takes keyword ``argument`` (cached per class)."""
-    cls = type(layer)
-    cache = cls.__dict__.get("_call_args_cache")
-    if cache is None:
-        cache = set(inspect.signature(cls.call).parameters)
-        setattr(cls, "_call_args_cache", cache)
-    return argument in cache

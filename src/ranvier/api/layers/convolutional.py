@@ -10,6 +10,7 @@ import numpy as np
 from ...core import _conv
 from .. import activations, config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
+from ._capabilities import CONV_MAXPOOL, PREACTIVATION
 from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
@@ -32,7 +33,6 @@ class _Conv(Layer):
     """Shared implementation of Conv1D and Conv2D (``rank`` spatial axes)."""
 
     rank = None
-    _fusable_activation = True
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
                  dilation_rate=1, groups=1, activation=None, use_bias=True,
@@ -122,8 +122,12 @@ class _Conv(Layer):
         cache = (x, z2, y, geom, (oh, ow), inputs.shape)
         return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
+    @property
+    def capabilities(self):
+        return frozenset({PREACTIVATION, CONV_MAXPOOL}) if self.rank == 2 else frozenset({PREACTIVATION})
+
     def call_relu_maxpool(self, inputs, pool, training=False):
-        """This layer (2-D, ReLU) and ``pool`` (2x2 max pooling, ``pool.pools_2x2()``) in one kernel call.
+        """This layer (2-D, ReLU) and ``pool`` (a ``MAXPOOL_2X2`` layer) in one kernel call.
 
         The conv output is never stored. Returns the pooled output, this
         layer's cache and the pool's: enough for ``backward_through_maxpool``,

@@ -5,6 +5,8 @@ import numpy as np
 
 from ...core import _blas, _dense
 from .. import activations, config, constraints, initializers, regularizers
+from ._capabilities import PREACTIVATION
+from ._symbolic import KerasTensor
 from .base import Layer, normalize_shape
 
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
@@ -28,8 +30,6 @@ class InputLayer(Layer):
 
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
                  input_shape=None, batch_input_shape=None, sparse=None, **kwargs):
-        from ..models._graph import KerasTensor
-
         if sparse:
             raise ValueError("InputLayer: sparse inputs are not supported, got sparse=True")
         shape = shape if shape is not None else input_shape
@@ -101,7 +101,7 @@ class Dense(Layer):
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
     """
 
-    _fusable_activation = True
+    capabilities = frozenset({PREACTIVATION})
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,

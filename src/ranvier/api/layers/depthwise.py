@@ -11,6 +11,7 @@ import numpy as np
 from ...core import _blas, _dense, _depthwise
 from .. import activations, config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
+from ._capabilities import PREACTIVATION
 from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry
 from .base import Layer
 
@@ -29,7 +30,7 @@ def _positive_int(value, arg, layer):
 class _DepthwiseBase(Layer):
     """The depthwise stage shared by DepthwiseConv2D and SeparableConv2D, and the fused bias + activation."""
 
-    _fusable_activation = True
+    capabilities = frozenset({PREACTIVATION})
 
     def __init__(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
                  activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,

@@ -10,6 +10,7 @@ import numpy as np
 from ...core import _pool
 from .. import config
 from ._buffers import reusable_empty
+from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
 from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
@@ -114,9 +115,12 @@ class _MaxPooling(_Pooling):
 
     _max = True
 
-    def pools_2x2(self):
-        """True for 2-D 2x2 windows, stride 2, "valid": what the conv kernel can pool itself."""
-        return self.rank == 2 and self.pool_size == (2, 2) and self.strides == (2, 2) and self.padding == "valid"
+    @property
+    def capabilities(self):
+        # 2-D 2x2 windows, stride 2, "valid": what the conv kernel can pool itself.
+        if self.rank == 2 and self.pool_size == (2, 2) and self.strides == (2, 2) and self.padding == "valid":
+            return frozenset({RELU_GRADIENT, MAXPOOL_2X2})
+        return frozenset({RELU_GRADIENT})
 
     def call_unstored(self, input_shape, dtype, compute, training=False):
         """Pool an input that is never stored: ``compute(out, argmax)`` writes the pooled values.

@@ -2,8 +2,8 @@
 import numpy as np
 
 from ..layers.base import Layer
+from ..layers._symbolic import KerasTensor
 from ..layers.core import InputLayer
-from ._graph import KerasTensor
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -61,7 +61,7 @@ class Sequential(Model):
         return layer
 
     def _invalidate(self):
-        self._graph = None
+        self._executor = None
         self._flat_params = None
 
     @property
@@ -100,14 +100,14 @@ class Sequential(Model):
         return f"{self.name}_input"
 
     def _ensure_graph(self, x=None):
-        if self._graph is None:
+        if self._executor is None:
             if self._input_layer is None and (not self._stack or self._stack[0]._batch_input_shape is None):
                 raise ValueError(f"Sequential model {self.name!r} is not built yet: give the first layer "
                                  "input_shape=..., start with rv.layers.Input(shape), or call fit/build first")
             self.build()
 
     def _build_from_data(self, x):
-        if self._graph is not None:
+        if self._executor is not None:
             return
         if self._input_layer is None and self._stack and self._stack[0]._batch_input_shape is None:
             arr = np.asarray(x)

@@ -1,14 +1,18 @@
 """Symbolic tensors and nodes: the graph that functional and Sequential models run.
 
+This module sits below ``layers.base`` (a layer called on a KerasTensor
+records a node here) and below ``models`` (which execute the nodes), and
+imports neither.
+
 Calling a layer on a ``KerasTensor`` records a ``Node`` (layer, input
 tensors, output tensors) and returns new KerasTensors; a model is the
 topologically sorted list of nodes between its inputs and outputs.
 """
+import inspect
+
 import numpy as np
 
-from ..layers.base import call_accepts
-
-__all__ = ["KerasTensor", "Node", "call_symbolic", "topological_nodes"]
+__all__ = ["KerasTensor", "Node", "call_accepts", "call_symbolic", "topological_nodes"]
 
 
 class KerasTensor:
@@ -119,3 +123,13 @@ def topological_nodes(inputs, outputs):
     for t in outputs:
         visit(t)
     return order
+
+
+def call_accepts(layer, argument):
+    """Whether ``layer.call`` takes keyword ``argument`` (cached per class)."""
+    cls = type(layer)
+    cache = cls.__dict__.get("_call_args_cache")
+    if cache is None:
+        cache = set(inspect.signature(cls.call).parameters)
+        setattr(cls, "_call_args_cache", cache)
+    return argument in cache
