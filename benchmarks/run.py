@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/run.py            # every workload
     python benchmarks/run.py W1 W2 --seconds 5 --rounds 3
+    python benchmarks/run.py W1 --impls ranvier --baseline ../old   # A/B: this tree vs another checkout
 
 Each implementation is timed in a fresh subprocess (so its peak RSS is its
 own) with the same environment, the implementations in turn, ``--rounds``
@@ -74,15 +75,20 @@ def import_time_ms(repeats=3):
     return 1000 * min(times[1:])
 
 
-def run_worker(workload, impl, seconds):
+def run_worker(workload, impl, seconds, baseline=None):
+    """One implementation in a fresh process; ``impl == "baseline"`` is ranvier imported from ``baseline/src``."""
+    env = os.environ.copy()
+    if impl == "baseline":
+        impl = "ranvier"
+        env["PYTHONPATH"] = os.pathsep.join([os.path.join(baseline, "src"), env.get("PYTHONPATH", "")])
     cmd = [sys.executable, os.path.join(HERE, "_worker.py"), workload, impl, "--seconds", str(seconds)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         return {"error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def best_of_rounds(workload, seconds, rounds):
+def best_of_rounds(workload, seconds, rounds, impls, baseline=None):
     """Each implementation's fastest process over ``rounds`` rounds, taken in turn.
 
     The VMs here lose half their speed for tens of seconds at a time; taking the
@@ -91,8 +97,8 @@ def best_of_rounds(workload, seconds, rounds):
     """
     results = {}
     for _ in range(max(rounds, 1)):
-        for impl in IMPLS:
-            r = run_worker(workload, impl, seconds)
+        for impl in impls:
+            r = run_worker(workload, impl, seconds, baseline)
             if impl not in results or ("error" not in r and
                                        r["samples_per_s"] > results[impl].get("samples_per_s", -1)):
                 results[impl] = r
@@ -105,7 +111,17 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per implementation")
     parser.add_argument("--rounds", type=int, default=2,
                         help="processes per implementation, taken in turn (ABC ABC); the best one counts")
+    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS),
+                        help="implementations to time (ranvier always runs)")
+    parser.add_argument("--baseline", metavar="CHECKOUT",
+                        help="also time ranvier from another built checkout (its src/ on PYTHONPATH), "
+                             "in turn with this one: old vs new in one run")
     args = parser.parse_args(argv)
+    impls = ["ranvier"] + [i for i in args.impls if i != "ranvier"]
+    if args.baseline:
+        if not os.path.isdir(os.path.join(args.baseline, "src", "ranvier")):
+            parser.error(f"--baseline: no src/ranvier under {args.baseline!r}")
+        impls.insert(1, "baseline")
     sys.path.insert(0, HERE)
     print("BLAS:", *blas_report(), sep="\n  ")
     roof = sgemm_roof()
@@ -122,7 +138,7 @@ def main(argv=None):
             continue
         print(f"\n{wid}: {mod.DESCRIPTION}")
         flops = mod.train_flops_per_sample()
-        results = best_of_rounds(wid, args.seconds, args.rounds)
+        results = best_of_rounds(wid, args.seconds, args.rounds, impls, args.baseline)
         # Read the roof again after each workload and keep the best: a reading taken in a
         # slow spell of the VM (220 against 420 once) would inflate every % below.
         reading = sgemm_roof()
