@@ -72,3 +72,27 @@ def test_predict_validates(model):
         model.predict(np.ones((2, 5)))
     assert model.predict(np.ones((1, 4), dtype=bool)).shape == (1, 3)
     assert model.predict(np.ones((2, 4), dtype=np.int64)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda m: m.fit(X, Y, steps_per_epoch=2, verbose=0), "steps_per_epoch=2"),
+    (lambda m: m.fit(X, Y, validation_data=(X, Y), validation_steps=1, verbose=0), "validation_steps=1"),
+    (lambda m: m.evaluate(X, Y, steps=1, verbose=0), "steps=1"),
+    (lambda m: m.evaluate(X, Y, callbacks=[rv.callbacks.History()], verbose=0), "callbacks="),
+    (lambda m: m.predict(X, steps=1), "steps=1"),
+    (lambda m: m.predict(X, callbacks=[rv.callbacks.History()]), "callbacks="),
+    (lambda m: m.compile(optimizer="adam", loss="mse", steps_per_execution=4), "steps_per_execution=4"),
+    (lambda m: m.compile(optimizer="adam", loss="mse", jit_compile=True), "jit_compile=True"),
+])
+def test_unsupported_keras_arguments_raise_instead_of_being_ignored(model, call, argument):
+    before = model.get_weights()
+    with pytest.raises(NotImplementedError, match=argument):
+        call(model)
+    for a, b in zip(before, model.get_weights()):
+        assert np.array_equal(a, b)
+
+
+def test_keras_compile_arguments_that_change_nothing_here_are_accepted(model):
+    model.compile(optimizer="adam", loss="mse", run_eagerly=True, jit_compile="auto", steps_per_execution=1,
+                  auto_scale_loss=False)
+    assert model.compiled

@@ -322,3 +322,26 @@ def test_a_pool_with_an_activity_penalty_is_not_run_by_the_conv_below(float64):
     assert _plan(model) == ["LayerStep*", "ReluPoolStep", "LayerStep", "LayerStep"]
     rng = np.random.default_rng(12)
     check_gradients(model, rng.standard_normal((3, 6, 6, 2)), rng.standard_normal((3, 2)))
+
+
+def test_inference_batch_follows_the_activation_budget():
+    from ranvier.api.models import training
+
+    wide = rv.Sequential([rv.layers.Input((784,)), rv.layers.Dense(4096), rv.layers.Dense(10)])
+    x = np.zeros((5, 784), np.float32)
+    # 4106 float32 values of layer outputs per row: 16 MiB hold 1021 rows.
+    assert wide._inference_batch_size(x) == training._INFERENCE_BYTES // (4106 * 4) == 1021
+    huge = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(1 << 20)])
+    assert huge._inference_batch_size(x[:, :4]) == 32  # never below Keras' default
+    tiny = rv.Sequential([rv.layers.Input((2,)), rv.layers.Dense(1)])
+    assert tiny._inference_batch_size(x[:, :2]) == training._MAX_INFERENCE_BATCH
+    # Unknown (None) dimensions count as the input's longest one.
+    seq = rv.Sequential([rv.layers.Input((None, 3)), rv.layers.SimpleRNN(4, return_sequences=True)])
+    assert training._row_size(seq.outputs[0].shape, (7, 50, 3)) == 200
+
+
+def test_predict_with_the_default_batch_equals_one_batch():
+    model = rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(5, activation="relu"), rv.layers.Dense(2)])
+    x = np.random.default_rng(3).standard_normal((5000, 6)).astype(np.float32)
+    assert model._inference_batch_size(x) < len(x)  # so the default splits this input
+    np.testing.assert_allclose(model.predict(x), model.predict(x, batch_size=5000), rtol=1e-6, atol=1e-6)
