@@ -143,6 +143,7 @@ class Optimizer(_Configurable):
                              f"be set, got clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
                              f"global_clipnorm={global_clipnorm!r}")
         self._slots = None
+        self._bound = None
         self._pending_state = None
 
     # -- learning rate -----------------------------------------------------------------------
@@ -167,7 +168,7 @@ class Optimizer(_Configurable):
     def built(self):
         return self._slots is not None
 
-    def build(self, flat_params, n_decay=None, slices=None):
+    def build(self, flat_params, n_decay=None, slices=None, flat_grads=None, variables=None):
         """Allocate the flat slots for a parameter buffer.
 
         Parameters
@@ -180,6 +181,11 @@ class Optimizer(_Configurable):
         slices : list of (start, stop), optional
             Each variable's range in the buffer, in order, covering it (for
             ``clipnorm``, which clips per variable). Default: one variable.
+        flat_grads : ndarray of shape (n,), optional
+            The model's flat gradient buffer, and
+        variables : list of Variable, optional
+            the variables laid out in both buffers (in ``slices`` order): with
+            them, Keras 3's ``apply(grads, trainable_variables)`` works.
 
         A second call with the same layout keeps the slots; a new layout gets
         fresh ones.
@@ -187,6 +193,7 @@ class Optimizer(_Configurable):
         owner = type(self).__name__
         flat_params = _flat(owner, "flat_params", flat_params)
         n = flat_params.shape[0]
+        self._bound = None if variables is None else (flat_params, flat_grads, list(variables))
         n_decay = n if n_decay is None else n_decay
         if isinstance(n_decay, bool) or not isinstance(n_decay, numbers.Integral) or not 0 <= n_decay <= n:
             raise ValueError(f"{owner}.build: n_decay must be an integer in [0, {n}], got {n_decay!r}")
@@ -209,7 +216,49 @@ class Optimizer(_Configurable):
             state, self._pending_state = self._pending_state, None
             self.set_state(state)
 
-    def apply(self, flat_params, flat_grads):
+    def apply(self, grads, trainable_variables=None):
+        """One update step, in Keras 3's form or ranvier's flat one.
+
+        ``apply(grads, trainable_variables)`` (Keras 3): one gradient per
+        trainable variable of the model this optimizer was compiled with (all
+        of them: the update runs over the model's flat buffers in one pass,
+        so a subset cannot be updated alone); variable constraints apply after.
+        ``apply(flat_params, flat_grads)``: see ``apply_flat``.
+        """
+        if isinstance(grads, np.ndarray):
+            return self.apply_flat(grads, trainable_variables)
+        if self._bound is None:
+            raise ValueError(f"{type(self).__name__}.apply(grads, trainable_variables) needs the variables of "
+                             "a compiled model: compile(optimizer=...) and fit or build the model first")
+        params, flat_grads, variables = self._bound
+        given = variables if trainable_variables is None else list(trainable_variables)
+        grads = list(grads)
+        if len(grads) != len(given):
+            raise ValueError(f"{type(self).__name__}.apply: one gradient per variable, got {len(grads)} "
+                             f"gradients for {len(given)} variables")
+        if len(given) != len(variables) or {id(v) for v in given} != {id(v) for v in variables}:
+            raise NotImplementedError(f"{type(self).__name__}.apply: trainable_variables must be all "
+                                      f"{len(variables)} trainable variables of the model, got {len(given)}")
+        for g, v in zip(grads, given):
+            if g is None:
+                v.grad[...] = 0
+                continue
+            g = np.asarray(g)
+            if g.shape != v.shape:
+                raise ValueError(f"{type(self).__name__}.apply: the gradient for {v.name} must have shape "
+                                 f"{v.shape}, got {g.shape}")
+            v.grad[...] = g
+        self.apply_flat(params, flat_grads)
+        for v in variables:
+            if v.constraint is not None:
+                v.constraint(v.value)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras' ``apply_gradients([(grad, variable), ...])``: ``apply`` with the pairs unzipped."""
+        pairs = list(grads_and_vars)
+        return self.apply([g for g, _ in pairs], [v for _, v in pairs])
+
+    def apply_flat(self, flat_params, flat_grads):
         """One step: clip (by norm: a deterministic norm pass first), decay and update, in place.
 
         Parameters
@@ -226,7 +275,7 @@ class Optimizer(_Configurable):
         for name, a in (("flat_params", flat_params), ("flat_grads", flat_grads)):
             if not (isinstance(a, np.ndarray) and a.shape == (n,) and a.dtype == dtype):
                 got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-                raise ValueError(f"{type(self).__name__}.apply: {name} must be a ({n},) {dtype} "
+                raise ValueError(f"{type(self).__name__}.apply_flat: {name} must be a ({n},) {dtype} "
                                  f"ndarray as at build, got {got}")
         n_threads = config.kernel_threads()
         scale, segments = self._gradient_scale(flat_grads, n_threads)
@@ -540,7 +589,7 @@ class FullBatchOptimizer(_Configurable):
 
     built = True
 
-    def build(self, flat_params, n_decay=None, slices=None):
+    def build(self, flat_params, n_decay=None, slices=None, flat_grads=None, variables=None):
         """Nothing to allocate (no slots); present so the model treats every optimizer alike."""
         _flat(type(self).__name__, "flat_params", flat_params)
 

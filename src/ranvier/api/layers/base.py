@@ -12,6 +12,8 @@ import numpy as np
 from .. import config, initializers
 from .._threading import compute_scope
 from ..variables import Variable
+from ..ops._tensor import Tensor
+from . import _tracing
 from ._symbolic import KerasTensor, call_symbolic
 
 __all__ = ["Layer"]
@@ -42,7 +44,41 @@ def normalize_shape(shape, arg="input_shape"):
     return shape
 
 
-class Layer:
+class Trackable:
+    """Layers assigned to attributes become sublayers, as in Keras (``self.dense = Dense(8)``).
+
+    Shared by ``Layer`` and ``Model``: a custom layer or a subclassed model
+    that keeps layers in attributes (or in lists of them) owns their weights.
+    """
+
+    def __setattr__(self, name, value):
+        tracked = self.__dict__.get("_tracked_attributes")
+        if _holds_layers(value):
+            if tracked is None:
+                tracked = {}
+                object.__setattr__(self, "_tracked_attributes", tracked)
+            tracked[name] = value
+        elif tracked and name in tracked:
+            del tracked[name]
+        object.__setattr__(self, name, value)
+
+    def _tracked_layers(self):
+        """The layers held in attributes, in assignment order, each once."""
+        out = []
+        for value in (self.__dict__.get("_tracked_attributes") or {}).values():
+            for layer in value if isinstance(value, (list, tuple)) else (value,):
+                if all(layer is not other for other in out):
+                    out.append(layer)
+        return out
+
+
+def _holds_layers(value):
+    if isinstance(value, Layer):
+        return True
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, Layer) for v in value)
+
+
+class Layer(Trackable):
     """Base class of all layers.
 
     Parameters
@@ -66,6 +102,14 @@ class Layer:
     _produces_mask = False
     #: Input dtype when it is not the compute dtype (``"int64"`` for token ids).
     _input_dtype = None
+    #: Whether gradients come from tracing ``call`` (set per class: a class without ``backward``).
+    _traced = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Defining backward declares the hand-written protocol (call -> (outputs, cache));
+        # without it a layer follows Keras' (call -> outputs, built from ops) and is traced.
+        cls._traced = cls.backward is Layer.backward
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
@@ -87,6 +131,7 @@ class Layer:
         elif input_dim is not None:
             self._batch_input_shape = (batch_size,) + normalize_shape((input_dim,), "input_dim")
         self._variables = []
+        self._eager_losses = []
         self.built = False
         self.input_shape = None
         self.output_shape = None
@@ -143,7 +188,21 @@ class Layer:
         return out
 
     def _sublayers(self):
-        return []
+        """Layers whose weights this one owns: those held in attributes (wrappers say it themselves)."""
+        return self._tracked_layers()
+
+    @property
+    def trainable_variables(self):
+        """Keras 3's name for ``trainable_weights``."""
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
 
     def get_weights(self):
         """List of ndarrays (copies), in ``weights`` order."""
@@ -172,7 +231,13 @@ class Layer:
             self.built = True
 
     def compute_output_shape(self, input_shape):
-        """Output shape for ``input_shape`` (batch dimension included). Default: unchanged."""
+        """Output shape for ``input_shape`` (batch dimension included).
+
+        Default: unchanged for a hand-written layer; for a traced one, what
+        one eager run of ``call`` on zeros gives.
+        """
+        if self._traced:
+            return _tracing.infer_output_shape(self, input_shape)
         return input_shape
 
     @property
@@ -186,8 +251,29 @@ class Layer:
 
     # ----------------------------------------------------------- forward/backward
     def call(self, inputs, training=False):
-        """Forward pass. Returns ``(outputs, cache)``; ``cache`` is what ``backward`` needs."""
-        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs, training)")
+        """Forward pass.
+
+        A traced layer (Keras' protocol, no ``backward``) returns its outputs,
+        computed with ``ranvier.ops`` on the inputs and its weights. A
+        hand-written layer returns ``(outputs, cache)``; ``cache`` is what its
+        ``backward`` needs.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
+
+    def add_loss(self, loss):
+        """Add a scalar ``loss`` computed in ``call`` (e.g. an activity penalty) to the model's loss."""
+        if _tracing.STATE.losses is not None:
+            _tracing.STATE.losses.append(loss)
+        else:
+            self._eager_losses.append(float(_tracing.value_of(loss)))
+
+    @property
+    def losses(self):
+        """Losses ``add_loss`` received in eager calls since the last ``clear_losses`` (floats)."""
+        return list(self._eager_losses)
+
+    def clear_losses(self):
+        self._eager_losses.clear()
 
     def backward(self, dy, cache, need_input_grad=True):
         """Backward pass: write weight gradients, return the input gradient (or None)."""
@@ -207,6 +293,8 @@ class Layer:
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)
+        if any(type(t) is Tensor for t in flat):
+            return self._call_traced_inputs(inputs, flat, args, kwargs)
         training = kwargs.pop("training", False)
         if isinstance(inputs, (list, tuple)):
             arrays = [_as_input_array(a, self._input_dtype or self.dtype, self.name) for a in inputs]
@@ -217,8 +305,24 @@ class Layer:
             self._build_once((None,) + arrays.shape[1:])
             self._check_input_shape(arrays.shape)
         with compute_scope():
+            if self._traced:
+                return self.call(arrays, *args, **_tracing.call_arguments(self, training, kwargs))
             outputs, _ = self.call(arrays, training=training, *args, **kwargs)
         return outputs
+
+    def _call_traced_inputs(self, inputs, flat, args, kwargs):
+        """Inside traced code: record a hand-written layer as one node, or let a traced one record its ops."""
+        if args:
+            raise TypeError(f"Layer {self.name!r}: pass extra arguments by keyword in traced code, "
+                            f"got {len(args)} positional")
+        training = kwargs.pop("training", None)
+        if training is None:
+            training = _tracing.STATE.training
+        shapes = [(None,) + tuple(t.shape[1:]) for t in flat]
+        self._build_once(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+        if self._traced:
+            return self.call(inputs, **_tracing.call_arguments(self, training, kwargs))
+        return _tracing.call_hand_written(self, inputs, training, kwargs)
 
     # ------------------------------------------------------------------ config
     def get_config(self):

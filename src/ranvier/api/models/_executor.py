@@ -7,7 +7,7 @@ fused steps, and runs it: the executor itself knows nothing of what a step
 does.
 """
 from . import _fusion
-from ._steps import LayerStep, Run
+from ._steps import LayerStep, Run, TracedStep
 
 __all__ = ["Executor"]
 
@@ -30,25 +30,19 @@ class Executor:
         self.nodes = nodes
         self.replan(rules)
 
-    def replan(self, rules=_fusion.RULES, preactivation_outputs=()):
-        """Build the plan again with the fusion ``rules`` given (tests compare fused and plain plans).
-
-        ``preactivation_outputs`` are output positions whose gradient will come
-        w.r.t. the producing layer's pre-activation (a loss that folds the
-        output activation).
-        """
+    def replan(self, rules=_fusion.RULES):
+        """Build the plan again with the fusion ``rules`` given (tests compare fused and plain plans)."""
         self.rules = tuple(rules)
         inputs = set(self.input_ids)
         plain = []
         for node in self.nodes:
             in_ids = tuple(id(t) for t in node.flat_inputs)
             need = tuple(i not in inputs for i in in_ids)
-            plain.append(LayerStep(node, in_ids, tuple(id(t) for t in node.outputs), need if any(need) else None))
+            kind = TracedStep if node.layer._traced else LayerStep
+            plain.append(kind(node, in_ids, tuple(id(t) for t in node.outputs), need if any(need) else None))
         self.steps = _fusion.fuse(plain, self.output_ids, self.rules)
         producers = {t: step for step in self.steps for t in step.out_ids}
-        for position in preactivation_outputs:
-            producers[self.output_ids[position]].preactivation = True
-        self.preactivation_outputs = tuple(preactivation_outputs)
+        self._producers = [producers.get(t) for t in self.output_ids]
 
     def output_layer(self, position=0):
         """The layer that computes output ``position`` (None when it is a model input)."""
@@ -73,12 +67,16 @@ class Executor:
             step.forward(run, training)
         return [run.values[t] for t in self.output_ids], run
 
-    def backward(self, dys, run):
+    def backward(self, dys, run, preactivation=()):
         """Backpropagate ``dys`` (one per model output) through the plan of ``run``.
 
-        Weight gradients go where each layer writes them (the model's flat
-        gradient buffer); nothing is returned: model inputs get no gradient.
+        ``preactivation`` lists output positions whose ``dys`` entry is the
+        gradient w.r.t. the producing layer's pre-activation (a loss that
+        folds softmax or sigmoid into its gradient; that layer must declare
+        ``PREACTIVATION``). Weight gradients go where each layer writes them
+        (the model's flat gradient buffer); model inputs get no gradient.
         """
         grads = dict(zip(self.output_ids, dys))
+        folded = [self._producers[p] for p in preactivation]
         for step, cache in zip(reversed(self.steps), reversed(run.caches)):
-            step.backward(grads, cache)
+            step.backward(grads, cache, step in folded)

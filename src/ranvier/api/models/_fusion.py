@@ -73,7 +73,7 @@ def _conv_pool(conv, pool):
 class ReluPoolStep(LayerStep):
     """A max pool whose backward returns dL/dz for its input ``relu(z)`` (rule ``"relu_gradient"``)."""
 
-    def backward(self, grads, cache):
+    def backward(self, grads, cache, preactivation=False):
         dys = self._pop_grads(grads)
         if dys is None:
             return
@@ -103,7 +103,7 @@ class ConvPoolStep(Step):
         run.values[self.out_ids[0]] = out
         run.caches.append((cache, pool_cache))
 
-    def backward(self, grads, cache):
+    def backward(self, grads, cache, preactivation=False):
         dys = self._pop_grads(grads)
         if dys is None:
             return

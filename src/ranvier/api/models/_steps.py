@@ -8,7 +8,9 @@ layers, nested models) subclass :class:`Step` the same way.
 """
 import numpy as np
 
-__all__ = ["Run", "Step", "LayerStep"]
+from ..layers import _tracing
+
+__all__ = ["Run", "Step", "LayerStep", "TracedStep"]
 
 
 class Run:
@@ -51,8 +53,11 @@ class Step:
         """Write ``run.values[out_ids]`` and append one cache entry to ``run.caches``."""
         raise NotImplementedError
 
-    def backward(self, grads, cache):
-        """Pop the output gradients from ``grads`` and add the input gradients to it."""
+    def backward(self, grads, cache, preactivation=False):
+        """Pop the output gradients from ``grads`` and add the input gradients to it.
+
+        ``preactivation``: the output gradient is w.r.t. the layer's pre-activation.
+        """
         raise NotImplementedError
 
     def _pop_grads(self, grads):
@@ -72,9 +77,10 @@ class Step:
 class LayerStep(Step):
     """One layer applied to its inputs: ``layer.call`` forward, ``layer.backward`` back.
 
-    ``preactivation`` (set by the fusion pass) means the gradient arriving at
-    the output is already w.r.t. the layer's pre-activation: backward then runs
-    ``layer.backward_preactivation`` (a ``PREACTIVATION`` capability).
+    ``preactivation`` (set by the fusion pass, or passed to ``backward`` for a
+    model output whose loss folds the activation) means the gradient arriving
+    at the output is already w.r.t. the layer's pre-activation: backward then
+    runs ``layer.backward_preactivation`` (a ``PREACTIVATION`` capability).
     """
 
     def __init__(self, node, in_ids, out_ids, need):
@@ -103,7 +109,7 @@ class LayerStep(Step):
     def forward(self, run, training):
         node, layer = self.node, self.layer
         inputs, kwargs, mask = self.arguments(run)
-        out, cache = layer.call(inputs, training=training, **kwargs)
+        out, cache = self._call(inputs, kwargs, training, run)
         outs = out if node.multi_output else [out]
         reg = layer.activity_regularizer
         if reg is not None:
@@ -118,7 +124,7 @@ class LayerStep(Step):
         # Outputs are kept only where backward needs them: activity penalties, unused outputs.
         run.caches.append((cache, outs if reg is not None or node.multi_output else None))
 
-    def backward(self, grads, cache):
+    def backward(self, grads, cache, preactivation=False):
         dys = self._pop_grads(grads)
         if dys is None:
             return
@@ -131,12 +137,44 @@ class LayerStep(Step):
         else:
             dy = dys[0]
         need_any = self.need is not None
-        if self.preactivation:
-            dx = self.layer.backward_preactivation(dy, cache, need_input_grad=need_any)
-        else:
-            dx = self.layer.backward(dy, cache, need_input_grad=need_any)
+        dx = self._backward(dy, cache, need_any, preactivation or self.preactivation)
         if need_any:
             self._push_grads(grads, dx if len(self.in_ids) > 1 else [dx])
+
+    def _call(self, inputs, kwargs, training, run):
+        """``(outputs, cache)`` of the layer on these arguments."""
+        return self.layer.call(inputs, training=training, **kwargs)
+
+    def _backward(self, dy, cache, need_any, preactivation):
+        """The input gradient(s) for ``dy``, weight gradients written on the way."""
+        if preactivation:
+            return self.layer.backward_preactivation(dy, cache, need_input_grad=need_any)
+        return self.layer.backward(dy, cache, need_input_grad=need_any)
+
+
+class TracedStep(LayerStep):
+    """A traced layer (Keras' protocol: no hand-written ``backward``).
+
+    Training runs its ``call`` on a tape (``layers._tracing.trace``) and
+    backward replays the tape; inference calls it on plain arrays, which
+    records nothing. Losses the call adds (``add_loss``) join the run's
+    penalty and get gradient 1.
+    """
+
+    def _call(self, inputs, kwargs, training, run):
+        layer = self.layer
+        if not training:
+            return layer.call(inputs, **_tracing.call_arguments(layer, False, kwargs)), None
+        need = self.need or (False,) * len(self.in_ids)
+        out, cache = _tracing.trace(layer, inputs, need[:self.node.n_main], training, kwargs)
+        for loss in cache[3]:
+            run.penalty += float(_tracing.value_of(loss))
+        return out, cache
+
+    def _backward(self, dy, cache, need_any, preactivation):
+        dys = dy if self.node.multi_output else [dy]
+        dxs = _tracing.backpropagate(cache, dys) + [None] * (len(self.in_ids) - self.node.n_main)
+        return dxs if len(self.in_ids) > 1 else dxs[0]
 
 
 def add_activity_gradient(reg, out, dy):

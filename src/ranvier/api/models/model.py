@@ -8,14 +8,17 @@ import numpy as np
 
 from .. import losses, optimizers
 from .. import metrics as metrics_module
+from ..layers import _tracing
 from ..layers._symbolic import KerasTensor, topological_nodes
+from ..layers.base import Layer, Trackable, normalize_shape
+from ..layers.core import InputLayer
 from ._executor import Executor
 from .training import Trainer
 
 __all__ = ["Model"]
 
 
-class Model(Trainer):
+class Model(Trainer, Trackable):
     """A model from symbolic inputs to outputs (Keras functional API).
 
     Parameters
@@ -31,10 +34,22 @@ class Model(Trainer):
     >>> x = rv.layers.Input((4,))
     >>> y = rv.layers.Dense(3, activation="softmax")(rv.layers.Dense(8, activation="relu")(x))
     >>> model = rv.Model(x, y)
+
+    Subclassing, as in Keras: ``__init__`` creates layers (kept in
+    attributes), ``call(inputs, training=False)`` composes them; the model is
+    built on the first data it sees (or ``build(input_shape)``) and trained
+    by tracing ``call`` (``layers._tracing``).
     """
 
+    #: Whether the class composes its layers in its own ``call`` (set per class).
+    _subclassed = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._subclassed = cls.call is not Model.call
+
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
-        if type(self) is Model and (inputs is None or outputs is None):
+        if not self._subclassed and type(self) is Model and (inputs is None or outputs is None):
             raise ValueError("Model(inputs, outputs): both are required (KerasTensors from "
                              f"rv.layers.Input and layer calls), got inputs={inputs!r}, outputs={outputs!r}")
         self.name = name or "model"
@@ -46,6 +61,7 @@ class Model(Trainer):
         self.history = None
         self._executor = None
         self._flat_params = None
+        self._call_penalty = 0.0  # activity penalties of the last call under a tape (compute_loss)
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
@@ -70,10 +86,45 @@ class Model(Trainer):
 
     @property
     def layers(self):
+        if self._subclassed:
+            return self._tracked_layers()
         self._ensure_graph()
         return list(self._layers)
 
+    def call(self, inputs, training=False):
+        """The outputs for ``inputs`` (a functional model runs its graph; subclasses compose layers here)."""
+        x, _, _ = self._prepare(inputs)
+        return self._forward(x, training=training)[0]
+
+    def build(self, input_shape, input_dtype=None):
+        """Build a subclassed model for inputs of ``input_shape`` (batch dimension included).
+
+        Runs ``call`` once on zeros, which builds every layer it uses. A
+        functional model is built already: nothing happens.
+        """
+        if not self._subclassed:
+            self._ensure_graph()
+            return
+        shape = normalize_shape(input_shape, "input_shape")
+        inp = InputLayer(batch_shape=(None,) + shape[1:], dtype=input_dtype, name=f"{self.name}_input")
+        out = _SubclassCall(self)(inp.output)
+        self._set_graph(inp.output, out)
+        if self.compiled:
+            self._setup_training()
+
+    def _build_from_data(self, x):
+        if self._executor is None and self._subclassed:
+            arr = np.asarray(x)
+            if arr.dtype.kind not in "biuf" or arr.ndim < 1:
+                raise TypeError(f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} "
+                                f"and shape {arr.shape}")
+            self.build(arr.shape, input_dtype="int64" if arr.dtype.kind in "biu" else None)
+        self._ensure_graph()
+
     def _ensure_graph(self, x=None):
+        if self._executor is None and self._subclassed:
+            raise ValueError(f"Model {self.name!r} is not built yet: call it on data, fit it, or "
+                             "call build(input_shape) first")
         if self._executor is None:
             raise ValueError(f"Model {self.name!r} has no inputs yet: call build(input_shape) or fit it")
 
@@ -194,11 +245,18 @@ class Model(Trainer):
             self._setup_training()
 
     def __call__(self, x, training=False):
-        """The model's output for the array ``x`` (``training=True`` runs dropout etc.)."""
+        """The model's output for the array ``x`` (``training=True`` runs dropout etc.).
+
+        Under an active ``rv.GradientTape`` (a custom ``train_step``) the call
+        is recorded as one node whose backward runs the model's own backward
+        pass, writing the weight gradients; ``x`` itself gets none.
+        """
         if isinstance(x, KerasTensor):
             raise NotImplementedError("Calling a model on symbolic tensors (nesting models) is not supported")
-        x, _, _ = self._prepare(x)
-        return self._forward(x, training=training)[0]
+        x, _, _ = self._prepare(_tracing.value_of(x))
+        if not _tracing.taping():
+            return self._forward(x, training=training)[0]
+        return _tracing.record_model_call(self, x, training)
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=80, print_fn=None):
@@ -266,3 +324,16 @@ class Model(Trainer):
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name!r} built={self.built}>"
 
+
+class _SubclassCall(Layer):
+    """A subclassed model's ``call`` as the one traced layer of its graph."""
+
+    def __init__(self, model):
+        super().__init__(name=f"{model.name}_call")
+        object.__setattr__(self, "model", model)  # not tracked: the model is no layer of itself
+
+    def _sublayers(self):
+        return self.model._tracked_layers()
+
+    def call(self, inputs, training=False):
+        return self.model.call(inputs, **_tracing.call_arguments(self.model, training, {}))

@@ -16,6 +16,7 @@ from .. import config, data
 from .. import metrics as metrics_module
 from .._threading import compute_scope
 from ..layers._buffers import aligned_empty, aligned_zeros
+from ..layers import _tracing
 from ..layers._capabilities import PREACTIVATION
 
 __all__ = ["Trainer"]
@@ -35,13 +36,13 @@ class Trainer:
             raise ValueError("fit/evaluate support models with one input and one output, got "
                              f"{len(self._inputs)} inputs and {len(self._outputs)} outputs")
         self._flatten_params()
-        self.optimizer.build(self._flat_params, self._n_decay, self._flat_slices)
+        self.optimizer.build(self._flat_params, self._n_decay, self._flat_slices, flat_grads=self._flat_grads,
+                             variables=self._flat_vars)
         # A loss that folds the output activation (softmax + crossentropy) hands backward dL/dz.
         out_layer = self._executor.output_layer(0)
         self._fused = bool(out_layer is not None and PREACTIVATION in out_layer.capabilities
                            and self.loss.fused_activation is not None
                            and out_layer.activation.name == self.loss.fused_activation)
-        self._executor.replan(self._executor.rules, preactivation_outputs=(0,) if self._fused else ())
         self._metrics = [metrics_module.get(m, loss_name=self.loss.name, output_shape=self.output_shape)
                          for m in self._metric_ids]
         self._loss_tracker = metrics_module.Mean(name="loss")
@@ -129,7 +130,7 @@ class Trainer:
         loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
         for v in self._flat_vars:
             v._fresh = True
-        self._executor.backward([dy], run)
+        self._executor.backward([dy], run, (0,) if self._fused else ())
         for v in self._flat_vars:
             if v._fresh:  # no layer wrote it this step (e.g. an unused branch)
                 v.grad[...] = 0
@@ -139,9 +140,54 @@ class Trainer:
                 v.regularizer.add_gradient(v.value, v.grad)
         return loss_value + penalty, out
 
+    def train_step(self, data):
+        """One optimisation step on a batch; returns the logs (override it as in Keras).
+
+        Parameters
+        ----------
+        data : tuple
+            ``(x, y)`` or ``(x, y, sample_weight)``; ``y`` as the loss prepared it.
+
+        An override typically runs ``self(x, training=True)`` and
+        ``self.compute_loss(...)`` under ``rv.GradientTape``, takes
+        ``tape.gradient(loss, self.trainable_variables)``, calls
+        ``self.optimizer.apply(grads, self.trainable_variables)`` and updates
+        ``self.metrics``; ``fit`` calls it for every batch.
+        """
+        x, y, sw = _unpack(data)
+        loss_value, out = self._train_step(x, y, sw)
+        self._update_metrics(y, out, sw, loss_value, len(x))
+        return self._logs()
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss of ``y_pred`` plus weight penalties, as a scalar Tensor a tape can differentiate.
+
+        ``y`` are targets as ``fit`` hands them to ``train_step``; raw labels
+        are prepared here the same way.
+        """
+        self._check_compiled("compute_loss")
+        return _tracing.record_loss(self, y, y_pred, sample_weight)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Update the compiled metrics with a batch and return every metric's result (Keras)."""
+        pred = _tracing.value_of(y_pred)
+        targets = self.loss.prepare_targets(np.asarray(y), pred.shape, pred.dtype)
+        y_metric = self.loss.metric_targets(targets)
+        for m in self._metrics:
+            m.update_state(y_metric, pred, sample_weight=sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """``{name: result}`` of every metric in ``self.metrics``."""
+        return {m.name: float(m.result()) for m in self.metrics}
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
     def _train_step(self, x, y, sw):
         loss_value, out = self._compute_gradients(x, y, sw)
-        self.optimizer.apply(self._flat_params, self._flat_grads)
+        self.optimizer.apply_flat(self._flat_params, self._flat_grads)
         for v in self._constrained:
             v.constraint(v.value)
         return loss_value, out
@@ -194,6 +240,7 @@ class Trainer:
             ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...
         """
         self._check_compiled("fit")
+        custom_step = type(self).train_step is not Trainer.train_step
         _unsupported("fit", steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
         if y is None:
             raise ValueError("fit: y is required (targets), got None")
@@ -202,8 +249,11 @@ class Trainer:
         if validation_data is not None and validation_split:
             raise ValueError("fit: give validation_data or validation_split, not both")
         x, y_arr, sw = self._prepare(x, y, sample_weight, class_weight)
+        # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
+        y_step = np.asarray(y) if custom_step else y_arr
         if validation_split:
-            (x, y_arr, sw), val = data.split_validation([x, y_arr, sw], validation_split)
+            (x, y_arr, sw, y_step), val = data.split_validation([x, y_arr, sw, y_step], validation_split)
+            val = val[:3]
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
@@ -235,14 +285,19 @@ class Trainer:
                 for step, (a, b) in enumerate(data.batch_slices(n, batch_size)):
                     cbs.on_train_batch_begin(step)
                     idx = order[a:b] if order is not None else slice(a, b)
-                    xb, yb = x[idx], y_arr[idx]
+                    xb, yb = x[idx], y_step[idx]
                     swb = None if sw is None else sw[idx]
-                    loss_value, out = self._train_step(xb, yb, swb)
-                    self._update_metrics(yb, out, swb, loss_value, b - a)
-                    cbs.on_train_batch_end(step, self._logs())
+                    if custom_step:
+                        step_logs = _float_logs(self.train_step((xb, yb) if swb is None else (xb, yb, swb)))
+                    else:
+                        loss_value, out = self._train_step(xb, yb, swb)
+                        self._update_metrics(yb, out, swb, loss_value, b - a)
+                        step_logs = self._logs()
+                    cbs.on_train_batch_end(step, step_logs)
                     if self.stop_training:
                         break
-                logs = self._logs()
+                # Metrics are running means over the epoch: the last batch's logs are the epoch's.
+                logs = dict(step_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     logs.update(self._evaluate_arrays(*val, validation_batch_size or batch_size,
                                                       prefix="val_"))
@@ -408,3 +463,18 @@ def _unsupported(where, **arguments):
     for name, value in arguments.items():
         if value is not None:
             raise NotImplementedError(f"{where}: the argument {name} is not supported yet, got {name}={value!r}")
+
+
+def _unpack(data):
+    """``(x, y, sample_weight)`` from a batch given as ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError(f"train_step: data must be (x, y) or (x, y, sample_weight), got {type(data).__name__}"
+                         + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
+    return data[0], data[1], data[2] if len(data) == 3 else None
+
+
+def _float_logs(logs):
+    """A ``train_step`` result as floats (it may hold Tensors or 0-d arrays)."""
+    if not isinstance(logs, dict):
+        raise TypeError(f"train_step must return a dict of metric values, got {type(logs).__name__}")
+    return {k: float(np.asarray(_tracing.value_of(v))) for k, v in logs.items()}

@@ -1,0 +1,207 @@
+"""Layers in traced code: the Keras protocol beside ranvier's hand-written one.
+
+A layer class that defines ``backward`` is *hand-written*: ``call`` returns
+``(outputs, cache)`` and ``backward(dy, cache)`` the input gradient (every
+built-in layer). A class that does not is *traced*, as Keras users write
+layers: ``call`` returns the outputs, computed with ``ranvier.ops``, and
+gradients come from recording those ops on a tape (``ops._tape``).
+
+Inside traced code (a traced layer's ``call`` during training, or under
+``rv.GradientTape``) inputs are ``Tensor`` objects. A hand-written layer
+called on them runs its fused kernels and is recorded as one tape node
+whose backward is its own ``backward``: a model mixing both kinds keeps
+the built-in speed. This module holds those two entry points and the
+output-shape inference for traced layers without ``compute_output_shape``.
+"""
+import threading
+
+import numpy as np
+
+from ..ops import _tape
+from ..ops._tape import GradientTape, Tensor, record, record_many, recording
+from ._symbolic import call_accepts
+
+__all__ = ["STATE", "backpropagate", "call_arguments", "call_hand_written", "infer_output_shape",
+           "record_loss", "record_model_call", "taping", "trace", "value_of"]
+
+
+def call_arguments(layer, training, kwargs):
+    """``kwargs`` plus ``training`` when the layer's ``call`` takes it (Keras makes both optional)."""
+    if call_accepts(layer, "training"):
+        return dict(kwargs, training=training)
+    return kwargs
+
+
+def value_of(x):
+    """The ndarray behind ``x`` (a Tensor, a Variable or an array)."""
+    if type(x) is Tensor:
+        return x.value
+    return np.asarray(x)
+
+
+def call_hand_written(layer, inputs, training, kwargs):
+    """A hand-written layer applied to Tensors: its kernels forward, one tape node for its backward.
+
+    Its weight gradients go where its ``backward`` always writes them
+    (``Variable.grad``); the node carries the layer's trainable variables so
+    a tape knows they were reached.
+    """
+    multi = isinstance(inputs, (list, tuple))
+    flat = list(inputs) if multi else [inputs]
+    values = [value_of(x) for x in flat]
+    out, cache = layer.call(values if multi else values[0], training=training, **kwargs)
+    refs = recording(*flat, *layer.trainable_weights)
+    if refs is None:
+        outs = out if isinstance(out, list) else [out]
+        wrapped = [Tensor(o, False) for o in outs]
+        return wrapped if isinstance(out, list) else wrapped[0]
+    need = any(r is not None for r in refs[:len(flat)])
+    n_vars = len(refs) - len(flat)
+
+    def backward(dy):
+        if isinstance(out, list):
+            dy = [np.zeros_like(o) if g is None else g for g, o in zip(dy, out)]
+        dx = layer.backward(dy, cache, need_input_grad=need)
+        dxs = (list(dx) if multi else [dx]) if need else [None] * len(flat)
+        return dxs + [None] * n_vars
+
+    if isinstance(out, list):
+        return record_many(out, refs, backward)
+    return record(out, refs, backward)
+
+
+def taping():
+    """Whether a tape records in this thread (a custom ``train_step`` under ``rv.GradientTape``)."""
+    return bool(_tape._STATE.tapes)
+
+
+def record_model_call(model, x, training):
+    """A whole model applied under a tape: one node whose backward is the model's backward pass.
+
+    The weight gradients go to ``Variable.grad`` as in ``fit``; ``x`` gets none.
+    """
+    out, run = model._forward(x, training)
+    # compute_loss adds the activity penalties met on the way (their gradients are in the model's backward).
+    model._call_penalty = run.penalty
+    refs = recording(*model.trainable_weights)
+    if refs is None:
+        return out
+
+    def backward(dy):
+        model._executor.backward([dy], run)
+        return [None] * len(refs)
+
+    return record(out, refs, backward)
+
+
+def record_loss(model, y, y_pred, sample_weight):
+    """The compiled loss of ``y_pred`` plus weight and activity penalties, as a recorded scalar Tensor.
+
+    Its backward hands the loss gradient to ``y_pred`` and the penalties'
+    gradients to the regularized weights.
+    """
+    pred = value_of(y_pred)
+    targets = model.loss.prepare_targets(np.asarray(y), pred.shape, pred.dtype)
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=pred.dtype)
+    value, dy = model.loss.value_and_grad(targets, pred, sw)
+    regularized = [v for v in model.weights if v.regularizer is not None]
+    total = float(value) + model._call_penalty
+    total += sum(float(v.regularizer.penalty(v.value)) for v in regularized)
+    total = np.asarray(total, dtype=pred.dtype)
+    refs = recording(y_pred, *[v for v in regularized if v.trainable])
+    if refs is None:
+        return Tensor(total, False)
+
+    def backward(g):
+        grads = [dy * g]
+        for v in refs[1:]:
+            penalty_grad = np.zeros_like(v.value)
+            v.regularizer.add_gradient(v.value, penalty_grad)
+            grads.append(penalty_grad * g)
+        return grads
+
+    return record(total, refs, backward)
+
+
+class _TraceState(threading.local):
+    """Per thread, while the executor traces a call: where ``Layer.add_loss`` puts losses
+    (None outside tracing) and the ``training`` flag layers called without one inherit."""
+
+    def __init__(self):
+        self.losses = None
+        self.training = False
+
+
+STATE = _TraceState()
+
+
+def trace(layer, inputs, need, training, kwargs):
+    """Run a traced layer's ``call`` on a tape.
+
+    Parameters
+    ----------
+    inputs : ndarray or list of ndarray
+    need : sequence of bool
+        Per input, whether it wants a gradient (it is then a traced Tensor).
+
+    Returns
+    -------
+    outputs : ndarray or list of ndarray
+    cache : (tape, input Tensors, output Tensors, losses)
+        What ``backpropagate`` needs.
+    """
+    multi = isinstance(inputs, (list, tuple))
+    flat = list(inputs) if multi else [inputs]
+    sources = [Tensor(x) if n and x.dtype.kind == "f" else x for x, n in zip(flat, need)]
+    previous = STATE.losses, STATE.training
+    STATE.losses, STATE.training = [], training
+    try:
+        with GradientTape(persistent=True) as tape:
+            out = layer.call(sources if multi else sources[0], **call_arguments(layer, training, kwargs))
+        losses = STATE.losses
+    finally:
+        STATE.losses, STATE.training = previous
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    values = [value_of(o) for o in outs]
+    cache = (tape, sources, outs, losses)
+    return (values if isinstance(out, (list, tuple)) else values[0]), cache
+
+
+def backpropagate(cache, dys):
+    """Input gradients of a traced call (one per input; None for untraced ones).
+
+    Every trainable variable reached gets its gradient added to
+    ``Variable.grad`` (``accumulate_grad``: the flat gradient buffer), and
+    every loss the call added gets gradient 1.
+    """
+    tape, sources, outs, losses = cache
+    traced = [s for s in sources if type(s) is Tensor]
+    grads = tape.backward(outs + losses, list(dys) + [1.0] * len(losses), sources=traced,
+                          variable_grad=_accumulate)
+    it = iter(grads)
+    return [next(it) if type(s) is Tensor else None for s in sources]
+
+
+def _accumulate(var, grad):
+    if var._fresh:
+        var._fresh = False
+        var.grad[...] = grad
+    else:
+        var.grad += grad
+
+
+def infer_output_shape(layer, input_shape):
+    """Output shape(s) of a traced layer from one eager run on zeros.
+
+    The batch dimension runs as 2 and other unknown dimensions as 1; the
+    output's first dimension reads as the batch (None).
+    """
+    multi = isinstance(input_shape, list)
+    shapes = input_shape if multi else [input_shape]
+    dtype = layer._input_dtype or layer.dtype
+    zeros = [np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(s)), dtype)
+             for s in shapes]
+    out = layer.call(zeros if multi else zeros[0], **call_arguments(layer, False, {}))
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    result = [(None,) + tuple(value_of(o).shape[1:]) for o in outs]
+    return result if isinstance(out, (list, tuple)) else result[0]
