@@ -67,3 +67,15 @@ class Variable:
 
     def __repr__(self):
         return f"<Variable {self.name} shape={self.value.shape} dtype={self.value.dtype}>"
+
+    # Weights behave as arrays in a layer's call: NumPy reads the value, and
+    # NumPy's ufuncs and ndarray operators defer to the Variable, whose
+    # operators (+, @, [...], ...; installed by ranvier.api.ops, which imports
+    # this module) are ranvier.ops calls, recorded under a GradientTape. They
+    # keep the identity hash (optimisers and models key weights by id).
+    __array_ufunc__ = None
+
+    def __array__(self, dtype=None, copy=None):
+        if copy:
+            return np.array(self.value, dtype=dtype, copy=True)
+        return self.value if dtype is None else self.value.astype(dtype, copy=False)

@@ -1,0 +1,303 @@
+"""``ranvier.ops.nn``: activations, softmax, normalization, crossentropies (Keras 3 ``ops.nn``).
+
+Activations run ranvier's compiled activation kernels (``core._activations``
+through ``api.activations``: one pass forward, one backward, threaded inside
+fit). Crossentropies are single nodes with their closed-form gradients
+(``softmax - target`` from logits). ``conv``, ``max_pool`` and
+``average_pool`` (in ``_conv``) run the Conv2D / pooling layers' kernels.
+"""
+import functools
+
+import numpy as np
+
+from .. import activations as _activations
+from .. import config
+from ._conv import average_pool, conv, max_pool
+from ._dispatch import TRACED, floating, unary, value
+from ._reduction import mean as _mean
+from ._reduction import var as _var
+from ._shape import squeeze as _squeeze
+from ._tape import record, recording, wrap
+
+__all__ = [
+    "relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "swish", "elu", "selu",
+    "softplus", "softsign", "leaky_relu", "hard_sigmoid", "log_sigmoid", "conv", "max_pool", "average_pool",
+    "moments", "batch_normalization", "binary_crossentropy", "categorical_crossentropy",
+    "sparse_categorical_crossentropy", "one_hot",
+]
+
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _kernel_input(x, op):
+    """``x`` as a C-contiguous float32/float64 array (what the activation kernels read)."""
+    a = floating(value(x), op)
+    if getattr(a, "dtype", None) not in _KERNEL_DTYPES:
+        a = np.asarray(a, config.floatx())
+    return np.ascontiguousarray(a)
+
+
+def _run(kernel, x, op):
+    a = _kernel_input(x, op)
+    y = kernel.forward(a)
+    if not isinstance(x, TRACED):
+        return y
+    refs = recording(x)
+    if refs is None:
+        return wrap(y, x)
+    z = a if kernel.needs_input else None
+    return record(y, refs, lambda dy: (kernel.backward(np.ascontiguousarray(dy, y.dtype), z, y),))
+
+
+def _activation(name, identifier=None, doc=None):
+    kernel = _activations.get(identifier or name)
+
+    def op(x):
+        return _run(kernel, x, name)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = doc or f"``{name}`` (Keras ``ops.{name}``), by ranvier's activation kernel."
+    return op
+
+
+@functools.lru_cache(maxsize=64)
+def _parametrised(name, **params):
+    return _activations.deserialize({"class_name": name, "config": params})
+
+
+relu = _activation("relu", doc="``max(x, 0)``.")
+relu6 = _activation("relu6", doc="``min(max(x, 0), 6)``.")
+sigmoid = _activation("sigmoid", doc="``1 / (1 + exp(-x))``, without overflow.")
+tanh = _activation("tanh", doc="Hyperbolic tangent.")
+silu = _activation("silu", doc="``x * sigmoid(x)``.")
+swish = _activation("swish", doc="``x * sigmoid(x)`` (also named silu).")
+selu = _activation("selu", doc="Scaled ELU with the fixed constants of Klambauer et al. (2017).")
+softplus = _activation("softplus", doc="``log(1 + exp(x))``, without overflow.")
+softsign = _activation("softsign", doc="``x / (1 + |x|)``.")
+hard_sigmoid = _activation("hard_sigmoid", doc="``relu6(x + 3) / 6``.")
+log_sigmoid = unary("log_sigmoid", lambda x: -np.logaddexp(0, -x), lambda dy, x, y: -dy * np.expm1(y),
+                    doc="``log(sigmoid(x)) = -softplus(-x)``, without overflow.")
+
+
+def gelu(x, approximate=True):
+    """Gaussian error linear unit ``x * Phi(x)``; ``approximate=True`` (Keras ops' default) is the tanh form.
+
+    Note ``rv.activations.gelu`` defaults to the exact form, as Keras' activation does.
+    """
+    return _run(_parametrised("gelu", approximate=bool(approximate)), x, "gelu")
+
+
+def elu(x, alpha=1.0):
+    """``x`` for x > 0, ``alpha * (exp(x) - 1)`` below."""
+    return _run(_parametrised("elu", alpha=float(alpha)), x, "elu")
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` for x >= 0, ``negative_slope * x`` below."""
+    return _run(_parametrised("leaky_relu", negative_slope=float(negative_slope)), x, "leaky_relu")
+
+
+def _along(kernel, x, axis, op):
+    """A last-axis kernel (softmax, log_softmax) applied along ``axis``."""
+    a = _kernel_input(x, op)
+    if a.ndim == 0:
+        raise ValueError(f"ops.{op}: x must have at least one axis, got a scalar")
+    if not isinstance(axis, (int, np.integer)) or not -a.ndim <= axis < a.ndim:
+        raise ValueError(f"ops.{op}: axis must be an int in [-{a.ndim}, {a.ndim}), got {axis!r}")
+    last = axis % a.ndim == a.ndim - 1
+    moved = a if last else np.ascontiguousarray(np.moveaxis(a, axis, -1))
+    ym = kernel.forward(moved)
+    y = ym if last else np.moveaxis(ym, -1, axis)
+    if not isinstance(x, TRACED):
+        return y if last else np.ascontiguousarray(y)
+    refs = recording(x)
+    if refs is None:
+        return wrap(y, x)
+
+    def backward(dy):
+        dym = np.ascontiguousarray(dy if last else np.moveaxis(dy, axis, -1), ym.dtype)
+        g = kernel.backward(dym, moved if kernel.needs_input else None, ym)
+        return (g if last else np.moveaxis(g, -1, axis),)
+    return record(y, refs, backward)
+
+
+_SOFTMAX = _activations.get("softmax")
+_LOG_SOFTMAX = _activations.get("log_softmax")
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x))`` along ``axis``, by the softmax kernel."""
+    return _along(_SOFTMAX, x, axis, "softmax")
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``, by the log-softmax kernel."""
+    return _along(_LOG_SOFTMAX, x, axis, "log_softmax")
+
+
+def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
+    """Rows of the identity picked by the integer labels ``x`` (negative labels give zeros)."""
+    if sparse:
+        raise ValueError("ops.one_hot: sparse outputs are not supported, got sparse=True")
+    labels = np.asarray(value(x))
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"ops.one_hot: x must hold integer labels, got dtype {labels.dtype}")
+    out = np.zeros(labels.shape + (int(num_classes),), config.floatx() if dtype is None else dtype)
+    flat, idx = out.reshape(-1, int(num_classes)), labels.reshape(-1)
+    valid = (idx >= 0) & (idx < num_classes)
+    flat[np.nonzero(valid)[0], idx[valid]] = 1
+    if axis != -1:
+        out = np.moveaxis(out, -1, axis)
+    return out
+
+
+# -------------------------------------------------------------- statistics
+def moments(x, axes, keepdims=False, synchronized=False):
+    """(mean, variance) of ``x`` over ``axes`` (population variance)."""
+    if synchronized:
+        raise NotImplementedError("ops.moments: synchronized=True (cross-device) is not supported, got True")
+    axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
+    m, v = _mean(x, axes, True), _var(x, axes, True)
+    if keepdims:
+        return m, v
+    return _squeeze(m, axes), _squeeze(v, axes)
+
+
+def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilon=1e-3):
+    """``(x - mean) / sqrt(variance + epsilon) * scale + offset``, the statistics along ``axis``.
+
+    One node; gradients for ``x``, ``mean``, ``variance``, ``offset`` and ``scale``.
+    """
+    a = floating(np.asarray(value(x)), "batch_normalization")
+    ax = axis % a.ndim
+    bshape = tuple(a.shape[ax] if i == ax else 1 for i in range(a.ndim))
+    stats = [None if s is None else np.asarray(value(s)) for s in (mean, variance, offset, scale)]
+    for arg, s in zip(("mean", "variance", "offset", "scale"), stats):
+        if s is not None and s.size != a.shape[ax]:
+            raise ValueError(f"ops.batch_normalization: {arg} must have {a.shape[ax]} entries (x's axis {axis}), "
+                             f"got shape {s.shape}")
+    m, v, o, s = (None if t is None else t.reshape(bshape) for t in stats)
+    inv = 1 / np.sqrt(v + epsilon)
+    centred = a - m
+    gain = inv if s is None else inv * s
+    y = centred * gain if o is None else centred * gain + o
+    inputs = (x, mean, variance, offset, scale)
+    if not any(isinstance(t, TRACED) for t in inputs):
+        return y
+    refs = recording(*inputs)
+    if refs is None:
+        return wrap(y, *inputs)
+    red = tuple(i for i in range(a.ndim) if i != ax)
+
+    def backward(dy):
+        def stat(g, k):
+            return None if refs[k] is None else np.sum(g, axis=red).reshape(stats[k - 1].shape)
+        gdy = dy * gain
+        return (gdy if refs[0] is not None else None,
+                stat(-gdy, 1),
+                stat(dy * centred * (-0.5 * inv ** 2 * gain), 2),
+                stat(dy, 3),
+                stat(dy * centred * inv, 4))
+    return record(y, refs, backward)
+
+
+# -------------------------------------------------------------- crossentropies
+def _same_shape(t, p, op):
+    if t.shape != p.shape:
+        raise ValueError(f"ops.{op}: target and output must have the same shape, "
+                         f"got target.shape={t.shape}, output.shape={p.shape}")
+
+
+def _log_softmax_np(x, axis):
+    top = np.max(x, axis=axis, keepdims=True)
+    z = x - top
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def binary_crossentropy(target, output, from_logits=False):
+    """Elementwise ``-(t log p + (1 - t) log(1 - p))``; ``p = sigmoid(output)`` when ``from_logits``.
+
+    From logits it is computed stably as ``max(x, 0) - x t + log1p(exp(-|x|))``
+    (gradient ``sigmoid(x) - t``); probabilities are clipped to
+    ``[epsilon, 1 - epsilon]`` as Keras does.
+    """
+    t = floating(np.asarray(value(target)), "binary_crossentropy", "target")
+    p = floating(np.asarray(value(output)), "binary_crossentropy", "output")
+    _same_shape(t, p, "binary_crossentropy")
+    if from_logits:
+        y = np.maximum(p, 0) - p * t + np.log1p(np.exp(-np.abs(p)))
+
+        def grads(dy):
+            return dy * (1 / (1 + np.exp(-p)) - t), -dy * p
+    else:
+        eps = config.epsilon()
+        c = np.clip(p, eps, 1 - eps)
+        log_c, log_1c = np.log(c), np.log1p(-c)
+        y = -(t * log_c + (1 - t) * log_1c)
+
+        def grads(dy):
+            inside = (p >= eps) & (p <= 1 - eps)
+            return dy * ((1 - t) / (1 - c) - t / c) * inside, -dy * (log_c - log_1c)
+    return _loss_node(y, target, output, grads)
+
+
+def _loss_node(y, target, output, grads):
+    if not (isinstance(target, TRACED) or isinstance(output, TRACED)):
+        return y
+    refs = recording(target, output)
+    if refs is None:
+        return wrap(y, target, output)
+
+    def backward(dy):
+        d_output, d_target = grads(dy)
+        return (d_target if refs[0] is not None else None, d_output if refs[1] is not None else None)
+    return record(y, refs, backward)
+
+
+def _categorical(t, p, target, output, from_logits, axis, op):
+    if p.ndim < 1:
+        raise ValueError(f"ops.{op}: output must have at least one axis, got shape {p.shape}")
+    if from_logits:
+        logp = _log_softmax_np(p, axis)
+        y = -np.sum(t * logp, axis=axis)
+
+        def grads(dy):
+            dyk = np.expand_dims(dy, axis)
+            return dyk * (np.exp(logp) * np.sum(t, axis=axis, keepdims=True) - t), -dyk * logp
+    else:
+        eps = config.epsilon()
+        total = np.sum(p, axis=axis, keepdims=True)
+        q = p / total
+        c = np.clip(q, eps, 1 - eps)
+        logp = np.log(c)
+        y = -np.sum(t * logp, axis=axis)
+
+        def grads(dy):
+            dyk = np.expand_dims(dy, axis)
+            dq = -dyk * t / c * ((q >= eps) & (q <= 1 - eps))
+            # q = p / sum(p): dp = (dq - sum(dq * q)) / sum(p).
+            return (dq - np.sum(dq * q, axis=axis, keepdims=True)) / total, -dyk * logp
+    return _loss_node(y, target, output, grads)
+
+
+def categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``-sum(target * log(p), axis)``; ``p = softmax(output)`` when ``from_logits``, else ``output``
+    normalised to sum 1 and clipped to ``[epsilon, 1 - epsilon]`` (as Keras)."""
+    t = floating(np.asarray(value(target)), "categorical_crossentropy", "target")
+    p = floating(np.asarray(value(output)), "categorical_crossentropy", "output")
+    _same_shape(t, p, "categorical_crossentropy")
+    return _categorical(t, p, target, output, from_logits, axis, "categorical_crossentropy")
+
+
+def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
+    """``categorical_crossentropy`` with integer class labels as ``target`` (no gradient for them)."""
+    op = "sparse_categorical_crossentropy"
+    labels = np.asarray(value(target))
+    p = floating(np.asarray(value(output)), op, "output")
+    if labels.ndim == p.ndim and labels.shape[-1:] == (1,):
+        labels = labels[..., 0]
+    if p.ndim < 1 or labels.shape != p.shape[:axis % p.ndim] + p.shape[axis % p.ndim + 1:]:
+        raise ValueError(f"ops.{op}: target must have output's shape without the class axis, "
+                         f"got target.shape={np.shape(value(target))}, output.shape={p.shape}")
+    t = one_hot(labels.astype(np.intp, copy=False), p.shape[axis], axis=axis, dtype=p.dtype)
+    return _categorical(t, p, labels, output, from_logits, axis, op)
