@@ -157,6 +157,10 @@ def backward(nodes, outputs, output_grads, keep=(), variable_grad=None):
     return grads, variables
 
 
+def _accumulate_into_grad(var, grad):
+    var.accumulate_grad(grad)
+
+
 def _as_gradient(g, source):
     """A fresh-enough, writable C-contiguous gradient in ``source``'s dtype."""
     g = np.asarray(g, dtype=source.dtype)
@@ -296,13 +300,22 @@ class GradientTape:
             if len(grads_out) != len(targets):
                 raise ValueError(f"GradientTape.gradient: output_gradients must match target's structure "
                                  f"({len(targets)} arrays), got {len(grads_out)}")
-        grads, _ = backward(self._nodes, targets, grads_out, keep=[id(s) for s in leaves])
+        # Variable gradients meet in Variable.grad: a hand-written layer's backward writes
+        # there itself (fused kernels), ops' gradients are added by the hook.
+        reached = self.watched_variables()
+        for v in reached:
+            v._fresh = True
+        grads, _ = backward(self._nodes, targets, grads_out, keep=[id(s) for s in leaves],
+                            variable_grad=_accumulate_into_grad)
         if not self.persistent:
             self._used = True
             self._nodes = []
         result = []
         for s in leaves:
-            g = grads.get(id(s))
+            if type(s) is Tensor:
+                g = grads.get(id(s))
+            else:
+                g = None if s._fresh or s.grad is None else s.grad.copy()
             if g is None and unconnected_gradients == "zero":
                 g = np.zeros(s.shape, s.dtype)
             result.append(None if g is None else _as_gradient(g, s))
