@@ -4,10 +4,11 @@ import warnings
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import activations, config, data, losses, metrics as metrics_module, optimizers
+from .. import activations, config, data, losses, metrics as metrics_module, optimizers, saving
 from .._threading import compute_scope
 from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers.base import Layer
+from ._functional_config import functional_config, functional_from_config
 from ._graph import KerasTensor, topological_nodes
 
 __all__ = ["Model"]
@@ -644,40 +645,26 @@ class Model:
     # ----------------------------------------------------------------- saving
     def save(self, filepath, overwrite=True):
         """Write the model (architecture, weights, compile settings, optimizer state) to one zip file."""
-        from .. import saving
-
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Write the weights only (``.npz``)."""
-        from .. import saving
-
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        from .. import saving
-
-        saving.load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch=False):
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def get_config(self):
-        from ..saving import functional_config
-
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..saving import functional_from_config
-
-        return functional_from_config(config, custom_objects)
+        return functional_from_config(cls, config, custom_objects)
 
     def __getstate__(self):
-        from .. import saving
-
         return {"ranvier_model_bytes": saving.to_bytes(self)}
 
     def __setstate__(self, state):
-        from .. import saving
-
         other = saving.from_bytes(state["ranvier_model_bytes"])
         self.__class__ = other.__class__
         self.__dict__.update(other.__dict__)
