@@ -12,7 +12,7 @@ Keras scripts run after changing the import: ``import ranvier as keras``.
 __version__ = "0.1.0"
 
 from . import (activations, callbacks, config, constraints, datasets, initializers, layers, losses,  # noqa: E402
-               metrics, models, ops, optimizers, regularizers, testing, utils)
+               metrics, models, ops, optimizers, regularizers, saving, testing, utils)
 from .api.config import get_num_threads, set_num_threads  # noqa: E402
 from .api.models import Model, Sequential, load_model, save_model  # noqa: E402
 from .api.layers import Input  # noqa: E402
@@ -22,5 +22,5 @@ __all__ = [
     "__version__", "Model", "Sequential", "Input", "load_model", "save_model",
     "set_num_threads", "get_num_threads", "GradientTape",
     "activations", "callbacks", "config", "constraints", "datasets", "initializers", "layers",
-    "losses", "metrics", "models", "ops", "optimizers", "regularizers", "testing", "utils",
+    "losses", "metrics", "models", "ops", "optimizers", "regularizers", "saving", "testing", "utils",
 ]

@@ -129,7 +129,7 @@ def test_errors():
         activations.get("gelu").backward(X, None, X)
     with pytest.raises(ValueError, match="out must be an ndarray of shape"):
         activations.get("relu").forward(X.copy(), out=np.empty((2, 3)))
-    with pytest.raises(ValueError, match="Unknown activation 'Nope'"):
+    with pytest.raises(ValueError, match="Unknown activation: 'Nope'"):
         activations.deserialize({"class_name": "Nope", "config": {}})
     with pytest.raises(NotImplementedError, match="must define forward"):
         activations.Activation()(X)

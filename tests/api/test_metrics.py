@@ -293,7 +293,7 @@ def test_default_names_are_keras_names():
 
 
 def test_get_unknown_name_lists_known_ones():
-    with pytest.raises(ValueError, match=r"Unknown metric 'f1'.*mae.*sparse_categorical_accuracy"):
+    with pytest.raises(ValueError, match=r"Unknown metric: 'f1'.*mae.*sparse_categorical_accuracy"):
         metrics.get("f1")
     with pytest.raises(TypeError, match="metric must be"):
         metrics.get(3)
@@ -326,7 +326,7 @@ def test_serialize_round_trip(metric):
 
 
 def test_deserialize_unknown_class():
-    with pytest.raises(ValueError, match="Unknown metric config"):
+    with pytest.raises(ValueError, match="Unknown metric: 'F1Score'"):
         metrics.deserialize({"class_name": "F1Score", "config": {}})
 
 

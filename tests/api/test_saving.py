@@ -189,3 +189,122 @@ def test_every_layer_family_round_trips(tmp_path, make, x):
     assert [type(l) for l in again.layers] == [type(l) for l in model.layers]
     assert [l.get_config() for l in again.layers] == [l.get_config() for l in model.layers]
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+# ---------------------------------------------------------------- files written by older ranvier
+_DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+class Scale(rv.layers.Layer):
+    """The custom layer of tests/api/data/custom_layer.ranvier (see make_fixtures.py)."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x, training=False):
+        return x * self.factor, None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return dy * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def _fixture(name, **kwargs):
+    model = rv.load_model(os.path.join(_DATA, f"{name}.ranvier"), **kwargs)
+    with np.load(os.path.join(_DATA, f"{name}.expected.npz")) as npz:
+        return model, dict(npz)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("sequential_mlp", {}), ("lstm", {}), ("wrappers", {}),
+    ("custom_layer", {"custom_objects": {"Scale": Scale}}),
+])
+def test_old_files_load_and_predict_as_recorded(name, kwargs):
+    model, expected = _fixture(name, **kwargs)
+    np.testing.assert_array_equal(model.predict(expected["x"], verbose=0), expected["y"])
+
+
+def test_old_file_restores_the_optimizer_state():
+    model, expected = _fixture("sequential_mlp")
+    assert model.compiled and type(model.optimizer).__name__ == "Adam"
+    assert [m.name for m in model.metrics][-2:] == ["accuracy", "sparse_top_k_categorical_accuracy"]
+    model.train_on_batch(expected["x_train"], expected["y_train"])
+    np.testing.assert_array_equal(model.predict(expected["x"], verbose=0), expected["y_after_step"])
+
+
+def test_old_file_with_schedule_constraint_and_configured_activation():
+    model, expected = _fixture("lstm")
+    assert model.optimizer.get_config()["learning_rate"]["class_name"] == "ExponentialDecay"
+    assert type(model.loss).__name__ == "Huber" and model.loss.delta == 0.5
+    dense = model.layers[-1]
+    assert type(dense.kernel_constraint).__name__ == "MaxNorm"
+    assert dense.activation.get_config() == {"max_value": 6.0}
+
+
+def test_old_functional_file_with_a_shared_layer():
+    model, expected = _fixture("functional_shared")
+    np.testing.assert_array_equal(model.predict(expected["x"], verbose=0), expected["y"])
+    second = model.get_layer("shared")(model.get_layer("to_shared")(model.get_layer("branch_b")(expected["x"])))
+    np.testing.assert_array_equal(second, expected["y1"])
+    assert sum(layer.name == "shared" for layer in model.layers) == 1
+
+
+# ------------------------------------------------------------------ registry and rv.saving
+@pytest.fixture
+def _registry():
+    saved = dict(rv.saving.get_custom_objects())
+    yield rv.saving.register_keras_serializable
+    rv.saving.get_custom_objects().clear()
+    rv.saving.get_custom_objects().update(saved)
+
+
+def test_registered_custom_objects_load_without_custom_objects(blobs, tmp_path, _registry):
+    x, y = blobs
+
+    @_registry(package="test_saving")
+    class Twice(Scale):
+        pass
+
+    @_registry(package="test_saving")
+    class MyCrossentropy(rv.losses.SparseCategoricalCrossentropy):
+        pass
+
+    @_registry(package="test_saving")
+    def hit_rate(y_true, y_pred):
+        return (np.argmax(y_pred, axis=-1) == y_true).astype(np.float32)
+
+    rv.config.set_random_seed(0)
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(5), Twice(2.0), rv.layers.Dense(3)])
+    model.compile(optimizer="adam", loss=MyCrossentropy(), metrics=[hit_rate, "accuracy"])
+    model.fit(x, y, epochs=1, verbose=0)
+    rv.saving.save_model(model, tmp_path / "r.ranvier")
+    again = rv.saving.load_model(tmp_path / "r.ranvier")
+    assert type(again.layers[1]) is Twice and type(again.loss) is MyCrossentropy
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert again.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+
+
+def test_wrapped_custom_layer_sees_custom_objects(tmp_path):
+    class Dense2(rv.layers.Dense):
+        pass
+
+    model = rv.Sequential([rv.layers.Input((3, 2)), rv.layers.TimeDistributed(Dense2(4))])
+    model.save(tmp_path / "w.ranvier")
+    again = rv.load_model(tmp_path / "w.ranvier", custom_objects={"Dense2": Dense2})
+    assert type(again.layers[0].layer) is Dense2
+    x = np.ones((2, 3, 2), np.float32)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_unsupported_keras_arguments_raise(tmp_path):
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(2)])
+    model.save(tmp_path / "m.ranvier")
+    with pytest.raises(NotImplementedError, match="safe_mode"):
+        rv.load_model(tmp_path / "m.ranvier", safe_mode=False)
+    model.save_weights(tmp_path / "w.npz")
+    with pytest.raises(NotImplementedError, match="skip_mismatch"):
+        rv.saving.load_weights(model, tmp_path / "w.npz", skip_mismatch=True)
+    rv.saving.load_weights(model, tmp_path / "w.npz")

@@ -3,7 +3,7 @@ import threading
 import pytest
 
 from ranvier.api import config
-from ranvier.api._threading import _blas_libraries, compute_scope
+from ranvier.api._threading import _blas_libraries, compute_scope, settings
 from ranvier.core import _blas
 
 
@@ -55,3 +55,21 @@ def test_scope_hands_blas_back_to_other_threads():
     worker.start()
     worker.join()
     assert seen == [[1] * len(_blas_libraries().lib_controllers)]
+
+
+def test_scope_sets_and_restores_the_settings_and_the_core_split():
+    n, deterministic = settings.num_threads, settings.deterministic
+    try:
+        settings.num_threads, settings.deterministic = 3, True
+        with compute_scope():
+            assert settings.kernel_threads == config.kernel_threads() == _blas.get_gemm_threads() == 3
+            assert _blas.get_gemm_deterministic()
+            settings.num_threads, settings.deterministic = 2, False
+            with compute_scope():
+                assert settings.kernel_threads == _blas.get_gemm_threads() == 2
+                assert not _blas.get_gemm_deterministic()
+            assert settings.kernel_threads == _blas.get_gemm_threads() == 3
+            assert _blas.get_gemm_deterministic()
+        assert settings.kernel_threads == _blas.get_gemm_threads() == 1
+    finally:
+        settings.num_threads, settings.deterministic = n, deterministic

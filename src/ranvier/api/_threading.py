@@ -18,17 +18,68 @@ thread-ownership count threadpoolctl keeps for OpenBLAS) without building its
 ``info()`` dictionaries: ~15 us in W3's loop (leaving, ~40 us, is those same
 calls). It falls back to ``limit()`` with a threadpoolctl that keeps no such
 count where this one expects it.
+
+Every thread setting (``rv.set_num_threads``, determinism, the scope's kernel
+thread count) lives in one ``ThreadSettings`` object, ``settings``, read and
+written through ``config``'s functions and this scope only.
 """
-from . import config
 
-__all__ = ["compute_scope"]
+import os
 
+__all__ = ["ThreadSettings", "settings", "compute_scope"]
+
+
+def _default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ThreadSettings:
+    """Every thread setting ranvier has, in one place, each with one writer.
+
+    Attributes
+    ----------
+    num_threads : int
+        Threads a compute scope hands the kernels; written by ``config.set_num_threads``.
+        Default ``OMP_NUM_THREADS`` or the CPU count.
+    deterministic : bool
+        GEMM splits that keep the unsplit product's rounding; written by
+        ``config.enable_determinism`` / ``disable_determinism``.
+    kernel_threads : int
+        Threads the kernels may use right now: ``num_threads`` inside ``compute_scope``,
+        1 outside it. Written only by ``compute_scope``, which keeps the core's GEMM split
+        (``ranvier.core._blas.set_gemm_threads``) equal to it. This is the one piece of
+        state that belongs to a scope, not to the process.
+    """
+
+    __slots__ = ("num_threads", "deterministic", "kernel_threads")
+
+    def __init__(self, num_threads):
+        self.num_threads = num_threads
+        self.deterministic = False
+        self.kernel_threads = 1
+
+    def __repr__(self):
+        return (
+            f"ThreadSettings(num_threads={self.num_threads}, deterministic={self.deterministic}, "
+            f"kernel_threads={self.kernel_threads})"
+        )
+
+
+settings = ThreadSettings(_default_threads())
+
+_BLAS = None
 _CONTROLLER = None
 _OWNERSHIP = None
 
 
 def _blas_libraries():
-    global _CONTROLLER, _OWNERSHIP
+    global _BLAS, _CONTROLLER, _OWNERSHIP
     if _CONTROLLER is None:
         import threadpoolctl  # late: keeps `import ranvier` fast
 
@@ -39,23 +90,22 @@ def _blas_libraries():
         if not (hasattr(_OWNERSHIP, "increment") and hasattr(_OWNERSHIP, "decrement")):
             _OWNERSHIP = None
         _CONTROLLER = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        _BLAS = _blas
     return _CONTROLLER
 
 
 class compute_scope:
-    """Hold BLAS at one thread and let the core split GEMMs over ``get_num_threads()``.
+    """Hold BLAS at one thread and let the core split GEMMs over ``settings.num_threads``.
 
-    A context manager: ``with compute_scope(): ...``.
+    A context manager: ``with compute_scope(): ...``. Scopes nest; leaving one restores
+    ``settings.kernel_threads`` and the core's GEMM split as they were on entry.
     """
 
     __slots__ = ("_previous", "_blas_threads", "_limiter")
 
     def __enter__(self):
-        from ..core import _blas
-
         controller = _blas_libraries()
-        n = config.get_num_threads()
-        self._previous = _blas.get_gemm_threads(), _blas.get_gemm_deterministic(), config._KERNEL_THREADS
+        self._previous = settings.kernel_threads, _BLAS.get_gemm_deterministic()
         if _OWNERSHIP is None:
             self._limiter = controller.limit(limits=1)
             self._limiter.__enter__()
@@ -66,15 +116,15 @@ class compute_scope:
             for lib in libs:
                 lib.set_num_threads(1)
             _OWNERSHIP.increment()
-        _blas.set_gemm_threads(n, config.is_deterministic())
-        config._KERNEL_THREADS = n
+        n = settings.num_threads
+        _BLAS.set_gemm_threads(n, settings.deterministic)
+        settings.kernel_threads = n
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        from ..core import _blas
-
-        gemm_threads, deterministic, config._KERNEL_THREADS = self._previous
-        _blas.set_gemm_threads(gemm_threads, deterministic)
+        kernel_threads, deterministic = self._previous
+        settings.kernel_threads = kernel_threads
+        _BLAS.set_gemm_threads(kernel_threads, deterministic)
         if _OWNERSHIP is None:
             self._limiter.__exit__(exc_type, exc, tb)
         else:

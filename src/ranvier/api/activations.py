@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from ..core import _activations as _core
-from . import config
+from . import config, serialization
 
 __all__ = [
     "Activation", "get", "serialize", "deserialize",
@@ -240,28 +240,12 @@ def _make(name, **kwargs):
 
 def serialize(activation):
     """A JSON-able identifier: the name, or ``{"class_name", "config"}`` when it has settings."""
-    if isinstance(activation, _Kernel):
-        cfg = activation.get_config()
-        return activation.name if not cfg else {"class_name": activation.name, "config": cfg}
-    if isinstance(activation, Activation):
-        return {"class_name": type(activation).__name__, "config": activation.get_config()}
-    raise TypeError(f"serialize expects an Activation, got {activation!r}")
+    return serialization.serialize(activation, "activation")
 
 
 def deserialize(config, custom_objects=None):
     """Inverse of :func:`serialize`; ``custom_objects`` maps class names to Activation subclasses."""
-    if isinstance(config, str):
-        return get(config)
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"Unknown activation config: {config!r}")
-    name, cfg = config["class_name"], config.get("config") or {}
-    if name in _SPECS:
-        return _make(name, **cfg)
-    cls = (custom_objects or {}).get(name)
-    if isinstance(cls, type) and issubclass(cls, Activation):
-        return cls(**cfg)
-    raise ValueError(f"Unknown activation {name!r}: pass its class in custom_objects. "
-                     f"Known: {sorted(_SPECS)}")
+    return serialization.deserialize(config, "activation", custom_objects)
 
 
 def get(identifier):
@@ -275,26 +259,7 @@ def get(identifier):
         For other callables: a custom activation must subclass ``Activation``
         and define ``forward`` and ``backward``, since ranvier needs the derivative.
     """
-    if identifier is None:
-        return _make("linear")
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str):
-        if identifier not in _SPECS:
-            raise ValueError(f"Unknown activation: {identifier!r}. Known: {sorted(_SPECS)}")
-        return _make(identifier)
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Activation):
-        return identifier()
-    name = _FUNCTIONS.get(identifier) if callable(identifier) else None
-    if name is not None:
-        return _make(name)
-    if callable(identifier):
-        raise TypeError(f"activation {identifier!r} is a plain callable: ranvier needs its derivative, "
-                        "so a custom activation must subclass ranvier.activations.Activation and "
-                        "define forward(z, out=None, bias=None) and backward(dy, z, y, out=None)")
-    raise TypeError(f"activation must be None, a string, a dict or an Activation, got {identifier!r}")
+    return _make("linear") if identifier is None else serialization.get(identifier, "activation")
 
 
 def _last_axis(fn, x, axis):
@@ -408,3 +373,36 @@ _FUNCTIONS = {
     exponential: "exponential", binary_step: "binary_step", softmax: "softmax",
     log_softmax: "log_softmax",
 }
+
+
+class _Named:
+    """A built-in activation name as a registry entry: ``from_config`` gives its kernel."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def from_config(self, config):
+        return _make(self.name, **config)
+
+
+def _from_function(fn):
+    name = _FUNCTIONS.get(fn)
+    if name is not None:
+        return _make(name)
+    raise TypeError(f"activation {fn!r} is a plain callable: ranvier needs its derivative, "
+                    "so a custom activation must subclass ranvier.activations.Activation and "
+                    "define forward(z, out=None, bias=None) and backward(dy, z, y, out=None)")
+
+
+def _serialize(activation):
+    # Built-ins are written as Keras writes its activation functions: by name.
+    if isinstance(activation, _Kernel):
+        cfg = activation.get_config()
+        return activation.name if not cfg else {"class_name": activation.name, "config": cfg}
+    if isinstance(activation, Activation):
+        return serialization.serialize(activation)
+    raise TypeError(f"serialize expects an Activation, got {activation!r}")
+
+
+serialization.register_family("activation", Activation, aliases={name: _Named(name) for name in _SPECS},
+                              coerce=_from_function, serializer=_serialize)

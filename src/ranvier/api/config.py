@@ -1,31 +1,27 @@
 """Global settings: default float type, thread count, seeds, determinism."""
-import os
 
 import numpy as np
 
+from ._threading import _default_threads as _default_threads  # re-exported: what set_num_threads resets to
+from ._threading import settings as _threads
+
 __all__ = [
-    "floatx", "set_floatx", "epsilon", "set_epsilon",
-    "get_num_threads", "set_num_threads", "kernel_threads",
-    "set_random_seed", "enable_determinism", "disable_determinism", "is_deterministic",
+    "floatx",
+    "set_floatx",
+    "epsilon",
+    "set_epsilon",
+    "get_num_threads",
+    "set_num_threads",
+    "kernel_threads",
+    "set_random_seed",
+    "enable_determinism",
+    "disable_determinism",
+    "is_deterministic",
 ]
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
-_DETERMINISTIC = False
 _RNG = np.random.default_rng()
-
-
-def _default_threads():
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.split(",")[0].strip().isdigit() and int(env.split(",")[0]) > 0:
-        return int(env.split(",")[0])
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_NUM_THREADS = _default_threads()
 
 
 def floatx():
@@ -61,7 +57,7 @@ def set_epsilon(value):
 
 def get_num_threads():
     """Threads every ranvier kernel (and the BLAS it calls) may use."""
-    return _NUM_THREADS
+    return _threads.num_threads
 
 
 def set_num_threads(n):
@@ -71,13 +67,9 @@ def set_num_threads(n):
     ----------
     n : int >= 1
     """
-    global _NUM_THREADS
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"set_num_threads: n must be a positive integer, got {n!r}")
-    _NUM_THREADS = int(n)
-
-
-_KERNEL_THREADS = 1
+    _threads.num_threads = int(n)
 
 
 def kernel_threads():
@@ -88,7 +80,7 @@ def kernel_threads():
     thread; 1 outside it, so OpenMP never runs beside a multi-threaded BLAS
     (the two thread pools spinning against each other cost 10-100x).
     """
-    return _KERNEL_THREADS
+    return _threads.kernel_threads
 
 
 def set_random_seed(seed):
@@ -125,15 +117,13 @@ def enable_determinism(seed=0):
     fixed order, so results do not depend on the thread count; this also seeds
     the global generator.
     """
-    global _DETERMINISTIC
-    _DETERMINISTIC = True
+    _threads.deterministic = True
     set_random_seed(seed)
 
 
 def disable_determinism():
-    global _DETERMINISTIC
-    _DETERMINISTIC = False
+    _threads.deterministic = False
 
 
 def is_deterministic():
-    return _DETERMINISTIC
+    return _threads.deterministic

@@ -7,7 +7,7 @@ entering one unit; use ``axis=[0, 1, 2]`` for a Conv2D kernel ``(kh, kw, in, out
 import numpy as np
 
 from . import config
-from ._registry import Registry
+from . import serialization
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm",
            "max_norm", "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
@@ -146,7 +146,21 @@ class NonNeg(Constraint):
 # Keras' lower-case aliases.
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
 
-_ALIASES = {"max_norm": MaxNorm, "maxnorm": MaxNorm, "min_max_norm": MinMaxNorm, "non_neg": NonNeg,
-            "nonneg": NonNeg, "unit_norm": UnitNorm, "unitnorm": UnitNorm}
-_REGISTRY = Registry("constraint", Constraint, _ALIASES, optional=True)
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+serialization.register_family("constraint", Constraint, [MaxNorm, MinMaxNorm, NonNeg, UnitNorm],
+                              {"maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm},  # Keras 2 names
+                              snake_names=True, optional=True)
+
+
+def get(identifier):
+    """A constraint from None, a name (``"max_norm"``), a config dict, a class or an instance."""
+    return serialization.get(identifier, "constraint")
+
+
+def serialize(constraint):
+    """``{"class_name", "config"}`` of a constraint (JSON types); None gives None."""
+    return serialization.serialize(constraint, "constraint")
+
+
+def deserialize(config, custom_objects=None):
+    """The constraint a :func:`serialize` dict (or a name) describes."""
+    return serialization.deserialize(config, "constraint", custom_objects)

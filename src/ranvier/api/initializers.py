@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from . import config
-from ._registry import Registry
+from . import serialization
 
 __all__ = [
     "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
@@ -194,20 +194,25 @@ class Identity(Initializer):
         return {"gain": self.gain}
 
 
-_ALIASES = {
-    "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
-    "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal,
-    "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal, "orthogonal": Orthogonal,
-    "identity": Identity,
-}
-_REGISTRY = Registry("initializer", Initializer, _ALIASES)
-serialize, deserialize = _REGISTRY.serialize, _REGISTRY.deserialize
+serialization.register_family(
+    "initializer", Initializer,
+    [Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, GlorotUniform,
+     GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity],
+    {"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros},
+    snake_names=True, coerce=lambda fn: fn)  # any fn(shape, dtype) works as an initializer
 
 
 def get(identifier):
-    """An initializer from a name (``"glorot_uniform"``), a config dict, an instance or a callable."""
-    if callable(identifier) and not isinstance(identifier, (type, Initializer)):
-        return identifier
-    return _REGISTRY.get(identifier)
+    """An initializer from a name (``"glorot_uniform"``, ``"GlorotUniform"``), a config dict, a class,
+    an instance or a function ``fn(shape, dtype)`` (returned as it is)."""
+    return serialization.get(identifier, "initializer")
+
+
+def serialize(initializer):
+    """``{"class_name", "config"}`` of an initializer (JSON types)."""
+    return serialization.serialize(initializer, "initializer")
+
+
+def deserialize(config, custom_objects=None):
+    """The initializer a :func:`serialize` dict (or a name) describes."""
+    return serialization.deserialize(config, "initializer", custom_objects)

@@ -18,7 +18,7 @@ averages, as the gradient needs a scalar).
 import numpy as np
 
 from ..core import _losses as _core
-from . import config
+from . import config, serialization
 from .activations import _float_input
 
 __all__ = [
@@ -444,7 +444,6 @@ kl_divergence = kld = _per_sample(KLDivergence, "Kullback-Leibler divergence")
 _CLASSES = [MeanSquaredError, MeanAbsoluteError, HalfSquaredError, BinaryCrossentropy,
             CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge,
             CategoricalHinge, Huber, LogCosh, KLDivergence]
-_BY_CLASS = {cls.__name__: cls for cls in _CLASSES}
 _ALIASES = {cls._kernel_name: cls for cls in _CLASSES}
 _ALIASES.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "kld": KLDivergence, "KLD": KLDivergence,
@@ -457,21 +456,25 @@ _FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbs
               log_cosh: LogCosh, kl_divergence: KLDivergence}
 
 
+def _from_function(fn):
+    if fn in _FUNCTIONS:
+        return _FUNCTIONS[fn]()
+    raise TypeError(f"loss {fn!r} is a plain callable: ranvier needs its gradient, so a "
+                    "custom loss must subclass ranvier.losses.Loss and implement "
+                    "value_and_grad(y_true, y_pred, sample_weight=None, wrt_preactivation=False)")
+
+
+serialization.register_family("loss", Loss, _CLASSES, _ALIASES, coerce=_from_function)
+
+
 def serialize(loss):
-    if not isinstance(loss, Loss):
-        raise TypeError(f"serialize expects a Loss, got {loss!r}")
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    """``{"class_name", "config"}`` of a loss (JSON types)."""
+    return serialization.serialize(loss, "loss")
 
 
 def deserialize(config, custom_objects=None):
-    """A Loss from ``serialize``'s dict or a name; ``custom_objects`` maps class names to classes."""
-    if isinstance(config, str):
-        return get(config)
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = _BY_CLASS.get(name) or (custom_objects or {}).get(name)
-    if not (isinstance(cls, type) and issubclass(cls, Loss)):
-        raise ValueError(f"Unknown loss config: {config!r}. Known: {sorted(_BY_CLASS)}")
-    return cls.from_config(config.get("config") or {})
+    """A Loss from ``serialize``'s dict or a name; ``custom_objects`` maps names to Loss classes."""
+    return serialization.deserialize(config, "loss", custom_objects)
 
 
 def get(identifier):
@@ -486,21 +489,4 @@ def get(identifier):
         For other callables: ranvier needs the gradient, so a custom loss
         must subclass ``Loss`` and implement ``value_and_grad``.
     """
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _BY_CLASS.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown loss: {identifier!r}. Known: {sorted(_ALIASES)}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier) and identifier in _FUNCTIONS:
-        return _FUNCTIONS[identifier]()
-    if callable(identifier):
-        raise TypeError(f"loss {identifier!r} is a plain callable: ranvier needs its gradient, so a "
-                        "custom loss must subclass ranvier.losses.Loss and implement "
-                        "value_and_grad(y_true, y_pred, sample_weight=None, wrt_preactivation=False)")
-    raise TypeError(f"loss must be a string, a dict or a Loss, got {identifier!r}")
+    return serialization.get(identifier, "loss")

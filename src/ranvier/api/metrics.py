@@ -10,9 +10,10 @@ names and aliases, and the metric is named after the string it came from
 (``metrics=["mae"]`` gives the history key ``"mae"``), as in Keras 3.
 """
 import math
-import re
 
 import numpy as np
+
+from . import serialization
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper",
@@ -27,12 +28,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- helpers
-def _snake(name):
-    """``TopKCategoricalAccuracy`` -> ``top_k_categorical_accuracy`` (Keras' to_snake_case)."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
 def _as_array(value, arg):
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
@@ -162,7 +157,7 @@ class Metric:
     direction = None
 
     def __init__(self, name=None):
-        name = _snake(type(self).__name__) if name is None else name
+        name = serialization.snake_case(type(self).__name__) if name is None else name
         if not isinstance(name, str) or not name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.name = name
@@ -511,16 +506,14 @@ class _AutoAccuracy(Metric):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {cls.__name__: cls for cls in (
-    Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-    TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
-    RootMeanSquaredError, Precision, Recall, AUC)}
-# Names a compiled model accepts (Mean is left out: it takes values, not (y_true, y_pred)).
-_BY_NAME = {
-    **{name: cls for name, cls in _CLASSES.items() if cls not in (Mean, Accuracy)},
-    **{_snake(name): cls for name, cls in _CLASSES.items() if cls not in (Mean, Accuracy)},
-    "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
-}
+_CLASSES = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
+            RootMeanSquaredError, Precision, Recall, AUC)
+# A plain function fn(y_true, y_pred) giving per-sample values is a metric too.
+serialization.register_family(
+    "metric", Metric, _CLASSES,
+    {"mae": MeanAbsoluteError, "MAE": MeanAbsoluteError, "mse": MeanSquaredError, "MSE": MeanSquaredError},
+    snake_names=True, coerce=MeanMetricWrapper)
 # Keras' convenience: "accuracy" follows the loss / the output.
 _ACCURACY_BY_LOSS = {
     "sparsecategoricalcrossentropy": SparseCategoricalAccuracy,
@@ -538,17 +531,14 @@ def _accuracy_for(name, loss_name, output_shape):
 
 
 def serialize(metric):
-    """``{"class_name": ..., "config": ...}`` of a metric (JSON-able)."""
-    if not isinstance(metric, Metric):
-        raise TypeError(f"serialize: expected a Metric, got {metric!r}")
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    """``{"class_name": ..., "config": ...}`` of a metric, or Keras 3's function form for a metric
+    function (JSON-able)."""
+    return serialization.serialize(metric, "metric")
 
 
-def deserialize(config):
-    cls = _CLASSES.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown metric config: {config!r}. Known classes: {sorted(_CLASSES)}")
-    return cls.from_config(config.get("config", {}))
+def deserialize(config, custom_objects=None):
+    """The metric (or metric function) a :func:`serialize` dict or a name describes."""
+    return serialization.deserialize(config, "metric", custom_objects)
 
 
 def get(identifier, loss_name=None, output_shape=None):
@@ -575,20 +565,10 @@ def get(identifier, loss_name=None, output_shape=None):
     Metric
         Named after the string it came from (the Keras 3 history key).
     """
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
     if isinstance(identifier, str):
         if identifier.lower() in ("accuracy", "acc"):
             return _accuracy_for(identifier, loss_name, output_shape)
-        cls = _BY_NAME.get(identifier)
-        if cls is None:
-            known = sorted({"accuracy", "acc", *_BY_NAME})
-            raise ValueError(f"Unknown metric {identifier!r}. Known: {', '.join(known)}")
-        return cls(name=identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        return MeanMetricWrapper(identifier)
-    raise TypeError(f"metric must be a string, a dict, a Metric or a function, got {identifier!r}")
+        cls = serialization.lookup(identifier, "metric")
+        if cls in _CLASSES:
+            return cls(name=identifier)
+    return serialization.get(identifier, "metric")

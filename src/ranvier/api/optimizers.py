@@ -27,7 +27,7 @@ import numpy as np
 
 from ranvier.core import _optim
 
-from . import config, schedules
+from . import config, schedules, serialization
 from .schedules import LearningRateSchedule
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
@@ -696,40 +696,26 @@ class ConjugateGradient(FullBatchOptimizer):
 
 # -- lookup ----------------------------------------------------------------------------------
 
-_CLASSES = (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient)
-_ALIASES = {**{cls.__name__.lower(): cls for cls in _CLASSES},
-            "l-bfgs": LBFGS, "l_bfgs": LBFGS, "cg": ConjugateGradient,
-            "conjugate_gradient": ConjugateGradient}
-
-
-def _lookup(name):
-    cls = _ALIASES.get(name.lower()) if isinstance(name, str) else None
-    if cls is None:
-        raise ValueError(f"Unknown optimizer: {name!r}. Known: {sorted(_ALIASES)}")
-    return cls
+serialization.register_family(
+    "optimizer", _Configurable, (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient),
+    {"l-bfgs": LBFGS, "l_bfgs": LBFGS, "cg": ConjugateGradient, "conjugate_gradient": ConjugateGradient},
+    fold_case=True)
 
 
 def serialize(optimizer):
     """``{"class_name": ..., "config": ...}``, JSON-able."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return serialization.serialize(optimizer, "optimizer")
 
 
-def deserialize(config):
-    """The optimizer a ``serialize`` dict describes."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"An optimizer config is a dict with 'class_name' and 'config', got {config!r}")
-    return _lookup(config["class_name"]).from_config(config.get("config", {}))
+def deserialize(config, custom_objects=None):
+    """The optimizer a ``serialize`` dict (or a name) describes."""
+    return serialization.deserialize(config, "optimizer", custom_objects)
 
 
 def get(identifier):
-    """An optimizer from a name (``"adam"``, case-insensitive), a config dict or an instance.
+    """An optimizer from a name (``"adam"``, case-insensitive, as in Keras 3), a config dict, a class
+    or an instance.
 
     A name gives the optimizer with its Keras defaults.
     """
-    if isinstance(identifier, _Configurable):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        return _lookup(identifier)()
-    raise TypeError(f"optimizer must be a name, a config dict or an Optimizer, got {identifier!r}")
+    return serialization.get(identifier, "optimizer")

@@ -8,7 +8,7 @@ regularizers on a layer's output.
 """
 import numpy as np
 
-from ._registry import Registry
+from . import serialization
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
            "orthogonal_regularizer", "get", "serialize", "deserialize"]
@@ -162,6 +162,20 @@ class OrthogonalRegularizer(Regularizer):
 # Keras' lower-case aliases.
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
-_ALIASES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
-_REGISTRY = Registry("regularizer", Regularizer, _ALIASES, optional=True)
-serialize, deserialize, get = _REGISTRY.serialize, _REGISTRY.deserialize, _REGISTRY.get
+serialization.register_family("regularizer", Regularizer, [L1, L2, L1L2, OrthogonalRegularizer],
+                              {"l1l2": L1L2}, snake_names=True, optional=True)
+
+
+def get(identifier):
+    """A regularizer from None, a name (``"l2"``), a config dict, a class or an instance."""
+    return serialization.get(identifier, "regularizer")
+
+
+def serialize(regularizer):
+    """``{"class_name", "config"}`` of a regularizer (JSON types); None gives None."""
+    return serialization.serialize(regularizer, "regularizer")
+
+
+def deserialize(config, custom_objects=None):
+    """The regularizer a :func:`serialize` dict (or a name) describes."""
+    return serialization.deserialize(config, "regularizer", custom_objects)

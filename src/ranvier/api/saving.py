@@ -11,6 +11,10 @@ Loading never unpickles and never evaluates code from the file; a corrupt or
 hostile file gives a ``ValueError``. Writes are atomic (temporary file in the
 target directory, then rename), so an interrupted save never leaves a
 half-written model behind.
+
+This module is the file format only: what a layer, a loss or an optimizer
+looks like in ``config.json`` is :mod:`ranvier.api.serialization`'s business,
+and the functional graph's is ``models/_functional_config.py``.
 """
 import io
 import json
@@ -20,90 +24,13 @@ import zipfile
 
 import numpy as np
 
-__all__ = ["save_model", "load_model", "save_weights", "load_weights", "to_bytes", "from_bytes",
-           "layer_config", "layer_from_config"]
+from . import losses, metrics, optimizers, serialization
+
+__all__ = ["save_model", "load_model", "save_weights", "load_weights", "to_bytes", "from_bytes"]
 
 _FORMAT = "ranvier"
 _FORMAT_VERSION = 1
 _MAX_CONFIG_BYTES = 64 << 20
-
-
-# ------------------------------------------------------------------ layers
-def layer_config(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def _layer_registry(custom_objects):
-    from . import layers as layers_module
-
-    registry = {name: getattr(layers_module, name) for name in layers_module.__all__}
-    registry.update(custom_objects or {})
-    return registry
-
-
-def layer_from_config(cfg, custom_objects=None):
-    """Rebuild a layer from ``{"class_name", "config"}``; unknown classes need ``custom_objects``."""
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("class_name"), str) or \
-            not isinstance(cfg.get("config"), dict):
-        raise ValueError(f"Invalid layer config: {str(cfg)[:200]}")
-    registry = _layer_registry(custom_objects)
-    cls = registry.get(cfg["class_name"])
-    if cls is None:
-        raise ValueError(f"Unknown layer class {cfg['class_name']!r}: pass it in custom_objects="
-                         f"{{'{cfg['class_name']}': {cfg['class_name']}}}")
-    try:
-        return cls.from_config(dict(cfg["config"]))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"Cannot rebuild layer {cfg['class_name']}: {exc}") from None
-
-
-# -------------------------------------------------------------- functional
-def functional_config(model):
-    """Config of a functional Model: layers, the nodes connecting them, inputs and outputs."""
-    tensor_ref = {id(t): ["input", i] for i, t in enumerate(model._inputs)}
-    nodes = []
-    for n_idx, node in enumerate(model._nodes):
-        for o_idx, t in enumerate(node.outputs):
-            tensor_ref[id(t)] = [n_idx, o_idx]
-    for node in model._nodes:
-        nodes.append({"layer": node.layer.name, "inputs": [tensor_ref[id(t)] for t in node.flat_inputs],
-                      "multi_input": node.multi_input, "n_main": node.n_main,
-                      "static_kwargs": node.static_kwargs,
-                      "tensor_kwargs": {k: list(v) for k, v in node.tensor_kwargs.items()}})
-    return {"name": model.name,
-            "input_layers": [layer_config(t.input_layer) for t in model._inputs],
-            "layers": [layer_config(l) for l in model._layers],
-            "nodes": nodes,
-            "outputs": [tensor_ref[id(t)] for t in model._outputs]}
-
-
-def functional_from_config(config, custom_objects=None):
-    from .layers.core import InputLayer
-    from .models.model import Model
-
-    inputs = [InputLayer.from_config(dict(c["config"])).output for c in config["input_layers"]]
-    layers = {}
-    for cfg in config["layers"]:
-        layer = layer_from_config(cfg, custom_objects)
-        layers[layer.name] = layer
-    produced = []
-
-    def resolve(ref):
-        if ref[0] == "input":
-            return inputs[ref[1]]
-        return produced[ref[0]][ref[1]]
-
-    for node in config["nodes"]:
-        flat = [resolve(r) for r in node["inputs"]]
-        main = flat[:node["n_main"]] if node["multi_input"] else flat[0]
-        kwargs = dict(node["static_kwargs"])
-        for key, (start, n, is_list) in node["tensor_kwargs"].items():
-            kwargs[key] = flat[start:start + n] if is_list else flat[start]
-        out = layers[node["layer"]](main, **kwargs)
-        produced.append(out if isinstance(out, list) else [out])
-    outputs = [resolve(r) for r in config["outputs"]]
-    return Model(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                 name=config.get("name"))
 
 
 # ------------------------------------------------------------------- files
@@ -168,8 +95,6 @@ def _read_npz(zf, name, where):
 
 def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
     """Rebuild a model from the bytes ``to_bytes`` wrote."""
-    from . import models
-
     try:
         zf = zipfile.ZipFile(io.BytesIO(payload))
         names = set(zf.namelist())
@@ -189,14 +114,17 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
         if cfg.get("format_version") != _FORMAT_VERSION:
             raise ValueError(f"{where} has format version {cfg.get('format_version')!r}; this ranvier "
                              f"reads version {_FORMAT_VERSION}")
-        classes = {"Sequential": models.Sequential, "Model": models.Model, "Functional": models.Model}
-        cls = classes.get(cfg.get("class_name"))
-        if cls is None:
-            raise ValueError(f"{where}: unknown model class {cfg.get('class_name')!r}")
+        class_name = cfg.get("class_name")
+        if not isinstance(class_name, str):
+            raise ValueError(f"{where}: the model class name must be a string, got {class_name!r}")
         try:
-            model = cls.from_config(cfg["config"], custom_objects=custom_objects)
+            cls = serialization.lookup(class_name, "model", custom_objects)
+            with serialization.custom_object_scope(custom_objects):
+                model = cls.from_config(cfg["config"], custom_objects=custom_objects)
         except (KeyError, TypeError, IndexError, AttributeError) as exc:
             raise ValueError(f"{where}: the model config is invalid ({exc!r})") from None
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
         model._ensure_graph()
         arrays = _read_npz(zf, "weights.npz", where)
         weights = [arrays.get(f"w{i:05d}") for i in range(len(arrays))]
@@ -206,12 +134,20 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
                              f"({len(weights)} arrays for {len(own)} weights)")
         model.set_weights(weights)
         if compile and cfg.get("compile_config"):
-            cc = cfg["compile_config"]
-            model.compile(optimizer=cc["optimizer"], loss=cc["loss"], metrics=cc.get("metrics"))
+            _compile_from_config(model, cfg["compile_config"], custom_objects)
             model._prepare_for_state()
             if "optimizer.npz" in names:
                 model.optimizer.set_state(_read_npz(zf, "optimizer.npz", where))
     return model
+
+
+def _compile_from_config(model, compile_config, custom_objects):
+    # Metrics are written as given to compile: a name, or a serialized metric (or metric function).
+    with serialization.custom_object_scope(custom_objects):
+        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
+                      loss=losses.deserialize(compile_config["loss"]),
+                      metrics=[m if isinstance(m, str) else metrics.deserialize(m)
+                               for m in compile_config.get("metrics") or []])
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -221,10 +157,22 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     ----------
     filepath : str or path
     custom_objects : dict, optional
-        ``{"MyLayer": MyLayer}`` for custom layer classes.
+        ``{"MyLayer": MyLayer}`` for custom classes (layers, losses, metrics, ...) that are not
+        registered with ``ranvier.saving.register_keras_serializable``.
     compile : bool, default True
         Restore the optimizer, loss and metrics (and the optimizer state).
+    safe_mode : bool, default True
+        ranvier never evaluates code from a file, which is what ``safe_mode=True`` asks;
+        ``safe_mode=False`` (Keras' switch to allow lambdas) is not supported.
+
+    Raises
+    ------
+    NotImplementedError
+        For ``safe_mode=False``.
     """
+    if safe_mode is not True:
+        raise NotImplementedError(f"load_model: safe_mode=False is not supported (ranvier never evaluates "
+                                  f"code from a file), got safe_mode={safe_mode!r}")
     path = os.fspath(filepath)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path}")
@@ -239,8 +187,17 @@ def save_weights(model, filepath, overwrite=True):
     _atomic_write(filepath, _npz_bytes({f"w{i:05d}": v.value for i, v in enumerate(model.weights)}), overwrite)
 
 
-def load_weights(model, filepath):
-    """Read weights written by ``save_weights`` into ``model`` (shapes are checked first)."""
+def load_weights(model, filepath, skip_mismatch=False):
+    """Read weights written by ``save_weights`` into ``model`` (shapes are checked first).
+
+    Raises
+    ------
+    NotImplementedError
+        For ``skip_mismatch=True``: every weight must match.
+    """
+    if skip_mismatch:
+        raise NotImplementedError(f"load_weights: skip_mismatch=True is not supported, got "
+                                  f"skip_mismatch={skip_mismatch!r}")
     path = os.fspath(filepath)
     try:
         with np.load(path, allow_pickle=False) as npz:

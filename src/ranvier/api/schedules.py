@@ -11,6 +11,8 @@ import bisect
 import math
 import numbers
 
+from . import serialization
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
            "InverseTimeDecay", "PolynomialDecay", "serialize", "deserialize", "get"]
 
@@ -190,29 +192,22 @@ class PolynomialDecay(LearningRateSchedule):
                 "power": self.power, "cycle": self.cycle, "name": self.name}
 
 
-_BY_NAME = {cls.__name__: cls for cls in (ExponentialDecay, PiecewiseConstantDecay, CosineDecay,
-                                           InverseTimeDecay, PolynomialDecay)}
+serialization.register_family(
+    "schedule", LearningRateSchedule,
+    (ExponentialDecay, PiecewiseConstantDecay, CosineDecay, InverseTimeDecay, PolynomialDecay),
+    title="learning rate schedule")
 
 
 def serialize(schedule):
     """``{"class_name": ..., "config": ...}``, JSON-able."""
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return serialization.serialize(schedule, "schedule")
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """The schedule a ``serialize`` dict describes."""
-    cls = _BY_NAME.get(config.get("class_name")) if isinstance(config, dict) else None
-    if cls is None:
-        raise ValueError(f"Unknown learning rate schedule config: {config!r}. "
-                         f"Known: {sorted(_BY_NAME)}")
-    return cls.from_config(config.get("config", {}))
+    return serialization.deserialize(config, "schedule", custom_objects)
 
 
 def get(identifier):
-    """A schedule from an instance or a ``serialize`` dict."""
-    if isinstance(identifier, LearningRateSchedule):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise TypeError(f"learning rate schedule must be a LearningRateSchedule or a config dict, "
-                    f"got {identifier!r}")
+    """A schedule from an instance, a class name with a config dict (``serialize``'s form) or a class."""
+    return serialization.get(identifier, "schedule")

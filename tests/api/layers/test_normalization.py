@@ -227,6 +227,13 @@ def test_bad_arguments_and_input():
         layer(np.ones((2, 5), np.float32))
 
 
+def test_synchronized_is_not_supported_but_old_configs_load():
+    with pytest.raises(NotImplementedError, match="synchronized=True is not supported.*got synchronized=True"):
+        BatchNormalization(synchronized=True)
+    old = {**BatchNormalization().get_config(), "synchronized": True}  # saved when it was accepted, unused
+    assert BatchNormalization.from_config(old).get_config()["synchronized"] is False
+
+
 def test_saved_model_keeps_moving_statistics(tmp_path):
     import ranvier as rv
     from ranvier.api.layers.regularization import Dropout

@@ -1,4 +1,5 @@
 """Layers (Keras names and arguments). Custom layers subclass :class:`Layer`."""
+from .. import serialization
 from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
@@ -31,3 +32,6 @@ __all__ = [
     "Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
     "GaussianDropout", "AlphaDropout", "ActivityRegularization",
 ]
+
+serialization.register_family("layer", Layer, aliases={name: obj for name, obj in globals().items()
+                                                       if name in __all__ and isinstance(obj, type)})

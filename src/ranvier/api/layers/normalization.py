@@ -107,7 +107,8 @@ class BatchNormalization(_Normalization):
         Defaults "zeros", "ones", "zeros", "ones".
     beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint : optional
     synchronized : bool, default False
-        Accepted for Keras compatibility (there is one device).
+        ``True`` (statistics synchronised across devices) raises ``NotImplementedError``:
+        ranvier trains on one device (Keras also rejects it off TensorFlow).
 
     Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not).
     """
@@ -129,7 +130,10 @@ class BatchNormalization(_Normalization):
         self.momentum = float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
-        self.synchronized = bool(synchronized)
+        if synchronized:
+            raise NotImplementedError("BatchNormalization: synchronized=True is not supported (ranvier trains on "
+                                      f"one device), got synchronized={synchronized!r}")
+        self.synchronized = False
 
     def build(self, input_shape):
         self._axis = _resolve_axis(self.axis, len(input_shape), "BatchNormalization", self.name)
@@ -192,6 +196,11 @@ class BatchNormalization(_Normalization):
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
                 "synchronized": self.synchronized}
+
+    @classmethod
+    def from_config(cls, config):
+        # Files saved while synchronized=True was accepted (with no effect on one device) still load.
+        return super().from_config({**config, "synchronized": False})
 
 
 class LayerNormalization(_Normalization):

@@ -1,6 +1,7 @@
 """Layer wrappers: Bidirectional (recurrent layers both ways) and TimeDistributed."""
 import numpy as np
 
+from .. import serialization
 from .base import Layer
 
 __all__ = ["Bidirectional", "TimeDistributed"]
@@ -13,18 +14,6 @@ def _clone(layer, **changes):
     cfg = {**layer.get_config(), **changes}
     cfg["dtype"] = layer._dtype_arg
     return type(layer).from_config(cfg)
-
-
-def _layer_config(layer):
-    from ..saving import layer_config
-
-    return layer_config(layer)
-
-
-def _layer_from_config(cfg):
-    from ..saving import layer_from_config
-
-    return layer_from_config(cfg)
 
 
 class Bidirectional(Layer):
@@ -171,17 +160,18 @@ class Bidirectional(Layer):
         return [g_f[0] + g_b[0]] + g_f[1:] + g_b[1:]
 
     def get_config(self):
-        cfg = {**super().get_config(), "layer": _layer_config(self.forward_layer), "merge_mode": self.merge_mode}
+        cfg = {**super().get_config(), "layer": serialization.serialize(self.forward_layer, "layer"),
+               "merge_mode": self.merge_mode}
         cfg["layer"]["config"]["name"] = self.forward_layer.name[len("forward_"):]
-        cfg["backward_layer"] = _layer_config(self.backward_layer)
+        cfg["backward_layer"] = serialization.serialize(self.backward_layer, "layer")
         return cfg
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["layer"] = _layer_from_config(config["layer"])
+        config["layer"] = serialization.deserialize(config["layer"], "layer")
         if config.get("backward_layer") is not None:
-            config["backward_layer"] = _layer_from_config(config["backward_layer"])
+            config["backward_layer"] = serialization.deserialize(config["backward_layer"], "layer")
         return cls(**config)
 
 
@@ -231,10 +221,10 @@ class TimeDistributed(Layer):
         return dx.reshape(shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "layer": _layer_config(self.layer)}
+        return {**super().get_config(), "layer": serialization.serialize(self.layer, "layer")}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["layer"] = _layer_from_config(config["layer"])
+        config["layer"] = serialization.deserialize(config["layer"], "layer")
         return cls(**config)

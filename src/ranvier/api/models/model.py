@@ -6,13 +6,14 @@ and ``training`` (fit / evaluate / predict, mixed in as ``Trainer``).
 """
 import numpy as np
 
-from .. import losses, optimizers
+from .. import losses, optimizers, saving
 from .. import metrics as metrics_module
 from ..layers import _tracing
 from ..layers._symbolic import KerasTensor, topological_nodes
 from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
 from ._executor import Executor
+from ._functional_config import functional_config, functional_from_config
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -283,40 +284,26 @@ class Model(Trainer, Trackable):
     # ----------------------------------------------------------------- saving
     def save(self, filepath, overwrite=True):
         """Write the model (architecture, weights, compile settings, optimizer state) to one zip file."""
-        from .. import saving
-
         saving.save_model(self, filepath, overwrite=overwrite)
 
     def save_weights(self, filepath, overwrite=True):
         """Write the weights only (``.npz``)."""
-        from .. import saving
-
         saving.save_weights(self, filepath, overwrite=overwrite)
 
-    def load_weights(self, filepath):
-        from .. import saving
-
-        saving.load_weights(self, filepath)
+    def load_weights(self, filepath, skip_mismatch=False):
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def get_config(self):
-        from ..saving import functional_config
-
         return functional_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..saving import functional_from_config
-
-        return functional_from_config(config, custom_objects)
+        return functional_from_config(cls, config, custom_objects)
 
     def __getstate__(self):
-        from .. import saving
-
         return {"ranvier_model_bytes": saving.to_bytes(self)}
 
     def __setstate__(self, state):
-        from .. import saving
-
         other = saving.from_bytes(state["ranvier_model_bytes"])
         self.__class__ = other.__class__
         self.__dict__.update(other.__dict__)

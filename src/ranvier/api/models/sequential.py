@@ -1,6 +1,7 @@
 """Sequential: a plain stack of layers, each feeding the next."""
 import numpy as np
 
+from .. import serialization
 from ..layers.base import Layer
 from ..layers._symbolic import KerasTensor
 from ..layers.core import InputLayer
@@ -120,19 +121,12 @@ class Sequential(Model):
             self._ensure_graph()
 
     def get_config(self):
-        from ..saving import layer_config
-
-        layers = []
-        if self._input_layer is not None:
-            layers.append(layer_config(self._input_layer))
-        layers += [layer_config(l) for l in self._stack]
-        return {"name": self.name, "layers": layers}
+        layers = [self._input_layer] if self._input_layer is not None else []
+        return {"name": self.name, "layers": [serialization.serialize(l, "layer") for l in layers + self._stack]}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        from ..saving import layer_from_config
-
         model = cls(name=config.get("name"))
         for cfg in config["layers"]:
-            model.add(layer_from_config(cfg, custom_objects))
+            model.add(serialization.deserialize(cfg, "layer", custom_objects))
         return model

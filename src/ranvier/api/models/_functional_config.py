@@ -1,0 +1,62 @@
+"""The config of a functional Model: its layers, the nodes connecting them, inputs and outputs.
+
+The graph is written as references: a tensor is ``["input", i]`` (the i-th
+model input) or ``[node, output]`` (an output of an earlier node), so a layer
+called twice (a shared layer) appears once in ``"layers"`` and twice in
+``"nodes"``.
+"""
+from .. import serialization
+from ..layers.core import InputLayer
+
+__all__ = ["functional_config", "functional_from_config"]
+
+
+def functional_config(model):
+    """JSON-able ``{"name", "input_layers", "layers", "nodes", "outputs"}`` of a functional Model."""
+    tensor_ref = {id(t): ["input", i] for i, t in enumerate(model._inputs)}
+    for n_idx, node in enumerate(model._nodes):
+        for o_idx, t in enumerate(node.outputs):
+            tensor_ref[id(t)] = [n_idx, o_idx]
+    nodes = [{"layer": node.layer.name, "inputs": [tensor_ref[id(t)] for t in node.flat_inputs],
+              "multi_input": node.multi_input, "n_main": node.n_main, "static_kwargs": node.static_kwargs,
+              "tensor_kwargs": {k: list(v) for k, v in node.tensor_kwargs.items()}}
+             for node in model._nodes]
+    return {"name": model.name,
+            "input_layers": [serialization.serialize(t.input_layer, "layer") for t in model._inputs],
+            "layers": [serialization.serialize(layer, "layer") for layer in model._layers],
+            "nodes": nodes,
+            "outputs": [tensor_ref[id(t)] for t in model._outputs]}
+
+
+def functional_from_config(model_class, config, custom_objects=None):
+    """Rebuild the graph :func:`functional_config` describes by calling the layers again.
+
+    Parameters
+    ----------
+    model_class : type
+        ``Model`` or a subclass; called as ``model_class(inputs, outputs, name=...)``.
+    config : dict
+    custom_objects : dict, optional
+        Classes of custom layers (and of their custom parts) by name.
+    """
+    inputs = [InputLayer.from_config(dict(c["config"])).output for c in config["input_layers"]]
+    layers = {}
+    for cfg in config["layers"]:
+        layer = serialization.deserialize(cfg, "layer", custom_objects)
+        layers[layer.name] = layer
+    produced = []
+
+    def resolve(ref):
+        return inputs[ref[1]] if ref[0] == "input" else produced[ref[0]][ref[1]]
+
+    for node in config["nodes"]:
+        flat = [resolve(r) for r in node["inputs"]]
+        main = flat[:node["n_main"]] if node["multi_input"] else flat[0]
+        kwargs = dict(node["static_kwargs"])
+        for key, (start, n, is_list) in node["tensor_kwargs"].items():
+            kwargs[key] = flat[start:start + n] if is_list else flat[start]
+        out = layers[node["layer"]](main, **kwargs)
+        produced.append(out if isinstance(out, list) else [out])
+    outputs = [resolve(r) for r in config["outputs"]]
+    return model_class(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
+                       name=config.get("name"))
