@@ -58,6 +58,13 @@ class Variable:
             raise ValueError(f"Variable {self.name!r}: value contains NaN or inf")
         self.value[...] = value
 
+    def accumulate_grad(self, value):  # TEMP until the layers branch lands
+        if self._fresh:
+            self._fresh = False
+            self.grad[...] = value
+        else:
+            self.grad += value
+
     def grad_beta(self):
         """0.0 for the first gradient write of a step, 1.0 after (so writes accumulate)."""
         if self._fresh:

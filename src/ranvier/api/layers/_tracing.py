@@ -152,7 +152,9 @@ def trace(layer, inputs, need, training, kwargs):
     """
     multi = isinstance(inputs, (list, tuple))
     flat = list(inputs) if multi else [inputs]
-    sources = [Tensor(x) if n and x.dtype.kind == "f" else x for x, n in zip(flat, need)]
+    # Every input is a Tensor, so the layers it meets know they run in traced code; only
+    # those that want a gradient are traced.
+    sources = [Tensor(x, bool(n) and x.dtype.kind == "f") for x, n in zip(flat, need)]
     previous = STATE.losses, STATE.training
     STATE.losses, STATE.training = [], training
     try:
@@ -175,11 +177,11 @@ def backpropagate(cache, dys):
     every loss the call added gets gradient 1.
     """
     tape, sources, outs, losses = cache
-    traced = [s for s in sources if type(s) is Tensor]
+    traced = [s for s in sources if s.traced]
     grads = tape.backward(outs + losses, list(dys) + [1.0] * len(losses), sources=traced,
                           variable_grad=_accumulate)
     it = iter(grads)
-    return [next(it) if type(s) is Tensor else None for s in sources]
+    return [next(it) if s.traced else None for s in sources]
 
 
 def _accumulate(var, grad):
