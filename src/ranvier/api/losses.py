@@ -19,10 +19,12 @@ import numpy as np
 
 from ..core import _losses as _core
 from . import config, serialization
+from . import ops
 from .activations import _float_input
+from .ops import GradientTape
 
 __all__ = [
-    "Loss", "MeanSquaredError", "MeanAbsoluteError", "HalfSquaredError", "BinaryCrossentropy",
+    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "HalfSquaredError", "BinaryCrossentropy",
     "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge",
     "CategoricalHinge", "Huber", "LogCosh", "KLDivergence",
     "mean_squared_error", "mean_absolute_error", "half_squared_error", "binary_crossentropy",
@@ -456,15 +458,85 @@ _FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbs
               log_cosh: LogCosh, kl_divergence: KLDivergence}
 
 
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred, **kwargs)`` giving per-sample losses (Keras 3).
+
+    The function is written with ``ranvier.ops``; its gradient comes from
+    recording those ops on a tape (no hand-written gradient). Targets reach
+    it as given (floats cast to the output dtype). Saving stores the function
+    by its registered name (``rv.saving.register_keras_serializable``).
+
+    Parameters
+    ----------
+    fn : callable
+    reduction : {"sum_over_batch_size", "sum", "none"}
+    name : str, optional
+        Defaults to ``fn.__name__``.
+    **kwargs
+        Passed to ``fn``.
+    """
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, **kwargs):
+        if not callable(fn):
+            raise TypeError(f"LossFunctionWrapper: fn must be callable, got {fn!r}")
+        super().__init__(reduction, name or getattr(fn, "__name__", None))
+        self.fn = fn
+        self._fn_kwargs = kwargs
+
+    def prepare_targets(self, y_true, output_shape, dtype):
+        y = np.asarray(y_true)
+        _finite_targets(y, self.name)
+        return np.ascontiguousarray(y, dtype=dtype) if y.dtype.kind in "fb" else y
+
+    def _reduced(self, y_true, y_pred, sample_weight):
+        losses = self.fn(y_true, y_pred, **self._fn_kwargs)
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=y_pred.dtype)
+            losses = losses * w.reshape(w.shape + (1,) * (len(losses.shape) - w.ndim))
+        return ops.sum(losses) if self.reduction == "sum" else ops.mean(losses)
+
+    def value_and_grad(self, y_true, y_pred, sample_weight=None, wrt_preactivation=False):
+        if wrt_preactivation:
+            raise ValueError(f"{self.name}: a function loss cannot fold an activation, got wrt_preactivation=True")
+        with GradientTape() as tape:
+            pred = tape.watch(y_pred)
+            total = self._reduced(y_true, pred, sample_weight)
+        grad = tape.gradient(total, pred, unconnected_gradients="zero")
+        return float(np.asarray(total)), grad
+
+    def value(self, y_true, y_pred, sample_weight=None):
+        return float(np.asarray(self._reduced(y_true, y_pred, sample_weight)))
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        if self.reduction == "none":
+            return np.asarray(self.fn(y_true, y_pred, **self._fn_kwargs))
+        return self.value(np.asarray(y_true), np.asarray(y_pred), sample_weight)
+
+    def get_config(self):
+        name = serialization.get_registered_name(self.fn)
+        if name == "<lambda>":
+            raise ValueError(f"{self.name}: a lambda expression cannot be saved; define the loss with def and "
+                             f"register it with @rv.saving.register_keras_serializable(), got {self.fn!r}")
+        return {"fn": name, "reduction": self.reduction, "name": self.name, **self._fn_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        name = config.pop("fn")
+        fn = serialization.get_registered_object(name)
+        if fn is None:
+            raise ValueError(f"LossFunctionWrapper: the loss function {name!r} is not registered: decorate it "
+                             "with @rv.saving.register_keras_serializable() or pass it in custom_objects")
+        return cls(fn, **config)
+
+
 def _from_function(fn):
     if fn in _FUNCTIONS:
         return _FUNCTIONS[fn]()
-    raise TypeError(f"loss {fn!r} is a plain callable: ranvier needs its gradient, so a "
-                    "custom loss must subclass ranvier.losses.Loss and implement "
-                    "value_and_grad(y_true, y_pred, sample_weight=None, wrt_preactivation=False)")
+    return LossFunctionWrapper(fn)
 
 
-serialization.register_family("loss", Loss, _CLASSES, _ALIASES, coerce=_from_function)
+serialization.register_family("loss", Loss, [*_CLASSES, LossFunctionWrapper], _ALIASES, coerce=_from_function)
 
 
 def serialize(loss):

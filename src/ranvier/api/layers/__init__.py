@@ -6,6 +6,7 @@ from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
 from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .embedding import Embedding
+from .lambda_layer import Lambda
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import (AveragePooling1D, AveragePooling2D, AvgPool1D, AvgPool2D, GlobalAveragePooling1D,
                       GlobalAveragePooling2D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalMaxPool1D,
@@ -19,7 +20,7 @@ from .sequence import Masking, RepeatVector
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity",
+    "Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity", "Lambda",
     "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D",
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",

@@ -21,7 +21,7 @@ from ..ops import _tape
 from ..ops._tape import GradientTape, Tensor, record, record_many, recording
 from ._symbolic import call_accepts
 
-__all__ = ["STATE", "backpropagate", "call_arguments", "call_hand_written", "infer_output_shape",
+__all__ = ["STATE", "backpropagate", "call_arguments", "run_call", "call_hand_written", "infer_output_shape",
            "record_loss", "record_model_call", "taping", "trace", "value_of"]
 
 
@@ -30,6 +30,20 @@ def call_arguments(layer, training, kwargs):
     if call_accepts(layer, "training"):
         return dict(kwargs, training=training)
     return kwargs
+
+
+def run_call(layer, inputs, kwargs):
+    """``layer.call(inputs, **kwargs)`` of a traced layer; a bad-input error also names the layer.
+
+    Ops name themselves in their errors ("ops.matmul: ..."); nested traced
+    layers each add their name in front.
+    """
+    try:
+        return layer.call(inputs, **kwargs)
+    except (ValueError, TypeError) as exc:
+        if type(exc) not in (ValueError, TypeError):
+            raise
+        raise type(exc)(f"Layer {layer.name!r} ({type(layer).__name__}): {exc}") from exc
 
 
 def value_of(x):
@@ -159,7 +173,7 @@ def trace(layer, inputs, need, training, kwargs):
     STATE.losses, STATE.training = [], training
     try:
         with GradientTape(persistent=True) as tape:
-            out = layer.call(sources if multi else sources[0], **call_arguments(layer, training, kwargs))
+            out = run_call(layer, sources if multi else sources[0], call_arguments(layer, training, kwargs))
         losses = STATE.losses
     finally:
         STATE.losses, STATE.training = previous
@@ -203,7 +217,7 @@ def infer_output_shape(layer, input_shape):
     dtype = layer._input_dtype or layer.dtype
     zeros = [np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(s)), dtype)
              for s in shapes]
-    out = layer.call(zeros if multi else zeros[0], **call_arguments(layer, False, {}))
+    out = run_call(layer, zeros if multi else zeros[0], call_arguments(layer, False, {}))
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     result = [(None,) + tuple(value_of(o).shape[1:]) for o in outs]
     return result if isinstance(out, (list, tuple)) else result[0]

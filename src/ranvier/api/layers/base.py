@@ -306,7 +306,10 @@ class Layer(Trackable):
             self._check_input_shape(arrays.shape)
         with compute_scope():
             if self._traced:
-                return self.call(arrays, *args, **_tracing.call_arguments(self, training, kwargs))
+                if args:
+                    raise TypeError(f"Layer {self.name!r}: pass extra arguments to a traced layer by keyword, "
+                                    f"got {len(args)} positional")
+                return _tracing.run_call(self, arrays, _tracing.call_arguments(self, training, kwargs))
             outputs, _ = self.call(arrays, training=training, *args, **kwargs)
         return outputs
 
@@ -321,7 +324,7 @@ class Layer(Trackable):
         shapes = [(None,) + tuple(t.shape[1:]) for t in flat]
         self._build_once(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
         if self._traced:
-            return self.call(inputs, **_tracing.call_arguments(self, training, kwargs))
+            return _tracing.run_call(self, inputs, _tracing.call_arguments(self, training, kwargs))
         return _tracing.call_hand_written(self, inputs, training, kwargs)
 
     # ------------------------------------------------------------------ config

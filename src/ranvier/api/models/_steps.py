@@ -164,7 +164,7 @@ class TracedStep(LayerStep):
     def _call(self, inputs, kwargs, training, run):
         layer = self.layer
         if not training:
-            return layer.call(inputs, **_tracing.call_arguments(layer, False, kwargs)), None
+            return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, False, kwargs)), None
         need = self.need or (False,) * len(self.in_ids)
         out, cache = _tracing.trace(layer, inputs, need[:self.node.n_main], training, kwargs)
         for loss in cache[3]:

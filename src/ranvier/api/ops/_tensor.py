@@ -46,7 +46,8 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         if copy:
             return np.array(self.value, dtype=dtype, copy=True)
-        return self.value if dtype is None else self.value.astype(dtype, copy=False)
+        value = np.asarray(self.value)  # a 0-d op result can be a NumPy scalar
+        return value if dtype is None else value.astype(dtype, copy=False)
 
     def numpy(self):
         """The value (a copy), without gradient."""
