@@ -11,7 +11,7 @@ from ...core import _conv
 from .. import activations, config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
 from ._capabilities import CONV_MAXPOOL, PREACTIVATION
-from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]

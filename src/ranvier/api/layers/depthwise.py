@@ -12,7 +12,7 @@ from ...core import _blas, _dense, _depthwise
 from .. import activations, config, constraints, initializers, regularizers
 from ._buffers import reusable_empty
 from ._capabilities import PREACTIVATION
-from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry
 from .base import Layer
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D"]

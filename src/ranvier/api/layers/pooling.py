@@ -11,7 +11,7 @@ from ...core import _pool
 from .. import config
 from ._buffers import reusable_empty
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
-from ._conv_utils import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
 __all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",

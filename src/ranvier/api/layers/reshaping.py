@@ -8,7 +8,7 @@ adjoint, the same blends scattered back in reverse order.
 """
 import numpy as np
 
-from ._conv_utils import check_input_rank, normalize_pairs, normalize_tuple
+from .._conv_geometry import check_input_rank, normalize_pairs, normalize_tuple
 from .base import Layer
 
 __all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"]

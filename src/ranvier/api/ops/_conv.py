@@ -2,7 +2,7 @@
 
 1-D and 2-D, channels-last (``data_format="channels_first"`` is transposed
 in and out). The geometry (output size, "same" padding) comes from the conv
-layers' one rule (``layers._conv_utils``), and the work from the kernels the
+layers' one rule (``api._conv_geometry``), and the work from the kernels the
 Conv2D and pooling layers run (``core._conv``, ``core._pool``). float32 and
 float64; other dtypes of ``inputs`` become floatx.
 """
@@ -10,7 +10,7 @@ import numpy as np
 
 from ...core import _conv, _pool
 from .. import config
-from ..layers._conv_utils import normalize_padding, normalize_tuple, output_geometry
+from .._conv_geometry import normalize_padding, normalize_tuple, output_geometry
 from ._dispatch import TRACED, floating, value
 from ._tape import record, recording, wrap
 
