@@ -67,7 +67,8 @@ def to_bytes(model):
     model._ensure_graph()
     weights = model.weights
     cfg = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "ranvier_version": __version__,
-           "class_name": type(model).__name__, "config": model.get_config(),
+           "class_name": serialization.get_registered_name(type(model)), "config": model.get_config(),
+           "build_config": model.get_build_config(),
            "compile_config": getattr(model, "_compile_config", None) if model.compiled else None,
            "weights": [[v.name, list(v.shape), v.dtype.name] for v in weights]}
     buf = io.BytesIO()
@@ -125,6 +126,7 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
             raise ValueError(f"{where}: the model config is invalid ({exc!r})") from None
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
+        model.build_from_config(cfg.get("build_config"))
         model._ensure_graph()
         arrays = _read_npz(zf, "weights.npz", where)
         weights = [arrays.get(f"w{i:05d}") for i in range(len(arrays))]

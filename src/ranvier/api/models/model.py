@@ -4,6 +4,9 @@ What runs the graph lives beside it: ``_executor`` (the plan of steps, forward
 and backward), ``_fusion`` (fused steps from the capabilities layers declare)
 and ``training`` (fit / evaluate / predict, mixed in as ``Trainer``).
 """
+import inspect
+import json
+
 import numpy as np
 
 from .. import losses, optimizers, saving
@@ -307,11 +310,45 @@ class Model(Trainer, Trackable):
         saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
 
     def get_config(self):
-        return functional_config(self)
+        """JSON-able config: the graph of a functional model; for a subclassed one, its constructor's
+        keyword arguments when they are plain values (override it otherwise, as in Keras)."""
+        if not self._subclassed:
+            return functional_config(self)
+        args, kwargs = self._init_arguments
+        config = {"name": self.name, "trainable": self.trainable} if self._init_takes("name") else {}
+        config.update(kwargs)
+        if args or not _plain(config):
+            raise NotImplementedError(f"{type(self).__name__}.get_config: the constructor got arguments that are "
+                                      f"not plain keyword values; override get_config, got args={args!r}, "
+                                      f"kwargs={kwargs!r}")
+        return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
-        return functional_from_config(cls, config, custom_objects)
+        if not cls._subclassed:
+            return functional_from_config(cls, config, custom_objects)
+        return cls(**config)
+
+    def __new__(cls, *args, **kwargs):
+        model = super().__new__(cls)
+        # Keras' automatic config of subclassed models: the constructor's arguments.
+        object.__setattr__(model, "_init_arguments", (args, kwargs))
+        return model
+
+    @classmethod
+    def _init_takes(cls, name):
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+    def get_build_config(self):
+        """What ``build_from_config`` needs to build a loaded model before its weights are set (Keras 3)."""
+        if not self.built:
+            return None
+        return {"input_shape": list(self._inputs[0].shape), "input_dtype": self._inputs[0].dtype}
+
+    def build_from_config(self, config):
+        if config and not self.built and self._subclassed:
+            self.build(tuple(config["input_shape"]), input_dtype=config.get("input_dtype"))
 
     def __getstate__(self):
         return {"ranvier_model_bytes": saving.to_bytes(self)}
@@ -337,3 +374,12 @@ class _SubclassCall(Layer):
 
     def call(self, inputs, training=False):
         return self.model.call(inputs, **_tracing.call_arguments(self.model, training, {}))
+
+
+def _plain(value):
+    """Whether ``value`` is JSON-able as it is (a subclassed model's automatic config)."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
