@@ -514,9 +514,10 @@ class LossFunctionWrapper(Loss):
 
     def get_config(self):
         name = serialization.get_registered_name(self.fn)
-        if name == "<lambda>":
-            raise ValueError(f"{self.name}: a lambda expression cannot be saved; define the loss with def and "
-                             f"register it with @rv.saving.register_keras_serializable(), got {self.fn!r}")
+        if serialization.get_registered_object(name) is not self.fn:
+            raise ValueError(f"{self.name}: a model file names its loss function, so it must be registered "
+                             "(define it with def and decorate it with @rv.saving.register_keras_serializable()), "
+                             f"got a lambda expression or an unregistered function: {self.fn!r}")
         return {"fn": name, "reduction": self.reduction, "name": self.name, **self._fn_kwargs}
 
     @classmethod

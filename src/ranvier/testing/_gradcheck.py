@@ -9,6 +9,8 @@ eps = 1e-6 a correct backward gives errors around 1e-9; anything above
 """
 import numpy as np
 
+from ..api.layers import _tracing
+
 __all__ = ["check_gradients", "GradientCheckResult"]
 
 
@@ -147,22 +149,25 @@ def _check_layer(layer, x, eps, tol, training, check_inputs, max_checks, rng):
         layer._build_once(shapes if multi else shapes[0])
     _require_float64(layer.trainable_weights, xs)
     inputs = xs if multi else xs[0]
-    out, _ = layer.call(inputs, training=training)
+    out, _ = _forward(layer, inputs, training)
     outs = out if isinstance(out, (list, tuple)) else [out]
     projections = [rng.standard_normal(o.shape) for o in outs]
 
     def loss_fn():
-        o, _ = layer.call(inputs, training=training)
+        o, _ = _forward(layer, inputs, training)
         o = o if isinstance(o, (list, tuple)) else [o]
         return float(sum(np.sum(p * oi) for p, oi in zip(projections, o)))
 
     weights = layer.trainable_weights
     for v in weights:
         v._fresh = True
-    out, cache = layer.call(inputs, training=training)
+    out, cache = _forward(layer, inputs, training, record=True)
     dy = [p.copy() for p in projections]
-    dx = layer.backward(dy if isinstance(out, (list, tuple)) else dy[0], cache, need_input_grad=True)
-    dxs = dx if isinstance(dx, (list, tuple)) else [dx]
+    if layer._traced:
+        dxs = _tracing.backpropagate(cache, dy)
+    else:
+        dx = layer.backward(dy if isinstance(out, (list, tuple)) else dy[0], cache, need_input_grad=True)
+        dxs = dx if isinstance(dx, (list, tuple)) else [dx]
     analytic = {v.name: np.zeros(v.shape) if v._fresh else v.grad.copy() for v in weights}
     errors = {}
     for v in weights:
@@ -177,6 +182,16 @@ def _check_layer(layer, x, eps, tol, training, check_inputs, max_checks, rng):
             num = _numeric(a, loss_fn, eps, idx)
             errors[f"input_{i}"] = _relative_error(np.asarray(g).reshape(-1)[idx], num[idx])
     return GradientCheckResult(errors, tol)
+
+
+def _forward(layer, inputs, training, record=False):
+    """(outputs, cache) of a hand-written layer, or of a traced one (on a tape when ``record``)."""
+    if not layer._traced:
+        return layer.call(inputs, training=training)
+    if record:
+        need = [True] * (len(inputs) if isinstance(inputs, (list, tuple)) else 1)
+        return _tracing.trace(layer, inputs, need, training, {})
+    return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, training, {})), None
 
 
 def _check_model(model, x, y, loss, eps, tol, max_checks, rng):

@@ -67,10 +67,14 @@ class Lambda(Layer):
 
     def get_config(self):
         name = serialization.get_registered_name(self.function)
-        if name == "<lambda>" or self._mask is not None or callable(self._output_shape):
-            raise ValueError(f"Lambda {self.name!r}: only a named function (no lambda expression, no mask or "
-                             "output_shape function) can be saved; define it with def and register it with "
-                             f"@rv.saving.register_keras_serializable(), got function={self.function!r}")
+        if name == "<lambda>" or serialization.get_registered_object(name) is not self.function:
+            raise ValueError(f"Lambda {self.name!r}: a model file names its function, so the function must be "
+                             "registered (define it with def and decorate it with "
+                             f"@rv.saving.register_keras_serializable()), got a lambda expression or an "
+                             f"unregistered function: {self.function!r}")
+        if self._mask is not None or callable(self._output_shape):
+            raise ValueError(f"Lambda {self.name!r}: a mask or an output_shape function cannot be saved, got "
+                             f"mask={self._mask!r}, output_shape={self._output_shape!r}")
         return {**super().get_config(), "function": name, "arguments": self.arguments,
                 "output_shape": None if self._output_shape is None else list(self._output_shape)}
 

@@ -1,0 +1,150 @@
+"""Keras-style custom layers: call written with ops, no backward, gradients by tracing."""
+import numpy as np
+import pytest
+
+import ranvier as rv
+from ranvier import ops
+from ranvier.testing import check_gradients
+
+
+class KerasDense(rv.layers.Layer):
+    """Dense as a Keras user writes it."""
+
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.activation_name = units, activation
+
+    def build(self, input_shape):
+        self.w = self.add_weight("kernel", (input_shape[-1], self.units), "glorot_uniform")
+        self.b = self.add_weight("bias", (self.units,), "zeros")
+
+    def call(self, inputs):
+        y = ops.matmul(inputs, self.w) + self.b
+        return ops.relu(y) if self.activation_name == "relu" else y
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation_name}
+
+
+class Residual(rv.layers.Layer):
+    """A traced block around a built-in layer (kept in an attribute) with an added loss."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = rv.layers.Dense(units, activation="tanh")
+
+    def call(self, inputs, training=False):
+        h = self.inner(inputs)
+        self.add_loss(0.01 * ops.sum(ops.square(h)))
+        return inputs + h
+
+
+def _pair(custom, activation="relu"):
+    rv.config.set_random_seed(5)
+    layer = KerasDense if custom else rv.layers.Dense
+    model = rv.Sequential([rv.layers.Input((6,)), layer(7, activation=activation), layer(3)])
+    model.compile(optimizer=rv.optimizers.SGD(0.1), loss=rv.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def test_a_keras_dense_trains_to_the_built_in_weights(float64):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 6)), rng.integers(0, 3, 40)
+    custom, built_in = _pair(True), _pair(False)
+    built_in.set_weights(custom.get_weights())
+    assert [type(s).__name__ for s in custom._executor.steps] == ["TracedStep", "TracedStep"]
+    for m in (custom, built_in):
+        m.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(custom.get_weights(), built_in.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-10)
+
+
+def test_traced_layer_gradients_match_finite_differences(float64):
+    rng = np.random.default_rng(1)
+    check_gradients(KerasDense(4, activation="relu"), rng.standard_normal((5, 3)))
+    model = rv.Sequential([rv.layers.Input((4,)), Residual(4), KerasDense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    check_gradients(model, rng.standard_normal((6, 4)), rng.standard_normal((6, 2)))
+
+
+def test_add_loss_joins_the_training_loss(float64):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    block = Residual(4)
+    model = rv.Sequential([rv.layers.Input((4,)), block])
+    model.compile(optimizer="sgd", loss="mse")
+    loss = model.evaluate(x, y, verbose=0)
+    xp, yp, sw = model._prepare(x, y)
+    h = block.inner(x)
+    expected = np.mean((x + h - y) ** 2) + 0.01 * np.sum(h ** 2)
+    np.testing.assert_allclose(model._compute_gradients(xp, yp, sw)[0], expected, rtol=1e-12)
+    np.testing.assert_allclose(loss, np.mean((x + h - y) ** 2), rtol=1e-12)  # inference adds no loss
+    assert len(model.weights) == 2  # the inner Dense's, found through the attribute
+
+
+def test_output_shape_is_inferred_when_compute_output_shape_is_absent():
+    t = rv.layers.Input((5,))
+    out = KerasDense(3)(t)
+    assert out.shape == (None, 3)
+    model = rv.Model(t, out)
+    assert model.predict(np.ones((2, 5), np.float32)).shape == (2, 3)
+
+
+def test_errors_in_traced_code_name_the_op_and_the_layer():
+    layer = rv.layers.Lambda(lambda x: ops.matmul(x, np.ones((4, 3), np.float32)), name="proj")
+    with pytest.raises(ValueError, match=r"Layer 'proj' \(Lambda\): ops.matmul: .* got shapes \(2, 5\) and \(4, 3\)"):
+        rv.Sequential([rv.layers.Input((5,)), layer])
+
+
+@rv.saving.register_keras_serializable(package="test_traced")
+def doubled(x):
+    return x * 2.0
+
+
+def test_lambda_computes_trains_and_saves_by_registered_name(tmp_path, float64):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(4), rv.layers.Lambda(doubled),
+                           rv.layers.Lambda(ops.tanh), rv.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse")
+    check_gradients(model, x, y)
+    hidden = model.layers[0](x)
+    np.testing.assert_allclose(model.layers[1](hidden), 2 * hidden)
+    path = tmp_path / "lambda.ranvier"
+    with pytest.raises(ValueError, match="registered"):
+        model.save(path)  # ops.tanh is not registered
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(4), rv.layers.Lambda(doubled),
+                           rv.layers.Dense(2)])
+    model.save(path)
+    np.testing.assert_array_equal(rv.load_model(path).predict(x), model.predict(x))
+    with pytest.raises(ValueError, match="must be registered"):
+        rv.layers.Lambda(lambda t: t).get_config()
+
+
+@rv.saving.register_keras_serializable(package="test_traced")
+def squared_error(y_true, y_pred):
+    return ops.mean(ops.square(y_pred - y_true), axis=-1)
+
+
+def test_a_function_loss_and_metric_train_as_the_built_in_ones(tmp_path, float64):
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((32, 5)), rng.standard_normal((32, 2))
+
+    def make(loss):
+        rv.config.set_random_seed(2)
+        model = rv.Sequential([rv.layers.Input((5,)), rv.layers.Dense(6, activation="tanh"), rv.layers.Dense(2)])
+        model.compile(optimizer="sgd", loss=loss, metrics=[squared_error, "mae"])
+        return model
+
+    fn, built_in = make(squared_error), make("mse")
+    built_in.set_weights(fn.get_weights())
+    h_fn = fn.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    h_bi = built_in.fit(x, y, epochs=2, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(h_fn["loss"], h_bi["loss"], rtol=1e-12)
+    np.testing.assert_allclose(h_fn["squared_error"], h_bi["loss"], rtol=1e-12)
+    for a, b in zip(fn.get_weights(), built_in.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    fn.save(tmp_path / "fn.ranvier")
+    again = rv.load_model(tmp_path / "fn.ranvier")
+    assert again.loss.fn is squared_error
+    np.testing.assert_allclose(again.evaluate(x, y, verbose=0), fn.evaluate(x, y, verbose=0), rtol=1e-12)
