@@ -17,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # The examples the docs promise (docs/index.md), present or not, plus whatever else is there.
 _PROMISED = ["perceptron.py", "mlp_digits.py", "gradient_check.py", "optimizers.py", "keras_compat.py",
-             "weight_decay.py", "lenet_digits.py", "char_lm.py", "sentiment.py"]
+             "weight_decay.py", "lenet_digits.py", "char_lm.py", "sentiment.py", "computational_graph.py"]
 _NAMES = sorted(set(_PROMISED) | {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")})
 
 # What a script needs beyond ranvier: importable name -> how it shows in the source.
@@ -102,9 +102,14 @@ def _check_keras_compat(out):
             == _number(r"Sequential: .*test accuracy ([\d.]+)", out))
 
 
+def _check_computational_graph(out):
+    assert "f = -8, df/dx = 4, df/dy = 4, df/dz = -2" in out
+    assert "f = 0.73, dw = [-0.2, -0.39, 0.2], dx = [0.39, -0.59]" in out
+
+
 _CHECKS = {"perceptron.py": _check_perceptron, "mlp_digits.py": _check_mlp_digits,
            "gradient_check.py": _check_gradient_check, "optimizers.py": _check_optimizers,
-           "keras_compat.py": _check_keras_compat}
+           "keras_compat.py": _check_keras_compat, "computational_graph.py": _check_computational_graph}
 
 
 @pytest.mark.parametrize("name", _NAMES)
