@@ -199,6 +199,11 @@ CASES = [
      -np.sum(_softmax(U) * np.log(_softmax(A)), 1)),
     ("sparse_categorical_crossentropy", lambda: ops.sparse_categorical_crossentropy(LABELS, A, from_logits=True),
      -np.log(_softmax(A))[np.arange(3), LABELS]),
+    ("sparse_categorical_crossentropy_ignored", lambda: ops.sparse_categorical_crossentropy(
+        np.array([[0, -1]]), A[:2].reshape(1, 2, 4), from_logits=True),
+     np.array([[-np.log(_softmax(A[0]))[0], 0.0]])),
+    ("sparse_categorical_crossentropy_axis0", lambda: ops.sparse_categorical_crossentropy(
+        np.array([1, 2, 0, 0]), A, from_logits=True, axis=0), -np.log(_softmax(A, 0))[[1, 2, 0, 0], range(4)]),
     ("conv", lambda: ops.conv(X4, K4), _conv_reference(X4, K4, 1, (0, 0), (3, 5))),
     ("conv_same_strided", lambda: ops.conv(X4, K4, strides=2, padding="same"),
      _conv_reference(X4, K4, 2, (1, 0), (3, 3))),

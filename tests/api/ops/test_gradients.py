@@ -297,3 +297,23 @@ def test_custom_gradient():
         x = tape.watch(np.array(100.0))
         y = log1pexp(x)
     assert tape.gradient(y, x) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transposed", [False, True])
+def test_matmul_gemm_path(dtype, transposed):
+    """Products large enough for ranvier's GEMM shim: value and both gradients as NumPy's."""
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((96, 128)).astype(dtype)
+    b = rng.standard_normal((64, 128) if transposed else (128, 64)).astype(dtype)
+    dy = rng.standard_normal((96, 64)).astype(dtype)
+    with rv.GradientTape() as tape:
+        x, w = tape.watch([a, b])
+        y = x @ (w.T if transposed else w)
+    bm = b.T if transposed else b
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y.value, a @ bm, rtol=tol, atol=tol)
+    da, db = tape.gradient(y, [x, w], output_gradients=dy)
+    np.testing.assert_allclose(da, dy @ bm.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(db, (a.T @ dy).T if transposed else a.T @ dy, rtol=tol, atol=tol)
+    assert da.dtype == db.dtype == dtype
