@@ -95,10 +95,11 @@ def record_many(ys, refs, backward):
 
 def wrap(y, *inputs):
     """An op's result when nothing is recorded: a Tensor if any input is one, else ``y``."""
+    tensor = traced = False
     for x in inputs:
         if type(x) is Tensor:
-            return Tensor(y, x.traced and y.dtype.kind in "fc")
-    return y
+            tensor, traced = True, traced or x.traced
+    return Tensor(y, traced and y.dtype.kind in "fc") if tensor else y
 
 
 def unbroadcast(g, shape):
