@@ -99,7 +99,7 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     return record(y, refs, backward)
 
 
-def _pool(inputs, pool_size, strides, padding, data_format, is_max, op):
+def _pooling(inputs, pool_size, strides, padding, data_format, is_max, op):
     x4, rank, first = _channels_last(inputs, data_format, op)
     size, stride, _, pad = _windows(rank, pool_size, strides, 1, padding, op)
     spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
@@ -134,9 +134,9 @@ def _pool(inputs, pool_size, strides, padding, data_format, is_max, op):
 
 def max_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """Window maxima (1-D or 2-D; ``strides`` defaults to ``pool_size``); the gradient goes to the argmax."""
-    return _pool(inputs, pool_size, strides, padding, data_format, True, "max_pool")
+    return _pooling(inputs, pool_size, strides, padding, data_format, True, "max_pool")
 
 
 def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=None):
     """Window means over the cells inside the input (1-D or 2-D; "same" padding is not counted)."""
-    return _pool(inputs, pool_size, strides, padding, data_format, False, "average_pool")
+    return _pooling(inputs, pool_size, strides, padding, data_format, False, "average_pool")

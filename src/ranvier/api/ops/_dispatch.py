@@ -19,6 +19,9 @@ __all__ = ["TRACED", "value", "values", "floating", "unary", "binary", "nondiff"
 
 # The argument types that take the traced path.
 TRACED = (Tensor, Variable)
+# Python scalars stay scalars (NumPy then treats them as weakly typed); checked by
+# type first because isinstance against numbers.Number (an ABC) costs ~1 us.
+_SCALARS = frozenset((float, int, bool, complex))
 
 
 def value(x):
@@ -29,7 +32,7 @@ def value(x):
         return x
     if t is Tensor or isinstance(x, Variable):
         return x.value
-    if isinstance(x, (numbers.Number, np.generic)):
+    if t in _SCALARS or isinstance(x, (np.generic, numbers.Number)):
         return x
     arr = np.asarray(x)
     return arr.astype(config.floatx()) if arr.dtype == np.float64 and isinstance(x, (list, tuple)) else arr
@@ -94,7 +97,11 @@ def binary(name, f, da, db, doc=None):
     def op(x1, x2):
         if isinstance(x1, TRACED) or isinstance(x2, TRACED):
             return _binary_traced(x1, x2)
-        return f(numeric(value(x1), name, "x1"), numeric(value(x2), name, "x2"))
+        try:
+            return f(value(x1), value(x2))
+        except TypeError:
+            numeric(value(x1), name, "x1"), numeric(value(x2), name, "x2")
+            raise
 
     def _binary_traced(x1, x2):
         a, b = numeric(value(x1), name, "x1"), numeric(value(x2), name, "x2")

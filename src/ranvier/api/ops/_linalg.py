@@ -1,7 +1,7 @@
 """Products: matmul, dot, tensordot, einsum, outer.
 
 2-D float32/float64 products of one dtype (the common case: ``x @ kernel``)
-and their two backward products run through ranvier's GEMM shim, the one the
+of at least 2^18 multiply-adds, and their two backward products, run through ranvier's GEMM shim, the one the
 Dense layer uses (``core._blas``: threaded over row blocks inside fit, a
 GEMV for a single row), with transposed operands passed as flags, never
 copied. Other ranks and dtypes use NumPy.
@@ -17,6 +17,7 @@ from ._tape import record, recording, unbroadcast, wrap
 __all__ = ["matmul", "dot", "tensordot", "einsum", "outer"]
 
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_GEMM_MIN_WORK = 1 << 18
 
 
 def _operand(a):
@@ -41,8 +42,10 @@ def _gemm(a, b, ta=False, tb=False):
 
 
 def _use_gemm(a, b):
+    # Below ~2^18 multiply-adds the shim's fused-type dispatch (~3 us) costs more
+    # than its threading can save, and NumPy's BLAS call is as good.
     return (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _GEMM_DTYPES
-            and a.size > 0 and b.size > 0)
+            and a.shape[0] * a.shape[1] * b.shape[-1] >= _GEMM_MIN_WORK)
 
 
 def _check_matmul(a, b):

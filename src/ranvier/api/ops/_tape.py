@@ -61,11 +61,16 @@ def recording(*inputs):
     """The input refs to record (None for constants), or None when no node is needed."""
     if not _STATE.tapes:
         return None
-    refs = tuple(x if is_source(x) else None for x in inputs)
-    for r in refs:
-        if r is not None:
-            return refs
-    return None
+    refs, found = [], False
+    for x in inputs:
+        # is_source, inlined: this runs for every input of every op under a tape.
+        t = type(x)
+        if (x.traced if t is Tensor else (t is Variable or isinstance(x, Variable)) and x.trainable):
+            refs.append(x)
+            found = True
+        else:
+            refs.append(None)
+    return tuple(refs) if found else None
 
 
 def record(y, refs, backward):
@@ -90,10 +95,11 @@ def record_many(ys, refs, backward):
 
 def wrap(y, *inputs):
     """An op's result when nothing is recorded: a Tensor if any input is one, else ``y``."""
+    tensor = traced = False
     for x in inputs:
         if type(x) is Tensor:
-            return Tensor(y, x.traced and y.dtype.kind in "fc")
-    return y
+            tensor, traced = True, traced or x.traced
+    return Tensor(y, traced and y.dtype.kind in "fc") if tensor else y
 
 
 def unbroadcast(g, shape):

@@ -299,5 +299,22 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     if p.ndim < 1 or labels.shape != p.shape[:axis % p.ndim] + p.shape[axis % p.ndim + 1:]:
         raise ValueError(f"ops.{op}: target must have output's shape without the class axis, "
                          f"got target.shape={np.shape(value(target))}, output.shape={p.shape}")
-    t = one_hot(labels.astype(np.intp, copy=False), p.shape[axis], axis=axis, dtype=p.dtype)
-    return _categorical(t, p, labels, output, from_logits, axis, op)
+    labels = labels.astype(np.intp, copy=False)
+    if not from_logits:
+        t = one_hot(labels, p.shape[axis], axis=axis, dtype=p.dtype)
+        return _categorical(t, p, labels, output, from_logits, axis, op)
+    # From logits: -log_softmax at the label, on (rows, classes) with the class axis last;
+    # gradient softmax - one_hot. Negative labels give 0 (as one_hot's zero rows).
+    moved = np.moveaxis(p, axis, -1)
+    flat = moved.reshape(-1, moved.shape[-1])
+    rows, cols = np.arange(flat.shape[0]), labels.reshape(-1)
+    valid = cols >= 0
+    logp = _log_softmax_np(flat, -1)
+    y = np.where(valid, -logp[rows, np.maximum(cols, 0)], 0).astype(p.dtype, copy=False).reshape(labels.shape)
+
+    def grads(dy):
+        g = np.exp(logp)
+        g[rows[valid], cols[valid]] -= 1
+        g *= np.where(valid, np.reshape(dy, -1), 0)[:, None]
+        return np.moveaxis(g.reshape(moved.shape), -1, axis), None
+    return _loss_node(y, labels, output, grads)
