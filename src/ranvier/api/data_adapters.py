@@ -98,20 +98,24 @@ class DataAdapter:
                 self.ran_out = True
                 _ran_out_warning()
             return
-        for _ in range(self.steps):
+        for step in range(self.steps):
             if self._current is None:
+                if step:  # a known-size pass ended inside this epoch: end the epoch there, as Keras
+                    break
                 self._current, self._taken = self._pass(rng), 0
             try:
                 batch = next(self._current)
             except StopIteration:
                 self._current = None
-                self.ran_out = True
-                _ran_out_warning()
-                return
+                break
             self._taken += 1
-            if self._taken == self._pass_length:  # a known-size pass is used up: the next epoch starts anew
+            if self._taken == self._pass_length:  # used up: the next epoch starts a new pass
                 self._current = None
             yield batch
+        else:
+            return
+        self.ran_out = True
+        _ran_out_warning()
 
     def on_epoch_end(self):
         """Call once an epoch's batches are used (PyDataset.on_epoch_end)."""
@@ -130,13 +134,22 @@ def _standardize(value):
         return value
     if isinstance(value, dict):
         return type(value)((k, _standardize(v)) for k, v in value.items())
-    if isinstance(value, (list, tuple)) and any(
-            tree.is_nested(v) or hasattr(v, "shape") or hasattr(v, "to_numpy") for v in value):
+    if isinstance(value, (list, tuple)) and _holds_arrays(value):
         items = [_standardize(v) for v in value]
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     if hasattr(value, "to_numpy"):  # pandas
         return value.to_numpy()
     return np.asarray(value)
+
+
+def _holds_arrays(seq):
+    """True if a list/tuple is a structure of arrays (inputs), False if it is nested numbers (one array).
+
+    Only the first element is followed down: a list of a million rows is not scanned twice.
+    """
+    if any(isinstance(v, dict) or hasattr(v, "shape") or hasattr(v, "to_numpy") for v in seq):
+        return True
+    return bool(seq) and isinstance(seq[0], (list, tuple)) and _holds_arrays(seq[0])
 
 
 def _path_name(arg, path):

@@ -1,4 +1,5 @@
 """Finding a data set's file (cache, download or a path the user gives) and reading pickled arrays safely."""
+import codecs
 import io
 import os
 import pickle
@@ -11,9 +12,11 @@ from .. import file_utils
 __all__ = ["data_file", "load_npz", "load_pickle", "shuffle_split", "check_test_split"]
 
 # The only globals a pickled ndarray (plain or dtype=object) needs; both module spellings (NumPy < 2
-# and >= 2) map to the running NumPy's function.
+# and >= 2) map to the running NumPy's function. Python 3 writes bytes in protocol 2 as
+# _codecs.encode(text, "latin1"), a pure function.
 _RECONSTRUCT = np.empty(0).__reduce__()[0]
 _ALLOWED_GLOBALS = {
+    ("_codecs", "encode"): codecs.encode,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,

@@ -27,12 +27,9 @@ def load_data():
     """
     root = file_utils.get_file("cifar-10-batches-py-target", origin=_ORIGIN, extract=True, file_hash=_HASH)
     folder = os.path.join(root, "cifar-10-batches-py")
-    x_train = np.empty((50000, 3, 32, 32), dtype=np.uint8)
-    y_train = np.empty((50000,), dtype=np.uint8)
-    for i in range(5):
-        data, labels = load_batch(os.path.join(folder, f"data_batch_{i + 1}"))
-        rows = slice(i * 10000, i * 10000 + len(data))
-        x_train[rows], y_train[rows] = data, labels
+    batches = [load_batch(os.path.join(folder, f"data_batch_{i}")) for i in range(1, 6)]
+    x_train = np.concatenate([data for data, _ in batches])
+    y_train = np.concatenate([np.asarray(labels, dtype=np.uint8) for _, labels in batches])
     x_test, y_test = load_batch(os.path.join(folder, "test_batch"))
     return ((to_channels_last(x_train), y_train.reshape(-1, 1)),
             (to_channels_last(x_test).astype(np.uint8), np.asarray(y_test, dtype=np.uint8).reshape(-1, 1)))
