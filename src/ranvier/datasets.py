@@ -6,7 +6,7 @@ The submodules are registered under this name too, so ``import ranvier.datasets.
 import sys as _sys
 
 from .api import datasets as _impl
-from .api.datasets import *  # noqa: F401,F403
+from .api.datasets import *  # noqa: F403
 from .api.datasets import __all__  # noqa: F401
 
 for _name in _impl.SUBMODULES:

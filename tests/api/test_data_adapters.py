@@ -127,7 +127,7 @@ def test_memmap_batches_equal_the_in_memory_ones(tmp_path):
     for shuffle in (False, True, "batch"):
         lazy = list(da.get_adapter(mm, y, batch_size=8, shuffle=shuffle).epoch(_rng(7)))
         eager = list(da.get_adapter(np.array(mm), y, batch_size=8, shuffle=shuffle).epoch(_rng(7)))
-        for (a, ya, _), (b, yb, _) in zip(lazy, eager):
+        for (a, ya, _), (b, _, _) in zip(lazy, eager):
             assert type(a) is np.ndarray  # read into memory, not a view of the file
             np.testing.assert_array_equal(a, b)
             np.testing.assert_array_equal(a[:, 0], ya)

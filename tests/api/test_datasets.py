@@ -12,8 +12,16 @@ import pytest
 
 import ranvier as rv
 from ranvier.api import file_utils
-from ranvier.api.datasets import (boston_housing, california_housing, cifar10, cifar100, fashion_mnist, imdb,
-                                  mnist, reuters)
+from ranvier.api.datasets import (
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 
 
 class _Response(io.BytesIO):

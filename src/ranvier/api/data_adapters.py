@@ -259,6 +259,11 @@ def _read_rows(a, index):
     return out
 
 
+def _take(structure, index):
+    """Rows ``index`` of every array in ``structure`` (None entries stay None)."""
+    return tree.map_structure(lambda a: None if a is None else _read_rows(a, index), structure)
+
+
 class ArrayAdapter(DataAdapter):
     """Batches sliced from arrays (or lists/dicts of arrays), shuffled by index.
 
@@ -302,9 +307,7 @@ class ArrayAdapter(DataAdapter):
                 index = start + rng.permutation(stop - start)
             else:
                 index = slice(start, stop)
-            yield tuple(None if part is None else
-                        tree.map_structure(lambda a: None if a is None else _read_rows(a, index), part)
-                        for part in self._data)
+            yield tuple(None if part is None else _take(part, index) for part in self._data)
 
 
 # ------------------------------------------------------- generated batches
