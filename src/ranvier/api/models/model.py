@@ -6,7 +6,7 @@ import numpy as np
 from .. import callbacks as callbacks_module
 from .. import activations, config, data, losses, metrics as metrics_module, optimizers
 from .._threading import compute_scope
-from ..layers._buffers import aligned_empty, aligned_zeros
+from ..layers._buffers import ScratchPool, aligned_empty, aligned_zeros
 from ..layers.base import Layer
 from ._graph import KerasTensor, topological_nodes
 
@@ -47,6 +47,7 @@ class Model:
         self.history = None
         self._graph = None
         self._flat_params = None
+        self._scratch = ScratchPool()  # the layers' work arrays of a training step
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
@@ -379,12 +380,17 @@ class Model:
 
     # ------------------------------------------------------------------ train
     def _compute_gradients(self, x, y, sw):
-        """Forward, loss, backward and weight penalties: fills the flat gradient buffer."""
-        out, caches, penalty = self._forward(x, training=True)
-        loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
-        for v in self._flat_vars:
-            v._fresh = True
-        self._backward(dy, caches, self._fused)
+        """Forward, loss, backward and weight penalties: fills the flat gradient buffer.
+
+        The returned output lives in the step's scratch pool: valid until the next step.
+        """
+        self._scratch.recycle()  # the previous step's work arrays (and output) are free again
+        with self._scratch.active():
+            out, caches, penalty = self._forward(x, training=True)
+            loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
+            for v in self._flat_vars:
+                v._fresh = True
+            self._backward(dy, caches, self._fused)
         for v in self._flat_vars:
             if v._fresh:  # no layer wrote it this step (e.g. an unused branch)
                 v.grad[...] = 0
