@@ -112,9 +112,17 @@ def grad_targets(*variables):
         writes its variables together, so their betas agree (checked); 0.0
         when every entry is None.
     """
-    targets = [(None, None) if v is None else v.grad_target() for v in variables]
-    betas = {b for _, b in targets if b is not None}
-    if len(betas) > 1:
-        raise RuntimeError("grad_targets: variables written by one call must all be fresh or all be written "
-                           f"already this step, got {[(v.name, b) for v, (_, b) in zip(variables, targets) if v]}")
-    return [g for g, _ in targets], betas.pop() if betas else 0.0
+    grads, beta = [], None
+    for v in variables:  # grad_target() inlined: this runs in every backward pass
+        if v is None:
+            grads.append(None)
+            continue
+        b = 0.0 if v._fresh else 1.0
+        if beta is None:
+            beta = b
+        elif b != beta:
+            raise RuntimeError("grad_targets: variables written by one call must all be fresh or all be written "
+                               f"already this step, got {v.name} with beta {b} after beta {beta}")
+        v._fresh = False
+        grads.append(v.grad)
+    return grads, 0.0 if beta is None else beta

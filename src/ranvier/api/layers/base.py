@@ -70,6 +70,8 @@ class Layer:
     _fusable_activation = False
     #: Input dtype when it is not the compute dtype (``"int64"`` for token ids).
     _input_dtype = None
+    #: Set by layers that make a mask from unmasked input (``Embedding(mask_zero=True)``, ``Masking``).
+    _produces_mask = False
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, batch_size=None, **kwargs):
@@ -174,8 +176,8 @@ class Layer:
     def __getattr__(self, attribute):
         # Keras layers expose ``kernel_initializer`` etc.: here they live in the layer's WeightSpecs.
         # Only reached when normal lookup fails.
-        key, _, part = attribute.rpartition("_")
-        if part in ("initializer", "regularizer", "constraint"):
+        if attribute.endswith(("_initializer", "_regularizer", "_constraint")):
+            key, _, part = attribute.rpartition("_")
             for value in self.__dict__.values():
                 if isinstance(value, WeightSpec) and value.key == key:
                     return getattr(value, part)
