@@ -27,7 +27,7 @@ class Variable:
 
     def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name = name
-        self.value = np.ascontiguousarray(value)
+        self.value = np.asarray(value, order="C")  # not ascontiguousarray: it makes a scalar 1-D
         self.trainable = bool(trainable)
         self.grad = np.zeros_like(self.value) if self.trainable else None
         self.regularizer = regularizer
@@ -81,8 +81,13 @@ class Variable:
         return self.grad, beta
 
     def accumulate_grad(self, value):
-        """Add ``value`` to this step's gradient (``grad_target`` for gradients computed in NumPy)."""
+        """Add ``value`` to this step's gradient (``grad_target`` for gradients computed in NumPy).
+
+        Does nothing for a variable created not trainable (it has no gradient).
+        """
         grad, beta = self.grad_target()
+        if grad is None:
+            return
         if beta:
             grad += value
         else:
