@@ -16,10 +16,11 @@ from .regularization import (ActivityRegularization, AlphaDropout, Dropout, Gaus
                              SpatialDropout1D, SpatialDropout2D, SpatialDropout3D)
 from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .sequence import Masking, RepeatVector
+from ._weight_spec import WeightSpec
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
-    "Layer", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity",
+    "Layer", "WeightSpec", "Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity",
     "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout",
     "Conv1D", "Conv2D", "Convolution1D", "Convolution2D", "DepthwiseConv2D", "SeparableConv2D",
     "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",

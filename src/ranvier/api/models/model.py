@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import losses, optimizers, saving
 from .. import metrics as metrics_module
+from ..layers._buffers import ScratchPool
 from ..layers._symbolic import KerasTensor, topological_nodes
 from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
@@ -47,6 +48,7 @@ class Model(Trainer):
         self.history = None
         self._executor = None
         self._flat_params = None
+        self._scratch = ScratchPool()  # the layers' work arrays of a training step
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
