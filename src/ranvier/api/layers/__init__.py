@@ -35,4 +35,4 @@ __all__ = [
 ]
 
 serialization.register_family("layer", Layer, aliases={name: obj for name, obj in globals().items()
-                                                       if name in __all__ and isinstance(obj, type)})
+                                                       if name in __all__ and isinstance(obj, type) and issubclass(obj, Layer)})
