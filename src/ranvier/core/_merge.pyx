@@ -1,11 +1,12 @@
 """Elementwise merge kernels (``ranvier.layers.Add``, ``Average``, ``Multiply``, ``Maximum``, ``Minimum``).
 
 Every input has the same shape, seen as ``(rows, cols)`` (C order); the
-layers run NumPy when shapes broadcast. A merge of ``n`` inputs reads each
-row of every input once and writes the output row once: the row is small
-enough to stay in L1 while the inputs are folded into it, so the whole
-merge is one pass over memory, where a chain of binary NumPy calls reads
-and writes the partial result again for every input after the second.
+layers run NumPy when shapes broadcast. A merge of ``n`` inputs reads every
+input once and writes the output once: rows are folded in blocks of 512
+values, small enough to stay in L1 while every input is folded into them,
+so the whole merge is one pass over memory, where a chain of binary NumPy
+calls reads and writes the partial result again for every input after the
+second.
 
 Inputs are folded in list order, ``((x0 op x1) op x2) ...``, as the NumPy
 twins in ``ranvier.reference.merge`` do, so results match them bit for bit
@@ -19,15 +20,29 @@ from libc.stdlib cimport free, malloc
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
+# The row loops are C, vectorised with "omp simd" (include/rv_merge.h).
+cdef extern from "include/rv_merge.h":
+    enum:
+        _SUM "RV_MERGE_SUM"
+        _MEAN "RV_MERGE_MEAN"
+        _PROD "RV_MERGE_PROD"
+        _MAX "RV_MERGE_MAX"
+        _MIN "RV_MERGE_MIN"
+    void rv_merge_fold_f32(const float** xs, Py_ssize_t n, Py_ssize_t off, Py_ssize_t cols, int op,
+                           float* out, uint8_t* index) noexcept nogil
+    void rv_merge_fold_f64(const double** xs, Py_ssize_t n, Py_ssize_t off, Py_ssize_t cols, int op,
+                           double* out, uint8_t* index) noexcept nogil
+    void rv_merge_select_back_f32(const float* dy, const uint8_t* index, float** dxs, Py_ssize_t n,
+                                  Py_ssize_t off, Py_ssize_t cols) noexcept nogil
+    void rv_merge_select_back_f64(const double* dy, const uint8_t* index, double** dxs, Py_ssize_t n,
+                                  Py_ssize_t off, Py_ssize_t cols) noexcept nogil
+    void rv_merge_product_back_f32(const float* dy, const float** xs, float** dxs, Py_ssize_t n,
+                                   Py_ssize_t off, Py_ssize_t cols) noexcept nogil
+    void rv_merge_product_back_f64(const double* dy, const double** xs, double** dxs, Py_ssize_t n,
+                                   Py_ssize_t off, Py_ssize_t cols) noexcept nogil
+
 # Elements read or written per thread before a second thread is worth starting.
 cdef Py_ssize_t _GRAIN = 1 << 16
-
-cdef enum:
-    _SUM = 0
-    _MEAN = 1
-    _PROD = 2
-    _MAX = 3
-    _MIN = 4
 
 # Largest input count of ``maximum``/``minimum``: the index of the winner is a uint8.
 MAX_SELECT_INPUTS = 255
@@ -62,34 +77,12 @@ cdef const floating** _pointers(list arrays, const floating[:, ::1] like, bint w
     return ptrs
 
 
-cdef void _fold_row(const floating** xs, Py_ssize_t n, Py_ssize_t off, Py_ssize_t cols, int op,
-                    floating* out, uint8_t* index) noexcept nogil:
-    """out[:cols] = x0 op x1 op ... over row offset ``off`` of every input; ``index``: the winners."""
-    cdef Py_ssize_t j, k
-    cdef const floating* x = xs[0] + off
-    cdef bint better
-    for j in range(cols):
-        out[j] = x[j]
-    if index != NULL:
-        for j in range(cols):
-            index[j] = 0
-    for k in range(1, n):
-        x = xs[k] + off
-        if op == _SUM or op == _MEAN:
-            for j in range(cols):
-                out[j] = out[j] + x[j]
-        elif op == _PROD:
-            for j in range(cols):
-                out[j] = out[j] * x[j]
-        else:
-            # Selects rather than branches, so the loop vectorises; ties keep the earlier input.
-            for j in range(cols):
-                better = x[j] > out[j] if op == _MAX else x[j] < out[j]
-                out[j] = x[j] if better else out[j]
-                index[j] = <uint8_t> k if better else index[j]
-    if op == _MEAN:
-        for j in range(cols):
-            out[j] = out[j] / n
+cdef inline void _fold_row(const floating** xs, Py_ssize_t n, Py_ssize_t off, Py_ssize_t cols, int op,
+                           floating* out, uint8_t* index) noexcept nogil:
+    if floating is float:
+        rv_merge_fold_f32(xs, n, off, cols, op, out, index)
+    else:
+        rv_merge_fold_f64(xs, n, off, cols, op, out, index)
 
 
 cdef int _fold(list xs, floating[:, ::1] out, uint8_t* index, int op, str name, int n_threads) except -1:
@@ -166,14 +159,12 @@ def minimum(list xs, floating[:, ::1] out, uint8_t[:, ::1] index, int n_threads)
     _select(xs, out, index, _MIN, "minimum", n_threads)
 
 
-cdef void _select_back_row(const floating* dy, const uint8_t* index, floating** dxs, Py_ssize_t n,
-                           Py_ssize_t off, Py_ssize_t cols) noexcept nogil:
-    cdef Py_ssize_t j, k
-    cdef floating* dx
-    for k in range(n):
-        dx = dxs[k] + off
-        for j in range(cols):
-            dx[j] = dy[j] if index[j] == k else 0
+cdef inline void _select_back_row(const floating* dy, const uint8_t* index, floating** dxs, Py_ssize_t n,
+                                  Py_ssize_t off, Py_ssize_t cols) noexcept nogil:
+    if floating is float:
+        rv_merge_select_back_f32(dy, index, dxs, n, off, cols)
+    else:
+        rv_merge_select_back_f64(dy, index, dxs, n, off, cols)
 
 
 def select_backward(const floating[:, ::1] dy, const uint8_t[:, ::1] index, list dxs, int n_threads):
@@ -201,20 +192,12 @@ def select_backward(const floating[:, ::1] dy, const uint8_t[:, ::1] index, list
         free(ptrs)
 
 
-cdef void _product_back_row(const floating* dy, const floating** xs, floating** dxs, Py_ssize_t n,
-                            Py_ssize_t off, Py_ssize_t cols) noexcept nogil:
-    cdef Py_ssize_t i, j, k
-    cdef floating* dx
-    cdef const floating* x
-    for i in range(n):
-        dx = dxs[i] + off
-        for j in range(cols):
-            dx[j] = dy[j]
-        for k in range(n):
-            if k != i:
-                x = xs[k] + off
-                for j in range(cols):
-                    dx[j] = dx[j] * x[j]
+cdef inline void _product_back_row(const floating* dy, const floating** xs, floating** dxs, Py_ssize_t n,
+                                   Py_ssize_t off, Py_ssize_t cols) noexcept nogil:
+    if floating is float:
+        rv_merge_product_back_f32(dy, xs, dxs, n, off, cols)
+    else:
+        rv_merge_product_back_f64(dy, xs, dxs, n, off, cols)
 
 
 def multiply_backward(const floating[:, ::1] dy, list xs, list dxs, int n_threads):
