@@ -76,6 +76,12 @@ def test_kernel_and_numpy_paths_agree_bitwise(name):
         np.testing.assert_array_equal(a, b)
 
 
+def test_symbolic_shapes_with_unknown_dimensions():
+    assert L.Add()([L.Input(batch_shape=(2, 3)), L.Input((3,))]).shape == (2, 3)
+    assert L.Multiply()([L.Input((None, 5)), L.Input((4, 1))]).shape == (None, 4, 5)
+    assert L.Maximum()([L.Input((None,)), L.Input((1,))]).shape == (None, None)
+
+
 def test_maximum_ties_go_to_the_first_input():
     a = np.array([[1.0, 2.0, 3.0]], np.float32)
     for layer in (L.Maximum(), L.Minimum()):
@@ -298,7 +304,6 @@ def test_config_round_trip(layer):
     cfg = layer.get_config()
     clone = type(layer).from_config(cfg)
     assert clone.get_config() == cfg
-    assert rv.api.saving.layer_from_config(rv.api.saving.layer_config(layer)).get_config() == cfg
 
 
 def _branch_model(merge):

@@ -108,9 +108,14 @@ def _check_mask_list(inputs, mask):
 
 # ------------------------------------------------------------------ elementwise
 def _broadcast_shape(where, shapes):
-    """Keras' elementwise output shape (batch axis included) of ``shapes``; None dims stay None."""
+    """Keras' elementwise output shape (batch axis included) of ``shapes``.
+
+    An unknown (None) dimension broadcast against a known one other than 1 takes the known one
+    (Keras leaves it None): at run time it can only be 1 or equal to it.
+    """
     ndim = max(len(s) for s in shapes)
-    out = [None if any(s[0] is None for s in shapes) else shapes[0][0]]
+    batch = {s[0] for s in shapes} - {None}
+    out = [batch.pop() if len(batch) == 1 else None]
     for axis in range(1, ndim):
         dims = [s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 1]
         known = {d for d in dims if d is not None and d != 1}
