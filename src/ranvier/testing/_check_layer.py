@@ -46,8 +46,9 @@ def check_layer(layer_cls, init_kwargs=None, input_shape=(2, 3), input_dtype=Non
     init_kwargs : dict, optional
         Constructor arguments; deep-copied for every instance (a wrapped layer
         is never shared between instances).
-    input_shape : tuple of int, default (2, 3)
-        Shape of the test input, batch dimension first.
+    input_shape : tuple of int, or list of them, default (2, 3)
+        Shape of the test input, batch dimension first; a list of shapes for a
+        layer taking a list of inputs (merge layers).
     input_dtype : str, optional
         Dtype of the inputs: the compute dtype (``config.floatx()``, float64 for
         the gradient check) when omitted, or an integer dtype for token ids.
@@ -75,7 +76,8 @@ def check_layer(layer_cls, init_kwargs=None, input_shape=(2, 3), input_dtype=Non
     unknown = set(checks) - set(CHECKS)
     if unknown:
         raise ValueError(f"check_layer: checks must be among {CHECKS}, got {sorted(unknown)}")
-    case = _Case(layer_cls, init_kwargs or {}, tuple(input_shape), input_dtype, input_data, training, seed)
+    shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
+    case = _Case(layer_cls, init_kwargs or {}, shape, input_dtype, input_data, training, seed)
     runs = {"config": lambda: _check_config(case),
             "symbolic": lambda: _check_symbolic(case),
             "gradient": lambda: _check_gradient(case, check_input_gradient, tol, max_checks),
@@ -96,15 +98,31 @@ class _Case:
         self.layer_cls, self.init_kwargs, self.training = layer_cls, init_kwargs, training
         self.rng = np.random.default_rng(seed)
         self.int_input = input_dtype is not None and np.dtype(input_dtype).kind in "iub"
-        data = self.rng.standard_normal(input_shape) if input_data is None else np.asarray(input_data)
+        self.multi = isinstance(input_shape, list)
+        if input_data is not None:
+            data = [np.asarray(d) for d in input_data] if self.multi else np.asarray(input_data)
+        elif self.multi:
+            data = [self.rng.standard_normal(s) for s in input_shape]
+        else:
+            data = self.rng.standard_normal(input_shape)
         self.data, self.input_dtype = data, input_dtype
 
     def make(self):
         return self.layer_cls(**copy.deepcopy(self.init_kwargs))
 
     def input(self, float_dtype):
-        """The test input in ``float_dtype`` (or in the integer input dtype)."""
-        return np.ascontiguousarray(self.data, dtype=self.input_dtype if self.int_input else float_dtype)
+        """The test input(s) in ``float_dtype`` (or in the integer input dtype)."""
+        dtype = self.input_dtype if self.int_input else float_dtype
+        if self.multi:
+            return [np.ascontiguousarray(d, dtype=dtype) for d in self.data]
+        return np.ascontiguousarray(self.data, dtype=dtype)
+
+    def inputs(self, x):
+        """``Input`` tensors matching the array(s) ``x``."""
+        from ..api.layers import Input
+
+        tensors = [Input(shape=a.shape[1:], dtype=a.dtype.name) for a in _flat(x)]
+        return tensors if self.multi else tensors[0]
 
     def built(self, x):
         """A fresh instance, built and called once on ``x``."""
@@ -184,11 +202,9 @@ def _check_config(case):
 
 
 def _check_symbolic(case):
-    from ..api.layers import Input
-
     x = case.input(_floatx())
     eager = _flat(case.built(x)(x))
-    symbolic = _flat(case.make()(Input(shape=x.shape[1:], dtype=x.dtype.name)))
+    symbolic = _flat(case.make()(case.inputs(x)))
     expected = [(None,) + tuple(e.shape[1:]) for e in eager]
     got = [tuple(t.shape) for t in symbolic]
     assert got == expected, f"symbolic output shape {got}, eager {expected}"
@@ -202,7 +218,8 @@ def _check_gradient(case, check_input_gradient, tol, max_checks):
     try:
         x = case.input("float64")
         layer = case.make()
-        layer._build_once((None,) + x.shape[1:])
+        shapes = [(None,) + a.shape[1:] for a in _flat(x)]
+        layer._build_once(shapes if case.multi else shapes[0])
         with _replayed_randomness(layer):
             check_gradients(layer, x, training=case.training, check_inputs=check_input_gradient and not case.int_input,
                             tol=tol, max_checks=max_checks, seed=0)
@@ -211,11 +228,10 @@ def _check_gradient(case, check_input_gradient, tol, max_checks):
 
 
 def _check_save(case, custom_objects):
-    from ..api.layers import Input
     from ..api.models import Model, load_model, save_model
 
     x = case.input(_floatx())
-    inputs = Input(shape=x.shape[1:], dtype=x.dtype.name)
+    inputs = case.inputs(x)
     model = Model(inputs, _flat(case.make()(inputs))[0])
     expected = model.predict(x)
     with tempfile.TemporaryDirectory() as tmp:
@@ -230,10 +246,10 @@ def _check_threads(case):
     from ..api._threading import compute_scope
 
     # A batch of 64 at least: kernels split small inputs less, or not at all.
-    x = case.input(_floatx())
-    x = np.ascontiguousarray(np.resize(x, (max(64, len(x)),) + x.shape[1:]))
+    xs = [np.ascontiguousarray(np.resize(a, (max(64, len(a)),) + a.shape[1:])) for a in _flat(case.input(_floatx()))]
     if not case.int_input:
-        x = case.rng.standard_normal(x.shape).astype(x.dtype)
+        xs = [case.rng.standard_normal(a.shape).astype(a.dtype) for a in xs]
+    x = xs if case.multi else xs[0]
     layer = case.built(x)
     outputs = _flat(layer.call(x, training=case.training)[0])
     dy = [case.rng.standard_normal(o.shape).astype(o.dtype) for o in outputs]
