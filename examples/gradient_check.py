@@ -42,9 +42,8 @@ class ScaledTanh(rv.layers.Layer):
         return dz * self.scale.value if need_input_grad else None
 
     def _write_scale_grad(self, g):
-        # Accumulate when the layer runs several times in one step (see docs/architecture.md).
-        beta = self.scale.grad_beta()
-        self.scale.grad[...] = beta * self.scale.grad + g
+        # Accumulates when the layer runs several times in one step (see docs/custom_layers.md).
+        self.scale.accumulate_grad(g)
 
 
 class BrokenScaledTanh(ScaledTanh):

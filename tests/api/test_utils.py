@@ -1,7 +1,13 @@
+import hashlib
+import io
+import os
+import tarfile
+import zipfile
+
 import numpy as np
 import pytest
 
-from ranvier.api import config, utils
+from ranvier.api import config, file_utils, utils
 
 
 # ---------------------------------------------------------- to_categorical
@@ -137,3 +143,159 @@ def test_set_random_seed_seeds_ranvier_and_numpy():
 
 def test_progbar_is_exported():
     assert utils.Progbar.__name__ == "Progbar"
+
+
+# ---------------------------------------------------------------- get_file
+class _Response(io.BytesIO):
+    def __init__(self, data, length=None):
+        super().__init__(data)
+        self.length = len(data) if length is None else length
+
+
+@pytest.fixture
+def served(monkeypatch, tmp_path):
+    """``{url: bytes}`` a fake urlopen serves (nothing else: no test reaches the network)."""
+    monkeypatch.setenv("RANVIER_HOME", str(tmp_path / "home"))
+    files = {}
+
+    def urlopen(url):
+        if url not in files:
+            raise file_utils.urllib.error.URLError("offline")
+        data = files[url]
+        return _Response(*data) if isinstance(data, tuple) else _Response(data)
+
+    monkeypatch.setattr(file_utils, "_urlopen", urlopen)
+    return files
+
+
+URL = "https://example.org/files/data.bin"
+
+
+def test_get_file_caches_under_ranvier_home_and_checks_hashes(served, tmp_path):
+    served[URL] = b"payload"
+    sha, md5 = hashlib.sha256(b"payload").hexdigest(), hashlib.md5(b"payload").hexdigest()
+    path = utils.get_file(origin=URL, file_hash=sha)
+    assert path == str(tmp_path / "home" / "datasets" / "data.bin") and open(path, "rb").read() == b"payload"
+    served.clear()
+    assert utils.get_file("data.bin", URL, md5_hash=md5) == path  # cached, md5 checked, offline
+    served[URL] = b"1"
+    other = utils.get_file("x.bin", origin=URL, cache_dir=tmp_path / "mine", cache_subdir="sub")
+    assert other == str(tmp_path / "mine" / "sub" / "x.bin")
+
+
+def test_get_file_force_download_and_bad_arguments(served, tmp_path):
+    served[URL] = b"one"
+    path = utils.get_file(origin=URL)
+    served[URL] = b"two"
+    assert open(utils.get_file(origin=URL), "rb").read() == b"one"
+    assert open(utils.get_file(origin=URL, force_download=True), "rb").read() == b"two" and path
+    with pytest.raises(ValueError, match="origin .* is required, got None"):
+        utils.get_file("a.bin")
+    with pytest.raises(ValueError, match="fname must be a file name, not a path .* got '../a.bin'"):
+        utils.get_file("../a.bin", URL)
+    with pytest.raises(ValueError, match="cannot take a file name from origin='https://example.org/'"):
+        utils.get_file(origin="https://example.org/")
+    with pytest.raises(ValueError, match="hash_algorithm must be 'auto', 'sha256' or 'md5', got 'sha1'"):
+        utils.get_file(origin=URL, hash_algorithm="sha1")
+
+
+def test_get_file_incomplete_download_leaves_nothing(served, tmp_path):
+    served[URL] = (b"half", 10)
+    with pytest.raises(OSError, match="stopped after 4 of 10 bytes"):
+        utils.get_file(origin=URL)
+    assert os.listdir(tmp_path / "home" / "datasets") == []
+
+
+def test_get_file_progress_in_a_log_file_is_one_line(served, capsys):
+    served[URL] = bytes(300_000)
+    utils.get_file(origin=URL)
+    out = capsys.readouterr().out
+    assert "\r" not in out and out.splitlines()[-1].startswith("300000/300000")
+
+
+def _tar(members, links=()):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target, kind in links:
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, target
+            tar.addfile(info)
+    return buf.getvalue()
+
+
+def test_get_file_extracts_tar_and_zip_with_keras_names(served, tmp_path):
+    served[URL] = _tar({"folder/a.txt": b"A"})
+    root = utils.get_file("pack", URL, extract=True)
+    assert root == str(tmp_path / "home" / "datasets" / "pack")
+    assert open(os.path.join(root, "folder", "a.txt"), "rb").read() == b"A"
+    assert os.path.isfile(root + "_archive")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("b.txt", "B")
+    served[URL + ".zip"] = buf.getvalue()
+    root = utils.get_file("pack.zip", URL + ".zip", extract=True)
+    assert root.endswith("pack_extracted") and open(os.path.join(root, "b.txt")).read() == "B"
+
+
+def test_extraction_skips_members_that_escape(served, tmp_path):
+    served[URL] = _tar({"ok.txt": b"fine", "../escape.txt": b"x", "/abs.txt": b"x"},
+                       links=[("link_out", "/etc/passwd", tarfile.SYMTYPE),
+                              ("hard_out", "../../escape2.txt", tarfile.LNKTYPE),
+                              ("link_in", "ok.txt", tarfile.SYMTYPE)])
+    with pytest.warns(UserWarning, match="skipped the archive member") as record:
+        root = utils.get_file("evil", URL, extract=True)
+    assert sorted(os.listdir(root)) == ["link_in", "ok.txt"]
+    assert {str(w.message).split("'")[1] for w in record} == {"../escape.txt", "/abs.txt", "link_out",
+                                                              "hard_out"}
+    assert not (tmp_path / "home" / "escape.txt").exists() and not (tmp_path / "home" / "datasets" /
+                                                                     "escape.txt").exists()
+
+
+def test_zip_extraction_skips_traversal(served, tmp_path):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("ok.txt", "fine")
+        z.writestr("../../zip_escape.txt", "x")
+    served[URL] = buf.getvalue()
+    with pytest.warns(UserWarning, match="zip_escape"):
+        root = utils.get_file("z", URL, extract=True, archive_format="zip")
+    assert os.listdir(root) == ["ok.txt"] and not (tmp_path / "zip_escape.txt").exists()
+
+
+# ---------------------------------------------------------------- PyDataset
+def test_pydataset_protocol_and_arguments():
+    class Two(utils.PyDataset):
+        def __len__(self):
+            return 2
+
+        def __getitem__(self, index):
+            return np.full((1, 1), index), np.zeros(1)
+
+    ds = Two(workers=3, max_queue_size=5)
+    assert (ds.workers, ds.use_multiprocessing, ds.max_queue_size, ds.num_batches) == (3, False, 5, 2)
+    assert [int(x[0, 0]) for x, _ in ds] == [0, 1]
+    with pytest.raises(NotImplementedError, match="use_multiprocessing=True is not supported.*got "
+                                                  "use_multiprocessing=True"):
+        Two(use_multiprocessing=True)
+    with pytest.raises(ValueError, match="workers must be an integer >= 0, got -1"):
+        Two(workers=-1)
+    with pytest.raises(ValueError, match="max_queue_size must be an integer >= 1, got 0"):
+        Two(max_queue_size=0)
+
+
+def test_pydataset_without_super_init_warns_and_uses_defaults():
+    class NoInit(utils.PyDataset):
+        def __init__(self):
+            pass
+
+        def __len__(self):
+            return 1
+
+    with pytest.warns(UserWarning, match="should call super"):
+        assert NoInit().workers == 1
+    with pytest.raises(NotImplementedError, match="must define __getitem__"):
+        NoInit()[0]

@@ -1,12 +1,16 @@
-"""Data helpers with Keras' semantics: one-hot labels, padded sequences, normalisation, seeding."""
+"""Data helpers with Keras' semantics: one-hot labels, padded sequences, normalisation, seeding,
+downloads (``get_file``) and batch sources (``PyDataset``)."""
 import numbers
 
 import numpy as np
 
 from . import config
 from .callbacks import Progbar
+from .file_utils import get_file
+from .py_dataset import PyDataset
 
-__all__ = ["to_categorical", "pad_sequences", "normalize", "set_random_seed", "Progbar"]
+__all__ = ["to_categorical", "pad_sequences", "normalize", "set_random_seed", "Progbar", "get_file",
+           "PyDataset"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):

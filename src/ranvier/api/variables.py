@@ -1,7 +1,7 @@
 """Variable: a named weight array with its gradient."""
 import numpy as np
 
-__all__ = ["Variable"]
+__all__ = ["Variable", "grad_targets"]
 
 
 class Variable:
@@ -27,7 +27,7 @@ class Variable:
 
     def __init__(self, name, value, trainable=True, regularizer=None, constraint=None):
         self.name = name
-        self.value = np.ascontiguousarray(value)
+        self.value = np.asarray(value, order="C")  # not ascontiguousarray: it makes a scalar 1-D
         self.trainable = bool(trainable)
         self.grad = np.zeros_like(self.value) if self.trainable else None
         self.regularizer = regularizer
@@ -58,19 +58,44 @@ class Variable:
             raise ValueError(f"Variable {self.name!r}: value contains NaN or inf")
         self.value[...] = value
 
-    def accumulate_grad(self, value):  # TEMP until the layers branch lands
-        if self._fresh:
-            self._fresh = False
-            self.grad[...] = value
+    def grad_target(self):
+        """Where this call's gradient goes: ``(grad, beta)``, to write ``grad = beta * grad + new``.
+
+        ``beta`` is 0.0 for the first write of a training step (overwrite: the
+        old values need not be read) and 1.0 after it, so a weight used by
+        several calls in one step (a shared layer) accumulates their
+        gradients. The caller must write ``grad`` in that step (kernels take
+        ``beta`` as an argument; NumPy code can use ``accumulate_grad``).
+
+        The model sets ``_fresh`` on every trainable variable before its
+        backward pass and zeroes the gradient of any variable no call wrote
+        (still ``_fresh`` afterwards, e.g. an unused branch).
+
+        Returns
+        -------
+        grad : ndarray of the variable's shape and dtype
+        beta : float, 0.0 or 1.0
+        """
+        beta = 0.0 if self._fresh else 1.0
+        self._fresh = False
+        return self.grad, beta
+
+    def accumulate_grad(self, value):
+        """Add ``value`` to this step's gradient (``grad_target`` for gradients computed in NumPy).
+
+        Does nothing for a variable created not trainable (it has no gradient).
+        """
+        grad, beta = self.grad_target()
+        if grad is None:
+            return
+        if beta:
+            grad += value
         else:
-            self.grad += value
+            grad[...] = value
 
     def grad_beta(self):
-        """0.0 for the first gradient write of a step, 1.0 after (so writes accumulate)."""
-        if self._fresh:
-            self._fresh = False
-            return 0.0
-        return 1.0
+        """The ``beta`` of ``grad_target()`` (kept for code written before it)."""
+        return self.grad_target()[1]
 
     def __repr__(self):
         return f"<Variable {self.name} shape={self.value.shape} dtype={self.value.dtype}>"
@@ -86,3 +111,34 @@ class Variable:
         if copy:
             return np.array(self.value, dtype=dtype, copy=True)
         return self.value if dtype is None else self.value.astype(dtype, copy=False)
+
+def grad_targets(*variables):
+    """``grad_target()`` of variables one kernel call writes together, with their one ``beta``.
+
+    Parameters
+    ----------
+    *variables : Variable or None
+        None stands for a weight the layer does not have (no bias): its gradient is None.
+
+    Returns
+    -------
+    grads : list of ndarray or None
+    beta : float
+        The model marks every variable fresh at the start of a step and a layer
+        writes its variables together, so their betas agree (checked); 0.0
+        when every entry is None.
+    """
+    grads, beta = [], None
+    for v in variables:  # grad_target() inlined: this runs in every backward pass
+        if v is None:
+            grads.append(None)
+            continue
+        b = 0.0 if v._fresh else 1.0
+        if beta is None:
+            beta = b
+        elif b != beta:
+            raise RuntimeError("grad_targets: variables written by one call must all be fresh or all be written "
+                               f"already this step, got {v.name} with beta {b} after beta {beta}")
+        v._fresh = False
+        grads.append(v.grad)
+    return grads, 0.0 if beta is None else beta

@@ -246,7 +246,7 @@ def test_a_small_cnn_learns():
     assert np.mean(model.predict(x).argmax(axis=1) == y) > 0.9
 
 
-def test_held_outputs_are_never_overwritten_and_free_buffers_are_reused():
+def test_outputs_outside_a_scratch_pool_are_never_overwritten():
     from ranvier.api.layers.pooling import MaxPooling2D
 
     rng = np.random.default_rng(11)
@@ -258,6 +258,3 @@ def test_held_outputs_are_never_overwritten_and_free_buffers_are_reused():
     np.testing.assert_array_equal(y1, y1_copy)
     np.testing.assert_array_equal(p1, p1_copy)
     assert not np.array_equal(y1, y2)
-    # Released outputs are recycled: the next call writes into the same memory.
-    address = conv(x1).__array_interface__["data"][0]
-    assert conv(x2).__array_interface__["data"][0] == address

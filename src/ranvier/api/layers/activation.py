@@ -9,8 +9,11 @@ negative slope; ``Maxout`` (Goodfellow et al. 2013) takes the maximum over
 import numpy as np
 
 from ...core import _maxout
-from .. import activations, config, constraints, initializers, regularizers
+from .. import activations, config
+from ..variables import grad_targets
+from ._buffers import scratch
 from ._capabilities import PREACTIVATION
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "PReLU", "Maxout"]
@@ -154,9 +157,7 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
-        self.alpha_initializer = initializers.get(alpha_initializer)
-        self.alpha_regularizer = regularizers.get(alpha_regularizer)
-        self.alpha_constraint = constraints.get(alpha_constraint)
+        self._alpha = WeightSpec("alpha", alpha_initializer, alpha_regularizer, alpha_constraint)
         if shared_axes is None:
             self.shared_axes = None
         else:
@@ -176,8 +177,7 @@ class PReLU(Layer):
         if any(d is None for d in shape):
             raise ValueError(f"PReLU {self.name!r}: unshared axes need a known size, got input shape "
                              f"{tuple(input_shape)}")
-        self.alpha = self.add_weight("alpha", shape, self.alpha_initializer, self.alpha_regularizer,
-                                     constraint=self.alpha_constraint)
+        self.alpha = self._alpha.add_to(self, shape)
         self._reduce = (0,) + tuple(self.shared_axes or ())
 
     def call(self, inputs, training=False):
@@ -190,21 +190,13 @@ class PReLU(Layer):
         x = cache
         alpha = self.alpha
         if alpha.trainable and self.trainable:
-            g = np.sum(dy * np.minimum(x, 0), axis=self._reduce).reshape(alpha.shape)
-            if alpha.grad_beta():
-                alpha.grad += g
-            else:
-                alpha.grad[...] = g
+            alpha.accumulate_grad(np.sum(dy * np.minimum(x, 0), axis=self._reduce).reshape(alpha.shape))
         if not need_input_grad:
             return None
         return np.where(x > 0, dy, dy * alpha.value)
 
     def get_config(self):
-        return {**super().get_config(),
-                "alpha_initializer": initializers.serialize(self.alpha_initializer),
-                "alpha_regularizer": regularizers.serialize(self.alpha_regularizer),
-                "alpha_constraint": constraints.serialize(self.alpha_constraint),
-                "shared_axes": self.shared_axes}
+        return {**super().get_config(), **self._alpha.get_config(), "shared_axes": self.shared_axes}
 
 
 class Maxout(Layer):
@@ -228,22 +220,16 @@ class Maxout(Layer):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"Maxout: {arg} must be a positive integer, got {v!r}")
         self.units, self.pieces = int(units), int(pieces)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
+        self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Maxout {self.name!r} needs inputs of shape (batch, ..., features) with a "
                              f"known last dimension, got input shape {tuple(input_shape)}")
         width = self.units * self.pieces
-        self.kernel = self.add_weight("kernel", (input_shape[-1], width), self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = self.add_weight("bias", (width,), self.bias_initializer, self.bias_regularizer,
-                                    constraint=self.bias_constraint)
+        self.kernel = self._kernel.add_to(self, (input_shape[-1], width))
+        self.bias = self._bias.add_to(self, (width,))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -251,9 +237,9 @@ class Maxout(Layer):
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
         n = x.shape[0]
-        z = np.empty((n, self.units * self.pieces), x.dtype)
-        out = np.empty((n, self.units), x.dtype)
-        argmax = np.empty((n, self.units), np.intp)
+        z = scratch(self, "z", (n, self.units * self.pieces), x.dtype)
+        out = scratch(self, "out", (n, self.units), x.dtype)
+        argmax = scratch(self, "argmax", (n, self.units), np.dtype(np.intp))
         _maxout.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax,
                                     config.kernel_threads())
         return out.reshape(inputs.shape[:-1] + (self.units,)), (x, argmax, inputs.shape)
@@ -263,22 +249,16 @@ class Maxout(Layer):
         dy = np.ascontiguousarray(dy).reshape(-1, self.units)
         trainable = self.trainable and self.kernel.trainable
         if trainable:
-            beta = self.kernel.grad_beta()
-            self.bias.grad_beta()
-            dkernel, dbias = self.kernel.grad, self.bias.grad
+            (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
         else:
-            beta, dkernel, dbias = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.bias.value)
-        dz = np.empty((x.shape[0], self.units * self.pieces), x.dtype)
-        dx = np.empty_like(x) if need_input_grad else np.empty((0, 0), x.dtype)
+            dkernel, dbias, beta = (scratch(self, "dkernel", self.kernel.shape, x.dtype),
+                                    scratch(self, "dbias", self.bias.shape, x.dtype), 0.0)
+        dz = scratch(self, "dz", (x.shape[0], self.units * self.pieces), x.dtype)
+        dx = scratch(self, "dx", x.shape if need_input_grad else (0, 0), x.dtype)
         _maxout.maxout_backward(x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx,
                                      need_input_grad, config.kernel_threads())
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "pieces": self.pieces,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+        return {**super().get_config(), "units": self.units, "pieces": self.pieces, **self._kernel.get_config(),
+                **self._bias.get_config()}

@@ -15,10 +15,15 @@ from ..variables import Variable
 from ..ops._tensor import Tensor
 from . import _tracing
 from ._symbolic import KerasTensor, call_symbolic
+from ._weight_spec import WeightSpec
 
 __all__ = ["Layer"]
 
 _NAME_COUNTS = {}
+# Positional orders of add_weight: Keras 3's, and ranvier's earlier one (a name first).
+_KERAS_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint",
+               "aggregation", "overwrite_with_gradient", "name")
+_LEGACY_ARGS = ("name", "shape", "initializer", "regularizer", "trainable", "constraint", "dtype")
 
 
 def _unique_name(base):
@@ -142,24 +147,85 @@ class Layer(Trackable):
     def dtype(self):
         return self._dtype_arg or config.floatx()
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None,
-                   trainable=True, constraint=None, dtype=None):
+    def add_weight(self, *args, **kwargs):
         """Create a weight and register it with the layer.
+
+        Keras 3's signature, ``add_weight(shape=None, initializer=None, dtype=None,
+        trainable=True, autocast=True, regularizer=None, constraint=None,
+        aggregation="none", overwrite_with_gradient=False, name=None)``; a first
+        positional string is read as ranvier's earlier order ``add_weight(name,
+        shape, initializer="glorot_uniform", regularizer=None, trainable=True,
+        constraint=None, dtype=None)``.
+
+        Parameters
+        ----------
+        shape : tuple of int, default ()
+        initializer : default "glorot_uniform" for float weights, "zeros" otherwise
+        dtype : optional
+            Default: the layer's dtype.
+        trainable : bool, default True
+        autocast : bool
+            Accepted (ranvier never casts weights).
+        regularizer, constraint : optional
+        aggregation : "none"
+            Other values raise ``NotImplementedError`` (one device, nothing to aggregate).
+        overwrite_with_gradient : False
+            True raises ``NotImplementedError``.
+        name : str, optional
+            Default: "variable", "variable_1"...
 
         Returns
         -------
         Variable
-            Use ``var.value`` (ndarray) in ``call`` and write ``var.grad`` in ``backward``.
+            Use ``var.value`` (ndarray) in ``call``; write the gradient in
+            ``backward`` through ``var.grad_target()`` or ``var.accumulate_grad``.
         """
+        order = _LEGACY_ARGS if args and isinstance(args[0], str) else _KERAS_ARGS
+        if len(args) > len(order):
+            raise TypeError(f"add_weight takes at most {len(order)} positional arguments, got {len(args)}")
+        for arg, value in zip(order, args):
+            if arg in kwargs:
+                raise TypeError(f"add_weight got multiple values for argument {arg!r}")
+            kwargs[arg] = value
+        return self._add_weight(**kwargs)
+
+    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                    regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
+                    name=None):
         from .. import constraints, regularizers  # late: they import nothing from layers
 
-        shape = normalize_shape(shape, f"{self.name}/{name} shape")
-        value = initializers.get(initializer)(shape, dtype or self.dtype)
-        var = Variable(f"{self.name}/{name}", np.asarray(value, dtype=dtype or self.dtype),
+        if aggregation != "none":
+            raise NotImplementedError(f"add_weight: aggregation={aggregation!r} is not supported "
+                                      f"(one device: only 'none'), got aggregation={aggregation!r}")
+        if overwrite_with_gradient:
+            raise NotImplementedError("add_weight: overwrite_with_gradient=True is not supported, "
+                                      f"got overwrite_with_gradient={overwrite_with_gradient!r}")
+        if name is None:
+            taken = {v.name for v in self._variables}
+            name, i = "variable", 0
+            while f"{self.name}/{name}" in taken:
+                i += 1
+                name = f"variable_{i}"
+        dtype = np.dtype(dtype or self.dtype)
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        shape = normalize_shape(() if shape is None else shape, f"{self.name}/{name} shape")
+        value = initializers.get(initializer)(shape, dtype)
+        var = Variable(f"{self.name}/{name}", np.asarray(value, dtype=dtype),
                        trainable=trainable and self.trainable,
                        regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
         self._variables.append(var)
         return var
+
+    def __getattr__(self, attribute):
+        # Keras layers expose ``kernel_initializer`` etc.: here they live in the layer's WeightSpecs.
+        # Only reached when normal lookup fails.
+        if attribute.endswith(("_initializer", "_regularizer", "_constraint")):
+            key, _, part = attribute.rpartition("_")
+            for value in self.__dict__.values():
+                if isinstance(value, WeightSpec) and value.key == key:
+                    return getattr(value, part)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attribute!r}")
 
     @property
     def weights(self):

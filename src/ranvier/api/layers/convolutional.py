@@ -8,10 +8,12 @@ costs less than writing and re-reading the whole matrix from memory.
 import numpy as np
 
 from ...core import _conv
-from .. import activations, config, constraints, initializers, regularizers
-from ._buffers import reusable_empty
+from .. import activations, config, regularizers
+from ..variables import grad_targets
+from ._buffers import scratch
 from ._capabilities import CONV_MAXPOOL, PREACTIVATION
 from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["Conv1D", "Conv2D", "Convolution1D", "Convolution2D"]
@@ -55,13 +57,9 @@ class _Conv(Layer):
         self.padding = normalize_padding(padding, cls, allowed)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     # ------------------------------------------------------------------ shapes
     def _geometry(self, spatial):
@@ -84,11 +82,8 @@ class _Conv(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
                              f"got input shape {input_shape}")
         self._geometry(input_shape[1:-1])
-        self.kernel = self.add_weight("kernel", self.kernel_size + (input_shape[-1], self.filters),
-                                      self.kernel_initializer, self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer,
-                                     constraint=self.bias_constraint) if self.use_bias else None)
+        self.kernel = self._kernel.add_to(self, self.kernel_size + (input_shape[-1], self.filters))
+        self.bias = self._bias.add_to(self, (self.filters,)) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
         out, _ = self._check_shape(tuple(input_shape))
@@ -109,7 +104,7 @@ class _Conv(Layer):
         n = x.shape[0]
         oh, ow = (1,) * (2 - self.rank) + out_spatial
         k = self.kernel.value.size // self.filters
-        z = reusable_empty(self, "_z_buffer", (n, oh, ow, self.filters), x.dtype)
+        z = scratch(self, "z", (n, oh, ow, self.filters), x.dtype)
         act = self.activation
         # The kernel adds the bias and applies a plain ReLU block by block, while the output is in cache.
         in_kernel = _in_kernel_activation(act)
@@ -146,9 +141,7 @@ class _Conv(Layer):
 
     def backward(self, dy, cache, need_input_grad=True):
         _, z, y, *_ = cache
-        # A reused buffer: a fresh multi-megabyte array page-faulted on every step.
-        dz = self.activation.backward(dy.reshape(y.shape), z, y,
-                                      out=reusable_empty(self, "_dz_buffer", y.shape, y.dtype))
+        dz = self.activation.backward(dy.reshape(y.shape), z, y, out=scratch(self, "dz", y.shape, y.dtype))
         return self.backward_preactivation(dz, cache, need_input_grad)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
@@ -180,15 +173,13 @@ class _Conv(Layer):
         if not (train or need_input_grad):
             return None
         k = self.kernel.value.size // self.filters
-        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         if train:
-            dkernel, beta = self.kernel.grad.reshape(k, self.filters), self.kernel.grad_beta()
-            dbias = self.bias.grad if self.use_bias else _EMPTY1[x.dtype]
-            if self.use_bias:
-                self.bias.grad_beta()
+            (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
         else:
-            dkernel, dbias, beta = np.empty((k, self.filters), x.dtype), _EMPTY1[x.dtype], 0.0
-        kernel_call(self.kernel.value.reshape(k, self.filters), dkernel, dbias, dx, beta, need_input_grad)
+            dkernel, dbias, beta = scratch(self, "dkernel", self.kernel.shape, x.dtype), None, 0.0
+        kernel_call(self.kernel.value.reshape(k, self.filters), dkernel.reshape(k, self.filters),
+                    _EMPTY1[x.dtype] if dbias is None else dbias, dx, beta, need_input_grad)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
@@ -196,13 +187,8 @@ class _Conv(Layer):
                 "strides": list(self.strides), "padding": self.padding,
                 "dilation_rate": list(self.dilation_rate),
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                **self._kernel.get_config(), **self._bias.get_config(),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
 
 
 class Conv1D(_Conv):

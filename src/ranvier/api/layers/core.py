@@ -4,9 +4,12 @@ import math
 import numpy as np
 
 from ...core import _blas, _dense
-from .. import activations, config, constraints, initializers, regularizers
+from .. import activations, config, regularizers
+from ..variables import grad_targets
+from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._symbolic import KerasTensor
+from ._weight_spec import WeightSpec
 from .base import Layer, normalize_shape
 
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
@@ -112,29 +115,23 @@ class Dense(Layer):
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
             raise ValueError(f"Dense {self.name!r} needs inputs of shape (batch, ..., features) with a "
                              f"known last dimension, got input shape {tuple(input_shape)}")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer,
-                                     constraint=self.bias_constraint) if self.use_bias else None)
+        self.kernel = self._kernel.add_to(self, (input_shape[-1], self.units))
+        self.bias = self._bias.add_to(self, (self.units,)) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
-        z = np.empty((x.shape[0], self.units), dtype=x.dtype)
+        z = scratch(self, "z", (x.shape[0], self.units), x.dtype)
         _dense.dense_forward(x, self.kernel.value, z)
         bias = self.bias.value if self.use_bias else None
         act = self.activation
@@ -149,15 +146,11 @@ class Dense(Layer):
     def backward_preactivation(self, dz, cache, need_input_grad=True):
         x, _, _, input_shape = cache
         dz = dz.reshape(-1, self.units)
-        dx = np.empty_like(x) if need_input_grad else _EMPTY[x.dtype].reshape(0, 0)
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY[x.dtype].reshape(0, 0)
         if self.kernel.trainable and self.trainable:
-            beta = self.kernel.grad_beta()
-            dbias = _EMPTY[x.dtype]
-            if self.use_bias:
-                self.bias.grad_beta()
-                dbias = self.bias.grad
-            _dense.dense_backward(x, self.kernel.value, dz, self.kernel.grad, dbias, dx, beta,
-                                  need_input_grad, config.kernel_threads())
+            (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
+            _dense.dense_backward(x, self.kernel.value, dz, dkernel, _EMPTY[x.dtype] if dbias is None else dbias,
+                                  dx, beta, need_input_grad, config.kernel_threads())
         elif need_input_grad:
             _blas.gemm_py(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
         return dx.reshape(input_shape) if need_input_grad else None
@@ -165,13 +158,8 @@ class Dense(Layer):
     def get_config(self):
         return {**super().get_config(), "units": self.units,
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                **self._kernel.get_config(), **self._bias.get_config(),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
 
 
 class Flatten(Layer):

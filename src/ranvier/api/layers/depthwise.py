@@ -9,10 +9,11 @@ activation are fused in one pass, as in ``Conv2D``.
 import numpy as np
 
 from ...core import _blas, _dense, _depthwise
-from .. import activations, config, constraints, initializers, regularizers
-from ._buffers import reusable_empty
+from .. import activations, config, regularizers
+from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D"]
@@ -46,13 +47,10 @@ class _DepthwiseBase(Layer):
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.depthwise_initializer = initializers.get(depthwise_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._depthwise = WeightSpec("depthwise_kernel", depthwise_initializer, depthwise_regularizer,
+                                     depthwise_constraint, key="depthwise")
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.depthwise_constraint = constraints.get(depthwise_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
 
     # ------------------------------------------------------------------ shapes
     def _where(self):
@@ -78,13 +76,9 @@ class _DepthwiseBase(Layer):
     def build(self, input_shape):
         self._check_shape(tuple(input_shape))
         channels = input_shape[-1]
-        self.depthwise_kernel = self.add_weight(
-            "depthwise_kernel", self.kernel_size + (channels, self.depth_multiplier), self.depthwise_initializer,
-            self.depthwise_regularizer, constraint=self.depthwise_constraint)
+        self.depthwise_kernel = self._depthwise.add_to(self, self.kernel_size + (channels, self.depth_multiplier))
         self._build_pointwise(channels * self.depth_multiplier)
-        self.bias = (self.add_weight("bias", (self._out_channels(channels),), self.bias_initializer,
-                                     self.bias_regularizer, constraint=self.bias_constraint)
-                     if self.use_bias else None)
+        self.bias = self._bias.add_to(self, (self._out_channels(channels),)) if self.use_bias else None
 
     def _build_pointwise(self, channels):
         """Weights between the depthwise kernel and the bias (Keras' creation order)."""
@@ -95,10 +89,10 @@ class _DepthwiseBase(Layer):
 
     # --------------------------------------------------------- forward/backward
     def _depthwise_forward(self, x, slot):
-        """The depthwise stage into a reusable buffer ``slot``: returns (output, geometry)."""
+        """The depthwise stage into the work array ``slot``: returns (output, geometry)."""
         (oh, ow), (pt, pl) = self._check_shape(x.shape)
         geom = self.kernel_size + self.strides + self.dilation_rate + (pt, pl)  # kh, kw, sh, sw, dh, dw, pt, pl
-        t = reusable_empty(self, slot, (x.shape[0], oh, ow, x.shape[-1] * self.depth_multiplier), x.dtype)
+        t = scratch(self, slot, (x.shape[0], oh, ow, x.shape[-1] * self.depth_multiplier), x.dtype)
         _depthwise.depthwise_conv2d_forward(x, self.depthwise_kernel.value, t, *geom, config.kernel_threads())
         return t, geom
 
@@ -106,12 +100,9 @@ class _DepthwiseBase(Layer):
         """Depthwise kernel gradient (when ``train``) and the input gradient (or None)."""
         if not (train or need_input_grad):
             return None
-        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         kernel = self.depthwise_kernel
-        if train:
-            dkernel, beta = kernel.grad, kernel.grad_beta()
-        else:
-            dkernel, beta = np.empty(kernel.shape, x.dtype), 0.0
+        dkernel, beta = kernel.grad_target() if train else (scratch(self, "dkernel", kernel.shape, x.dtype), 0.0)
         _depthwise.depthwise_conv2d_backward(x, kernel.value, dt, dkernel, dx, beta, need_input_grad, *geom,
                                              config.kernel_threads())
         return dx if need_input_grad else None
@@ -123,7 +114,7 @@ class _DepthwiseBase(Layer):
 
     def _bias_grad(self, dz):
         if self.trainable and self.use_bias and self.bias.trainable:
-            _dense.column_sum(dz, self.bias.grad, self.bias.grad_beta(), config.kernel_threads())
+            _dense.column_sum(dz, *self.bias.grad_target(), config.kernel_threads())
 
     def backward(self, dy, cache, need_input_grad=True):
         z, y = cache[-2:]
@@ -138,13 +129,8 @@ class _DepthwiseBase(Layer):
                 "padding": self.padding, "depth_multiplier": self.depth_multiplier,
                 "dilation_rate": list(self.dilation_rate),
                 "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "depthwise_initializer": initializers.serialize(self.depthwise_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "depthwise_regularizer": regularizers.serialize(self.depthwise_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "depthwise_constraint": constraints.serialize(self.depthwise_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint)}
+                **self._depthwise.get_config(), **self._bias.get_config(),
+                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
 
 
 class DepthwiseConv2D(_DepthwiseBase):
@@ -188,7 +174,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         return None if channels is None else channels * self.depth_multiplier
 
     def call(self, inputs, training=False):
-        t, geom = self._depthwise_forward(inputs, "_z_buffer")
+        t, geom = self._depthwise_forward(inputs, "z")
         z = t.reshape(-1, t.shape[-1])
         y = self._activate(z)
         return y.reshape(t.shape), (inputs, geom, t.shape, z, y)
@@ -238,22 +224,19 @@ class SeparableConv2D(_DepthwiseBase):
                          use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
                          bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
         self.filters = _positive_int(filters, "filters", type(self).__name__)
-        self.pointwise_initializer = initializers.get(pointwise_initializer)
-        self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
-        self.pointwise_constraint = constraints.get(pointwise_constraint)
+        self._pointwise = WeightSpec("pointwise_kernel", pointwise_initializer, pointwise_regularizer,
+                                     pointwise_constraint, key="pointwise")
 
     def _out_channels(self, channels):
         return self.filters
 
     def _build_pointwise(self, channels):
-        self.pointwise_kernel = self.add_weight("pointwise_kernel", (1, 1, channels, self.filters),
-                                                self.pointwise_initializer, self.pointwise_regularizer,
-                                                constraint=self.pointwise_constraint)
+        self.pointwise_kernel = self._pointwise.add_to(self, (1, 1, channels, self.filters))
 
     def call(self, inputs, training=False):
-        t, geom = self._depthwise_forward(inputs, "_t_buffer")
+        t, geom = self._depthwise_forward(inputs, "t")
         t2 = t.reshape(-1, t.shape[-1])
-        z = reusable_empty(self, "_z_buffer", (t2.shape[0], self.filters), t.dtype)
+        z = scratch(self, "z", (t2.shape[0], self.filters), t.dtype)
         _dense.dense_forward(t2, self.pointwise_kernel.value.reshape(t2.shape[1], self.filters), z)
         y = self._activate(z)
         return y.reshape(t.shape[:-1] + (self.filters,)), (inputs, geom, t, z, y)
@@ -266,18 +249,16 @@ class SeparableConv2D(_DepthwiseBase):
         kernel = pointwise.value.reshape(t2.shape[1], self.filters)
         train_depthwise = self._trainable(self.depthwise_kernel)
         need_dt = train_depthwise or need_input_grad
-        dt = reusable_empty(self, "_dt_buffer", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
+        dt = scratch(self, "dt", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
         dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
         if self._trainable(pointwise):
-            _dense.dense_backward(t2, kernel, dz, pointwise.grad.reshape(kernel.shape), _EMPTY1[t.dtype], dt2,
-                                  pointwise.grad_beta(), need_dt, config.kernel_threads())
+            dkernel, beta = pointwise.grad_target()
+            _dense.dense_backward(t2, kernel, dz, dkernel.reshape(kernel.shape), _EMPTY1[t.dtype], dt2, beta,
+                                  need_dt, config.kernel_threads())
         elif need_dt:
             _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
         self._bias_grad(dz)
         return self._depthwise_backward(x, dt, geom, train_depthwise, need_input_grad)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters,
-                "pointwise_initializer": initializers.serialize(self.pointwise_initializer),
-                "pointwise_regularizer": regularizers.serialize(self.pointwise_regularizer),
-                "pointwise_constraint": constraints.serialize(self.pointwise_constraint)}
+        return {**super().get_config(), "filters": self.filters, **self._pointwise.get_config()}

@@ -2,7 +2,9 @@
 import numpy as np
 
 from ...core import _embedding
-from .. import config, constraints, initializers, regularizers
+from .. import config, initializers, regularizers
+from ._buffers import scratch
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["Embedding"]
@@ -47,10 +49,9 @@ class Embedding(Layer):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"Embedding: {arg} must be a positive integer, got {value!r}")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self.embeddings_initializer = _initializer(embeddings_initializer)
-        self.embeddings_regularizer = regularizers.get(embeddings_regularizer)
+        self._embeddings = WeightSpec("embeddings", _initializer(embeddings_initializer), embeddings_regularizer,
+                                      embeddings_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.embeddings_constraint = constraints.get(embeddings_constraint)
         self.mask_zero = bool(mask_zero)
 
     @property
@@ -58,9 +59,7 @@ class Embedding(Layer):
         return self.mask_zero
 
     def build(self, input_shape):
-        self.embeddings = self.add_weight("embeddings", (self.input_dim, self.output_dim),
-                                          self.embeddings_initializer, self.embeddings_regularizer,
-                                          constraint=self.embeddings_constraint)
+        self.embeddings = self._embeddings.add_to(self, (self.input_dim, self.output_dim))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
@@ -91,20 +90,18 @@ class Embedding(Layer):
         ids = self._ids(inputs)
         flat = ids.reshape(-1)
         table = self.embeddings.value
-        out = np.empty((flat.shape[0], self.output_dim), table.dtype)
+        out = scratch(self, "out", (flat.shape[0], self.output_dim), table.dtype)
         _embedding.embedding_forward(flat, table, out, config.kernel_threads())
         return out.reshape(ids.shape + (self.output_dim,)), flat
 
     def backward(self, dy, cache, need_input_grad=True):
         if self.trainable and self.embeddings.trainable:
             dy = np.ascontiguousarray(dy, dtype=self.embeddings.dtype).reshape(-1, self.output_dim)
-            _embedding.embedding_backward(cache, dy, self.embeddings.grad, self.embeddings.grad_beta())
+            _embedding.embedding_backward(cache, dy, *self.embeddings.grad_target())
         return None
 
     def get_config(self):
         return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                "embeddings_initializer": initializers.serialize(self.embeddings_initializer),
-                "embeddings_regularizer": regularizers.serialize(self.embeddings_regularizer),
+                **self._embeddings.get_config(),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "embeddings_constraint": constraints.serialize(self.embeddings_constraint),
                 "mask_zero": self.mask_zero}

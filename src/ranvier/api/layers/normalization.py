@@ -2,8 +2,10 @@
 import numpy as np
 
 from ...core import _norm
-from .. import config, constraints, initializers, regularizers
-from ._buffers import reusable_empty
+from .. import config, initializers
+from ..variables import grad_targets
+from ._buffers import scratch
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
@@ -35,21 +37,15 @@ class _Normalization(Layer):
         super().__init__(**kwargs)
         self.epsilon = _check_epsilon(epsilon, type(self).__name__)
         self.center, self.scale = bool(center), bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        self._beta = WeightSpec("beta", beta_initializer, beta_regularizer, beta_constraint)
+        self._gamma = WeightSpec("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
         self.gamma = self.beta = None
 
     def _build_affine(self, shape):
         if self.scale:
-            self.gamma = self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer,
-                                         constraint=self.gamma_constraint)
+            self.gamma = self._gamma.add_to(self, shape)
         if self.center:
-            self.beta = self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer,
-                                        constraint=self.beta_constraint)
+            self.beta = self._beta.add_to(self, shape)
         size = int(np.prod(shape))
         self._ones = np.ones(size, self.dtype)
         self._zeros = np.zeros(size, self.dtype)
@@ -62,25 +58,15 @@ class _Normalization(Layer):
 
     def _affine_grads(self):
         """(dgamma, dbeta, grad_beta) for the kernels: empty arrays for weights not trained."""
+        (dgamma, dbeta), grad_beta = grad_targets(*[var if var is not None and self.trainable and var.trainable
+                                                    else None for var in (self.gamma, self.beta)])
         empty = self._ones[:0]
-        trained = self.trainable
-        dgamma = self.gamma.grad.reshape(-1) if self.scale and trained and self.gamma.trainable else empty
-        dbeta = self.beta.grad.reshape(-1) if self.center and trained and self.beta.trainable else empty
-        # The model marks every gradient fresh at the start of a step, so both flags agree.
-        grad_beta = 0.0
-        for var, grad in ((self.gamma, dgamma), (self.beta, dbeta)):
-            if grad.shape[0]:
-                grad_beta = var.grad_beta()
-        return dgamma, dbeta, grad_beta
+        return (empty if dgamma is None else dgamma.reshape(-1), empty if dbeta is None else dbeta.reshape(-1),
+                grad_beta)
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": initializers.serialize(self.beta_initializer),
-                "gamma_initializer": initializers.serialize(self.gamma_initializer),
-                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-                "beta_constraint": constraints.serialize(self.beta_constraint),
-                "gamma_constraint": constraints.serialize(self.gamma_constraint)}
+                **self._beta.get_config(), **self._gamma.get_config()}
 
 
 class BatchNormalization(_Normalization):
@@ -142,10 +128,10 @@ class BatchNormalization(_Normalization):
             raise ValueError(f"BatchNormalization {self.name!r}: the axis {self.axis} dimension must be known, "
                              f"got input shape {tuple(input_shape)}")
         self._build_affine((channels,))
-        self.moving_mean = self.add_weight("moving_mean", (channels,), self.moving_mean_initializer,
-                                           trainable=False)
-        self.moving_variance = self.add_weight("moving_variance", (channels,),
-                                               self.moving_variance_initializer, trainable=False)
+        self.moving_mean = self.add_weight(shape=(channels,), initializer=self.moving_mean_initializer,
+                                           trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(shape=(channels,), initializer=self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
 
     def _rows(self, a):
         """``a`` as (positions, channels) rows, channel axis last (a view when it already is)."""
@@ -163,14 +149,14 @@ class BatchNormalization(_Normalization):
     def call(self, inputs, training=False):
         x = self._rows(inputs)
         gamma, beta = self._affine()
-        out = reusable_empty(self, "_out_buffer", x.shape, x.dtype)
+        out = scratch(self, "out", x.shape, x.dtype)
         n_threads = config.kernel_threads()
         batch_stats = bool(training) and self.trainable
         if batch_stats:
             if x.shape[0] == 0:
                 raise ValueError(f"BatchNormalization {self.name!r}: training needs a non-empty batch to compute "
                                  f"the batch statistics, got input of shape {inputs.shape}")
-            stats = reusable_empty(self, "_stats_buffer", (2, x.shape[1]), x.dtype)
+            stats = scratch(self, "stats", (2, x.shape[1]), x.dtype)
             mean, var = stats
             _norm.batch_norm_train_forward(x, gamma, beta, self.epsilon, self.momentum, out, mean, var,
                                            self.moving_mean.value, self.moving_variance.value, n_threads)
@@ -185,8 +171,7 @@ class BatchNormalization(_Normalization):
         if not need_input_grad and not (dgamma.shape[0] or dbeta.shape[0]):
             return None
         gamma, _ = self._affine()
-        dx = reusable_empty(self, "_dx_buffer", x.shape, x.dtype) if need_input_grad \
-            else np.empty((0, x.shape[1]), x.dtype)
+        dx = scratch(self, "dx", x.shape if need_input_grad else (0, x.shape[1]), x.dtype)
         _norm.batch_norm_backward(x, self._rows(dy), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
                                   grad_beta, batch_stats, need_input_grad, config.kernel_threads())
         return self._unrows(dx, shape) if need_input_grad else None
@@ -254,8 +239,8 @@ class LayerNormalization(_Normalization):
     def call(self, inputs, training=False, mask=None):
         x = inputs.reshape(-1, self._n_features)
         gamma, beta = self._affine()
-        out = np.empty_like(x)
-        mean, var = np.empty(x.shape[0], x.dtype), np.empty(x.shape[0], x.dtype)
+        out = scratch(self, "out", x.shape, x.dtype)
+        mean, var = scratch(self, "stats", (2, x.shape[0]), x.dtype)
         _norm.layer_norm_forward(x, gamma, beta, self.epsilon, out, mean, var, config.kernel_threads())
         return out.reshape(inputs.shape), (x, mean, var)
 
@@ -265,7 +250,7 @@ class LayerNormalization(_Normalization):
         if not need_input_grad and not (dgamma.shape[0] or dbeta.shape[0]):
             return None
         gamma, _ = self._affine()
-        dx = np.empty_like(x) if need_input_grad else np.empty((0, x.shape[1]), x.dtype)
+        dx = scratch(self, "dx", x.shape if need_input_grad else (0, x.shape[1]), x.dtype)
         _norm.layer_norm_backward(x, dy.reshape(x.shape), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
                                   grad_beta, need_input_grad, config.kernel_threads())
         return dx.reshape(dy.shape) if need_input_grad else None

@@ -9,7 +9,7 @@ import numpy as np
 
 from ...core import _pool
 from .. import config
-from ._buffers import reusable_empty
+from ._buffers import scratch
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
 from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
@@ -26,8 +26,8 @@ def _rank_shape(rank):
 
 def _pool_buffers(layer, is_max, x_shape, out_hw, dtype):
     """The layer's reused (out, argmax or None) for (n, h, w, c) input."""
-    out = reusable_empty(layer, "_out_buffer", (x_shape[0],) + tuple(out_hw) + (x_shape[3],), dtype)
-    return out, reusable_empty(layer, "_argmax_buffer", out.shape, np.dtype(np.int32)) if is_max else None
+    out = scratch(layer, "out", (x_shape[0],) + tuple(out_hw) + (x_shape[3],), dtype)
+    return out, scratch(layer, "argmax", out.shape, np.dtype(np.int32)) if is_max else None
 
 
 def _pool_forward(layer, is_max, x, window, strides, pads, out_hw):
@@ -45,7 +45,7 @@ _NO_GATE = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64
 
 
 def _pool_backward(layer, is_max, dy, argmax, window, strides, pads, x_shape, gate=None):
-    dx = reusable_empty(layer, "_dx_buffer", x_shape, dy.dtype)
+    dx = scratch(layer, "dx", x_shape, dy.dtype)
     nt = config.kernel_threads()
     if is_max:
         _pool.max_pool2d_backward(dy, argmax, _NO_GATE[dy.dtype] if gate is None else gate, dx, nt)

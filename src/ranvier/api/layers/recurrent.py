@@ -12,8 +12,10 @@ output mask is reversed like the output sequence (Keras returns it unreversed).
 import numpy as np
 
 from ...core import _recurrent
-from .. import config, constraints, initializers, regularizers
-from ._buffers import reusable_empty
+from .. import config, regularizers
+from ..variables import grad_targets
+from ._buffers import scratch
+from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
@@ -45,8 +47,8 @@ def _dropout_mask(rng, rate, shape, dtype):
 
 
 def _zeroed(owner, slot, shape, dtype):
-    """A zero-filled work array, reused from step to step (``reusable_empty``: a fresh aligned one costs ~5 us)."""
-    out = reusable_empty(owner, slot, shape, dtype)
+    """A zero-filled work array (``scratch``: reused from step to step, a fresh aligned one costs ~5 us)."""
+    out = scratch(owner, slot, shape, dtype)
     out.fill(0)
     return out
 
@@ -89,16 +91,11 @@ class _Recurrent(Layer):
         self.activation = _activation_name(activation, "activation", owner)
         self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation", owner)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.recurrent_initializer = initializers.get(recurrent_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._recurrent_kernel = WeightSpec("recurrent_kernel", recurrent_initializer, recurrent_regularizer,
+                                            recurrent_constraint, key="recurrent")
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.recurrent_constraint = constraints.get(recurrent_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         self.dropout = _check_rate(dropout, "dropout", owner)
         self.recurrent_dropout = _check_rate(recurrent_dropout, "recurrent_dropout", owner)
         self.seed = seed
@@ -119,15 +116,11 @@ class _Recurrent(Layer):
             raise ValueError(f"{type(self).__name__} {self.name!r} expects input of shape "
                              f"(batch, timesteps, features) with known features, got {tuple(input_shape)}")
         n_in, width = input_shape[-1], self._gates * self.units
-        self.kernel = self.add_weight("kernel", (n_in, width), self.kernel_initializer,
-                                      self.kernel_regularizer, constraint=self.kernel_constraint)
-        self.recurrent_kernel = self.add_weight("recurrent_kernel", (self.units, width),
-                                                self.recurrent_initializer, self.recurrent_regularizer,
-                                                constraint=self.recurrent_constraint)
+        self.kernel = self._kernel.add_to(self, (n_in, width))
+        self.recurrent_kernel = self._recurrent_kernel.add_to(self, (self.units, width))
         if self.use_bias:
             shape = self._bias_shape()
-            self.bias = self.add_weight("bias", shape, "zeros", self.bias_regularizer,
-                                        constraint=self.bias_constraint)
+            self.bias = self._bias.add_to(self, shape, initializer="zeros")
             self.bias.value[...] = self._bias_value(shape)
         else:
             self.bias = None
@@ -188,10 +181,10 @@ class _Recurrent(Layer):
             xt *= in_mask
         if training and self.recurrent_dropout > 0:
             rm = _dropout_mask(self._rng, self.recurrent_dropout, (B, u), dtype)
-            h_rec = reusable_empty(self, "_h_rec_buffer", (T, B, u), dtype)
+            h_rec = scratch(self, "h_rec", (T, B, u), dtype)
         else:
             rm, h_rec = _EMPTY[dtype, 2], _EMPTY[dtype, 3]
-        h = reusable_empty(self, "_h_buffer", (T + 1, B, u), dtype)
+        h = scratch(self, "h", (T + 1, B, u), dtype)
         h[0] = 0 if states is None else states[0]
         extra = self._forward(xt, m, rm, h, h_rec, states)
         seq = np.ascontiguousarray(np.swapaxes(h[1:], 0, 1)) if self.return_sequences else h[T].copy()
@@ -213,7 +206,7 @@ class _Recurrent(Layer):
         dtype = xt.dtype
         dys = list(dy) if self.return_state else [dy]
         dys = [np.zeros((B, self.units), dtype) if g is None else g for g in dys]
-        dh = _zeroed(self, "_dh_buffer", (B, self.units), dtype)
+        dh = _zeroed(self, "dh", (B, self.units), dtype)
         if self.return_sequences:
             dh_seq = np.ascontiguousarray(np.swapaxes(dys[0], 0, 1), dtype=dtype)
         else:
@@ -221,18 +214,15 @@ class _Recurrent(Layer):
             dh += dys[0]
         if self.return_state:
             dh += dys[1]
-        trainable = self.trainable and self.kernel.trainable
-        if trainable:
-            beta = self.kernel.grad_beta()
-            self.recurrent_kernel.grad_beta()
-            if self.bias is not None:
-                self.bias.grad_beta()
-            dkernel, drec = self.kernel.grad, self.recurrent_kernel.grad
+        if self.trainable and self.kernel.trainable:
+            (dkernel, drec, dbias), beta = grad_targets(self.kernel, self.recurrent_kernel, self.bias)
         else:
-            beta, dkernel, drec = 0.0, np.empty_like(self.kernel.value), np.empty_like(self.recurrent_kernel.value)
-        dx = reusable_empty(self, "_dx_buffer", xt.shape, dtype) if need_input_grad else _EMPTY[dtype, 3]
-        d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dx,
-                                  beta, need_input_grad, trainable)
+            dkernel, drec, dbias, beta = (scratch(self, "dkernel", self.kernel.shape, dtype),
+                                          scratch(self, "drecurrent", self.recurrent_kernel.shape, dtype), None, 0.0)
+        dbias = _EMPTY[dtype, 1] if dbias is None else dbias.reshape(-1)
+        dx = scratch(self, "dx", xt.shape, dtype) if need_input_grad else _EMPTY[dtype, 3]
+        d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dbias, dx,
+                                  beta, need_input_grad)
         if not need_input_grad:
             return [None] * (1 + self._n_states) if has_states else None
         if in_mask is not None:
@@ -240,26 +230,12 @@ class _Recurrent(Layer):
         dx = np.ascontiguousarray(np.swapaxes(dx[::-1] if self.go_backwards else dx, 0, 1))
         return [dx] + d_states if has_states else dx
 
-    def _bias_grad_out(self, trainable, dtype):
-        """Where the kernels write the bias gradient (flat), or an empty array for "none"."""
-        if not trainable or self.bias is None:
-            return _EMPTY[dtype, 1]
-        return self.bias.grad.reshape(-1)
-
     # ---------------------------------------------------------------- config
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                **self._kernel.get_config(), **self._recurrent_kernel.get_config(), **self._bias.get_config(),
                 "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "kernel_constraint": constraints.serialize(self.kernel_constraint),
-                "recurrent_constraint": constraints.serialize(self.recurrent_constraint),
-                "bias_constraint": constraints.serialize(self.bias_constraint),
                 "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
                 "return_sequences": self.return_sequences, "return_state": self.return_state,
                 "go_backwards": self.go_backwards, "unroll": self.unroll}
@@ -294,17 +270,17 @@ class SimpleRNN(_Recurrent):
         super().__init__(units, activation=activation, **kwargs)
 
     def _forward(self, xt, m, rm, h, h_rec, states):
-        z = reusable_empty(self, "_gates_buffer", h[1:].shape, h.dtype)
+        z = scratch(self, "gates", h[1:].shape, h.dtype)
         _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                       self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
                                       _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
         return None
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
-                  need_dx, trainable):
-        dgates = reusable_empty(self, "_dgates_buffer", h[1:].shape, h.dtype)
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta,
+                  need_dx):
+        dgates = scratch(self, "dgates", h[1:].shape, h.dtype)
         _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
-                                       dh_seq, dh, dgates, dkernel, drec, self._bias_grad_out(trainable, h.dtype),
+                                       dh_seq, dh, dgates, dkernel, drec, dbias,
                                        dx, beta, need_dx, _recurrent.ACTIVATIONS[self.activation],
                                        config.kernel_threads())
         return [dh]
@@ -354,10 +330,10 @@ class LSTM(_Recurrent):
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         T, B, _ = xt.shape
-        gates = reusable_empty(self, "_gates_buffer", (T, B, 4 * self.units), xt.dtype)
-        c = reusable_empty(self, "_c_buffer", h.shape, h.dtype)
+        gates = scratch(self, "gates", (T, B, 4 * self.units), xt.dtype)
+        c = scratch(self, "c", h.shape, h.dtype)
         c[0] = 0 if states is None else states[1]
-        act_c = reusable_empty(self, "_act_c_buffer", h[1:].shape, h.dtype)
+        act_c = scratch(self, "act_c", h[1:].shape, h.dtype)
         _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                 self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
@@ -367,16 +343,16 @@ class LSTM(_Recurrent):
     def _extra_states(self, extra, T):
         return [extra[1][T].copy()]
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dx, beta,
-                  need_dx, trainable):
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta,
+                  need_dx):
         gates, c, act_c = extra
-        dc = _zeroed(self, "_dc_buffer", dh.shape, dh.dtype)
+        dc = _zeroed(self, "dc", dh.shape, dh.dtype)
         if d_extra:
             dc += d_extra[0]
-        dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
+        dgates = scratch(self, "dgates", gates.shape, gates.dtype)
         _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
                                  act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec,
-                                 self._bias_grad_out(trainable, h.dtype), dx, beta, need_dx,
+                                 dbias, dx, beta, need_dx,
                                  _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                  config.kernel_threads())
         return [dh, dc]
@@ -418,22 +394,22 @@ class GRU(_Recurrent):
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         T, B, _ = xt.shape
-        gates = reusable_empty(self, "_gates_buffer", (T, B, 3 * self.units), xt.dtype)
-        rec = reusable_empty(self, "_rec_buffer", gates.shape, gates.dtype)
+        gates = scratch(self, "gates", (T, B, 3 * self.units), xt.dtype)
+        rec = scratch(self, "rec", gates.shape, gates.dtype)
         _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
                                self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                config.kernel_threads())
         return gates, rec
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dx, beta,
-                  need_dx, trainable):
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dbias, dx, beta,
+                  need_dx):
         gates, rec = extra
-        dgates = reusable_empty(self, "_dgates_buffer", gates.shape, gates.dtype)
-        drec = reusable_empty(self, "_drec_buffer", rec.shape, rec.dtype)
+        dgates = scratch(self, "dgates", gates.shape, gates.dtype)
+        drec = scratch(self, "drec", rec.shape, rec.dtype)
         _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
                                 h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel,
-                                self._bias_grad_out(trainable, h.dtype), dx, beta, need_dx,
+                                dbias, dx, beta, need_dx,
                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
                                 config.kernel_threads())
         return [dh]

@@ -13,7 +13,7 @@ import numpy as np
 
 from ...core import _dropout
 from .. import config, regularizers
-from ._buffers import reusable_empty
+from ._buffers import scratch
 from .base import Layer
 
 __all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
@@ -104,12 +104,12 @@ class Dropout(_RandomLayer):
         shape = self._noise_shape(inputs.shape)
         seed, n_threads = self._next_seed(), config.kernel_threads()
         if shape == inputs.shape:
-            out = reusable_empty(self, "_out_buffer", inputs.shape, inputs.dtype)
-            keep = reusable_empty(self, "_mask_buffer", inputs.shape, np.dtype(np.uint8))
+            out = scratch(self, "out", inputs.shape, inputs.dtype)
+            keep = scratch(self, "mask", inputs.shape, np.dtype(np.uint8))
             _dropout.dropout_forward(inputs.reshape(-1), seed, self.rate, out.reshape(-1),
                                      keep.reshape(-1), n_threads)
             return out, keep
-        keep = np.empty(shape, np.uint8)
+        keep = scratch(self, "mask", shape, np.dtype(np.uint8))
         _dropout.keep_mask(seed, self.rate, keep.reshape(-1), n_threads)
         factor = keep * inputs.dtype.type(1.0 / (1.0 - self.rate))
         return inputs * factor, factor
@@ -120,7 +120,7 @@ class Dropout(_RandomLayer):
         if cache is None:
             return dy
         if cache.dtype == np.uint8:  # full-shape mask from the fused kernel
-            dx = reusable_empty(self, "_dx_buffer", dy.shape, dy.dtype)
+            dx = scratch(self, "dx", dy.shape, dy.dtype)
             _dropout.dropout_backward(dy.reshape(-1), cache.reshape(-1), self.rate, dx.reshape(-1),
                                       config.kernel_threads())
             return dx
@@ -206,7 +206,7 @@ class GaussianNoise(_RandomLayer):
     def call(self, inputs, training=False, mask=None):
         if not training or self.stddev == 0.0:
             return inputs, None
-        out = np.empty_like(inputs)
+        out = scratch(self, "out", inputs.shape, inputs.dtype)
         _dropout.normal_fill(self._next_seed(), 0.0, self.stddev, out.reshape(-1), config.kernel_threads())
         out += inputs
         return out, None
@@ -234,7 +234,7 @@ class GaussianDropout(_RandomLayer):
     def call(self, inputs, training=False, mask=None):
         if not training or self.rate == 0.0:
             return inputs, None
-        noise = np.empty_like(inputs)
+        noise = scratch(self, "noise", inputs.shape, inputs.dtype)
         _dropout.normal_fill(self._next_seed(), 1.0, math.sqrt(self.rate / (1.0 - self.rate)),
                              noise.reshape(-1), config.kernel_threads())
         return inputs * noise, noise
@@ -262,7 +262,7 @@ class AlphaDropout(Dropout):
         if not training or self.rate == 0.0:
             return inputs, None
         rate, alpha_p = self.rate, self._ALPHA_P
-        keep = np.empty(self._noise_shape(inputs.shape), np.uint8)
+        keep = scratch(self, "mask", self._noise_shape(inputs.shape), np.dtype(np.uint8))
         _dropout.keep_mask(self._next_seed(), rate, keep.reshape(-1), config.kernel_threads())
         a = ((1.0 - rate) * (1.0 + rate * alpha_p ** 2)) ** -0.5
         b = -a * alpha_p * rate

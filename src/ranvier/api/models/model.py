@@ -12,6 +12,7 @@ import numpy as np
 from .. import losses, optimizers, saving
 from .. import metrics as metrics_module
 from ..layers import _tracing
+from ..layers._buffers import ScratchPool
 from ..layers._symbolic import KerasTensor, topological_nodes
 from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
@@ -65,6 +66,7 @@ class Model(Trainer, Trackable):
         self.history = None
         self._executor = None
         self._flat_params = None
+        self._scratch = ScratchPool()  # the layers' work arrays of a training step
         self._call_penalty = 0.0  # activity penalties of the last call under a tape (compute_loss)
         if inputs is not None:
             self._set_graph(inputs, outputs)

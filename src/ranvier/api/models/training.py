@@ -124,13 +124,18 @@ class Trainer:
         return outs[0], run
 
     def _compute_gradients(self, x, y, sw):
-        """Forward, loss, backward and weight penalties: fills the flat gradient buffer."""
-        out, run = self._forward(x, training=True)
-        penalty = run.penalty
-        loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
-        for v in self._flat_vars:
-            v._fresh = True
-        self._executor.backward([dy], run, (0,) if self._fused else ())
+        """Forward, loss, backward and weight penalties: fills the flat gradient buffer.
+
+        The returned output lives in the model's scratch pool: valid until the next step.
+        """
+        self._scratch.recycle()  # the previous step's work arrays (and output) are free again
+        with self._scratch.active():
+            out, run = self._forward(x, training=True)
+            penalty = run.penalty
+            loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
+            for v in self._flat_vars:
+                v._fresh = True
+            self._executor.backward([dy], run, (0,) if self._fused else ())
         for v in self._flat_vars:
             if v._fresh:  # no layer wrote it this step (e.g. an unused branch)
                 v.grad[...] = 0

@@ -1,4 +1,4 @@
-"""Small built-in data sets (no download)."""
+"""The two-class Gaussian mixture of the lecture notes: a small built-in data set (no download)."""
 import numpy as np
 
 __all__ = ["make_gaussian_mixture"]
