@@ -21,13 +21,12 @@ gradients), summed per step with the weight gradients.
 from cython.parallel cimport parallel
 from libc.stdlib cimport calloc, free, malloc
 
-from ranvier.core._blas cimport gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport (effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier,
                                    rv_progress_set, rv_progress_wait)
-from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
+from ranvier.core._matmul cimport gemm, pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
 
 #: Activation codes of the fused gate kernels.
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
