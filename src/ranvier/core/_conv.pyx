@@ -73,11 +73,10 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
         for blk in prange((m + BLOCK_ROWS - 1) // BLOCK_ROWS, schedule="static", num_threads=t):
             r0 = blk * BLOCK_ROWS
             block_forward(x, r0, min(BLOCK_ROWS, m - r0), kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise,
-                           scratch + threadid() * BLOCK_ROWS * k, packed, f, b, apply_relu,
-                           &out[0, 0, 0, 0] + r0 * f)
+                          scratch + threadid() * BLOCK_ROWS * k, packed, f, b, apply_relu,
+                          &out[0, 0, 0, 0] + r0 * f)
     free(scratch)
     packed_free(packed)
-
 
 
 def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -116,5 +115,4 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
         return
     cdef Pooled none
     gradients(x, kernel, &dz[0, 0, 0, 0], none, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
-               oh, ow, n_threads)
-
+              oh, ow, n_threads)

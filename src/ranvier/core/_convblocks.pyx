@@ -58,7 +58,7 @@ cdef void block_forward(const floating[:, :, :, ::1] x, Py_ssize_t r0, Py_ssize_
             cols = <floating*> &x[0, 0, 0, 0] + r0 * k
         else:
             move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r0, r0 + rows, 0, k,
-                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols, False)
+                      kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, cols, False)
         packed_gemm(False, rows, 0, f, k, cols, k, packed, z, f, False)
     if bias != NULL:
         add_bias(z, bias, rows, f)
@@ -273,7 +273,7 @@ cdef void _grad_span(const floating[:, :, :, ::1] x, const floating* dz, Pooled 
         else:
             ld = k1 - k0
             move_rows(<floating*> &x[0, 0, 0, 0], x.shape[1], x.shape[2], c, 0, r, r + rows, k0, k1,
-                       kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
+                      kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, buf, False)
             cols = buf
         d = _dz_rows(dz, pooled, oh, ow, f, r, rows, zb)
         if strided:

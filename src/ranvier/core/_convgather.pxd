@@ -22,9 +22,9 @@ cdef extern from "rv_conv_pixels.h":
 
 
 cdef inline void move_rows(floating* x, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c, Py_ssize_t n0,
-                            Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k0, Py_ssize_t k1,
-                            int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
-                            Py_ssize_t oh, Py_ssize_t ow, floating* col, bint scatter) noexcept nogil:
+                           Py_ssize_t r0, Py_ssize_t r1, Py_ssize_t k0, Py_ssize_t k1,
+                           int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
+                           Py_ssize_t oh, Py_ssize_t ow, floating* col, bint scatter) noexcept nogil:
     """Gather columns [k0, k1) of column rows [r0, r1) from x into ``col``, or scatter-add them back.
 
     Rows count from image n0's first output pixel; ``col`` holds row r0 first,
@@ -107,4 +107,3 @@ cdef inline void _move_pixels(floating* src, Py_ssize_t lds, floating* d, Py_ssi
         rv_copy_pixels_f32(d + xa * ld, ld, src, lds, xb - xa, width)
     else:
         rv_copy_pixels_f64(d + xa * ld, ld, src, lds, xb - xa, width)
-

@@ -87,13 +87,12 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
             r0 = (i * oh + 2 * p0) * ow
             rows = 2 * (p1 - p0) * ow
             block_forward(x, r0, rows, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, False, cols, packed, f, NULL,
-                           False, z)
+                          False, z)
             for p in range(p0, p1):
                 max_pool_2x2_bias_relu_row(z + 2 * (p - p0) * ow * f, ow, f, pw, <index_t> (2 * p * ow * f), b,
                                            &out[i, p, 0, 0], &argmax[i, p, 0, 0])
     free(scratch)
     packed_free(packed)
-
 
 
 def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -150,8 +149,7 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
                                 kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, n_threads)
             return
     gradients(x, kernel, <const floating*> NULL, pooled, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw,
-               pt, pl, oh, ow, n_threads)
-
+              pt, pl, oh, ow, n_threads)
 
 
 cdef void _pooled_kernel_grad(const float[:, :, :, ::1] x, Pooled pooled, Py_ssize_t f, float* dkernel,
@@ -174,4 +172,3 @@ cdef void _pooled_kernel_grad(const float[:, :, :, ::1] x, Pooled pooled, Py_ssi
                          parts + ch * part_len, parts + ch * part_len + k * f)
         add_partials(parts, n_chunks, part_len, k * f, f, dkernel, dbias, accumulate, t)
     free(parts)
-

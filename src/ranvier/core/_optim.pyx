@@ -19,7 +19,7 @@ Conventions shared by every ``*_update`` kernel:
 - Hyperparameters are doubles, applied in the arrays' precision.
 """
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf, pow, isnan
+from libc.math cimport sqrt, sqrtf, pow
 from libc.stdlib cimport malloc, free
 
 from ranvier.core._types cimport floating
@@ -52,7 +52,7 @@ ctypedef struct _Hyper:
     double alpha           # adam step size lr*sqrt(1-b2^t)/(1-b1^t)
     double clipvalue
     double weight_decay    # coupled: added to the gradient
-    double decoupled_decay # adamw: w -= lr*wd*w
+    double decoupled_decay  # adamw: w -= lr*wd*w
     bint flag              # nesterov / centered / amsgrad
 
 

@@ -414,14 +414,14 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     activation, recurrent_activation : int, codes of ``ACTIVATIONS``.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("lstm_forward", "bias", (bias.shape[0],), (4 * u,))
     _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
     _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
     _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
     _forward_loop(_LSTM, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, gates, h[:0], h, c,
-                 act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
+                  act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -459,8 +459,8 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _backward_loop(_LSTM, x, kernel, recurrent_kernel, mask, rec_mask, gates, h[:0], h, c, act_c, h_rec,
-                  dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                  has_mask, has_rm, activation, recurrent_activation, n_threads)
+                   dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
+                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 # ----------------------------------------------------------------------- GRU
@@ -527,13 +527,13 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     h_rec : as in ``lstm_forward``. OUT.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
     _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
     _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
     _forward_loop(_GRU, x, kernel, recurrent_kernel, &bias[0, 0], &bias[1, 0], mask, rec_mask, gates, rec,
-                 h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
+                  h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -571,8 +571,8 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
     _backward_loop(_GRU, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h[:0], h[:0], h_rec,
-                  dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                  has_mask, has_rm, activation, recurrent_activation, n_threads)
+                   dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
+                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 # ----------------------------------------------------------------- SimpleRNN
@@ -610,12 +610,12 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
     h_rec : as in ``lstm_forward``. OUT.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
     _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
     _forward_loop(_SIMPLE, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, z, h[:0], h, h[:0],
-                 h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
+                  h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
 
 
 def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -648,8 +648,8 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _backward_loop(_SIMPLE, x, kernel, recurrent_kernel, mask, rec_mask, h[:0], h[:0], h, h[:0], h[:0],
-                  h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
-                  beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
+                   h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
+                   beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
 
 
 # ------------------------------------------------------------ the time loops
