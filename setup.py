@@ -82,10 +82,16 @@ def _extensions():
         "initializedcheck": debug,
         "embedsignature": True,
     }
+    # The kernels' C lives in core/include/*.h; a header edit must rebuild the modules (setuptools
+    # compares ``depends`` with the built file), and every header is listed for every module.
+    include = os.path.join("src", "ranvier", "core", "include")
+    headers = sorted(glob.glob(os.path.join(include, "*.h")))
     exts = [
         Extension(
             "ranvier.core." + os.path.splitext(os.path.basename(path))[0],
             [path],
+            include_dirs=[include],
+            depends=headers,
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION")],
         )
         for path in sorted(glob.glob(os.path.join("src", "ranvier", "core", "*.pyx")))

@@ -1,11 +1,11 @@
-"""ranvier.core._conv against its NumPy reference, scipy.signal and finite differences."""
+"""ranvier.core._conv and _convpool against the NumPy reference, scipy.signal and finite differences."""
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from ranvier.core import _conv, _pool
+from ranvier.core import _conv, _convpool, _pool
 from ranvier.reference import conv as ref
 from ranvier.testing import numerical_gradient, relative_error
 
@@ -158,31 +158,12 @@ def test_thread_count_does_not_change_results(g):
     results = []
     for t in (1, 2, 3):
         out, dk, db, dx = np.empty_like(dz), np.empty_like(kernel), np.empty(dz.shape[-1], np.float32), np.empty_like(x)
-        colx = np.empty((dz.shape[0] * out_hw[0] * out_hw[1], kernel.shape[0]), np.float32)
-        _conv.im2col(x, *geom, colx, *out_hw, t)
         _conv.conv2d_forward(x, kernel, np.ones(dz.shape[-1], np.float32), True, out, *geom, t)
         _conv.conv2d_backward(x, kernel, dz, dk, db, dx, 0.0, True, *geom, t)
-        results.append((colx, out, dk, db, dx))
+        results.append((out, dk, db, dx))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
-
-
-@pytest.mark.parametrize("g", GEOMETRIES[:4] + BLOCK_GEOMETRIES[:2])
-def test_col2im_is_the_adjoint_of_im2col(g):
-    rng = np.random.default_rng(6)
-    x, _, geom, out_hw = _setup(g, np.float64, rng)
-    cols = np.empty((x.shape[0] * out_hw[0] * out_hw[1], geom[0] * geom[1] * x.shape[3]))
-    _conv.im2col(x, *geom, cols, *out_hw, 2)
-    c = rng.standard_normal(cols.shape)
-    back = np.empty_like(x)
-    _conv.col2im(c, *geom, back, *out_hw, 2)
-    assert np.isclose(np.sum(cols * c), np.sum(x * back), rtol=1e-12)
-    ref_cols, ref_back = np.empty_like(cols), np.empty_like(x)
-    ref.im2col(x, *geom, ref_cols, *out_hw)
-    ref.col2im(c, *geom, ref_back, *out_hw)
-    np.testing.assert_array_equal(cols, ref_cols)
-    np.testing.assert_allclose(back, ref_back, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_arguments_raise_value_error():
@@ -255,7 +236,7 @@ def test_relu_maxpool_forward_equals_conv_then_pool(n, h, w, c, f, kh, kw, sh, d
     pooled, argmax = _pool_buffers(n, oh, ow, f, dtype)
     _pool.max_pool2d_forward(z, 2, 2, 2, 2, 0, 0, pooled, argmax, 1)
     fused, fused_arg = np.full_like(pooled, np.nan), np.full_like(argmax, -7)
-    _conv.conv2d_relu_maxpool_forward(x, kernel, b, fused, fused_arg, *geom, oh, ow, threads)
+    _convpool.conv2d_relu_maxpool_forward(x, kernel, b, fused, fused_arg, *geom, oh, ow, threads)
     np.testing.assert_array_equal(fused, pooled)
     np.testing.assert_array_equal(fused_arg, argmax)
 
@@ -264,11 +245,11 @@ def test_relu_maxpool_forward_rejects_bad_shapes():
     x, kernel = np.zeros((2, 5, 5, 3)), np.zeros((27, 4))
     geom = (3, 3, 1, 1, 1, 1, 0, 0)
     with pytest.raises(ValueError, match=r"out must have shape \(2, 1, 1, 4\) with a conv output of \(3, 3\)"):
-        _conv.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 2, 2, 4)),
-                                          np.zeros((2, 2, 2, 4), np.int32), *geom, 3, 3, 1)
+        _convpool.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 2, 2, 4)),
+                                              np.zeros((2, 2, 2, 4), np.int32), *geom, 3, 3, 1)
     with pytest.raises(ValueError, match="argmax must have shape"):
-        _conv.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)),
-                                          np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1)
+        _convpool.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)),
+                                              np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1)
 
 
 @settings(max_examples=40, deadline=None)
@@ -287,7 +268,7 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
     x, kernel, geom, _ = _setup(g, dtype, rng)
     b = rng.standard_normal(f).astype(dtype)
     pooled, argmax = _pool_buffers(n, oh, ow, f, dtype)
-    _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, threads)
+    _convpool.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, threads)
     dy = rng.standard_normal(pooled.shape).astype(dtype)
     dz = np.empty((n, oh, ow, f), dtype)
     _pool.max_pool2d_backward(dy, argmax, pooled, dz, 1)
@@ -295,8 +276,8 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
     want = [start[0].copy(), start[1].copy(), np.empty_like(x)]
     _conv.conv2d_backward(x, kernel, dz, *want[:2], want[2], beta, need_dx, *geom, threads)
     got = [start[0].copy(), start[1].copy(), np.full_like(x, np.nan)]
-    _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow,
-                                  threads)
+    _convpool.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow,
+                                      threads)
     if need_dx or double:
         for a, e in zip(got if need_dx else got[:2], want):
             np.testing.assert_array_equal(a, e)
@@ -320,7 +301,7 @@ def test_pooled_kernel_gradient_window_by_window(g):
     x, kernel, geom, (oh, ow) = _setup(g, np.float32, rng)
     b = rng.standard_normal(f).astype(np.float32)
     pooled, argmax = _pool_buffers(n, oh, ow, f, np.float32)
-    _conv.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, 1)
+    _convpool.conv2d_relu_maxpool_forward(x, kernel, b, pooled, argmax, *geom, oh, ow, 1)
     dy = rng.standard_normal(pooled.shape).astype(np.float32)
     dz = np.empty((n, oh, ow, f))
     _pool.max_pool2d_backward(dy.astype(np.float64), argmax, pooled.astype(np.float64), dz, 1)
@@ -331,7 +312,7 @@ def test_pooled_kernel_gradient_window_by_window(g):
     runs = []
     for t in (1, 2, 3):
         dk, db = np.full_like(kernel, np.nan), np.full(f, np.nan, np.float32)
-        _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 0.0, False, *geom, oh, ow, t)
+        _convpool.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 0.0, False, *geom, oh, ow, t)
         runs.append((dk, db))
     for dk, db in runs[1:]:
         np.testing.assert_array_equal(dk, runs[0][0])
@@ -339,5 +320,5 @@ def test_pooled_kernel_gradient_window_by_window(g):
     np.testing.assert_allclose(runs[0][0], want_k, rtol=1e-5, atol=1e-5 * np.abs(want_k).max())
     np.testing.assert_allclose(runs[0][1], want_b, rtol=1e-5, atol=1e-5 * np.abs(want_b).max())
     dk, db = runs[0][0].copy(), np.empty(0, np.float32)
-    _conv.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 1.0, False, *geom, oh, ow, 2)
+    _convpool.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 1.0, False, *geom, oh, ow, 2)
     np.testing.assert_allclose(dk, 2 * runs[0][0], rtol=1e-5, atol=1e-5 * np.abs(dk).max())

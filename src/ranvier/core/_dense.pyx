@@ -1,7 +1,7 @@
 """Dense (fully connected) layer kernels: y = x @ W (+ bias, fused with the activation elsewhere)."""
 from cython.parallel cimport prange
 
-from ranvier.core._blas cimport gemm
+from ranvier.core._matmul cimport gemm
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 

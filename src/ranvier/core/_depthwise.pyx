@@ -9,7 +9,7 @@ height and width come from ``out`` (or ``dz``).
 
 Every loop runs one kernel tap over a run of pixels of one row, with the
 channels innermost and contiguous (a C loop built per vector width,
-``_simd.pxd``). Forward: a ``prange`` over output rows, each output element
+``include/rv_simd.h``). Forward: a ``prange`` over output rows, each output element
 summed over taps in (ky, kx) order. Input gradient: a gather over input rows
 (each ``dx`` element written by one thread, taps in (ky, kx) order). Kernel
 gradient: partials over fixed blocks of output rows (``_BLOCK_PIXELS`` pixels),
@@ -22,7 +22,6 @@ from libc.string cimport memset
 
 from ranvier.core._convgeom cimport check_geometry, tap_range
 from ranvier.core._openmp cimport effective_threads
-from ranvier.core._simd cimport RV_SIMD_CLONED
 from ranvier.core._types cimport floating
 
 # Multiply-adds per thread before a second thread is worth starting.
@@ -32,68 +31,8 @@ cdef Py_ssize_t _GRAIN = 1 << 15
 cdef Py_ssize_t _BLOCK_PIXELS = 1024
 
 
-# The loops run with m a compile-time constant for m <= 4 (the switch below): with a
-# run-time m, the inner loop over m (2 to 4 iterations) ran scalar, 4-6x slower
-# per multiply-add than m == 1 (measured one thread, 16x28x28x64 outputs).
-cdef extern from *:
-    """
-    #define RV_DEFINE_DEPTHWISE_LOOPS(T, SFX)                                                  \\
-    /* acc[p * acc_step + c * m + j] += a[p * a_step + c] * b[p * b_step + c * m + j]        \\
-       for the nx pixels p: the forward taps (acc = out, a = x, b = kernel, b_step 0) and     \\
-       the kernel gradient (acc = dkernel, acc_step 0, a = x, b = dz). */                     \\
-    RV_INLINE void rv_dw_expand_m_##SFX(T* RV_RESTRICT acc, Py_ssize_t acc_step,              \\
-            const T* RV_RESTRICT a, Py_ssize_t a_step, const T* RV_RESTRICT b,                \\
-            Py_ssize_t b_step, Py_ssize_t nx, Py_ssize_t c, Py_ssize_t m) {                  \\
-        for (Py_ssize_t p = 0; p < nx; p++) {                                               \\
-            T* o = acc + p * acc_step;                                                      \\
-            const T* u = a + p * a_step;                                                    \\
-            const T* v = b + p * b_step;                                                    \\
-            _Pragma("omp simd")                                                             \\
-            for (Py_ssize_t ci = 0; ci < c; ci++)                                           \\
-                for (Py_ssize_t j = 0; j < m; j++) o[ci * m + j] += u[ci] * v[ci * m + j];   \\
-        }                                                                                   \\
-    }                                                                                       \\
-    RV_SIMD_CLONES static void rv_dw_expand_##SFX(T* RV_RESTRICT acc, Py_ssize_t acc_step,    \\
-            const T* RV_RESTRICT a, Py_ssize_t a_step, const T* RV_RESTRICT b,                \\
-            Py_ssize_t b_step, Py_ssize_t nx, Py_ssize_t c, Py_ssize_t m) {                  \\
-        switch (m) {                                                                        \\
-        case 1: rv_dw_expand_m_##SFX(acc, acc_step, a, a_step, b, b_step, nx, c, 1); break;  \\
-        case 2: rv_dw_expand_m_##SFX(acc, acc_step, a, a_step, b, b_step, nx, c, 2); break;  \\
-        case 3: rv_dw_expand_m_##SFX(acc, acc_step, a, a_step, b, b_step, nx, c, 3); break;  \\
-        case 4: rv_dw_expand_m_##SFX(acc, acc_step, a, a_step, b, b_step, nx, c, 4); break;  \\
-        default: rv_dw_expand_m_##SFX(acc, acc_step, a, a_step, b, b_step, nx, c, m);        \\
-        }                                                                                   \\
-    }                                                                                       \\
-    /* acc[p * acc_step + c] += sum_j a[p * a_step + c * m + j] * k[c * m + j]: the input    \\
-       gradient's taps (acc = dx, a = dz). */                                               \\
-    RV_INLINE void rv_dw_contract_m_##SFX(T* RV_RESTRICT acc, Py_ssize_t acc_step,            \\
-            const T* RV_RESTRICT a, Py_ssize_t a_step, const T* RV_RESTRICT k,                \\
-            Py_ssize_t nx, Py_ssize_t c, Py_ssize_t m) {                                      \\
-        for (Py_ssize_t p = 0; p < nx; p++) {                                               \\
-            T* o = acc + p * acc_step;                                                      \\
-            const T* u = a + p * a_step;                                                    \\
-            _Pragma("omp simd")                                                             \\
-            for (Py_ssize_t ci = 0; ci < c; ci++) {                                         \\
-                T s = 0;                                                                    \\
-                for (Py_ssize_t j = 0; j < m; j++) s += u[ci * m + j] * k[ci * m + j];       \\
-                o[ci] += s;                                                                 \\
-            }                                                                               \\
-        }                                                                                   \\
-    }                                                                                       \\
-    RV_SIMD_CLONES static void rv_dw_contract_##SFX(T* RV_RESTRICT acc, Py_ssize_t acc_step,  \\
-            const T* RV_RESTRICT a, Py_ssize_t a_step, const T* RV_RESTRICT k,                \\
-            Py_ssize_t nx, Py_ssize_t c, Py_ssize_t m) {                                      \\
-        switch (m) {                                                                        \\
-        case 1: rv_dw_contract_m_##SFX(acc, acc_step, a, a_step, k, nx, c, 1); break;        \\
-        case 2: rv_dw_contract_m_##SFX(acc, acc_step, a, a_step, k, nx, c, 2); break;        \\
-        case 3: rv_dw_contract_m_##SFX(acc, acc_step, a, a_step, k, nx, c, 3); break;        \\
-        case 4: rv_dw_contract_m_##SFX(acc, acc_step, a, a_step, k, nx, c, 4); break;        \\
-        default: rv_dw_contract_m_##SFX(acc, acc_step, a, a_step, k, nx, c, m);              \\
-        }                                                                                   \\
-    }
-    RV_DEFINE_DEPTHWISE_LOOPS(float, f32)
-    RV_DEFINE_DEPTHWISE_LOOPS(double, f64)
-    """
+# The tap loops are C, built per vector width (include/rv_depthwise.h).
+cdef extern from "rv_depthwise.h":
     void rv_dw_expand_f32(float* acc, Py_ssize_t acc_step, const float* a, Py_ssize_t a_step,
                           const float* b, Py_ssize_t b_step, Py_ssize_t nx, Py_ssize_t c,
                           Py_ssize_t m) noexcept nogil

@@ -9,7 +9,7 @@ cdef Py_ssize_t _GRAIN = 1 << 16
 
 
 cdef _check(str op, const long long[::1] ids, Py_ssize_t vocab, Py_ssize_t dim,
-                Py_ssize_t rows, Py_ssize_t cols):
+            Py_ssize_t rows, Py_ssize_t cols):
     if rows != ids.shape[0] or cols != dim:
         raise ValueError(f"{op}: expected a ({ids.shape[0]}, {dim}) array, got ({rows}, {cols})")
     cdef Py_ssize_t i

@@ -144,7 +144,7 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
                            floating c, floating w, floating scale, floating* loss, floating* g,
                            bint need_grad) noexcept nogil:
     cdef Py_ssize_t j, top = 0
-    cdef floating s = 0, tsum = 0, mt = 0, l = 0, x, q, m, pos = 0, neg
+    cdef floating s = 0, tsum = 0, mt = 0, row_loss = 0, x, q, m, pos = 0, neg
     cdef floating f = scale * w
     if kind == CCE_LOGITS:
         m = p[0]
@@ -154,9 +154,9 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
         for j in range(k):
             s += _exp(p[j] - m)
             tsum += t[j]
-            l -= t[j] * (p[j] - m)
+            row_loss -= t[j] * (p[j] - m)
         s = _log(s)
-        l += tsum * s
+        row_loss += tsum * s
         if need_grad:
             for j in range(k):
                 g[j] = f * (tsum * _exp((p[j] - m) - s) - t[j])
@@ -168,12 +168,12 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
             if x > neg:
                 neg = x
                 top = j
-        l = neg - pos + 1
-        if l < 0:
-            l = 0
+        row_loss = neg - pos + 1
+        if row_loss < 0:
+            row_loss = 0
         if need_grad:
             for j in range(k):
-                g[j] = f * (-t[j] + (1 - t[j] if j == top else 0)) if l > 0 else 0
+                g[j] = f * (-t[j] + (1 - t[j] if j == top else 0)) if row_loss > 0 else 0
     else:
         # Keras normalises the probabilities to sum to 1, then clips them.
         for j in range(k):
@@ -181,7 +181,7 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
         s = (<floating> 1) / s if s > 0 else 1
         for j in range(k):
             q = _clip(p[j] * s, c, 1 - c)
-            l -= t[j] * _log(q)
+            row_loss -= t[j] * _log(q)
             tsum += t[j]
             if q == p[j] * s:
                 mt += t[j]
@@ -192,7 +192,7 @@ cdef void _categorical_row(int kind, const floating* t, const floating* p, Py_ss
                 else:
                     q = p[j] * s
                     g[j] = f * s * (mt - (t[j] / q if _clip(q, c, 1 - c) == q else 0))
-    loss[0] = w * l
+    loss[0] = w * row_loss
 
 
 cdef void _sparse_row(int kind, Py_ssize_t label, const floating* p, Py_ssize_t k, floating c,

@@ -1,7 +1,7 @@
 """Maxout kernels: the max over k affine pieces (Goodfellow et al. 2013), argmax kept for backward."""
 from cython.parallel cimport prange
 
-from ranvier.core._blas cimport gemm
+from ranvier.core._matmul cimport gemm
 from ranvier.core._checks cimport check_same as _check_same
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._types cimport floating

@@ -21,7 +21,7 @@ from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 # The row loops are C, vectorised with "omp simd" (include/rv_merge.h).
-cdef extern from "include/rv_merge.h":
+cdef extern from "rv_merge.h":
     enum:
         _SUM "RV_MERGE_SUM"
         _MEAN "RV_MERGE_MEAN"

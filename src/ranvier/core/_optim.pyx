@@ -19,12 +19,11 @@ Conventions shared by every ``*_update`` kernel:
 - Hyperparameters are doubles, applied in the arrays' precision.
 """
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf, pow, isnan
+from libc.math cimport sqrt, sqrtf, pow
 from libc.stdlib cimport malloc, free
 
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
-from ranvier.core._simd cimport RV_SIMD_CLONED
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
            "adam_update", "adamw_update", "sum_squares"]
@@ -53,7 +52,7 @@ ctypedef struct _Hyper:
     double alpha           # adam step size lr*sqrt(1-b2^t)/(1-b1^t)
     double clipvalue
     double weight_decay    # coupled: added to the gradient
-    double decoupled_decay # adamw: w -= lr*wd*w
+    double decoupled_decay  # adamw: w -= lr*wd*w
     bint flag              # nesterov / centered / amsgrad
 
 
@@ -153,41 +152,7 @@ cdef void _adadelta_span(floating* w, const floating* g, floating* acc_g, floati
         w[i] = w[i] + lr * delta
 
 
-cdef extern from *:
-    """
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC push_options
-    #pragma GCC optimize("no-trapping-math")
-    #endif
-    /* Adam over one span, per vector width (the baseline build ran 4 lanes: 190 us for
-       W2's 225k parameters on one core). The clip is two selects, so a NaN gradient
-       stays NaN. */
-    #define RV_DEFINE_ADAM_SPAN(T, SFX, SQRT)                                                   \
-    RV_SIMD_CLONES static void rv_adam_span_##SFX(T* RV_RESTRICT w, const T* RV_RESTRICT g,     \
-            T* RV_RESTRICT m, T* RV_RESTRICT v, T* RV_RESTRICT vhat, Py_ssize_t n, T scale,     \
-            T clip, T wd, T decay, T alpha, T eps, T one_m_b1, T one_m_b2) {                    \
-        for (Py_ssize_t i = 0; i < n; i++) {                                                    \
-            T wi = w[i] - w[i] * decay, gi = g[i] * scale, mi, vi;                              \
-            gi = gi > clip ? clip : gi;                                                         \
-            gi = gi < -clip ? -clip : gi;                                                       \
-            gi = gi + wd * w[i];                                                                \
-            mi = m[i] + (gi - m[i]) * one_m_b1;                                                 \
-            vi = v[i] + (gi * gi - v[i]) * one_m_b2;                                            \
-            m[i] = mi;                                                                          \
-            v[i] = vi;                                                                          \
-            if (vhat != NULL) {                                                                 \
-                vi = vhat[i] > vi ? vhat[i] : vi;                                               \
-                vhat[i] = vi;                                                                   \
-            }                                                                                   \
-            w[i] = wi - alpha * mi / (SQRT(vi) + eps);                                          \
-        }                                                                                       \
-    }
-    RV_DEFINE_ADAM_SPAN(float, f32, sqrtf)
-    RV_DEFINE_ADAM_SPAN(double, f64, sqrt)
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC pop_options
-    #endif
-    """
+cdef extern from "rv_adam.h":
     void rv_adam_span_f32(float* w, const float* g, float* m, float* v, float* vhat, Py_ssize_t n,
                           float scale, float clip, float wd, float decay, float alpha, float eps,
                           float one_m_b1, float one_m_b2) noexcept nogil

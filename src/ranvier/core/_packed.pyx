@@ -2,6 +2,12 @@
 from ranvier.core._types cimport floating
 
 
+cdef inline const floating* _data(const floating[:, ::1] v) noexcept nogil:
+    """The first element's address, or NULL for an empty operand (k == 0: nothing is read, and
+    ``&v[0, 0]`` would index out of bounds, which the debug build reports)."""
+    return &v[0, 0] if v.shape[0] and v.shape[1] else NULL
+
+
 def packed_isa():
     """The micro-kernel build this process runs: "avx512", "avx2" or "baseline".
 
@@ -44,9 +50,9 @@ def packed_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1]
     cdef floating* packed = packed_alloc(k, n, n_blocks, &c[0, 0])
     with nogil:
         # Only the panels the tiles read, as a thread packs its own range.
-        pack(trans_b, k, n, n_blocks, col0 // 32 * 32, col1, &b[0, 0], b.shape[1], packed)
+        pack(trans_b, k, n, n_blocks, col0 // 32 * 32, col1, _data(b), b.shape[1], packed)
         for q in range(n_blocks):
-            packed_gemm(trans_a, m, col0, col1, k, &a[0, 0], a.shape[1], packed + q * packed_block(k, n),
+            packed_gemm(trans_a, m, col0, col1, k, _data(a), a.shape[1], packed + q * packed_block(k, n),
                         &c[0, q * n], width, accumulate)
     packed_free(packed)
 
@@ -71,5 +77,5 @@ def strided_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1
     if m == 0 or b.shape[1] == 0:
         return
     with nogil:
-        strided_gemm(trans_a, m, b.shape[1], k, &a[0, 0], a.shape[1], &b[0, 0], b.shape[1], &c[0, 0],
+        strided_gemm(trans_a, m, b.shape[1], k, _data(a), a.shape[1], _data(b), b.shape[1], &c[0, 0],
                      c.shape[1], accumulate)

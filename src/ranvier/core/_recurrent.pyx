@@ -21,13 +21,12 @@ gradients), summed per step with the weight gradients.
 from cython.parallel cimport parallel
 from libc.stdlib cimport calloc, free, malloc
 
-from ranvier.core._blas cimport gemm
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport (effective_threads, omp_get_num_threads, omp_get_thread_num, rv_omp_barrier,
                                    rv_progress_set, rv_progress_wait)
-from ranvier.core._packed cimport pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
+from ranvier.core._matmul cimport gemm, pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len
 
 #: Activation codes of the fused gate kernels.
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
@@ -36,77 +35,7 @@ ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 
 # forward and backward: one pass over the row's four gate blocks instead of five,
 # vectorised and built for AVX2 like the shared fast math (forward measured 32 vs
 # 100 us per 64 x 128 step). Other activations and float64 take the generic rows.
-cdef extern from *:
-    """
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC push_options
-    #pragma GCC optimize("no-trapping-math")
-    #endif
-    /* ``rows`` samples (gate rows 4u apart, state rows u apart), ``n`` units each. */
-    RV_SIMD_CLONES static void rv_lstm_cell_f32(
-            float* g, const float* RV_RESTRICT bias, const float* c_prev, float* c_new,
-            float* ac, float* h_new, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows) {
-        for (Py_ssize_t r = 0; r < rows; r++) {
-            float* gi = g + r * 4 * u;
-            const float* cp = c_prev + r * u;
-            float* cn = c_new + r * u;
-            float* a_ = ac + r * u;
-            float* hn = h_new + r * u;
-            /* "omp simd": the rows' arrays never overlap, element j only touches index j. */
-            _Pragma("omp simd")
-            for (Py_ssize_t j = 0; j < n; j++) {
-                float i = rv_sigmoidf(gi[j] + bias[j]);
-                float f = rv_sigmoidf(gi[u + j] + bias[u + j]);
-                float gg = rv_tanhf(gi[2 * u + j] + bias[2 * u + j]);
-                float o = rv_sigmoidf(gi[3 * u + j] + bias[3 * u + j]);
-                float c = f * cp[j] + i * gg;
-                float a = rv_tanhf(c);
-                gi[j] = i;
-                gi[u + j] = f;
-                gi[2 * u + j] = gg;
-                gi[3 * u + j] = o;
-                cn[j] = c;
-                a_[j] = a;
-                hn[j] = o * a;
-            }
-        }
-    }
-    /* Its backward: gate gradients from the cached activations; dh, dc updated; dy
-       (the output's gradient, rows u apart) may be NULL. */
-    RV_SIMD_CLONES static void rv_lstm_cell_back_f32(
-            const float* g, const float* ac, const float* c_prev, const float* dy, float* dh,
-            float* dc, float* dg, Py_ssize_t n, Py_ssize_t u, Py_ssize_t rows) {
-        for (Py_ssize_t r = 0; r < rows; r++) {
-            const float* gi = g + r * 4 * u;
-            const float* a_ = ac + r * u;
-            const float* cp = c_prev + r * u;
-            float* dhr = dh + r * u;
-            float* dcr = dc + r * u;
-            float* dgi = dg + r * 4 * u;
-            Py_ssize_t j;
-            if (dy != NULL) {  /* apart, so that the main loop has no branch (SSE2 build) */
-                const float* dyr = dy + r * u;
-                _Pragma("omp simd")
-                for (j = 0; j < n; j++) dhr[j] += dyr[j];
-            }
-            _Pragma("omp simd")
-            for (j = 0; j < n; j++) {
-                float d = dhr[j];
-                float i = gi[j], f = gi[u + j], gg = gi[2 * u + j], o = gi[3 * u + j], a = a_[j];
-                float dcj = dcr[j] + d * o * (1.0f - a * a);
-                dgi[j] = dcj * gg * (i * (1.0f - i));
-                dgi[u + j] = dcj * cp[j] * (f * (1.0f - f));
-                dgi[2 * u + j] = dcj * i * (1.0f - gg * gg);
-                dgi[3 * u + j] = d * a * (o * (1.0f - o));
-                dcr[j] = dcj * f;
-                dhr[j] = 0.0f;
-            }
-        }
-    }
-    #if defined(__GNUC__) && !defined(__clang__)
-    #pragma GCC pop_options
-    #endif
-    """
+cdef extern from "rv_lstm.h":
     void rv_lstm_cell_back_f32(const float* g, const float* ac, const float* c_prev, const float* dy,
                                float* dh, float* dc, float* dg, Py_ssize_t n, Py_ssize_t u,
                                Py_ssize_t rows) noexcept nogil
@@ -485,14 +414,14 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     activation, recurrent_activation : int, codes of ``ACTIVATIONS``.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("lstm_forward", "bias", (bias.shape[0],), (4 * u,))
     _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
     _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
     _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
     _forward_loop(_LSTM, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, gates, h[:0], h, c,
-                 act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
+                  act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -530,8 +459,8 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _backward_loop(_LSTM, x, kernel, recurrent_kernel, mask, rec_mask, gates, h[:0], h, c, act_c, h_rec,
-                  dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                  has_mask, has_rm, activation, recurrent_activation, n_threads)
+                   dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
+                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 # ----------------------------------------------------------------------- GRU
@@ -598,13 +527,13 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     h_rec : as in ``lstm_forward``. OUT.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
     _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
     _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
     _forward_loop(_GRU, x, kernel, recurrent_kernel, &bias[0, 0], &bias[1, 0], mask, rec_mask, gates, rec,
-                 h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
+                  h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -642,8 +571,8 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
     _backward_loop(_GRU, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h[:0], h[:0], h_rec,
-                  dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                  has_mask, has_rm, activation, recurrent_activation, n_threads)
+                   dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
+                   has_mask, has_rm, activation, recurrent_activation, n_threads)
 
 
 # ----------------------------------------------------------------- SimpleRNN
@@ -681,12 +610,12 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
     h_rec : as in ``lstm_forward``. OUT.
     """
     cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
+    T, B, _, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
+                                                 mask, rec_mask, h, h_rec)
     _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
     _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
     _forward_loop(_SIMPLE, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, z, h[:0], h, h[:0],
-                 h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
+                  h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
 
 
 def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
@@ -719,8 +648,8 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
                 _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
                 _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
     _backward_loop(_SIMPLE, x, kernel, recurrent_kernel, mask, rec_mask, h[:0], h[:0], h, h[:0], h[:0],
-                  h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
-                  beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
+                   h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
+                   beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
 
 
 # ------------------------------------------------------------ the time loops

@@ -1,35 +1,10 @@
 # The bias add and the plain ReLU (the common Dense/Conv case), per vector width
-# (``_simd.pxd``); "omp simd": y may be z and dz may be dy, element for element.
+# (``include/rv_simd.h``); "omp simd": y may be z and dz may be dy, element for element.
 # Shared by the activation kernels and by the conv kernel, which applies them to
 # each block of its output while the block is still in cache.
-from ranvier.core._simd cimport RV_SIMD_CLONED
 from ranvier.core._types cimport floating
 
-cdef extern from *:
-    """
-    #ifndef RV_RELU_DEFINED
-    #define RV_RELU_DEFINED
-    #define RV_DEFINE_RELU(T, SFX)                                                              \\
-    RV_SIMD_CLONES static void rv_add_bias_##SFX(T* z, const T* RV_RESTRICT bias,              \\
-                                                 Py_ssize_t rows, Py_ssize_t cols) {           \\
-        for (Py_ssize_t i = 0; i < rows; i++) {                                                \\
-            T* zr = z + i * cols;                                                              \\
-            _Pragma("omp simd")                                                                \\
-            for (Py_ssize_t j = 0; j < cols; j++) zr[j] += bias[j];                            \\
-        }                                                                                      \\
-    }                                                                                          \\
-    RV_SIMD_CLONES static void rv_relu_##SFX(const T* z, T* y, Py_ssize_t n) {                 \\
-        _Pragma("omp simd")                                                                    \\
-        for (Py_ssize_t j = 0; j < n; j++) y[j] = z[j] > 0 ? z[j] : (T) 0;                     \\
-    }                                                                                          \\
-    RV_SIMD_CLONES static void rv_relu_back_##SFX(const T* dy, const T* y, T* dz, Py_ssize_t n) { \\
-        _Pragma("omp simd")                                                                    \\
-        for (Py_ssize_t j = 0; j < n; j++) dz[j] = y[j] > 0 ? dy[j] : (T) 0;                   \\
-    }
-    RV_DEFINE_RELU(float, f32)
-    RV_DEFINE_RELU(double, f64)
-    #endif
-    """
+cdef extern from "rv_relu.h":
     void rv_add_bias_f32(float* z, const float* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
     void rv_add_bias_f64(double* z, const double* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
     void rv_relu_f32(const float* z, float* y, Py_ssize_t n) noexcept nogil

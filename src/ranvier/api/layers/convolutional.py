@@ -7,7 +7,7 @@ costs less than writing and re-reading the whole matrix from memory.
 """
 import numpy as np
 
-from ...core import _conv
+from ...core import _conv, _convpool
 from .. import activations, config, regularizers
 from ..variables import grad_targets
 from ._buffers import scratch
@@ -135,7 +135,7 @@ class _Conv(Layer):
         bias = self.bias.value if self.use_bias else _EMPTY1[inputs.dtype]
         shape = (inputs.shape[0],) + out_spatial + (self.filters,)
         out, pool_cache = pool.call_unstored(
-            shape, inputs.dtype, lambda o, a: _conv.conv2d_relu_maxpool_forward(
+            shape, inputs.dtype, lambda o, a: _convpool.conv2d_relu_maxpool_forward(
                 inputs, kernel, bias, o, a, *geom, *out_spatial, config.kernel_threads()), training)
         return out, (inputs, None, None, geom, out_spatial, inputs.shape), pool_cache
 
@@ -162,7 +162,7 @@ class _Conv(Layer):
         argmax, _, _, _, pooled = pool_cache
         dy = np.ascontiguousarray(dy).reshape(pooled.shape)
         return self._backward_with(
-            lambda kernel, dkernel, dbias, dx, beta, need_dx: _conv.conv2d_maxpool_backward(
+            lambda kernel, dkernel, dbias, dx, beta, need_dx: _convpool.conv2d_maxpool_backward(
                 x, kernel, dy, argmax, pooled, dkernel, dbias, dx, beta, need_dx, *geom, oh, ow,
                 config.kernel_threads()),
             x, need_input_grad, input_shape)
