@@ -147,9 +147,19 @@ def _compile_from_config(model, compile_config, custom_objects):
     # Metrics are written as given to compile: a name, or a serialized metric (or metric function).
     with serialization.custom_object_scope(custom_objects):
         model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                      loss=losses.deserialize(compile_config["loss"]),
-                      metrics=[m if isinstance(m, str) else metrics.deserialize(m)
-                               for m in compile_config.get("metrics") or []])
+                      loss=_map_configs(losses.deserialize, compile_config["loss"]),
+                      loss_weights=compile_config.get("loss_weights"),
+                      metrics=_map_configs(lambda m: m if isinstance(m, str) else metrics.deserialize(m),
+                                           compile_config.get("metrics") or []))
+
+
+def _map_configs(fn, value):
+    """``fn`` over the leaves of a list / dict structure of configs (a config is itself a dict)."""
+    if isinstance(value, dict) and "class_name" not in value:
+        return {k: _map_configs(fn, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_configs(fn, v) for v in value]
+    return fn(value)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):

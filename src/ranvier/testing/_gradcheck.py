@@ -202,7 +202,7 @@ def _check_model(model, x, y, loss, eps, tol, max_checks, rng):
     if y is None:
         raise ValueError("check_gradients: y (targets) is required for a model, got None")
     x, y, sw = model._prepare(x, y)
-    _require_float64(model.trainable_weights, [x])
+    _require_float64(model.trainable_weights, x)
 
     def loss_fn():
         return float(model._compute_gradients(x, y, sw)[0])

@@ -89,50 +89,64 @@ def taping():
     return bool(_tape._STATE.tapes)
 
 
-def record_model_call(model, x, training):
+def record_model_call(model, xs, training):
     """A whole model applied under a tape: one node whose backward is the model's backward pass.
 
-    The weight gradients go to ``Variable.grad`` as in ``fit``; ``x`` gets none.
+    The weight gradients go to ``Variable.grad`` as in ``fit``; the inputs get
+    none. Returns one (recorded) output per model output.
     """
-    out, run = model._forward(x, training)
+    outs, run = model._forward(xs, training)
     # compute_loss adds the activity penalties met on the way (their gradients are in the model's backward).
     model._call_penalty = run.penalty
     refs = recording(*model.trainable_weights)
     if refs is None:
-        return out
+        return outs
 
-    def backward(dy):
-        model._executor.backward([dy], run)
+    def backward(dys):
+        model._executor.backward(dys if isinstance(dys, list) else [dys], run)
         return [None] * len(refs)
 
-    return record(out, refs, backward)
+    if len(outs) == 1:
+        return [record(outs[0], refs, backward)]
+    return record_many(outs, refs, backward)
 
 
 def record_loss(model, y, y_pred, sample_weight):
     """The compiled loss of ``y_pred`` plus weight and activity penalties, as a recorded scalar Tensor.
 
-    Its backward hands the loss gradient to ``y_pred`` and the penalties'
-    gradients to the regularized weights.
+    Its backward hands each output's loss gradient to its prediction and the
+    penalties' gradients to the regularized weights.
     """
-    pred = value_of(y_pred)
-    targets = model.loss.prepare_targets(np.asarray(y), pred.shape, pred.dtype)
-    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=pred.dtype)
-    value, dy = model.loss.value_and_grad(targets, pred, sw)
+    outputs = model._output_structure
+    preds = outputs.flatten(y_pred, "y_pred")
+    targets = outputs.flatten(y, "y", optional=True)
+    weights = outputs.flatten(sample_weight, "sample_weight", allow_broadcast=True, optional=True)
+    total, grads = model._call_penalty, []
+    for loss, weight, pred, target, sw in zip(model._output_losses, model._loss_weight_list, preds, targets,
+                                             weights):
+        value = value_of(pred)
+        if loss is None or target is None:
+            grads.append(None)
+            continue
+        prepared = loss.prepare_targets(np.asarray(target), value.shape, value.dtype)
+        loss_value, dy = loss.value_and_grad(prepared, value, None if sw is None else np.asarray(sw, value.dtype))
+        total += weight * float(loss_value)
+        grads.append(dy * weight)
     regularized = [v for v in model.weights if v.regularizer is not None]
-    total = float(value) + model._call_penalty
     total += sum(float(v.regularizer.penalty(v.value)) for v in regularized)
-    total = np.asarray(total, dtype=pred.dtype)
-    refs = recording(y_pred, *[v for v in regularized if v.trainable])
+    total = np.asarray(total, dtype=value_of(preds[0]).dtype)
+    refs = recording(*preds, *[v for v in regularized if v.trainable])
     if refs is None:
         return Tensor(total, False)
+    n_preds = len(preds)
 
     def backward(g):
-        grads = [dy * g]
-        for v in refs[1:]:
+        out = [None if dy is None else dy * g for dy in grads]
+        for v in refs[n_preds:]:
             penalty_grad = np.zeros_like(v.value)
             v.regularizer.add_gradient(v.value, penalty_grad)
-            grads.append(penalty_grad * g)
-        return grads
+            out.append(penalty_grad * g)
+        return out
 
     return record(total, refs, backward)
 

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from .. import losses, optimizers, saving
+from .. import losses, optimizers, saving, tree
 from .. import metrics as metrics_module
 from ..layers import _tracing
 from ..layers._buffers import ScratchPool
@@ -18,6 +18,7 @@ from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
 from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
+from ._structure import Structure, output_names
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -73,8 +74,9 @@ class Model(Trainer, Trackable):
 
     # ------------------------------------------------------------------ graph
     def _set_graph(self, inputs, outputs):
-        ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        in_form, out_form = _form(inputs), _form(outputs)
+        ins = _as_list(inputs)
+        outs = _as_list(outputs)
         for t in ins + outs:
             if not isinstance(t, KerasTensor):
                 raise TypeError(f"Model inputs and outputs must be KerasTensors, got {type(t).__name__}")
@@ -82,6 +84,10 @@ class Model(Trainer, Trackable):
             if t.node is not None:
                 raise ValueError("Model inputs must come from rv.layers.Input, got a layer output")
         self._inputs, self._outputs = ins, outs
+        in_names = list(inputs) if in_form == "dict" else [t.input_layer.name for t in ins]
+        self._input_structure = Structure(in_names, in_form, "input")
+        self._output_structure = Structure(list(outputs) if out_form == "dict" else output_names(outs),
+                                           out_form, "output")
         self._nodes = topological_nodes(ins, outs)
         self._layers = []
         for node in self._nodes:
@@ -99,8 +105,8 @@ class Model(Trainer, Trackable):
 
     def call(self, inputs, training=False):
         """The outputs for ``inputs`` (a functional model runs its graph; subclasses compose layers here)."""
-        x, _, _ = self._prepare(inputs)
-        return self._forward(x, training=training)[0]
+        xs, _, _ = self._prepare(inputs)
+        return self._output_structure.pack(self._forward(xs, training=training)[0])
 
     def build(self, input_shape, input_dtype=None):
         """Build a subclassed model for inputs of ``input_shape`` (batch dimension included).
@@ -141,6 +147,15 @@ class Model(Trainer, Trackable):
     @property
     def outputs(self):
         return list(self._outputs)
+
+    @property
+    def input_names(self):
+        return list(self._input_structure.names)
+
+    @property
+    def output_names(self):
+        """Keras 3's names of the outputs (the layers computing them): keys of dict targets and of the logs."""
+        return list(self._output_structure.names)
 
     @property
     def input_shape(self):
@@ -247,19 +262,24 @@ class Model(Trainer, Trackable):
             raise NotImplementedError(f"compile: ranvier has no JIT compiler, got jit_compile={jit_compile!r}")
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy', got None")
-        if loss_weights is not None or weighted_metrics:
-            raise ValueError("compile: loss_weights and weighted_metrics are not supported (single-output "
-                             f"models), got loss_weights={loss_weights!r}, weighted_metrics={weighted_metrics!r}")
+        if weighted_metrics:
+            raise NotImplementedError(f"compile: weighted_metrics is not supported yet, got {weighted_metrics!r}")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss)
-        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics) and not isinstance(metrics, list):
+        # One loss, a list or a dict (per output): resolved now so unknown names fail here; matched
+        # to the outputs once the model is built (_setup_training).
+        self.loss = tree.map_structure(losses.get, loss)
+        self._loss_weights = loss_weights
+        if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
-        self._metric_ids = list(metrics or [])
+        self._metric_ids = metrics if isinstance(metrics, dict) else list(metrics or [])
         self.compiled = True
-        self._compile_config = {"optimizer": optimizers.serialize(self.optimizer),
-                                "loss": losses.serialize(self.loss),
-                                "metrics": [m if isinstance(m, str) else metrics_module.serialize(m)
-                                            for m in self._metric_ids]}
+        self._compile_config = {
+            "optimizer": optimizers.serialize(self.optimizer),
+            "loss": tree.map_structure(losses.serialize, self.loss),
+            "loss_weights": loss_weights,
+            "metrics": tree.map_structure(lambda m: m if isinstance(m, str) else metrics_module.serialize(m),
+                                          self._metric_ids)}
+        self._flat_params = None
         if self._executor is not None:
             self._setup_training()
 
@@ -272,10 +292,10 @@ class Model(Trainer, Trackable):
         """
         if isinstance(x, KerasTensor):
             raise NotImplementedError("Calling a model on symbolic tensors (nesting models) is not supported")
-        x, _, _ = self._prepare(_tracing.value_of(x))
+        xs, _, _ = self._prepare(tree.map_structure(_tracing.value_of, x))
         if not _tracing.taping():
-            return self._forward(x, training=training)[0]
-        return _tracing.record_model_call(self, x, training)
+            return self._output_structure.pack(self._forward(xs, training=training)[0])
+        return self._output_structure.pack(_tracing.record_model_call(self, xs, training))
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=80, print_fn=None):
@@ -385,3 +405,16 @@ def _plain(value):
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _form(value):
+    # A one-entry list reads as a single tensor: predict returns an array, as ranvier always did.
+    if isinstance(value, dict):
+        return "dict"
+    return "list" if isinstance(value, (list, tuple)) and len(value) > 1 else "single"
+
+
+def _as_list(value):
+    if isinstance(value, dict):
+        return list(value.values())
+    return list(value) if isinstance(value, (list, tuple)) else [value]

@@ -12,12 +12,13 @@ import warnings
 import numpy as np
 
 from .. import callbacks as callbacks_module
-from .. import config, data
+from .. import config, data, data_adapters
 from .. import metrics as metrics_module
 from .._threading import compute_scope
 from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers import _tracing
 from ..layers._capabilities import PREACTIVATION
+from ..py_dataset import PyDataset
 
 __all__ = ["Trainer"]
 
@@ -32,20 +33,40 @@ class Trainer:
     """fit / evaluate / predict over a model's executor (mixed into ``Model``)."""
 
     def _setup_training(self):
-        if len(self._outputs) != 1 or len(self._inputs) != 1:
-            raise ValueError("fit/evaluate support models with one input and one output, got "
-                             f"{len(self._inputs)} inputs and {len(self._outputs)} outputs")
+        """Match the compiled loss, loss weights and metrics to the outputs; lay out the flat buffers."""
+        outputs = self._output_structure
+        n = len(outputs)
+        per_loss = outputs.flatten(self.loss, "compile(loss)", allow_broadcast=True, optional=True)
+        if all(loss is None for loss in per_loss):
+            raise ValueError(f"compile(loss): no output of {outputs.names} has a loss, got {self.loss!r}")
+        weights = ([1.0] * n if self._loss_weights is None
+                   else outputs.flatten(self._loss_weights, "compile(loss_weights)", optional=True))
+        self._output_losses = per_loss
+        self._loss_weight_list = [1.0 if w is None else _check_weight(w) for w in weights]
         self._flatten_params()
         self.optimizer.build(self._flat_params, self._n_decay, self._flat_slices, flat_grads=self._flat_grads,
                              variables=self._flat_vars)
         # A loss that folds the output activation (softmax + crossentropy) hands backward dL/dz.
-        out_layer = self._executor.output_layer(0)
-        self._fused = bool(out_layer is not None and PREACTIVATION in out_layer.capabilities
-                           and self.loss.fused_activation is not None
-                           and out_layer.activation.name == self.loss.fused_activation)
-        self._metrics = [metrics_module.get(m, loss_name=self.loss.name, output_shape=self.output_shape)
-                         for m in self._metric_ids]
+        self._fused = tuple(i for i, loss in enumerate(per_loss) if _folds(loss, self._executor.output_layer(i)))
+        self._output_metrics = [
+            [metrics_module.get(m, loss_name=None if loss is None else loss.name, output_shape=t.shape)
+             for m in ids]
+            for ids, loss, t in zip(self._metrics_per_output(), per_loss, self._outputs)]
+        self._metrics = [m for ms in self._output_metrics for m in ms]
         self._loss_tracker = metrics_module.Mean(name="loss")
+        self._output_loss_trackers = ([metrics_module.Mean(name=f"{name}_loss") for name in outputs.names]
+                                      if n > 1 else [])
+
+    def _metrics_per_output(self):
+        """The compiled metrics as one list per output: a dict by output name, a list of lists,
+        or one flat list that every output gets (Keras 2's rule; Keras 3 asks for a list per output)."""
+        ids, outputs = self._metric_ids, self._output_structure
+        if isinstance(ids, dict):
+            return [[] if m is None else m if isinstance(m, (list, tuple)) else [m]
+                    for m in outputs.flatten(ids, "compile(metrics)", optional=True)]
+        if len(outputs) > 1 and len(ids) == len(outputs) and all(isinstance(m, (list, tuple)) for m in ids):
+            return [list(m) for m in ids]
+        return [list(ids) for _ in range(len(outputs))]
 
     def _flatten_params(self):
         """Lay trainable weights out in one flat buffer: decayed kernels first, then 1-D weights."""
@@ -81,7 +102,7 @@ class Trainer:
         """The loss tracker and the compiled metrics (Keras: ``model.metrics``)."""
         if not self.compiled or self._flat_params is None:
             return []
-        return [self._loss_tracker] + list(self._metrics)
+        return [self._loss_tracker] + self._output_loss_trackers + list(self._metrics)
 
     @property
     def metrics_names(self):
@@ -96,46 +117,99 @@ class Trainer:
         self._ensure_graph()
 
     def _prepare(self, x, y=None, sample_weight=None, class_weight=None, arg_suffix=""):
-        """Validate x (and y, weights) and return arrays ready for the kernels."""
+        """Validate x (and y, weights): lists with one array per model input (and output) for the kernels.
+
+        Returns
+        -------
+        xs : list of ndarray
+        ys : list of ndarray or None (None where an output has no loss), or None without ``y``
+        sws : list of ndarray or None, or None without ``y``
+        """
         self._build_from_data(x)
         if self.compiled and self._flat_params is None:
             self._setup_training()
-        inp = self._inputs[0]
-        x = data.check_x(x, inp.shape, inp.dtype, arg="x" + arg_suffix)
+        inputs = self._input_structure
+        named = len(inputs) > 1
+        xs = [data.check_x(v, t.shape, t.dtype, arg=f"x{arg_suffix}[{name!r}]" if named else "x" + arg_suffix)
+              for v, t, name in zip(inputs.flatten(x, "x" + arg_suffix), self._inputs, inputs.names)]
+        n = len(xs[0])
+        for name, v in zip(inputs.names, xs):
+            if len(v) != n:
+                raise ValueError(f"x{arg_suffix}: every input must have the same number of samples, got "
+                                 f"{dict(zip(inputs.names, map(len, xs)))}")
         if y is None:
-            return x, None, None
-        yarr = np.asarray(y)
-        if yarr.dtype.kind not in "biuf":
-            raise TypeError(f"y{arg_suffix} must be numeric, got an array of dtype {yarr.dtype}")
-        if len(yarr) != len(x):
-            raise ValueError(f"x{arg_suffix} and y{arg_suffix} must have the same number of samples, "
-                             f"got {len(x)} and {len(yarr)}")
-        out_shape = (len(x),) + tuple(self.output_shape[1:])
-        yp = self.loss.prepare_targets(yarr, out_shape, self._flat_params.dtype)
-        sw = data.check_sample_weight(sample_weight, len(x), "sample_weight" + arg_suffix)
-        if class_weight is not None:
-            cw = data.class_weights_to_sample_weights(class_weight, yarr)
-            sw = cw if sw is None else sw * cw
-        return x, yp, sw
+            return xs, None, None
+        outputs = self._output_structure
+        multi = len(outputs) > 1
+        ys_given = outputs.flatten(y, "y" + arg_suffix, optional=True)
+        sws_given = outputs.flatten(sample_weight, "sample_weight" + arg_suffix, allow_broadcast=True,
+                                    optional=True)
+        cws = self._class_weights(class_weight)
+        ys, sws = [], []
+        dtype = self._flat_params.dtype
+        for i, (name, loss, t) in enumerate(zip(outputs.names, self._output_losses, self._outputs)):
+            where = f"[{name!r}]" if multi else ""
+            if loss is None or ys_given[i] is None:
+                if loss is not None:
+                    raise ValueError(f"y{arg_suffix}: the output {name!r} has a loss but no targets; give y for "
+                                     f"every output of {outputs.names}")
+                ys.append(None)
+                sws.append(None)
+                continue
+            yarr = np.asarray(ys_given[i])
+            if yarr.dtype.kind not in "biuf":
+                raise TypeError(f"y{arg_suffix}{where} must be numeric, got an array of dtype {yarr.dtype}")
+            if len(yarr) != n:
+                raise ValueError(f"x{arg_suffix} and y{arg_suffix}{where} must have the same number of samples, "
+                                 f"got {n} and {len(yarr)}")
+            ys.append(loss.prepare_targets(yarr, (n,) + tuple(t.shape[1:]), dtype))
+            sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}")
+            if cws[i] is not None:
+                cw = data.class_weights_to_sample_weights(cws[i], yarr)
+                sw = cw if sw is None else sw * cw
+            sws.append(sw)
+        return xs, ys, sws
 
-    def _forward(self, x, training):
-        """(output, run) of the executor on one input array; ``run.penalty`` is the activity penalty."""
-        outs, run = self._executor.forward((x,), training)
-        return outs[0], run
+    def _class_weights(self, class_weight):
+        """One ``{class: weight}`` dict (or None) per output."""
+        outputs = self._output_structure
+        if class_weight is None:
+            return [None] * len(outputs)
+        if len(outputs) == 1:
+            return [class_weight]
+        if not (isinstance(class_weight, dict) and set(class_weight) <= set(outputs.names)):
+            raise ValueError(f"class_weight: a model with outputs {outputs.names} takes a dict "
+                             f"{{output name: {{class: weight}}}}, got {class_weight!r}")
+        return outputs.flatten(class_weight, "class_weight", optional=True)
 
-    def _compute_gradients(self, x, y, sw):
+    def _forward(self, xs, training):
+        """(outputs, run) of the executor on one array per input; ``run.penalty`` is the activity penalty."""
+        return self._executor.forward(xs, training)
+
+    def _compute_gradients(self, xs, ys, sws):
         """Forward, loss, backward and weight penalties: fills the flat gradient buffer.
 
         The returned output lives in the model's scratch pool: valid until the next step.
         """
         self._scratch.recycle()  # the previous step's work arrays (and output) are free again
         with self._scratch.active():
-            out, run = self._forward(x, training=True)
+            outs, run = self._forward(xs, training=True)
             penalty = run.penalty
-            loss_value, dy = self.loss.value_and_grad(y, out, sw, wrt_preactivation=self._fused)
+            loss_value, values, dys = 0.0, [], []
+            for i, (loss, weight) in enumerate(zip(self._output_losses, self._loss_weight_list)):
+                if loss is None:
+                    values.append(0.0)
+                    dys.append(None)
+                    continue
+                value, dy = loss.value_and_grad(ys[i], outs[i], sws[i], wrt_preactivation=i in self._fused)
+                if weight != 1.0:
+                    dy *= weight
+                loss_value += weight * value
+                values.append(value)
+                dys.append(dy)
             for v in self._flat_vars:
                 v._fresh = True
-            self._executor.backward([dy], run, (0,) if self._fused else ())
+            self._executor.backward(dys, run, self._fused)
         for v in self._flat_vars:
             if v._fresh:  # no layer wrote it this step (e.g. an unused branch)
                 v.grad[...] = 0
@@ -143,7 +217,7 @@ class Trainer:
             penalty += v.regularizer.penalty(v.value)
             if v.trainable and v.grad is not None:
                 v.regularizer.add_gradient(v.value, v.grad)
-        return loss_value + penalty, out
+        return loss_value + penalty, outs, values
 
     def train_step(self, data):
         """One optimisation step on a batch; returns the logs (override it as in Keras).
@@ -160,8 +234,9 @@ class Trainer:
         ``self.metrics``; ``fit`` calls it for every batch.
         """
         x, y, sw = _unpack(data)
-        loss_value, out = self._train_step(x, y, sw)
-        self._update_metrics(y, out, sw, loss_value, len(x))
+        xs, ys, sws = self._prepare(x, y, sw)
+        loss_value, outs, values = self._train_step(xs, ys, sws)
+        self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
         return self._logs()
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -175,11 +250,17 @@ class Trainer:
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Update the compiled metrics with a batch and return every metric's result (Keras)."""
-        pred = _tracing.value_of(y_pred)
-        targets = self.loss.prepare_targets(np.asarray(y), pred.shape, pred.dtype)
-        y_metric = self.loss.metric_targets(targets)
-        for m in self._metrics:
-            m.update_state(y_metric, pred, sample_weight=sample_weight)
+        preds = self._output_structure.flatten(y_pred, "y_pred")
+        targets = self._output_structure.flatten(y, "y", optional=True)
+        for loss, metrics, pred, target in zip(self._output_losses, self._output_metrics, preds, targets):
+            if not metrics or target is None:
+                continue
+            pred = _tracing.value_of(pred)
+            target = np.asarray(target)
+            if loss is not None:
+                target = loss.metric_targets(loss.prepare_targets(target, pred.shape, pred.dtype))
+            for m in metrics:
+                m.update_state(target, pred, sample_weight=sample_weight)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
@@ -190,29 +271,37 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _train_step(self, x, y, sw):
-        loss_value, out = self._compute_gradients(x, y, sw)
+    def _train_step(self, xs, ys, sws):
+        loss_value, outs, values = self._compute_gradients(xs, ys, sws)
         self.optimizer.apply_flat(self._flat_params, self._flat_grads)
         for v in self._constrained:
             v.constraint(v.value)
-        return loss_value, out
+        return loss_value, outs, values
 
-    def _update_metrics(self, y, out, sw, loss_value, n):
-        self._loss_tracker.update_state(loss_value, sample_weight=float(n))
-        if self._metrics:
-            y = self.loss.metric_targets(y)
-        for m in self._metrics:
-            m.update_state(y, out, sample_weight=sw)
+    def _update_metrics(self, ys, outs, sws, loss_value, values, n):
+        self._loss_tracker.update_state(float(loss_value), sample_weight=float(n))
+        for tracker, value in zip(self._output_loss_trackers, values):
+            tracker.update_state(float(value), sample_weight=float(n))
+        for loss, metrics, y, out, sw in zip(self._output_losses, self._output_metrics, ys, outs, sws):
+            if metrics:
+                y = loss.metric_targets(y)
+                for m in metrics:
+                    m.update_state(y, out, sample_weight=sw)
 
     def _reset_metrics(self):
-        self._loss_tracker.reset_state()
-        for m in self._metrics:
+        for m in self.metrics:
             m.reset_state()
 
     def _logs(self, prefix=""):
+        """Keras' log keys: ``loss``, ``<output>_loss`` and ``<output>_<metric>`` (several outputs),
+        ``<metric>`` (one); ``prefix`` is ``"val_"`` for validation."""
         logs = {prefix + "loss": float(self._loss_tracker.result())}
-        for m in self._metrics:
-            logs[prefix + m.name] = float(m.result())
+        for tracker in self._output_loss_trackers:
+            logs[prefix + tracker.name] = float(tracker.result())
+        multi = len(self._output_metrics) > 1
+        for name, metrics in zip(self._output_structure.names, self._output_metrics):
+            for m in metrics:
+                logs[prefix + (f"{name}_{m.name}" if multi else m.name)] = float(m.result())
         return logs
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
@@ -223,9 +312,14 @@ class Trainer:
 
         Parameters
         ----------
-        x : ndarray of shape (n_samples, ...)
-        y : ndarray
-            Targets: labels of shape (n_samples,) for sparse losses, else shaped like the output.
+        x : ndarray, list or dict of ndarrays, generator, or ``utils.PyDataset``
+            One array of shape (n_samples, ...) per model input (a list in input
+            order, or a dict keyed by ``Input`` name). A Python generator or
+            iterable of ``(x, y)`` / ``(x, y, sample_weight)`` batches, a
+            ``PyDataset`` or an ``np.memmap`` is read batch by batch.
+        y : ndarray, list or dict of ndarrays
+            Targets per output (dict keys: ``model.output_names``): labels of
+            shape (n_samples,) for sparse losses, else shaped like the output.
         batch_size : int, default 32
         epochs : int, default 1
         verbose : {"auto", 0, 1, 2}
@@ -233,86 +327,114 @@ class Trainer:
             line per epoch, 0 nothing.
         validation_split : float in [0, 1)
             Fraction of the data (the last samples, before shuffling) held out for validation.
-        validation_data : tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), optional
+        validation_data : tuple (x_val, y_val[, sample_weight_val]), generator or PyDataset, optional
         shuffle : bool, default True
-        class_weight : dict {class: weight}, optional
-        sample_weight : ndarray of shape (n_samples,), optional
+        class_weight : dict {class: weight} (or {output: {class: weight}}), optional
+        sample_weight : ndarray of shape (n_samples,), or one per output, optional
+        steps_per_epoch, validation_steps : int, optional
+            Batches per epoch (per validation) when reading a generator; a
+            generator is not rewound between epochs.
         callbacks : list of Callback, optional
 
         Returns
         -------
         History
-            ``history.history["loss"]``, ``["val_loss"]``, ``["accuracy"]``...
+            ``history.history["loss"]``, ``["val_loss"]``, ``["<output>_loss"]``, ``["accuracy"]``...
         """
         self._check_compiled("fit")
         custom_step = type(self).train_step is not Trainer.train_step
-        _unsupported("fit", steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
-        if y is None:
-            raise ValueError("fit: y is required (targets), got None")
         batch_size = _check_batch_size(batch_size)
         epochs = _check_positive_int(epochs, "epochs", allow_zero=True)
+        validation_freq = _check_positive_int(validation_freq, "validation_freq")
         if validation_data is not None and validation_split:
             raise ValueError("fit: give validation_data or validation_split, not both")
-        x, y_arr, sw = self._prepare(x, y, sample_weight, class_weight)
-        # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
-        y_step = np.asarray(y) if custom_step else y_arr
-        if validation_split:
-            (x, y_arr, sw, y_step), val = data.split_validation([x, y_arr, sw, y_step], validation_split)
-            val = val[:3]
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or "
-                                 f"(x_val, y_val, sample_weight_val), got {type(validation_data).__name__}")
-            val = list(self._prepare(*validation_data[:2],
-                                     sample_weight=validation_data[2] if len(validation_data) == 3 else None,
-                                     arg_suffix="_val"))
+        streamed = _streamed(x)
+        if streamed:
+            if y is not None:
+                raise ValueError(f"fit: y must be None when x is a {type(x).__name__} (it yields the targets), "
+                                 f"got y of type {type(y).__name__}")
+            if validation_split:
+                raise ValueError(f"fit: validation_split needs arrays, got x of type {type(x).__name__}")
+            batches = _Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps_per_epoch,
+                                                              shuffle=shuffle, class_weight=class_weight))
         else:
-            val = None
-        n = len(x)
-        if n == 0:
-            raise ValueError("fit: x has no samples")
+            if y is None:
+                raise ValueError("fit: y is required (targets), got None")
+            if steps_per_epoch is not None:
+                raise NotImplementedError(f"fit: steps_per_epoch applies to generators here; with arrays an "
+                                          f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}")
+            xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
+            # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
+            raw = self._output_structure.flatten(y, "y", optional=True) if custom_step else None
+            if validation_split:
+                parts, val = data.split_validation(xs + ys + sws + (raw or []), validation_split)
+                n_in, n_out = len(xs), len(ys)
+                xs, ys, sws = parts[:n_in], parts[n_in:n_in + n_out], parts[n_in + n_out:n_in + 2 * n_out]
+                raw = parts[n_in + 2 * n_out:] or None
+                validation_data = _Arrays(val[:n_in], val[n_in:n_in + n_out], val[n_in + n_out:n_in + 2 * n_out])
+            if len(xs[0]) == 0:
+                raise ValueError("fit: x has no samples")
+            batches = _Arrays(xs, ys, sws, raw)
+        val = self._validation(validation_data, validation_steps, validation_batch_size or batch_size)
         verbose = _resolve_verbose(verbose)
-        steps = (n + batch_size - 1) // batch_size
         self.history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [self.history], add_progbar=verbose != 0,
-                                            model=self, verbose=verbose, epochs=epochs, steps=steps)
+                                            model=self, verbose=verbose, epochs=epochs,
+                                            steps=batches.num_batches(batch_size))
         self.stop_training = False
         rng = config.make_rng(None)
         with compute_scope():
             if getattr(self.optimizer, "full_batch", False):
-                self._fit_full_batch(x, y_arr, sw, val, epochs, cbs)
+                if streamed:
+                    raise ValueError(f"fit: {type(self.optimizer).__name__} is a full-batch optimizer; it needs "
+                                     f"arrays, got x of type {type(x).__name__}")
+                self._fit_full_batch(batches, val, epochs, cbs)
                 return self.history
             cbs.on_train_begin()
+            step_logs = self._logs()
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
-                order = rng.permutation(n) if shuffle else None
-                for step, (a, b) in enumerate(data.batch_slices(n, batch_size)):
+                for step, (xs, ys, sws, raw) in enumerate(batches.epoch(rng, batch_size, shuffle)):
                     cbs.on_train_batch_begin(step)
-                    idx = order[a:b] if order is not None else slice(a, b)
-                    xb, yb = x[idx], y_step[idx]
-                    swb = None if sw is None else sw[idx]
                     if custom_step:
-                        step_logs = _float_logs(self.train_step((xb, yb) if swb is None else (xb, yb, swb)))
+                        data_b = (_single(xs), _single(raw if raw is not None else ys))
+                        step_logs = _float_logs(self.train_step(data_b if sws[0] is None else data_b + (sws[0],)))
                     else:
-                        loss_value, out = self._train_step(xb, yb, swb)
-                        self._update_metrics(yb, out, swb, loss_value, b - a)
+                        loss_value, outs, values = self._train_step(xs, ys, sws)
+                        self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
                         step_logs = self._logs()
                     cbs.on_train_batch_end(step, step_logs)
                     if self.stop_training:
                         break
+                batches.on_epoch_end()
                 # Metrics are running means over the epoch: the last batch's logs are the epoch's.
                 logs = dict(step_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    logs.update(self._evaluate_arrays(*val, validation_batch_size or batch_size,
-                                                      prefix="val_"))
+                    logs.update(self._evaluate_batches(val, prefix="val_"))
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
             cbs.on_train_end()
         return self.history
 
-    def _fit_full_batch(self, x, y, sw, val, epochs, cbs):
+    def _validation(self, validation_data, steps, batch_size):
+        """Validation batches from ``validation_data`` (arrays, a tuple of them, or a stream)."""
+        if validation_data is None or isinstance(validation_data, _Arrays):
+            return None if validation_data is None else _Batches(validation_data, batch_size)
+        if _streamed(validation_data):
+            return _Batches(_Stream(self, data_adapters.get_adapter(validation_data, steps=steps)), batch_size)
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                             f"sample_weight_val), a generator or a PyDataset, got {type(validation_data).__name__}")
+        if steps is not None:
+            raise NotImplementedError(f"fit: validation_steps applies to a validation generator here, got "
+                                      f"validation_steps={steps!r}")
+        xs, ys, sws = self._prepare(*validation_data[:2], arg_suffix="_val",
+                                    sample_weight=validation_data[2] if len(validation_data) == 3 else None)
+        return _Batches(_Arrays(xs, ys, sws), batch_size)
+
+    def _fit_full_batch(self, batches, val, epochs, cbs):
         """Full-batch optimisers (L-BFGS, CG): one scipy minimisation over the flat parameters.
 
         Each scipy iteration is reported to the callbacks as one epoch; the
@@ -323,19 +445,21 @@ class Trainer:
                           f"max_iter={getattr(self.optimizer, 'max_iter', '?')} iterations; epochs={epochs} "
                           "is ignored", stacklevel=3)
         dtype = self._flat_params.dtype
+        xs, ys, sws = batches.xs, batches.ys, batches.sws
 
         def fun(flat):
             self._flat_params[...] = flat.astype(dtype, copy=False)
-            loss_value, _ = self._compute_gradients(x, y, sw)
+            loss_value, _, _ = self._compute_gradients(xs, ys, sws)
             return float(loss_value), self._flat_grads.astype(np.float64)
 
         cbs.on_train_begin()
         iteration = [0]
+        whole = _Batches(batches, len(xs[0]))
 
         def callback(flat):
-            logs = self._evaluate_arrays(x, y, sw, len(x))
+            logs = self._evaluate_batches(whole)
             if val is not None:
-                logs.update(self._evaluate_arrays(*val, len(val[0]), prefix="val_"))
+                logs.update(self._evaluate_batches(val, prefix="val_"))
             cbs.on_epoch_begin(iteration[0])
             cbs.on_epoch_end(iteration[0], logs)
             iteration[0] += 1
@@ -350,45 +474,61 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch. Returns the loss (and metrics) on that batch."""
         self._check_compiled("train_on_batch")
-        x, y, sw = self._prepare(x, y, sample_weight, class_weight)
+        if y is None:
+            raise ValueError("train_on_batch: y is required (targets), got None")
+        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
         self._reset_metrics()
         with compute_scope():
-            loss_value, out = self._train_step(x, y, sw)
-        self._update_metrics(y, out, sw, loss_value, len(x))
+            loss_value, outs, values = self._train_step(xs, ys, sws)
+        self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
         return self._result(self._logs(), return_dict)
 
-    def _evaluate_arrays(self, x, y, sw, batch_size, prefix=""):
+    def _evaluate_batches(self, batches, prefix=""):
+        """Loss and metrics over every batch of ``batches`` (a ``_Batches``), as logs."""
         self._reset_metrics()
-        for a, b in data.batch_slices(len(x), batch_size):
-            out, run = self._forward(x[a:b], training=False)
-            swb = None if sw is None else sw[a:b]
-            loss_value = self.loss.value(y[a:b], out, swb)
-            loss_value += run.penalty + sum(v.regularizer.penalty(v.value) for v in self._regularized)
-            self._update_metrics(y[a:b], out, swb, loss_value, b - a)
+        for xs, ys, sws, _ in batches:
+            outs, run = self._forward(xs, training=False)
+            loss_value, values = run.penalty + sum(v.regularizer.penalty(v.value) for v in self._regularized), []
+            for loss, weight, y, out, sw in zip(self._output_losses, self._loss_weight_list, ys, outs, sws):
+                value = 0.0 if loss is None else loss.value(y, out, sw)
+                loss_value += weight * value
+                values.append(value)
+            self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
         return self._logs(prefix)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
-        """Loss and metrics on ``(x, y)``: a float, or ``[loss, *metrics]`` in compile order."""
+        """Loss and metrics on ``(x, y)``: a float, or ``[loss, *metrics]`` in compile order.
+
+        ``x`` may be a generator or a ``PyDataset`` (``y`` None, ``steps`` batches if given).
+        """
         self._check_compiled("evaluate")
-        _unsupported("evaluate", steps=steps, callbacks=callbacks)
-        if y is None:
-            raise ValueError("evaluate: y is required, got None")
-        x, y, sw = self._prepare(x, y, sample_weight)
-        batch_size = self._inference_batch_size(x) if batch_size is None else _check_batch_size(batch_size)
+        _unsupported("evaluate", callbacks=callbacks)
+        if _streamed(x):
+            batches = _Batches(_Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)),
+                               batch_size)
+        else:
+            if y is None:
+                raise ValueError("evaluate: y is required, got None")
+            if steps is not None:
+                raise NotImplementedError(f"evaluate: steps applies to generators here, got steps={steps!r}")
+            xs, ys, sws = self._prepare(x, y, sample_weight)
+            size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
+            batches = _Batches(_Arrays(xs, ys, sws), size)
         with compute_scope():
-            logs = self._evaluate_arrays(x, y, sw, batch_size)
+            logs = self._evaluate_batches(batches)
         if _resolve_verbose(verbose):
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
         return self._result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=max(1, len(x)), verbose=0, sample_weight=sample_weight,
+        xs = self._input_structure.flatten(x, "x")
+        return self.evaluate(x, y, batch_size=max(1, len(xs[0])), verbose=0, sample_weight=sample_weight,
                              return_dict=return_dict)
 
-    def _inference_batch_size(self, x):
+    def _inference_batch_size(self, xs):
         """Rows per forward pass when ``evaluate``/``predict`` get no ``batch_size``.
 
         Inference keeps no gradient buffers, so larger batches than Keras' 32
@@ -397,7 +537,7 @@ class Trainer:
         one whose layer outputs take about ``_INFERENCE_BYTES``, from 32 up
         to ``_MAX_INFERENCE_BATCH`` rows.
         """
-        per_row = sum(_row_size(t.shape, x.shape) for node in self._executor.nodes for t in node.outputs)
+        per_row = sum(_row_size(t.shape, xs[0].shape) for node in self._executor.nodes for t in node.outputs)
         rows = _INFERENCE_BYTES // max(1, per_row * np.dtype(self._outputs[0].dtype).itemsize)
         return int(min(max(rows, 32), _MAX_INFERENCE_BATCH))
 
@@ -410,28 +550,125 @@ class Trainer:
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` (inference mode: dropout off, batch norm uses moving statistics).
 
-        Unlike Keras, ``verbose`` defaults to 0: services call predict in a loop.
+        One array for a one-output model, else a list or a dict as the model's
+        outputs were given. ``x`` may be a generator or ``PyDataset`` of
+        batches (``steps`` of them if given). Unlike Keras, ``verbose``
+        defaults to 0: services call predict in a loop.
         """
-        _unsupported("predict", steps=steps, callbacks=callbacks)
-        x, _, _ = self._prepare(x)
-        batch_size = self._inference_batch_size(x) if batch_size is None else _check_batch_size(batch_size)
-        n = len(x)
+        _unsupported("predict", callbacks=callbacks)
+        if _streamed(x):
+            adapter = data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)
+            parts = []
+            with compute_scope():
+                for xb, _, _ in adapter.epoch(None):
+                    parts.append([o.copy() for o in self._forward(self._prepare(xb)[0], training=False)[0]])
+            if not parts:
+                raise ValueError(f"predict: x of type {type(x).__name__} yielded no batch")
+            return self._output_structure.pack([np.concatenate(p) for p in zip(*parts)])
+        if steps is not None:
+            raise NotImplementedError(f"predict: steps applies to generators here, got steps={steps!r}")
+        xs, _, _ = self._prepare(x)
+        batch_size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
+        n = len(xs[0])
         if n <= batch_size:
             if n <= _SMALL_PREDICT:
-                return self._forward(x, training=False)[0]
+                return self._output_structure.pack(self._forward(xs, training=False)[0])
             with compute_scope():
-                return self._forward(x, training=False)[0]
+                return self._output_structure.pack(self._forward(xs, training=False)[0])
         with compute_scope():
-            first = self._forward(x[:batch_size], training=False)[0]
-            out = np.empty((n,) + first.shape[1:], first.dtype)
-            out[:batch_size] = first
+            first = self._forward([a[:batch_size] for a in xs], training=False)[0]
+            outs = [np.empty((n,) + f.shape[1:], f.dtype) for f in first]
+            for out, f in zip(outs, first):
+                out[:batch_size] = f
             for a, b in data.batch_slices(n, batch_size)[1:]:
-                out[a:b] = self._forward(x[a:b], training=False)[0]
-        return out
+                for out, f in zip(outs, self._forward([v[a:b] for v in xs], training=False)[0]):
+                    out[a:b] = f
+        return self._output_structure.pack(outs)
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=max(1, len(x)))
+        xs = self._input_structure.flatten(x, "x")
+        return self.predict(x, batch_size=max(1, len(xs[0])))
 
+
+class _Arrays:
+    """In-memory data, validated once: one array per input, target and weight (``raw``: targets as given)."""
+
+    def __init__(self, xs, ys, sws, raw=None):
+        self.xs, self.ys, self.sws, self.raw = xs, ys, sws, raw
+
+    def num_batches(self, batch_size):
+        return -(-len(self.xs[0]) // batch_size)
+
+    def epoch(self, rng, batch_size, shuffle):
+        n = len(self.xs[0])
+        order = rng.permutation(n) if shuffle else None
+        for a, b in data.batch_slices(n, batch_size):
+            idx = order[a:b] if order is not None else slice(a, b)
+            yield ([v[idx] for v in self.xs], [None if v is None else v[idx] for v in self.ys],
+                   [None if v is None else v[idx] for v in self.sws],
+                   None if self.raw is None else [None if v is None else np.asarray(v)[idx] for v in self.raw])
+
+    def on_epoch_end(self):
+        pass
+
+
+class _Stream:
+    """Batches read from a data adapter (generator, PyDataset, memmap), each validated as it comes."""
+
+    def __init__(self, model, adapter):
+        self.model, self.adapter = model, adapter
+
+    def num_batches(self, batch_size):
+        return self.adapter.num_batches
+
+    def epoch(self, rng, batch_size, shuffle):
+        outputs = self.model._output_structure
+        for x, y, sw in self.adapter.epoch(rng):
+            if y is None:
+                raise ValueError(f"the data yielded a batch without targets (x only); training and evaluation "
+                                 f"need (x, y) or (x, y, sample_weight) for outputs {outputs.names}")
+            xs, ys, sws = self.model._prepare(x, y, sw)
+            yield xs, ys, sws, outputs.flatten(y, "y", optional=True)
+
+    def on_epoch_end(self):
+        self.adapter.on_epoch_end()
+
+
+class _Batches:
+    """An iterable of batches of ``source`` (``_Arrays`` or ``_Stream``), unshuffled (evaluation)."""
+
+    def __init__(self, source, batch_size):
+        self.source, self.batch_size = source, batch_size or 32
+
+    def __iter__(self):
+        yield from self.source.epoch(None, self.batch_size, False)
+
+
+def _streamed(x):
+    """Whether ``x`` is read batch by batch (generator, iterator, PyDataset, adapter, memmap)."""
+    if isinstance(x, (np.memmap, PyDataset, data_adapters.DataAdapter)):
+        return True
+    if x is None or isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)) or np.isscalar(x):
+        return False
+    return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def _single(values):
+    """A list of one entry as the entry itself (Keras passes one array for one input)."""
+    return values[0] if values is not None and len(values) == 1 else values
+
+
+def _folds(loss, layer):
+    """Whether ``loss`` folds the activation that ``layer`` (an output's producer) ends with."""
+    return (loss is not None and layer is not None and loss.fused_activation is not None
+            and PREACTIVATION in layer.capabilities and layer.activation.name == loss.fused_activation)
+
+
+def _check_weight(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
+            or value < 0:
+        raise ValueError(f"compile(loss_weights): weights must be finite numbers >= 0, got {value!r}")
+    return float(value)
 
 
 def _check_batch_size(batch_size):
