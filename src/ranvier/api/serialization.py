@@ -91,6 +91,11 @@ def register_family(key, base, classes=(), aliases=None, *, snake_names=False, t
     _FAMILIES[key] = _Family(key, base, names, title or key, fold_case, optional, coerce, serializer)
 
 
+def register_builtin(key, obj, name=None):
+    """Add one built-in member to family ``key`` (a class defined below the family's module)."""
+    _family(key).names[name or obj.__name__] = obj
+
+
 def _family(key):
     try:
         return _FAMILIES[key]

@@ -95,7 +95,10 @@ def call_symbolic(layer, inputs, *args, **kwargs):
         outs = [KerasTensor(out_shape, layer.dtype, node, 0)]
     node.outputs = outs
     layer.output_shape = out_shape
-    return outs if node.multi_output else outs[0]
+    # Keras' layer.input / layer.output: the tensors of the layer's latest call (feature extraction).
+    layer.input = inputs
+    layer.output = outs if node.multi_output else outs[0]
+    return layer.output
 
 
 def topological_nodes(inputs, outputs):

@@ -22,18 +22,22 @@ class Executor:
         The nodes between them in execution order (``topological_nodes``).
     rules : tuple of str, optional
         Fusion rules to apply (``_fusion.RULES`` by default; ``()`` for none).
+    input_grads : bool, default False
+        Whether ``backward`` returns the gradients of the inputs (a model
+        nested in another needs them; a model trained on data does not).
     """
 
-    def __init__(self, inputs, outputs, nodes, rules=_fusion.RULES):
+    def __init__(self, inputs, outputs, nodes, rules=_fusion.RULES, input_grads=False):
         self.input_ids = tuple(id(t) for t in inputs)
         self.output_ids = tuple(id(t) for t in outputs)
         self.nodes = nodes
+        self.input_grads = input_grads
         self.replan(rules)
 
     def replan(self, rules=_fusion.RULES):
         """Build the plan again with the fusion ``rules`` given (tests compare fused and plain plans)."""
         self.rules = tuple(rules)
-        inputs = set(self.input_ids)
+        inputs = set() if self.input_grads else set(self.input_ids)
         plain = []
         for node in self.nodes:
             in_ids = tuple(id(t) for t in node.flat_inputs)
@@ -74,9 +78,13 @@ class Executor:
         gradient w.r.t. the producing layer's pre-activation (a loss that
         folds softmax or sigmoid into its gradient; that layer must declare
         ``PREACTIVATION``). Weight gradients go where each layer writes them
-        (the model's flat gradient buffer); model inputs get no gradient.
+        (the model's flat gradient buffer). Returns the inputs' gradients
+        (None where an input got none) with ``input_grads``, else None.
         """
-        grads = dict(zip(self.output_ids, dys))
+        grads = {t: dy for t, dy in zip(self.output_ids, dys) if dy is not None}
         folded = [self._producers[p] for p in preactivation]
         for step, cache in zip(reversed(self.steps), reversed(run.caches)):
             step.backward(grads, cache, step in folded)
+        if self.input_grads:
+            return [grads.get(t) for t in self.input_ids]
+        return None

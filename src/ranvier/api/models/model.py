@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from .. import losses, optimizers, saving, tree
+from .. import losses, optimizers, saving, serialization, tree
 from .. import metrics as metrics_module
 from ..layers import _tracing
 from ..layers._buffers import ScratchPool
@@ -18,6 +18,7 @@ from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
 from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
+from ._nested import NestedModel
 from ._structure import Structure, output_names
 from .training import Trainer
 
@@ -69,6 +70,7 @@ class Model(Trainer, Trackable):
         self._flat_params = None
         self._scratch = ScratchPool()  # the layers' work arrays of a training step
         self._call_penalty = 0.0  # activity penalties of the last call under a tape (compute_loss)
+        self._as_layer = None  # the NestedModel standing for this model in other graphs
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
@@ -290,8 +292,11 @@ class Model(Trainer, Trackable):
         is recorded as one node whose backward runs the model's own backward
         pass, writing the weight gradients; ``x`` itself gets none.
         """
-        if isinstance(x, KerasTensor):
-            raise NotImplementedError("Calling a model on symbolic tensors (nesting models) is not supported")
+        if any(isinstance(t, KerasTensor) for t in tree.flatten(x)):
+            # Nested in another model: one layer stands for this model, the same one each call (shared weights).
+            if self._as_layer is None:
+                self._as_layer = NestedModel(self)
+            return self._as_layer(x)
         xs, _, _ = self._prepare(tree.map_structure(_tracing.value_of, x))
         if not _tracing.taping():
             return self._output_structure.pack(self._forward(xs, training=training)[0])
@@ -361,6 +366,11 @@ class Model(Trainer, Trackable):
     def _init_takes(cls, name):
         parameters = inspect.signature(cls.__init__).parameters.values()
         return any(p.name == name or p.kind is p.VAR_KEYWORD for p in parameters)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as a JSON string (``models.model_from_json`` rebuilds it)."""
+        return json.dumps({"class_name": serialization.get_registered_name(type(self)), "config": self.get_config(),
+                           "build_config": self.get_build_config()}, **kwargs)
 
     def get_build_config(self):
         """What ``build_from_config`` needs to build a loaded model before its weights are set (Keras 3)."""

@@ -5,6 +5,7 @@ from .. import serialization
 from ..layers.base import Layer
 from ..layers._symbolic import KerasTensor
 from ..layers.core import InputLayer
+from ._nested import NestedModel
 from .model import Model
 
 __all__ = ["Sequential"]
@@ -42,8 +43,10 @@ class Sequential(Model):
             self._input_layer = layer
             self._invalidate()
             return
+        if isinstance(layer, Model):
+            layer = NestedModel(layer)
         if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add: expected a Layer, got {type(layer).__name__}: {layer!r}")
+            raise TypeError(f"Sequential.add: expected a Layer or a Model, got {type(layer).__name__}: {layer!r}")
         if any(layer is l for l in self._stack):
             raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
         self._stack.append(layer)
