@@ -96,3 +96,11 @@ def test_keras_compile_arguments_that_change_nothing_here_are_accepted(model):
     model.compile(optimizer="adam", loss="mse", run_eagerly=True, jit_compile="auto", steps_per_execution=1,
                   auto_scale_loss=False)
     assert model.compiled
+
+
+def test_a_refused_compile_leaves_the_model_uncompiled():
+    x = rv.layers.Input((4,))
+    model = rv.Model(x, [rv.layers.Dense(2, name="a")(x), rv.layers.Dense(3, name="b")(x)])
+    with pytest.raises(ValueError, match=r"unknown output name\(s\) \['c'\]"):
+        model.compile(optimizer="sgd", loss={"a": "mse", "c": "mse"})
+    assert not model.compiled

@@ -283,7 +283,11 @@ class Model(Trainer, Trackable):
                                           self._metric_ids)}
         self._flat_params = None
         if self._executor is not None:
-            self._setup_training()
+            try:
+                self._setup_training()
+            except Exception:
+                self.compiled = False  # a refused compile leaves the model as it was: not compiled
+                raise
 
     def __call__(self, x, training=False):
         """The model's output for the array ``x`` (``training=True`` runs dropout etc.).
