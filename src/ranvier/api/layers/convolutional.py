@@ -8,6 +8,7 @@ costs less than writing and re-reading the whole matrix from memory.
 import numpy as np
 
 from ...core import _conv, _convpool
+from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
 from ..variables import grad_targets
 from ._buffers import scratch
@@ -46,9 +47,9 @@ class _Conv(Layer):
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
             raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
         if groups != 1:
-            raise ValueError(f"{cls}: only groups=1 is supported, got {groups!r}")
+            raise UnsupportedArgument(f"{cls}: only groups=1 is supported, got {groups!r}")
         self.filters = int(filters)
         self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = normalize_tuple(strides, self.rank, "strides", cls)

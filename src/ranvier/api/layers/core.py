@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...core import _blas, _dense
+from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
 from ..variables import grad_targets
 from ._buffers import scratch
@@ -34,7 +35,7 @@ class InputLayer(Layer):
     def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
                  input_shape=None, batch_input_shape=None, sparse=None, **kwargs):
         if sparse:
-            raise ValueError("InputLayer: sparse inputs are not supported, got sparse=True")
+            raise UnsupportedArgument("InputLayer: sparse inputs are not supported, got sparse=True")
         shape = shape if shape is not None else input_shape
         batch_shape = batch_shape if batch_shape is not None else batch_input_shape
         if batch_shape is not None:
@@ -78,7 +79,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     KerasTensor
     """
     if tensor is not None:
-        raise ValueError("Input: tensor= is not supported, got a tensor")
+        raise UnsupportedArgument("Input: tensor= is not supported, got a tensor")
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
                       batch_shape=batch_shape, sparse=sparse).output
 
@@ -168,7 +169,7 @@ class Flatten(Layer):
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"Flatten: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(f"Flatten: only data_format='channels_last' is supported, got {data_format!r}")
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

@@ -9,6 +9,7 @@ activation are fused in one pass, as in ``Conv2D``.
 import numpy as np
 
 from ...core import _blas, _dense, _depthwise
+from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
@@ -39,7 +40,7 @@ class _DepthwiseBase(Layer):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", cls)
         self.strides = normalize_tuple(strides, 2, "strides", cls)
         self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", cls)

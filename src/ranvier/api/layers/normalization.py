@@ -1,6 +1,7 @@
 """Normalisation layers: BatchNormalization and LayerNormalization (Keras arguments and defaults)."""
 import numpy as np
 
+from .._errors import UnsupportedArgument
 from ...core import _norm
 from .. import config, initializers
 from ..variables import grad_targets
@@ -216,7 +217,7 @@ class LayerNormalization(_Normalization):
         super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
                          gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
         if rms_scaling:
-            raise ValueError("LayerNormalization: rms_scaling=True is not supported, got rms_scaling=True")
+            raise UnsupportedArgument("LayerNormalization: rms_scaling=True is not supported, got rms_scaling=True")
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
         if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in axes):
             raise TypeError(f"LayerNormalization: axis must be an integer or a list of integers, got {axis!r}")

@@ -8,6 +8,7 @@ of each window for its backward pass.
 import numpy as np
 
 from ...core import _pool
+from .._errors import UnsupportedArgument
 from .. import config
 from ._buffers import scratch
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
@@ -64,7 +65,7 @@ class _Pooling(Layer):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", cls)
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", cls)
         self.padding = normalize_padding(padding, cls)
@@ -156,7 +157,7 @@ class _GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
                              f"got {data_format!r}")
         self.keepdims = bool(keepdims)
 

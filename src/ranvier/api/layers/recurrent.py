@@ -11,6 +11,7 @@ output mask is reversed like the output sequence (Keras returns it unreversed).
 """
 import numpy as np
 
+from .._errors import UnsupportedArgument
 from ...core import _recurrent
 from .. import config, regularizers
 from ..variables import grad_targets
@@ -86,7 +87,7 @@ class _Recurrent(Layer):
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"{owner}: units must be a positive integer, got {units!r}")
         if stateful:
-            raise ValueError(f"{owner}: stateful=True is not supported, got stateful={stateful!r}")
+            raise UnsupportedArgument(f"{owner}: stateful=True is not supported, got stateful={stateful!r}")
         self.units = int(units)
         self.activation = _activation_name(activation, "activation", owner)
         self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation", owner)
@@ -386,7 +387,7 @@ class GRU(_Recurrent):
                  **kwargs):
         kwargs.pop("use_cudnn", None)
         if not reset_after:
-            raise ValueError(f"GRU: only reset_after=True is supported, got reset_after={reset_after!r}")
+            raise UnsupportedArgument(f"GRU: only reset_after=True is supported, got reset_after={reset_after!r}")
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
 
     def _bias_shape(self):

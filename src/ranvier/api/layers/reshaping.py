@@ -8,6 +8,7 @@ adjoint, the same blends scattered back in reverse order.
 """
 import numpy as np
 
+from .._errors import UnsupportedArgument
 from .._conv_geometry import check_input_rank, normalize_pairs, normalize_tuple
 from .base import Layer
 
@@ -100,7 +101,7 @@ class _ZeroPadding(_SpatialLayer):
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
                              f"got {data_format!r}")
         self.padding = normalize_pairs(padding, self.rank, "padding", type(self).__name__)
 
@@ -124,7 +125,7 @@ class _Cropping(_SpatialLayer):
     def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"{type(self).__name__}: only data_format='channels_last' is supported, "
+            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
                              f"got {data_format!r}")
         self.cropping = normalize_pairs(cropping, self.rank, "cropping", type(self).__name__)
 
@@ -262,7 +263,7 @@ class UpSampling2D(_UpSampling):
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(size, **kwargs)
         if data_format not in (None, "channels_last"):
-            raise ValueError(f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}")
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation
