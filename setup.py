@@ -12,8 +12,10 @@ modules while developing; ``RANVIER_NATIVE=1`` adds ``-march=native`` for a loca
 only (wheels stay portable).
 """
 import glob
+import json
 import os
 import shlex
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -135,15 +137,35 @@ class _BuildExt(build_ext):
             opt.append("-g0")
         if os.environ.get("RANVIER_NATIVE") == "1":
             opt.append("-march=native")
+        lflags = lflags + _libm_flags()
         for ext in self.extensions:
             ext.extra_compile_args = opt + cflags
-            ext.extra_link_args = lflags + _libm_flags()
+            ext.extra_link_args = lflags
         super().build_extensions()
+        self._record_build(opt + cflags, lflags)
+
+    def _build_record(self):
+        return os.path.join(os.path.dirname(self.get_ext_fullpath("ranvier.core._openmp")), "_build_info.json")
+
+    def _record_build(self, compile_args, link_args):
+        """Write the compiler and flags next to the modules, for ``python -m ranvier info``."""
+        import Cython
+
+        driver = getattr(self.compiler, "compiler_so", None) or [self.compiler.compiler_type]
+        try:
+            version = subprocess.run([driver[0], "--version"], capture_output=True, text=True, check=True)
+            compiler = version.stdout.splitlines()[0]
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            compiler = driver[0]
+        record = {"compiler": compiler, "compile_args": driver[1:] + compile_args, "link_args": link_args,
+                  "cython": Cython.__version__}
+        with open(self._build_record(), "w") as fh:
+            json.dump(record, fh, indent=1)
 
     def _cythonize(self):
         """Generate the C sources here, not when setup.py is imported.
 
-        Metadata-only runs (egg_info, sdist) then need no Cython, and the
+        Metadata-only runs (egg_info, sdist) then generate nothing, and the
         generation runs on every core. The largest modules go first so that the
         parallel compile does not end on one long file.
         """

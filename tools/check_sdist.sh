@@ -18,7 +18,7 @@ wheel="$(ls "$work"/dist/ranvier-*.whl)"
 echo "check_sdist: built in ${SECONDS}s: $(basename "$sdist") ($(du -k "$sdist" | cut -f1) KB), $(basename "$wheel") ($(du -k "$wheel" | cut -f1) KB)"
 
 # The sdist carries every Cython source and no generated C; the wheel one module per source.
-n_pyx="$(tar -tzf "$sdist" | grep -c '/src/ranvier/core/[^/]*\.pyx$')"
+n_pyx="$(tar -tzf "$sdist" | grep -c '/src/ranvier/core/[^/]*\.pyx$' || true)"
 n_c="$(tar -tzf "$sdist" | grep -c '\.c$' || true)"
 n_so="$(python -m zipfile -l "$wheel" | grep -c '^ranvier/core/[^/]*\.so ' || true)"
 if [ "$n_pyx" -eq 0 ] || [ "$n_c" -ne 0 ] || [ "$n_so" -ne "$n_pyx" ]; then
@@ -29,6 +29,10 @@ case "$(basename "$wheel")" in
     *manylinux*) ;;
     *) echo "check_sdist: FAILED: the repaired wheel is not tagged manylinux: $(basename "$wheel")" >&2; exit 1 ;;
 esac
+if [ "$(du -k "$wheel" | cut -f1)" -gt 3072 ]; then
+    echo "check_sdist: FAILED: the wheel is over 3 MB: $(du -k "$wheel" | cut -f1) KB" >&2
+    exit 1
+fi
 
 # No compiler from here on: CC/CXX fail, and gcc/cc/... on PATH are shadowed by failing stubs.
 mkdir -p "$work/nocc"
@@ -38,8 +42,9 @@ for tool in cc gcc c++ g++ clang clang++ x86_64-linux-gnu-gcc aarch64-linux-gnu-
 done
 python -m venv "$work/venv"
 export PATH="$work/nocc:$work/venv/bin:$PATH" CC=false CXX=false
-# Only binaries: anything that would need compiling fails instead of building.
-python -m pip install -q --only-binary :all: "$wheel" pytest hypothesis
+# Only binaries: anything that would need compiling fails instead of building. scikit-learn
+# and PyTorch (CPU) bring their own OpenMP runtimes for tests/test_openmp_runtimes.py.
+python -m pip install -q --only-binary :all: "$wheel" pytest hypothesis scikit-learn torch==2.13.0
 
 mkdir -p "$work/run"
 cp -r "$root/tests" "$root/pyproject.toml" "$work/run/"

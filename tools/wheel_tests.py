@@ -3,15 +3,16 @@
 Run it from a directory holding copies of the repository's ``tests/`` and
 ``pyproject.toml`` (never the source tree), with the wheel installed:
 ``ranvier`` must be the installed one, every compiled module must load, and the
-demo and the fast tests (``FAST_TESTS``: the kernels and the demo, ~30 s on
-2 cores) must pass.
+demo and the fast tests (``FAST_TESTS``: the kernels, the demo and the OpenMP
+neighbours, ~1 min on 2 cores) must pass.
 """
 import importlib
 import pathlib
 import subprocess
 import sys
 
-FAST_TESTS = ["tests/core", "tests/test_demo.py"]
+# test_openmp_runtimes skips unless scikit-learn and PyTorch are installed (check_sdist.sh installs them).
+FAST_TESTS = ["tests/core", "tests/test_demo.py", "tests/test_openmp_runtimes.py"]
 
 
 def _run(*args):
