@@ -9,18 +9,16 @@ def main(argv=None):
     p_demo = sub.add_parser("demo", help="train the lecture's toy problem (built-in data, no download)")
     p_demo.add_argument("--epochs", type=int, default=300)
     p_demo.add_argument("--seed", type=int, default=0)
-    sub.add_parser("info", help="print version, threads and BLAS information")
+    sub.add_parser("info", help="print the build, CPU features, micro-kernels, threads, OpenMP and BLAS")
     args = parser.parse_args(argv)
     if args.command == "demo":
         from ranvier.demo import weight_decay_experiment
 
         weight_decay_experiment(epochs=args.epochs, seed=args.seed)
     elif args.command == "info":
-        import ranvier as rv
-        from ranvier.core import _openmp
+        from ranvier._info import report
 
-        print(f"ranvier {rv.__version__}; OpenMP: {_openmp.openmp_enabled()}; "
-              f"threads: {rv.get_num_threads()}")
+        print("\n".join(report()))
     else:
         parser.print_help()
         return 2
