@@ -11,6 +11,7 @@ debug test run; ``RANVIER_BUILD_ONLY=_a,_b`` rebuilds only those
 modules while developing; ``RANVIER_NATIVE=1`` adds ``-march=native`` for a local build
 only (wheels stay portable).
 """
+
 import glob
 import json
 import os
@@ -88,7 +89,7 @@ def _openmp_flags(compiler):
         for cflags, lflags in candidates:
             if _links(compiler, _OMP_PROBE, tmp, cflags, lflags) is None:
                 return cflags, lflags
-    warnings.warn("OpenMP not available with this compiler: ranvier's core builds serial.")
+    warnings.warn("OpenMP not available with this compiler: ranvier's core builds serial.", stacklevel=2)
     return [], []
 
 
@@ -110,8 +111,11 @@ def _drop_python_rpaths(compiler):
     module would then search the build machine's interpreter directory, though it
     links no library from there. Rpaths a user passes in LDFLAGS stay.
     """
-    python_rpaths = {arg for arg in shlex.split(sysconfig.get_config_var("LDSHARED") or "")
-                     if arg.startswith(("-Wl,-rpath", "-Wl,-R"))}
+    python_rpaths = {
+        arg
+        for arg in shlex.split(sysconfig.get_config_var("LDSHARED") or "")
+        if arg.startswith(("-Wl,-rpath", "-Wl,-R"))
+    }
     linker = getattr(compiler, "linker_so", None)
     if linker and python_rpaths:
         compiler.linker_so = [arg for arg in linker if arg not in python_rpaths]
@@ -157,8 +161,12 @@ class _BuildExt(build_ext):
             compiler = version.stdout.splitlines()[0]
         except (OSError, subprocess.CalledProcessError, IndexError):
             compiler = driver[0]
-        record = {"compiler": compiler, "compile_args": driver[1:] + compile_args, "link_args": link_args,
-                  "cython": Cython.__version__}
+        record = {
+            "compiler": compiler,
+            "compile_args": driver[1:] + compile_args,
+            "link_args": link_args,
+            "cython": Cython.__version__,
+        }
         with open(self._build_record(), "w") as fh:
             json.dump(record, fh, indent=1)
 
@@ -180,8 +188,13 @@ class _BuildExt(build_ext):
             "initializedcheck": debug,
             "embedsignature": True,
         }
-        generated = cythonize(self.extensions, compiler_directives=directives, include_path=["src"],
-                              nthreads=self.parallel if self.parallel > 1 else 0, force=self.force)
+        generated = cythonize(
+            self.extensions,
+            compiler_directives=directives,
+            include_path=["src"],
+            nthreads=self.parallel if self.parallel > 1 else 0,
+            force=self.force,
+        )
         sources = {ext.name: ext.sources for ext in generated}
         for ext in self.extensions:
             ext.sources = sources[ext.name]

@@ -2,6 +2,7 @@
 
 Prints one JSON line: samples/s (best of several timing windows) and peak RSS.
 """
+
 import os
 import sys
 

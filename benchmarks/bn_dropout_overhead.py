@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/bn_dropout_overhead.py [--seconds 2] [--windows 7]
 """
+
 import os
 
 # Some machines export these, which halves GEMM speed: unset them for this process only.
@@ -46,7 +47,7 @@ def _model(regularized):
 
 
 def _steps(model, x, y):
-    batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+    batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
     state = {"i": 0}
 
     def step():
@@ -89,8 +90,11 @@ def main():
     parser.add_argument("--windows", type=int, default=7)
     args = parser.parse_args()
 
-    blas = [(i.get("internal_api"), i.get("architecture"), i.get("num_threads"), os.path.basename(i["filepath"]))
-            for i in threadpool_info() if i.get("internal_api") == "openblas"]
+    blas = [
+        (i.get("internal_api"), i.get("architecture"), i.get("num_threads"), os.path.basename(i["filepath"]))
+        for i in threadpool_info()
+        if i.get("internal_api") == "openblas"
+    ]
     print(f"ranvier {rv.__version__}, threads {rv.get_num_threads()}; OpenBLAS (api, kernel, threads, lib): {blas}")
 
     rng = np.random.default_rng(0)
@@ -110,9 +114,11 @@ def main():
 
     for c in clocks:
         plain, reg = best["plain", c], best["bn+dropout", c]
-        print(f"[{c} time] W1 step, batch {BATCH}: {plain * 1e3:7.3f} ms; "
-              f"with 2x(BatchNormalization, Dropout(0.5)): {reg * 1e3:7.3f} ms; "
-              f"overhead {(reg - plain) * 1e3:.3f} ms = {100 * (reg - plain) / plain:.1f}% (target < 15%)")
+        print(
+            f"[{c} time] W1 step, batch {BATCH}: {plain * 1e3:7.3f} ms; "
+            f"with 2x(BatchNormalization, Dropout(0.5)): {reg * 1e3:7.3f} ms; "
+            f"overhead {(reg - plain) * 1e3:.3f} ms = {100 * (reg - plain) / plain:.1f}% (target < 15%)"
+        )
     for name, sec in _layer_costs().items():
         print(f"  {name} forward+backward on ({BATCH}, {SIZES[1]}): {sec * 1e6:6.1f} us")
 

@@ -15,6 +15,7 @@ OpenBLAS kernels that actually ran. Speeds are only comparable within one
 run: the machine's sgemm roof is measured here too, at the start and again after
 each workload (the best reading counts).
 """
+
 import os
 import sys
 
@@ -36,15 +37,16 @@ IMPLS = ("ranvier", "numpy", "torch")
 
 def blas_report():
     """One line per BLAS library loaded: which kernel (architecture) and threads."""
-    from threadpoolctl import threadpool_info
-
     import scipy.linalg  # noqa: F401  (loads scipy's own OpenBLAS)
+    from threadpoolctl import threadpool_info
 
     lines = []
     for info in threadpool_info():
         if info.get("user_api") == "blas":
-            lines.append(f"{os.path.basename(info['filepath'])}: {info.get('internal_api')} "
-                         f"{info.get('version')} kernel={info.get('architecture')} threads={info.get('num_threads')}")
+            lines.append(
+                f"{os.path.basename(info['filepath'])}: {info.get('internal_api')} "
+                f"{info.get('version')} kernel={info.get('architecture')} threads={info.get('num_threads')}"
+            )
     return lines
 
 
@@ -59,7 +61,7 @@ def sgemm_roof(n=1024, repeats=7):
         t = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - t)
-    return 2 * n ** 3 / best / 1e9
+    return 2 * n**3 / best / 1e9
 
 
 def import_time_ms(repeats=3):
@@ -70,8 +72,10 @@ def import_time_ms(repeats=3):
     """
     code = "import time; t = time.perf_counter(); import ranvier; print(time.perf_counter() - t)"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  check=True, env=env).stdout) for _ in range(repeats + 1)]
+    times = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout)
+        for _ in range(repeats + 1)
+    ]
     return 1000 * min(times[1:])
 
 
@@ -99,8 +103,9 @@ def best_of_rounds(workload, seconds, rounds, impls, baseline=None):
     for _ in range(max(rounds, 1)):
         for impl in impls:
             r = run_worker(workload, impl, seconds, baseline)
-            if impl not in results or ("error" not in r and
-                                       r["samples_per_s"] > results[impl].get("samples_per_s", -1)):
+            if impl not in results or (
+                "error" not in r and r["samples_per_s"] > results[impl].get("samples_per_s", -1)
+            ):
                 results[impl] = r
     return results
 
@@ -109,13 +114,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workloads", nargs="*", default=list(WORKLOADS))
     parser.add_argument("--seconds", type=float, default=3.0, help="timing budget per implementation")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="processes per implementation, taken in turn (ABC ABC); the best one counts")
-    parser.add_argument("--impls", nargs="+", choices=IMPLS, default=list(IMPLS),
-                        help="implementations to time (ranvier always runs)")
-    parser.add_argument("--baseline", metavar="CHECKOUT",
-                        help="also time ranvier from another built checkout (its src/ on PYTHONPATH), "
-                             "in turn with this one: old vs new in one run")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=2,
+        help="processes per implementation, taken in turn (ABC ABC); the best one counts",
+    )
+    parser.add_argument(
+        "--impls", nargs="+", choices=IMPLS, default=list(IMPLS), help="implementations to time (ranvier always runs)"
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="also time ranvier from another built checkout (its src/ on PYTHONPATH), "
+        "in turn with this one: old vs new in one run",
+    )
     args = parser.parse_args(argv)
     impls = ["ranvier"] + [i for i in args.impls if i != "ranvier"]
     if args.baseline:
@@ -146,8 +159,10 @@ def main(argv=None):
             roof = reading
             print(f"  (sgemm roof read again: {roof:.1f} GFLOP/s, used from here on)")
         base = results["ranvier"].get("samples_per_s")
-        print(f"  {'impl':<8} {'samples/s':>11} {'ms/step':>8} {'GFLOP/s':>8} {'% roof':>7} "
-              f"{'peak RSS':>9} {'ranvier is':>11}")
+        print(
+            f"  {'impl':<8} {'samples/s':>11} {'ms/step':>8} {'GFLOP/s':>8} {'% roof':>7} "
+            f"{'peak RSS':>9} {'ranvier is':>11}"
+        )
         for impl, r in results.items():
             if "error" in r:
                 print(f"  {impl:<8} skipped: {r['error']}")
@@ -155,8 +170,10 @@ def main(argv=None):
             sps = r["samples_per_s"]
             gflops = sps * flops / 1e9
             ratio = f"{base / sps:.2f}x" if base and impl != "ranvier" else ""
-            print(f"  {impl:<8} {sps:>11,.0f} {1000 * mod.BATCH / sps:>8.2f} {gflops:>8.1f} "
-                  f"{100 * gflops / roof:>6.1f}% {r['peak_rss_mb']:>7.0f}MB {ratio:>11}")
+            print(
+                f"  {impl:<8} {sps:>11,.0f} {1000 * mod.BATCH / sps:>8.2f} {gflops:>8.1f} "
+                f"{100 * gflops / roof:>6.1f}% {r['peak_rss_mb']:>7.0f}MB {ratio:>11}"
+            )
     return 0
 
 

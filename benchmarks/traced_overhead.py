@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/traced_overhead.py [--seconds 2] [--windows 7]
 """
+
 import os
 
 # Some machines export these, which halves GEMM speed: unset them for this process only.
@@ -48,9 +49,11 @@ class KerasDense(rv.layers.Layer):
 
 def _model(layer):
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.layers.Input((SIZES[0],))]
-                          + [layer(u, activation="relu") for u in SIZES[1:-1]]
-                          + [layer(SIZES[-1], activation="softmax")])
+    model = rv.Sequential(
+        [rv.layers.Input((SIZES[0],))]
+        + [layer(u, activation="relu") for u in SIZES[1:-1]]
+        + [layer(SIZES[-1], activation="softmax")]
+    )
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return model
 
@@ -92,7 +95,7 @@ def main(argv=None):
     steps = {}
     for name, layer in (("built-in Dense", rv.layers.Dense), ("Keras-style Dense", KerasDense)):
         model = _model(layer)
-        batches = [(x[i:i + BATCH], y[i:i + BATCH]) for i in range(0, len(x), BATCH)]
+        batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
         state = {"i": 0}
 
         def step(model=model, batches=batches, state=state):
@@ -114,8 +117,10 @@ def main(argv=None):
     for name, sec in best.items():
         print(f"  {name:<18} {1e3 * sec:7.2f} ms  {BATCH / sec:9,.0f} samples/s  {base / sec:5.2f}x built-in")
     eager, traced = _op_cost()
-    print(f"ops on 8x8 float32: {eager:.1f} us per op eagerly, {traced:.1f} us under a tape "
-          f"(recording: {traced - eager:.1f} us per op)")
+    print(
+        f"ops on 8x8 float32: {eager:.1f} us per op eagerly, {traced:.1f} us under a tape "
+        f"(recording: {traced - eager:.1f} us per op)"
+    )
     return 0
 
 

@@ -16,6 +16,7 @@ Usage::
 
     python examples/computational_graph.py [--quick]
 """
+
 import argparse
 
 import numpy as np
@@ -28,8 +29,10 @@ def _table(title, rows):
     print(title)
     print(f"  {'node':<22} {'value':>18} {'gradient df/dnode':>24}")
     for name, value, grad in rows:
-        print(f"  {name:<22} {np.array2string(np.asarray(value), precision=2):>18} "
-              f"{np.array2string(np.asarray(grad), precision=2):>24}")
+        print(
+            f"  {name:<22} {np.array2string(np.asarray(value), precision=2):>18} "
+            f"{np.array2string(np.asarray(grad), precision=2):>24}"
+        )
 
 
 def add_multiply():
@@ -38,8 +41,7 @@ def add_multiply():
         q = x + y
         f = q * z
     grads = tape.gradient(f, [x, y, z, q, f])
-    _table("f(x, y, z) = (x + y) * z", zip(["x", "y", "z", "q = x + y", "f = q * z"],
-                                            [x, y, z, q, f], grads))
+    _table("f(x, y, z) = (x + y) * z", zip(["x", "y", "z", "q = x + y", "f = q * z"], [x, y, z, q, f], grads))
     return float(np.asarray(f)), grads
 
 

@@ -17,6 +17,7 @@ Usage::
 
     python examples/gradient_check.py [--seed 0] [--quick]
 """
+
 import argparse
 
 import numpy as np
@@ -56,17 +57,23 @@ class BrokenScaledTanh(ScaledTanh):
 
 
 def print_errors(title, result):
-    print(f"{title}: {'passed' if result.passed else 'FAILED'} (max relative error {result.max_error:.1e}, "
-          f"tolerance {result.tol:g})")
+    print(
+        f"{title}: {'passed' if result.passed else 'FAILED'} (max relative error {result.max_error:.1e}, "
+        f"tolerance {result.tol:g})"
+    )
     for name, error in result.errors.items():
         print(f"    {name:<28} {error:.2e}{'' if error < result.tol else '   <-- wrong gradient'}")
 
 
 def small_model(hidden_layer, n_features, n_classes):
-    model = rv.Sequential([rv.layers.Input((n_features,)),
-                           rv.layers.Dense(6, kernel_regularizer=rv.regularizers.L2(1e-2)),
-                           hidden_layer,
-                           rv.layers.Dense(n_classes, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((n_features,)),
+            rv.layers.Dense(6, kernel_regularizer=rv.regularizers.L2(1e-2)),
+            hidden_layer,
+            rv.layers.Dense(n_classes, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     return model
 
@@ -85,19 +92,21 @@ def main(argv=None):
     x = rng.standard_normal((n, 5))
     y = rng.integers(0, 3, n)
 
-    mlp = rv.Sequential([rv.layers.Input((5,)),
-                         rv.layers.Dense(8, activation="tanh", kernel_regularizer=rv.regularizers.L2(1e-2)),
-                         rv.layers.Dense(3, activation="softmax")])
+    mlp = rv.Sequential(
+        [
+            rv.layers.Input((5,)),
+            rv.layers.Dense(8, activation="tanh", kernel_regularizer=rv.regularizers.L2(1e-2)),
+            rv.layers.Dense(3, activation="softmax"),
+        ]
+    )
     mlp.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    print_errors("1. MLP 5-8-3 (tanh, L2 penalty, softmax + crossentropy)",
-                 rv.testing.check_gradients(mlp, x, y))
+    print_errors("1. MLP 5-8-3 (tanh, L2 penalty, softmax + crossentropy)", rv.testing.check_gradients(mlp, x, y))
 
-    print_errors("2a. ScaledTanh layer alone (L = sum(R * y), R random)",
-                 rv.testing.check_gradients(ScaledTanh(), x))
-    print_errors("2b. BrokenScaledTanh layer alone",
-                 rv.testing.check_gradients(BrokenScaledTanh(), x, raise_on_failure=False))
-    print_errors("2c. model with ScaledTanh",
-                 rv.testing.check_gradients(small_model(ScaledTanh(), 5, 3), x, y))
+    print_errors("2a. ScaledTanh layer alone (L = sum(R * y), R random)", rv.testing.check_gradients(ScaledTanh(), x))
+    print_errors(
+        "2b. BrokenScaledTanh layer alone", rv.testing.check_gradients(BrokenScaledTanh(), x, raise_on_failure=False)
+    )
+    print_errors("2c. model with ScaledTanh", rv.testing.check_gradients(small_model(ScaledTanh(), 5, 3), x, y))
     broken = rv.testing.check_gradients(small_model(BrokenScaledTanh(), 5, 3), x, y, raise_on_failure=False)
     print_errors("2d. model with BrokenScaledTanh", broken)
     wrong = [name for name, error in broken.errors.items() if error >= broken.tol]

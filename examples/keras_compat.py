@@ -17,6 +17,7 @@ Usage::
     pip install scikit-learn
     python examples/keras_compat.py [--epochs 30] [--quick]
 """
+
 import argparse
 import os
 import sys
@@ -24,8 +25,8 @@ import tempfile
 
 import numpy as np
 
-import ranvier as keras          # Keras: import keras
-from ranvier import layers       # Keras: from keras import layers
+import ranvier as keras  # Keras: import keras
+from ranvier import layers  # Keras: from keras import layers
 
 
 def load_data():
@@ -74,19 +75,22 @@ def main(argv=None):
 
     model = sequential_model()
     model.summary()
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-    history = model.fit(x_train, y_train_onehot, batch_size=32, epochs=epochs, validation_split=0.1,
-                        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5,
-                                                                 restore_best_weights=True)],
-                        verbose=2)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(
+        x_train,
+        y_train_onehot,
+        batch_size=32,
+        epochs=epochs,
+        validation_split=0.1,
+        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=5, restore_best_weights=True)],
+        verbose=2,
+    )
     print("history keys:", sorted(history.history.keys()))
     score = model.evaluate(x_test, y_test_onehot, verbose=0)
     print(f"Sequential: test loss {score[0]:.4f}, test accuracy {score[1]:.4f}")
 
     probabilities = model.predict(x_test[:5], verbose=0)
-    print("predicted classes of the first 5 test digits:", np.argmax(probabilities, axis=1),
-          "true:", y_test[:5])
+    print("predicted classes of the first 5 test digits:", np.argmax(probabilities, axis=1), "true:", y_test[:5])
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "digits.keras")
@@ -95,10 +99,8 @@ def main(argv=None):
     print(f"reloaded: test accuracy {reloaded.evaluate(x_test, y_test_onehot, verbose=0)[1]:.4f}")
 
     model = functional_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["sparse_categorical_accuracy"])
-    history = model.fit(x_train, y_train, batch_size=64, epochs=epochs,
-                        validation_data=(x_test, y_test), verbose=0)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["sparse_categorical_accuracy"])
+    history = model.fit(x_train, y_train, batch_size=64, epochs=epochs, validation_data=(x_test, y_test), verbose=0)
     print("functional history keys:", sorted(history.history.keys()))
     accuracy = history.history["val_sparse_categorical_accuracy"][-1]
     print(f"functional: val_sparse_categorical_accuracy {accuracy:.4f}")

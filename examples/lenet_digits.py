@@ -11,6 +11,7 @@ Usage::
     pip install scikit-learn
     python examples/lenet_digits.py [--epochs 30] [--seed 0]
 """
+
 import argparse
 import time
 
@@ -32,17 +33,19 @@ def load_digits_split(seed=0):
 def lenet(seed=0):
     rv.config.set_random_seed(seed)
     L = rv.layers
-    return rv.Sequential([
-        L.Input((8, 8, 1)),
-        L.ZeroPadding2D(2),                                       # 12x12x1
-        L.Conv2D(16, (3, 3), padding="same", activation="relu"),  # 12x12x16
-        L.MaxPooling2D((2, 2)),                                   # 6x6x16
-        L.Conv2D(32, (3, 3), padding="same", activation="relu"),  # 6x6x32
-        L.MaxPooling2D((2, 2)),                                   # 3x3x32
-        L.Flatten(),
-        L.Dense(128, activation="relu"),
-        L.Dense(10, activation="softmax"),
-    ])
+    return rv.Sequential(
+        [
+            L.Input((8, 8, 1)),
+            L.ZeroPadding2D(2),  # 12x12x1
+            L.Conv2D(16, (3, 3), padding="same", activation="relu"),  # 12x12x16
+            L.MaxPooling2D((2, 2)),  # 6x6x16
+            L.Conv2D(32, (3, 3), padding="same", activation="relu"),  # 6x6x32
+            L.MaxPooling2D((2, 2)),  # 3x3x32
+            L.Flatten(),
+            L.Dense(128, activation="relu"),
+            L.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def main(argv=None):
@@ -55,8 +58,7 @@ def main(argv=None):
         args.epochs = 2
     x_train, x_test, y_train, y_test = load_digits_split()
     model = lenet(args.seed)
-    model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     start = time.perf_counter()
     model.fit(x_train, y_train, batch_size=32, epochs=args.epochs, verbose=0)
     seconds = time.perf_counter() - start

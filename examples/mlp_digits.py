@@ -13,6 +13,7 @@ Usage::
     pip install scikit-learn
     python examples/mlp_digits.py [--epochs 100] [--patience 10] [--seed 0] [--quick]
 """
+
 import argparse
 import os
 import sys
@@ -35,12 +36,15 @@ def load_digits_split(seed=0):
 
 def mlp(seed):
     rv.config.set_random_seed(seed)
-    model = rv.Sequential([rv.layers.Input((64,)),
-                           rv.layers.Dense(128, activation="relu"),
-                           rv.layers.Dense(64, activation="relu"),
-                           rv.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((64,)),
+            rv.layers.Dense(128, activation="relu"),
+            rv.layers.Dense(64, activation="relu"),
+            rv.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -61,14 +65,17 @@ def main(argv=None):
     model = mlp(args.seed)
     stopper = rv.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)
     start = time.perf_counter()
-    history = model.fit(x_train, y_train, batch_size=32, epochs=epochs, validation_split=0.1,
-                        callbacks=[stopper], verbose=0)
+    history = model.fit(
+        x_train, y_train, batch_size=32, epochs=epochs, validation_split=0.1, callbacks=[stopper], verbose=0
+    )
     seconds = time.perf_counter() - start
     ran = len(history.history["loss"])
     best = int(np.argmin(history.history["val_loss"]))
-    print(f"trained {ran} epochs in {seconds:.1f} s on {len(x_train)} digits (10% of them for validation); "
-          f"best epoch {best + 1}: val_loss {history.history['val_loss'][best]:.4f}, "
-          f"val_accuracy {history.history['val_accuracy'][best]:.4f}")
+    print(
+        f"trained {ran} epochs in {seconds:.1f} s on {len(x_train)} digits (10% of them for validation); "
+        f"best epoch {best + 1}: val_loss {history.history['val_loss'][best]:.4f}, "
+        f"val_accuracy {history.history['val_accuracy'][best]:.4f}"
+    )
     test_loss, test_accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"test accuracy: {test_accuracy:.4f} (loss {test_loss:.4f}, {len(x_test)} test digits)")
 
@@ -78,8 +85,10 @@ def main(argv=None):
         size = os.path.getsize(path)
         restored = rv.load_model(path)
     same = np.array_equal(model.predict(x_test), restored.predict(x_test))
-    print(f"saved and reloaded ({size / 1024:.0f} KiB): identical predictions: {same}; "
-          f"reloaded test accuracy {restored.evaluate(x_test, y_test, verbose=0)[1]:.4f}")
+    print(
+        f"saved and reloaded ({size / 1024:.0f} KiB): identical predictions: {same}; "
+        f"reloaded test accuracy {restored.evaluate(x_test, y_test, verbose=0)[1]:.4f}"
+    )
     return 0
 
 

@@ -21,32 +21,37 @@ Usage::
 
     python examples/optimizers.py [--epochs 50] [--iterations 200] [--samples 500] [--seed 0] [--quick]
 """
+
 import argparse
 import time
 
 import ranvier as rv
 
-O = rv.optimizers
+optim = rv.optimizers
 
 
 def make_model():
-    return rv.Sequential([rv.layers.Input((2,)),
-                          rv.layers.Dense(50, activation="tanh"),
-                          rv.layers.Dense(50, activation="tanh"),
-                          rv.layers.Dense(2, activation="softmax")])
+    return rv.Sequential(
+        [
+            rv.layers.Input((2,)),
+            rv.layers.Dense(50, activation="tanh"),
+            rv.layers.Dense(50, activation="tanh"),
+            rv.layers.Dense(2, activation="softmax"),
+        ]
+    )
 
 
 def first_order():
     """The mini-batch optimizers, with learning rates that suit this problem (Keras' defaults are smaller)."""
     return {
-        "SGD": O.SGD(0.1),
-        "SGD + momentum 0.9": O.SGD(0.1, momentum=0.9),
-        "Nesterov 0.9": O.SGD(0.1, momentum=0.9, nesterov=True),
-        "Adagrad": O.Adagrad(0.1),
-        "RMSprop": O.RMSprop(0.01),
-        "Adadelta": O.Adadelta(1.0),
-        "Adam": O.Adam(0.01),
-        "AdamW (wd 1e-3)": O.AdamW(0.01, weight_decay=1e-3),
+        "SGD": optim.SGD(0.1),
+        "SGD + momentum 0.9": optim.SGD(0.1, momentum=0.9),
+        "Nesterov 0.9": optim.SGD(0.1, momentum=0.9, nesterov=True),
+        "Adagrad": optim.Adagrad(0.1),
+        "RMSprop": optim.RMSprop(0.01),
+        "Adadelta": optim.Adadelta(1.0),
+        "Adam": optim.Adam(0.01),
+        "AdamW (wd 1e-3)": optim.AdamW(0.01, weight_decay=1e-3),
     }
 
 
@@ -83,27 +88,31 @@ def main(argv=None):
 
     print(f"{args.samples} training samples, MLP 2-50-50-2 (tanh), same initial weights for every run")
     print(f"{'optimizer':<22} {'runs':>10} {'train loss':>10} {'train acc':>9} {'test acc':>8} {'time':>7}")
-    full_batch = {"L-BFGS": O.LBFGS(max_iter=args.iterations),
-                  "conjugate gradient": O.ConjugateGradient(max_iter=args.iterations)}
+    full_batch = {
+        "L-BFGS": optim.LBFGS(max_iter=args.iterations),
+        "conjugate gradient": optim.ConjugateGradient(max_iter=args.iterations),
+    }
     for name, optimizer in {**first_order(), **full_batch}.items():
         history, seconds, loss, accuracy, test_accuracy = run(optimizer, initial_weights, data, args.epochs)
         runs = len(history.history["loss"])
         unit = "iter" if optimizer.full_batch else "epochs"
-        print(f"{name:<22} {runs:>4} {unit:<6}{loss:>10.4f} {accuracy:>9.3f} {test_accuracy:>8.3f} "
-              f"{seconds:>6.2f}s")
+        print(f"{name:<22} {runs:>4} {unit:<6}{loss:>10.4f} {accuracy:>9.3f} {test_accuracy:>8.3f} {seconds:>6.2f}s")
 
     print("\nlearning-rate schedules, SGD with momentum 0.9 from 0.1:")
     schedules = {
-        "constant 0.1": (O.SGD(0.1, momentum=0.9), []),
-        "cosine decay to 0": (O.SGD(O.schedules.CosineDecay(0.1, decay_steps=steps), momentum=0.9), []),
+        "constant 0.1": (optim.SGD(0.1, momentum=0.9), []),
+        "cosine decay to 0": (optim.SGD(optim.schedules.CosineDecay(0.1, decay_steps=steps), momentum=0.9), []),
         "step: halve every 10 epochs": (
-            O.SGD(0.1, momentum=0.9),
-            [rv.callbacks.LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))]),
+            optim.SGD(0.1, momentum=0.9),
+            [rv.callbacks.LearningRateScheduler(lambda epoch: 0.1 * 0.5 ** (epoch // 10))],
+        ),
     }
     for name, (optimizer, callbacks) in schedules.items():
         _, seconds, loss, accuracy, test_accuracy = run(optimizer, initial_weights, data, args.epochs, callbacks)
-        print(f"{name:<28} train loss {loss:.4f}  train acc {accuracy:.3f}  test acc {test_accuracy:.3f}  "
-              f"final learning rate {optimizer.learning_rate:.2g}")
+        print(
+            f"{name:<28} train loss {loss:.4f}  train acc {accuracy:.3f}  test acc {test_accuracy:.3f}  "
+            f"final learning rate {optimizer.learning_rate:.2g}"
+        )
 
 
 if __name__ == "__main__":

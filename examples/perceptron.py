@@ -18,6 +18,7 @@ Usage::
 
     python examples/perceptron.py [--epochs 50] [--seed 0] [--quick]
 """
+
 import argparse
 
 import numpy as np
@@ -32,7 +33,7 @@ def separable_data(n, seed, margin=0.1):
     """``n`` points of [-1, 1]^2 labelled by their side of x1 - 2 x2 + 0.3 = 0, none within ``margin``."""
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, (4 * n, 2))
-    score = (x @ np.array([1.0, -2.0]) + 0.3) / np.sqrt(5.0)   # signed distance to the line
+    score = (x @ np.array([1.0, -2.0]) + 0.3) / np.sqrt(5.0)  # signed distance to the line
     keep = np.abs(score) > margin
     return x[keep][:n].astype(np.float32), (score[keep][:n] > 0).astype(np.int64)
 
@@ -74,23 +75,30 @@ def main(argv=None):
     model = perceptron(args.seed)
     accuracies = train_until_separated(model, x, y, epochs, batch_size=1)
     w, b = (v.ravel() for v in model.get_weights())
-    print(f"1. separable data ({samples} points): training accuracy {accuracies[-1]:.3f} "
-          f"after {len(accuracies)} epoch(s); boundary {w[0]:+.3f} x1 {w[1]:+.3f} x2 {b[0]:+.3f} = 0")
+    print(
+        f"1. separable data ({samples} points): training accuracy {accuracies[-1]:.3f} "
+        f"after {len(accuracies)} epoch(s); boundary {w[0]:+.3f} x1 {w[1]:+.3f} x2 {b[0]:+.3f} = 0"
+    )
 
     # The four points repeated, so that one epoch is 100 perceptron updates.
     model = perceptron(args.seed)
-    accuracies = train_until_separated(model, np.repeat(XOR_X, 25, axis=0), np.repeat(XOR_Y, 25),
-                                       4 * epochs, batch_size=1)
-    print(f"2. XOR, perceptron: accuracy {accuracies[-1]:.2f} after {len(accuracies)} epochs, "
-          f"best {max(accuracies):.2f} (a line gets at most 3 of the 4 points right)")
+    accuracies = train_until_separated(
+        model, np.repeat(XOR_X, 25, axis=0), np.repeat(XOR_Y, 25), 4 * epochs, batch_size=1
+    )
+    print(
+        f"2. XOR, perceptron: accuracy {accuracies[-1]:.2f} after {len(accuracies)} epochs, "
+        f"best {max(accuracies):.2f} (a line gets at most 3 of the 4 points right)"
+    )
 
     rv.config.set_random_seed(args.seed)
     mlp = rv.Sequential([rv.layers.Input((2,)), rv.layers.Dense(8, activation="tanh"), rv.layers.Dense(1)])
     mlp.compile(optimizer=rv.optimizers.SGD(0.1, momentum=0.9), loss="hinge")
     mlp.fit(XOR_X, XOR_Y, batch_size=4, epochs=10 * epochs, verbose=0)
     scores = mlp.predict(XOR_X).ravel()
-    print(f"3. XOR, MLP 2-8-1 (tanh): accuracy {step_accuracy(mlp, XOR_X, XOR_Y):.2f}; "
-          f"scores {np.array2string(scores, precision=2)} for targets {XOR_Y}")
+    print(
+        f"3. XOR, MLP 2-8-1 (tanh): accuracy {step_accuracy(mlp, XOR_X, XOR_Y):.2f}; "
+        f"scores {np.array2string(scores, precision=2)} for targets {XOR_Y}"
+    )
 
 
 if __name__ == "__main__":

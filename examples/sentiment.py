@@ -8,12 +8,12 @@ accuracy on held-out texts, and a few predictions.
 
 Run: python examples/sentiment.py
 """
+
 import argparse
 
 import numpy as np
 
 import ranvier as rv
-
 
 POSITIVE = ["good", "great", "wonderful", "excellent", "fun", "moving", "brilliant", "delightful"]
 NEGATIVE = ["bad", "boring", "awful", "terrible", "dull", "weak", "painful", "clumsy"]
@@ -39,7 +39,7 @@ def encode(texts, vocab, length):
     x = np.zeros((len(texts), length), np.int64)
     for i, t in enumerate(texts):
         ids = [vocab.get(w, 1) for w in t.split()][:length]  # 1 = unknown word, 0 = padding
-        x[i, :len(ids)] = ids
+        x[i, : len(ids)] = ids
     return x
 
 
@@ -60,15 +60,31 @@ def main():
     x = encode(texts, vocab, length)
     n_train = int(0.8 * len(data))
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.Input((None,), dtype="int64"), rv.layers.Embedding(len(vocab) + 2, 16, mask_zero=True),
-                           rv.layers.LSTM(32), rv.layers.Dense(1, activation="sigmoid")])
+    model = rv.Sequential(
+        [
+            rv.Input((None,), dtype="int64"),
+            rv.layers.Embedding(len(vocab) + 2, 16, mask_zero=True),
+            rv.layers.LSTM(32),
+            rv.layers.Dense(1, activation="sigmoid"),
+        ]
+    )
     model.compile(optimizer=rv.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
-    model.fit(x[:n_train], labels[:n_train].astype(np.float32), batch_size=32, epochs=args.epochs, verbose=2,
-              validation_split=0.1)
+    model.fit(
+        x[:n_train],
+        labels[:n_train].astype(np.float32),
+        batch_size=32,
+        epochs=args.epochs,
+        verbose=2,
+        validation_split=0.1,
+    )
     loss, acc = model.evaluate(x[n_train:], labels[n_train:].astype(np.float32), verbose=0)
     print(f"held-out accuracy on {len(x) - n_train} reviews: {acc:.3f}")
-    for text in ["the film was not boring", "honestly the story was dull", "the music was not good and quite",
-                 "this movie was brilliant"]:
+    for text in [
+        "the film was not boring",
+        "honestly the story was dull",
+        "the music was not good and quite",
+        "this movie was brilliant",
+    ]:
         p = float(model.predict(encode([text], vocab, length))[0, 0])
         print(f"  {text!r}: {'positive' if p > 0.5 else 'negative'} ({p:.2f})")
 

@@ -12,6 +12,7 @@ Usage::
     pip install "ranvier[examples]"      # matplotlib, for the figure
     python examples/weight_decay.py --output weight_decay.png
 """
+
 import argparse
 import sys
 
@@ -19,13 +20,16 @@ import numpy as np
 
 from ranvier.demo import weight_decay_experiment
 
+
 def plot(models, x, y, path):
     """Probability of class 1 over the plane, the 0.5 contour and the training points."""
     try:
         import matplotlib
     except ImportError:
-        sys.exit("The figure needs matplotlib: pip install 'ranvier[examples]' (or pip install matplotlib). "
-                 "The accuracies above do not.")
+        sys.exit(
+            "The figure needs matplotlib: pip install 'ranvier[examples]' (or pip install matplotlib). "
+            "The accuracies above do not."
+        )
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

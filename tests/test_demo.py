@@ -1,9 +1,10 @@
 """The README's first command: the demo separates the Gaussian mixture."""
+
 import numpy as np
 
 from ranvier.__main__ import main
-from ranvier.demo import weight_decay_experiment
 from ranvier.api.datasets import make_gaussian_mixture
+from ranvier.demo import weight_decay_experiment
 
 
 def test_gaussian_mixture_is_reproducible_and_balanced():

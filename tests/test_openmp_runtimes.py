@@ -4,6 +4,7 @@ A repaired wheel carries its own libgomp copy (renamed by auditwheel), as do
 scikit-learn's and PyTorch's wheels: the three must load side by side and each
 train. A fresh process, so that the others load their runtimes first.
 """
+
 import subprocess
 import sys
 import textwrap

@@ -1,4 +1,5 @@
 """The README's usage snippet runs as written."""
+
 import os
 import pathlib
 import re

@@ -6,6 +6,7 @@ Run it from a directory holding copies of the repository's ``tests/`` and
 demo and the fast tests (``FAST_TESTS``: the kernels, the demo and the OpenMP
 neighbours, ~1 min on 2 cores) must pass.
 """
+
 import importlib
 import pathlib
 import subprocess

@@ -7,7 +7,7 @@ def cycle_batches(x, y, batch, convert=None):
     ``convert(xb, yb)`` runs once per batch up front (e.g. to torch tensors in
     the framework's own layout), never inside the timed step.
     """
-    batches = [(x[i:i + batch], y[i:i + batch]) for i in range(0, len(x), batch)]
+    batches = [(x[i : i + batch], y[i : i + batch]) for i in range(0, len(x), batch)]
     if convert is not None:
         batches = [convert(xb, yb) for xb, yb in batches]
     state = {"i": 0}

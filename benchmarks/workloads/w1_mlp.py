@@ -1,4 +1,5 @@
 """W1: MLP 784-512-512-10, ReLU, softmax cross-entropy, batch 128, Adam 1e-3."""
+
 import numpy as np
 
 from ._common import batch_step, torch_train_step
@@ -26,9 +27,11 @@ def ranvier_step(x, y):
     import ranvier as rv
 
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.layers.Input((SIZES[0],))]
-                          + [rv.layers.Dense(u, activation="relu") for u in SIZES[1:-1]]
-                          + [rv.layers.Dense(SIZES[-1], activation="softmax")])
+    model = rv.Sequential(
+        [rv.layers.Input((SIZES[0],))]
+        + [rv.layers.Dense(u, activation="relu") for u in SIZES[1:-1]]
+        + [rv.layers.Dense(SIZES[-1], activation="softmax")]
+    )
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return batch_step(model.train_on_batch, x, y, BATCH)
 

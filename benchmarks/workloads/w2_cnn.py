@@ -1,11 +1,13 @@
 """W2: CNN 28x28x1, conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, batch 64, Adam."""
+
 import numpy as np
 
 from ._common import batch_step, torch_train_step
 
 ID = "W2"
-DESCRIPTION = ("CNN 28x28x1 conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, "
-               "batch 64, Adam (training step)")
+DESCRIPTION = (
+    "CNN 28x28x1 conv3x3x32-relu-maxpool2-conv3x3x64-relu-maxpool2-dense128-dense10, batch 64, Adam (training step)"
+)
 BATCH = 64
 N_BATCHES = 8
 IMAGE = (28, 28, 1)
@@ -45,11 +47,18 @@ def ranvier_step(x, y):
 
     L = rv.layers
     rv.config.set_random_seed(0)
-    model = rv.Sequential([L.Input(IMAGE),
-                           L.Conv2D(CONVS[0], 3, activation="relu"), L.MaxPooling2D(),
-                           L.Conv2D(CONVS[1], 3, activation="relu"), L.MaxPooling2D(),
-                           L.Flatten(), L.Dense(DENSE[0], activation="relu"),
-                           L.Dense(DENSE[1], activation="softmax")])
+    model = rv.Sequential(
+        [
+            L.Input(IMAGE),
+            L.Conv2D(CONVS[0], 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Conv2D(CONVS[1], 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(DENSE[0], activation="relu"),
+            L.Dense(DENSE[1], activation="softmax"),
+        ]
+    )
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return batch_step(model.train_on_batch, x, y, BATCH)
 
@@ -117,7 +126,7 @@ class _NumpyCNN:
                 dh = np.empty_like(inp)
                 conv.col2im(d2 @ kernel.T, 3, 3, 1, 1, 1, 1, 0, 0, dh, *a.shape[1:3])
         self.t += 1
-        alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        alpha = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
         for p, g, m, v in zip(self.params, grads, self.m, self.v):
             m += (1 - self.b1) * (g - m)
             v += (1 - self.b2) * (g * g - v)
@@ -134,10 +143,18 @@ def torch_step(x, y):
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(IMAGE[2], CONVS[0], 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(CONVS[0], CONVS[1], 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Linear(5 * 5 * CONVS[1], DENSE[0]), torch.nn.ReLU(),
-        torch.nn.Linear(DENSE[0], DENSE[1]))
+        torch.nn.Conv2d(IMAGE[2], CONVS[0], 3),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(CONVS[0], CONVS[1], 3),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(5 * 5 * CONVS[1], DENSE[0]),
+        torch.nn.ReLU(),
+        torch.nn.Linear(DENSE[0], DENSE[1]),
+    )
     # NCHW for PyTorch's native layout; the conversion is done once, outside the timed step.
-    return torch_train_step(model, x, y, BATCH,
-                            lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))))
+    return torch_train_step(
+        model, x, y, BATCH, lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2)))
+    )

@@ -1,4 +1,5 @@
 """W3: LSTM T=50, in=32, hidden=128, last state -> Dense(10) softmax CE, batch 64, Adam 1e-3."""
+
 import numpy as np
 
 from ._common import batch_step, torch_train_step
@@ -28,8 +29,7 @@ def ranvier_step(x, y):
     from ranvier.layers import LSTM
 
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.layers.Input((T, N_IN)), LSTM(UNITS),
-                           rv.layers.Dense(N_CLASSES, activation="softmax")])
+    model = rv.Sequential([rv.layers.Input((T, N_IN)), LSTM(UNITS), rv.layers.Dense(N_CLASSES, activation="softmax")])
     model.compile(optimizer=rv.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     return batch_step(model.train_on_batch, x, y, BATCH)
 
@@ -45,11 +45,18 @@ class _ReferenceLSTMNet:
         lim = np.sqrt(6 / (N_IN + 4 * UNITS))
         q, _ = np.linalg.qr(rng.standard_normal((4 * UNITS, UNITS)))
         bias = np.zeros(4 * UNITS)
-        bias[UNITS:2 * UNITS] = 1
+        bias[UNITS : 2 * UNITS] = 1
         lim_d = np.sqrt(6 / (UNITS + N_CLASSES))
-        self.params = [np.asarray(p, np.float32) for p in (
-            rng.uniform(-lim, lim, (N_IN, 4 * UNITS)), q.T, bias,
-            rng.uniform(-lim_d, lim_d, (UNITS, N_CLASSES)), np.zeros(N_CLASSES))]
+        self.params = [
+            np.asarray(p, np.float32)
+            for p in (
+                rng.uniform(-lim, lim, (N_IN, 4 * UNITS)),
+                q.T,
+                bias,
+                rng.uniform(-lim_d, lim_d, (UNITS, N_CLASSES)),
+                np.zeros(N_CLASSES),
+            )
+        ]
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
         self.lr, self.b1, self.b2, self.eps, self.t = lr, b1, b2, eps, 0
@@ -76,10 +83,32 @@ class _ReferenceLSTMNet:
         dh = np.ascontiguousarray(dz @ Wd.T)
         dc = np.zeros_like(dh)
         dgates = np.empty_like(gates)
-        self.k.lstm_backward(xt, W, U, empty_m, empty_r, gates, h, c, act_c, empty_h, empty_h, dh, dc,
-                             dgates, grads[0], grads[1], grads[2], empty_h, 0.0, False, 1, 2)
+        self.k.lstm_backward(
+            xt,
+            W,
+            U,
+            empty_m,
+            empty_r,
+            gates,
+            h,
+            c,
+            act_c,
+            empty_h,
+            empty_h,
+            dh,
+            dc,
+            dgates,
+            grads[0],
+            grads[1],
+            grads[2],
+            empty_h,
+            0.0,
+            False,
+            1,
+            2,
+        )
         self.t += 1
-        alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+        alpha = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
         for q, g, m, v in zip(self.params, grads, self.m, self.v):
             m += (1 - self.b1) * (g - m)
             v += (1 - self.b2) * (g * g - v)

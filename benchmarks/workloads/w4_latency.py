@@ -1,4 +1,5 @@
 """W4 latency: W1's MLP, predict on one sample at a time (what a service does in a loop)."""
+
 from . import w4_predict
 
 ID = "W4L"

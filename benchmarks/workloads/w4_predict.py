@@ -1,4 +1,5 @@
 """W4: W1's MLP in inference: predict on batches of 1024 (throughput)."""
+
 import numpy as np
 
 from . import w1_mlp
@@ -24,9 +25,11 @@ def ranvier_step(x, y, batch=BATCH):
     import ranvier as rv
 
     rv.config.set_random_seed(0)
-    model = rv.Sequential([rv.layers.Input((w1_mlp.SIZES[0],))]
-                          + [rv.layers.Dense(u, activation="relu") for u in w1_mlp.SIZES[1:-1]]
-                          + [rv.layers.Dense(w1_mlp.SIZES[-1], activation="softmax")])
+    model = rv.Sequential(
+        [rv.layers.Input((w1_mlp.SIZES[0],))]
+        + [rv.layers.Dense(u, activation="relu") for u in w1_mlp.SIZES[1:-1]]
+        + [rv.layers.Dense(w1_mlp.SIZES[-1], activation="softmax")]
+    )
     next_batch = cycle_batches(x, np.zeros(len(x)), batch)
 
     def step():

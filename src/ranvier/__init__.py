@@ -9,18 +9,56 @@
 
 Keras scripts run after changing the import: ``import ranvier as keras``.
 """
+
 __version__ = "0.1.0"
 
-from . import (activations, callbacks, config, constraints, datasets, initializers, layers, losses,  # noqa: E402
-               metrics, models, ops, optimizers, regularizers, saving, testing, utils)
-from .api.config import get_num_threads, set_num_threads  # noqa: E402
-from .api.models import Model, Sequential, load_model, save_model  # noqa: E402
-from .api.layers import Input  # noqa: E402
-from .api.ops import GradientTape  # noqa: E402
+from . import (
+    activations,
+    callbacks,
+    config,
+    constraints,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    regularizers,
+    saving,
+    testing,
+    utils,
+)
+from .api.config import get_num_threads, set_num_threads
+from .api.layers import Input
+from .api.models import Model, Sequential, load_model, save_model
+from .api.ops import GradientTape
 
 __all__ = [
-    "__version__", "Model", "Sequential", "Input", "load_model", "save_model",
-    "set_num_threads", "get_num_threads", "GradientTape",
-    "activations", "callbacks", "config", "constraints", "datasets", "initializers", "layers",
-    "losses", "metrics", "models", "ops", "optimizers", "regularizers", "saving", "testing", "utils",
+    "__version__",
+    "Model",
+    "Sequential",
+    "Input",
+    "load_model",
+    "save_model",
+    "set_num_threads",
+    "get_num_threads",
+    "GradientTape",
+    "activations",
+    "callbacks",
+    "config",
+    "constraints",
+    "datasets",
+    "initializers",
+    "layers",
+    "losses",
+    "metrics",
+    "models",
+    "ops",
+    "optimizers",
+    "regularizers",
+    "saving",
+    "testing",
+    "utils",
 ]

@@ -1,4 +1,5 @@
 """``python -m ranvier demo``: the lecture's weight-decay experiment on built-in data."""
+
 import argparse
 import sys
 

@@ -4,6 +4,7 @@ Bug reports and speed questions start here: which micro-kernel variant runs,
 which OpenMP runtime (and file) the kernels loaded, and which BLAS (scipy's,
 the one ranvier's GEMM shim calls) with its kernel, threading layer and threads.
 """
+
 import json
 import os
 import platform
@@ -15,15 +16,21 @@ __all__ = ["report"]
 _FEATURES = ("SSE2", "AVX", "FMA3", "AVX2", "AVX512F", "AVX512VL", "AVX512DQ", "NEON", "ASIMD", "SVE")
 
 # The environment variables that change which kernels run or how many threads they use.
-_ENVIRONMENT = ("RANVIER_ISA", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE",
-                "OPENBLAS_L2_SIZE")
+_ENVIRONMENT = (
+    "RANVIER_ISA",
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+)
 
 
 def _cpu_features():
     """The relevant features numpy's CPU detection found, or None where it is unavailable."""
     for module in ("numpy._core._multiarray_umath", "numpy.core._multiarray_umath"):
         try:
-            found = getattr(__import__(module, fromlist=["_"]), "__cpu_features__")
+            found = __import__(module, fromlist=["_"]).__cpu_features__
         except (ImportError, AttributeError):
             continue
         return [name for name in _FEATURES if found.get(name)]
@@ -56,8 +63,11 @@ def _runtimes():
 
 
 def _library_lines(lib):
-    details = [f"{label} {lib[key]}" for key, label in (("architecture", "kernel"), ("threading_layer", "threading"),
-                                                        ("num_threads", "threads")) if lib.get(key) is not None]
+    details = [
+        f"{label} {lib[key]}"
+        for key, label in (("architecture", "kernel"), ("threading_layer", "threading"), ("num_threads", "threads"))
+        if lib.get(key) is not None
+    ]
     # threadpoolctl names an OpenMP runtime only by its file prefix (libgomp, libomp, libiomp).
     name = lib["prefix"] if lib["internal_api"] == "openmp" else lib["internal_api"]
     version = f" {lib['version']}" if lib.get("version") else ""
@@ -67,6 +77,7 @@ def _library_lines(lib):
 def report():
     """The ``info`` report as a list of lines."""
     import ranvier as rv
+
     from .core import _openmp, _packed
 
     lines = [
@@ -81,7 +92,9 @@ def report():
         lines.append(f"    compile args: {' '.join(build['compile_args'])}")
         lines.append(f"    link args: {' '.join(build['link_args'])}")
     features = _cpu_features()
-    lines.append(f"CPU features: {' '.join(features) if features is not None else 'unknown (numpy does not report them)'}")
+    lines.append(
+        f"CPU features: {' '.join(features) if features is not None else 'unknown (numpy does not report them)'}"
+    )
     lines.append(f"micro-kernels: {_packed.packed_isa()}")
     lines.append(f"threads: {rv.get_num_threads()} (OpenMP default {_openmp.max_threads()})")
     blas, openmp = _runtimes()

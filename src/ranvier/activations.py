@@ -1,3 +1,4 @@
 """Public alias of :mod:`ranvier.api.activations` (Keras-style import path: ``ranvier.activations``)."""
-from .api.activations import *  # noqa: F401,F403
+
+from .api.activations import *  # noqa: F403
 from .api.activations import __all__  # noqa: F401

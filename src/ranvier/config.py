@@ -1,3 +1,4 @@
 """Public alias of :mod:`ranvier.api.config` (Keras-style import path: ``ranvier.config``)."""
-from .api.config import *  # noqa: F401,F403
+
+from .api.config import *  # noqa: F403
 from .api.config import __all__  # noqa: F401

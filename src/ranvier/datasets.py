@@ -3,6 +3,7 @@
 The submodules are registered under this name too, so ``import ranvier.datasets.mnist`` and
 ``from ranvier.datasets.mnist import load_data`` work as with Keras, with one module object each.
 """
+
 import sys as _sys
 
 from .api import datasets as _impl

@@ -6,6 +6,7 @@ batch 32) and L2 weight decay on the kernels (the optimizer's coupled
 ``weight_decay``, never the biases). ``examples/weight_decay.py`` runs the
 same experiment and draws the decision boundaries.
 """
+
 import time
 
 import ranvier as rv
@@ -29,17 +30,19 @@ def weight_decay_experiment(decays=DECAYS, epochs=300, seed=0, verbose=True):
     x_test, y_test = rv.datasets.make_gaussian_mixture(2000, seed=seed + 1)
     say = print if verbose else (lambda *a, **k: None)
     say(f"ranvier {rv.__version__}: two-class Gaussian mixture, 200 training / 2000 test samples")
-    say(f"MLP 2-50-2 (tanh), SGD lr 0.1 momentum 0.9, batch 32, {epochs} epochs, "
-        "L2 weight decay on kernels")
+    say(f"MLP 2-50-2 (tanh), SGD lr 0.1 momentum 0.9, batch 32, {epochs} epochs, L2 weight decay on kernels")
     say(f"{'weight decay':>12}  {'train acc':>9}  {'test acc':>8}  {'time':>6}")
     results = {}
     for wd in decays:
         rv.config.set_random_seed(seed)
-        model = rv.Sequential([rv.layers.Input((2,)),
-                               rv.layers.Dense(50, activation="tanh"),
-                               rv.layers.Dense(2, activation="softmax")])
-        model.compile(optimizer=rv.optimizers.SGD(0.1, momentum=0.9, weight_decay=wd),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = rv.Sequential(
+            [rv.layers.Input((2,)), rv.layers.Dense(50, activation="tanh"), rv.layers.Dense(2, activation="softmax")]
+        )
+        model.compile(
+            optimizer=rv.optimizers.SGD(0.1, momentum=0.9, weight_decay=wd),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         t0 = time.perf_counter()
         model.fit(x_train, y_train, batch_size=32, epochs=epochs, verbose=0)
         elapsed = time.perf_counter() - t0

@@ -1,3 +1,4 @@
 """Public alias of :mod:`ranvier.api.initializers` (Keras-style import path: ``ranvier.initializers``)."""
-from .api.initializers import *  # noqa: F401,F403
+
+from .api.initializers import *  # noqa: F403
 from .api.initializers import __all__  # noqa: F401

@@ -1,4 +1,5 @@
 """ranvier.api.activations: lookup, serialization, Keras functions, errors."""
+
 import numpy as np
 import pytest
 from scipy.special import erf, expit, log_softmax, softmax
@@ -8,25 +9,28 @@ from ranvier.api import activations
 X = np.linspace(-4, 4, 24).reshape(2, 3, 4)
 
 
-@pytest.mark.parametrize("fn,expected", [
-    (activations.linear, X),
-    (activations.sigmoid, expit(X)),
-    (activations.tanh, np.tanh(X)),
-    (activations.relu, np.maximum(X, 0)),
-    (activations.relu6, np.clip(X, 0, 6)),
-    (activations.leaky_relu, np.where(X >= 0, X, 0.2 * X)),
-    (activations.elu, np.where(X > 0, X, np.expm1(X))),
-    (activations.gelu, 0.5 * X * (1 + erf(X / np.sqrt(2)))),
-    (activations.softplus, np.log1p(np.exp(X))),
-    (activations.softsign, X / (1 + np.abs(X))),
-    (activations.swish, X * expit(X)),
-    (activations.silu, X * expit(X)),
-    (activations.hard_sigmoid, np.clip(X + 3, 0, 6) / 6),
-    (activations.exponential, np.exp(X)),
-    (activations.binary_step, (X >= 0).astype(float)),
-    (activations.softmax, softmax(X, axis=-1)),
-    (activations.log_softmax, log_softmax(X, axis=-1)),
-])
+@pytest.mark.parametrize(
+    "fn,expected",
+    [
+        (activations.linear, X),
+        (activations.sigmoid, expit(X)),
+        (activations.tanh, np.tanh(X)),
+        (activations.relu, np.maximum(X, 0)),
+        (activations.relu6, np.clip(X, 0, 6)),
+        (activations.leaky_relu, np.where(X >= 0, X, 0.2 * X)),
+        (activations.elu, np.where(X > 0, X, np.expm1(X))),
+        (activations.gelu, 0.5 * X * (1 + erf(X / np.sqrt(2)))),
+        (activations.softplus, np.log1p(np.exp(X))),
+        (activations.softsign, X / (1 + np.abs(X))),
+        (activations.swish, X * expit(X)),
+        (activations.silu, X * expit(X)),
+        (activations.hard_sigmoid, np.clip(X + 3, 0, 6) / 6),
+        (activations.exponential, np.exp(X)),
+        (activations.binary_step, (X >= 0).astype(float)),
+        (activations.softmax, softmax(X, axis=-1)),
+        (activations.log_softmax, log_softmax(X, axis=-1)),
+    ],
+)
 def test_module_functions(fn, expected):
     out = fn(X)
     assert out.shape == X.shape and out.dtype == np.float64
@@ -35,11 +39,13 @@ def test_module_functions(fn, expected):
 
 
 def test_keras_arguments():
-    np.testing.assert_allclose(activations.relu(X, negative_slope=0.1, max_value=2.0, threshold=1.0),
-                               np.where(X > 1, np.clip(X, 0, 2), 0.1 * (X - 1)))
+    np.testing.assert_allclose(
+        activations.relu(X, negative_slope=0.1, max_value=2.0, threshold=1.0),
+        np.where(X > 1, np.clip(X, 0, 2), 0.1 * (X - 1)),
+    )
     np.testing.assert_allclose(activations.leaky_relu(X, negative_slope=0.5), np.where(X > 0, X, X / 2))
     np.testing.assert_allclose(activations.elu(X, alpha=2.0), np.where(X > 0, X, 2 * np.expm1(X)))
-    approx = 0.5 * X * (1 + np.tanh(np.sqrt(2 / np.pi) * (X + 0.044715 * X ** 3)))
+    approx = 0.5 * X * (1 + np.tanh(np.sqrt(2 / np.pi) * (X + 0.044715 * X**3)))
     np.testing.assert_allclose(activations.gelu(X, approximate=True), approx, rtol=1e-9)
     np.testing.assert_allclose(activations.get("gelu_tanh")(X), approx, rtol=1e-9)
     np.testing.assert_allclose(activations.get("gelu_approximate")(X), approx, rtol=1e-9)
@@ -79,8 +85,13 @@ def test_forward_with_bias_and_in_place():
 
 
 def test_serialize_round_trip():
-    for ident in ["relu", "silu", "gelu_tanh", {"class_name": "relu", "config": {"max_value": 6.0}},
-                  {"class_name": "elu", "config": {"alpha": 0.5}}]:
+    for ident in [
+        "relu",
+        "silu",
+        "gelu_tanh",
+        {"class_name": "relu", "config": {"max_value": 6.0}},
+        {"class_name": "elu", "config": {"alpha": 0.5}},
+    ]:
         act = activations.get(ident)
         assert activations.serialize(act) == ident
         again = activations.deserialize(activations.serialize(act))
@@ -102,7 +113,7 @@ class Cube(activations.Activation):
 
 def test_custom_activation_subclass():
     cube = activations.get(Cube)
-    np.testing.assert_allclose(cube(X), X ** 3)
+    np.testing.assert_allclose(cube(X), X**3)
     cfg = activations.serialize(cube)
     assert cfg == {"class_name": "Cube", "config": {}}
     assert isinstance(activations.deserialize(cfg, custom_objects={"Cube": Cube}), Cube)

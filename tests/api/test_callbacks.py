@@ -26,7 +26,7 @@ class FakeModel:
         self.saved = []
 
     def get_weights(self):
-        return self.weights        # the same arrays: callbacks must copy
+        return self.weights  # the same arrays: callbacks must copy
 
     def set_weights(self, weights):
         self.weights = [np.array(w) for w in weights]
@@ -48,8 +48,15 @@ def run(cbs, epoch_logs, model=None, steps=2, batch_logs=None, **params):
     Returns (model, epochs run).
     """
     model = model or FakeModel()
-    cl = callbacks.CallbackList(cbs, add_history=True, model=model, epochs=len(epoch_logs), steps=steps,
-                                verbose=params.pop("verbose", 0), **params)
+    cl = callbacks.CallbackList(
+        cbs,
+        add_history=True,
+        model=model,
+        epochs=len(epoch_logs),
+        steps=steps,
+        verbose=params.pop("verbose", 0),
+        **params,
+    )
     cl.on_train_begin()
     ran = 0
     for epoch, logs in enumerate(epoch_logs):
@@ -85,7 +92,7 @@ def test_callback_list_calls_in_order_and_shares_logs():
     rec = Recorder()
     model, _ = run([rec], [{"val_loss": np.float32(0.5), "loss": np.float64(0.25)}], steps=1)
     kinds = [c[0] for c in rec.calls]
-    assert kinds == ["batch_end", "epoch_end"]           # on_train_batch_end falls back to on_batch_end
+    assert kinds == ["batch_end", "epoch_end"]  # on_train_batch_end falls back to on_batch_end
     logs = rec.calls[1][2]
     assert list(logs) == ["loss", "val_loss"] and all(type(v) is float for v in logs.values())
     # The History after the recorder sees what the recorder added.
@@ -140,11 +147,11 @@ def test_progbar_in_a_log_file_prints_one_line_per_epoch(monkeypatch):
 
 def test_progbar_in_a_terminal_redraws_in_place(monkeypatch):
     out = _train_with_progbar(monkeypatch, FakeTTY(), verbose=1, epochs=1)
-    assert out.count("\n") == 1 and out.endswith("\n")     # one epoch: no "Epoch 1/1", one final line
+    assert out.count("\n") == 1 and out.endswith("\n")  # one epoch: no "Epoch 1/1", one final line
     frames = out.split("\r")[1:]
     plain = [re.sub(r"\x1b\[[0-9;]*m", "", f).rstrip() for f in frames]
     assert plain[0].startswith("1/3 ") and _LINE.match(plain[-1])
-    assert "\x1b[32m" in out                                  # colours only in a terminal
+    assert "\x1b[32m" in out  # colours only in a terminal
 
 
 def test_progbar_rate_limits_redraws():
@@ -153,7 +160,7 @@ def test_progbar_rate_limits_redraws():
         bar = callbacks.Progbar(50, interval=interval, stream=stream)
         for step in range(1, 51):
             bar.update(step, [("loss", 1.0 / step)])
-    assert slow.getvalue().count("\r") == 2                   # the first frame and the final one
+    assert slow.getvalue().count("\r") == 2  # the first frame and the final one
     assert fast.getvalue().count("\r") == 50
 
 
@@ -171,8 +178,9 @@ def test_progbar_verbose_2_prints_one_line_per_epoch(monkeypatch):
     out = _train_with_progbar(monkeypatch, FakeTTY(), verbose=2)
     lines = out.splitlines()
     assert "\r" not in out and len(lines) == 4
-    assert re.match(r"^3/3 - \d+s - \d+(us|ms|s)/step - accuracy: 0\.5000 - loss: 0\.2500 - val_loss: 0\.3000$",
-                    lines[1])
+    assert re.match(
+        r"^3/3 - \d+s - \d+(us|ms|s)/step - accuracy: 0\.5000 - loss: 0\.2500 - val_loss: 0\.3000$", lines[1]
+    )
 
 
 def test_progbar_unknown_target_and_small_values():
@@ -227,16 +235,19 @@ def test_early_stopping_restores_best_weights():
     es = callbacks.EarlyStopping(patience=1, restore_best_weights=True)
     model, ran = run([es], _losses([1.0, 0.5, 0.7, 0.8]))
     assert ran == 3 and es.best_epoch == 1
-    assert all(np.all(w == 1) for w in model.weights)       # weights as after epoch 1
+    assert all(np.all(w == 1) for w in model.weights)  # weights as after epoch 1
 
 
 def test_early_stopping_min_delta_and_max_mode():
-    _, ran = run([callbacks.EarlyStopping(monitor="val_accuracy", patience=0, min_delta=0.05)],
-                 _losses([0.5, 0.6, 0.62, 0.9], key="val_accuracy"))
-    assert ran == 3                                           # +0.02 < min_delta: no improvement
-    _, ran = run([callbacks.EarlyStopping(monitor="val_accuracy", patience=0)],
-                 _losses([0.5, 0.6, 0.7, 0.8], key="val_accuracy"))
-    assert ran == 4                                           # "auto" knows accuracy goes up
+    _, ran = run(
+        [callbacks.EarlyStopping(monitor="val_accuracy", patience=0, min_delta=0.05)],
+        _losses([0.5, 0.6, 0.62, 0.9], key="val_accuracy"),
+    )
+    assert ran == 3  # +0.02 < min_delta: no improvement
+    _, ran = run(
+        [callbacks.EarlyStopping(monitor="val_accuracy", patience=0)], _losses([0.5, 0.6, 0.7, 0.8], key="val_accuracy")
+    )
+    assert ran == 4  # "auto" knows accuracy goes up
 
 
 def test_early_stopping_baseline_and_warm_up():
@@ -247,7 +258,7 @@ def test_early_stopping_baseline_and_warm_up():
     _, ran = run([callbacks.EarlyStopping(patience=2)], _losses(values))
     assert ran == 5
     _, ran = run([callbacks.EarlyStopping(patience=0, start_from_epoch=3)], _losses([1, 2, 3, 4, 5]))
-    assert ran == 5                                           # epochs 0-2 ignored, then 4 > 3
+    assert ran == 5  # epochs 0-2 ignored, then 4 > 3
 
 
 def test_early_stopping_unknown_monitor_warns_once_and_never_stops():
@@ -287,24 +298,28 @@ def test_monitor_arguments_are_validated():
 def test_model_checkpoint_formats_the_path(tmp_path):
     path = str(tmp_path / "ckpt" / "m-{epoch:02d}-{val_loss:.2f}.ranvier")
     model, _ = run([callbacks.ModelCheckpoint(path)], _losses([0.5, 0.25]))
-    assert model.saved == [("model", str(tmp_path / "ckpt" / "m-01-0.50.ranvier")),
-                           ("model", str(tmp_path / "ckpt" / "m-02-0.25.ranvier"))]
+    assert model.saved == [
+        ("model", str(tmp_path / "ckpt" / "m-01-0.50.ranvier")),
+        ("model", str(tmp_path / "ckpt" / "m-02-0.25.ranvier")),
+    ]
     assert (tmp_path / "ckpt" / "m-02-0.25.ranvier").read_text() == "model"
 
 
 def test_model_checkpoint_save_best_only_weights(tmp_path):
     path = str(tmp_path / "w-{epoch}.npz")
-    model, _ = run([callbacks.ModelCheckpoint(path, save_best_only=True, save_weights_only=True)],
-                   _losses([1.0, 0.5, 0.7, 0.4]))
+    model, _ = run(
+        [callbacks.ModelCheckpoint(path, save_best_only=True, save_weights_only=True)], _losses([1.0, 0.5, 0.7, 0.4])
+    )
     assert [p for _, p in model.saved] == [str(tmp_path / f"w-{e}.npz") for e in (1, 2, 4)]
     assert {kind for kind, _ in model.saved} == {"weights"}
 
 
 def test_model_checkpoint_initial_value_threshold_and_max_mode(tmp_path):
     path = str(tmp_path / "best")
-    model, _ = run([callbacks.ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True,
-                                              initial_value_threshold=0.6)],
-                   _losses([0.5, 0.7, 0.65], key="val_accuracy"))
+    model, _ = run(
+        [callbacks.ModelCheckpoint(path, monitor="val_accuracy", save_best_only=True, initial_value_threshold=0.6)],
+        _losses([0.5, 0.7, 0.65], key="val_accuracy"),
+    )
     assert len(model.saved) == 1
 
 
@@ -324,7 +339,7 @@ def test_model_checkpoint_bad_path_key(tmp_path):
 # ----------------------------------------------------- learning-rate control
 def test_learning_rate_scheduler_two_and_one_argument_forms():
     model, _ = run([callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5)], _losses([1, 1, 1]))
-    assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5 ** 3)
+    assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.5**3)
     assert model.history.history["learning_rate"] == pytest.approx([0.05, 0.025, 0.0125])
     model, _ = run([callbacks.LearningRateScheduler(lambda epoch: 0.01 * (epoch + 1))], _losses([1, 1]))
     assert model.optimizer.learning_rate == pytest.approx(0.02)
@@ -376,8 +391,10 @@ def test_terminate_on_nan(capsys):
 
 def test_lambda_callback():
     seen = []
-    cb = callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append((epoch, logs["val_loss"])),
-                                  on_batch_end=lambda b, l: seen.append(b))
+    cb = callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: seen.append((epoch, logs["val_loss"])),
+        on_batch_end=lambda b, logs: seen.append(b),
+    )
     run([cb], _losses([0.5, 0.25]), steps=1)
     assert seen == [0, (0, 0.5), 0, (1, 0.25)]
     with pytest.raises(TypeError, match="unknown hook"):

@@ -1,4 +1,5 @@
 """Constraints: Keras formulas, in-place projection, axis handling, use in training."""
+
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ EPS = 1e-7  # Keras' backend epsilon in the denominators
 
 
 def _col_norms(w, axis=0):
-    return np.sqrt(np.sum(w ** 2, axis=axis, keepdims=True))
+    return np.sqrt(np.sum(w**2, axis=axis, keepdims=True))
 
 
 def test_max_norm_rescales_only_long_columns():
@@ -57,12 +58,20 @@ def test_defaults_names_and_round_trip():
     assert constraints.MaxNorm().get_config() == {"max_value": 2.0, "axis": 0}
     assert constraints.UnitNorm().get_config() == {"axis": 0}
     assert constraints.MinMaxNorm().get_config() == {"min_value": 0.0, "max_value": 1.0, "rate": 1.0, "axis": 0}
-    for name, cls in [("max_norm", constraints.MaxNorm), ("unit_norm", constraints.UnitNorm),
-                      ("min_max_norm", constraints.MinMaxNorm), ("non_neg", constraints.NonNeg),
-                      ("MaxNorm", constraints.MaxNorm)]:
+    for name, cls in [
+        ("max_norm", constraints.MaxNorm),
+        ("unit_norm", constraints.UnitNorm),
+        ("min_max_norm", constraints.MinMaxNorm),
+        ("non_neg", constraints.NonNeg),
+        ("MaxNorm", constraints.MaxNorm),
+    ]:
         assert isinstance(constraints.get(name), cls)
-    for c in (constraints.MaxNorm(3, axis=[0, 1]), constraints.MinMaxNorm(0.1, 0.9, 0.5, axis=1),
-              constraints.UnitNorm(axis=-1), constraints.NonNeg()):
+    for c in (
+        constraints.MaxNorm(3, axis=[0, 1]),
+        constraints.MinMaxNorm(0.1, 0.9, 0.5, axis=1),
+        constraints.UnitNorm(axis=-1),
+        constraints.NonNeg(),
+    ):
         clone = constraints.deserialize(constraints.serialize(c))
         assert type(clone) is type(c) and clone.get_config() == c.get_config()
 
@@ -70,9 +79,12 @@ def test_defaults_names_and_round_trip():
 def test_constraint_holds_after_training_steps():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(32, 4)).astype(np.float32) * 10, rng.normal(size=(32, 3)).astype(np.float32) * 10
-    model = rv.Sequential([rv.layers.Input((4,)),
-                           rv.layers.Dense(3, kernel_constraint=constraints.MaxNorm(0.5),
-                                           bias_constraint=constraints.NonNeg())])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((4,)),
+            rv.layers.Dense(3, kernel_constraint=constraints.MaxNorm(0.5), bias_constraint=constraints.NonNeg()),
+        ]
+    )
     model.compile(optimizer=rv.optimizers.SGD(0.5), loss="mse")
     for _ in range(3):
         model.train_on_batch(x, y)

@@ -37,8 +37,8 @@ def test_shuffle_draws_one_permutation_per_epoch_as_the_fit_loop(arrays):
     for _ in range(2):
         order = reference.permutation(10)
         for (xb, yb, swb), start in zip(adapter.epoch(rng), range(0, 10, 4)):
-            np.testing.assert_array_equal(yb, order[start:start + 4])
-            np.testing.assert_array_equal(xb, x[order[start:start + 4]])
+            np.testing.assert_array_equal(yb, order[start : start + 4])
+            np.testing.assert_array_equal(xb, x[order[start : start + 4]])
             assert swb is None
 
 
@@ -63,23 +63,36 @@ def test_lists_of_numbers_are_one_array():
     assert xb.shape == (2, 2) and yb.tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(x={"a": np.zeros((4, 2)), "b": np.zeros((3, 2))}, y=np.zeros(4)),
-     r"x, y must have the same number of samples, got x\['a'\]: 4, x\['b'\]: 3, y: 4"),
-    (dict(x=np.zeros((4, 2)), y=np.zeros(4), sample_weight=np.ones(5)),
-     "x, y, sample_weight must have the same number of samples, got x: 4, y: 4, sample_weight: 5"),
-    (dict(x=np.zeros((4, 2)), sample_weight=np.ones(4)), "sample_weight needs targets y"),
-    (dict(x=np.zeros((4, 2)), y={"out": np.zeros(4)}, sample_weight={"other": np.ones(4)}),
-     r"sample_weight names outputs that y does not have: \['other'\]"),
-    (dict(x=np.zeros((4, 2)), y=[np.zeros(4), np.zeros(4)], sample_weight=[np.ones(4)]),
-     "sample_weight must be a list with one entry per output of y \\(2\\), got a list of length 1"),
-    (dict(x=np.zeros((4, 2)), y=[np.zeros(4), np.zeros(4)], class_weight={0: 2.0}),
-     "class_weight for several outputs must give one"),
-    (dict(x=np.zeros((4, 2)), y=np.zeros(4), shuffle="yes"), "shuffle must be True, False or 'batch', got 'yes'"),
-    (dict(x=np.zeros((4, 2)), batch_size=0), "batch_size must be a positive integer, got 0"),
-    (dict(x=np.float32(3.0)), "x must have a batch dimension"),
-    (dict(x=None), "x is required"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            dict(x={"a": np.zeros((4, 2)), "b": np.zeros((3, 2))}, y=np.zeros(4)),
+            r"x, y must have the same number of samples, got x\['a'\]: 4, x\['b'\]: 3, y: 4",
+        ),
+        (
+            dict(x=np.zeros((4, 2)), y=np.zeros(4), sample_weight=np.ones(5)),
+            "x, y, sample_weight must have the same number of samples, got x: 4, y: 4, sample_weight: 5",
+        ),
+        (dict(x=np.zeros((4, 2)), sample_weight=np.ones(4)), "sample_weight needs targets y"),
+        (
+            dict(x=np.zeros((4, 2)), y={"out": np.zeros(4)}, sample_weight={"other": np.ones(4)}),
+            r"sample_weight names outputs that y does not have: \['other'\]",
+        ),
+        (
+            dict(x=np.zeros((4, 2)), y=[np.zeros(4), np.zeros(4)], sample_weight=[np.ones(4)]),
+            "sample_weight must be a list with one entry per output of y \\(2\\), got a list of length 1",
+        ),
+        (
+            dict(x=np.zeros((4, 2)), y=[np.zeros(4), np.zeros(4)], class_weight={0: 2.0}),
+            "class_weight for several outputs must give one",
+        ),
+        (dict(x=np.zeros((4, 2)), y=np.zeros(4), shuffle="yes"), "shuffle must be True, False or 'batch', got 'yes'"),
+        (dict(x=np.zeros((4, 2)), batch_size=0), "batch_size must be a positive integer, got 0"),
+        (dict(x=np.float32(3.0)), "x must have a batch dimension"),
+        (dict(x=None), "x is required"),
+    ],
+)
 def test_array_errors_name_what_was_received(kwargs, match):
     with pytest.raises(ValueError, match=match):
         da.get_adapter(**kwargs)
@@ -90,8 +103,7 @@ def test_class_weight_times_sample_weight_single_and_per_output():
     _, _, sw = next(da.get_adapter(np.zeros((4, 1)), y, np.full(4, 2.0), class_weight={1: 3.0}).epoch(_rng()))
     assert sw.tolist() == [2.0, 6.0, 6.0, 2.0]
     onehot = np.eye(2)[y]
-    _, _, sw = next(da.get_adapter(np.zeros((4, 1)), {"a": y, "b": onehot},
-                                   class_weight={"b": {0: 5.0}}).epoch(_rng()))
+    _, _, sw = next(da.get_adapter(np.zeros((4, 1)), {"a": y, "b": onehot}, class_weight={"b": {0: 5.0}}).epoch(_rng()))
     assert sw["a"] is None and sw["b"].tolist() == [5.0, 1.0, 1.0, 5.0]
     _, _, sw = next(da.get_adapter(np.zeros((4, 1)), [y, y], class_weight=[None, {0: 0.5}]).epoch(_rng()))
     assert sw[0] is None and sw[1].tolist() == [0.5, 1.0, 1.0, 0.5]
@@ -145,8 +157,7 @@ def _peak_growth(mm, batch_size):
     """Peak RssAnon growth (MiB) over one shuffled epoch of ``mm``, checking each batch's values."""
     base = peak = _rss_anon_mib()
     y = np.arange(len(mm))
-    for step, (xb, yb, _) in enumerate(da.get_adapter(mm, y, batch_size=batch_size, shuffle=True)
-                                       .epoch(_rng(0))):
+    for step, (xb, yb, _) in enumerate(da.get_adapter(mm, y, batch_size=batch_size, shuffle=True).epoch(_rng(0))):
         if step % 16 == 0:
             np.testing.assert_array_equal(xb[:, 0], yb.astype(np.float32))
             peak = max(peak, _rss_anon_mib())
@@ -209,6 +220,7 @@ def test_an_iterable_is_passed_over_each_epoch_and_learns_its_length():
 def test_generator_batches_get_class_weights_and_none_for_absent_parts():
     def gen():
         yield (np.zeros((3, 1)),)
+
     xb, yb, swb = next(da.get_adapter(gen()).epoch(_rng()))
     assert xb.shape == (3, 1) and yb is None and swb is None
     gen2 = iter([(np.zeros((3, 1)), np.array([0, 1, 1]))])
@@ -216,16 +228,26 @@ def test_generator_batches_get_class_weights_and_none_for_absent_parts():
     assert swb.tolist() == [1.0, 4.0, 4.0]
 
 
-@pytest.mark.parametrize("batches, match", [
-    ([np.zeros((2, 2))], r"batch 0 of the generator must be a tuple \(x,\), \(x, y\) or \(x, y, sample_weight\), "
-                         r"got a ndarray of shape \(2, 2\)"),
-    ([(1, 2, 3, 4)], "batch 0 of the generator must be a tuple .* got a tuple of length 4"),
-    ([(np.zeros((2, 2)), np.zeros(2)), (np.zeros((2, 2)),)],
-     r"batch 1 of the generator has the structure \(x=array, y=absent, sample_weight=absent\), but the first "
-     r"batch had \(x=array, y=array, sample_weight=absent\)"),
-    ([(np.zeros((2, 2)), np.zeros(3))], "x, y in batch 0 of the generator must have the same number of "
-                                        "samples, got x: 2, y: 3"),
-])
+@pytest.mark.parametrize(
+    "batches, match",
+    [
+        (
+            [np.zeros((2, 2))],
+            r"batch 0 of the generator must be a tuple \(x,\), \(x, y\) or \(x, y, sample_weight\), "
+            r"got a ndarray of shape \(2, 2\)",
+        ),
+        ([(1, 2, 3, 4)], "batch 0 of the generator must be a tuple .* got a tuple of length 4"),
+        (
+            [(np.zeros((2, 2)), np.zeros(2)), (np.zeros((2, 2)),)],
+            r"batch 1 of the generator has the structure \(x=array, y=absent, sample_weight=absent\), but the first "
+            r"batch had \(x=array, y=array, sample_weight=absent\)",
+        ),
+        (
+            [(np.zeros((2, 2)), np.zeros(3))],
+            "x, y in batch 0 of the generator must have the same number of samples, got x: 2, y: 3",
+        ),
+    ],
+)
 def test_generator_structure_errors(batches, match):
     with pytest.raises(ValueError, match=match):
         list(da.get_adapter(iter(batches)).epoch(_rng()))

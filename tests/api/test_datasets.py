@@ -1,4 +1,5 @@
 """ranvier.datasets on small files written in each data set's format; the network is never used."""
+
 import gzip
 import hashlib
 import io
@@ -69,8 +70,12 @@ KERAS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
 def _mnist_arrays():
     rng = np.random.default_rng(0)
-    return dict(x_train=rng.integers(0, 256, (6, 28, 28), dtype=np.uint8), y_train=np.arange(6, dtype=np.uint8),
-                x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8), y_test=np.array([7, 8], np.uint8))
+    return dict(
+        x_train=rng.integers(0, 256, (6, 28, 28), dtype=np.uint8),
+        y_train=np.arange(6, dtype=np.uint8),
+        x_test=rng.integers(0, 256, (2, 28, 28), dtype=np.uint8),
+        y_test=np.array([7, 8], np.uint8),
+    )
 
 
 # ------------------------------------------------------------------ mnist + cache rules
@@ -145,8 +150,10 @@ def _idx(payload, header):
 
 def test_fashion_mnist_reads_gzipped_idx_files(web, monkeypatch, tmp_path):
     rng = np.random.default_rng(1)
-    images = {"train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
-              "t10k": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8)}
+    images = {
+        "train": rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        "t10k": rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+    }
     labels = {"train": np.arange(5, dtype=np.uint8), "t10k": np.array([9, 0, 1], np.uint8)}
     files = {}
     for part in ("train", "t10k"):
@@ -183,8 +190,7 @@ def _cifar_batch(images, **labels):
 def test_cifar10_reads_the_pickled_batches_channels_last(web, monkeypatch):
     rng = np.random.default_rng(2)
     images = [rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8) for _ in range(6)]
-    members = {f"cifar-10-batches-py/data_batch_{i + 1}": _cifar_batch(images[i], labels=[i, i + 1])
-               for i in range(5)}
+    members = {f"cifar-10-batches-py/data_batch_{i + 1}": _cifar_batch(images[i], labels=[i, i + 1]) for i in range(5)}
     members["cifar-10-batches-py/test_batch"] = _cifar_batch(images[5], labels=[3, 4])
     _serve(web, monkeypatch, cifar10, cifar10._ORIGIN, _tar_gz(members))
     (x_train, y_train), (x_test, y_test) = cifar10.load_data()
@@ -199,8 +205,10 @@ def test_cifar10_reads_the_pickled_batches_channels_last(web, monkeypatch):
 @pytest.mark.parametrize("label_mode, expected", [("fine", [[42], [7]]), ("coarse", [[3], [1]])])
 def test_cifar100_label_modes(web, monkeypatch, label_mode, expected):
     images = np.zeros((2, 3, 32, 32), np.uint8)
-    members = {f"cifar-100-python/{part}": _cifar_batch(images, fine_labels=[42, 7], coarse_labels=[3, 1])
-               for part in ("train", "test")}
+    members = {
+        f"cifar-100-python/{part}": _cifar_batch(images, fine_labels=[42, 7], coarse_labels=[3, 1])
+        for part in ("train", "test")
+    }
     _serve(web, monkeypatch, cifar100, cifar100._ORIGIN, _tar_gz(members))
     (x_train, y_train), (_, y_test) = cifar100.load_data(label_mode=label_mode)
     assert x_train.shape == (2, 32, 32, 3) and y_train.tolist() == expected == y_test.tolist()
@@ -214,8 +222,9 @@ class _Exploit:
 
 
 def test_pickles_naming_other_classes_are_refused(web, monkeypatch):
-    members = {f"cifar-100-python/{part}": pickle.dumps({b"data": _Exploit()}, protocol=2)
-               for part in ("train", "test")}
+    members = {
+        f"cifar-100-python/{part}": pickle.dumps({b"data": _Exploit()}, protocol=2) for part in ("train", "test")
+    }
     _serve(web, monkeypatch, cifar100, cifar100._ORIGIN, _tar_gz(members))
     with pytest.raises(pickle.UnpicklingError, match="refusing to load (posix|nt).system"):
         cifar100.load_data()
@@ -289,8 +298,10 @@ def test_reuters_splits_after_the_shuffle(web, monkeypatch):
 
 
 # ------------------------------------------------------------------ housing
-@pytest.mark.parametrize("module, n_features, name", [(boston_housing, 13, "boston_housing.npz"),
-                                                     (california_housing, 8, "california_housing.npz")])
+@pytest.mark.parametrize(
+    "module, n_features, name",
+    [(boston_housing, 13, "boston_housing.npz"), (california_housing, 8, "california_housing.npz")],
+)
 def test_housing_shuffle_split_as_keras(web, monkeypatch, module, n_features, name):
     x = np.arange(50 * n_features, dtype=np.float64).reshape(50, n_features)
     y = np.arange(50, dtype=np.float64)

@@ -1,14 +1,21 @@
 import numpy as np
 import pytest
 
-from ranvier.api import config, initializers as I
+from ranvier.api import config
+from ranvier.api import initializers as I
 
 
-@pytest.mark.parametrize("name, shape, var", [
-    ("glorot_uniform", (300, 200), 2 / 500), ("glorot_normal", (300, 200), 2 / 500),
-    ("he_uniform", (400, 100), 2 / 400), ("he_normal", (3, 3, 40, 30), 2 / 360),
-    ("lecun_uniform", (400, 100), 1 / 400), ("lecun_normal", (400, 100), 1 / 400),
-])
+@pytest.mark.parametrize(
+    "name, shape, var",
+    [
+        ("glorot_uniform", (300, 200), 2 / 500),
+        ("glorot_normal", (300, 200), 2 / 500),
+        ("he_uniform", (400, 100), 2 / 400),
+        ("he_normal", (3, 3, 40, 30), 2 / 360),
+        ("lecun_uniform", (400, 100), 1 / 400),
+        ("lecun_normal", (400, 100), 1 / 400),
+    ],
+)
 def test_variance_scaling_families_have_the_keras_variance(name, shape, var):
     w = I.get(name)(shape)
     assert w.dtype == np.float32 and w.shape == shape
@@ -45,8 +52,12 @@ def test_seeded_initializers_are_reproducible_and_global_seed_works():
 
 
 def test_serialization_round_trip():
-    for init in [I.RandomNormal(0.5, 2.0, seed=4), I.VarianceScaling(2.0, "fan_out", "uniform", seed=1),
-                 I.HeUniform(seed=9), I.Orthogonal(0.5, seed=2)]:
+    for init in [
+        I.RandomNormal(0.5, 2.0, seed=4),
+        I.VarianceScaling(2.0, "fan_out", "uniform", seed=1),
+        I.HeUniform(seed=9),
+        I.Orthogonal(0.5, seed=2),
+    ]:
         again = I.deserialize(I.serialize(init))
         assert type(again) is type(init) and again.get_config() == init.get_config()
         assert np.array_equal(again((6, 4)), init((6, 4)))

@@ -1,4 +1,5 @@
 """ranvier.api.losses: Keras semantics, the model interface, gradients, errors, PyTorch parity."""
+
 import numpy as np
 import pytest
 from scipy.special import expit, log_softmax, softmax, xlogy
@@ -27,20 +28,44 @@ CASES = [
     (losses.BinaryCrossentropy(from_logits=True), ONEHOT, LOGITS, _bce(ONEHOT, expit(LOGITS))),
     (losses.BinaryCrossentropy(label_smoothing=0.2), ONEHOT, PROBS, _bce(ONEHOT * 0.8 + 0.1, PROBS)),
     (losses.CategoricalCrossentropy(), ONEHOT, PROBS, -np.sum(ONEHOT * np.log(PROBS), -1)),
-    (losses.CategoricalCrossentropy(from_logits=True), ONEHOT, LOGITS,
-     -np.sum(ONEHOT * log_softmax(LOGITS, axis=1), -1)),
-    (losses.CategoricalCrossentropy(label_smoothing=0.1), ONEHOT, PROBS,
-     -np.sum((ONEHOT * 0.9 + 0.1 / K) * np.log(PROBS), -1)),
+    (
+        losses.CategoricalCrossentropy(from_logits=True),
+        ONEHOT,
+        LOGITS,
+        -np.sum(ONEHOT * log_softmax(LOGITS, axis=1), -1),
+    ),
+    (
+        losses.CategoricalCrossentropy(label_smoothing=0.1),
+        ONEHOT,
+        PROBS,
+        -np.sum((ONEHOT * 0.9 + 0.1 / K) * np.log(PROBS), -1),
+    ),
     (losses.SparseCategoricalCrossentropy(), LABELS, PROBS, -np.log(PROBS[np.arange(N), LABELS])),
-    (losses.SparseCategoricalCrossentropy(from_logits=True), LABELS, LOGITS,
-     -log_softmax(LOGITS, axis=1)[np.arange(N), LABELS]),
+    (
+        losses.SparseCategoricalCrossentropy(from_logits=True),
+        LABELS,
+        LOGITS,
+        -log_softmax(LOGITS, axis=1)[np.arange(N), LABELS],
+    ),
     (losses.Hinge(), ONEHOT, LOGITS, np.mean(np.maximum(1 - (2 * ONEHOT - 1) * LOGITS, 0), -1)),
     (losses.SquaredHinge(), ONEHOT, LOGITS, np.mean(np.maximum(1 - (2 * ONEHOT - 1) * LOGITS, 0) ** 2, -1)),
-    (losses.CategoricalHinge(), ONEHOT, LOGITS,
-     np.maximum(np.max((1 - ONEHOT) * LOGITS, -1) - np.sum(ONEHOT * LOGITS, -1) + 1, 0)),
-    (losses.Huber(delta=0.5), ONEHOT, LOGITS,
-     np.mean(np.where(np.abs(LOGITS - ONEHOT) <= 0.5, 0.5 * (LOGITS - ONEHOT) ** 2,
-                      0.5 * np.abs(LOGITS - ONEHOT) - 0.125), -1)),
+    (
+        losses.CategoricalHinge(),
+        ONEHOT,
+        LOGITS,
+        np.maximum(np.max((1 - ONEHOT) * LOGITS, -1) - np.sum(ONEHOT * LOGITS, -1) + 1, 0),
+    ),
+    (
+        losses.Huber(delta=0.5),
+        ONEHOT,
+        LOGITS,
+        np.mean(
+            np.where(
+                np.abs(LOGITS - ONEHOT) <= 0.5, 0.5 * (LOGITS - ONEHOT) ** 2, 0.5 * np.abs(LOGITS - ONEHOT) - 0.125
+            ),
+            -1,
+        ),
+    ),
     (losses.LogCosh(), ONEHOT, LOGITS, np.mean(np.log(np.cosh(LOGITS - ONEHOT)), -1)),
     (losses.KLDivergence(), PROBS[::-1], PROBS, np.sum(PROBS[::-1] * np.log(PROBS[::-1] / PROBS), -1)),
 ]
@@ -86,7 +111,10 @@ def test_value_and_grad_matches_finite_differences(loss, y, p, expected, weighte
     yt = loss.prepare_targets(y3, (None, T, K), np.float64)
     value, grad = loss.value_and_grad(yt, p3, sample_weight=w)
     assert grad.shape == p3.shape and grad.dtype == np.float64
-    f = (lambda q: loss.value_and_grad(yt, q, sample_weight=w)[0])
+
+    def f(q):
+        return loss.value_and_grad(yt, q, sample_weight=w)[0]
+
     assert value == pytest.approx(f(p3), rel=1e-15)
     assert loss.value(yt, p3, sample_weight=w) == value
     per = losses.get(losses.serialize(loss))
@@ -96,18 +124,24 @@ def test_value_and_grad_matches_finite_differences(loss, y, p, expected, weighte
     assert _rel(grad, _fd(f, p3)) < 1e-6
 
 
-@pytest.mark.parametrize("loss,activation", [
-    (losses.CategoricalCrossentropy(label_smoothing=0.1), lambda z: softmax(z, axis=-1)),
-    (losses.SparseCategoricalCrossentropy(), lambda z: softmax(z, axis=-1)),
-    (losses.BinaryCrossentropy(label_smoothing=0.05), expit),
-])
+@pytest.mark.parametrize(
+    "loss,activation",
+    [
+        (losses.CategoricalCrossentropy(label_smoothing=0.1), lambda z: softmax(z, axis=-1)),
+        (losses.SparseCategoricalCrossentropy(), lambda z: softmax(z, axis=-1)),
+        (losses.BinaryCrossentropy(label_smoothing=0.05), expit),
+    ],
+)
 def test_wrt_preactivation_is_the_gradient_through_the_activation(loss, activation):
     z = RNG.standard_normal((N, K))
     y = LABELS if isinstance(loss, losses.SparseCategoricalCrossentropy) else ONEHOT
     yt = loss.prepare_targets(y, (None, K), np.float64)
     w = RNG.uniform(0.5, 2, N)
     value, grad = loss.value_and_grad(yt, activation(z), sample_weight=w, wrt_preactivation=True)
-    f = (lambda zz: loss.value_and_grad(yt, activation(zz), sample_weight=w)[0])
+
+    def f(zz):
+        return loss.value_and_grad(yt, activation(zz), sample_weight=w)[0]
+
     assert value == pytest.approx(f(z), rel=1e-15)
     assert _rel(grad, _fd(f, z)) < 1e-6
 
@@ -116,8 +150,12 @@ def test_fused_activation():
     assert losses.CategoricalCrossentropy().fused_activation == "softmax"
     assert losses.SparseCategoricalCrossentropy().fused_activation == "softmax"
     assert losses.BinaryCrossentropy().fused_activation == "sigmoid"
-    for loss in (losses.CategoricalCrossentropy(from_logits=True), losses.BinaryCrossentropy(from_logits=True),
-                 losses.MeanSquaredError(), losses.Hinge()):
+    for loss in (
+        losses.CategoricalCrossentropy(from_logits=True),
+        losses.BinaryCrossentropy(from_logits=True),
+        losses.MeanSquaredError(),
+        losses.Hinge(),
+    ):
         assert loss.fused_activation is None
     with pytest.raises(ValueError, match="wrt_preactivation needs a loss that fuses"):
         losses.MeanSquaredError().value_and_grad(PROBS, PROBS, wrt_preactivation=True)
@@ -136,18 +174,26 @@ def test_prepare_targets_casts_and_reshapes():
     assert hinge.tolist() == [[-1, 1]]
 
 
-@pytest.mark.parametrize("loss,y,shape,exc,msg", [
-    (losses.SparseCategoricalCrossentropy(), [0, 3], (None, 3), ValueError, r"labels in \[0, 3\), got 3"),
-    (losses.SparseCategoricalCrossentropy(), [0, -1], (None, 3), ValueError, r"labels in \[0, 3\), got -1"),
-    (losses.SparseCategoricalCrossentropy(), [0.5, 1], (None, 3), ValueError, "integer class labels, got 0.5"),
-    (losses.SparseCategoricalCrossentropy(), [[0, 1]], (None, 3), ValueError, r"got shape \(1, 2\)"),
-    (losses.MeanSquaredError(), [[np.nan, 1.0]], (None, 2), ValueError, "y contains NaN or inf, got nan"),
-    (losses.MeanSquaredError(), [[np.inf, 1.0]], (None, 2), ValueError, "NaN or inf, got inf"),
-    (losses.MeanSquaredError(), np.zeros((2, 3)), (None, 2), ValueError,
-     r"y must have the shape of the model output \(None, 2\), got shape \(2, 3\)"),
-    (losses.CategoricalCrossentropy(), [0, 2, 1], (None, 4), ValueError, "use sparse_categorical_crossentropy"),
-    (losses.MeanSquaredError(), np.array(["a", "b"]), (None, 1), TypeError, "y must be numeric.*got dtype <U1"),
-])
+@pytest.mark.parametrize(
+    "loss,y,shape,exc,msg",
+    [
+        (losses.SparseCategoricalCrossentropy(), [0, 3], (None, 3), ValueError, r"labels in \[0, 3\), got 3"),
+        (losses.SparseCategoricalCrossentropy(), [0, -1], (None, 3), ValueError, r"labels in \[0, 3\), got -1"),
+        (losses.SparseCategoricalCrossentropy(), [0.5, 1], (None, 3), ValueError, "integer class labels, got 0.5"),
+        (losses.SparseCategoricalCrossentropy(), [[0, 1]], (None, 3), ValueError, r"got shape \(1, 2\)"),
+        (losses.MeanSquaredError(), [[np.nan, 1.0]], (None, 2), ValueError, "y contains NaN or inf, got nan"),
+        (losses.MeanSquaredError(), [[np.inf, 1.0]], (None, 2), ValueError, "NaN or inf, got inf"),
+        (
+            losses.MeanSquaredError(),
+            np.zeros((2, 3)),
+            (None, 2),
+            ValueError,
+            r"y must have the shape of the model output \(None, 2\), got shape \(2, 3\)",
+        ),
+        (losses.CategoricalCrossentropy(), [0, 2, 1], (None, 4), ValueError, "use sparse_categorical_crossentropy"),
+        (losses.MeanSquaredError(), np.array(["a", "b"]), (None, 1), TypeError, "y must be numeric.*got dtype <U1"),
+    ],
+)
 def test_bad_targets(loss, y, shape, exc, msg):
     with pytest.raises(exc, match=msg):
         loss.prepare_targets(np.asarray(y), shape, np.float32)
@@ -173,9 +219,11 @@ def test_bad_call_arguments():
 
 def test_extreme_logits_are_finite():
     big = np.array([[1e4, -1e4, 0.0]], np.float32)
-    for loss, y in ((losses.CategoricalCrossentropy(from_logits=True), [[0, 1, 0]]),
-                    (losses.SparseCategoricalCrossentropy(from_logits=True), [1]),
-                    (losses.BinaryCrossentropy(from_logits=True), [[0, 1, 1]])):
+    for loss, y in (
+        (losses.CategoricalCrossentropy(from_logits=True), [[0, 1, 0]]),
+        (losses.SparseCategoricalCrossentropy(from_logits=True), [1]),
+        (losses.BinaryCrossentropy(from_logits=True), [[0, 1, 1]]),
+    ):
         value, grad = loss.value_and_grad(loss.prepare_targets(np.array(y), big.shape, np.float32), big)
         assert np.isfinite(value) and np.isfinite(grad).all()
     assert losses.SparseCategoricalCrossentropy(from_logits=True)([1], big) == pytest.approx(2e4)
@@ -184,12 +232,19 @@ def test_extreme_logits_are_finite():
 def test_functions_aliases_get_serialize():
     np.testing.assert_allclose(losses.mse(ONEHOT, PROBS), np.mean((PROBS - ONEHOT) ** 2, -1))
     np.testing.assert_allclose(losses.mean_absolute_error(ONEHOT, PROBS), np.mean(np.abs(PROBS - ONEHOT), -1))
-    np.testing.assert_allclose(losses.sparse_categorical_crossentropy(LABELS, LOGITS, from_logits=True),
-                               -log_softmax(LOGITS, axis=1)[np.arange(N), LABELS])
+    np.testing.assert_allclose(
+        losses.sparse_categorical_crossentropy(LABELS, LOGITS, from_logits=True),
+        -log_softmax(LOGITS, axis=1)[np.arange(N), LABELS],
+    )
     np.testing.assert_allclose(losses.kld(PROBS, PROBS), 0, atol=1e-12)
-    for name, cls in (("mse", losses.MeanSquaredError), ("MAE", losses.MeanAbsoluteError),
-                      ("binary_crossentropy", losses.BinaryCrossentropy), ("Huber", losses.Huber),
-                      ("logcosh", losses.LogCosh), ("half_squared_error", losses.HalfSquaredError)):
+    for name, cls in (
+        ("mse", losses.MeanSquaredError),
+        ("MAE", losses.MeanAbsoluteError),
+        ("binary_crossentropy", losses.BinaryCrossentropy),
+        ("Huber", losses.Huber),
+        ("logcosh", losses.LogCosh),
+        ("half_squared_error", losses.HalfSquaredError),
+    ):
         assert type(losses.get(name)) is cls
     assert type(losses.get(losses.categorical_crossentropy)) is losses.CategoricalCrossentropy
     loss = losses.BinaryCrossentropy(from_logits=True, label_smoothing=0.1, reduction="sum", name="b")
@@ -208,16 +263,24 @@ def test_pytorch_parity():
     labels = RNG.integers(0, 5, 6)
     t = torch.tensor(logits, requires_grad=True)
     pairs = [
-        (losses.SparseCategoricalCrossentropy(from_logits=True), labels,
-         lambda x: F.cross_entropy(x, torch.tensor(labels))),
-        (losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1), np.eye(5)[labels],
-         lambda x: F.cross_entropy(x, torch.tensor(labels), label_smoothing=0.1)),
-        (losses.BinaryCrossentropy(from_logits=True), (logits > 0.3).astype(float),
-         lambda x: F.binary_cross_entropy_with_logits(x, torch.tensor((logits > 0.3).astype(float)))),
+        (
+            losses.SparseCategoricalCrossentropy(from_logits=True),
+            labels,
+            lambda x: F.cross_entropy(x, torch.tensor(labels)),
+        ),
+        (
+            losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.1),
+            np.eye(5)[labels],
+            lambda x: F.cross_entropy(x, torch.tensor(labels), label_smoothing=0.1),
+        ),
+        (
+            losses.BinaryCrossentropy(from_logits=True),
+            (logits > 0.3).astype(float),
+            lambda x: F.binary_cross_entropy_with_logits(x, torch.tensor((logits > 0.3).astype(float))),
+        ),
         (losses.MeanSquaredError(), np.tanh(logits), lambda x: F.mse_loss(x, torch.tensor(np.tanh(logits)))),
         (losses.MeanAbsoluteError(), np.tanh(logits), lambda x: F.l1_loss(x, torch.tensor(np.tanh(logits)))),
-        (losses.Huber(delta=0.7), np.tanh(logits),
-         lambda x: F.huber_loss(x, torch.tensor(np.tanh(logits)), delta=0.7)),
+        (losses.Huber(delta=0.7), np.tanh(logits), lambda x: F.huber_loss(x, torch.tensor(np.tanh(logits)), delta=0.7)),
     ]
     for loss, y, torch_fn in pairs:
         value, grad = loss.value_and_grad(loss.prepare_targets(y, logits.shape, np.float64), logits)

@@ -12,8 +12,8 @@ def _batched(metric, y_true, y_pred, sample_weight=None, batch=7):
     """Feed the data to the metric in batches; return the result."""
     metric.reset_state()
     for a in range(0, len(y_true), batch):
-        sw = None if sample_weight is None else sample_weight[a:a + batch]
-        metric.update_state(y_true[a:a + batch], y_pred[a:a + batch], sample_weight=sw)
+        sw = None if sample_weight is None else sample_weight[a : a + batch]
+        metric.update_state(y_true[a : a + batch], y_pred[a : a + batch], sample_weight=sw)
     return metric.result()
 
 
@@ -44,7 +44,8 @@ def test_categorical_accuracy_matches_sklearn(classes):
     m = metrics.CategoricalAccuracy()
     assert _batched(m, onehot, probs) == sk.accuracy_score(labels, probs.argmax(1))
     assert _batched(m, onehot, probs, weights) == pytest.approx(
-        sk.accuracy_score(labels, probs.argmax(1), sample_weight=weights), rel=1e-12)
+        sk.accuracy_score(labels, probs.argmax(1), sample_weight=weights), rel=1e-12
+    )
 
 
 def test_categorical_accuracy_rejects_integer_labels(classes):
@@ -75,7 +76,7 @@ def test_binary_accuracy_matches_sklearn(threshold):
     p = rng.random(50).astype(np.float32)
     expected = sk.accuracy_score(y, p > threshold)
     m = metrics.BinaryAccuracy(threshold=threshold)
-    assert _batched(m, y, p[:, None]) == expected          # labels (N,), output (N, 1)
+    assert _batched(m, y, p[:, None]) == expected  # labels (N,), output (N, 1)
     assert _batched(m, y[:, None].astype(np.float32), p[:, None]) == expected
 
 
@@ -129,9 +130,11 @@ def test_regression_metrics_match_sklearn():
     w = rng.uniform(0, 2, 40)
     assert _batched(metrics.MeanAbsoluteError(), y, p) == pytest.approx(sk.mean_absolute_error(y, p), rel=1e-12)
     assert _batched(metrics.MeanSquaredError(), y, p, w) == pytest.approx(
-        sk.mean_squared_error(y, p, sample_weight=w), rel=1e-12)
+        sk.mean_squared_error(y, p, sample_weight=w), rel=1e-12
+    )
     assert _batched(metrics.RootMeanSquaredError(), y, p, w) == pytest.approx(
-        math.sqrt(sk.mean_squared_error(y, p, sample_weight=w)), rel=1e-12)
+        math.sqrt(sk.mean_squared_error(y, p, sample_weight=w)), rel=1e-12
+    )
 
 
 def test_regression_accepts_labels_against_single_output():
@@ -188,7 +191,7 @@ def test_precision_without_positive_predictions_is_zero():
 # ------------------------------------------------------------------- Mean
 def test_mean_weighted_and_scalar_updates():
     m = metrics.Mean(name="loss")
-    m.update_state(2.0, sample_weight=32)      # the model's use: batch loss weighted by batch size
+    m.update_state(2.0, sample_weight=32)  # the model's use: batch loss weighted by batch size
     m.update_state(0.5, sample_weight=8)
     assert m.result() == pytest.approx((2.0 * 32 + 0.5 * 8) / 40)
     m.update_state(np.array([1.0, 3.0]))
@@ -211,8 +214,16 @@ def test_mean_float_updates_match_array_updates_exactly():
     assert math.isnan(fast.result()) and fast.count == slow.count + 2.0
 
 
-@pytest.mark.parametrize("values", [np.linspace(-3.0, 7.0, 1001), np.linspace(-3.0, 7.0, 2002)[::2],
-                                    np.arange(24.0).reshape(4, 3, 2) / 7, np.array(0.3), np.zeros(0)])
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.linspace(-3.0, 7.0, 1001),
+        np.linspace(-3.0, 7.0, 2002)[::2],
+        np.arange(24.0).reshape(4, 3, 2) / 7,
+        np.array(0.3),
+        np.zeros(0),
+    ],
+)
 def test_mean_unweighted_matches_unit_weights_exactly(values):
     unweighted, ones = metrics.Mean(), metrics.Mean()
     unweighted.update_state(values)
@@ -236,13 +247,16 @@ def test_mean_rejects_non_numeric():
 
 
 # ------------------------------------------------------------------- get
-@pytest.mark.parametrize("loss, shape, expected", [
-    ("sparse_categorical_crossentropy", (None, 10), "SparseCategoricalAccuracy"),
-    ("categorical_crossentropy", (None, 10), "CategoricalAccuracy"),
-    ("binary_crossentropy", (None, 5), "BinaryAccuracy"),
-    ("mse", (None, 1), "BinaryAccuracy"),
-    ("SparseCategoricalCrossentropy", None, "SparseCategoricalAccuracy"),
-])
+@pytest.mark.parametrize(
+    "loss, shape, expected",
+    [
+        ("sparse_categorical_crossentropy", (None, 10), "SparseCategoricalAccuracy"),
+        ("categorical_crossentropy", (None, 10), "CategoricalAccuracy"),
+        ("binary_crossentropy", (None, 5), "BinaryAccuracy"),
+        ("mse", (None, 1), "BinaryAccuracy"),
+        ("SparseCategoricalCrossentropy", None, "SparseCategoricalAccuracy"),
+    ],
+)
 def test_accuracy_resolves_from_loss_and_output(loss, shape, expected):
     for name in ("accuracy", "acc"):
         m = metrics.get(name, loss_name=loss, output_shape=shape)
@@ -265,23 +279,33 @@ def test_accuracy_without_hints_resolves_from_the_first_batch(classes):
 def test_loss_object_with_name_is_accepted():
     class Loss:
         name = "categorical_crossentropy"
+
     assert isinstance(metrics.get("accuracy", loss_name=Loss()), metrics.CategoricalAccuracy)
 
 
-@pytest.mark.parametrize("identifier, cls", [
-    ("mae", metrics.MeanAbsoluteError), ("MAE", metrics.MeanAbsoluteError),
-    ("mean_absolute_error", metrics.MeanAbsoluteError), ("mse", metrics.MeanSquaredError),
-    ("mean_squared_error", metrics.MeanSquaredError), ("root_mean_squared_error", metrics.RootMeanSquaredError),
-    ("sparse_categorical_accuracy", metrics.SparseCategoricalAccuracy),
-    ("categorical_accuracy", metrics.CategoricalAccuracy), ("binary_accuracy", metrics.BinaryAccuracy),
-    ("top_k_categorical_accuracy", metrics.TopKCategoricalAccuracy),
-    ("sparse_top_k_categorical_accuracy", metrics.SparseTopKCategoricalAccuracy),
-    ("precision", metrics.Precision), ("recall", metrics.Recall), ("MeanSquaredError", metrics.MeanSquaredError),
-])
+@pytest.mark.parametrize(
+    "identifier, cls",
+    [
+        ("mae", metrics.MeanAbsoluteError),
+        ("MAE", metrics.MeanAbsoluteError),
+        ("mean_absolute_error", metrics.MeanAbsoluteError),
+        ("mse", metrics.MeanSquaredError),
+        ("mean_squared_error", metrics.MeanSquaredError),
+        ("root_mean_squared_error", metrics.RootMeanSquaredError),
+        ("sparse_categorical_accuracy", metrics.SparseCategoricalAccuracy),
+        ("categorical_accuracy", metrics.CategoricalAccuracy),
+        ("binary_accuracy", metrics.BinaryAccuracy),
+        ("top_k_categorical_accuracy", metrics.TopKCategoricalAccuracy),
+        ("sparse_top_k_categorical_accuracy", metrics.SparseTopKCategoricalAccuracy),
+        ("precision", metrics.Precision),
+        ("recall", metrics.Recall),
+        ("MeanSquaredError", metrics.MeanSquaredError),
+    ],
+)
 def test_get_names_the_metric_after_the_string(identifier, cls):
     m = metrics.get(identifier)
     assert type(m) is cls
-    assert m.name == identifier            # the Keras 3 history key
+    assert m.name == identifier  # the Keras 3 history key
 
 
 def test_default_names_are_keras_names():
@@ -313,11 +337,17 @@ def test_get_passes_instances_and_wraps_functions():
     assert w.result() == pytest.approx(2.5)
 
 
-@pytest.mark.parametrize("metric", [
-    metrics.BinaryAccuracy(threshold=0.3), metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"),
-    metrics.Precision(thresholds=0.6, class_id=1), metrics.RootMeanSquaredError(), metrics.Mean(name="loss"),
-    metrics.AUC(num_thresholds=50),
-])
+@pytest.mark.parametrize(
+    "metric",
+    [
+        metrics.BinaryAccuracy(threshold=0.3),
+        metrics.SparseTopKCategoricalAccuracy(k=2, name="top2"),
+        metrics.Precision(thresholds=0.6, class_id=1),
+        metrics.RootMeanSquaredError(),
+        metrics.Mean(name="loss"),
+        metrics.AUC(num_thresholds=50),
+    ],
+)
 def test_serialize_round_trip(metric):
     again = metrics.deserialize(metrics.serialize(metric))
     assert type(again) is type(metric)

@@ -1,4 +1,5 @@
 """ranvier.api.optimizers: lookup, configs, clipping, state, validation, full-batch optimizers."""
+
 import json
 import subprocess
 import sys
@@ -16,17 +17,19 @@ SLICES = [(0, 12), (12, 22), (22, 26)]
 N, N_DECAY = 26, 22
 
 FIRST_ORDER = [
-    opt.SGD(0.1), opt.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    opt.Adagrad(0.1), opt.RMSprop(0.01, momentum=0.5, centered=True, clipvalue=0.5),
-    opt.Adadelta(1.0), opt.Adam(0.01, amsgrad=True, clipnorm=1.0),
+    opt.SGD(0.1),
+    opt.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    opt.Adagrad(0.1),
+    opt.RMSprop(0.01, momentum=0.5, centered=True, clipvalue=0.5),
+    opt.Adadelta(1.0),
+    opt.Adam(0.01, amsgrad=True, clipnorm=1.0),
     opt.AdamW(0.01, global_clipnorm=0.5),
 ]
 
 
 def _buffers(dtype=np.float32, seed=0, steps=3):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal(N).astype(dtype),
-            [rng.standard_normal(N).astype(dtype) for _ in range(steps)])
+    return (rng.standard_normal(N).astype(dtype), [rng.standard_normal(N).astype(dtype) for _ in range(steps)])
 
 
 def _fresh(o):
@@ -36,10 +39,20 @@ def _fresh(o):
 # --- lookup and configs ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,cls", [("sgd", opt.SGD), ("Adam", opt.Adam), ("ADAMW", opt.AdamW),
-                                      ("rmsprop", opt.RMSprop), ("adagrad", opt.Adagrad),
-                                      ("adadelta", opt.Adadelta), ("lbfgs", opt.LBFGS),
-                                      ("L-BFGS", opt.LBFGS), ("cg", opt.ConjugateGradient)])
+@pytest.mark.parametrize(
+    "name,cls",
+    [
+        ("sgd", opt.SGD),
+        ("Adam", opt.Adam),
+        ("ADAMW", opt.AdamW),
+        ("rmsprop", opt.RMSprop),
+        ("adagrad", opt.Adagrad),
+        ("adadelta", opt.Adadelta),
+        ("lbfgs", opt.LBFGS),
+        ("L-BFGS", opt.LBFGS),
+        ("cg", opt.ConjugateGradient),
+    ],
+)
 def test_get_by_name_case_insensitive(name, cls):
     o = opt.get(name)
     assert type(o) is cls
@@ -72,10 +85,16 @@ def test_keras_defaults_and_positional_learning_rate():
     assert (opt.RMSprop().rho, opt.Adadelta().rho) == (0.9, 0.95)
 
 
-@pytest.mark.parametrize("o", FIRST_ORDER + [opt.SGD(schedules.ExponentialDecay(0.1, 5, 0.5)),
-                                             opt.LBFGS(max_iter=7, history_size=4),
-                                             opt.ConjugateGradient(max_iter=9)],
-                         ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize(
+    "o",
+    FIRST_ORDER
+    + [
+        opt.SGD(schedules.ExponentialDecay(0.1, 5, 0.5)),
+        opt.LBFGS(max_iter=7, history_size=4),
+        opt.ConjugateGradient(max_iter=9),
+    ],
+    ids=lambda o: type(o).__name__,
+)
 def test_config_round_trip_is_json(o):
     config = json.loads(json.dumps(opt.serialize(o)))
     again = opt.deserialize(config)
@@ -112,7 +131,7 @@ def test_schedule_is_evaluated_at_iterations():
     with pytest.raises(TypeError, match="LearningRateSchedule"):
         o.learning_rate = 0.3
     o.learning_rate = schedules.ExponentialDecay(1.0, 1, 0.5)
-    assert o.learning_rate == 0.5 ** 4
+    assert o.learning_rate == 0.5**4
 
 
 # --- one step equals the reference, clipping, decay -----------------------------------------
@@ -125,8 +144,24 @@ def test_apply_matches_reference_with_n_decay_and_weight_decay():
     want, m, v = w.copy(), np.zeros(N), np.zeros(N)
     for t, g in enumerate(grads, start=1):
         o.apply(w, g)
-        ref.adam_update(want, g, m, v, np.zeros(0), 0.01, 0.9, 0.999, 1e-7, t, False, np.inf, 0.1,
-                        N_DECAY, np.ones(1), np.array([0, N]))
+        ref.adam_update(
+            want,
+            g,
+            m,
+            v,
+            np.zeros(0),
+            0.01,
+            0.9,
+            0.999,
+            1e-7,
+            t,
+            False,
+            np.inf,
+            0.1,
+            N_DECAY,
+            np.ones(1),
+            np.array([0, N]),
+        )
     np.testing.assert_allclose(w, want, rtol=1e-13)
     assert o.iterations == 3
 
@@ -146,8 +181,7 @@ def test_clipnorm_clips_each_variable():
     applied = _sgd_step(o, w, g)
     for start, stop in SLICES:
         norm = np.linalg.norm(g[start:stop])
-        np.testing.assert_allclose(applied[start:stop], g[start:stop] * 0.5 / max(norm, 0.5),
-                                   rtol=1e-12)
+        np.testing.assert_allclose(applied[start:stop], g[start:stop] * 0.5 / max(norm, 0.5), rtol=1e-12)
     assert np.linalg.norm(applied[12:22]) < 0.5
 
 
@@ -240,13 +274,18 @@ def test_build_again_keeps_slots_new_layout_resets():
     assert not np.any(o.get_state()["momentum"])
 
 
-@pytest.mark.parametrize("state,match", [
-    ({"iterations": 3}, r"expected slots \['momentum', 'velocity'\], got \[\]"),
-    ({"iterations": 3, "momentum": np.zeros(N), "velocity": np.zeros(N - 1)},
-     r"slot 'velocity' must be a finite array of shape \(26,\), got shape \(25,\)"),
-    ({"iterations": -1, "momentum": np.zeros(N), "velocity": np.zeros(N)}, "non-negative integer"),
-    ({"momentum": np.zeros(N)}, "must be a dict with 'iterations'"),
-])
+@pytest.mark.parametrize(
+    "state,match",
+    [
+        ({"iterations": 3}, r"expected slots \['momentum', 'velocity'\], got \[\]"),
+        (
+            {"iterations": 3, "momentum": np.zeros(N), "velocity": np.zeros(N - 1)},
+            r"slot 'velocity' must be a finite array of shape \(26,\), got shape \(25,\)",
+        ),
+        ({"iterations": -1, "momentum": np.zeros(N), "velocity": np.zeros(N)}, "non-negative integer"),
+        ({"momentum": np.zeros(N)}, "must be a dict with 'iterations'"),
+    ],
+)
 def test_set_state_rejects_bad_state(state, match):
     o = opt.Adam()
     o.build(np.zeros(N, np.float32))
@@ -258,36 +297,42 @@ def test_set_state_rejects_bad_state(state, match):
 # --- validation ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make,err,match", [
-    (lambda: opt.Adam(-1e-3), ValueError, r"Adam: learning_rate must be a number in \[0, inf\], got -0.001"),
-    (lambda: opt.Adam("fast"), TypeError, "learning_rate must be a number or a LearningRateSchedule"),
-    (lambda: opt.Adam(beta_1=1.0), ValueError, r"beta_1 must be a number in \[0, 1\), got 1.0"),
-    (lambda: opt.Adam(beta_2=-0.1), ValueError, "beta_2 must be"),
-    (lambda: opt.Adam(epsilon=0), ValueError, r"epsilon must be a number in \(0, inf\]"),
-    (lambda: opt.SGD(momentum=1.5), ValueError, r"SGD: momentum must be a number in \[0, 1\], got 1.5"),
-    (lambda: opt.RMSprop(rho=1.0), ValueError, "rho must be"),
-    (lambda: opt.Adadelta(rho=float("nan")), ValueError, "rho must be"),
-    (lambda: opt.SGD(clipnorm=0), ValueError, r"clipnorm must be a number in \(0, inf\], got 0"),
-    (lambda: opt.SGD(clipvalue=-1), ValueError, "clipvalue must be"),
-    (lambda: opt.SGD(clipnorm=1, clipvalue=1), ValueError, "only one of clipnorm, clipvalue"),
-    (lambda: opt.SGD(weight_decay=-0.1), ValueError, "weight_decay must be"),
-    (lambda: opt.AdamW(weight_decay=None), ValueError, "AdamW: weight_decay must be"),
-    (lambda: opt.LBFGS(max_iter=0), ValueError, "max_iter must be a positive integer, got 0"),
-    (lambda: opt.LBFGS(history_size=2.5), ValueError, "history_size must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "make,err,match",
+    [
+        (lambda: opt.Adam(-1e-3), ValueError, r"Adam: learning_rate must be a number in \[0, inf\], got -0.001"),
+        (lambda: opt.Adam("fast"), TypeError, "learning_rate must be a number or a LearningRateSchedule"),
+        (lambda: opt.Adam(beta_1=1.0), ValueError, r"beta_1 must be a number in \[0, 1\), got 1.0"),
+        (lambda: opt.Adam(beta_2=-0.1), ValueError, "beta_2 must be"),
+        (lambda: opt.Adam(epsilon=0), ValueError, r"epsilon must be a number in \(0, inf\]"),
+        (lambda: opt.SGD(momentum=1.5), ValueError, r"SGD: momentum must be a number in \[0, 1\], got 1.5"),
+        (lambda: opt.RMSprop(rho=1.0), ValueError, "rho must be"),
+        (lambda: opt.Adadelta(rho=float("nan")), ValueError, "rho must be"),
+        (lambda: opt.SGD(clipnorm=0), ValueError, r"clipnorm must be a number in \(0, inf\], got 0"),
+        (lambda: opt.SGD(clipvalue=-1), ValueError, "clipvalue must be"),
+        (lambda: opt.SGD(clipnorm=1, clipvalue=1), ValueError, "only one of clipnorm, clipvalue"),
+        (lambda: opt.SGD(weight_decay=-0.1), ValueError, "weight_decay must be"),
+        (lambda: opt.AdamW(weight_decay=None), ValueError, "AdamW: weight_decay must be"),
+        (lambda: opt.LBFGS(max_iter=0), ValueError, "max_iter must be a positive integer, got 0"),
+        (lambda: opt.LBFGS(history_size=2.5), ValueError, "history_size must be a positive integer"),
+    ],
+)
 def test_constructor_validation(make, err, match):
     with pytest.raises(err, match=match):
         make()
 
 
-@pytest.mark.parametrize("args,err,match", [
-    ((np.zeros(N, np.float32), N + 1, None), ValueError, r"n_decay must be an integer in \[0, 26\], got 27"),
-    ((np.zeros(N, np.float32), 0, [(0, 12), (13, 26)]), ValueError, r"got \(13, 26\) after a slice ending at 12"),
-    ((np.zeros(N, np.float32), 0, [(0, 12)]), ValueError, "must end at the buffer size 26, got 12"),
-    ((np.zeros((2, 13), np.float32), 0, None), TypeError, r"1-D C-contiguous .*shape \(2, 13\)"),
-    ((np.zeros(N, np.int64), 0, None), TypeError, "float32 or float64"),
-    (([0.0] * N, 0, None), TypeError, "got list"),
-])
+@pytest.mark.parametrize(
+    "args,err,match",
+    [
+        ((np.zeros(N, np.float32), N + 1, None), ValueError, r"n_decay must be an integer in \[0, 26\], got 27"),
+        ((np.zeros(N, np.float32), 0, [(0, 12), (13, 26)]), ValueError, r"got \(13, 26\) after a slice ending at 12"),
+        ((np.zeros(N, np.float32), 0, [(0, 12)]), ValueError, "must end at the buffer size 26, got 12"),
+        ((np.zeros((2, 13), np.float32), 0, None), TypeError, r"1-D C-contiguous .*shape \(2, 13\)"),
+        ((np.zeros(N, np.int64), 0, None), TypeError, "float32 or float64"),
+        (([0.0] * N, 0, None), TypeError, "got list"),
+    ],
+)
 def test_build_validation(args, err, match):
     with pytest.raises(err, match=match):
         opt.SGD().build(*args)
@@ -297,8 +342,11 @@ def test_apply_validation_before_writing():
     o = opt.Adam()
     w = np.ones(N, np.float32)
     o.build(w)
-    with pytest.raises(ValueError, match=r"flat_grads must be a \(26,\) float32 ndarray as at build, "
-                                         r"got \(26,\) float64"):
+    with pytest.raises(
+        ValueError,
+        match=r"flat_grads must be a \(26,\) float32 ndarray as at build, "
+        r"got \(26,\) float64",
+    ):
         o.apply(w, np.ones(N))
     with pytest.raises(ValueError, match=r"flat_params must be .*got \(25,\) float32"):
         o.apply(np.ones(N - 1, np.float32), np.ones(N, np.float32))

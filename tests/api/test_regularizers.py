@@ -1,4 +1,5 @@
 """Regularizers: penalty values (Keras formulas), gradients by finite differences through a model."""
+
 import numpy as np
 import pytest
 
@@ -18,14 +19,17 @@ def _orthogonal_penalty(w, factor, mode):
     return factor * np.mean(pairs)
 
 
-@pytest.mark.parametrize("reg,expected", [
-    (regularizers.L1(0.1), 0.1 * 8.25),
-    (regularizers.L2(0.1), 0.1 * (0.25 + 2.25 + 4 + 0.0625 + 1 + 9)),
-    (regularizers.L1L2(l1=0.1, l2=0.2), 0.1 * 8.25 + 0.2 * 16.5625),
-    (regularizers.L1L2(), 0.0),
-    (regularizers.OrthogonalRegularizer(0.3), _orthogonal_penalty(W, 0.3, "rows")),
-    (regularizers.OrthogonalRegularizer(0.3, mode="columns"), _orthogonal_penalty(W, 0.3, "columns")),
-])
+@pytest.mark.parametrize(
+    "reg,expected",
+    [
+        (regularizers.L1(0.1), 0.1 * 8.25),
+        (regularizers.L2(0.1), 0.1 * (0.25 + 2.25 + 4 + 0.0625 + 1 + 9)),
+        (regularizers.L1L2(l1=0.1, l2=0.2), 0.1 * 8.25 + 0.2 * 16.5625),
+        (regularizers.L1L2(), 0.0),
+        (regularizers.OrthogonalRegularizer(0.3), _orthogonal_penalty(W, 0.3, "rows")),
+        (regularizers.OrthogonalRegularizer(0.3, mode="columns"), _orthogonal_penalty(W, 0.3, "columns")),
+    ],
+)
 def test_penalty_values(reg, expected):
     assert reg(W) == pytest.approx(expected, rel=1e-12)
     assert reg.penalty(W.astype(np.float32)) == pytest.approx(expected, rel=1e-6)
@@ -41,8 +45,15 @@ def test_keras_defaults_and_aliases():
     assert regularizers.get(None) is None
 
 
-@pytest.mark.parametrize("reg", [regularizers.L1(0.3), regularizers.L2(0.3), regularizers.L1L2(0.1, 0.2),
-                                 regularizers.OrthogonalRegularizer(0.5, "columns")])
+@pytest.mark.parametrize(
+    "reg",
+    [
+        regularizers.L1(0.3),
+        regularizers.L2(0.3),
+        regularizers.L1L2(0.1, 0.2),
+        regularizers.OrthogonalRegularizer(0.5, "columns"),
+    ],
+)
 def test_serialize_round_trip(reg):
     clone = regularizers.deserialize(regularizers.serialize(reg))
     assert type(clone) is type(reg) and clone.get_config() == reg.get_config()
@@ -65,8 +76,12 @@ REGS = {
 
 
 # The orthogonal regularizer is for 2-D kernels only.
-CASES = [(name, where) for name in sorted(REGS) for where in ("kernel", "bias", "activity")
-         if where == "kernel" or not name.startswith("orthogonal")]
+CASES = [
+    (name, where)
+    for name in sorted(REGS)
+    for where in ("kernel", "bias", "activity")
+    if where == "kernel" or not name.startswith("orthogonal")
+]
 
 
 @pytest.mark.parametrize("name,where", CASES)
@@ -87,7 +102,8 @@ def test_penalty_adds_to_the_loss(float64):
     reg.set_weights(plain.get_weights())
     kernel = plain.layers[-1].kernel.value
     assert reg.evaluate(x, y, verbose=0) == pytest.approx(
-        plain.evaluate(x, y, verbose=0) + 0.1 * np.sum(kernel ** 2), rel=1e-10)
+        plain.evaluate(x, y, verbose=0) + 0.1 * np.sum(kernel**2), rel=1e-10
+    )
 
 
 def test_add_gradient_matches_closed_form():

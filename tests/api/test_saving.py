@@ -18,11 +18,14 @@ def _trained(blobs, functional=False):
         out = rv.layers.Dense(3, activation="softmax")(rv.layers.Dense(8, activation="relu")(inp))
         model = rv.Model(inp, out, name="func")
     else:
-        model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu",
-                                                                       kernel_regularizer="l2"),
-                               rv.layers.Dense(3, activation="softmax")])
-    model.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+        model = rv.Sequential(
+            [
+                rv.layers.Input((4,)),
+                rv.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
+                rv.layers.Dense(3, activation="softmax"),
+            ]
+        )
+    model.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=2, verbose=0)
     return model
 
@@ -54,8 +57,9 @@ def test_weights_only(blobs, tmp_path):
     x, _ = blobs
     model = _trained(blobs)
     model.save_weights(tmp_path / "w.npz")
-    fresh = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu"),
-                           rv.layers.Dense(3, activation="softmax")])
+    fresh = rv.Sequential(
+        [rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu"), rv.layers.Dense(3, activation="softmax")]
+    )
     fresh.load_weights(tmp_path / "w.npz")
     np.testing.assert_array_equal(fresh.predict(x), model.predict(x))
 
@@ -68,13 +72,16 @@ def _zip(entries):
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("payload, match", [
-    (b"not a zip at all", "not a zip"),
-    (_zip({"hello.txt": "x"}), "missing"),
-    (_zip({"config.json": "{not json", "weights.npz": b""}), "config.json is corrupt"),
-    (_zip({"config.json": '{"format": "other"}', "weights.npz": b""}), "format"),
-    (_zip({"config.json": '{"format": "ranvier", "format_version": 99}', "weights.npz": b""}), "version"),
-])
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        (b"not a zip at all", "not a zip"),
+        (_zip({"hello.txt": "x"}), "missing"),
+        (_zip({"config.json": "{not json", "weights.npz": b""}), "config.json is corrupt"),
+        (_zip({"config.json": '{"format": "other"}', "weights.npz": b""}), "format"),
+        (_zip({"config.json": '{"format": "ranvier", "format_version": 99}', "weights.npz": b""}), "version"),
+    ],
+)
 def test_corrupt_files_give_clear_errors(tmp_path, payload, match):
     path = tmp_path / "bad.ranvier"
     path.write_bytes(payload)
@@ -154,13 +161,34 @@ def test_model_config_of_the_wrong_type_is_a_clear_error(tmp_path):
 
 def _image_zoo():
     L = rv.layers
-    return rv.Sequential([
-        L.Input((8, 8, 1)), L.ZeroPadding2D(1), L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
-        L.MaxPooling2D(), L.SpatialDropout2D(0.1), L.Conv2D(3, (2, 2), padding="same"), L.PReLU(),
-        L.AveragePooling2D(), L.UpSampling2D(), L.Cropping2D(1), L.Flatten(), L.Dense(6), L.LeakyReLU(),
-        L.Dropout(0.2), L.GaussianNoise(0.1), L.Maxout(5, pieces=2), L.LayerNormalization(), L.ELU(),
-        L.Reshape((5, 1)), L.Conv1D(2, 2, padding="causal"), L.GlobalMaxPooling1D(), L.Dense(3),
-        L.Softmax()])
+    return rv.Sequential(
+        [
+            L.Input((8, 8, 1)),
+            L.ZeroPadding2D(1),
+            L.Conv2D(4, 3, activation="relu"),
+            L.BatchNormalization(),
+            L.MaxPooling2D(),
+            L.SpatialDropout2D(0.1),
+            L.Conv2D(3, (2, 2), padding="same"),
+            L.PReLU(),
+            L.AveragePooling2D(),
+            L.UpSampling2D(),
+            L.Cropping2D(1),
+            L.Flatten(),
+            L.Dense(6),
+            L.LeakyReLU(),
+            L.Dropout(0.2),
+            L.GaussianNoise(0.1),
+            L.Maxout(5, pieces=2),
+            L.LayerNormalization(),
+            L.ELU(),
+            L.Reshape((5, 1)),
+            L.Conv1D(2, 2, padding="causal"),
+            L.GlobalMaxPooling1D(),
+            L.Dense(3),
+            L.Softmax(),
+        ]
+    )
 
 
 def _sequence_zoo():
@@ -175,10 +203,13 @@ def _sequence_zoo():
     return rv.Model(inp, L.Dense(2, activation="softmax")(h))
 
 
-@pytest.mark.parametrize("make, x", [
-    (_image_zoo, np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32)),
-    (_sequence_zoo, np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 19]])),
-])
+@pytest.mark.parametrize(
+    "make, x",
+    [
+        (_image_zoo, np.random.default_rng(0).standard_normal((4, 8, 8, 1)).astype(np.float32)),
+        (_sequence_zoo, np.array([[3, 4, 5, 0, 0], [1, 2, 3, 4, 19]])),
+    ],
+)
 def test_every_layer_family_round_trips(tmp_path, make, x):
     rv.config.set_random_seed(1)
     model = make()
@@ -186,8 +217,8 @@ def test_every_layer_family_round_trips(tmp_path, make, x):
     model.train_on_batch(x, np.arange(len(x)) % 2)
     model.save(tmp_path / "zoo.ranvier")
     again = rv.load_model(tmp_path / "zoo.ranvier")
-    assert [type(l) for l in again.layers] == [type(l) for l in model.layers]
-    assert [l.get_config() for l in again.layers] == [l.get_config() for l in model.layers]
+    assert [type(layer) for layer in again.layers] == [type(layer) for layer in model.layers]
+    assert [layer.get_config() for layer in again.layers] == [layer.get_config() for layer in model.layers]
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
 
 
@@ -218,10 +249,15 @@ def _fixture(name, **kwargs):
         return model, dict(npz)
 
 
-@pytest.mark.parametrize("name, kwargs", [
-    ("sequential_mlp", {}), ("lstm", {}), ("wrappers", {}),
-    ("custom_layer", {"custom_objects": {"Scale": Scale}}),
-])
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("sequential_mlp", {}),
+        ("lstm", {}),
+        ("wrappers", {}),
+        ("custom_layer", {"custom_objects": {"Scale": Scale}}),
+    ],
+)
 def test_old_files_load_and_predict_as_recorded(name, kwargs):
     model, expected = _fixture(name, **kwargs)
     np.testing.assert_array_equal(model.predict(expected["x"], verbose=0), expected["y"])

@@ -1,4 +1,5 @@
 """Learning-rate schedules against their closed forms (Keras' documented formulas)."""
+
 import json
 import math
 
@@ -14,8 +15,8 @@ def test_exponential_decay(staircase):
     s = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=staircase)
     for step in STEPS:
         p = step // 10 if staircase else step / 10
-        assert s(step) == pytest.approx(0.1 * 0.5 ** p, rel=1e-14)
-    assert s(15) == (0.05 if staircase else pytest.approx(0.1 * 0.5 ** 1.5))
+        assert s(step) == pytest.approx(0.1 * 0.5**p, rel=1e-14)
+    assert s(15) == (0.05 if staircase else pytest.approx(0.1 * 0.5**1.5))
 
 
 @pytest.mark.parametrize("staircase", [False, True])
@@ -62,13 +63,16 @@ def test_polynomial_decay(cycle):
         assert s(step) == pytest.approx(0.09 * (1 - frac) ** 2 + 0.01, rel=1e-14)
 
 
-@pytest.mark.parametrize("schedule", [
-    schedules.ExponentialDecay(0.1, 10, 0.9, staircase=True),
-    schedules.InverseTimeDecay(0.1, 10, 0.9),
-    schedules.PiecewiseConstantDecay([5, 10], [0.3, 0.2, 0.1]),
-    schedules.CosineDecay(0.0, 50, alpha=0.1, warmup_target=0.1, warmup_steps=5),
-    schedules.PolynomialDecay(0.1, 30, 0.001, power=0.5, cycle=True),
-])
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        schedules.ExponentialDecay(0.1, 10, 0.9, staircase=True),
+        schedules.InverseTimeDecay(0.1, 10, 0.9),
+        schedules.PiecewiseConstantDecay([5, 10], [0.3, 0.2, 0.1]),
+        schedules.CosineDecay(0.0, 50, alpha=0.1, warmup_target=0.1, warmup_steps=5),
+        schedules.PolynomialDecay(0.1, 30, 0.001, power=0.5, cycle=True),
+    ],
+)
 def test_config_round_trip(schedule):
     config = json.loads(json.dumps(schedules.serialize(schedule)))
     again = schedules.deserialize(config)
@@ -78,17 +82,20 @@ def test_config_round_trip(schedule):
     assert schedules.get(schedule) is schedule
 
 
-@pytest.mark.parametrize("make,match", [
-    (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps must be > 0, got 0"),
-    (lambda: schedules.ExponentialDecay(-0.1, 10, 0.5), "initial_learning_rate must be >= 0, got -0.1"),
-    (lambda: schedules.InverseTimeDecay(0.1, 10, float("nan")), "decay_rate must be a finite number"),
-    (lambda: schedules.PiecewiseConstantDecay([1, 2], [1.0]), "one more entry than boundaries"),
-    (lambda: schedules.PiecewiseConstantDecay([2, 1], [1.0, 0.5, 0.1]), "strictly increasing"),
-    (lambda: schedules.CosineDecay(0.1, -5), "decay_steps must be > 0, got -5"),
-    (lambda: schedules.PolynomialDecay(0.1, 10, end_learning_rate=-1), "end_learning_rate must be >= 0"),
-    (lambda: schedules.deserialize({"class_name": "Nope"}), "Unknown learning rate schedule"),
-    (lambda: schedules.ExponentialDecay(0.1, 10, 0.5)(-1), "step must be a number >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "make,match",
+    [
+        (lambda: schedules.ExponentialDecay(0.1, 0, 0.5), "decay_steps must be > 0, got 0"),
+        (lambda: schedules.ExponentialDecay(-0.1, 10, 0.5), "initial_learning_rate must be >= 0, got -0.1"),
+        (lambda: schedules.InverseTimeDecay(0.1, 10, float("nan")), "decay_rate must be a finite number"),
+        (lambda: schedules.PiecewiseConstantDecay([1, 2], [1.0]), "one more entry than boundaries"),
+        (lambda: schedules.PiecewiseConstantDecay([2, 1], [1.0, 0.5, 0.1]), "strictly increasing"),
+        (lambda: schedules.CosineDecay(0.1, -5), "decay_steps must be > 0, got -5"),
+        (lambda: schedules.PolynomialDecay(0.1, 10, end_learning_rate=-1), "end_learning_rate must be >= 0"),
+        (lambda: schedules.deserialize({"class_name": "Nope"}), "Unknown learning rate schedule"),
+        (lambda: schedules.ExponentialDecay(0.1, 10, 0.5)(-1), "step must be a number >= 0, got -1"),
+    ],
+)
 def test_bad_input(make, match):
     with pytest.raises(ValueError, match=match):
         make()

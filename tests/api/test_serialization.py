@@ -1,4 +1,5 @@
 """The one registry: name lookup, custom objects, registration and round trips, for every family."""
+
 import json
 import threading
 
@@ -7,9 +8,16 @@ import pytest
 
 import ranvier as rv
 from ranvier.api import serialization
-from ranvier.saving import (CustomObjectScope, custom_object_scope, deserialize_keras_object,
-                            get_custom_objects, get_registered_name, get_registered_object,
-                            register_keras_serializable, serialize_keras_object)
+from ranvier.saving import (
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -69,8 +77,14 @@ FAMILIES = [
     ("loss", rv.losses, MyLoss, {}, "mse", "Mse"),
     ("metric", rv.metrics, MyMetric, {}, "mean_absolute_error", "Mean_Absolute_Error"),
     ("optimizer", rv.optimizers, MyOptimizer, {"learning_rate": 0.5}, "adam", None),
-    ("schedule", rv.optimizers.schedules, MySchedule,
-     {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5}, "ExponentialDecay", "exponentialdecay"),
+    (
+        "schedule",
+        rv.optimizers.schedules,
+        MySchedule,
+        {"initial_learning_rate": 0.1, "decay_steps": 10, "decay_rate": 0.5},
+        "ExponentialDecay",
+        "exponentialdecay",
+    ),
     ("activation", rv.activations, MyActivation, {}, "relu", "ReLU"),
     ("initializer", rv.initializers, MyInitializer, {"value": 2.0}, "he_normal", "HE_NORMAL"),
     ("regularizer", rv.regularizers, MyRegularizer, {"l2": 0.1}, "l2", "L2_"),
@@ -85,8 +99,11 @@ def _round_trip(config):
 
 @pytest.mark.parametrize("family, module, cls, kwargs, name, wrong_case", FAMILIES, ids=IDS)
 def test_unknown_name_error_names_the_family_and_the_value(family, module, cls, kwargs, name, wrong_case):
-    with pytest.raises(ValueError, match=rf"Unknown {'learning rate schedule' if family == 'schedule' else family}: "
-                                         r"'no_such_thing'\. Known: \[.*custom_objects"):
+    with pytest.raises(
+        ValueError,
+        match=rf"Unknown {'learning rate schedule' if family == 'schedule' else family}: "
+        r"'no_such_thing'\. Known: \[.*custom_objects",
+    ):
         serialization.lookup("no_such_thing", family)
 
 
@@ -140,20 +157,31 @@ def test_a_custom_object_of_another_family_is_refused(family, module, cls, kwarg
 
 def _builtin_members():
     L = rv.layers
-    yield from [("layer", L.Dense(3, activation="relu", kernel_regularizer="l2")), ("layer", L.LSTM(4)),
-                ("layer", L.TimeDistributed(L.Dense(2))), ("layer", L.Bidirectional(L.GRU(2)))]
+    yield from [
+        ("layer", L.Dense(3, activation="relu", kernel_regularizer="l2")),
+        ("layer", L.LSTM(4)),
+        ("layer", L.TimeDistributed(L.Dense(2))),
+        ("layer", L.Bidirectional(L.GRU(2))),
+    ]
     yield from [("loss", cls()) for cls in (rv.losses.Huber, rv.losses.SparseCategoricalCrossentropy)]
-    yield from [("metric", rv.metrics.Precision(thresholds=0.3)), ("metric", rv.metrics.AUC()),
-                ("metric", rv.metrics.SparseTopKCategoricalAccuracy(k=3))]
-    yield from [("optimizer", rv.optimizers.Adam(1e-2)), ("optimizer", rv.optimizers.LBFGS()),
-                ("optimizer", rv.optimizers.SGD(rv.optimizers.schedules.CosineDecay(0.1, 100)))]
+    yield from [
+        ("metric", rv.metrics.Precision(thresholds=0.3)),
+        ("metric", rv.metrics.AUC()),
+        ("metric", rv.metrics.SparseTopKCategoricalAccuracy(k=3)),
+    ]
+    yield from [
+        ("optimizer", rv.optimizers.Adam(1e-2)),
+        ("optimizer", rv.optimizers.LBFGS()),
+        ("optimizer", rv.optimizers.SGD(rv.optimizers.schedules.CosineDecay(0.1, 100))),
+    ]
     yield from [("schedule", rv.optimizers.schedules.PiecewiseConstantDecay([10], [0.1, 0.01]))]
     yield from [("initializer", rv.initializers.get(n)) for n in ("glorot_uniform", "orthogonal", "uniform")]
     yield from [("regularizer", rv.regularizers.L1L2(0.1, 0.2)), ("constraint", rv.constraints.MaxNorm(3))]
 
 
-@pytest.mark.parametrize("family, obj", list(_builtin_members()),
-                         ids=lambda v: v if isinstance(v, str) else type(v).__name__)
+@pytest.mark.parametrize(
+    "family, obj", list(_builtin_members()), ids=lambda v: v if isinstance(v, str) else type(v).__name__
+)
 def test_builtin_round_trips_through_json(family, obj):
     config = _round_trip(serialization.serialize(obj, family))
     assert set(config) == {"class_name", "config"}  # built-ins: the format files have always had
@@ -171,12 +199,20 @@ def test_activation_names_round_trip():
 
 
 def test_keras3_configs_read():
-    config = {"module": "keras.optimizers", "class_name": "Adam", "registered_name": None,
-              "config": {"learning_rate": 0.01, "name": "adam"}}
+    config = {
+        "module": "keras.optimizers",
+        "class_name": "Adam",
+        "registered_name": None,
+        "config": {"learning_rate": 0.01, "name": "adam"},
+    }
     assert deserialize_keras_object(config).learning_rate == 0.01
     assert rv.optimizers.deserialize(config).learning_rate == 0.01
-    dense = {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-             "config": {"units": 2, "name": "d"}}
+    dense = {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "registered_name": None,
+        "config": {"units": 2, "name": "d"},
+    }
     assert rv.layers.Dense.from_config({"units": 2}).units == deserialize_keras_object(dense).units
 
 
@@ -260,5 +296,7 @@ def test_initializer_functions_pass_through():
         return np.ones(shape, dtype)
 
     assert rv.initializers.get(ones) is ones
-    assert rv.initializers.deserialize({"class_name": "function", "config": "ones_fn"},
-                                       custom_objects={"ones_fn": ones}) is ones
+    assert (
+        rv.initializers.deserialize({"class_name": "function", "config": "ones_fn"}, custom_objects={"ones_fn": ones})
+        is ones
+    )

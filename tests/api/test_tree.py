@@ -22,11 +22,14 @@ def test_map_structure_over_several_and_named_tuples():
     assert out == Pair(11, [22]) and isinstance(out, Pair)
 
 
-@pytest.mark.parametrize("a, b, match", [
-    ([1, 2], [1], r"differ at the root: a list of length 2 vs a list of length 1"),
-    ({"a": 1}, {"b": 1}, r"differ at the root: a dict with keys \['a'\] vs a dict with keys \['b'\]"),
-    ({"a": [1]}, {"a": 1}, r"differ at \['a'\]: a list of length 1 vs a leaf \(int\)"),
-])
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        ([1, 2], [1], r"differ at the root: a list of length 2 vs a list of length 1"),
+        ({"a": 1}, {"b": 1}, r"differ at the root: a dict with keys \['a'\] vs a dict with keys \['b'\]"),
+        ({"a": [1]}, {"a": 1}, r"differ at \['a'\]: a list of length 1 vs a leaf \(int\)"),
+    ],
+)
 def test_structure_mismatches_say_where(a, b, match):
     with pytest.raises(ValueError, match=match):
         tree.assert_same_structure(a, b)

@@ -27,14 +27,17 @@ def test_to_categorical_infers_num_classes_and_takes_dtype():
     assert utils.to_categorical(np.array([], dtype=int), num_classes=3).shape == (0, 3)
 
 
-@pytest.mark.parametrize("y, kwargs, match", [
-    ([0, -2, 1], {}, "must be >= 0, got -2"),
-    ([0, 1.5], {}, "integer class labels, got 1.5"),
-    ([0, np.nan], {}, "integer class labels, got nan"),
-    ([0, 3], {"num_classes": 3}, "class label 3 is out of range for num_classes=3"),
-    ([0, 1], {"num_classes": 0}, "num_classes must be a positive integer, got 0"),
-    ([], {}, "cannot infer num_classes"),
-])
+@pytest.mark.parametrize(
+    "y, kwargs, match",
+    [
+        ([0, -2, 1], {}, "must be >= 0, got -2"),
+        ([0, 1.5], {}, "integer class labels, got 1.5"),
+        ([0, np.nan], {}, "integer class labels, got nan"),
+        ([0, 3], {"num_classes": 3}, "class label 3 is out of range for num_classes=3"),
+        ([0, 1], {"num_classes": 0}, "num_classes must be a positive integer, got 0"),
+        ([], {}, "cannot infer num_classes"),
+    ],
+)
 def test_to_categorical_errors(y, kwargs, match):
     with pytest.raises(ValueError, match=match):
         utils.to_categorical(np.asarray(y, dtype=float) if y else np.array([], dtype=int), **kwargs)
@@ -53,7 +56,7 @@ def _reference_pad(sequences, maxlen, padding, truncating, value):
     for s in sequences:
         s = list(s)
         if len(s) > maxlen:
-            s = s[len(s) - maxlen:] if truncating == "pre" else s[:maxlen]
+            s = s[len(s) - maxlen :] if truncating == "pre" else s[:maxlen]
         pad = [value] * (maxlen - len(s))
         rows.append(pad + s if padding == "pre" else s + pad)
     return np.array(rows, dtype="int32")
@@ -88,12 +91,15 @@ def test_pad_sequences_items_with_shape_and_dtypes():
     assert words.tolist() == [["a", "b"], ["<pad>", "c"]]
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"padding": "middle"}, "padding must be 'pre' or 'post', got 'middle'"),
-    ({"truncating": "x"}, "truncating must be 'pre' or 'post', got 'x'"),
-    ({"maxlen": 0}, "maxlen must be a positive integer or None, got 0"),
-    ({"value": "pad"}, "cannot hold the string value 'pad'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"padding": "middle"}, "padding must be 'pre' or 'post', got 'middle'"),
+        ({"truncating": "x"}, "truncating must be 'pre' or 'post', got 'x'"),
+        ({"maxlen": 0}, "maxlen must be a positive integer or None, got 0"),
+        ({"value": "pad"}, "cannot hold the string value 'pad'"),
+    ],
+)
 def test_pad_sequences_argument_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         utils.pad_sequences([[1, 2]], **kwargs)
@@ -242,17 +248,21 @@ def test_get_file_extracts_tar_and_zip_with_keras_names(served, tmp_path):
 
 
 def test_extraction_skips_members_that_escape(served, tmp_path):
-    served[URL] = _tar({"ok.txt": b"fine", "../escape.txt": b"x", "/abs.txt": b"x"},
-                       links=[("link_out", "/etc/passwd", tarfile.SYMTYPE),
-                              ("hard_out", "../../escape2.txt", tarfile.LNKTYPE),
-                              ("link_in", "ok.txt", tarfile.SYMTYPE)])
+    served[URL] = _tar(
+        {"ok.txt": b"fine", "../escape.txt": b"x", "/abs.txt": b"x"},
+        links=[
+            ("link_out", "/etc/passwd", tarfile.SYMTYPE),
+            ("hard_out", "../../escape2.txt", tarfile.LNKTYPE),
+            ("link_in", "ok.txt", tarfile.SYMTYPE),
+        ],
+    )
     with pytest.warns(UserWarning, match="skipped the archive member") as record:
         root = utils.get_file("evil", URL, extract=True)
     assert sorted(os.listdir(root)) == ["link_in", "ok.txt"]
-    assert {str(w.message).split("'")[1] for w in record} == {"../escape.txt", "/abs.txt", "link_out",
-                                                              "hard_out"}
-    assert not (tmp_path / "home" / "escape.txt").exists() and not (tmp_path / "home" / "datasets" /
-                                                                     "escape.txt").exists()
+    assert {str(w.message).split("'")[1] for w in record} == {"../escape.txt", "/abs.txt", "link_out", "hard_out"}
+    assert (
+        not (tmp_path / "home" / "escape.txt").exists() and not (tmp_path / "home" / "datasets" / "escape.txt").exists()
+    )
 
 
 def test_zip_extraction_skips_traversal(served, tmp_path):
@@ -278,8 +288,9 @@ def test_pydataset_protocol_and_arguments():
     ds = Two(workers=3, max_queue_size=5)
     assert (ds.workers, ds.use_multiprocessing, ds.max_queue_size, ds.num_batches) == (3, False, 5, 2)
     assert [int(x[0, 0]) for x, _ in ds] == [0, 1]
-    with pytest.raises(NotImplementedError, match="use_multiprocessing=True is not supported.*got "
-                                                  "use_multiprocessing=True"):
+    with pytest.raises(
+        NotImplementedError, match="use_multiprocessing=True is not supported.*got use_multiprocessing=True"
+    ):
         Two(use_multiprocessing=True)
     with pytest.raises(ValueError, match="workers must be an integer >= 0, got -1"):
         Two(workers=-1)

@@ -1,9 +1,11 @@
 """ranvier.core._activations vs the NumPy reference vs scipy, and derivatives vs finite differences."""
+
 import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.special import erf, expit, log_softmax, softmax
 
 from ranvier.core import _activations as core
@@ -12,12 +14,26 @@ from ranvier.reference import activations as ref
 INF = np.inf
 # (name, (a, b, c)): every kind, and the relu variants the API maps onto the relu kernel.
 CASES = [
-    ("linear", (0, INF, 0)), ("sigmoid", (0, INF, 0)), ("tanh", (0, INF, 0)),
-    ("relu", (0, INF, 0)), ("relu", (0.1, 2.0, 0.5)), ("relu", (0.2, INF, -0.7)), ("relu", (0, 6, 0)),
-    ("elu", (1.0, 0, 0)), ("elu", (0.5, 0, 0)), ("selu", (0, INF, 0)), ("gelu", (0, 0, 0)),
-    ("gelu_tanh", (0, 0, 0)), ("softplus", (0, INF, 0)), ("softsign", (0, INF, 0)),
-    ("swish", (0, INF, 0)), ("hard_sigmoid", (0, INF, 0)), ("exponential", (0, INF, 0)),
-    ("binary_step", (0, INF, 0)), ("softmax", (0, 0, 0)), ("log_softmax", (0, 0, 0)),
+    ("linear", (0, INF, 0)),
+    ("sigmoid", (0, INF, 0)),
+    ("tanh", (0, INF, 0)),
+    ("relu", (0, INF, 0)),
+    ("relu", (0.1, 2.0, 0.5)),
+    ("relu", (0.2, INF, -0.7)),
+    ("relu", (0, 6, 0)),
+    ("elu", (1.0, 0, 0)),
+    ("elu", (0.5, 0, 0)),
+    ("selu", (0, INF, 0)),
+    ("gelu", (0, 0, 0)),
+    ("gelu_tanh", (0, 0, 0)),
+    ("softplus", (0, INF, 0)),
+    ("softsign", (0, INF, 0)),
+    ("swish", (0, INF, 0)),
+    ("hard_sigmoid", (0, INF, 0)),
+    ("exponential", (0, INF, 0)),
+    ("binary_step", (0, INF, 0)),
+    ("softmax", (0, 0, 0)),
+    ("log_softmax", (0, 0, 0)),
 ]
 IDS = [f"{n}-{p}" for n, p in CASES]
 
@@ -34,7 +50,7 @@ def scipy_formula(name, x, a, b, c):
             "elu": lambda: np.where(x > 0, x, a * (np.exp(np.minimum(x, 0)) - 1)),
             "selu": lambda: 1.0507009873554805 * np.where(x > 0, x, 1.6732632423543772 * np.expm1(np.minimum(x, 0))),
             "gelu": lambda: x * 0.5 * (1 + erf(x / np.sqrt(2))),
-            "gelu_tanh": lambda: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+            "gelu_tanh": lambda: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3))),
             "softplus": lambda: np.logaddexp(0, x),
             "softsign": lambda: x / (1 + np.abs(x)),
             "swish": lambda: x * expit(x),
@@ -72,8 +88,11 @@ def test_forward_matches_reference_and_scipy(name, params, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("name,params", [c for c in CASES if c[0] != "exponential"],
-                         ids=[i for c, i in zip(CASES, IDS) if c[0] != "exponential"])
+@pytest.mark.parametrize(
+    "name,params",
+    [c for c in CASES if c[0] != "exponential"],
+    ids=[i for c, i in zip(CASES, IDS) if c[0] != "exponential"],
+)
 def test_extreme_inputs_stay_finite(name, params, dtype):
     z = np.array([[-1e4, -100.0, -1.0, 0.0, 1.0, 100.0, 1e4]] * 3, dtype=dtype)
     kind = core.KINDS[name]
@@ -119,8 +138,9 @@ def test_bias_forward_updates_z_and_may_write_in_place(name, params, dtype):
 def _away_from_kinks(name, params, rng, shape):
     """Random points at least 1e-3 away from the points where the derivative jumps."""
     a, b, c = params
-    kinks = {"relu": [0.0, b, c], "hard_sigmoid": [-3.0, 3.0], "elu": [0.0], "selu": [0.0],
-             "binary_step": [0.0]}.get(name, [])
+    kinks = {"relu": [0.0, b, c], "hard_sigmoid": [-3.0, 3.0], "elu": [0.0], "selu": [0.0], "binary_step": [0.0]}.get(
+        name, []
+    )
     z = rng.standard_normal(shape) * 2
     for k in kinks:
         if np.isfinite(k):
@@ -225,15 +245,18 @@ def test_shape_errors():
         core.activation_forward(relu, z, 0, INF, 0, np.zeros((3, 4), np.float32), 1)
 
 
-@pytest.mark.parametrize("name, exact", [("sigmoid", expit), ("tanh", np.tanh),
-                                         ("swish", lambda x: x * expit(x))])
+@pytest.mark.parametrize("name, exact", [("sigmoid", expit), ("tanh", np.tanh), ("swish", lambda x: x * expit(x))])
 def test_float32_fast_math_is_accurate_over_the_whole_range(name, exact):
     # float32 sigmoid/tanh use polynomial exp/tanh (ranvier.core._fastmath): check them
     # densely near 0 (tanh's polynomial branch and its switch point), across the
     # whole range and into saturation, at extremes and at every SIMD-tail length.
-    z = np.concatenate([np.linspace(-100, 100, 40001), np.linspace(-1, 1, 40001),
-                        [0.0, -0.0, 1e-30, -1e-30, 0.625, -0.625, 88.0, -88.0, 87.5, -87.5,
-                         1e4, -1e4, 3.4e38, -3.4e38]]).astype(np.float32)
+    z = np.concatenate(
+        [
+            np.linspace(-100, 100, 40001),
+            np.linspace(-1, 1, 40001),
+            [0.0, -0.0, 1e-30, -1e-30, 0.625, -0.625, 88.0, -88.0, 87.5, -87.5, 1e4, -1e4, 3.4e38, -3.4e38],
+        ]
+    ).astype(np.float32)
     want = exact(z.astype(np.float64))
     for n in (len(z), 1, 7, 9, 17):  # vector body and scalar tails
         out = np.empty((1, n), np.float32)

@@ -38,9 +38,15 @@ def test_gemm_rejects_mixed_dtypes():
         _blas.gemm_py(False, False, 1.0, np.ones((2, 2), np.float32), np.ones((2, 2)), 0.0, np.ones((2, 2)))
 
 
-@pytest.mark.parametrize("trans_a, trans_b, m, k, n", [
-    (False, False, 256, 784, 512), (True, False, 784, 128, 512), (False, True, 200, 512, 300),
-    (False, False, 64, 128, 512)])
+@pytest.mark.parametrize(
+    "trans_a, trans_b, m, k, n",
+    [
+        (False, False, 256, 784, 512),
+        (True, False, 784, 128, 512),
+        (False, True, 200, 512, 300),
+        (False, False, 64, 128, 512),
+    ],
+)
 def test_deterministic_split_is_bit_identical_to_one_call(trans_a, trans_b, m, k, n):
     from ranvier.api._threading import _blas_libraries
 

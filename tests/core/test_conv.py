@@ -1,4 +1,5 @@
 """ranvier.core._conv and _convpool against the NumPy reference, scipy.signal and finite differences."""
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -13,24 +14,24 @@ _NO_BIAS = {np.dtype(t): np.empty(0, t) for t in (np.float32, np.float64)}
 
 # (n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr): pb/pr = trailing padding
 GEOMETRIES = [
-    (2, 5, 5, 3, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # valid 3x3
-    (3, 7, 6, 2, 3, 3, 2, 2, 1, 1, 2, 1, 0, 1, 1),   # strides, dilation, asymmetric padding
-    (2, 6, 6, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1),   # Keras "same" stride 2: odd cell after only
-    (2, 5, 7, 1, 3, 2, 3, 1, 1, 2, 1, 1, 1, 1, 1),   # even kernel, dilation
-    (3, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),   # pointwise: no im2col
-    (2, 1, 9, 2, 3, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),   # 1-D as h = 1
+    (2, 5, 5, 3, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # valid 3x3
+    (3, 7, 6, 2, 3, 3, 2, 2, 1, 1, 2, 1, 0, 1, 1),  # strides, dilation, asymmetric padding
+    (2, 6, 6, 2, 2, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1),  # Keras "same" stride 2: odd cell after only
+    (2, 5, 7, 1, 3, 2, 3, 1, 1, 2, 1, 1, 1, 1, 1),  # even kernel, dilation
+    (3, 4, 4, 3, 2, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),  # pointwise: no im2col
+    (2, 1, 9, 2, 3, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),  # 1-D as h = 1
 ]
 # Shapes that cross the kernels' blocks: row blocks that end inside an output row and
 # span images, images larger than a block, dkernel rows split between threads inside a
 # tap (5 channels), filters a multiple of 32 (dz read in place) or not (packed).
 BLOCK_GEOMETRIES = [
     (3, 13, 11, 5, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),  # 3 x 143 rows, k = 45, dz in place
-    (1, 20, 19, 5, 7, 3, 2, 1, 1, 1, 1, 1, 0, 1, 1),   # one image of 380 rows, packed dz
-    (5, 6, 6, 12, 64, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),   # 25 rows per image, 10 images per block
+    (1, 20, 19, 5, 7, 3, 2, 1, 1, 1, 1, 1, 0, 1, 1),  # one image of 380 rows, packed dz
+    (5, 6, 6, 12, 64, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0),  # 25 rows per image, 10 images per block
     (2, 17, 17, 4, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),  # pointwise over 578 rows
     # Fewer than 64 rows of dkernel over more than 1024 rows: chunked partial sums.
     (6, 20, 20, 2, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # 1944 rows in 2 chunks, dz in place
-    (4, 24, 24, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   # 2304 rows in 3 chunks, packed dz
+    (4, 24, 24, 1, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),  # 2304 rows in 3 chunks, packed dz
     (3, 25, 25, 4, 33, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),  # pointwise, 1875 rows in 2 chunks
 ]
 
@@ -65,7 +66,7 @@ def _scipy_conv(x, kernel4, geom, pads_after, out_hw):
     for i in range(n):
         for j in range(f):
             full = sum(signal.correlate(xp[i, :, :, ci], kd[:, :, ci, j], mode="valid") for ci in range(x.shape[3]))
-            out[i, :, :, j] = full[::sh, ::sw][:out_hw[0], :out_hw[1]]
+            out[i, :, :, j] = full[::sh, ::sw][: out_hw[0], : out_hw[1]]
     return out
 
 
@@ -180,23 +181,36 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="geometry"):
         _conv.conv2d_forward(x, kernel, np.zeros(4), False, out, 3, 3, 0, 1, 1, 1, 0, 0, 1)
     with pytest.raises(ValueError, match="beta must be 0.0 or 1.0"):
-        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros_like(x), 0.5, True,
-                              *geom, 1)
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros_like(x), 0.5, True, *geom, 1)
     with pytest.raises(ValueError, match="dbias must have shape \\(4,\\) or \\(0,\\), got \\(3,\\)"):
-        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(3), np.zeros_like(x), 0.0, True,
-                              *geom, 1)
+        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(3), np.zeros_like(x), 0.0, True, *geom, 1)
     with pytest.raises(ValueError, match="dx must have the shape"):
-        _conv.conv2d_backward(x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros((2, 5, 5, 2)), 0.0, True,
-                              *geom, 1)
+        _conv.conv2d_backward(
+            x, kernel, out, np.zeros_like(kernel), np.zeros(4), np.zeros((2, 5, 5, 2)), 0.0, True, *geom, 1
+        )
     with pytest.raises((TypeError, ValueError)):
         _conv.conv2d_forward(x.astype(np.float32), kernel, np.zeros(4), False, out, *geom, 1)
 
 
 @settings(max_examples=60, deadline=None)
-@given(n=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9), c=st.integers(1, 6), f=st.integers(1, 40),
-       kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3), sw=st.integers(1, 3),
-       dh=st.integers(1, 3), dw=st.integers(1, 3), pt=st.integers(0, 3), pl=st.integers(0, 3),
-       pb=st.integers(0, 3), pr=st.integers(0, 3), threads=st.integers(1, 3))
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    c=st.integers(1, 6),
+    f=st.integers(1, 40),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    dh=st.integers(1, 3),
+    dw=st.integers(1, 3),
+    pt=st.integers(0, 3),
+    pl=st.integers(0, 3),
+    pb=st.integers(0, 3),
+    pr=st.integers(0, 3),
+    threads=st.integers(1, 3),
+)
 def test_random_geometries_match_the_reference(n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, threads):
     # The gather moves runs of taps and column ranges that may cut through a tap: any geometry, any split.
     g = (n, h, w, c, f, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr)
@@ -219,9 +233,21 @@ def test_random_geometries_match_the_reference(n, h, w, c, f, kh, kw, sh, sw, dh
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 3), h=st.integers(2, 14), w=st.integers(2, 14), c=st.integers(1, 5), f=st.integers(1, 40),
-       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 2), dw=st.integers(1, 2),
-       pad=st.integers(0, 1), bias=st.booleans(), threads=st.integers(1, 3), double=st.booleans())
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(2, 14),
+    w=st.integers(2, 14),
+    c=st.integers(1, 5),
+    f=st.integers(1, 40),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 2),
+    dw=st.integers(1, 2),
+    pad=st.integers(0, 1),
+    bias=st.booleans(),
+    threads=st.integers(1, 3),
+    double=st.booleans(),
+)
 def test_relu_maxpool_forward_equals_conv_then_pool(n, h, w, c, f, kh, kw, sh, dw, pad, bias, threads, double):
     # Never storing the conv output changes nothing: same sums, same maxima, same argmax.
     dtype = np.float64 if double else np.float32
@@ -245,20 +271,35 @@ def test_relu_maxpool_forward_rejects_bad_shapes():
     x, kernel = np.zeros((2, 5, 5, 3)), np.zeros((27, 4))
     geom = (3, 3, 1, 1, 1, 1, 0, 0)
     with pytest.raises(ValueError, match=r"out must have shape \(2, 1, 1, 4\) with a conv output of \(3, 3\)"):
-        _convpool.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 2, 2, 4)),
-                                              np.zeros((2, 2, 2, 4), np.int32), *geom, 3, 3, 1)
+        _convpool.conv2d_relu_maxpool_forward(
+            x, kernel, np.zeros(4), np.zeros((2, 2, 2, 4)), np.zeros((2, 2, 2, 4), np.int32), *geom, 3, 3, 1
+        )
     with pytest.raises(ValueError, match="argmax must have shape"):
-        _convpool.conv2d_relu_maxpool_forward(x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)),
-                                              np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1)
+        _convpool.conv2d_relu_maxpool_forward(
+            x, kernel, np.zeros(4), np.zeros((2, 1, 1, 4)), np.zeros((2, 1, 1, 3), np.int32), *geom, 3, 3, 1
+        )
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 3), h=st.integers(2, 14), w=st.integers(2, 14), c=st.integers(1, 5), f=st.integers(1, 40),
-       kh=st.integers(1, 3), kw=st.integers(1, 3), sh=st.integers(1, 2), dw=st.integers(1, 2),
-       pad=st.integers(0, 1), need_dx=st.booleans(), beta=st.sampled_from([0.0, 1.0]), threads=st.integers(1, 3),
-       double=st.booleans())
-def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, sh, dw, pad, need_dx, beta, threads,
-                                                         double):
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(2, 14),
+    w=st.integers(2, 14),
+    c=st.integers(1, 5),
+    f=st.integers(1, 40),
+    kh=st.integers(1, 3),
+    kw=st.integers(1, 3),
+    sh=st.integers(1, 2),
+    dw=st.integers(1, 2),
+    pad=st.integers(0, 1),
+    need_dx=st.booleans(),
+    beta=st.sampled_from([0.0, 1.0]),
+    threads=st.integers(1, 3),
+    double=st.booleans(),
+)
+def test_maxpool_backward_equals_pool_then_conv_backward(
+    n, h, w, c, f, kh, kw, sh, dw, pad, need_dx, beta, threads, double
+):
     # The conv output's gradient rebuilt block by block from the pooled one: the same values, the same sums.
     dtype = np.float64 if double else np.float32
     g = (n, h, w, c, f, kh, kw, sh, 1, 1, dw, pad, pad, pad, pad)
@@ -276,8 +317,9 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
     want = [start[0].copy(), start[1].copy(), np.empty_like(x)]
     _conv.conv2d_backward(x, kernel, dz, *want[:2], want[2], beta, need_dx, *geom, threads)
     got = [start[0].copy(), start[1].copy(), np.full_like(x, np.nan)]
-    _convpool.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow,
-                                      threads)
+    _convpool.conv2d_maxpool_backward(
+        x, kernel, dy, argmax, pooled, *got[:2], got[2], beta, need_dx, *geom, oh, ow, threads
+    )
     if need_dx or double:
         for a, e in zip(got if need_dx else got[:2], want):
             np.testing.assert_array_equal(a, e)
@@ -286,12 +328,15 @@ def test_maxpool_backward_equals_pool_then_conv_backward(n, h, w, c, f, kh, kw, 
             np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-5 * max(1.0, np.abs(e).max()))
 
 
-@pytest.mark.parametrize("g", [
-    (6, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # W2's first conv (on 6 images)
-    (5, 12, 11, 3, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   # "same" padding, two column groups
-    (3, 13, 9, 2, 32, 2, 3, 2, 2, 1, 2, 1, 1, 1, 1),    # strides, dilation, k = 12: two tap groups
-    (17, 8, 8, 4, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),    # 17 images: groups of 2 and a last one of 1
-])
+@pytest.mark.parametrize(
+    "g",
+    [
+        (6, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # W2's first conv (on 6 images)
+        (5, 12, 11, 3, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),  # "same" padding, two column groups
+        (3, 13, 9, 2, 32, 2, 3, 2, 2, 1, 2, 1, 1, 1, 1),  # strides, dilation, k = 12: two tap groups
+        (17, 8, 8, 4, 32, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # 17 images: groups of 2 and a last one of 1
+    ],
+)
 def test_pooled_kernel_gradient_window_by_window(g):
     # Without dx, a float32 conv under ReLU + 2x2 max pool with few taps takes its kernel
     # gradient from the pooled gradient directly (rv_pooled_dw): the values of the unpooled
@@ -306,8 +351,18 @@ def test_pooled_kernel_gradient_window_by_window(g):
     dz = np.empty((n, oh, ow, f))
     _pool.max_pool2d_backward(dy.astype(np.float64), argmax, pooled.astype(np.float64), dz, 1)
     want_k, want_b = np.empty(kernel.shape), np.empty(f)
-    ref.conv2d_backward(x.astype(np.float64), kernel.astype(np.float64), dz, want_k, want_b, np.empty((0, 0, 0, 0)),
-                        0.0, False, *geom, 1)
+    ref.conv2d_backward(
+        x.astype(np.float64),
+        kernel.astype(np.float64),
+        dz,
+        want_k,
+        want_b,
+        np.empty((0, 0, 0, 0)),
+        0.0,
+        False,
+        *geom,
+        1,
+    )
     none = np.empty((0, 0, 0, 0), np.float32)
     runs = []
     for t in (1, 2, 3):

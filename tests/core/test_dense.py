@@ -17,8 +17,7 @@ def test_dense_kernels_match_reference(dtype, tol, n, k, u, beta):
     _dense.dense_forward(x, w, out)
     ref.dense_forward(x, w, out_ref)
     np.testing.assert_allclose(out, out_ref, rtol=tol, atol=tol * k)
-    grads = [rng.standard_normal((k, u)).astype(dtype), rng.standard_normal(u).astype(dtype),
-             np.empty((n, k), dtype)]
+    grads = [rng.standard_normal((k, u)).astype(dtype), rng.standard_normal(u).astype(dtype), np.empty((n, k), dtype)]
     grads_ref = [g.copy() for g in grads]
     _dense.dense_backward(x, w, dz, *grads, beta, True, 2)
     ref.dense_backward(x, w, dz, *grads_ref, beta, True)
@@ -51,5 +50,14 @@ def test_dense_kernels_reject_bad_shapes():
     with pytest.raises(ValueError, match="out must have shape"):
         _dense.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.empty((2, 4)))
     with pytest.raises(ValueError, match="dbias"):
-        _dense.dense_backward(np.ones((2, 3)), np.ones((3, 5)), np.ones((2, 5)), np.ones((3, 5)),
-                              np.ones(4), np.empty((2, 3)), 0.0, True, 1)
+        _dense.dense_backward(
+            np.ones((2, 3)),
+            np.ones((3, 5)),
+            np.ones((2, 5)),
+            np.ones((3, 5)),
+            np.ones(4),
+            np.empty((2, 3)),
+            0.0,
+            True,
+            1,
+        )

@@ -1,4 +1,5 @@
 """ranvier.core._depthwise against its NumPy reference, scipy.signal and finite differences."""
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -9,16 +10,16 @@ from ranvier.testing import numerical_gradient, relative_error
 
 # (n, h, w, c, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr): pb/pr = trailing padding
 GEOMETRIES = [
-    (2, 5, 5, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),   # valid 3x3
-    (2, 5, 5, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),   # "same", depth multiplier 2
-    (3, 7, 6, 2, 2, 3, 2, 2, 1, 1, 2, 1, 0, 1, 1),   # strides, dilation, asymmetric padding
-    (2, 6, 6, 5, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1),   # Keras "same" stride 2: odd cell after only
-    (2, 5, 7, 1, 3, 2, 3, 1, 1, 2, 1, 1, 1, 1, 1),   # one channel, even kernel, dilation
-    (1, 9, 8, 4, 1, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0),   # 1x1 with strides
-    (2, 1, 9, 2, 2, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),   # 1-D as h = 1
-    (1, 3, 4, 2, 1, 3, 4, 2, 2, 1, 1, 2, 3, 2, 2),   # padding wider than the input
-    (2, 4, 5, 3, 4, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0),   # depth multiplier 4 (the largest unrolled one)
-    (1, 4, 5, 2, 5, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1),   # depth multiplier 5 (the generic loop)
+    (2, 5, 5, 3, 1, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0),  # valid 3x3
+    (2, 5, 5, 3, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1),  # "same", depth multiplier 2
+    (3, 7, 6, 2, 2, 3, 2, 2, 1, 1, 2, 1, 0, 1, 1),  # strides, dilation, asymmetric padding
+    (2, 6, 6, 5, 1, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1),  # Keras "same" stride 2: odd cell after only
+    (2, 5, 7, 1, 3, 2, 3, 1, 1, 2, 1, 1, 1, 1, 1),  # one channel, even kernel, dilation
+    (1, 9, 8, 4, 1, 1, 1, 3, 2, 1, 1, 0, 0, 0, 0),  # 1x1 with strides
+    (2, 1, 9, 2, 2, 1, 3, 1, 2, 1, 2, 0, 2, 0, 2),  # 1-D as h = 1
+    (1, 3, 4, 2, 1, 3, 4, 2, 2, 1, 1, 2, 3, 2, 2),  # padding wider than the input
+    (2, 4, 5, 3, 4, 2, 2, 1, 2, 1, 1, 0, 1, 1, 0),  # depth multiplier 4 (the largest unrolled one)
+    (1, 4, 5, 2, 5, 2, 3, 1, 1, 1, 1, 1, 0, 0, 1),  # depth multiplier 5 (the generic loop)
 ]
 
 
@@ -46,7 +47,7 @@ def _scipy_depthwise(x, kernel, geom, pads_after, out_hw):
         for ci in range(c):
             for j in range(m):
                 full = signal.correlate(xp[i, :, :, ci], kd[:, :, ci, j], mode="valid")
-                out[i, :, :, ci * m + j] = full[::sh, ::sw][:out_hw[0], :out_hw[1]]
+                out[i, :, :, ci * m + j] = full[::sh, ::sw][: out_hw[0], : out_hw[1]]
     return out
 
 
@@ -119,12 +120,14 @@ def test_empty_batch_scales_the_kernel_gradient_by_beta():
     kernel = np.ones((3, 3, 2, 1))
     x, dz = np.empty((0, 5, 5, 2)), np.empty((0, 3, 3, 2))
     dk = np.full_like(kernel, 2.0)
-    _depthwise.depthwise_conv2d_backward(x, kernel, dz, dk, np.empty((0, 5, 5, 2)), 1.0, True,
-                                         3, 3, 1, 1, 1, 1, 0, 0, 1)
+    _depthwise.depthwise_conv2d_backward(
+        x, kernel, dz, dk, np.empty((0, 5, 5, 2)), 1.0, True, 3, 3, 1, 1, 1, 1, 0, 0, 1
+    )
     np.testing.assert_array_equal(dk, 2.0)
     dk = np.full_like(kernel, np.nan)
-    _depthwise.depthwise_conv2d_backward(x, kernel, dz, dk, np.empty((0, 5, 5, 2)), 0.0, True,
-                                         3, 3, 1, 1, 1, 1, 0, 0, 1)
+    _depthwise.depthwise_conv2d_backward(
+        x, kernel, dz, dk, np.empty((0, 5, 5, 2)), 0.0, True, 3, 3, 1, 1, 1, 1, 0, 0, 1
+    )
     np.testing.assert_array_equal(dk, 0.0)
 
 
@@ -151,14 +154,20 @@ def _args():
     return x, kernel, np.zeros((2, 3, 3, 6))
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(kh=0), "geometry"), (dict(sw=-1), "geometry"), (dict(dh=0), "geometry"), (dict(pt=-1), "geometry"),
-    (dict(kernel=np.zeros((3, 2, 3, 2))), r"kernel must have shape \(3, 3, 3, depth_multiplier\)"),
-    (dict(kernel=np.zeros((3, 3, 4, 2))), r"kernel must have shape"),
-    (dict(out=np.zeros((2, 3, 3, 5))), r"out must have shape \(2, oh >= 1, ow >= 1, 6\)"),
-    (dict(out=np.zeros((1, 3, 3, 6))), "out must have shape"),
-    (dict(out=np.zeros((2, 0, 3, 6))), "out must have shape"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(kh=0), "geometry"),
+        (dict(sw=-1), "geometry"),
+        (dict(dh=0), "geometry"),
+        (dict(pt=-1), "geometry"),
+        (dict(kernel=np.zeros((3, 2, 3, 2))), r"kernel must have shape \(3, 3, 3, depth_multiplier\)"),
+        (dict(kernel=np.zeros((3, 3, 4, 2))), r"kernel must have shape"),
+        (dict(out=np.zeros((2, 3, 3, 5))), r"out must have shape \(2, oh >= 1, ow >= 1, 6\)"),
+        (dict(out=np.zeros((1, 3, 3, 6))), "out must have shape"),
+        (dict(out=np.zeros((2, 0, 3, 6))), "out must have shape"),
+    ],
+)
 def test_forward_bad_input_raises_value_error(change, match):
     x, kernel, out = _args()
     args = dict(x=x, kernel=kernel, out=out, kh=3, kw=3, sh=1, sw=1, dh=1, dw=1, pt=0, pl=0)
@@ -167,16 +176,34 @@ def test_forward_bad_input_raises_value_error(change, match):
         _depthwise.depthwise_conv2d_forward(*args.values(), 1)
 
 
-@pytest.mark.parametrize("change, match", [
-    (dict(kw=0), "geometry"),
-    (dict(dkernel=np.zeros((3, 3, 3, 1))), r"dkernel must have shape \(3, 3, 3, 2\)"),
-    (dict(dz=np.zeros((2, 3, 3, 3))), "dz must have shape"),
-    (dict(dx=np.zeros((2, 5, 4, 3))), "dx must have the shape of x"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(kw=0), "geometry"),
+        (dict(dkernel=np.zeros((3, 3, 3, 1))), r"dkernel must have shape \(3, 3, 3, 2\)"),
+        (dict(dz=np.zeros((2, 3, 3, 3))), "dz must have shape"),
+        (dict(dx=np.zeros((2, 5, 4, 3))), "dx must have the shape of x"),
+    ],
+)
 def test_backward_bad_input_raises_value_error(change, match):
     x, kernel, dz = _args()
-    args = dict(x=x, kernel=kernel, dz=dz, dkernel=np.zeros_like(kernel), dx=np.zeros_like(x), beta=0.0,
-                need_dx=True, kh=3, kw=3, sh=1, sw=1, dh=1, dw=1, pt=0, pl=0)
+    args = dict(
+        x=x,
+        kernel=kernel,
+        dz=dz,
+        dkernel=np.zeros_like(kernel),
+        dx=np.zeros_like(x),
+        beta=0.0,
+        need_dx=True,
+        kh=3,
+        kw=3,
+        sh=1,
+        sw=1,
+        dh=1,
+        dw=1,
+        pt=0,
+        pl=0,
+    )
     args.update(change)
     with pytest.raises(ValueError, match=match):
         _depthwise.depthwise_conv2d_backward(*args.values(), 1)

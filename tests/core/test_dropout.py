@@ -1,4 +1,5 @@
 """Dropout/noise kernels vs their NumPy twin (bit for bit), statistics vs scipy.stats."""
+
 import numpy as np
 import pytest
 from scipy import stats

@@ -1,4 +1,5 @@
 """Embedding kernels vs their NumPy twins."""
+
 import numpy as np
 import pytest
 

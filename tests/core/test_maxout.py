@@ -1,4 +1,5 @@
 """ranvier.core._maxout vs the NumPy reference."""
+
 import numpy as np
 import pytest
 
@@ -18,7 +19,12 @@ def test_maxout_matches_reference(dtype):
     core.maxout_forward(x, w, b, *got, 2)
     ref.maxout_forward(x, w, b, *exp, 1)
     np.testing.assert_array_equal(got[2], exp[2])
-    np.testing.assert_allclose(got[1], (x @ w + b).reshape(n, units, pieces).max(-1), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=2e-6 if dtype == np.float32 else 1e-13)
+    np.testing.assert_allclose(
+        got[1],
+        (x @ w + b).reshape(n, units, pieces).max(-1),
+        rtol=1e-5 if dtype == np.float32 else 1e-12,
+        atol=2e-6 if dtype == np.float32 else 1e-13,
+    )
     dy = rng.standard_normal((n, units)).astype(dtype)
     grads = [np.empty((n, units * pieces), dtype), np.ones_like(w), np.ones_like(b), np.empty_like(x)]
     expected = [np.empty_like(grads[0]), np.ones_like(w), np.ones_like(b), np.empty_like(x)]

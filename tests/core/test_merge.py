@@ -1,4 +1,5 @@
 """Merge kernels vs their NumPy twin (bit for bit), whatever the thread count."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Normalisation kernels vs their NumPy twin, thread-count independence and bad input."""
+
 import numpy as np
 import pytest
 
@@ -28,8 +29,7 @@ def _bn_train(mod, x, dy, gamma, beta, grad_beta=0.0, n_threads=2):
     moving_mean, moving_var = np.linspace(-1, 1, c).astype(x.dtype), np.ones(c, x.dtype)
     mod.batch_norm_train_forward(x, gamma, beta, 1e-3, 0.9, out, mean, var, moving_mean, moving_var, n_threads)
     dgamma, dbeta, dx = np.ones(c, x.dtype), np.ones(c, x.dtype), np.empty_like(x)
-    mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, dgamma, dbeta, dx, grad_beta, True, True,
-                            n_threads)
+    mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, dgamma, dbeta, dx, grad_beta, True, True, n_threads)
     return out, mean, var, moving_mean, moving_var, dgamma, dbeta, dx
 
 
@@ -47,12 +47,14 @@ def test_batch_norm_statistics_are_numpy_moments(dtype):
     out, mean, var, moving_mean, moving_var, *_ = _bn_train(K, x, dy, gamma, beta)
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=0), **_tol(dtype))
     np.testing.assert_allclose(var, x.astype(np.float64).var(axis=0), **_tol(dtype))
-    np.testing.assert_allclose(moving_mean, 0.9 * np.linspace(-1, 1, 6) + 0.1 * x.astype(np.float64).mean(axis=0),
-                               **_tol(dtype))
+    np.testing.assert_allclose(
+        moving_mean, 0.9 * np.linspace(-1, 1, 6) + 0.1 * x.astype(np.float64).mean(axis=0), **_tol(dtype)
+    )
     np.testing.assert_allclose(moving_var, 0.9 + 0.1 * x.astype(np.float64).var(axis=0), **_tol(dtype))
     np.testing.assert_allclose(out.astype(np.float64).mean(axis=0), beta, atol=1e-4)
-    np.testing.assert_allclose(out.astype(np.float64).std(axis=0), np.abs(gamma) * np.sqrt(var / (var + 1e-3)),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        out.astype(np.float64).std(axis=0), np.abs(gamma) * np.sqrt(var / (var + 1e-3)), rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -116,31 +118,37 @@ def test_bad_input():
     x = np.ones((4, 3))
     c = np.ones(3)
     with pytest.raises(ValueError, match="at least one row"):
-        K.batch_norm_train_forward(np.ones((0, 3)), c, c, 1e-3, 0.9, np.ones((0, 3)), np.empty(3), np.empty(3),
-                                   c.copy(), c.copy(), 1)
+        K.batch_norm_train_forward(
+            np.ones((0, 3)), c, c, 1e-3, 0.9, np.ones((0, 3)), np.empty(3), np.empty(3), c.copy(), c.copy(), 1
+        )
     with pytest.raises(ValueError, match="epsilon must be > 0"):
-        K.batch_norm_train_forward(x, c, c, 0.0, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
-                                   c.copy(), 1)
+        K.batch_norm_train_forward(x, c, c, 0.0, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(), c.copy(), 1)
     with pytest.raises(ValueError, match=r"gamma must have shape \(3,\)"):
-        K.batch_norm_train_forward(x, np.ones(2), c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3),
-                                   c.copy(), c.copy(), 1)
+        K.batch_norm_train_forward(
+            x, np.ones(2), c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(), c.copy(), 1
+        )
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\], got 1.5"):
-        K.batch_norm_train_forward(x, c, c, 1e-3, 1.5, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
-                                   c.copy(), 1)
+        K.batch_norm_train_forward(
+            x, c, c, 1e-3, 1.5, np.empty_like(x), np.empty(3), np.empty(3), c.copy(), c.copy(), 1
+        )
     with pytest.raises(ValueError, match=r"moving_var must have shape \(3,\) or \(0,\), got \(2,\)"):
-        K.batch_norm_train_forward(x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
-                                   np.ones(2), 1)
+        K.batch_norm_train_forward(
+            x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(), np.ones(2), 1
+        )
     with pytest.raises(ValueError, match="both be given or both be empty"):
-        K.batch_norm_train_forward(x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(),
-                                   np.empty(0), 1)
+        K.batch_norm_train_forward(
+            x, c, c, 1e-3, 0.9, np.empty_like(x), np.empty(3), np.empty(3), c.copy(), np.empty(0), 1
+        )
     with pytest.raises(ValueError, match=r"out must have shape \(4, 3\)"):
         K.batch_norm_inference_forward(x, c, c, c, c, 1e-3, np.empty((4, 2)), 1)
     with pytest.raises(ValueError, match=r"dy must have shape"):
-        K.batch_norm_backward(x, np.ones((3, 3)), c, c, c, 1e-3, c.copy(), c.copy(), np.empty_like(x),
-                              0.0, True, True, 1)
+        K.batch_norm_backward(
+            x, np.ones((3, 3)), c, c, c, 1e-3, c.copy(), c.copy(), np.empty_like(x), 0.0, True, True, 1
+        )
     with pytest.raises(ValueError, match="at least one feature"):
-        K.layer_norm_forward(np.ones((2, 0)), np.ones(0), np.ones(0), 1e-3, np.ones((2, 0)), np.empty(2),
-                             np.empty(2), 1)
+        K.layer_norm_forward(
+            np.ones((2, 0)), np.ones(0), np.ones(0), 1e-3, np.ones((2, 0)), np.empty(2), np.empty(2), 1
+        )
     with pytest.raises(ValueError, match=r"mean must have shape \(4,\)"):
         K.layer_norm_forward(x, c, c, 1e-3, np.empty_like(x), np.empty(3), np.empty(4), 1)
 
@@ -151,8 +159,19 @@ def test_float32_statistics_survive_a_large_mean():
     x64 = 1000.0 + rng.normal(size=(4096, 3))
     x = x64.astype(np.float32)
     out, mean, var = np.empty_like(x), np.empty(3, np.float32), np.empty(3, np.float32)
-    K.batch_norm_train_forward(x, np.ones(3, np.float32), np.zeros(3, np.float32), 1e-3, 0.99, out, mean, var,
-                               np.empty(0, np.float32), np.empty(0, np.float32), 2)
+    K.batch_norm_train_forward(
+        x,
+        np.ones(3, np.float32),
+        np.zeros(3, np.float32),
+        1e-3,
+        0.99,
+        out,
+        mean,
+        var,
+        np.empty(0, np.float32),
+        np.empty(0, np.float32),
+        2,
+    )
     xr = x.astype(np.float64)
     np.testing.assert_allclose(mean, xr.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(var, xr.var(axis=0), rtol=1e-4)
@@ -166,10 +185,10 @@ def test_grad_beta_zero_overwrites_without_reading(dtype):
     mean, var = x.mean(axis=0), x.var(axis=0)
     for mod in (K, R):
         grads = np.full((2, c), np.nan, dtype)
-        mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, grads[0], grads[1], np.empty_like(x), 0.0, True,
-                                True, 2)
+        mod.batch_norm_backward(x, dy, mean, var, gamma, 1e-3, grads[0], grads[1], np.empty_like(x), 0.0, True, True, 2)
         assert np.isfinite(grads).all()
         grads = np.full((2, c), np.nan, dtype)
-        mod.layer_norm_backward(x, dy, x.mean(axis=1), x.var(axis=1), gamma, 1e-3, grads[0], grads[1],
-                                np.empty_like(x), 0.0, True, 2)
+        mod.layer_norm_backward(
+            x, dy, x.mean(axis=1), x.var(axis=1), gamma, 1e-3, grads[0], grads[1], np.empty_like(x), 0.0, True, 2
+        )
         assert np.isfinite(grads).all()

@@ -1,4 +1,5 @@
 """The fused optimizer kernels against their NumPy twins (ranvier.reference.optim)."""
+
 import numpy as np
 import pytest
 
@@ -15,19 +16,27 @@ TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-12, atol
 
 # name -> (slot names, hyperparameters before the common tail, which slots a config leaves empty)
 CASES = {
-    "sgd": [dict(learning_rate=0.1, momentum=0.0, nesterov=False),
-            dict(learning_rate=0.1, momentum=0.9, nesterov=False),
-            dict(learning_rate=0.1, momentum=0.9, nesterov=True)],
+    "sgd": [
+        dict(learning_rate=0.1, momentum=0.0, nesterov=False),
+        dict(learning_rate=0.1, momentum=0.9, nesterov=False),
+        dict(learning_rate=0.1, momentum=0.9, nesterov=True),
+    ],
     "adagrad": [dict(learning_rate=0.05, epsilon=1e-7)],
-    "rmsprop": [dict(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False),
-                dict(learning_rate=0.01, rho=0.8, momentum=0.5, epsilon=1e-7, centered=False),
-                dict(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-7, centered=True),
-                dict(learning_rate=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True)],
+    "rmsprop": [
+        dict(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False),
+        dict(learning_rate=0.01, rho=0.8, momentum=0.5, epsilon=1e-7, centered=False),
+        dict(learning_rate=0.01, rho=0.9, momentum=0.0, epsilon=1e-7, centered=True),
+        dict(learning_rate=0.01, rho=0.9, momentum=0.9, epsilon=1e-7, centered=True),
+    ],
     "adadelta": [dict(learning_rate=1.0, rho=0.95, epsilon=1e-6)],
-    "adam": [dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
-             dict(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7, amsgrad=True)],
-    "adamw": [dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
-              dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=True)],
+    "adam": [
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
+        dict(learning_rate=0.01, beta_1=0.8, beta_2=0.99, epsilon=1e-7, amsgrad=True),
+    ],
+    "adamw": [
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=True),
+    ],
 }
 
 
@@ -59,8 +68,7 @@ def _step_args(name, hp, step):
 
 def _run(fn, name, hp, w, grads, slots, clipvalue, weight_decay, n_decay, scale, seg, n_threads):
     for step, g in enumerate(grads, start=1):
-        fn(w, g, *slots, *_step_args(name, hp, step), clipvalue, weight_decay, n_decay,
-           scale, seg, n_threads)
+        fn(w, g, *slots, *_step_args(name, hp, step), clipvalue, weight_decay, n_decay, scale, seg, n_threads)
 
 
 CONFIGS = [(name, hp) for name, hps in CASES.items() for hp in hps]
@@ -121,8 +129,7 @@ def test_large_buffer_and_thread_count_agree(name, hp):
         ws.append(w)
     np.testing.assert_array_equal(ws[0], ws[1])
     want, slots = w0.copy(), _slots(name, hp, n, np.float32, rng)
-    _run(getattr(ref, f"{name}_update"), name, hp, want, grads, slots, 1.5, 0.01, 30_000,
-         scale, seg, 1)
+    _run(getattr(ref, f"{name}_update"), name, hp, want, grads, slots, 1.5, 0.01, 30_000, scale, seg, 1)
     np.testing.assert_allclose(ws[0], want, **TOL[np.float32])
 
 
@@ -149,8 +156,7 @@ def test_adam_first_step_is_sign_step():
     g = np.array([3.0, -0.5, 1e-3])
     w = np.zeros(3)
     m, v = np.zeros(3), np.zeros(3)
-    _optim.adam_update(w, g, m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-7, 1, False, np.inf, 0.0, 0,
-                       *_no_scale(3), 1)
+    _optim.adam_update(w, g, m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-7, 1, False, np.inf, 0.0, 0, *_no_scale(3), 1)
     np.testing.assert_allclose(w, -0.1 * g / (np.abs(g) + 1e-7 / np.sqrt(0.001)), rtol=1e-12)
 
 
@@ -189,9 +195,11 @@ def test_sum_squares_bit_identical_across_threads():
         outs.append(out)
     for out in outs[1:]:
         np.testing.assert_array_equal(out, outs[0])
-    np.testing.assert_allclose(outs[0][[0, 1, 3]], [np.sum(x[a:b].astype(np.float64) ** 2)
-                                                    for a, b in [(0, 5), (5, 400_000),
-                                                                 (400_000, 700_001)]], rtol=1e-12)
+    np.testing.assert_allclose(
+        outs[0][[0, 1, 3]],
+        [np.sum(x[a:b].astype(np.float64) ** 2) for a, b in [(0, 5), (5, 400_000), (400_000, 700_001)]],
+        rtol=1e-12,
+    )
 
 
 # --- bad input -------------------------------------------------------------------------------
@@ -206,19 +214,24 @@ def _sgd(w=None, g=None, vel=None, lr=0.1, mom=0.9, clip=np.inf, n_decay=0, scal
     _optim.sgd_update(w, g, vel, lr, mom, False, clip, 0.0, n_decay, scale, seg, 1)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(g=np.zeros(5)), r"g must have shape \(4,\).*got \(5,\)"),
-    (dict(vel=np.zeros(0)), r"slot velocity must have shape \(4,\), got \(0,\)"),
-    (dict(vel=np.zeros(3), mom=0.0), r"velocity must have shape \(4,\) or \(0,\), got \(3,\)"),
-    (dict(lr=-0.1), r"learning_rate must be >= 0, got -0.1"),
-    (dict(lr=np.nan), r"learning_rate must be >= 0, got nan"),
-    (dict(clip=0.0), r"clipvalue must be > 0 .*got 0.0"),
-    (dict(n_decay=5), r"n_decay must be in \[0, 4\], got 5"),
-    (dict(scale=np.ones(2)), r"segments must have len\(grad_scale\) \+ 1 = 3 entries"),
-    (dict(seg=np.array([0, 3], dtype=np.intp)), r"segments must run from 0 to 4, got 0 to 3"),
-    (dict(scale=np.ones(2), seg=np.array([0, 5, 4], dtype=np.intp)),
-     r"non-decreasing, got segments\[2\] = 4 < segments\[1\] = 5"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(g=np.zeros(5)), r"g must have shape \(4,\).*got \(5,\)"),
+        (dict(vel=np.zeros(0)), r"slot velocity must have shape \(4,\), got \(0,\)"),
+        (dict(vel=np.zeros(3), mom=0.0), r"velocity must have shape \(4,\) or \(0,\), got \(3,\)"),
+        (dict(lr=-0.1), r"learning_rate must be >= 0, got -0.1"),
+        (dict(lr=np.nan), r"learning_rate must be >= 0, got nan"),
+        (dict(clip=0.0), r"clipvalue must be > 0 .*got 0.0"),
+        (dict(n_decay=5), r"n_decay must be in \[0, 4\], got 5"),
+        (dict(scale=np.ones(2)), r"segments must have len\(grad_scale\) \+ 1 = 3 entries"),
+        (dict(seg=np.array([0, 3], dtype=np.intp)), r"segments must run from 0 to 4, got 0 to 3"),
+        (
+            dict(scale=np.ones(2), seg=np.array([0, 5, 4], dtype=np.intp)),
+            r"non-decreasing, got segments\[2\] = 4 < segments\[1\] = 5",
+        ),
+    ],
+)
 def test_bad_input_raises_before_writing(kwargs, match):
     w = np.ones(4)
     with pytest.raises(ValueError, match=match):
@@ -236,8 +249,19 @@ def test_adam_rejects_bad_step_and_betas():
 
 def test_mixed_dtypes_rejected():
     with pytest.raises((TypeError, ValueError)):
-        _optim.sgd_update(np.zeros(3, np.float32), np.zeros(3), np.zeros(3, np.float32), 0.1, 0.9,
-                          False, np.inf, 0.0, 0, *_no_scale(3), 1)
+        _optim.sgd_update(
+            np.zeros(3, np.float32),
+            np.zeros(3),
+            np.zeros(3, np.float32),
+            0.1,
+            0.9,
+            False,
+            np.inf,
+            0.0,
+            0,
+            *_no_scale(3),
+            1,
+        )
 
 
 def test_sum_squares_bad_segments():

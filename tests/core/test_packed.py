@@ -29,9 +29,17 @@ def _expected(a, trans_a, b, c, trans_b, n_blocks, col0, col1, accumulate):
 
 
 @settings(max_examples=60, deadline=None)
-@given(m=st.integers(1, 21), k=st.integers(0, 40), n=st.integers(1, 70), n_blocks=st.integers(1, 4),
-       trans_a=st.booleans(), trans_b=st.booleans(), accumulate=st.booleans(), double=st.booleans(),
-       data=st.data())
+@given(
+    m=st.integers(1, 21),
+    k=st.integers(0, 40),
+    n=st.integers(1, 70),
+    n_blocks=st.integers(1, 4),
+    trans_a=st.booleans(),
+    trans_b=st.booleans(),
+    accumulate=st.booleans(),
+    double=st.booleans(),
+    data=st.data(),
+)
 def test_packed_matmul_matches_numpy(m, k, n, n_blocks, trans_a, trans_b, accumulate, double, data):
     # Odd sizes exercise the short row tiles, the short column tiles and the padded panels.
     dtype, tol = (np.float64, 1e-12) if double else (np.float32, 1e-5)
@@ -67,8 +75,14 @@ def test_packed_matmul_rejects_bad_arguments():
 
 
 @settings(max_examples=40, deadline=None)
-@given(m=st.integers(1, 21), k=st.integers(0, 40), n32=st.integers(1, 3), trans_a=st.booleans(),
-       accumulate=st.booleans(), double=st.booleans())
+@given(
+    m=st.integers(1, 21),
+    k=st.integers(0, 40),
+    n32=st.integers(1, 3),
+    trans_a=st.booleans(),
+    accumulate=st.booleans(),
+    double=st.booleans(),
+)
 def test_strided_matmul_matches_numpy(m, k, n32, trans_a, accumulate, double):
     # B read in place, unpacked, as the conv kernel gradient reads dz.
     dtype, tol = (np.float64, 1e-12) if double else (np.float32, 1e-5)
@@ -90,13 +104,30 @@ def test_narrower_builds_pass_the_kernel_tests(isa):
     # and picked per CPU, so a machine would test only its widest. RANVIER_ISA narrows the
     # pick: the kernel tests that use those builds run again under it.
     env = {**os.environ, "RANVIER_ISA": isa}
-    probe = subprocess.run([sys.executable, "-c", "from ranvier.core import _packed; print(_packed.packed_isa())"],
-                           env=env, capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "from ranvier.core import _packed; print(_packed.packed_isa())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if probe.stdout.strip() != isa:
         assert isa == "avx2" and probe.stdout.strip() == "baseline", probe.stdout
         pytest.skip("this CPU has no AVX2 + FMA")
     here = Path(__file__).parent
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                           *(str(here / name) for name in ("test_packed.py", "test_conv.py", "test_recurrent.py"))],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            *(str(here / name) for name in ("test_packed.py", "test_conv.py", "test_recurrent.py")),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]

@@ -1,4 +1,5 @@
 """ranvier.core._pool against its NumPy reference, brute force, scipy and finite differences."""
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -11,13 +12,13 @@ _NO_GATE = {t: np.empty((0, 0, 0, 0), t) for t in (np.float32, np.float64)}
 
 # (n, h, w, c, ph, pw, sh, sw, pt, pl, oh, ow)
 GEOMETRIES = [
-    (2, 4, 4, 3, 2, 2, 2, 2, 0, 0, 2, 2),   # the classic 2x2
+    (2, 4, 4, 3, 2, 2, 2, 2, 0, 0, 2, 2),  # the classic 2x2
     (2, 5, 7, 20, 2, 2, 2, 2, 0, 0, 2, 3),  # 2x2 "valid" on odd sizes: the last row and column unread
-    (2, 5, 7, 2, 3, 2, 2, 1, 0, 0, 2, 6),   # odd sizes, overlapping windows
-    (3, 5, 5, 2, 2, 2, 2, 2, 0, 0, 3, 3),   # Keras "same": trailing padding only
-    (2, 6, 5, 1, 3, 3, 1, 2, 1, 1, 6, 3),   # "same" with padding on both sides
-    (2, 1, 9, 3, 1, 3, 1, 2, 0, 1, 1, 5),   # 1-D as h = 1
-    (2, 3, 4, 5, 3, 4, 1, 1, 0, 0, 1, 1),   # global pooling
+    (2, 5, 7, 2, 3, 2, 2, 1, 0, 0, 2, 6),  # odd sizes, overlapping windows
+    (3, 5, 5, 2, 2, 2, 2, 2, 0, 0, 3, 3),  # Keras "same": trailing padding only
+    (2, 6, 5, 1, 3, 3, 1, 2, 1, 1, 6, 3),  # "same" with padding on both sides
+    (2, 1, 9, 3, 1, 3, 1, 2, 0, 1, 1, 5),  # 1-D as h = 1
+    (2, 3, 4, 5, 3, 4, 1, 1, 0, 0, 1, 1),  # global pooling
 ]
 
 
@@ -27,7 +28,7 @@ def _brute(x, g, reduce):
     for y in range(oh):
         for xo in range(ow):
             y0, x0 = y * sh - pt, xo * sw - pl
-            win = x[:, max(y0, 0):min(y0 + ph, h), max(x0, 0):min(x0 + pw, w)]
+            win = x[:, max(y0, 0) : min(y0 + ph, h), max(x0, 0) : min(x0 + pw, w)]
             out[:, y, xo] = reduce(win.reshape(n, -1, c), axis=1)
     return out
 
@@ -48,8 +49,10 @@ def test_forward_matches_brute_force(g):
     x = np.random.default_rng(0).standard_normal(g[:4])
     out, argmax = _run(True, x, g)
     np.testing.assert_array_equal(out, _brute(x, g, np.max))
-    np.testing.assert_array_equal(x.reshape(x.shape[0], -1)[np.arange(x.shape[0])[:, None],
-                                                              argmax.reshape(x.shape[0], -1)].reshape(out.shape), out)
+    np.testing.assert_array_equal(
+        x.reshape(x.shape[0], -1)[np.arange(x.shape[0])[:, None], argmax.reshape(x.shape[0], -1)].reshape(out.shape),
+        out,
+    )
     avg, _ = _run(False, x, g)
     np.testing.assert_allclose(avg, _brute(x, g, np.mean), rtol=1e-12)
 
@@ -155,11 +158,15 @@ def test_bad_arguments_raise_value_error():
     with pytest.raises(ValueError, match="argmax must have shape"):
         _pool.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 2), np.int32), 1)
     with pytest.raises(ValueError, match="argmax must have the shape"):
-        _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 1, 3), np.int32), np.zeros((0, 0, 0, 0)),
-                                  x, 1)
-    with pytest.raises(ValueError, match="gate must have the shape of dy \\(2, 2, 2, 3\\) or be empty, got \\(2, 2, 2, 2\\)"):
-        _pool.max_pool2d_backward(np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32), np.zeros((2, 2, 2, 2)),
-                                  x, 1)
+        _pool.max_pool2d_backward(
+            np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 1, 3), np.int32), np.zeros((0, 0, 0, 0)), x, 1
+        )
+    with pytest.raises(
+        ValueError, match="gate must have the shape of dy \\(2, 2, 2, 3\\) or be empty, got \\(2, 2, 2, 2\\)"
+    ):
+        _pool.max_pool2d_backward(
+            np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32), np.zeros((2, 2, 2, 2)), x, 1
+        )
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

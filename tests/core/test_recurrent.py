@@ -1,4 +1,5 @@
 """Recurrent kernels vs their NumPy twins, and the kernels' own input checks."""
+
 import numpy as np
 import pytest
 import scipy.special
@@ -27,8 +28,9 @@ def _close(got, want, dtype):
 
 
 CASES = pytest.mark.parametrize("dtype", [np.float32, np.float64])
-MASKS = pytest.mark.parametrize("masked, rec_dropout, seq", [(False, False, False), (True, False, True),
-                                                            (False, True, True), (True, True, False)])
+MASKS = pytest.mark.parametrize(
+    "masked, rec_dropout, seq", [(False, False, False), (True, False, True), (False, True, True), (True, True, False)]
+)
 
 
 @CASES
@@ -53,8 +55,31 @@ def test_lstm_matches_reference(dtype, masked, rec_dropout, seq, act, ract):
         dgates = np.empty_like(gates)
         dk, dr, db = np.ones_like(kernel), np.ones_like(rec), np.ones_like(bias)
         dx = np.empty_like(x)
-        mod.lstm_backward(x, kernel, rec, mask, rm, gates, h, c, act_c, h_rec, dseq, dh, dc, dgates, dk, dr,
-                          db, dx, 1.0, True, CODES[act], CODES[ract], 2)
+        mod.lstm_backward(
+            x,
+            kernel,
+            rec,
+            mask,
+            rm,
+            gates,
+            h,
+            c,
+            act_c,
+            h_rec,
+            dseq,
+            dh,
+            dc,
+            dgates,
+            dk,
+            dr,
+            db,
+            dx,
+            1.0,
+            True,
+            CODES[act],
+            CODES[ract],
+            2,
+        )
         results.append((gates, h, c, act_c, h_rec, dh, dc, dgates, dk, dr, db, dx))
     _close(*results, dtype)
 
@@ -79,8 +104,9 @@ def test_gru_matches_reference(dtype, masked, rec_dropout, seq):
         dgates, drec = np.empty_like(gates), np.empty_like(gates)
         dk, dr, dx = np.zeros_like(kernel), np.zeros_like(rec), np.empty_like(x)
         db = np.empty(6 * U, dtype)
-        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, db, dx,
-                         0.0, True, 1, 2, 2)
+        mod.gru_backward(
+            x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, db, dx, 0.0, True, 1, 2, 2
+        )
         results.append((gates, recs, h, h_rec, dh, dgates, drec, dk, dr, db, dx))
     _close(*results, dtype)
 
@@ -101,8 +127,9 @@ def test_simple_rnn_matches_reference(dtype, masked, rec_dropout, seq, act):
         dh = np.ones((B, U), dtype)
         dgates, dk, dr, dx = np.empty((T, B, U), dtype), np.zeros_like(kernel), np.zeros_like(rec), np.empty_like(x)
         db = np.empty(U, dtype)
-        mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True,
-                                CODES[act], 2)
+        mod.simple_rnn_backward(
+            x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True, CODES[act], 2
+        )
         results.append((h, h_rec, dh, dgates, dk, dr, db, dx))
     _close(*results, dtype)
 
@@ -113,10 +140,19 @@ def test_float32_activations_match_scipy(act, fn):
     z = np.concatenate([np.linspace(-100, 100, 20001), np.linspace(-1, 1, 20001), [0.0, -0.0, 1e-30]])
     x = z.astype(np.float32).reshape(1, -1, 1)  # one step, one unit, the values along the batch
     h = np.zeros((2, x.shape[1], 1), np.float32)
-    _recurrent.simple_rnn_forward(x, np.ones((1, 1), np.float32), np.zeros((1, 1), np.float32),
-                                  np.zeros(1, np.float32), np.zeros((0, 0), np.uint8),
-                                  np.zeros((0, 0), np.float32), np.empty((1, x.shape[1], 1), np.float32), h,
-                                  np.zeros((0, 0, 0), np.float32), CODES[act], 1)
+    _recurrent.simple_rnn_forward(
+        x,
+        np.ones((1, 1), np.float32),
+        np.zeros((1, 1), np.float32),
+        np.zeros(1, np.float32),
+        np.zeros((0, 0), np.uint8),
+        np.zeros((0, 0), np.float32),
+        np.empty((1, x.shape[1], 1), np.float32),
+        h,
+        np.zeros((0, 0, 0), np.float32),
+        CODES[act],
+        1,
+    )
     want = fn(x[0, :, 0].astype(np.float64))
     np.testing.assert_allclose(h[1, :, 0], want, rtol=3e-7, atol=3e-8)
 
@@ -127,8 +163,9 @@ def test_masked_steps_carry_the_state():
     mask = np.ones((T, B), np.uint8)
     mask[2:4, 1] = 0
     h, c = np.zeros((T + 1, B, U)), np.zeros((T + 1, B, U))
-    _recurrent.lstm_forward(x, kernel, rec, np.zeros(4 * U), mask, rm, np.empty((T, B, 4 * U)), h, c,
-                            np.empty((T, B, U)), h_rec, 1, 2, 1)
+    _recurrent.lstm_forward(
+        x, kernel, rec, np.zeros(4 * U), mask, rm, np.empty((T, B, 4 * U)), h, c, np.empty((T, B, U)), h_rec, 1, 2, 1
+    )
     np.testing.assert_array_equal(h[3, 1], h[2, 1])
     np.testing.assert_array_equal(h[4, 1], h[2, 1])
     np.testing.assert_array_equal(c[4, 1], c[2, 1])
@@ -144,9 +181,22 @@ def test_results_do_not_depend_on_thread_count():
     outs = []
     for threads in (1, 2):
         h, c = np.zeros((Tb + 1, Bb, Ub), np.float32), np.zeros((Tb + 1, Bb, Ub), np.float32)
-        _recurrent.lstm_forward(x, kernel, rec, np.zeros(4 * Ub, np.float32), np.zeros((0, 0), np.uint8),
-                                np.zeros((0, 0), np.float32), np.empty((Tb, Bb, 4 * Ub), np.float32), h, c,
-                                np.empty((Tb, Bb, Ub), np.float32), np.zeros((0, 0, 0), np.float32), 1, 2, threads)
+        _recurrent.lstm_forward(
+            x,
+            kernel,
+            rec,
+            np.zeros(4 * Ub, np.float32),
+            np.zeros((0, 0), np.uint8),
+            np.zeros((0, 0), np.float32),
+            np.empty((Tb, Bb, 4 * Ub), np.float32),
+            h,
+            c,
+            np.empty((Tb, Bb, Ub), np.float32),
+            np.zeros((0, 0, 0), np.float32),
+            1,
+            2,
+            threads,
+        )
         outs.append(h)
     np.testing.assert_array_equal(outs[0], outs[1])
 
@@ -162,28 +212,80 @@ def _run_cell(cell, mod, threads, x, kernel, rec, bias, mask, rm, dseq):
         gates, act_c, c = np.empty((T_, B_, 4 * u), dtype), np.empty((T_, B_, u), dtype), np.zeros_like(h)
         mod.lstm_forward(x, kernel, rec, bias, mask, rm, gates, h, c, act_c, h_rec, 1, 2, threads)
         dc, dgates = np.zeros_like(dh), np.empty_like(gates)
-        mod.lstm_backward(x, kernel, rec, mask, rm, gates, h, c, act_c, h_rec, dseq, dh, dc, dgates, dk, dr,
-                          db, dx, 0.0, True, 1, 2, threads)
+        mod.lstm_backward(
+            x,
+            kernel,
+            rec,
+            mask,
+            rm,
+            gates,
+            h,
+            c,
+            act_c,
+            h_rec,
+            dseq,
+            dh,
+            dc,
+            dgates,
+            dk,
+            dr,
+            db,
+            dx,
+            0.0,
+            True,
+            1,
+            2,
+            threads,
+        )
         return h, c, dh, dc, dgates, dk, dr, db, dx
     if cell == "gru":
         gates, recs = np.empty((T_, B_, 3 * u), dtype), np.empty((T_, B_, 3 * u), dtype)
         mod.gru_forward(x, kernel, rec, bias, mask, rm, gates, recs, h, h_rec, 1, 2, threads)
         dgates, drec = np.empty_like(gates), np.empty_like(gates)
-        mod.gru_backward(x, kernel, rec, mask, rm, gates, recs, h, h_rec, dseq, dh, dgates, drec, dk, dr, db,
-                         dx, 0.0, True, 1, 2, threads)
+        mod.gru_backward(
+            x,
+            kernel,
+            rec,
+            mask,
+            rm,
+            gates,
+            recs,
+            h,
+            h_rec,
+            dseq,
+            dh,
+            dgates,
+            drec,
+            dk,
+            dr,
+            db,
+            dx,
+            0.0,
+            True,
+            1,
+            2,
+            threads,
+        )
         return h, dh, dgates, drec, dk, dr, db, dx
     z = np.empty((T_, B_, u), dtype)
     mod.simple_rnn_forward(x, kernel, rec, bias, mask, rm, z, h, h_rec, 1, threads)
     dgates = np.empty_like(z)
-    mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True, 1,
-                            threads)
+    mod.simple_rnn_backward(x, kernel, rec, mask, rm, h, h_rec, dseq, dh, dgates, dk, dr, db, dx, 0.0, True, 1, threads)
     return h, dh, dgates, dk, dr, db, dx
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cell, gates, units, Bb", [
-    ("lstm", 4, 40, 56), ("gru", 3, 40, 56), ("rnn", 1, 72, 56),
-    ("lstm", 4, 100, 8), ("gru", 3, 112, 8), ("rnn", 1, 200, 8)])
+@pytest.mark.parametrize(
+    "cell, gates, units, Bb",
+    [
+        ("lstm", 4, 40, 56),
+        ("gru", 3, 40, 56),
+        ("rnn", 1, 72, 56),
+        ("lstm", 4, 100, 8),
+        ("gru", 3, 112, 8),
+        ("rnn", 1, 200, 8),
+    ],
+)
 def test_threaded_time_loops_with_masks_match_reference(dtype, cell, gates, units, Bb):
     # Two threads split a batch of 56 in whole 8-row tiles (24 + 32). A batch of 8 has
     # no tile for the second thread, so they split the units in 32-unit tiles instead,
@@ -211,12 +313,31 @@ def test_kernels_reject_bad_shapes():
     z = np.zeros
     x = z((T, B, N_IN))
     args = dict(bias=z(4 * U), mask=z((0, 0), np.uint8), rm=z((0, 0)))
-    good = [x, z((N_IN, 4 * U)), z((U, 4 * U)), args["bias"], args["mask"], args["rm"], z((T, B, 4 * U)),
-            z((T + 1, B, U)), z((T + 1, B, U)), z((T, B, U)), z((0, 0, 0)), 1, 2, 1]
+    good = [
+        x,
+        z((N_IN, 4 * U)),
+        z((U, 4 * U)),
+        args["bias"],
+        args["mask"],
+        args["rm"],
+        z((T, B, 4 * U)),
+        z((T + 1, B, U)),
+        z((T + 1, B, U)),
+        z((T, B, U)),
+        z((0, 0, 0)),
+        1,
+        2,
+        1,
+    ]
     _recurrent.lstm_forward(*good)
-    for i, bad, msg in [(1, z((N_IN + 1, 4 * U)), "kernel"), (2, z((U, 3 * U)), "recurrent_kernel"),
-                        (3, z(3 * U), "bias"), (4, z((T, B + 1), np.uint8), "mask"),
-                        (7, z((T, B, U)), "h"), (0, z((0, B, N_IN)), "at least one timestep")]:
+    for i, bad, msg in [
+        (1, z((N_IN + 1, 4 * U)), "kernel"),
+        (2, z((U, 3 * U)), "recurrent_kernel"),
+        (3, z(3 * U), "bias"),
+        (4, z((T, B + 1), np.uint8), "mask"),
+        (7, z((T, B, U)), "h"),
+        (0, z((0, B, N_IN)), "at least one timestep"),
+    ]:
         call = list(good)
         call[i] = bad
         with pytest.raises(ValueError, match=msg):
@@ -226,8 +347,26 @@ def test_kernels_reject_bad_shapes():
 def test_backward_rejects_bad_bias_gradient_and_beta():
     z = np.zeros
     x, h = z((T, B, N_IN)), z((T + 1, B, U))
-    args = [x, z((N_IN, U)), z((U, U)), z((0, 0), np.uint8), z((0, 0)), h, z((0, 0, 0)), z((0, 0, 0)),
-            z((B, U)), z((T, B, U)), z((N_IN, U)), z((U, U)), z(U), z((T, B, N_IN)), 0.0, True, 1, 1]
+    args = [
+        x,
+        z((N_IN, U)),
+        z((U, U)),
+        z((0, 0), np.uint8),
+        z((0, 0)),
+        h,
+        z((0, 0, 0)),
+        z((0, 0, 0)),
+        z((B, U)),
+        z((T, B, U)),
+        z((N_IN, U)),
+        z((U, U)),
+        z(U),
+        z((T, B, N_IN)),
+        0.0,
+        True,
+        1,
+        1,
+    ]
     _recurrent.simple_rnn_backward(*args)
     bad_bias = list(args)
     bad_bias[12] = z(U + 1)

@@ -5,6 +5,7 @@ example whose file does not exist yet is skipped, as is one that needs
 scikit-learn or matplotlib when they are not installed. For the course-topic
 examples the output is also checked for what the script claims to show.
 """
+
 import os
 import re
 import subprocess
@@ -16,13 +17,25 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 # The examples the docs promise (docs/index.md), present or not, plus whatever else is there.
-_PROMISED = ["perceptron.py", "mlp_digits.py", "gradient_check.py", "optimizers.py", "keras_compat.py",
-             "weight_decay.py", "lenet_digits.py", "char_lm.py", "sentiment.py", "computational_graph.py"]
+_PROMISED = [
+    "perceptron.py",
+    "mlp_digits.py",
+    "gradient_check.py",
+    "optimizers.py",
+    "keras_compat.py",
+    "weight_decay.py",
+    "lenet_digits.py",
+    "char_lm.py",
+    "sentiment.py",
+    "computational_graph.py",
+]
 _NAMES = sorted(set(_PROMISED) | {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")})
 
 # What a script needs beyond ranvier: importable name -> how it shows in the source.
-_OPTIONAL = {"sklearn": re.compile(r"^\s*(from|import)\s+sklearn\b", re.M),
-             "matplotlib": re.compile(r"^\s*(from|import)\s+matplotlib\b", re.M)}
+_OPTIONAL = {
+    "sklearn": re.compile(r"^\s*(from|import)\s+sklearn\b", re.M),
+    "matplotlib": re.compile(r"^\s*(from|import)\s+matplotlib\b", re.M),
+}
 
 _TIMEOUT = 300
 
@@ -40,13 +53,22 @@ def _run_quick(name, tmp_path):
         if pattern.search(source):
             pytest.importorskip(module, reason=f"examples/{name} needs {module}")
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick"], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=_TIMEOUT)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), "--quick"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=_TIMEOUT,
+    )
     if "unrecognized arguments: --quick" in proc.stderr:
-        pytest.fail(f"examples/{name} does not accept --quick (every example must: a few seconds of "
-                    f"work for these smoke runs)")
-    assert proc.returncode == 0, (f"examples/{name} --quick exited with {proc.returncode}\n"
-                                  f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}")
+        pytest.fail(
+            f"examples/{name} does not accept --quick (every example must: a few seconds of work for these smoke runs)"
+        )
+    assert proc.returncode == 0, (
+        f"examples/{name} --quick exited with {proc.returncode}\n"
+        f"stdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
+    )
     assert proc.stdout.strip(), f"examples/{name} printed nothing"
     return proc.stdout
 
@@ -64,6 +86,7 @@ def test_example_has_a_main_guard(name):
 
 
 # -- what the course-topic examples claim, read from their output -----------------------------
+
 
 def _check_perceptron(out):
     assert _number(r"separable data .*training accuracy ([\d.]+)", out) == 1.0
@@ -87,8 +110,18 @@ def _check_gradient_check(out):
 
 
 def _check_optimizers(out):
-    for name in ("SGD", "SGD + momentum", "Nesterov", "Adagrad", "RMSprop", "Adadelta", "Adam ", "AdamW",
-                 "L-BFGS", "conjugate gradient"):
+    for name in (
+        "SGD",
+        "SGD + momentum",
+        "Nesterov",
+        "Adagrad",
+        "RMSprop",
+        "Adadelta",
+        "Adam ",
+        "AdamW",
+        "L-BFGS",
+        "conjugate gradient",
+    ):
         loss = _number(rf"(?m)^{re.escape(name)}.*?(?:epochs|iter)\s+([\d.]+)", out)
         assert loss < 0.69, f"{name}: training loss {loss} is no better than chance (ln 2)"
     assert _number(r"cosine decay to 0 .*final learning rate ([\d.e-]+)", out) == 0.0
@@ -96,10 +129,11 @@ def _check_optimizers(out):
 
 def _check_keras_compat(out):
     assert "history keys: ['accuracy', 'loss', 'val_accuracy', 'val_loss']" in out
-    assert ("functional history keys: ['loss', 'sparse_categorical_accuracy', 'val_loss', "
-            "'val_sparse_categorical_accuracy']") in out
-    assert (_number(r"reloaded: test accuracy ([\d.]+)", out)
-            == _number(r"Sequential: .*test accuracy ([\d.]+)", out))
+    assert (
+        "functional history keys: ['loss', 'sparse_categorical_accuracy', 'val_loss', "
+        "'val_sparse_categorical_accuracy']"
+    ) in out
+    assert _number(r"reloaded: test accuracy ([\d.]+)", out) == _number(r"Sequential: .*test accuracy ([\d.]+)", out)
 
 
 def _check_computational_graph(out):
@@ -107,9 +141,14 @@ def _check_computational_graph(out):
     assert "f = 0.73, dw = [-0.2, -0.39, 0.2], dx = [0.39, -0.59]" in out
 
 
-_CHECKS = {"perceptron.py": _check_perceptron, "mlp_digits.py": _check_mlp_digits,
-           "gradient_check.py": _check_gradient_check, "optimizers.py": _check_optimizers,
-           "keras_compat.py": _check_keras_compat, "computational_graph.py": _check_computational_graph}
+_CHECKS = {
+    "perceptron.py": _check_perceptron,
+    "mlp_digits.py": _check_mlp_digits,
+    "gradient_check.py": _check_gradient_check,
+    "optimizers.py": _check_optimizers,
+    "keras_compat.py": _check_keras_compat,
+    "computational_graph.py": _check_computational_graph,
+}
 
 
 @pytest.mark.parametrize("name", _NAMES)

@@ -6,6 +6,7 @@ square root (Keras inside, or before the bias correction), so those cases use a
 negligible epsilon; torch's momentum buffers are ranvier's divided by -lr (SGD)
 or lr (RMSprop), equal updates at a constant rate.
 """
+
 import math
 
 import numpy as np
@@ -56,17 +57,24 @@ def _zeros(k):
 @pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
 def test_sgd_matches_torch(momentum, nesterov):
     w0, grads = _problem()
-    want = _torch_run(lambda torch, k, b: torch.optim.SGD(_groups(k, b, 0.05), lr=0.1,
-                                                          momentum=momentum, nesterov=nesterov), w0, grads)
-    got = _ref_run(ref.sgd_update, w0, grads, [np.zeros(N) if momentum else np.zeros(0)],
-                   lambda t: [0.1, momentum, nesterov], 0.05)
+    want = _torch_run(
+        lambda torch, k, b: torch.optim.SGD(_groups(k, b, 0.05), lr=0.1, momentum=momentum, nesterov=nesterov),
+        w0,
+        grads,
+    )
+    got = _ref_run(
+        ref.sgd_update, w0, grads, [np.zeros(N) if momentum else np.zeros(0)], lambda t: [0.1, momentum, nesterov], 0.05
+    )
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
 def test_adagrad_matches_torch():
     w0, grads = _problem(1)
-    want = _torch_run(lambda torch, k, b: torch.optim.Adagrad(
-        _groups(k, b, 0.05), lr=0.1, initial_accumulator_value=0.1, eps=TINY), w0, grads)
+    want = _torch_run(
+        lambda torch, k, b: torch.optim.Adagrad(_groups(k, b, 0.05), lr=0.1, initial_accumulator_value=0.1, eps=TINY),
+        w0,
+        grads,
+    )
     got = _ref_run(ref.adagrad_update, w0, grads, [np.full(N, 0.1)], lambda t: [0.1, TINY], 0.05)
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
@@ -74,20 +82,24 @@ def test_adagrad_matches_torch():
 @pytest.mark.parametrize("momentum,centered", [(0.0, False), (0.5, False), (0.0, True), (0.9, True)])
 def test_rmsprop_matches_torch(momentum, centered):
     w0, grads = _problem(2)
-    want = _torch_run(lambda torch, k, b: torch.optim.RMSprop(
-        _groups(k, b, 0.05), lr=0.01, alpha=0.9, eps=TINY, momentum=momentum, centered=centered), w0, grads)
-    slots = [np.zeros(N), np.zeros(N) if momentum else np.zeros(0),
-             np.zeros(N) if centered else np.zeros(0)]
-    got = _ref_run(ref.rmsprop_update, w0, grads, slots, lambda t: [0.01, 0.9, momentum, TINY, centered],
-                   0.05)
+    want = _torch_run(
+        lambda torch, k, b: torch.optim.RMSprop(
+            _groups(k, b, 0.05), lr=0.01, alpha=0.9, eps=TINY, momentum=momentum, centered=centered
+        ),
+        w0,
+        grads,
+    )
+    slots = [np.zeros(N), np.zeros(N) if momentum else np.zeros(0), np.zeros(N) if centered else np.zeros(0)]
+    got = _ref_run(ref.rmsprop_update, w0, grads, slots, lambda t: [0.01, 0.9, momentum, TINY, centered], 0.05)
     np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 def test_adadelta_matches_torch():
     """Same formula in both, epsilon included."""
     w0, grads = _problem(3)
-    want = _torch_run(lambda torch, k, b: torch.optim.Adadelta(
-        _groups(k, b, 0.05), lr=1.0, rho=0.9, eps=1e-6), w0, grads)
+    want = _torch_run(
+        lambda torch, k, b: torch.optim.Adadelta(_groups(k, b, 0.05), lr=1.0, rho=0.9, eps=1e-6), w0, grads
+    )
     got = _ref_run(ref.adadelta_update, w0, grads, _zeros(2), lambda t: [1.0, 0.9, 1e-6], 0.05)
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
@@ -98,8 +110,13 @@ def test_adam_and_adamw_match_torch(amsgrad, decoupled):
     w0, grads = _problem(4)
     grads = [g * s for g, s in zip(grads, [1.0, 0.1, 3.0, 0.01, 1.0, 0.5])]  # so amsgrad matters
     cls = "AdamW" if decoupled else "Adam"
-    want = _torch_run(lambda torch, k, b: getattr(torch.optim, cls)(
-        _groups(k, b, 0.1), lr=0.01, betas=(0.8, 0.99), eps=TINY, amsgrad=amsgrad), w0, grads)
+    want = _torch_run(
+        lambda torch, k, b: getattr(torch.optim, cls)(
+            _groups(k, b, 0.1), lr=0.01, betas=(0.8, 0.99), eps=TINY, amsgrad=amsgrad
+        ),
+        w0,
+        grads,
+    )
     fn = ref.adamw_update if decoupled else ref.adam_update
     slots = _zeros(2) + [np.zeros(N) if amsgrad else np.zeros(0)]
     got = _ref_run(fn, w0, grads, slots, lambda t: [0.01, 0.8, 0.99, TINY, t, amsgrad], 0.1)
@@ -116,10 +133,9 @@ def test_adam_keras_epsilon_by_hand():
         for i in range(N):
             m[i] = b1 * m[i] + (1 - b1) * g[i]
             v[i] = b2 * v[i] + (1 - b2) * g[i] ** 2
-            alpha = lr * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+            alpha = lr * math.sqrt(1 - b2**t) / (1 - b1**t)
             want[i] -= alpha * m[i] / (math.sqrt(v[i]) + eps)
-    got = _ref_run(ref.adam_update, w0, grads, _zeros(2) + [np.zeros(0)],
-                   lambda t: [lr, b1, b2, eps, t, False], 0.0)
+    got = _ref_run(ref.adam_update, w0, grads, _zeros(2) + [np.zeros(0)], lambda t: [lr, b1, b2, eps, t, False], 0.0)
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
@@ -134,8 +150,7 @@ def test_clipvalue_matches_torch_clip_grad_value():
         torch.nn.utils.clip_grad_value_([kernel, bias], 0.5)
         opt.step()
     want = np.concatenate([kernel.detach().numpy(), bias.detach().numpy()])
-    got = _ref_run(ref.sgd_update, w0, grads, [np.zeros(N)], lambda t: [0.1, 0.9, False], 0.05,
-                   clipvalue=0.5)
+    got = _ref_run(ref.sgd_update, w0, grads, [np.zeros(N)], lambda t: [0.1, 0.9, False], 0.05, clipvalue=0.5)
     np.testing.assert_allclose(got, want, rtol=1e-12)
 
 

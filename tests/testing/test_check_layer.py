@@ -1,4 +1,5 @@
 """check_layer catches a layer that breaks each part of the contract."""
+
 import numpy as np
 import pytest
 
@@ -44,17 +45,19 @@ class _ThreadDependent(rv.layers.Dense):
         return y + rv.config.kernel_threads(), cache
 
 
-@pytest.mark.parametrize("cls, check, message, also_breaks", [
-    (_WrongKernelGradient, "gradient", "kernel", ()),
-    (_ForgetsUnits, "config", "weights do not fit", ("save",)),
-    (_WrongSymbolicShape, "symbolic", "symbolic output shape", ()),
-    (_UnsavedState, "save", "predictions after load_model", ("config",)),
-    (_ThreadDependent, "threads", "outputs with 2 threads", ()),
-])
+@pytest.mark.parametrize(
+    "cls, check, message, also_breaks",
+    [
+        (_WrongKernelGradient, "gradient", "kernel", ()),
+        (_ForgetsUnits, "config", "weights do not fit", ("save",)),
+        (_WrongSymbolicShape, "symbolic", "symbolic output shape", ()),
+        (_UnsavedState, "save", "predictions after load_model", ("config",)),
+        (_ThreadDependent, "threads", "outputs with 2 threads", ()),
+    ],
+)
 def test_each_check_catches_its_breach(cls, check, message, also_breaks):
     custom = {"custom_objects": {cls.__name__: cls}}
-    check_layer(cls, {"units": 2}, (3, 4), checks=[c for c in CHECKS if c != check and c not in also_breaks],
-                **custom)
+    check_layer(cls, {"units": 2}, (3, 4), checks=[c for c in CHECKS if c != check and c not in also_breaks], **custom)
     with pytest.raises(AssertionError, match=f"check_layer\\({cls.__name__}\\) {check}: .*{message}"):
         check_layer(cls, {"units": 2}, (3, 4), checks=[check], **custom)
 
@@ -71,5 +74,4 @@ def test_unknown_checks_are_refused():
 def test_check_layer_leaves_the_global_settings_as_it_found_them():
     threads, floatx, deterministic = rv.get_num_threads(), rv.config.floatx(), rv.config.is_deterministic()
     check_layer(rv.layers.Dense, {"units": 2}, (3, 4))
-    assert (rv.get_num_threads(), rv.config.floatx(), rv.config.is_deterministic()) == (threads, floatx,
-                                                                                       deterministic)
+    assert (rv.get_num_threads(), rv.config.floatx(), rv.config.is_deterministic()) == (threads, floatx, deterministic)

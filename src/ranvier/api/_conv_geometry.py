@@ -4,10 +4,18 @@ Every conv and pooling layer computes its output size and padding here, for
 shape inference (``compute_output_shape``) and for the arrays it allocates in
 ``call``, so the two never disagree.
 """
+
 import numpy as np
 
-__all__ = ["normalize_tuple", "normalize_padding", "normalize_pairs", "output_length",
-           "output_geometry", "spatial_input", "check_input_rank"]
+__all__ = [
+    "normalize_tuple",
+    "normalize_padding",
+    "normalize_pairs",
+    "output_length",
+    "output_geometry",
+    "spatial_input",
+    "check_input_rank",
+]
 
 
 def _is_int(v):
@@ -22,8 +30,9 @@ def normalize_tuple(value, rank, arg, layer, minimum=1):
     except TypeError:
         items = None
     if items is None or len(items) != rank or not all(_is_int(v) and v >= minimum for v in items):
-        raise ValueError(f"{layer}: {arg} must be an integer >= {minimum} or a tuple of {rank} such "
-                         f"integers, got {value!r}")
+        raise ValueError(
+            f"{layer}: {arg} must be an integer >= {minimum} or a tuple of {rank} such integers, got {value!r}"
+        )
     return tuple(int(v) for v in items)
 
 
@@ -41,17 +50,19 @@ def normalize_pairs(value, rank, arg, layer):
     ``1`` -> ((1, 1), ...); ``(1, 2)`` (rank 2) -> ((1, 1), (2, 2));
     ``((1, 2), (3, 4))`` as is; for rank 1 also ``(1, 2)`` -> ((1, 2),).
     """
+
     def bad():
-        return ValueError(f"{layer}: {arg} must be an int >= 0, a tuple of {rank} ints or a tuple of "
-                          f"{rank} (before, after) pairs, got {value!r}")
+        return ValueError(
+            f"{layer}: {arg} must be an int >= 0, a tuple of {rank} ints or a tuple of "
+            f"{rank} (before, after) pairs, got {value!r}"
+        )
 
     if _is_int(value):
         pairs = ((value, value),) * rank
     elif rank == 1 and isinstance(value, (tuple, list)) and len(value) == 2 and all(map(_is_int, value)):
         pairs = (tuple(value),)
     elif isinstance(value, (tuple, list)) and len(value) == rank:
-        pairs = tuple((v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None
-                      for v in value)
+        pairs = tuple((v, v) if _is_int(v) else tuple(v) if isinstance(v, (tuple, list)) else None for v in value)
     else:
         raise bad()
     if any(p is None or len(p) != 2 or not all(_is_int(v) and v >= 0 for v in p) for p in pairs):
@@ -76,8 +87,10 @@ def output_length(length, kernel, stride, dilation, padding):
         out = -(-length // stride)
         before = (span - 1) if padding == "causal" else max((out - 1) * stride + span - length, 0) // 2
     if out < 1:
-        raise ValueError(f"a window of {span} (kernel {kernel}, dilation {dilation}) is larger than "
-                         f"the {padding}-padded input of length {length}")
+        raise ValueError(
+            f"a window of {span} (kernel {kernel}, dilation {dilation}) is larger than "
+            f"the {padding}-padded input of length {length}"
+        )
     return out, before
 
 
@@ -88,8 +101,9 @@ def output_geometry(spatial, kernel, strides, dilation, padding, layer):
         try:
             o, p = output_length(n, k, s, d, padding)
         except ValueError as err:
-            raise ValueError(f"{layer}: spatial axis {axis + 1}: {err}, got input spatial shape "
-                             f"{tuple(spatial)}") from None
+            raise ValueError(
+                f"{layer}: spatial axis {axis + 1}: {err}, got input spatial shape {tuple(spatial)}"
+            ) from None
         outs.append(o)
         pads.append(p)
     return tuple(outs), tuple(pads)

@@ -15,6 +15,7 @@ perceptron's Heaviside step, 1 for x >= 0) is not in Keras; its derivative
 is 0. Custom activations subclass :class:`Activation` and define
 ``forward`` and ``backward``.
 """
+
 import math
 
 import numpy as np
@@ -23,10 +24,28 @@ from ..core import _activations as _core
 from . import config, serialization
 
 __all__ = [
-    "Activation", "get", "serialize", "deserialize",
-    "linear", "sigmoid", "tanh", "relu", "leaky_relu", "relu6", "elu", "selu", "gelu",
-    "softplus", "softsign", "swish", "silu", "hard_sigmoid", "exponential", "binary_step",
-    "softmax", "log_softmax",
+    "Activation",
+    "get",
+    "serialize",
+    "deserialize",
+    "linear",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "relu6",
+    "elu",
+    "selu",
+    "gelu",
+    "softplus",
+    "softsign",
+    "swish",
+    "silu",
+    "hard_sigmoid",
+    "exponential",
+    "binary_step",
+    "softmax",
+    "log_softmax",
 ]
 
 
@@ -45,8 +64,10 @@ def _float_input(x, arg="x"):
 def _rows(a, arg, op):
     """The 2-D view (rows, last axis) of a C-contiguous float array, without a copy."""
     if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{op}: {arg} must be a float32 or float64 ndarray, got "
-                        f"{type(a).__name__ if not isinstance(a, np.ndarray) else a.dtype}")
+        raise TypeError(
+            f"{op}: {arg} must be a float32 or float64 ndarray, got "
+            f"{type(a).__name__ if not isinstance(a, np.ndarray) else a.dtype}"
+        )
     if not a.flags.c_contiguous:
         raise ValueError(f"{op}: {arg} must be C-contiguous")
     return a.reshape(-1, a.shape[-1] if a.ndim else 1)
@@ -57,9 +78,11 @@ def _like(out, ref, arg, op):
     if out is None:
         return np.empty_like(ref)
     if not isinstance(out, np.ndarray) or out.shape != ref.shape or out.dtype != ref.dtype:
-        raise ValueError(f"{op}: {arg} must be an ndarray of shape {ref.shape} and dtype {ref.dtype}, "
-                         f"got {getattr(out, 'shape', type(out).__name__)} "
-                         f"{getattr(out, 'dtype', '')}".rstrip())
+        raise ValueError(
+            f"{op}: {arg} must be an ndarray of shape {ref.shape} and dtype {ref.dtype}, "
+            f"got {getattr(out, 'shape', type(out).__name__)} "
+            f"{getattr(out, 'dtype', '')}".rstrip()
+        )
     return out
 
 
@@ -145,11 +168,9 @@ class _Kernel(Activation):
         out = _like(out, z, "out", f"{self.name}.forward")
         o2 = out.reshape(z2.shape)
         if bias is None:
-            _core.activation_forward(self._kind, z2, self._a, self._b, self._c, o2,
-                                     config.kernel_threads())
+            _core.activation_forward(self._kind, z2, self._a, self._b, self._c, o2, config.kernel_threads())
         else:
-            _core.bias_activation_forward(self._kind, z2, bias, self._a, self._b, self._c, o2,
-                                          config.kernel_threads())
+            _core.bias_activation_forward(self._kind, z2, bias, self._a, self._b, self._c, o2, config.kernel_threads())
         return out
 
     def backward(self, dy, z, y, out=None):
@@ -163,8 +184,9 @@ class _Kernel(Activation):
         else:
             z2 = _EMPTY[dy.dtype]
         out = _like(out, dy, "out", op)
-        _core.activation_backward(self._kind, dy2, z2, y2, self._a, self._b, self._c,
-                                  out.reshape(dy2.shape), config.kernel_threads())
+        _core.activation_backward(
+            self._kind, dy2, z2, y2, self._a, self._b, self._c, out.reshape(dy2.shape), config.kernel_threads()
+        )
         return out
 
     def get_config(self):
@@ -194,8 +216,11 @@ def _relu_spec(negative_slope=0.0, max_value=None, threshold=0.0):
     slope = _finite(negative_slope, "relu", "negative_slope", 0.0)
     top = math.inf if max_value is None else _finite(max_value, "relu", "max_value", 0.0)
     thr = _finite(threshold, "relu", "threshold")
-    return "relu", (slope, top, thr), {"negative_slope": slope, "max_value": max_value if max_value is None
-                                       else top, "threshold": thr}
+    return (
+        "relu",
+        (slope, top, thr),
+        {"negative_slope": slope, "max_value": max_value if max_value is None else top, "threshold": thr},
+    )
 
 
 def _leaky_spec(negative_slope=0.2):
@@ -215,19 +240,32 @@ def _gelu_spec(approximate=False):
 def _plain(kind, params=(0.0, math.inf, 0.0)):
     def spec():
         return kind, params, {}
+
     return spec
 
 
 # name -> spec(**config) -> (kernel kind, (a, b, c), config). Keras names, plus the aliases.
 _SPECS = {
-    "linear": _plain("linear"), "sigmoid": _plain("sigmoid"), "tanh": _plain("tanh"),
-    "relu": _relu_spec, "leaky_relu": _leaky_spec, "relu6": _plain("relu", (0.0, 6.0, 0.0)),
-    "elu": _elu_spec, "selu": _plain("selu"), "gelu": _gelu_spec,
-    "gelu_tanh": _plain("gelu_tanh"), "gelu_approximate": _plain("gelu_tanh"),
-    "softplus": _plain("softplus"), "softsign": _plain("softsign"),
-    "swish": _plain("swish"), "silu": _plain("swish"), "hard_sigmoid": _plain("hard_sigmoid"),
-    "exponential": _plain("exponential"), "binary_step": _plain("binary_step"),
-    "softmax": _plain("softmax"), "log_softmax": _plain("log_softmax"),
+    "linear": _plain("linear"),
+    "sigmoid": _plain("sigmoid"),
+    "tanh": _plain("tanh"),
+    "relu": _relu_spec,
+    "leaky_relu": _leaky_spec,
+    "relu6": _plain("relu", (0.0, 6.0, 0.0)),
+    "elu": _elu_spec,
+    "selu": _plain("selu"),
+    "gelu": _gelu_spec,
+    "gelu_tanh": _plain("gelu_tanh"),
+    "gelu_approximate": _plain("gelu_tanh"),
+    "softplus": _plain("softplus"),
+    "softsign": _plain("softsign"),
+    "swish": _plain("swish"),
+    "silu": _plain("swish"),
+    "hard_sigmoid": _plain("hard_sigmoid"),
+    "exponential": _plain("exponential"),
+    "binary_step": _plain("binary_step"),
+    "softmax": _plain("softmax"),
+    "log_softmax": _plain("log_softmax"),
 }
 
 
@@ -367,10 +405,23 @@ def log_softmax(x, axis=-1):
 
 
 _FUNCTIONS = {
-    linear: "linear", sigmoid: "sigmoid", tanh: "tanh", relu: "relu", leaky_relu: "leaky_relu",
-    relu6: "relu6", elu: "elu", selu: "selu", gelu: "gelu", softplus: "softplus",
-    softsign: "softsign", swish: "swish", silu: "silu", hard_sigmoid: "hard_sigmoid",
-    exponential: "exponential", binary_step: "binary_step", softmax: "softmax",
+    linear: "linear",
+    sigmoid: "sigmoid",
+    tanh: "tanh",
+    relu: "relu",
+    leaky_relu: "leaky_relu",
+    relu6: "relu6",
+    elu: "elu",
+    selu: "selu",
+    gelu: "gelu",
+    softplus: "softplus",
+    softsign: "softsign",
+    swish: "swish",
+    silu: "silu",
+    hard_sigmoid: "hard_sigmoid",
+    exponential: "exponential",
+    binary_step: "binary_step",
+    softmax: "softmax",
     log_softmax: "log_softmax",
 }
 
@@ -389,9 +440,11 @@ def _from_function(fn):
     name = _FUNCTIONS.get(fn)
     if name is not None:
         return _make(name)
-    raise TypeError(f"activation {fn!r} is a plain callable: ranvier needs its derivative, "
-                    "so a custom activation must subclass ranvier.activations.Activation and "
-                    "define forward(z, out=None, bias=None) and backward(dy, z, y, out=None)")
+    raise TypeError(
+        f"activation {fn!r} is a plain callable: ranvier needs its derivative, "
+        "so a custom activation must subclass ranvier.activations.Activation and "
+        "define forward(z, out=None, bias=None) and backward(dy, z, y, out=None)"
+    )
 
 
 def _serialize(activation):
@@ -404,5 +457,10 @@ def _serialize(activation):
     raise TypeError(f"serialize expects an Activation, got {activation!r}")
 
 
-serialization.register_family("activation", Activation, aliases={name: _Named(name) for name in _SPECS},
-                              coerce=_from_function, serializer=_serialize)
+serialization.register_family(
+    "activation",
+    Activation,
+    aliases={name: _Named(name) for name in _SPECS},
+    coerce=_from_function,
+    serializer=_serialize,
+)

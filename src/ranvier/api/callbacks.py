@@ -8,6 +8,7 @@ Callbacks read ``self.model`` (``stop_training``, ``get_weights``,
 ``set_weights``, ``save``, ``save_weights``, ``optimizer.learning_rate``) and
 ``self.params`` (``verbose``, ``epochs``, ``steps``).
 """
+
 import collections.abc
 import csv
 import inspect
@@ -23,8 +24,17 @@ import numpy as np
 from . import metrics as metrics_module
 
 __all__ = [
-    "Callback", "CallbackList", "History", "Progbar", "ProgbarLogger", "EarlyStopping",
-    "ModelCheckpoint", "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "TerminateOnNaN",
+    "Callback",
+    "CallbackList",
+    "History",
+    "Progbar",
+    "ProgbarLogger",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "TerminateOnNaN",
     "LambdaCallback",
 ]
 
@@ -279,10 +289,10 @@ def _format_duration(seconds, unit):
 
 def _format_eta(seconds):
     if seconds > 3600:
-        return "%d:%02d:%02d" % (seconds // 3600, (seconds % 3600) // 60, seconds % 60)
+        return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
     if seconds > 60:
-        return "%d:%02d" % (seconds // 60, seconds % 60)
-    return "%ds" % seconds
+        return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+    return f"{int(seconds)}s"
 
 
 class Progbar:
@@ -309,8 +319,7 @@ class Progbar:
     """
 
     def __init__(self, target, width=20, verbose=1, interval=0.05, unit_name="step", stream=None):
-        if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer))
-                                   or target < 0):
+        if target is not None and (isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0):
             raise ValueError(f"Progbar: target must be a non-negative integer or None, got {target!r}")
         if verbose not in (0, 1, 2):
             raise ValueError(f"Progbar: verbose must be 0, 1 or 2, got {verbose!r}")
@@ -357,8 +366,10 @@ class Progbar:
         self._last_update = now
         info = "".join(f" - {k}: {_format_value(v)}" for k, v in self._values.items())
         if self.verbose == 2:
-            self._write(f"{self._count(current)} - {now - self._start:.0f}s - "
-                        f"{_format_duration(per_step, self.unit_name)}{info}\n")
+            self._write(
+                f"{self._count(current)} - {now - self._start:.0f}s - "
+                f"{_format_duration(per_step, self.unit_name)}{info}\n"
+            )
             return
         if self.target:
             done = min(self.width, int(self.width * current / self.target))
@@ -374,9 +385,11 @@ class Progbar:
         if not self._dynamic:
             self._write(plain + "\n")
             return
-        line = (f"\x1b[1m{self._count(current)}\x1b[0m"
-                + (f" \x1b[32m{bar[0]}\x1b[0m\x1b[37m{bar[1]}\x1b[0m" if bar else "")
-                + f" \x1b[1m{timing}\x1b[0m{info}")
+        line = (
+            f"\x1b[1m{self._count(current)}\x1b[0m"
+            + (f" \x1b[32m{bar[0]}\x1b[0m\x1b[37m{bar[1]}\x1b[0m" if bar else "")
+            + f" \x1b[1m{timing}\x1b[0m{info}"
+        )
         pad = " " * max(0, self._prev_width - len(plain))
         self._prev_width = len(plain)
         self._write("\r" + line + pad + ("\n" if finalize else ""))
@@ -487,7 +500,7 @@ class ProgbarLogger(Callback):
 
 # --------------------------------------------------------------- monitoring
 def _metric_direction(model, name):
-    """"up", "down" or None for the metric called ``name`` (without ``val_``)."""
+    """ "up", "down" or None for the metric called ``name`` (without ``val_``)."""
     if name == "loss" or name.endswith("_loss"):
         return "down"
     for m in getattr(model, "metrics", None) or ():
@@ -526,8 +539,11 @@ class _MonitorCallback(Callback):
                 name = self.monitor[4:] if self.monitor.startswith("val_") else self.monitor
                 self._direction = _metric_direction(self.model, name)
                 if self._direction is None:
-                    warnings.warn(f"{type(self).__name__}: cannot tell whether {self.monitor!r} should go "
-                                  "up or down; assuming down. Pass mode='max' or mode='min'.", stacklevel=3)
+                    warnings.warn(
+                        f"{type(self).__name__}: cannot tell whether {self.monitor!r} should go "
+                        "up or down; assuming down. Pass mode='max' or mode='min'.",
+                        stacklevel=3,
+                    )
                     self._direction = "down"
         return self._direction == "down"
 
@@ -547,8 +563,11 @@ class _MonitorCallback(Callback):
         if value is None:
             if not self._warned:
                 self._warned = True
-                warnings.warn(f"{type(self).__name__} is conditioned on metric {self.monitor!r}, which is "
-                              f"not available. Available metrics are: {', '.join(logs or {})}", stacklevel=3)
+                warnings.warn(
+                    f"{type(self).__name__} is conditioned on metric {self.monitor!r}, which is "
+                    f"not available. Available metrics are: {', '.join(logs or {})}",
+                    stacklevel=3,
+                )
             return None
         return float(value)
 
@@ -574,8 +593,17 @@ class EarlyStopping(_MonitorCallback):
         Epochs of warm-up during which nothing is monitored.
     """
 
-    def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto", baseline=None,
-                 restore_best_weights=False, start_from_epoch=0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
         super().__init__(monitor, mode, min_delta, baseline)
         self.patience = _non_negative_int(patience, "EarlyStopping: patience")
         self.start_from_epoch = _non_negative_int(start_from_epoch, "EarlyStopping: start_from_epoch")
@@ -651,15 +679,25 @@ class ModelCheckpoint(_MonitorCallback):
         The value to beat before the first save when ``save_best_only``.
     """
 
-    def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
-                 mode="auto", save_freq="epoch", initial_value_threshold=None):
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+        save_freq="epoch",
+        initial_value_threshold=None,
+    ):
         super().__init__(monitor, mode, 0, initial_value_threshold)
         try:
             self.filepath = os.fspath(filepath)
         except TypeError:
             raise TypeError(f"ModelCheckpoint: filepath must be a string or a path, got {filepath!r}") from None
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer))
-                                     or save_freq < 1):
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
+        ):
             raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
@@ -695,8 +733,10 @@ class ModelCheckpoint(_MonitorCallback):
         try:
             return self.filepath.format(**fields)
         except (KeyError, IndexError, ValueError) as e:
-            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with epoch and the "
-                             f"logs {sorted(fields)}: {e!r}") from None
+            raise ValueError(
+                f"ModelCheckpoint: cannot format filepath {self.filepath!r} with epoch and the "
+                f"logs {sorted(fields)}: {e!r}"
+            ) from None
 
     def _save(self, epoch, batch, logs):
         path = self._filepath(epoch, batch, logs)
@@ -710,8 +750,10 @@ class ModelCheckpoint(_MonitorCallback):
                         print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
                     return
                 if self.verbose > 0:
-                    print(f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
-                          f"{current:.5f}, saving model to {path}")
+                    print(
+                        f"\nEpoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to "
+                        f"{current:.5f}, saving model to {path}"
+                    )
                 self.best = current
         elif self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
@@ -732,8 +774,10 @@ def _learning_rate(optimizer):
     try:
         return float(optimizer.learning_rate)
     except TypeError:
-        raise TypeError("The optimizer's learning_rate must be a number to be scheduled by a callback, got "
-                        f"{optimizer.learning_rate!r}") from None
+        raise TypeError(
+            "The optimizer's learning_rate must be a number to be scheduled by a callback, got "
+            f"{optimizer.learning_rate!r}"
+        ) from None
 
 
 class LearningRateScheduler(Callback):
@@ -764,10 +808,10 @@ class LearningRateScheduler(Callback):
         optimizer = self.model.optimizer
         lr = _learning_rate(optimizer)
         new_lr = self.schedule(epoch, lr) if self._takes_lr else self.schedule(epoch)
-        if (isinstance(new_lr, bool) or not isinstance(new_lr, numbers.Real) or not math.isfinite(new_lr)
-                or new_lr < 0):
-            raise ValueError(f"LearningRateScheduler: schedule must return a finite float >= 0, got {new_lr!r} "
-                             f"at epoch {epoch}")
+        if isinstance(new_lr, bool) or not isinstance(new_lr, numbers.Real) or not math.isfinite(new_lr) or new_lr < 0:
+            raise ValueError(
+                f"LearningRateScheduler: schedule must return a finite float >= 0, got {new_lr!r} at epoch {epoch}"
+            )
         optimizer.learning_rate = float(new_lr)
         if self.verbose > 0:
             print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {float(new_lr)}.")
@@ -794,8 +838,17 @@ class ReduceLROnPlateau(_MonitorCallback):
     min_lr : float, default 0
     """
 
-    def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto", min_delta=1e-4,
-                 cooldown=0, min_lr=0.0):
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
         super().__init__(monitor, mode, min_delta, None)
         factor = float(factor)
         if not 0 < factor < 1:
@@ -890,8 +943,9 @@ class CSVLogger(Callback):
                 if name.startswith("val_") and name not in self.keys:
                     self.keys.append(name)
         if self._writer is None:
-            self._writer = csv.DictWriter(self._file, fieldnames=["epoch"] + self.keys, delimiter=self.sep,
-                                          extrasaction="ignore")
+            self._writer = csv.DictWriter(
+                self._file, fieldnames=["epoch"] + self.keys, delimiter=self.sep, extrasaction="ignore"
+            )
             if self._write_header:
                 self._writer.writeheader()
         row = {"epoch": epoch}
@@ -906,8 +960,7 @@ class CSVLogger(Callback):
 
 
 def _csv_value(value):
-    if isinstance(value, str) or np.ndim(value) == 0 or not isinstance(value, (collections.abc.Iterable,
-                                                                               np.ndarray)):
+    if isinstance(value, str) or np.ndim(value) == 0 or not isinstance(value, (collections.abc.Iterable, np.ndarray)):
         return value
     return f"[{', '.join(map(str, value))}]"
 
@@ -929,16 +982,29 @@ class LambdaCallback(Callback):
     ``on_test_end`` ...), each with that hook's arguments.
     """
 
-    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None, on_train_end=None,
-                 on_train_batch_begin=None, on_train_batch_end=None, **kwargs):
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
         super().__init__()
         unknown = set(kwargs) - set(_HOOKS)
         if unknown:
-            raise TypeError(f"LambdaCallback: unknown hook(s) {', '.join(sorted(unknown))}; "
-                            f"known: {', '.join(_HOOKS)}")
-        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end, on_train_begin=on_train_begin,
-                     on_train_end=on_train_end, on_train_batch_begin=on_train_batch_begin,
-                     on_train_batch_end=on_train_batch_end, **kwargs)
+            raise TypeError(f"LambdaCallback: unknown hook(s) {', '.join(sorted(unknown))}; known: {', '.join(_HOOKS)}")
+        hooks = dict(
+            on_epoch_begin=on_epoch_begin,
+            on_epoch_end=on_epoch_end,
+            on_train_begin=on_train_begin,
+            on_train_end=on_train_end,
+            on_train_batch_begin=on_train_batch_begin,
+            on_train_batch_end=on_train_batch_end,
+            **kwargs,
+        )
         for name, fn in hooks.items():
             if fn is None:
                 continue

@@ -4,13 +4,25 @@ Norms are taken along ``axis`` as in Keras: ``axis=0`` (the default) is the
 norm of each column of a Dense kernel ``(in, units)``, i.e. of the weights
 entering one unit; use ``axis=[0, 1, 2]`` for a Conv2D kernel ``(kh, kw, in, out)``.
 """
+
 import numpy as np
 
-from . import config
-from . import serialization
+from . import config, serialization
 
-__all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm",
-           "max_norm", "min_max_norm", "non_neg", "unit_norm", "get", "serialize", "deserialize"]
+__all__ = [
+    "Constraint",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "UnitNorm",
+    "max_norm",
+    "min_max_norm",
+    "non_neg",
+    "unit_norm",
+    "get",
+    "serialize",
+    "deserialize",
+]
 
 
 def _axis(axis, cls):
@@ -57,8 +69,7 @@ class _NormConstraint(Constraint):
     def _norms(self, w):
         axis = tuple(self.axis) if isinstance(self.axis, list) else self.axis
         if any(not -w.ndim <= a < w.ndim for a in np.atleast_1d(axis)):
-            raise ValueError(f"{type(self).__name__}: axis {self.axis} is out of range for a weight of "
-                             f"shape {w.shape}")
+            raise ValueError(f"{type(self).__name__}: axis {self.axis} is out of range for a weight of shape {w.shape}")
         return np.sqrt(np.square(w, dtype=np.float64).sum(axis=axis, keepdims=True))
 
     def _desired(self, norms):
@@ -146,9 +157,14 @@ class NonNeg(Constraint):
 # Keras' lower-case aliases.
 max_norm, min_max_norm, non_neg, unit_norm = MaxNorm, MinMaxNorm, NonNeg, UnitNorm
 
-serialization.register_family("constraint", Constraint, [MaxNorm, MinMaxNorm, NonNeg, UnitNorm],
-                              {"maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm},  # Keras 2 names
-                              snake_names=True, optional=True)
+serialization.register_family(
+    "constraint",
+    Constraint,
+    [MaxNorm, MinMaxNorm, NonNeg, UnitNorm],
+    {"maxnorm": MaxNorm, "nonneg": NonNeg, "unitnorm": UnitNorm},  # Keras 2 names
+    snake_names=True,
+    optional=True,
+)
 
 
 def get(identifier):

@@ -1,8 +1,8 @@
 """Input validation and batching for fit / evaluate / predict."""
+
 import numpy as np
 
-__all__ = ["check_x", "check_sample_weight", "class_weights_to_sample_weights", "split_validation",
-           "batch_slices"]
+__all__ = ["check_x", "check_sample_weight", "class_weights_to_sample_weights", "split_validation", "batch_slices"]
 
 
 def check_x(x, expected_shape, dtype, arg="x"):
@@ -28,19 +28,21 @@ def check_x(x, expected_shape, dtype, arg="x"):
         hint = ""
         if arr.ndim == 1 and len(expected_shape) == 2:
             hint = " Use x.reshape(-1, 1) for a single feature or x.reshape(1, -1) for a single sample."
-        raise ValueError(f"{arg} must have {len(expected_shape)} dimensions, shape {tuple(expected_shape)} "
-                         f"with the batch first; got shape {arr.shape}.{hint}")
+        raise ValueError(
+            f"{arg} must have {len(expected_shape)} dimensions, shape {tuple(expected_shape)} "
+            f"with the batch first; got shape {arr.shape}.{hint}"
+        )
     for got, want in zip(arr.shape[1:], expected_shape[1:]):
         if want is not None and got != want:
             raise ValueError(f"The model expects {arg} of shape {tuple(expected_shape)}, got shape {arr.shape}")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{arg} contains NaN or inf (first at index "
-                         f"{tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])})")
+        raise ValueError(
+            f"{arg} contains NaN or inf (first at index {tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])})"
+        )
     dt = np.dtype(dtype)
     if dt.kind in "iu" and arr.dtype.kind == "f":
         if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{arg} must hold integer token ids for an integer model input, got "
-                             f"non-integer values")
+            raise ValueError(f"{arg} must hold integer token ids for an integer model input, got non-integer values")
     return np.ascontiguousarray(arr, dtype=dt)
 
 
@@ -84,11 +86,12 @@ def split_validation(arrays, validation_split):
     n = len(arrays[0])
     n_val = int(n * validation_split)
     if validation_split > 0 and (n_val == 0 or n_val == n):
-        raise ValueError(f"validation_split={validation_split} leaves no training or no validation "
-                         f"samples out of {n}")
+        raise ValueError(f"validation_split={validation_split} leaves no training or no validation samples out of {n}")
     cut = n - n_val
-    return ([None if a is None else a[:cut] for a in arrays],
-            [None if a is None else a[cut:] for a in arrays] if n_val else None)
+    return (
+        [None if a is None else a[:cut] for a in arrays],
+        [None if a is None else a[cut:] for a in arrays] if n_val else None,
+    )
 
 
 def batch_slices(n, batch_size):

@@ -22,6 +22,7 @@ stopped; arrays and PyDatasets start a new pass (a new shuffle) when a pass
 is used up at an epoch's end. A source that runs out inside an epoch ends
 that epoch early with Keras' "ran out of data" warning.
 """
+
 import collections
 import concurrent.futures
 import itertools
@@ -41,8 +42,11 @@ _DEFAULT_BATCH_SIZE = 32
 
 
 def _ran_out_warning():
-    warnings.warn("Your input ran out of data; interrupting the epoch. Make sure that your dataset or "
-                  "generator can generate at least `steps_per_epoch * epochs` batches.", stacklevel=3)
+    warnings.warn(
+        "Your input ran out of data; interrupting the epoch. Make sure that your dataset or "
+        "generator can generate at least `steps_per_epoch * epochs` batches.",
+        stacklevel=3,
+    )
 
 
 class DataAdapter:
@@ -55,8 +59,7 @@ class DataAdapter:
     batch_size = None
 
     def __init__(self, steps=None):
-        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)
-                                  or steps < 1):
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1):
             raise ValueError(f"steps must be a positive integer or None, got {steps!r}")
         self.steps = None if steps is None else int(steps)
         self.ran_out = False
@@ -124,8 +127,9 @@ class DataAdapter:
 # ---------------------------------------------------------------- arrays
 def _is_lazy_array(a):
     """A memmap or another array-like read on indexing (h5py, zarr): batches are read from it one by one."""
-    return isinstance(a, np.memmap) or (not isinstance(a, np.ndarray) and hasattr(a, "shape")
-                                        and hasattr(a, "dtype") and hasattr(a, "__getitem__"))
+    return isinstance(a, np.memmap) or (
+        not isinstance(a, np.ndarray) and hasattr(a, "shape") and hasattr(a, "dtype") and hasattr(a, "__getitem__")
+    )
 
 
 def _standardize(value):
@@ -157,8 +161,7 @@ def _path_name(arg, path):
 
 
 def _leaves_with_names(arg, structure):
-    return [(_path_name(arg, path), leaf) for path, leaf in tree.flatten_with_path(structure)
-            if leaf is not None]
+    return [(_path_name(arg, path), leaf) for path, leaf in tree.flatten_with_path(structure) if leaf is not None]
 
 
 def _check_lengths(parts, where=""):
@@ -170,8 +173,10 @@ def _check_lengths(parts, where=""):
     sizes = {int(leaf.shape[0]) for _, leaf in named}
     if len(sizes) > 1:
         listing = ", ".join(f"{name}: {int(leaf.shape[0])}" for name, leaf in named)
-        raise ValueError(f"{', '.join(arg for arg, v in parts if v is not None)}{where} must have the same "
-                         f"number of samples, got {listing}")
+        raise ValueError(
+            f"{', '.join(arg for arg, v in parts if v is not None)}{where} must have the same "
+            f"number of samples, got {listing}"
+        )
     return sizes.pop() if sizes else 0
 
 
@@ -183,15 +188,19 @@ def _per_output(value, y, arg):
     """
     if isinstance(y, dict):
         if not isinstance(value, dict):
-            raise ValueError(f"{arg} must be a dict keyed by output name, as y is (outputs {sorted(y)}), "
-                             f"got {type(value).__name__}")
+            raise ValueError(
+                f"{arg} must be a dict keyed by output name, as y is (outputs {sorted(y)}), got {type(value).__name__}"
+            )
         unknown = sorted(set(value) - set(y), key=str)
         if unknown:
             raise ValueError(f"{arg} names outputs that y does not have: {unknown} (y has {sorted(y)})")
         return type(y)((k, value.get(k)) for k in y)
     if not isinstance(value, (list, tuple)) or len(value) != len(y):
-        got = f"a {type(value).__name__} of length {len(value)}" if isinstance(value, (list, tuple)) \
+        got = (
+            f"a {type(value).__name__} of length {len(value)}"
+            if isinstance(value, (list, tuple))
             else type(value).__name__
+        )
         raise ValueError(f"{arg} must be a list with one entry per output of y ({len(y)}), got {got}")
     return type(y)(value) if not hasattr(y, "_fields") else type(y)(*value)
 
@@ -218,8 +227,9 @@ def _weights(y, sample_weight, class_weight):
         return None
     if not tree.is_nested(y):
         if tree.is_nested(sample_weight):
-            raise ValueError("sample_weight must be one array for a single output y, got a "
-                             f"{type(sample_weight).__name__}")
+            raise ValueError(
+                f"sample_weight must be one array for a single output y, got a {type(sample_weight).__name__}"
+            )
         cw = None if class_weight is None else class_weights_to_sample_weights(class_weight, np.asarray(y))
         return _combine(sample_weight, cw)
     if sample_weight is not None and not tree.is_nested(sample_weight):
@@ -228,19 +238,30 @@ def _weights(y, sample_weight, class_weight):
     if class_weight is None:
         return sw
     per_output = isinstance(class_weight, (list, tuple)) or (
-        isinstance(y, dict) and isinstance(class_weight, dict)
-        and all(isinstance(v, dict) or v is None for v in class_weight.values()))
+        isinstance(y, dict)
+        and isinstance(class_weight, dict)
+        and all(isinstance(v, dict) or v is None for v in class_weight.values())
+    )
     if not per_output:
-        raise ValueError("class_weight for several outputs must give one {class: weight} dict (or None) per "
-                         "output: a list in output order or a dict keyed by output name, got "
-                         f"{class_weight!r}")
+        raise ValueError(
+            "class_weight for several outputs must give one {class: weight} dict (or None) per "
+            "output: a list in output order or a dict keyed by output name, got "
+            f"{class_weight!r}"
+        )
     cw = _per_output(class_weight, y, "class_weight")
     keys = list(y) if isinstance(y, dict) else range(len(y))
-    combined = [_combine(None if sw is None else sw[k],
-                         None if cw[k] is None else class_weights_to_sample_weights(cw[k], np.asarray(y[k])))
-                for k in keys]
-    return type(y)(zip(keys, combined)) if isinstance(y, dict) else (
-        type(y)(*combined) if hasattr(y, "_fields") else type(y)(combined))
+    combined = [
+        _combine(
+            None if sw is None else sw[k],
+            None if cw[k] is None else class_weights_to_sample_weights(cw[k], np.asarray(y[k])),
+        )
+        for k in keys
+    ]
+    return (
+        type(y)(zip(keys, combined))
+        if isinstance(y, dict)
+        else (type(y)(*combined) if hasattr(y, "_fields") else type(y)(combined))
+    )
 
 
 def _read_rows(a, index):
@@ -275,8 +296,7 @@ class ArrayAdapter(DataAdapter):
     arrays are read one batch at a time.
     """
 
-    def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False,
-                 class_weight=None):
+    def __init__(self, x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False, class_weight=None):
         super().__init__(steps)
         if shuffle not in (True, False, "batch"):
             raise ValueError(f"shuffle must be True, False or 'batch', got {shuffle!r}")
@@ -285,8 +305,7 @@ class ArrayAdapter(DataAdapter):
         self._data = (x, y, sample_weight)
         self.num_samples = _check_lengths([("x", x), ("y", y), ("sample_weight", sample_weight)])
         if batch_size is None:
-            batch_size = math.ceil(self.num_samples / steps) if steps and self.num_samples else \
-                _DEFAULT_BATCH_SIZE
+            batch_size = math.ceil(self.num_samples / steps) if steps and self.num_samples else _DEFAULT_BATCH_SIZE
         elif isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = int(batch_size)
@@ -314,8 +333,11 @@ class ArrayAdapter(DataAdapter):
 def _batch_parts(batch, where):
     """``(x, y, sw)`` from a batch tuple of 1 to 3 entries."""
     if not isinstance(batch, tuple) or not 1 <= len(batch) <= 3:
-        what = f"a tuple of length {len(batch)}" if isinstance(batch, tuple) else (
-            f"a {type(batch).__name__}" + (f" of shape {batch.shape}" if hasattr(batch, "shape") else ""))
+        what = (
+            f"a tuple of length {len(batch)}"
+            if isinstance(batch, tuple)
+            else (f"a {type(batch).__name__}" + (f" of shape {batch.shape}" if hasattr(batch, "shape") else ""))
+        )
         raise ValueError(f"{where} must be a tuple (x,), (x, y) or (x, y, sample_weight), got {what}")
     return tuple(batch) + (None,) * (3 - len(batch))
 
@@ -335,8 +357,9 @@ class _BatchChecker:
         if self._first is None:
             self._first = signature
         elif signature != self._first:
-            raise ValueError(f"{where} has the structure {_shape_of(signature)}, but the first batch had "
-                             f"{_shape_of(self._first)}")
+            raise ValueError(
+                f"{where} has the structure {_shape_of(signature)}, but the first batch had {_shape_of(self._first)}"
+            )
         _check_lengths([("x", x), ("y", y), ("sample_weight", sw)], where=f" in {where}")
         if self.class_weight is not None:
             sw = _weights(y, sw, self.class_weight)
@@ -418,8 +441,10 @@ class PyDatasetAdapter(DataAdapter):
         self.shuffle = bool(shuffle)
         self._check = _BatchChecker("PyDataset", class_weight)
         if x.num_batches is None and steps is None:
-            raise ValueError(f"x: the {type(x).__name__} has no end (num_batches is None): pass the number of "
-                             "batches per epoch (steps_per_epoch / steps), got steps=None")
+            raise ValueError(
+                f"x: the {type(x).__name__} has no end (num_batches is None): pass the number of "
+                "batches per epoch (steps_per_epoch / steps), got steps=None"
+            )
 
     @property
     def _pass_length(self):
@@ -453,8 +478,7 @@ class PyDatasetAdapter(DataAdapter):
 
 # ------------------------------------------------------------------ entry
 def _is_array_data(x):
-    return isinstance(x, (np.ndarray, list, tuple, dict, numbers.Number)) or _is_lazy_array(x) \
-        or hasattr(x, "to_numpy")
+    return isinstance(x, (np.ndarray, list, tuple, dict, numbers.Number)) or _is_lazy_array(x) or hasattr(x, "to_numpy")
 
 
 def get_adapter(x, y=None, sample_weight=None, batch_size=None, steps=None, shuffle=False, class_weight=None):
@@ -490,13 +514,18 @@ def get_adapter(x, y=None, sample_weight=None, batch_size=None, steps=None, shuf
         kind = "PyDataset" if isinstance(x, PyDataset) else "generator"
         for arg, value in (("y", y), ("sample_weight", sample_weight)):
             if value is not None:
-                raise ValueError(f"When x is a {kind}, {arg} must be None (the batches carry it: "
-                                 f"(x, y) or (x, y, sample_weight)), got {arg} of type {type(value).__name__}")
+                raise ValueError(
+                    f"When x is a {kind}, {arg} must be None (the batches carry it: "
+                    f"(x, y) or (x, y, sample_weight)), got {arg} of type {type(value).__name__}"
+                )
         if isinstance(x, PyDataset):
             return PyDatasetAdapter(x, steps=steps, shuffle=shuffle, class_weight=class_weight)
         if isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-            raise TypeError("x must be an array, a list or dict of arrays, a PyDataset, or an iterable of "
-                            f"(x, y) batches, got {type(x).__name__}")
+            raise TypeError(
+                "x must be an array, a list or dict of arrays, a PyDataset, or an iterable of "
+                f"(x, y) batches, got {type(x).__name__}"
+            )
         return GeneratorAdapter(x, steps=steps, class_weight=class_weight)
-    return ArrayAdapter(x, y, sample_weight, batch_size=batch_size, steps=steps, shuffle=shuffle,
-                        class_weight=class_weight)
+    return ArrayAdapter(
+        x, y, sample_weight, batch_size=batch_size, steps=steps, shuffle=shuffle, class_weight=class_weight
+    )

@@ -6,6 +6,7 @@ A download is written to a temporary file next to its target, hashed while it
 streams, and renamed into place only when complete and matching the expected
 hash: an interrupted or corrupted download never leaves a file that looks cached.
 """
+
 import hashlib
 import os
 import shutil
@@ -77,16 +78,16 @@ def _file_name(fname, origin):
         return fname
     fname = os.fspath(fname)
     if os.sep in fname or (os.altsep and os.altsep in fname) or fname in (os.curdir, os.pardir):
-        raise ValueError("get_file: fname must be a file name, not a path (use cache_dir to choose the "
-                         f"folder), got {fname!r}")
+        raise ValueError(
+            f"get_file: fname must be a file name, not a path (use cache_dir to choose the folder), got {fname!r}"
+        )
     return fname
 
 
 def _download(origin, target, file_hash, algorithm):
     """Stream ``origin`` into ``target`` atomically, checking ``file_hash`` (if given) before the rename."""
     print(f"Downloading data from {origin}")
-    fd, part = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.",
-                                suffix=".part")
+    fd, part = tempfile.mkstemp(dir=os.path.dirname(target), prefix=f".{os.path.basename(target)}.", suffix=".part")
     hasher = _hasher(algorithm, file_hash)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -94,8 +95,10 @@ def _download(origin, target, file_hash, algorithm):
                 response = _urlopen(origin)
             except (urllib.error.URLError, OSError) as exc:
                 reason = getattr(exc, "reason", None) or exc
-                raise OSError(f"get_file: could not download {origin} ({reason}). To work offline, download "
-                              f"it yourself and save it as {target}") from exc
+                raise OSError(
+                    f"get_file: could not download {origin} ({reason}). To work offline, download "
+                    f"it yourself and save it as {target}"
+                ) from exc
             with response:
                 total = _content_length(response)
                 bar = Progbar(total)
@@ -107,13 +110,16 @@ def _download(origin, target, file_hash, algorithm):
                     bar.update(done, finalize=False)
                 bar.update(done, finalize=True)
         if total is not None and done != total:
-            raise OSError(f"get_file: the download of {origin} stopped after {done} of {total} bytes; "
-                          "call again to retry")
+            raise OSError(
+                f"get_file: the download of {origin} stopped after {done} of {total} bytes; call again to retry"
+            )
         received = hasher.hexdigest()
         if file_hash is not None and received != str(file_hash).lower():
-            raise ValueError(f"get_file: the file downloaded from {origin} does not have the expected "
-                             f"{hasher.name} hash (corrupted, or not the expected file): expected "
-                             f"{file_hash}, received {received}; the download was deleted")
+            raise ValueError(
+                f"get_file: the file downloaded from {origin} does not have the expected "
+                f"{hasher.name} hash (corrupted, or not the expected file): expected "
+                f"{file_hash}, received {received}; the download was deleted"
+            )
         os.replace(part, target)
     except BaseException:
         if os.path.exists(part):
@@ -153,8 +159,11 @@ def _safe_tar_members(archive, base):
         if safe:
             yield member
         else:
-            warnings.warn(f"get_file: skipped the archive member {member.name!r}: it would be written or "
-                          "point outside the extraction folder", stacklevel=4)
+            warnings.warn(
+                f"get_file: skipped the archive member {member.name!r}: it would be written or "
+                "point outside the extraction folder",
+                stacklevel=4,
+            )
 
 
 def _safe_zip_members(archive, base):
@@ -162,24 +171,32 @@ def _safe_zip_members(archive, base):
         if _inside(base, info.filename) is not None:
             yield info
         else:
-            warnings.warn(f"get_file: skipped the archive member {info.filename!r}: it would be written "
-                          "outside the extraction folder", stacklevel=4)
+            warnings.warn(
+                f"get_file: skipped the archive member {info.filename!r}: it would be written "
+                "outside the extraction folder",
+                stacklevel=4,
+            )
 
 
 def _archive_opener(path, archive_format):
     """(open function, kind) for the first format of ``archive_format`` that ``path`` is, else None."""
     if archive_format is None:
         return None
-    formats = ["tar", "zip"] if archive_format == "auto" else (
-        [archive_format] if isinstance(archive_format, str) else list(archive_format))
+    formats = (
+        ["tar", "zip"]
+        if archive_format == "auto"
+        else ([archive_format] if isinstance(archive_format, str) else list(archive_format))
+    )
     for kind in formats:
         if kind == "tar" and tarfile.is_tarfile(path):
             return tarfile.open
         if kind == "zip" and zipfile.is_zipfile(path):
             return zipfile.ZipFile
         if kind not in ("tar", "zip"):
-            raise ValueError(f"get_file: archive_format must be 'auto', 'tar', 'zip', None or a list of "
-                             f"'tar'/'zip', got {archive_format!r}")
+            raise ValueError(
+                f"get_file: archive_format must be 'auto', 'tar', 'zip', None or a list of "
+                f"'tar'/'zip', got {archive_format!r}"
+            )
     return None
 
 
@@ -219,9 +236,19 @@ def extract_archive(file_path, path=".", archive_format="auto"):
     return True
 
 
-def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None, cache_subdir="datasets",
-             hash_algorithm="auto", extract=False, archive_format="auto", cache_dir=None,
-             force_download=False):
+def get_file(
+    fname=None,
+    origin=None,
+    untar=False,
+    md5_hash=None,
+    file_hash=None,
+    cache_subdir="datasets",
+    hash_algorithm="auto",
+    extract=False,
+    archive_format="auto",
+    cache_dir=None,
+    force_download=False,
+):
     """Download a file from a URL unless it is already in the cache, as ``keras.utils.get_file``.
 
     Parameters
@@ -275,7 +302,7 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
     if extract or untar:
         if given_name and "." in fname:
             target = os.path.join(datadir, fname)
-            extraction_dir = os.path.join(datadir, f"{fname[:fname.find('.')]}_extracted")
+            extraction_dir = os.path.join(datadir, f"{fname[: fname.find('.')]}_extracted")
         else:
             extraction_dir = os.path.join(datadir, fname)
             target = os.path.join(datadir, f"{fname}_archive")
@@ -284,8 +311,10 @@ def get_file(fname=None, origin=None, untar=False, md5_hash=None, file_hash=None
 
     download = force_download or not os.path.exists(target)
     if not download and file_hash is not None and not validate_file(target, file_hash, hash_algorithm):
-        print(f"A local file was found at {target}, but its {_hasher(hash_algorithm, file_hash).name} hash "
-              f"is not the expected {file_hash} (incomplete or outdated): downloading it again")
+        print(
+            f"A local file was found at {target}, but its {_hasher(hash_algorithm, file_hash).name} hash "
+            f"is not the expected {file_hash} (incomplete or outdated): downloading it again"
+        )
         download = True
     if download:
         _download(origin, target, file_hash, hash_algorithm)

@@ -1,15 +1,31 @@
 """Weight initializers (Keras names and defaults), seeded and reproducible."""
+
 import math
 
 import numpy as np
 
-from . import config
-from . import serialization
+from . import config, serialization
 
 __all__ = [
-    "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
-    "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-    "LecunUniform", "LecunNormal", "Orthogonal", "Identity", "get", "serialize", "deserialize",
+    "Initializer",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomNormal",
+    "RandomUniform",
+    "TruncatedNormal",
+    "VarianceScaling",
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "LecunUniform",
+    "LecunNormal",
+    "Orthogonal",
+    "Identity",
+    "get",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -115,8 +131,10 @@ class VarianceScaling(Initializer):
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"VarianceScaling: mode must be 'fan_in', 'fan_out' or 'fan_avg', got {mode!r}")
         if distribution not in ("truncated_normal", "untruncated_normal", "normal", "uniform"):
-            raise ValueError("VarianceScaling: distribution must be 'truncated_normal', "
-                             f"'untruncated_normal' or 'uniform', got {distribution!r}")
+            raise ValueError(
+                "VarianceScaling: distribution must be 'truncated_normal', "
+                f"'untruncated_normal' or 'uniform', got {distribution!r}"
+            )
         if not scale > 0:
             raise ValueError(f"VarianceScaling: scale must be > 0, got {scale!r}")
         self.scale, self.mode, self.distribution, self.seed = float(scale), mode, distribution, seed
@@ -147,9 +165,15 @@ def _scaling(name, scale, mode, distribution):
     def get_config(self):
         return {"seed": self.seed}
 
-    return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": get_config,
-                                          "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, "
-                                                     f"distribution={distribution!r})."})
+    return type(
+        name,
+        (VarianceScaling,),
+        {
+            "__init__": __init__,
+            "get_config": get_config,
+            "__doc__": f"VarianceScaling(scale={scale}, mode={mode!r}, distribution={distribution!r}).",
+        },
+    )
 
 
 GlorotUniform = _scaling("GlorotUniform", 1.0, "fan_avg", "uniform")
@@ -195,11 +219,29 @@ class Identity(Initializer):
 
 
 serialization.register_family(
-    "initializer", Initializer,
-    [Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling, GlorotUniform,
-     GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal, Orthogonal, Identity],
+    "initializer",
+    Initializer,
+    [
+        Zeros,
+        Ones,
+        Constant,
+        RandomNormal,
+        RandomUniform,
+        TruncatedNormal,
+        VarianceScaling,
+        GlorotUniform,
+        GlorotNormal,
+        HeUniform,
+        HeNormal,
+        LecunUniform,
+        LecunNormal,
+        Orthogonal,
+        Identity,
+    ],
     {"uniform": RandomUniform, "normal": RandomNormal, "one": Ones, "zero": Zeros},
-    snake_names=True, coerce=lambda fn: fn)  # any fn(shape, dtype) works as an initializer
+    snake_names=True,
+    coerce=lambda fn: fn,
+)  # any fn(shape, dtype) works as an initializer
 
 
 def get(identifier):

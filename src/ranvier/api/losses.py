@@ -15,34 +15,63 @@ the number of per-sample losses, ``"sum"`` does not, ``"none"`` returns the
 weighted per-sample losses from ``__call__`` (``value_and_grad`` then
 averages, as the gradient needs a scalar).
 """
+
 import numpy as np
 
 from ..core import _losses as _core
-from . import config, serialization
-from . import ops
+from . import config, ops, serialization
 from .activations import _float_input
 from .ops import GradientTape
 
 __all__ = [
-    "Loss", "LossFunctionWrapper", "MeanSquaredError", "MeanAbsoluteError", "HalfSquaredError", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Hinge", "SquaredHinge",
-    "CategoricalHinge", "Huber", "LogCosh", "KLDivergence",
-    "mean_squared_error", "mean_absolute_error", "half_squared_error", "binary_crossentropy",
-    "categorical_crossentropy", "sparse_categorical_crossentropy", "hinge", "squared_hinge",
-    "categorical_hinge", "huber", "log_cosh", "kl_divergence", "mse", "mae", "kld", "logcosh",
-    "get", "serialize", "deserialize",
+    "Loss",
+    "LossFunctionWrapper",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "HalfSquaredError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
+    "Huber",
+    "LogCosh",
+    "KLDivergence",
+    "mean_squared_error",
+    "mean_absolute_error",
+    "half_squared_error",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "hinge",
+    "squared_hinge",
+    "categorical_hinge",
+    "huber",
+    "log_cosh",
+    "kl_divergence",
+    "mse",
+    "mae",
+    "kld",
+    "logcosh",
+    "get",
+    "serialize",
+    "deserialize",
 ]
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
 _EMPTY2 = {np.dtype(t): np.empty((0, 0), t) for t in ("float32", "float64")}
-_KERNELS = {"elementwise": (_core.elementwise_loss, _core.ELEMENTWISE),
-            "categorical": (_core.categorical_loss, _core.CATEGORICAL),
-            "sparse": (_core.sparse_categorical_loss, _core.SPARSE)}
+_KERNELS = {
+    "elementwise": (_core.elementwise_loss, _core.ELEMENTWISE),
+    "categorical": (_core.categorical_loss, _core.CATEGORICAL),
+    "sparse": (_core.sparse_categorical_loss, _core.SPARSE),
+}
 
 
 def _target_shape(y_shape, output_shape, name):
     """The shape the targets take: the output's, with (N,) and (N, 1) interchangeable."""
+
     def fits(shape, ref):
         return len(shape) == len(ref) and all(r is None or r == s for s, r in zip(shape, ref))
 
@@ -73,7 +102,7 @@ def _row_weights(sample_weight, lead, dtype, name):
         w = w[..., 0]
     if w.shape != lead:
         # (N,) for per-sample losses (N, T, ...): broadcast over the trailing axes, as Keras does.
-        if not (0 < w.ndim < len(lead) and w.shape == lead[:w.ndim]):
+        if not (0 < w.ndim < len(lead) and w.shape == lead[: w.ndim]):
             alt = f" or {lead[:1]}" if len(lead) > 1 else ""
             raise ValueError(f"{name}: sample_weight must have shape {lead}{alt}, got shape {w.shape}")
         w = np.broadcast_to(w.reshape(w.shape + (1,) * (len(lead) - w.ndim)), lead)
@@ -102,8 +131,7 @@ class Loss:
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {list(_REDUCTIONS)}, "
-                             f"got {reduction!r}")
+            raise ValueError(f"{type(self).__name__}: reduction must be one of {list(_REDUCTIONS)}, got {reduction!r}")
         self.reduction = reduction
         self.name = name or self._kernel_name or type(self).__name__
 
@@ -117,8 +145,18 @@ class Loss:
         kind = kinds[self._kernel_name + ("_fused" if fused else self._suffix())]
         losses = np.empty(p.shape[0], p.dtype)
         grad = np.empty_like(p) if need_grad else _EMPTY2[p.dtype]
-        total = kernel(kind, t, p, _EMPTY1[p.dtype] if w is None else w, self._param(), scale,
-                       losses, grad, need_grad, config.kernel_threads())
+        total = kernel(
+            kind,
+            t,
+            p,
+            _EMPTY1[p.dtype] if w is None else w,
+            self._param(),
+            scale,
+            losses,
+            grad,
+            need_grad,
+            config.kernel_threads(),
+        )
         return total, losses, grad
 
     def _suffix(self):
@@ -168,9 +206,11 @@ class Loss:
         grad : ndarray shaped like ``y_pred``, scaled by the reduction and the weights.
         """
         if wrt_preactivation and self.fused_activation is None:
-            raise ValueError(f"{self.name}: wrt_preactivation needs a loss that fuses with an activation "
-                             f"(probability crossentropies), got from_logits="
-                             f"{getattr(self, 'from_logits', None)}")
+            raise ValueError(
+                f"{self.name}: wrt_preactivation needs a loss that fuses with an activation "
+                f"(probability crossentropies), got from_logits="
+                f"{getattr(self, 'from_logits', None)}"
+            )
         t, p, w, scale = self._flat(y_true, y_pred, sample_weight)
         total, _, grad = self._run(t, p, w, scale, True, wrt_preactivation)
         return total * scale, grad.reshape(y_pred.shape)
@@ -179,8 +219,7 @@ class Loss:
         """2-D views of prepared targets and predictions, row weights and the reduction's scale."""
         p = y_pred.reshape(-1, y_pred.shape[-1])
         t = y_true.reshape(-1) if self._family == "sparse" else y_true.reshape(p.shape)
-        w = None if sample_weight is None else _row_weights(sample_weight, y_pred.shape[:-1],
-                                                             y_pred.dtype, self.name)
+        w = None if sample_weight is None else _row_weights(sample_weight, y_pred.shape[:-1], y_pred.dtype, self.name)
         return t, p, w, 1.0 if self.reduction == "sum" else 1.0 / max(p.shape[0], 1)
 
     def metric_targets(self, y):
@@ -200,8 +239,7 @@ class Loss:
         t = self.prepare_targets(y_true, p.shape, p.dtype)
         p2 = p.reshape(-1, p.shape[-1])
         t2 = t.reshape(-1) if self._family == "sparse" else t.reshape(p2.shape)
-        w = None if sample_weight is None else _row_weights(sample_weight, p.shape[:-1], p.dtype,
-                                                            self.name)
+        w = None if sample_weight is None else _row_weights(sample_weight, p.shape[:-1], p.dtype, self.name)
         total, losses, _ = self._run(t2, p2, w, 1.0, False, False)
         if self.reduction == "none":
             return losses.reshape(p.shape[:-1])
@@ -253,8 +291,7 @@ class _LogitsLoss(Loss):
         self.from_logits = bool(from_logits)
         ls = float(label_smoothing)
         if not 0.0 <= ls <= 1.0:
-            raise ValueError(f"{type(self).__name__}: label_smoothing must be in [0, 1], "
-                             f"got {label_smoothing!r}")
+            raise ValueError(f"{type(self).__name__}: label_smoothing must be in [0, 1], got {label_smoothing!r}")
         self.label_smoothing = ls
 
     @property
@@ -262,8 +299,7 @@ class _LogitsLoss(Loss):
         return None if self.from_logits else self._activation
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits,
-                "label_smoothing": self.label_smoothing}
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
 
 
 class BinaryCrossentropy(_LogitsLoss):
@@ -297,8 +333,10 @@ class CategoricalCrossentropy(_LogitsLoss):
         y = np.asarray(y_true)
         out = tuple(output_shape)
         if y.ndim == len(out) - 1 and out[-1] not in (None, 1) and y.shape[-1:] != out[-1:]:
-            raise ValueError(f"{self.name}: y must be one-hot with shape {out}, got shape {y.shape}; "
-                             "for integer class labels use sparse_categorical_crossentropy")
+            raise ValueError(
+                f"{self.name}: y must be one-hot with shape {out}, got shape {y.shape}; "
+                "for integer class labels use sparse_categorical_crossentropy"
+            )
         y = super().prepare_targets(y, output_shape, dtype)
         if self.label_smoothing:
             y = y * (1 - self.label_smoothing) + self.label_smoothing / y.shape[-1]
@@ -330,8 +368,7 @@ class SparseCategoricalCrossentropy(Loss):
         k = out[-1]
         shape = _target_shape(y.shape, out[:-1], self.name) if len(out) > 1 else ()
         if len(out) == 1 and y.size != 1:
-            raise ValueError(f"{self.name}: y must be one label for y_pred of shape {out}, "
-                             f"got shape {y.shape}")
+            raise ValueError(f"{self.name}: y must be one label for y_pred of shape {out}, got shape {y.shape}")
         y = y.reshape(shape)
         if y.dtype.kind == "f" and y.size and not np.array_equal(y, np.floor(y)):
             bad = y[y != np.floor(y)].flat[0]
@@ -408,6 +445,7 @@ class KLDivergence(Loss):
 def _per_sample(cls, doc):
     def fn(y_true, y_pred, **kwargs):
         return cls(reduction="none", **kwargs)(y_true, y_pred)
+
     fn.__name__ = cls._kernel_name
     fn.__qualname__ = cls._kernel_name
     fn.__doc__ = f"Per-sample {doc} losses, shape ``y_pred.shape[:-1]`` (no reduction)."
@@ -443,19 +481,47 @@ categorical_hinge = _per_sample(CategoricalHinge, "categorical hinge")
 log_cosh = logcosh = _per_sample(LogCosh, "log-cosh")
 kl_divergence = kld = _per_sample(KLDivergence, "Kullback-Leibler divergence")
 
-_CLASSES = [MeanSquaredError, MeanAbsoluteError, HalfSquaredError, BinaryCrossentropy,
-            CategoricalCrossentropy, SparseCategoricalCrossentropy, Hinge, SquaredHinge,
-            CategoricalHinge, Huber, LogCosh, KLDivergence]
+_CLASSES = [
+    MeanSquaredError,
+    MeanAbsoluteError,
+    HalfSquaredError,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    SparseCategoricalCrossentropy,
+    Hinge,
+    SquaredHinge,
+    CategoricalHinge,
+    Huber,
+    LogCosh,
+    KLDivergence,
+]
 _ALIASES = {cls._kernel_name: cls for cls in _CLASSES}
-_ALIASES.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
-                 "MAE": MeanAbsoluteError, "kld": KLDivergence, "KLD": KLDivergence,
-                 "kullback_leibler_divergence": KLDivergence, "logcosh": LogCosh})
-_FUNCTIONS = {mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
-              half_squared_error: HalfSquaredError, binary_crossentropy: BinaryCrossentropy,
-              categorical_crossentropy: CategoricalCrossentropy,
-              sparse_categorical_crossentropy: SparseCategoricalCrossentropy, hinge: Hinge,
-              squared_hinge: SquaredHinge, categorical_hinge: CategoricalHinge, huber: Huber,
-              log_cosh: LogCosh, kl_divergence: KLDivergence}
+_ALIASES.update(
+    {
+        "mse": MeanSquaredError,
+        "MSE": MeanSquaredError,
+        "mae": MeanAbsoluteError,
+        "MAE": MeanAbsoluteError,
+        "kld": KLDivergence,
+        "KLD": KLDivergence,
+        "kullback_leibler_divergence": KLDivergence,
+        "logcosh": LogCosh,
+    }
+)
+_FUNCTIONS = {
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
+    half_squared_error: HalfSquaredError,
+    binary_crossentropy: BinaryCrossentropy,
+    categorical_crossentropy: CategoricalCrossentropy,
+    sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
+    hinge: Hinge,
+    squared_hinge: SquaredHinge,
+    categorical_hinge: CategoricalHinge,
+    huber: Huber,
+    log_cosh: LogCosh,
+    kl_divergence: KLDivergence,
+}
 
 
 class LossFunctionWrapper(Loss):
@@ -515,9 +581,11 @@ class LossFunctionWrapper(Loss):
     def get_config(self):
         name = serialization.get_registered_name(self.fn)
         if serialization.get_registered_object(name) is not self.fn:
-            raise ValueError(f"{self.name}: a model file names its loss function, so it must be registered "
-                             "(define it with def and decorate it with @rv.saving.register_keras_serializable()), "
-                             f"got a lambda expression or an unregistered function: {self.fn!r}")
+            raise ValueError(
+                f"{self.name}: a model file names its loss function, so it must be registered "
+                "(define it with def and decorate it with @rv.saving.register_keras_serializable()), "
+                f"got a lambda expression or an unregistered function: {self.fn!r}"
+            )
         return {"fn": name, "reduction": self.reduction, "name": self.name, **self._fn_kwargs}
 
     @classmethod
@@ -526,8 +594,10 @@ class LossFunctionWrapper(Loss):
         name = config.pop("fn")
         fn = serialization.get_registered_object(name)
         if fn is None:
-            raise ValueError(f"LossFunctionWrapper: the loss function {name!r} is not registered: decorate it "
-                             "with @rv.saving.register_keras_serializable() or pass it in custom_objects")
+            raise ValueError(
+                f"LossFunctionWrapper: the loss function {name!r} is not registered: decorate it "
+                "with @rv.saving.register_keras_serializable() or pass it in custom_objects"
+            )
         return cls(fn, **config)
 
 

@@ -9,6 +9,7 @@ sparse categorical accuracy as Keras does; other strings are Keras' metric
 names and aliases, and the metric is named after the string it came from
 (``metrics=["mae"]`` gives the history key ``"mae"``), as in Keras 3.
 """
+
 import math
 
 import numpy as np
@@ -16,14 +17,32 @@ import numpy as np
 from . import serialization
 
 __all__ = [
-    "Metric", "Mean", "MeanMetricWrapper",
-    "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
-    "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy",
-    "MeanAbsoluteError", "MeanSquaredError", "RootMeanSquaredError", "Precision", "Recall", "AUC",
-    "accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
-    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy",
-    "mean_absolute_error", "mean_squared_error",
-    "get", "serialize", "deserialize",
+    "Metric",
+    "Mean",
+    "MeanMetricWrapper",
+    "Accuracy",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "RootMeanSquaredError",
+    "Precision",
+    "Recall",
+    "AUC",
+    "accuracy",
+    "binary_accuracy",
+    "categorical_accuracy",
+    "sparse_categorical_accuracy",
+    "top_k_categorical_accuracy",
+    "sparse_top_k_categorical_accuracy",
+    "mean_absolute_error",
+    "mean_squared_error",
+    "get",
+    "serialize",
+    "deserialize",
 ]
 
 
@@ -53,15 +72,19 @@ def _labels(y_true, y_pred):
     if y_true.shape == y_pred.shape[:-1] + (1,):
         y_true = y_true[..., 0]
     if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError("y_true must hold class labels of shape y_pred.shape[:-1] (or with a trailing 1), "
-                         f"got y_true shape {y_true.shape} for y_pred shape {y_pred.shape}")
+        raise ValueError(
+            "y_true must hold class labels of shape y_pred.shape[:-1] (or with a trailing 1), "
+            f"got y_true shape {y_true.shape} for y_pred shape {y_pred.shape}"
+        )
     return y_true
 
 
 def _one_hot_labels(y_true, y_pred):
     if y_true.shape != y_pred.shape:
-        raise ValueError("y_true must be one-hot with the shape of y_pred (use the sparse_ variant for "
-                         f"integer labels), got y_true shape {y_true.shape} for y_pred shape {y_pred.shape}")
+        raise ValueError(
+            "y_true must be one-hot with the shape of y_pred (use the sparse_ variant for "
+            f"integer labels), got y_true shape {y_true.shape} for y_pred shape {y_pred.shape}"
+        )
     return np.argmax(y_true, axis=-1)
 
 
@@ -78,9 +101,11 @@ def _in_top_k(labels, y_pred, k):
 def _broadcast_weight(sample_weight, y_pred):
     """Per-sample (or per-element) weights broadcast to the shape of y_pred."""
     weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
-    if weight.ndim > y_pred.ndim or weight.shape != y_pred.shape[:weight.ndim]:
-        raise ValueError("sample_weight must be a scalar or have the leading shape of y_pred "
-                         f"{y_pred.shape}, got shape {weight.shape}")
+    if weight.ndim > y_pred.ndim or weight.shape != y_pred.shape[: weight.ndim]:
+        raise ValueError(
+            "sample_weight must be a scalar or have the leading shape of y_pred "
+            f"{y_pred.shape}, got shape {weight.shape}"
+        )
     return np.broadcast_to(weight.reshape(weight.shape + (1,) * (y_pred.ndim - weight.ndim)), y_pred.shape)
 
 
@@ -224,9 +249,11 @@ class Mean(Metric):
         weight = _as_array(sample_weight, "sample_weight").astype(np.float64, copy=False)
         if weight.ndim == values.ndim + 1 and weight.shape[-1] == 1:
             weight = weight[..., 0]
-        if weight.ndim > values.ndim or weight.shape != values.shape[:weight.ndim]:
-            raise ValueError("sample_weight must be a scalar or have the leading shape of the values "
-                             f"{values.shape}, got shape {weight.shape}")
+        if weight.ndim > values.ndim or weight.shape != values.shape[: weight.ndim]:
+            raise ValueError(
+                "sample_weight must be a scalar or have the leading shape of the values "
+                f"{values.shape}, got shape {weight.shape}"
+            )
         if values.ndim > weight.ndim:
             values = np.mean(values, axis=tuple(range(weight.ndim, values.ndim)))
         self.total += float(np.sum(values * weight))
@@ -368,8 +395,9 @@ class _ConfusionMetric(Metric):
 
     def __init__(self, thresholds=None, class_id=None, name=None):
         self.thresholds = 0.5 if thresholds is None else _check_threshold(thresholds, type(self).__name__)
-        if class_id is not None and (isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer))
-                                     or class_id < 0):
+        if class_id is not None and (
+            isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) or class_id < 0
+        ):
             raise ValueError(f"{type(self).__name__}: class_id must be a non-negative integer, got {class_id!r}")
         self.class_id = None if class_id is None else int(class_id)
         super().__init__(name=name)
@@ -382,8 +410,9 @@ class _ConfusionMetric(Metric):
         y_true = _same_rank(y_true, y_pred)
         if self.class_id is not None:
             if y_pred.ndim < 1 or self.class_id >= y_pred.shape[-1]:
-                raise ValueError(f"{type(self).__name__}: class_id={self.class_id} is out of range for "
-                                 f"y_pred shape {y_pred.shape}")
+                raise ValueError(
+                    f"{type(self).__name__}: class_id={self.class_id} is out of range for y_pred shape {y_pred.shape}"
+                )
             y_true, y_pred = y_true[..., self.class_id], y_pred[..., self.class_id]
         actual, predicted = y_true.astype(bool), y_pred > self.thresholds
         weight = np.ones(y_pred.shape) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
@@ -434,13 +463,13 @@ class AUC(Metric):
     direction = "up"
 
     def __init__(self, num_thresholds=200, name="auc"):
-        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) \
-                or num_thresholds < 2:
+        if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, (int, np.integer)) or num_thresholds < 2:
             raise ValueError(f"AUC: num_thresholds must be an integer > 1, got {num_thresholds!r}")
         self.num_thresholds = int(num_thresholds)
         eps = 1e-7
-        self._thresholds = np.concatenate([[-eps], np.arange(1, num_thresholds - 1) / (num_thresholds - 1),
-                                           [1.0 + eps]])
+        self._thresholds = np.concatenate(
+            [[-eps], np.arange(1, num_thresholds - 1) / (num_thresholds - 1), [1.0 + eps]]
+        )
         super().__init__(name=name)
 
     def reset_state(self):
@@ -452,8 +481,9 @@ class AUC(Metric):
         y_true, y_pred = _as_array(y_true, "y_true"), _as_array(y_pred, "y_pred")
         y_true = _same_rank(y_true, y_pred)
         if y_pred.size and not (np.min(y_pred) >= 0 and np.max(y_pred) <= 1):
-            raise ValueError("AUC: y_pred must hold probabilities in [0, 1], got values in "
-                             f"[{np.min(y_pred)}, {np.max(y_pred)}]")
+            raise ValueError(
+                f"AUC: y_pred must hold probabilities in [0, 1], got values in [{np.min(y_pred)}, {np.max(y_pred)}]"
+            )
         weight = np.ones(y_pred.shape) if sample_weight is None else _broadcast_weight(sample_weight, y_pred)
         actual = y_true.astype(bool).ravel()
         weight = weight.ravel()
@@ -506,14 +536,30 @@ class _AutoAccuracy(Metric):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = (Mean, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
-            RootMeanSquaredError, Precision, Recall, AUC)
+_CLASSES = (
+    Mean,
+    Accuracy,
+    BinaryAccuracy,
+    CategoricalAccuracy,
+    SparseCategoricalAccuracy,
+    TopKCategoricalAccuracy,
+    SparseTopKCategoricalAccuracy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    RootMeanSquaredError,
+    Precision,
+    Recall,
+    AUC,
+)
 # A plain function fn(y_true, y_pred) giving per-sample values is a metric too.
 serialization.register_family(
-    "metric", Metric, _CLASSES,
+    "metric",
+    Metric,
+    _CLASSES,
     {"mae": MeanAbsoluteError, "MAE": MeanAbsoluteError, "mse": MeanSquaredError, "MSE": MeanSquaredError},
-    snake_names=True, coerce=MeanMetricWrapper)
+    snake_names=True,
+    coerce=MeanMetricWrapper,
+)
 # Keras' convenience: "accuracy" follows the loss / the output.
 _ACCURACY_BY_LOSS = {
     "sparsecategoricalcrossentropy": SparseCategoricalAccuracy,

@@ -20,6 +20,7 @@ Full-batch optimizers (``LBFGS``, ``ConjugateGradient``) have
 ``full_batch = True`` and ``minimize(fun, x0, callback)``: ``fit`` hands
 them the whole-data loss and gradient instead of calling ``apply``.
 """
+
 import math
 import numbers
 
@@ -30,18 +31,35 @@ from ranvier.core import _optim
 from . import config, schedules, serialization
 from .schedules import LearningRateSchedule
 
-__all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adadelta", "Adam", "AdamW",
-           "FullBatchOptimizer", "LBFGS", "ConjugateGradient",
-           "get", "serialize", "deserialize", "schedules"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adadelta",
+    "Adam",
+    "AdamW",
+    "FullBatchOptimizer",
+    "LBFGS",
+    "ConjugateGradient",
+    "get",
+    "serialize",
+    "deserialize",
+    "schedules",
+]
 
 
 def _number(owner, name, value, low=-math.inf, high=math.inf, *, low_open=False, high_open=False):
     """``value`` as a float in the interval, or a ValueError naming the argument."""
-    ok = (not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value)
-          and (value > low if low_open else value >= low)
-          and (value < high if high_open else value <= high))
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, numbers.Real)
+        and math.isfinite(value)
+        and (value > low if low_open else value >= low)
+        and (value < high if high_open else value <= high)
+    )
     if not ok:
-        interval = (("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]"))
+        interval = ("(" if low_open else "[") + f"{low:g}, {high:g}" + (")" if high_open else "]")
         raise ValueError(f"{owner}: {name} must be a number in {interval}, got {value!r}")
     return float(value)
 
@@ -54,18 +72,23 @@ def _learning_rate(owner, value):
     if isinstance(value, LearningRateSchedule):
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}: learning_rate must be a number or a LearningRateSchedule, "
-                        f"got {value!r}")
+        raise TypeError(f"{owner}: learning_rate must be a number or a LearningRateSchedule, got {value!r}")
     return _number(owner, "learning_rate", value, 0.0)
 
 
 def _flat(owner, name, array):
-    if not (isinstance(array, np.ndarray) and array.ndim == 1 and array.flags.c_contiguous
-            and array.dtype in (np.float32, np.float64)):
-        desc = (f"ndarray of shape {array.shape} and dtype {array.dtype}"
-                if isinstance(array, np.ndarray) else type(array).__name__)
-        raise TypeError(f"{owner}: {name} must be a 1-D C-contiguous float32 or float64 ndarray, "
-                        f"got {desc}")
+    if not (
+        isinstance(array, np.ndarray)
+        and array.ndim == 1
+        and array.flags.c_contiguous
+        and array.dtype in (np.float32, np.float64)
+    ):
+        desc = (
+            f"ndarray of shape {array.shape} and dtype {array.dtype}"
+            if isinstance(array, np.ndarray)
+            else type(array).__name__
+        )
+        raise TypeError(f"{owner}: {name} must be a 1-D C-contiguous float32 or float64 ndarray, got {desc}")
     return array
 
 
@@ -128,20 +151,22 @@ class Optimizer(_Configurable):
         """Call the fused kernel; ``tail`` is its common trailing arguments."""
         raise NotImplementedError
 
-    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None):
+    def __init__(
+        self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None
+    ):
         super().__init__(name)
         owner = type(self).__name__
         self._learning_rate = _learning_rate(owner, learning_rate)
-        self.weight_decay = None if weight_decay is None else _number(owner, "weight_decay",
-                                                                      weight_decay, 0.0)
+        self.weight_decay = None if weight_decay is None else _number(owner, "weight_decay", weight_decay, 0.0)
         self.clipnorm = _optional_positive(owner, "clipnorm", clipnorm)
         self.clipvalue = _optional_positive(owner, "clipvalue", clipvalue)
         self.global_clipnorm = _optional_positive(owner, "global_clipnorm", global_clipnorm)
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
-            raise ValueError(f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can "
-                             f"be set, got clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
-                             f"global_clipnorm={global_clipnorm!r}")
+            raise ValueError(
+                f"{owner}: only one of clipnorm, clipvalue and global_clipnorm can "
+                f"be set, got clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
+                f"global_clipnorm={global_clipnorm!r}"
+            )
         self._slots = None
         self._bound = None
         self._pending_state = None
@@ -155,11 +180,12 @@ class Optimizer(_Configurable):
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if (isinstance(self._learning_rate, LearningRateSchedule)
-                and not isinstance(value, LearningRateSchedule)):
-            raise TypeError(f"{type(self).__name__} was created with a LearningRateSchedule as its "
-                            "learning_rate, so its learning rate cannot be set to a number; "
-                            f"create it with a float learning_rate instead (got {value!r})")
+        if isinstance(self._learning_rate, LearningRateSchedule) and not isinstance(value, LearningRateSchedule):
+            raise TypeError(
+                f"{type(self).__name__} was created with a LearningRateSchedule as its "
+                "learning_rate, so its learning rate cannot be set to a number; "
+                f"create it with a float learning_rate instead (got {value!r})"
+            )
         self._learning_rate = _learning_rate(type(self).__name__, value)
 
     # -- build / apply -------------------------------------------------------------------------
@@ -210,8 +236,10 @@ class Optimizer(_Configurable):
         spec = self._slot_spec()
         self._used = [name for name, fill in spec if fill is not None]
         # An unused slot is an empty array: the kernels accept it and never touch it.
-        self._slots = {name: (np.zeros(0, flat_params.dtype) if fill is None
-                              else np.full(n, fill, flat_params.dtype)) for name, fill in spec}
+        self._slots = {
+            name: (np.zeros(0, flat_params.dtype) if fill is None else np.full(n, fill, flat_params.dtype))
+            for name, fill in spec
+        }
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
             self.set_state(state)
@@ -228,25 +256,32 @@ class Optimizer(_Configurable):
         if isinstance(grads, np.ndarray):
             return self.apply_flat(grads, trainable_variables)
         if self._bound is None:
-            raise ValueError(f"{type(self).__name__}.apply(grads, trainable_variables) needs the variables of "
-                             "a compiled model: compile(optimizer=...) and fit or build the model first")
+            raise ValueError(
+                f"{type(self).__name__}.apply(grads, trainable_variables) needs the variables of "
+                "a compiled model: compile(optimizer=...) and fit or build the model first"
+            )
         params, flat_grads, variables = self._bound
         given = variables if trainable_variables is None else list(trainable_variables)
         grads = list(grads)
         if len(grads) != len(given):
-            raise ValueError(f"{type(self).__name__}.apply: one gradient per variable, got {len(grads)} "
-                             f"gradients for {len(given)} variables")
+            raise ValueError(
+                f"{type(self).__name__}.apply: one gradient per variable, got {len(grads)} "
+                f"gradients for {len(given)} variables"
+            )
         if len(given) != len(variables) or {id(v) for v in given} != {id(v) for v in variables}:
-            raise NotImplementedError(f"{type(self).__name__}.apply: trainable_variables must be all "
-                                      f"{len(variables)} trainable variables of the model, got {len(given)}")
+            raise NotImplementedError(
+                f"{type(self).__name__}.apply: trainable_variables must be all "
+                f"{len(variables)} trainable variables of the model, got {len(given)}"
+            )
         for g, v in zip(grads, given):
             if g is None:
                 v.grad[...] = 0
                 continue
             g = np.asarray(g)
             if g.shape != v.shape:
-                raise ValueError(f"{type(self).__name__}.apply: the gradient for {v.name} must have shape "
-                                 f"{v.shape}, got {g.shape}")
+                raise ValueError(
+                    f"{type(self).__name__}.apply: the gradient for {v.name} must have shape {v.shape}, got {g.shape}"
+                )
             v.grad[...] = g
         self.apply_flat(params, flat_grads)
         for v in variables:
@@ -275,8 +310,9 @@ class Optimizer(_Configurable):
         for name, a in (("flat_params", flat_params), ("flat_grads", flat_grads)):
             if not (isinstance(a, np.ndarray) and a.shape == (n,) and a.dtype == dtype):
                 got = f"{a.shape} {a.dtype}" if isinstance(a, np.ndarray) else type(a).__name__
-                raise ValueError(f"{type(self).__name__}.apply_flat: {name} must be a ({n},) {dtype} "
-                                 f"ndarray as at build, got {got}")
+                raise ValueError(
+                    f"{type(self).__name__}.apply_flat: {name} must be a ({n},) {dtype} ndarray as at build, got {got}"
+                )
         n_threads = config.kernel_threads()
         scale, segments = self._gradient_scale(flat_grads, n_threads)
         clipvalue = math.inf if self.clipvalue is None else self.clipvalue
@@ -292,7 +328,7 @@ class Optimizer(_Configurable):
             limit, segments, scale = self.global_clipnorm, self._whole, self._global_scale
         else:
             return self._ones, self._whole
-        squares = self._squares[:len(scale)]
+        squares = self._squares[: len(scale)]
         _optim.sum_squares(flat_grads, segments, squares, n_threads)
         np.divide(limit, np.maximum(np.sqrt(squares), limit), out=scale)
         return scale, segments
@@ -301,10 +337,14 @@ class Optimizer(_Configurable):
 
     def get_config(self):
         lr = self._learning_rate
-        return {**super().get_config(),
-                "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
-                "weight_decay": self.weight_decay, "clipnorm": self.clipnorm,
-                "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue}
+        return {
+            **super().get_config(),
+            "learning_rate": schedules.serialize(lr) if isinstance(lr, LearningRateSchedule) else lr,
+            "weight_decay": self.weight_decay,
+            "clipnorm": self.clipnorm,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -324,21 +364,22 @@ class Optimizer(_Configurable):
         """Restore ``get_state()``; before ``build`` the state is kept until build."""
         owner = type(self).__name__
         if not isinstance(state, dict) or "iterations" not in state:
-            raise ValueError(f"{owner}.set_state: state must be a dict with 'iterations', got "
-                             f"{state!r:.200}")
+            raise ValueError(f"{owner}.set_state: state must be a dict with 'iterations', got {state!r:.200}")
         if not self.built:
             self._pending_state = {k: np.array(v) for k, v in state.items()}
             self.iterations = _iterations(owner, state["iterations"])
             return
         n, used = self._layout[0], set(self._used)
         if set(state) - {"iterations"} != used:
-            raise ValueError(f"{owner}.set_state: expected slots {sorted(used)}, "
-                             f"got {sorted(set(state) - {'iterations'})}")
+            raise ValueError(
+                f"{owner}.set_state: expected slots {sorted(used)}, got {sorted(set(state) - {'iterations'})}"
+            )
         for k in used:
             value = np.asarray(state[k])
             if value.shape != (n,) or not np.all(np.isfinite(value)):
-                raise ValueError(f"{owner}.set_state: slot {k!r} must be a finite array of shape "
-                                 f"({n},), got shape {value.shape}")
+                raise ValueError(
+                    f"{owner}.set_state: slot {k!r} must be a finite array of shape ({n},), got shape {value.shape}"
+                )
         iterations = _iterations(owner, state["iterations"])
         for k in used:
             np.copyto(self._slots[k], state[k], casting="same_kind")
@@ -359,17 +400,17 @@ def _segments(owner, slices, n):
     try:
         pairs = [(int(a), int(b)) for a, b in slices]
     except (TypeError, ValueError):
-        raise ValueError(f"{owner}.build: slices must be a list of (start, stop) pairs, "
-                         f"got {slices!r:.200}") from None
+        raise ValueError(f"{owner}.build: slices must be a list of (start, stop) pairs, got {slices!r:.200}") from None
     bounds = [0]
     for start, stop in pairs:
         if start != bounds[-1] or stop < start:
-            raise ValueError(f"{owner}.build: slices must tile the buffer in order from 0; "
-                             f"got ({start}, {stop}) after a slice ending at {bounds[-1]}")
+            raise ValueError(
+                f"{owner}.build: slices must tile the buffer in order from 0; "
+                f"got ({start}, {stop}) after a slice ending at {bounds[-1]}"
+            )
         bounds.append(stop)
     if bounds[-1] != n or len(bounds) < 2:
-        raise ValueError(f"{owner}.build: slices must end at the buffer size {n}, "
-                         f"got {bounds[-1]}")
+        raise ValueError(f"{owner}.build: slices must end at the buffer size {n}, got {bounds[-1]}")
     return np.array(bounds, dtype=np.intp)
 
 
@@ -396,8 +437,7 @@ class SGD(Optimizer):
         return [("velocity", 0.0 if self.momentum else None)]
 
     def _update(self, w, g, learning_rate, tail):
-        _optim.sgd_update(w, g, self._slots["velocity"], learning_rate, self.momentum,
-                          self.nesterov, *tail)
+        _optim.sgd_update(w, g, self._slots["velocity"], learning_rate, self.momentum, self.nesterov, *tail)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -416,8 +456,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value = _number("Adagrad", "initial_accumulator_value",
-                                                 initial_accumulator_value, 0.0)
+        self.initial_accumulator_value = _number("Adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0)
         self.epsilon = _number("Adagrad", "epsilon", epsilon, 0.0, low_open=True)
 
     def _slot_spec(self):
@@ -427,8 +466,11 @@ class Adagrad(Optimizer):
         _optim.adagrad_update(w, g, self._slots["accumulator"], learning_rate, self.epsilon, *tail)
 
     def get_config(self):
-        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
 class RMSprop(Optimizer):
@@ -448,8 +490,7 @@ class RMSprop(Optimizer):
     **kwargs : see ``Optimizer``.
     """
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False,
-                 **kwargs):
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         self.rho = _number("RMSprop", "rho", rho, 0.0, 1.0, high_open=True)
         self.momentum = _number("RMSprop", "momentum", momentum, 0.0, 1.0)
@@ -457,18 +498,36 @@ class RMSprop(Optimizer):
         self.centered = bool(centered)
 
     def _slot_spec(self):
-        return [("velocity", 0.0), ("momentum", 0.0 if self.momentum else None),
-                ("average_gradient", 0.0 if self.centered else None)]
+        return [
+            ("velocity", 0.0),
+            ("momentum", 0.0 if self.momentum else None),
+            ("average_gradient", 0.0 if self.centered else None),
+        ]
 
     def _update(self, w, g, learning_rate, tail):
         s = self._slots
-        _optim.rmsprop_update(w, g, s["velocity"], s["momentum"], s["average_gradient"],
-                              learning_rate, self.rho, self.momentum, self.epsilon, self.centered,
-                              *tail)
+        _optim.rmsprop_update(
+            w,
+            g,
+            s["velocity"],
+            s["momentum"],
+            s["average_gradient"],
+            learning_rate,
+            self.rho,
+            self.momentum,
+            self.epsilon,
+            self.centered,
+            *tail,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adadelta(Optimizer):
@@ -492,8 +551,9 @@ class Adadelta(Optimizer):
 
     def _update(self, w, g, learning_rate, tail):
         s = self._slots
-        _optim.adadelta_update(w, g, s["accumulated_grad"], s["accumulated_delta_var"],
-                               learning_rate, self.rho, self.epsilon, *tail)
+        _optim.adadelta_update(
+            w, g, s["accumulated_grad"], s["accumulated_delta_var"], learning_rate, self.rho, self.epsilon, *tail
+        )
 
     def get_config(self):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
@@ -518,8 +578,7 @@ class Adam(Optimizer):
 
     _kernel = staticmethod(_optim.adam_update)
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False,
-                 **kwargs):
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
         owner = type(self).__name__
         self.beta_1 = _number(owner, "beta_1", beta_1, 0.0, 1.0, high_open=True)
@@ -532,12 +591,29 @@ class Adam(Optimizer):
 
     def _update(self, w, g, learning_rate, tail):
         s = self._slots
-        self._kernel(w, g, s["momentum"], s["velocity"], s["velocity_hat"], learning_rate,
-                     self.beta_1, self.beta_2, self.epsilon, self.iterations + 1, self.amsgrad, *tail)
+        self._kernel(
+            w,
+            g,
+            s["momentum"],
+            s["velocity"],
+            s["velocity_hat"],
+            learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.iterations + 1,
+            self.amsgrad,
+            *tail,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon, "amsgrad": self.amsgrad}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+            "amsgrad": self.amsgrad,
+        }
 
 
 class AdamW(Adam):
@@ -554,12 +630,12 @@ class AdamW(Adam):
 
     _kernel = staticmethod(_optim.adamw_update)
 
-    def __init__(self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, **kwargs):
+    def __init__(
+        self, learning_rate=0.001, weight_decay=0.004, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs
+    ):
         if weight_decay is None:
             raise ValueError("AdamW: weight_decay must be a number >= 0, got None")
-        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad,
-                         weight_decay=weight_decay, **kwargs)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
 
 
 # -- full batch -----------------------------------------------------------------------------
@@ -627,9 +703,14 @@ class FullBatchOptimizer(_Configurable):
             if callback(xk.astype(dtype)):
                 raise StopIteration  # scipy ends the run and returns the current point
 
-        result = optimize.minimize(fun64, x0.astype(np.float64), jac=True, method=self._method,
-                                   callback=None if callback is None else step,
-                                   options=self._options())
+        result = optimize.minimize(
+            fun64,
+            x0.astype(np.float64),
+            jac=True,
+            method=self._method,
+            callback=None if callback is None else step,
+            options=self._options(),
+        )
         self.last_result = result
         self.iterations += int(result.nit)
         return result.x.astype(dtype)
@@ -642,8 +723,9 @@ class FullBatchOptimizer(_Configurable):
 
     def set_state(self, state):
         if not isinstance(state, dict) or set(state) != {"iterations"}:
-            raise ValueError(f"{type(self).__name__}.set_state: state must be {{'iterations': int}}, "
-                             f"got {state!r:.200}")
+            raise ValueError(
+                f"{type(self).__name__}.set_state: state must be {{'iterations': int}}, got {state!r:.200}"
+            )
         self.iterations = _iterations(type(self).__name__, state["iterations"])
 
 
@@ -665,8 +747,7 @@ class LBFGS(FullBatchOptimizer):
 
     def __init__(self, max_iter=100, tol=1e-7, history_size=10, name=None):
         super().__init__(max_iter, tol, name)
-        if isinstance(history_size, bool) or not isinstance(history_size, numbers.Integral) \
-                or history_size < 1:
+        if isinstance(history_size, bool) or not isinstance(history_size, numbers.Integral) or history_size < 1:
             raise ValueError(f"LBFGS: history_size must be a positive integer, got {history_size!r}")
         self.history_size = int(history_size)
 
@@ -697,9 +778,12 @@ class ConjugateGradient(FullBatchOptimizer):
 # -- lookup ----------------------------------------------------------------------------------
 
 serialization.register_family(
-    "optimizer", _Configurable, (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient),
+    "optimizer",
+    _Configurable,
+    (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient),
     {"l-bfgs": LBFGS, "l_bfgs": LBFGS, "cg": ConjugateGradient, "conjugate_gradient": ConjugateGradient},
-    fold_case=True)
+    fold_case=True,
+)
 
 
 def serialize(optimizer):

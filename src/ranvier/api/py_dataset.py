@@ -1,4 +1,5 @@
 """``PyDataset``: batches produced by Python code, Keras 3's ``keras.utils.PyDataset`` protocol."""
+
 import itertools
 import numbers
 import warnings
@@ -47,10 +48,11 @@ class PyDataset:
         if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) or workers < 0:
             raise ValueError(f"PyDataset: workers must be an integer >= 0, got {workers!r}")
         if use_multiprocessing:
-            raise NotImplementedError("PyDataset: use_multiprocessing=True is not supported; use workers=n "
-                                      f"(threads) instead, got use_multiprocessing={use_multiprocessing!r}")
-        if isinstance(max_queue_size, bool) or not isinstance(max_queue_size, numbers.Integral) \
-                or max_queue_size < 1:
+            raise NotImplementedError(
+                "PyDataset: use_multiprocessing=True is not supported; use workers=n "
+                f"(threads) instead, got use_multiprocessing={use_multiprocessing!r}"
+            )
+        if isinstance(max_queue_size, bool) or not isinstance(max_queue_size, numbers.Integral) or max_queue_size < 1:
             raise ValueError(f"PyDataset: max_queue_size must be an integer >= 1, got {max_queue_size!r}")
         self._workers = int(workers)
         self._use_multiprocessing = False
@@ -59,8 +61,11 @@ class PyDataset:
     def _settings_or_defaults(self):
         # A subclass that forgot super().__init__() still works, as in Keras, with a warning.
         if not hasattr(self, "_workers"):
-            warnings.warn(f"{type(self).__name__} should call super().__init__(**kwargs) in its __init__ "
-                          "(workers, use_multiprocessing, max_queue_size); using the defaults", stacklevel=3)
+            warnings.warn(
+                f"{type(self).__name__} should call super().__init__(**kwargs) in its __init__ "
+                "(workers, use_multiprocessing, max_queue_size); using the defaults",
+                stacklevel=3,
+            )
             self._workers, self._use_multiprocessing, self._max_queue_size = 1, False, 10
 
     @property
@@ -87,12 +92,14 @@ class PyDataset:
         """Number of batches (``len(self)``), or None for a data set without an end."""
         if hasattr(self, "__len__"):
             return len(self)
-        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of batches) or "
-                                  "the num_batches property (None if it has no end)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must define __len__ (the number of batches) or "
+            "the num_batches property (None if it has no end)"
+        )
 
     def __iter__(self):
         n = self.num_batches
-        for index in (itertools.count() if n is None else range(n)):
+        for index in itertools.count() if n is None else range(n):
             yield self[index]
 
     def on_epoch_begin(self):

@@ -6,12 +6,25 @@ The model calls ``penalty(w)`` for the loss value and
 ``add_gradient(w, grad)`` after backward; the same objects serve as activity
 regularizers on a layer's output.
 """
+
 import numpy as np
 
 from . import serialization
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "OrthogonalRegularizer", "l1", "l2", "l1_l2",
-           "orthogonal_regularizer", "get", "serialize", "deserialize"]
+__all__ = [
+    "Regularizer",
+    "L1",
+    "L2",
+    "L1L2",
+    "OrthogonalRegularizer",
+    "l1",
+    "l2",
+    "l1_l2",
+    "orthogonal_regularizer",
+    "get",
+    "serialize",
+    "deserialize",
+]
 
 
 def _coef(value, name):
@@ -162,8 +175,9 @@ class OrthogonalRegularizer(Regularizer):
 # Keras' lower-case aliases.
 l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer
 
-serialization.register_family("regularizer", Regularizer, [L1, L2, L1L2, OrthogonalRegularizer],
-                              {"l1l2": L1L2}, snake_names=True, optional=True)
+serialization.register_family(
+    "regularizer", Regularizer, [L1, L2, L1L2, OrthogonalRegularizer], {"l1l2": L1L2}, snake_names=True, optional=True
+)
 
 
 def get(identifier):

@@ -16,6 +16,7 @@ This module is the file format only: what a layer, a loss or an optimizer
 looks like in ``config.json`` is :mod:`ranvier.api.serialization`'s business,
 and the functional graph's is ``models/_functional_config.py``.
 """
+
 import io
 import json
 import os
@@ -66,11 +67,16 @@ def to_bytes(model):
 
     model._ensure_graph()
     weights = model.weights
-    cfg = {"format": _FORMAT, "format_version": _FORMAT_VERSION, "ranvier_version": __version__,
-           "class_name": serialization.get_registered_name(type(model)), "config": model.get_config(),
-           "build_config": model.get_build_config(),
-           "compile_config": getattr(model, "_compile_config", None) if model.compiled else None,
-           "weights": [[v.name, list(v.shape), v.dtype.name] for v in weights]}
+    cfg = {
+        "format": _FORMAT,
+        "format_version": _FORMAT_VERSION,
+        "ranvier_version": __version__,
+        "class_name": serialization.get_registered_name(type(model)),
+        "config": model.get_config(),
+        "build_config": model.get_build_config(),
+        "compile_config": getattr(model, "_compile_config", None) if model.compiled else None,
+        "weights": [[v.name, list(v.shape), v.dtype.name] for v in weights],
+    }
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("config.json", json.dumps(cfg))
@@ -113,8 +119,10 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
         if not isinstance(cfg, dict) or cfg.get("format") != _FORMAT:
             raise ValueError(f"{where} is not a ranvier model file (format field missing)")
         if cfg.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(f"{where} has format version {cfg.get('format_version')!r}; this ranvier "
-                             f"reads version {_FORMAT_VERSION}")
+            raise ValueError(
+                f"{where} has format version {cfg.get('format_version')!r}; this ranvier "
+                f"reads version {_FORMAT_VERSION}"
+            )
         class_name = cfg.get("class_name")
         if not isinstance(class_name, str):
             raise ValueError(f"{where}: the model class name must be a string, got {class_name!r}")
@@ -132,8 +140,9 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
         weights = [arrays.get(f"w{i:05d}") for i in range(len(arrays))]
         own = model.weights
         if len(weights) != len(own) or any(w is None or w.shape != v.shape for w, v in zip(weights, own)):
-            raise ValueError(f"{where}: weights.npz does not match the architecture "
-                             f"({len(weights)} arrays for {len(own)} weights)")
+            raise ValueError(
+                f"{where}: weights.npz does not match the architecture ({len(weights)} arrays for {len(own)} weights)"
+            )
         model.set_weights(weights)
         if compile and cfg.get("compile_config"):
             _compile_from_config(model, cfg["compile_config"], custom_objects)
@@ -146,11 +155,14 @@ def from_bytes(payload, custom_objects=None, compile=True, where="<bytes>"):
 def _compile_from_config(model, compile_config, custom_objects):
     # Metrics are written as given to compile: a name, or a serialized metric (or metric function).
     with serialization.custom_object_scope(custom_objects):
-        model.compile(optimizer=optimizers.deserialize(compile_config["optimizer"]),
-                      loss=_map_configs(losses.deserialize, compile_config["loss"]),
-                      loss_weights=compile_config.get("loss_weights"),
-                      metrics=_map_configs(lambda m: m if isinstance(m, str) else metrics.deserialize(m),
-                                           compile_config.get("metrics") or []))
+        model.compile(
+            optimizer=optimizers.deserialize(compile_config["optimizer"]),
+            loss=_map_configs(losses.deserialize, compile_config["loss"]),
+            loss_weights=compile_config.get("loss_weights"),
+            metrics=_map_configs(
+                lambda m: m if isinstance(m, str) else metrics.deserialize(m), compile_config.get("metrics") or []
+            ),
+        )
 
 
 def _map_configs(fn, value):
@@ -183,8 +195,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         For ``safe_mode=False``.
     """
     if safe_mode is not True:
-        raise NotImplementedError(f"load_model: safe_mode=False is not supported (ranvier never evaluates "
-                                  f"code from a file), got safe_mode={safe_mode!r}")
+        raise NotImplementedError(
+            f"load_model: safe_mode=False is not supported (ranvier never evaluates "
+            f"code from a file), got safe_mode={safe_mode!r}"
+        )
     path = os.fspath(filepath)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No model file at {path}")
@@ -208,8 +222,9 @@ def load_weights(model, filepath, skip_mismatch=False):
         For ``skip_mismatch=True``: every weight must match.
     """
     if skip_mismatch:
-        raise NotImplementedError(f"load_weights: skip_mismatch=True is not supported, got "
-                                  f"skip_mismatch={skip_mismatch!r}")
+        raise NotImplementedError(
+            f"load_weights: skip_mismatch=True is not supported, got skip_mismatch={skip_mismatch!r}"
+        )
     path = os.fspath(filepath)
     try:
         with np.load(path, allow_pickle=False) as npz:

@@ -7,14 +7,24 @@ count (``optimizer.iterations``, starting at 0). Pass one as the
     lr = ExponentialDecay(1e-2, decay_steps=1000, decay_rate=0.9, staircase=True)
     opt = ranvier.optimizers.SGD(lr)
 """
+
 import bisect
 import math
 import numbers
 
 from . import serialization
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay",
-           "InverseTimeDecay", "PolynomialDecay", "serialize", "deserialize", "get"]
+__all__ = [
+    "LearningRateSchedule",
+    "ExponentialDecay",
+    "PiecewiseConstantDecay",
+    "CosineDecay",
+    "InverseTimeDecay",
+    "PolynomialDecay",
+    "serialize",
+    "deserialize",
+    "get",
+]
 
 
 def _number(owner, name, value, low=None, *, strict=False):
@@ -40,12 +50,12 @@ class LearningRateSchedule:
     """
 
     def __call__(self, step):
-        raise NotImplementedError(f"Learning rate schedule {type(self).__name__!r} "
-                                  "must override __call__(self, step)")
+        raise NotImplementedError(f"Learning rate schedule {type(self).__name__!r} must override __call__(self, step)")
 
     def get_config(self):
-        raise NotImplementedError(f"Learning rate schedule {type(self).__name__!r} "
-                                  "must override get_config() to be serializable")
+        raise NotImplementedError(
+            f"Learning rate schedule {type(self).__name__!r} must override get_config() to be serializable"
+        )
 
     @classmethod
     def from_config(cls, config):
@@ -68,9 +78,13 @@ class _RateDecay(LearningRateSchedule):
         return math.floor(p) if self.staircase else p
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+            "name": self.name,
+        }
 
 
 class ExponentialDecay(_RateDecay):
@@ -80,8 +94,7 @@ class ExponentialDecay(_RateDecay):
     step decay of the lecture notes (the rate drops every ``decay_steps``).
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
@@ -91,8 +104,7 @@ class ExponentialDecay(_RateDecay):
 class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (floored if staircase)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
-                 name="InverseTimeDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step):
@@ -108,8 +120,10 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         owner = type(self).__name__
         boundaries, values = list(boundaries), list(values)
         if len(boundaries) != len(values) - 1:
-            raise ValueError(f"{owner}: values must have one more entry than boundaries, got "
-                             f"{len(boundaries)} boundaries and {len(values)} values")
+            raise ValueError(
+                f"{owner}: values must have one more entry than boundaries, got "
+                f"{len(boundaries)} boundaries and {len(values)} values"
+            )
         self.boundaries = [_number(owner, "boundaries", b) for b in boundaries]
         if any(b >= c for b, c in zip(self.boundaries, self.boundaries[1:])):
             raise ValueError(f"{owner}: boundaries must be strictly increasing, got {boundaries!r}")
@@ -132,15 +146,15 @@ class CosineDecay(LearningRateSchedule):
     ``warmup_target`` over ``warmup_steps``, then decays from ``warmup_target``.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay",
-                 warmup_target=None, warmup_steps=0):
+    def __init__(
+        self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None, warmup_steps=0
+    ):
         owner = type(self).__name__
         self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, 0)
         self.decay_steps = _number(owner, "decay_steps", decay_steps, 0, strict=True)
         self.alpha = _number(owner, "alpha", alpha, 0)
         self.name = name
-        self.warmup_target = (None if warmup_target is None
-                              else _number(owner, "warmup_target", warmup_target, 0))
+        self.warmup_target = None if warmup_target is None else _number(owner, "warmup_target", warmup_target, 0)
         self.warmup_steps = _number(owner, "warmup_steps", warmup_steps, 0)
 
     def __call__(self, step):
@@ -155,9 +169,14 @@ class CosineDecay(LearningRateSchedule):
         return peak * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "name": self.name,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class PolynomialDecay(LearningRateSchedule):
@@ -166,8 +185,15 @@ class PolynomialDecay(LearningRateSchedule):
     With ``cycle=True`` decay_steps grows to the first multiple of itself at or above step.
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0,
-                 cycle=False, name="PolynomialDecay"):
+    def __init__(
+        self,
+        initial_learning_rate,
+        decay_steps,
+        end_learning_rate=0.0001,
+        power=1.0,
+        cycle=False,
+        name="PolynomialDecay",
+    ):
         owner = type(self).__name__
         self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, 0)
         self.decay_steps = _number(owner, "decay_steps", decay_steps, 0, strict=True)
@@ -187,15 +213,22 @@ class PolynomialDecay(LearningRateSchedule):
         return (self.initial_learning_rate - self.end_learning_rate) * fraction + self.end_learning_rate
 
     def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "end_learning_rate": self.end_learning_rate,
-                "power": self.power, "cycle": self.cycle, "name": self.name}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "end_learning_rate": self.end_learning_rate,
+            "power": self.power,
+            "cycle": self.cycle,
+            "name": self.name,
+        }
 
 
 serialization.register_family(
-    "schedule", LearningRateSchedule,
+    "schedule",
+    LearningRateSchedule,
     (ExponentialDecay, PiecewiseConstantDecay, CosineDecay, InverseTimeDecay, PolynomialDecay),
-    title="learning rate schedule")
+    title="learning rate schedule",
+)
 
 
 def serialize(schedule):

@@ -20,14 +20,26 @@ load by name without ``custom_objects``. Keras 3 configs with
 ``"module": "keras.layers", "registered_name": None`` read as well. Nothing
 named in a config is ever imported: ``"module"`` is informational.
 """
+
 import re
 import threading
 import types
 
 __all__ = [
-    "register_family", "snake_case", "lookup", "get", "serialize", "deserialize",
-    "register_keras_serializable", "get_registered_object", "get_registered_name", "get_custom_objects",
-    "CustomObjectScope", "custom_object_scope", "serialize_keras_object", "deserialize_keras_object",
+    "register_family",
+    "snake_case",
+    "lookup",
+    "get",
+    "serialize",
+    "deserialize",
+    "register_keras_serializable",
+    "get_registered_object",
+    "get_registered_name",
+    "get_custom_objects",
+    "CustomObjectScope",
+    "custom_object_scope",
+    "serialize_keras_object",
+    "deserialize_keras_object",
 ]
 
 _PLAIN_TYPES = (str, int, float, bool)
@@ -53,8 +65,19 @@ class _Family:
         return self.base.__name__ if isinstance(self.base, type) else self.base[0].__name__
 
 
-def register_family(key, base, classes=(), aliases=None, *, snake_names=False, title=None, fold_case=False,
-                    optional=False, coerce=None, serializer=None):
+def register_family(
+    key,
+    base,
+    classes=(),
+    aliases=None,
+    *,
+    snake_names=False,
+    title=None,
+    fold_case=False,
+    optional=False,
+    coerce=None,
+    serializer=None,
+):
     """Declare a family and its built-in names (each family module calls this once, at import).
 
     Parameters
@@ -168,8 +191,7 @@ def register_keras_serializable(package="Custom", name=None):
 
     def decorator(obj):
         if isinstance(obj, type) and not hasattr(obj, "get_config"):
-            raise ValueError(f"Cannot register {obj.__name__}: a class needs a get_config() method to be "
-                             "serialized")
+            raise ValueError(f"Cannot register {obj.__name__}: a class needs a get_config() method to be serialized")
         key = f"{package}>{name if name is not None else obj.__name__}"
         _GLOBAL_CUSTOM_OBJECTS[key] = obj
         _GLOBAL_CUSTOM_NAMES[obj] = key
@@ -223,9 +245,11 @@ def lookup(name, family, custom_objects=None):
     obj = fam.builtin(name)
     if obj is None:
         case = " (in any case)" if fam.fold_case else ""
-        raise ValueError(f"Unknown {fam.title}: {name!r}. Known: {sorted(fam.names)}{case}. "
-                         f"A custom {fam.title} needs custom_objects={{{name!r}: ...}} or "
-                         "@ranvier.saving.register_keras_serializable()")
+        raise ValueError(
+            f"Unknown {fam.title}: {name!r}. Known: {sorted(fam.names)}{case}. "
+            f"A custom {fam.title} needs custom_objects={{{name!r}: ...}} or "
+            "@ranvier.saving.register_keras_serializable()"
+        )
     return obj
 
 
@@ -233,8 +257,10 @@ def _check_member(obj, fam, name):
     is_class = isinstance(obj, type)
     if (is_class and issubclass(obj, fam.base)) or (not is_class and fam.coerce is not None and callable(obj)):
         return obj
-    raise TypeError(f"{name!r} names {obj!r}, which is not a {fam.title} (a {fam.base_name()} subclass"
-                    f"{' or a function' if fam.coerce else ''})")
+    raise TypeError(
+        f"{name!r} names {obj!r}, which is not a {fam.title} (a {fam.base_name()} subclass"
+        f"{' or a function' if fam.coerce else ''})"
+    )
 
 
 def _instantiate(entry, config, fam, name):
@@ -275,8 +301,7 @@ def get(identifier, family, custom_objects=None):
     if fam.coerce is not None and callable(obj) and not isinstance(obj, type):
         return fam.coerce(obj)
     allowed = "None, " if fam.optional else ""
-    raise TypeError(f"{fam.title} must be {allowed}a name, a config dict or a {fam.base_name()}, "
-                    f"got {identifier!r}")
+    raise TypeError(f"{fam.title} must be {allowed}a name, a config dict or a {fam.base_name()}, got {identifier!r}")
 
 
 # --------------------------------------------------------------------- codec
@@ -293,8 +318,12 @@ def serialize(obj, family=None):
         if not isinstance(obj, fam.base) and not (fam.coerce is not None and isinstance(obj, types.FunctionType)):
             raise TypeError(f"serialize expects a {fam.title} ({fam.base_name()}), got {obj!r}")
     if isinstance(obj, types.FunctionType):
-        return {"module": obj.__module__, "class_name": "function", "config": obj.__name__,
-                "registered_name": get_registered_name(obj)}
+        return {
+            "module": obj.__module__,
+            "class_name": "function",
+            "config": obj.__name__,
+            "registered_name": get_registered_name(obj),
+        }
     cls = type(obj)
     config = {"class_name": cls.__name__, "config": obj.get_config()}
     registered = _registered_key(cls)
@@ -350,9 +379,18 @@ def serialize_keras_object(obj):
 
 
 # Keras 3 "module" values ("keras.losses", "ranvier.losses") -> family.
-_MODULE_FAMILIES = {"layers": "layer", "models": "model", "losses": "loss", "metrics": "metric",
-                    "optimizers": "optimizer", "schedules": "schedule", "activations": "activation",
-                    "initializers": "initializer", "regularizers": "regularizer", "constraints": "constraint"}
+_MODULE_FAMILIES = {
+    "layers": "layer",
+    "models": "model",
+    "losses": "loss",
+    "metrics": "metric",
+    "optimizers": "optimizer",
+    "schedules": "schedule",
+    "activations": "activation",
+    "initializers": "initializer",
+    "regularizers": "regularizer",
+    "constraints": "constraint",
+}
 
 
 def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module_objects=None):
@@ -364,8 +402,10 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
     ``safe_mode=True`` asks.
     """
     if safe_mode is not True:
-        raise NotImplementedError(f"deserialize_keras_object: safe_mode must be True (ranvier never "
-                                  f"evaluates code from a config), got {safe_mode!r}")
+        raise NotImplementedError(
+            f"deserialize_keras_object: safe_mode must be True (ranvier never "
+            f"evaluates code from a config), got {safe_mode!r}"
+        )
     if config is None or isinstance(config, _PLAIN_TYPES):
         return config
     if isinstance(config, (list, tuple)):
@@ -373,8 +413,10 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module
     if not isinstance(config, dict):
         raise TypeError(f"Could not parse config: {config!r}")
     if "class_name" not in config or "config" not in config:
-        return {key: deserialize_keras_object(value, custom_objects, module_objects=module_objects)
-                for key, value in config.items()}
+        return {
+            key: deserialize_keras_object(value, custom_objects, module_objects=module_objects)
+            for key, value in config.items()
+        }
     if module_objects:
         custom_objects = {**module_objects, **(custom_objects or {})}
     return deserialize(config, _family_of(config, custom_objects), custom_objects)
@@ -389,14 +431,19 @@ def _family_of(config, custom_objects):
     if config["class_name"] == "function":
         name = config.get("registered_name") or config["config"]
     custom = _custom(name, custom_objects) or _custom(config["class_name"], custom_objects)
-    matches = [fam.key for fam in sorted(_FAMILIES.values(), key=lambda fam: fam.key)
-               if (custom is not None and _is_member(custom, fam)) or (custom is None and fam.builtin(name))]
+    matches = [
+        fam.key
+        for fam in sorted(_FAMILIES.values(), key=lambda fam: fam.key)
+        if (custom is not None and _is_member(custom, fam)) or (custom is None and fam.builtin(name))
+    ]
     if len(matches) == 1:
         return matches[0]
     what = f"{len(matches)} families ({', '.join(matches)})" if matches else "no family"
-    raise ValueError(f"Cannot tell what {name!r} is: it belongs to {what}. Give its \"module\" "
-                     f"(\"keras.losses\") or use the family's deserialize (rv.losses.deserialize), "
-                     f"got {config!r}")
+    raise ValueError(
+        f'Cannot tell what {name!r} is: it belongs to {what}. Give its "module" '
+        f'("keras.losses") or use the family\'s deserialize (rv.losses.deserialize), '
+        f"got {config!r}"
+    )
 
 
 def _is_member(obj, fam):

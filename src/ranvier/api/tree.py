@@ -5,8 +5,8 @@ are structures or leaves; anything else, ``None`` included, is a leaf. Dicts
 are walked in sorted key order, as Keras does, so a dict keyed by input name
 flattens the same whatever order it was written in.
 """
-__all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map_structure",
-           "assert_same_structure"]
+
+__all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map_structure", "assert_same_structure"]
 
 
 def is_nested(structure):
@@ -63,10 +63,15 @@ def pack_sequence_as(structure, flat_sequence):
 
 def assert_same_structure(a, b):
     """Raise ValueError unless ``a`` and ``b`` nest the same containers with the same keys and lengths."""
+
     def check(x, y, path):
-        if is_nested(x) != is_nested(y) or (is_nested(x) and (
+        if is_nested(x) != is_nested(y) or (
+            is_nested(x)
+            and (
                 isinstance(x, dict) != isinstance(y, dict)
-                or [k for k, _ in _children(x)] != [k for k, _ in _children(y)])):
+                or [k for k, _ in _children(x)] != [k for k, _ in _children(y)]
+            )
+        ):
             where = "".join(f"[{k!r}]" for k in path) or "the root"
             raise ValueError(f"The two structures differ at {where}: {_describe(x)} vs {_describe(y)}")
         if is_nested(x):

@@ -1,5 +1,6 @@
 """Data helpers with Keras' semantics: one-hot labels, padded sequences, normalisation, seeding,
 downloads (``get_file``) and batch sources (``PyDataset``)."""
+
 import numbers
 
 import numpy as np
@@ -9,8 +10,7 @@ from .callbacks import Progbar
 from .file_utils import get_file
 from .py_dataset import PyDataset
 
-__all__ = ["to_categorical", "pad_sequences", "normalize", "set_random_seed", "Progbar", "get_file",
-           "PyDataset"]
+__all__ = ["to_categorical", "pad_sequences", "normalize", "set_random_seed", "Progbar", "get_file", "PyDataset"]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -46,8 +46,10 @@ def to_categorical(y, num_classes=None, dtype="float32"):
     elif isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or num_classes < 1:
         raise ValueError(f"to_categorical: num_classes must be a positive integer, got {num_classes!r}")
     elif labels.size and labels.max() >= num_classes:
-        raise ValueError(f"to_categorical: class label {labels.max()} is out of range for "
-                         f"num_classes={num_classes} (labels must be < num_classes)")
+        raise ValueError(
+            f"to_categorical: class label {labels.max()} is out of range for "
+            f"num_classes={num_classes} (labels must be < num_classes)"
+        )
     flat = labels.reshape(-1)
     out = np.zeros((flat.size, int(num_classes)), dtype=dtype)
     out[np.arange(flat.size), flat] = 1
@@ -87,8 +89,9 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         try:
             lengths.append(len(s))
         except TypeError:
-            raise ValueError(f"pad_sequences: sequences must be a list of sequences, got {s!r} at "
-                             f"position {i}") from None
+            raise ValueError(
+                f"pad_sequences: sequences must be a list of sequences, got {s!r} at position {i}"
+            ) from None
         if sample_shape is None and len(s):
             # The trailing shape comes from the first non-empty sequence, as in Keras.
             sample_shape = np.asarray(s).shape[1:]
@@ -99,20 +102,24 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         raise ValueError(f"pad_sequences: maxlen must be a positive integer or None, got {maxlen!r}")
     is_text = np.issubdtype(dtype, np.str_) or np.issubdtype(dtype, np.bytes_)
     if isinstance(value, str) and dtype is not object and not is_text:
-        raise ValueError(f"pad_sequences: dtype {dtype!r} cannot hold the string value {value!r}; "
-                         "use dtype=object for variable-length strings")
+        raise ValueError(
+            f"pad_sequences: dtype {dtype!r} cannot hold the string value {value!r}; "
+            "use dtype=object for variable-length strings"
+        )
     out = np.full((len(sequences), int(maxlen)) + sample_shape, value, dtype=dtype)
     for i, s in enumerate(sequences):
         if not len(s):
             continue
         kept = np.asarray(s[-maxlen:] if truncating == "pre" else s[:maxlen], dtype=dtype)
         if kept.shape[1:] != sample_shape:
-            raise ValueError(f"pad_sequences: the sequence at position {i} has items of shape {kept.shape[1:]}, "
-                             f"expected {sample_shape} (the shape of the first non-empty sequence's items)")
+            raise ValueError(
+                f"pad_sequences: the sequence at position {i} has items of shape {kept.shape[1:]}, "
+                f"expected {sample_shape} (the shape of the first non-empty sequence's items)"
+            )
         if padding == "post":
-            out[i, :len(kept)] = kept
+            out[i, : len(kept)] = kept
         else:
-            out[i, -len(kept):] = kept
+            out[i, -len(kept) :] = kept
     return out
 
 

@@ -1,4 +1,5 @@
 """Variable: a named weight array with its gradient."""
+
 import numpy as np
 
 __all__ = ["Variable", "grad_targets"]
@@ -52,8 +53,7 @@ class Variable:
         """Copy ``value`` into the variable (in place, so views stay valid)."""
         value = np.asarray(value)
         if value.shape != self.value.shape:
-            raise ValueError(f"Variable {self.name!r} has shape {self.value.shape}, "
-                             f"got a value of shape {value.shape}")
+            raise ValueError(f"Variable {self.name!r} has shape {self.value.shape}, got a value of shape {value.shape}")
         if not np.all(np.isfinite(value)):
             raise ValueError(f"Variable {self.name!r}: value contains NaN or inf")
         self.value[...] = value
@@ -112,6 +112,7 @@ class Variable:
             return np.array(self.value, dtype=dtype, copy=True)
         return self.value if dtype is None else self.value.astype(dtype, copy=False)
 
+
 def grad_targets(*variables):
     """``grad_target()`` of variables one kernel call writes together, with their one ``beta``.
 
@@ -137,8 +138,10 @@ def grad_targets(*variables):
         if beta is None:
             beta = b
         elif b != beta:
-            raise RuntimeError("grad_targets: variables written by one call must all be fresh or all be written "
-                               f"already this step, got {v.name} with beta {b} after beta {beta}")
+            raise RuntimeError(
+                "grad_targets: variables written by one call must all be fresh or all be written "
+                f"already this step, got {v.name} with beta {b} after beta {beta}"
+            )
         v._fresh = False
         grads.append(v.grad)
     return grads, 0.0 if beta is None else beta

@@ -5,6 +5,7 @@ it imports ``scipy.linalg`` (~200 ms). They load on first use instead, so that
 ``import ranvier`` stays fast: ``from ranvier.core import _dense`` gives a proxy
 that imports the real module when one of its functions is first looked up.
 """
+
 import importlib
 
 _BLAS_BOUND = frozenset({"_blas", "_dense", "_conv", "_maxout", "_recurrent"})

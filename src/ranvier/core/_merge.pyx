@@ -56,7 +56,7 @@ cdef const floating** _pointers(list arrays, const floating[:, ::1] like, bint w
     """
     cdef Py_ssize_t rows = like.shape[0], cols = like.shape[1], k
     cdef const floating[:, ::1] view
-    cdef floating[:, ::1] writable_view
+    cdef floating[:, ::1] _writable  # assigning it checks the array is writable
     if len(arrays) == 0:
         raise ValueError(f"{op}: {arg} must hold at least one array, got an empty list")
     cdef const floating** ptrs = <const floating**> malloc(len(arrays) * sizeof(floating*))
@@ -65,7 +65,7 @@ cdef const floating** _pointers(list arrays, const floating[:, ::1] like, bint w
     try:
         for k in range(len(arrays)):
             if writable:
-                writable_view = arrays[k]
+                _writable = arrays[k]
             view = arrays[k]
             if view.shape[0] != rows or view.shape[1] != cols:
                 raise ValueError(f"{op}: {arg}[{k}] must have shape ({rows}, {cols}), "

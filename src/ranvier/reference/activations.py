@@ -1,20 +1,45 @@
 """NumPy twins of ``ranvier.core._activations`` (same signatures, same kind codes)."""
+
 import numpy as np
 from scipy.special import erf, expit, log_softmax, softmax
 
 from ._beta import scale_by_beta
 
-__all__ = ["KINDS", "NEEDS_INPUT", "ROWWISE", "SELU_ALPHA", "SELU_SCALE", "activation_forward",
-           "bias_activation_forward", "activation_backward", "maxout_forward", "maxout_backward"]
+__all__ = [
+    "KINDS",
+    "NEEDS_INPUT",
+    "ROWWISE",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "activation_forward",
+    "bias_activation_forward",
+    "activation_backward",
+    "maxout_forward",
+    "maxout_backward",
+]
 
 KINDS = {
-    "linear": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "elu": 4, "selu": 5, "gelu": 6,
-    "gelu_tanh": 7, "softplus": 8, "softsign": 9, "swish": 10, "hard_sigmoid": 11,
-    "exponential": 12, "binary_step": 13, "softmax": 14, "log_softmax": 15,
+    "linear": 0,
+    "sigmoid": 1,
+    "tanh": 2,
+    "relu": 3,
+    "elu": 4,
+    "selu": 5,
+    "gelu": 6,
+    "gelu_tanh": 7,
+    "softplus": 8,
+    "softsign": 9,
+    "swish": 10,
+    "hard_sigmoid": 11,
+    "exponential": 12,
+    "binary_step": 13,
+    "softmax": 14,
+    "log_softmax": 15,
 }
 _NAMES = {v: k for k, v in KINDS.items()}
-NEEDS_INPUT = frozenset(KINDS[k] for k in ("elu", "selu", "gelu", "gelu_tanh", "softplus",
-                                           "softsign", "swish", "hard_sigmoid"))
+NEEDS_INPUT = frozenset(
+    KINDS[k] for k in ("elu", "selu", "gelu", "gelu_tanh", "softplus", "softsign", "swish", "hard_sigmoid")
+)
 ROWWISE = frozenset({KINDS["softmax"], KINDS["log_softmax"]})
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
@@ -42,7 +67,7 @@ def _f(name, x, a, b, c):
     if name == "gelu":
         return 0.5 * x * (1 + erf(x / np.sqrt(2)))
     if name == "gelu_tanh":
-        return 0.5 * x * (1 + np.tanh(_K0 * (x + _K1 * x ** 3)))
+        return 0.5 * x * (1 + np.tanh(_K0 * (x + _K1 * x**3)))
     if name == "softplus":
         return np.logaddexp(0, x)
     if name == "softsign":
@@ -76,7 +101,7 @@ def _df(name, dy, z, y, a, b, c):
     if name == "gelu":
         return dy * (0.5 * (1 + erf(z / np.sqrt(2))) + z * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi))
     if name == "gelu_tanh":
-        t = np.tanh(_K0 * (z + _K1 * z ** 3))
+        t = np.tanh(_K0 * (z + _K1 * z**3))
         return dy * 0.5 * (1 + t + z * (1 - t * t) * _K0 * (1 + 3 * _K1 * z * z))
     if name == "softplus":
         return dy * expit(z)

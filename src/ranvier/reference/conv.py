@@ -3,6 +3,7 @@
 Geometry: ``kh, kw`` kernel, ``sh, sw`` strides, ``dh, dw`` dilation, ``pt, pl``
 zero padding before the first row / column; reads past the input's end are zeros.
 """
+
 import numpy as np
 
 from ._beta import scale_by_beta
@@ -14,8 +15,12 @@ def _windows(kh, kw, sh, sw, dh, dw, oh, ow):
     """(ky, kx, row slice, column slice) of the padded input each kernel tap reads."""
     for ky in range(kh):
         for kx in range(kw):
-            yield (ky, kx, slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh),
-                   slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw))
+            yield (
+                ky,
+                kx,
+                slice(ky * dh, ky * dh + (oh - 1) * sh + 1, sh),
+                slice(kx * dw, kx * dw + (ow - 1) * sw + 1, sw),
+            )
 
 
 def _padded_shape(x_shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
@@ -28,7 +33,7 @@ def _padded_shape(x_shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
 def im2col(x, kh, kw, sh, sw, dh, dw, pt, pl, col, oh, ow, n_threads=1):
     n, h, w, c = x.shape
     xp = np.zeros(_padded_shape(x.shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow), x.dtype)
-    xp[:, pt:pt + h, pl:pl + w] = x
+    xp[:, pt : pt + h, pl : pl + w] = x
     view = col.reshape(n, oh, ow, kh, kw, c)
     for ky, kx, rows, cols in _windows(kh, kw, sh, sw, dh, dw, oh, ow):
         view[:, :, :, ky, kx] = xp[:, rows, cols]
@@ -40,7 +45,7 @@ def col2im(col, kh, kw, sh, sw, dh, dw, pt, pl, x, oh, ow, n_threads=1):
     view = col.reshape(n, oh, ow, kh, kw, c)
     for ky, kx, rows, cols in _windows(kh, kw, sh, sw, dh, dw, oh, ow):
         xp[:, rows, cols] += view[:, :, :, ky, kx]
-    x[...] = xp[:, pt:pt + h, pl:pl + w]
+    x[...] = xp[:, pt : pt + h, pl : pl + w]
 
 
 def _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow):
@@ -58,8 +63,7 @@ def conv2d_forward(x, kernel, bias, apply_relu, out, kh, kw, sh, sw, dh, dw, pt,
     out.reshape(-1, f)[...] = np.maximum(z, 0) if apply_relu else z
 
 
-def conv2d_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
-                    n_threads=1):
+def conv2d_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     n, oh, ow, f = dz.shape
     d = dz.reshape(-1, f)
     col = _columns(x, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow)

@@ -1,4 +1,5 @@
 """NumPy twin of ``ranvier.core._dense``."""
+
 import numpy as np
 
 from ._beta import scale_by_beta

@@ -3,6 +3,7 @@
 Output channel ``c * m + j`` is input channel c filtered by ``kernel[:, :, c, j]``
 (Keras layout ``(kh, kw, channels, m)``). Geometry as in ``ranvier.reference.conv``.
 """
+
 import numpy as np
 
 from ._beta import scale_by_beta
@@ -15,7 +16,7 @@ def _padded(x, geom, oh, ow):
     kh, kw, sh, sw, dh, dw, pt, pl = geom
     n, h, w, c = x.shape
     xp = np.zeros(_padded_shape(x.shape, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow), x.dtype)
-    xp[:, pt:pt + h, pl:pl + w] = x
+    xp[:, pt : pt + h, pl : pl + w] = x
     return xp
 
 
@@ -30,8 +31,7 @@ def depthwise_conv2d_forward(x, kernel, out, kh, kw, sh, sw, dh, dw, pt, pl, n_t
     out[...] = acc.reshape(out.shape)
 
 
-def depthwise_conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
-                              n_threads=1):
+def depthwise_conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
     geom = (kh, kw, sh, sw, dh, dw, pt, pl)
     n, oh, ow, _ = dz.shape
     h, w, c, m = x.shape[1], x.shape[2], kernel.shape[2], kernel.shape[3]
@@ -43,4 +43,4 @@ def depthwise_conv2d_backward(x, kernel, dz, dkernel, dx, beta, need_dx, kh, kw,
         dkernel[ky, kx] += np.einsum("nyxc,nyxcm->cm", xp[:, rows, cols], dz5)
         dxp[:, rows, cols] += np.einsum("nyxcm,cm->nyxc", dz5, kernel[ky, kx])
     if need_dx:
-        dx[...] = dxp[:, pt:pt + h, pl:pl + w]
+        dx[...] = dxp[:, pt : pt + h, pl : pl + w]

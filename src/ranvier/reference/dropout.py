@@ -1,4 +1,5 @@
 """NumPy twin of ``ranvier.core._dropout``: the same counter-based random numbers, bit for bit."""
+
 import numpy as np
 
 __all__ = ["keep_mask", "dropout_forward", "dropout_backward", "normal_fill"]

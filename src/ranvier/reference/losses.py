@@ -1,19 +1,34 @@
 """NumPy twins of ``ranvier.core._losses`` (same signatures, same kind codes)."""
+
 import numpy as np
 from scipy.special import expit, log_softmax, softmax
 
-__all__ = ["ELEMENTWISE", "CATEGORICAL", "SPARSE", "elementwise_loss", "categorical_loss",
-           "sparse_categorical_loss"]
+__all__ = ["ELEMENTWISE", "CATEGORICAL", "SPARSE", "elementwise_loss", "categorical_loss", "sparse_categorical_loss"]
 
 ELEMENTWISE = {
-    "mean_squared_error": 0, "mean_absolute_error": 1, "half_squared_error": 2,
-    "binary_crossentropy": 3, "binary_crossentropy_logits": 4, "binary_crossentropy_fused": 5,
-    "hinge": 6, "squared_hinge": 7, "huber": 8, "log_cosh": 9, "kl_divergence": 10,
+    "mean_squared_error": 0,
+    "mean_absolute_error": 1,
+    "half_squared_error": 2,
+    "binary_crossentropy": 3,
+    "binary_crossentropy_logits": 4,
+    "binary_crossentropy_fused": 5,
+    "hinge": 6,
+    "squared_hinge": 7,
+    "huber": 8,
+    "log_cosh": 9,
+    "kl_divergence": 10,
 }
-CATEGORICAL = {"categorical_crossentropy": 0, "categorical_crossentropy_logits": 1,
-               "categorical_crossentropy_fused": 2, "categorical_hinge": 3}
-SPARSE = {"sparse_categorical_crossentropy": 0, "sparse_categorical_crossentropy_logits": 1,
-          "sparse_categorical_crossentropy_fused": 2}
+CATEGORICAL = {
+    "categorical_crossentropy": 0,
+    "categorical_crossentropy_logits": 1,
+    "categorical_crossentropy_fused": 2,
+    "categorical_hinge": 3,
+}
+SPARSE = {
+    "sparse_categorical_crossentropy": 0,
+    "sparse_categorical_crossentropy_logits": 1,
+    "sparse_categorical_crossentropy_fused": 2,
+}
 _E = {v: k for k, v in ELEMENTWISE.items()}
 _C = {v: k for k, v in CATEGORICAL.items()}
 
@@ -93,13 +108,11 @@ def categorical_loss(kind, y_true, y_pred, sample_weight, eps, scale, losses, gr
     return _finish(v, d, sample_weight, scale, losses, grad, need_grad)
 
 
-def sparse_categorical_loss(kind, labels, y_pred, sample_weight, eps, scale, losses, grad, need_grad,
-                            n_threads):
+def sparse_categorical_loss(kind, labels, y_pred, sample_weight, eps, scale, losses, grad, need_grad, n_threads):
     """See ``ranvier.core._losses.sparse_categorical_loss``."""
     k = y_pred.shape[1]
     if len(labels) and (labels.min() < 0 or labels.max() >= k):
         raise ValueError(f"sparse_categorical_loss: labels must be in [0, {k}), got {labels.max()}")
     onehot = np.zeros_like(y_pred)
     onehot[np.arange(len(labels)), labels] = 1
-    return categorical_loss(kind, onehot, y_pred, sample_weight, eps, scale, losses, grad, need_grad,
-                            n_threads)
+    return categorical_loss(kind, onehot, y_pred, sample_weight, eps, scale, losses, grad, need_grad, n_threads)

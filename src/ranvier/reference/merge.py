@@ -1,4 +1,5 @@
 """NumPy twin of ``ranvier.core._merge``: the same folds in the same order, bit for bit."""
+
 import numpy as np
 
 __all__ = ["add", "average", "multiply", "maximum", "minimum", "select_backward", "multiply_backward"]

@@ -3,6 +3,7 @@
 Written independently of the compiled core (NumPy only, Keras' formulas), so
 that agreement between the two is evidence, not tautology.
 """
+
 import numpy as np
 
 __all__ = ["ReferenceMLP"]
@@ -30,9 +31,22 @@ class ReferenceMLP:
         ``[W1, b1, W2, b2, ...]`` to start from (copied); glorot-uniform otherwise.
     """
 
-    def __init__(self, sizes, hidden="relu", optimizer="adam", learning_rate=1e-3, momentum=0.0,
-                 nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-7, weight_decay=0.0,
-                 weights=None, seed=0, dtype=np.float32):
+    def __init__(
+        self,
+        sizes,
+        hidden="relu",
+        optimizer="adam",
+        learning_rate=1e-3,
+        momentum=0.0,
+        nesterov=False,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-7,
+        weight_decay=0.0,
+        weights=None,
+        seed=0,
+        dtype=np.float32,
+    ):
         self.act, self.dact = _HIDDEN[hidden]
         self.optimizer, self.lr, self.momentum, self.nesterov = optimizer, learning_rate, momentum, nesterov
         self.b1, self.b2, self.eps, self.wd = beta_1, beta_2, epsilon, weight_decay
@@ -92,7 +106,7 @@ class ReferenceMLP:
                 else:
                     p -= self.lr * g
             else:
-                alpha = self.lr * np.sqrt(1 - self.b2 ** self.t) / (1 - self.b1 ** self.t)
+                alpha = self.lr * np.sqrt(1 - self.b2**self.t) / (1 - self.b1**self.t)
                 m += (1 - self.b1) * (g - m)
                 v += (1 - self.b2) * (g * g - v)
                 p -= alpha * m / (np.sqrt(v) + self.eps)

@@ -1,10 +1,16 @@
 """NumPy twin of ``ranvier.core._norm`` (same signatures, writes into the outputs)."""
+
 import numpy as np
 
 from ._beta import scale_by_beta
 
-__all__ = ["batch_norm_train_forward", "batch_norm_inference_forward", "batch_norm_backward",
-           "layer_norm_forward", "layer_norm_backward"]
+__all__ = [
+    "batch_norm_train_forward",
+    "batch_norm_inference_forward",
+    "batch_norm_backward",
+    "layer_norm_forward",
+    "layer_norm_backward",
+]
 
 
 def _accumulate(grad, value, grad_beta):
@@ -13,8 +19,7 @@ def _accumulate(grad, value, grad_beta):
         grad += value
 
 
-def batch_norm_train_forward(x, gamma, beta, epsilon, momentum, out, mean, var, moving_mean, moving_var,
-                             n_threads=1):
+def batch_norm_train_forward(x, gamma, beta, epsilon, momentum, out, mean, var, moving_mean, moving_var, n_threads=1):
     if x.shape[0] == 0:
         raise ValueError("batch_norm_train_forward: the batch statistics need at least one row")
     x64 = x.astype(np.float64)
@@ -31,8 +36,9 @@ def batch_norm_inference_forward(x, mean, var, gamma, beta, epsilon, out, n_thre
     out[:] = (x - mean.astype(np.float64)) / np.sqrt(var.astype(np.float64) + epsilon) * gamma + beta
 
 
-def batch_norm_backward(x, dy, mean, var, gamma, epsilon, dgamma, dbeta, dx, grad_beta,
-                        batch_stats, need_dx, n_threads=1):
+def batch_norm_backward(
+    x, dy, mean, var, gamma, epsilon, dgamma, dbeta, dx, grad_beta, batch_stats, need_dx, n_threads=1
+):
     inv = 1.0 / np.sqrt(var.astype(np.float64) + epsilon)
     xhat = (x - mean.astype(np.float64)) * inv
     dy64 = dy.astype(np.float64)
@@ -53,8 +59,7 @@ def layer_norm_forward(x, gamma, beta, epsilon, out, mean, var, n_threads=1):
     out[:] = (x64 - mu) / np.sqrt(v + epsilon) * gamma + beta
 
 
-def layer_norm_backward(x, dy, mean, var, gamma, epsilon, dgamma, dbeta, dx, grad_beta, need_dx,
-                        n_threads=1):
+def layer_norm_backward(x, dy, mean, var, gamma, epsilon, dgamma, dbeta, dx, grad_beta, need_dx, n_threads=1):
     inv = 1.0 / np.sqrt(var.astype(np.float64)[:, None] + epsilon)
     xhat = (x - mean.astype(np.float64)[:, None]) * inv
     dy64 = dy.astype(np.float64)

@@ -1,10 +1,18 @@
 """NumPy twin of ``ranvier.core._optim``: the same updates, unfused, in place."""
+
 import math
 
 import numpy as np
 
-__all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
-           "adam_update", "adamw_update", "sum_squares"]
+__all__ = [
+    "sgd_update",
+    "adagrad_update",
+    "rmsprop_update",
+    "adadelta_update",
+    "adam_update",
+    "adamw_update",
+    "sum_squares",
+]
 
 
 def _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments):
@@ -15,8 +23,20 @@ def _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments):
     return out
 
 
-def sgd_update(w, g, velocity, learning_rate, momentum, nesterov, clipvalue, weight_decay,
-               n_decay, grad_scale, segments, n_threads=1):
+def sgd_update(
+    w,
+    g,
+    velocity,
+    learning_rate,
+    momentum,
+    nesterov,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
     g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     if momentum == 0:
         w -= learning_rate * g
@@ -25,21 +45,37 @@ def sgd_update(w, g, velocity, learning_rate, momentum, nesterov, clipvalue, wei
     w += momentum * velocity - learning_rate * g if nesterov else velocity
 
 
-def adagrad_update(w, g, accumulator, learning_rate, epsilon, clipvalue, weight_decay, n_decay,
-                   grad_scale, segments, n_threads=1):
+def adagrad_update(
+    w, g, accumulator, learning_rate, epsilon, clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1
+):
     g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     accumulator += g * g
     w -= learning_rate * g / np.sqrt(accumulator + epsilon)
 
 
-def rmsprop_update(w, g, velocity, momentum_buffer, average_gradient, learning_rate, rho,
-                   momentum, epsilon, centered, clipvalue, weight_decay, n_decay, grad_scale,
-                   segments, n_threads=1):
+def rmsprop_update(
+    w,
+    g,
+    velocity,
+    momentum_buffer,
+    average_gradient,
+    learning_rate,
+    rho,
+    momentum,
+    epsilon,
+    centered,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
     g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     velocity[...] = rho * velocity + (1 - rho) * g * g
     if centered:
         average_gradient[...] = rho * average_gradient + (1 - rho) * g
-        denominator = velocity - average_gradient ** 2 + epsilon
+        denominator = velocity - average_gradient**2 + epsilon
     else:
         denominator = velocity + epsilon
     increment = learning_rate * g / np.sqrt(denominator)
@@ -49,8 +85,21 @@ def rmsprop_update(w, g, velocity, momentum_buffer, average_gradient, learning_r
     w -= increment
 
 
-def adadelta_update(w, g, accumulated_grad, accumulated_delta, learning_rate, rho, epsilon,
-                    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1):
+def adadelta_update(
+    w,
+    g,
+    accumulated_grad,
+    accumulated_delta,
+    learning_rate,
+    rho,
+    epsilon,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
     g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     accumulated_grad[...] = rho * accumulated_grad + (1 - rho) * g * g
     delta = -np.sqrt(accumulated_delta + epsilon) * g / np.sqrt(accumulated_grad + epsilon)
@@ -58,21 +107,55 @@ def adadelta_update(w, g, accumulated_grad, accumulated_delta, learning_rate, rh
     w += learning_rate * delta
 
 
-def adam_update(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad,
-                clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1):
+def adam_update(
+    w,
+    g,
+    m,
+    v,
+    vhat,
+    learning_rate,
+    beta_1,
+    beta_2,
+    epsilon,
+    step,
+    amsgrad,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
     g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad)
 
 
-def adamw_update(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad,
-                 clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1):
+def adamw_update(
+    w,
+    g,
+    m,
+    v,
+    vhat,
+    learning_rate,
+    beta_1,
+    beta_2,
+    epsilon,
+    step,
+    amsgrad,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
     g = _gradient(w, g, clipvalue, 0.0, n_decay, grad_scale, segments)
     w[:n_decay] -= w[:n_decay] * (learning_rate * weight_decay)
     _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad)
 
 
 def _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad):
-    alpha = learning_rate * math.sqrt(1 - beta_2 ** step) / (1 - beta_1 ** step)
+    alpha = learning_rate * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
     m += (g - m) * (1 - beta_1)
     v += (g * g - v) * (1 - beta_2)
     second = v
@@ -84,5 +167,5 @@ def _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, a
 
 def sum_squares(x, segments, out, n_threads=1):
     for k in range(len(out)):
-        part = x[segments[k]:segments[k + 1]].astype(np.float64)
+        part = x[segments[k] : segments[k + 1]].astype(np.float64)
         out[k] = np.dot(part, part)

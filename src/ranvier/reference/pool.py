@@ -3,6 +3,7 @@
 Geometry: ``ph, pw`` window, ``sh, sw`` strides, ``pt, pl`` padding before the
 first row / column; padding never wins a max and is not counted in an average.
 """
+
 import numpy as np
 
 __all__ = ["max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
@@ -13,7 +14,7 @@ def _padded(a, fill, ph, pw, sh, sw, pt, pl, oh, ow):
     hp = max(pt + h, (oh - 1) * sh + ph)
     wp = max(pl + w, (ow - 1) * sw + pw)
     out = np.full((n, hp, wp, c), fill, dtype=a.dtype)
-    out[:, pt:pt + h, pl:pl + w] = a
+    out[:, pt : pt + h, pl : pl + w] = a
     return out
 
 
@@ -69,4 +70,4 @@ def avg_pool2d_backward(dy, ph, pw, sh, sw, pt, pl, dx, n_threads=1):
     dxp = _padded(np.zeros_like(dx), 0, ph, pw, sh, sw, pt, pl, oh, ow)
     for _, _, r, s in _taps(ph, pw, sh, sw, oh, ow):
         dxp[:, r, s] += g
-    dx[...] = dxp[:, pt:pt + h, pl:pl + w]
+    dx[...] = dxp[:, pt : pt + h, pl : pl + w]

@@ -1,10 +1,18 @@
 """NumPy twin of ``ranvier.core._recurrent`` (same signatures, time-major layout)."""
+
 import numpy as np
 
 from ._beta import scale_by_beta
 
-__all__ = ["ACTIVATIONS", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
-           "simple_rnn_forward", "simple_rnn_backward"]
+__all__ = [
+    "ACTIVATIONS",
+    "lstm_forward",
+    "lstm_backward",
+    "gru_forward",
+    "gru_backward",
+    "simple_rnn_forward",
+    "simple_rnn_backward",
+]
 
 ACTIVATIONS = {"linear": 0, "tanh": 1, "sigmoid": 2, "relu": 3, "hard_sigmoid": 4}
 
@@ -45,8 +53,7 @@ def _backprop_state(dgr, U, rec_mask, dh):
     dh += g * rec_mask if rec_mask.shape[0] else g
 
 
-def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
-                  need_dx):
+def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx):
     T, B, n_in = x.shape
     hs = (h_rec if rec_mask.shape[0] else h[:T]).reshape(T * B, -1)
     scale_by_beta(dkernel, beta)
@@ -63,15 +70,29 @@ def _weight_grads(x, h, h_rec, rec_mask, dgx, dgr, kernel, dkernel, drecurrent_k
         dx[...] = (dgx.reshape(T * B, -1) @ kernel.T).reshape(dx.shape)
 
 
-def lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c, act_c, h_rec,
-                 activation, recurrent_activation, n_threads=1):
+def lstm_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    mask,
+    rec_mask,
+    gates,
+    h,
+    c,
+    act_c,
+    h_rec,
+    activation,
+    recurrent_activation,
+    n_threads=1,
+):
     T = x.shape[0]
     u = h.shape[2]
     act, ract = _FORWARD[activation], _FORWARD[recurrent_activation]
     gates[...] = (x @ kernel).reshape(gates.shape)
     for t in range(T):
         z = gates[t] + _rec_input(h, rec_mask, h_rec, t) @ recurrent_kernel + bias
-        i, f, g, o = ract(z[:, :u]), ract(z[:, u:2 * u]), act(z[:, 2 * u:3 * u]), ract(z[:, 3 * u:])
+        i, f, g, o = ract(z[:, :u]), ract(z[:, u : 2 * u]), act(z[:, 2 * u : 3 * u]), ract(z[:, 3 * u :])
         cn = f * c[t] + i * g
         ac = act(cn)
         gates[t] = np.concatenate([i, f, g, o], axis=1)
@@ -84,18 +105,41 @@ def lstm_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, h, c,
             act_c[t] *= keep
 
 
-def lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_c, h_rec, dh_seq,
-                  dh, dc, dgates, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                  activation, recurrent_activation, n_threads=1):
+def lstm_backward(
+    x,
+    kernel,
+    recurrent_kernel,
+    mask,
+    rec_mask,
+    gates,
+    h,
+    c,
+    act_c,
+    h_rec,
+    dh_seq,
+    dh,
+    dc,
+    dgates,
+    dkernel,
+    drecurrent_kernel,
+    dbias,
+    dx,
+    beta,
+    need_dx,
+    activation,
+    recurrent_activation,
+    n_threads=1,
+):
     T = x.shape[0]
     u = h.shape[2]
     dact, dract = _DERIV[activation], _DERIV[recurrent_activation]
     for t in range(T - 1, -1, -1):
         dht = dh + dh_seq[t] if dh_seq.shape[0] else dh.copy()
-        i, f, g, o = (gates[t][:, k * u:(k + 1) * u] for k in range(4))
+        i, f, g, o = (gates[t][:, k * u : (k + 1) * u] for k in range(4))
         dct = dc + dht * o * dact(act_c[t])
-        dgt = np.concatenate([dct * g * dract(i), dct * c[t] * dract(f), dct * i * dact(g),
-                              dht * act_c[t] * dract(o)], axis=1)
+        dgt = np.concatenate(
+            [dct * g * dract(i), dct * c[t] * dract(f), dct * i * dact(g), dht * act_c[t] * dract(o)], axis=1
+        )
         dc_new = dct * f
         keep = _keep(mask, t)
         if keep is not None:
@@ -107,12 +151,24 @@ def lstm_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, h, c, act_
         dc[...] = dc_new
         dgates[t] = dgt
         _backprop_state(dgt, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
-                  need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx)
 
 
-def gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h, h_rec,
-                activation, recurrent_activation, n_threads=1):
+def gru_forward(
+    x,
+    kernel,
+    recurrent_kernel,
+    bias,
+    mask,
+    rec_mask,
+    gates,
+    rec,
+    h,
+    h_rec,
+    activation,
+    recurrent_activation,
+    n_threads=1,
+):
     T = x.shape[0]
     u = h.shape[2]
     act, ract = _FORWARD[activation], _FORWARD[recurrent_activation]
@@ -121,10 +177,10 @@ def gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h
         rec[t] = _rec_input(h, rec_mask, h_rec, t) @ recurrent_kernel
         rp = rec[t] + bias[1]
         z = ract(xp[t, :, :u] + rp[:, :u])
-        r = ract(xp[t, :, u:2 * u] + rp[:, u:2 * u])
-        hh = act(xp[t, :, 2 * u:] + r * rp[:, 2 * u:])
+        r = ract(xp[t, :, u : 2 * u] + rp[:, u : 2 * u])
+        hh = act(xp[t, :, 2 * u :] + r * rp[:, 2 * u :])
         gates[t] = np.concatenate([z, r, hh], axis=1)
-        rec[t, :, 2 * u:] = rp[:, 2 * u:]
+        rec[t, :, 2 * u :] = rp[:, 2 * u :]
         h[t + 1] = z * h[t] + (1 - z) * hh
         keep = _keep(mask, t)
         if keep is not None:
@@ -133,18 +189,39 @@ def gru_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, gates, rec, h
             rec[t] *= keep
 
 
-def gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_rec, dh_seq, dh,
-                 dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
-                 activation, recurrent_activation, n_threads=1):
+def gru_backward(
+    x,
+    kernel,
+    recurrent_kernel,
+    mask,
+    rec_mask,
+    gates,
+    rec,
+    h,
+    h_rec,
+    dh_seq,
+    dh,
+    dgates,
+    drec,
+    dkernel,
+    drecurrent_kernel,
+    dbias,
+    dx,
+    beta,
+    need_dx,
+    activation,
+    recurrent_activation,
+    n_threads=1,
+):
     T = x.shape[0]
     u = h.shape[2]
     dact, dract = _DERIV[activation], _DERIV[recurrent_activation]
     for t in range(T - 1, -1, -1):
         dht = dh + dh_seq[t] if dh_seq.shape[0] else dh.copy()
-        z, r, hh = (gates[t][:, k * u:(k + 1) * u] for k in range(3))
+        z, r, hh = (gates[t][:, k * u : (k + 1) * u] for k in range(3))
         dz = dht * (h[t] - hh) * dract(z)
         dah = dht * (1 - z) * dact(hh)
-        dr = dah * rec[t][:, 2 * u:] * dract(r)
+        dr = dah * rec[t][:, 2 * u :] * dract(r)
         dgx = np.concatenate([dz, dr, dah], axis=1)
         dgr = np.concatenate([dz, dr, dah * r], axis=1)
         keep = _keep(mask, t)
@@ -156,12 +233,10 @@ def gru_backward(x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h_r
             dh[...] = dht * z
         dgates[t], drec[t] = dgx, dgr
         _backprop_state(dgr, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, drec, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
-                  need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, drec, kernel, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx)
 
 
-def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec,
-                       activation, n_threads=1):
+def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, h_rec, activation, n_threads=1):
     T = x.shape[0]
     act = _FORWARD[activation]
     z[...] = (x @ kernel).reshape(z.shape)
@@ -173,8 +248,26 @@ def simple_rnn_forward(x, kernel, recurrent_kernel, bias, mask, rec_mask, z, h, 
             h[t + 1] = np.where(keep, h[t + 1], h[t])
 
 
-def simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, dh_seq, dh,
-                        dgates, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx, activation, n_threads=1):
+def simple_rnn_backward(
+    x,
+    kernel,
+    recurrent_kernel,
+    mask,
+    rec_mask,
+    h,
+    h_rec,
+    dh_seq,
+    dh,
+    dgates,
+    dkernel,
+    drecurrent_kernel,
+    dbias,
+    dx,
+    beta,
+    need_dx,
+    activation,
+    n_threads=1,
+):
     T = x.shape[0]
     dact = _DERIV[activation]
     for t in range(T - 1, -1, -1):
@@ -188,5 +281,4 @@ def simple_rnn_backward(x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec, d
             dh[...] = 0
         dgates[t] = dgt
         _backprop_state(dgt, recurrent_kernel, rec_mask, dh)
-    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta,
-                  need_dx)
+    _weight_grads(x, h, h_rec, rec_mask, dgates, dgates, kernel, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx)

@@ -18,6 +18,7 @@ Random layers (Dropout, noise, recurrent dropout) replay their generator at
 every call of one check, so their gradient is checked with a fixed mask, in
 training mode.
 """
+
 import contextlib
 import copy
 import json
@@ -35,9 +36,21 @@ __all__ = ["check_layer", "CHECKS"]
 CHECKS = ("config", "symbolic", "gradient", "save", "threads")
 
 
-def check_layer(layer_cls, init_kwargs=None, input_shape=(2, 3), input_dtype=None, input_data=None, *,
-                checks=CHECKS, training=True, check_input_gradient=True, tol=1e-6, max_checks=None, seed=0,
-                custom_objects=None):
+def check_layer(
+    layer_cls,
+    init_kwargs=None,
+    input_shape=(2, 3),
+    input_dtype=None,
+    input_data=None,
+    *,
+    checks=CHECKS,
+    training=True,
+    check_input_gradient=True,
+    tol=1e-6,
+    max_checks=None,
+    seed=0,
+    custom_objects=None,
+):
     """Run the layer contract on ``layer_cls``; raise ``AssertionError`` naming the check that fails.
 
     Parameters
@@ -79,11 +92,13 @@ def check_layer(layer_cls, init_kwargs=None, input_shape=(2, 3), input_dtype=Non
         raise ValueError(f"check_layer: checks must be among {CHECKS}, got {sorted(unknown)}")
     shape = [tuple(s) for s in input_shape] if isinstance(input_shape, list) else tuple(input_shape)
     case = _Case(layer_cls, init_kwargs or {}, shape, input_dtype, input_data, training, seed)
-    runs = {"config": lambda: _check_config(case),
-            "symbolic": lambda: _check_symbolic(case),
-            "gradient": lambda: _check_gradient(case, check_input_gradient, tol, max_checks),
-            "save": lambda: _check_save(case, {layer_cls.__name__: layer_cls, **(custom_objects or {})}),
-            "threads": lambda: _check_threads(case)}
+    runs = {
+        "config": lambda: _check_config(case),
+        "symbolic": lambda: _check_symbolic(case),
+        "gradient": lambda: _check_gradient(case, check_input_gradient, tol, max_checks),
+        "save": lambda: _check_save(case, {layer_cls.__name__: layer_cls, **(custom_objects or {})}),
+        "threads": lambda: _check_threads(case),
+    }
     for name in CHECKS:
         if name in checks:
             try:
@@ -167,8 +182,11 @@ def _sublayers(layer):
 @contextlib.contextmanager
 def _replayed_randomness(layer):
     """Within the block every ``layer.call`` draws the same random numbers (same dropout mask)."""
-    generators = [(sub._rng, sub._rng.bit_generator.state) for sub in _sublayers(layer)
-                  if isinstance(getattr(sub, "_rng", None), np.random.Generator)]
+    generators = [
+        (sub._rng, sub._rng.bit_generator.state)
+        for sub in _sublayers(layer)
+        if isinstance(getattr(sub, "_rng", None), np.random.Generator)
+    ]
     call = layer.call
 
     def replaying_call(*args, **kwargs):
@@ -193,7 +211,8 @@ def _check_config(case):
         raise AssertionError(f"get_config() is not JSON-able ({exc})") from None
     clone = type(layer).from_config(copy.deepcopy(as_json))
     assert _json(clone.get_config()) == as_json, (
-        f"from_config(get_config()).get_config() differs: {_json(clone.get_config())} != {as_json}")
+        f"from_config(get_config()).get_config() differs: {_json(clone.get_config())} != {as_json}"
+    )
     clone(x)
     try:
         clone.set_weights(layer.get_weights())
@@ -222,8 +241,15 @@ def _check_gradient(case, check_input_gradient, tol, max_checks):
         shapes = [(None,) + a.shape[1:] for a in _flat(x)]
         layer._build_once(shapes if case.multi else shapes[0])
         with _replayed_randomness(layer):
-            check_gradients(layer, x, training=case.training, check_inputs=check_input_gradient and not case.int_input,
-                            tol=tol, max_checks=max_checks, seed=0)
+            check_gradients(
+                layer,
+                x,
+                training=case.training,
+                check_inputs=check_input_gradient and not case.int_input,
+                tol=tol,
+                max_checks=max_checks,
+                seed=0,
+            )
     finally:
         config.set_floatx(previous)
 
@@ -269,8 +295,9 @@ def _check_threads(case):
                     if layer._traced:
                         dx = _tracing.backpropagate(cache, dy)
                     else:
-                        dx = layer.backward(dy if isinstance(out, (list, tuple)) else dy[0], cache,
-                                            need_input_grad=not case.int_input)
+                        dx = layer.backward(
+                            dy if isinstance(out, (list, tuple)) else dy[0], cache, need_input_grad=not case.int_input
+                        )
                 results.append((_copies(out), _copies(dx), [v.grad.copy() for v in layer.trainable_weights]))
     finally:
         config.set_num_threads(threads)

@@ -7,6 +7,7 @@ by the relative error ``|a - n| / max(|a| + |n|, tiny)`` over each array
 eps = 1e-6 a correct backward gives errors around 1e-9; anything above
 1e-6 is a bug.
 """
+
 import numpy as np
 
 from ..api.layers import _tracing
@@ -87,15 +88,29 @@ def _numeric(array, loss_fn, eps, idx):
 def _require_float64(variables, arrays):
     for v in variables:
         if v.dtype != np.float64:
-            raise ValueError(f"check_gradients needs float64 weights ({v.name} is {v.dtype}): build with "
-                             "dtype='float64' or after rv.config.set_floatx('float64')")
+            raise ValueError(
+                f"check_gradients needs float64 weights ({v.name} is {v.dtype}): build with "
+                "dtype='float64' or after rv.config.set_floatx('float64')"
+            )
     for a in arrays:
         if a.dtype.kind == "f" and a.dtype != np.float64:
             raise ValueError(f"check_gradients needs float64 inputs, got {a.dtype}")
 
 
-def check_gradients(model_or_layer, x, y=None, *, loss=None, eps=1e-6, tol=1e-6, training=True,
-                    check_inputs=True, max_checks=None, seed=0, raise_on_failure=True):
+def check_gradients(
+    model_or_layer,
+    x,
+    y=None,
+    *,
+    loss=None,
+    eps=1e-6,
+    tol=1e-6,
+    training=True,
+    check_inputs=True,
+    max_checks=None,
+    seed=0,
+    raise_on_failure=True,
+):
     """Compare backprop's gradients with central finite differences, in float64.
 
     Parameters

@@ -4,6 +4,7 @@ Ran once at commit dd1ef89 (before the serialization registry):
 ``PYTHONPATH=src python tests/api/data/make_fixtures.py tests/api/data``. Do not re-run it with newer
 code: the point of the files is that they were written by the old code.
 """
+
 import os
 import sys
 
@@ -42,11 +43,21 @@ rng = np.random.default_rng(0)
 rv.config.set_random_seed(0)
 x = rng.standard_normal((64, 6)).astype(np.float32)
 y = rng.integers(0, 3, 64)
-m = rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
-                   rv.layers.BatchNormalization(), rv.layers.Dropout(0.2, seed=3),
-                   rv.layers.Dense(3, activation="softmax")], name="mlp")
-m.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
-          metrics=["accuracy", rv.metrics.SparseTopKCategoricalAccuracy(k=2)])
+m = rv.Sequential(
+    [
+        rv.layers.Input((6,)),
+        rv.layers.Dense(8, activation="relu", kernel_regularizer="l2"),
+        rv.layers.BatchNormalization(),
+        rv.layers.Dropout(0.2, seed=3),
+        rv.layers.Dense(3, activation="softmax"),
+    ],
+    name="mlp",
+)
+m.compile(
+    optimizer=rv.optimizers.Adam(1e-2),
+    loss="sparse_categorical_crossentropy",
+    metrics=["accuracy", rv.metrics.SparseTopKCategoricalAccuracy(k=2)],
+)
 m.fit(x, y, epochs=2, batch_size=16, verbose=0)
 m.save(os.path.join(out, "sequential_mlp.ranvier"))
 # One more step, taken here, must match one taken on the reloaded model: that checks that the
@@ -55,8 +66,14 @@ m.save(os.path.join(out, "sequential_mlp.ranvier"))
 before = m.predict(x[:8], verbose=0)
 m.layers[2]._rng = None  # the dropout masks restart from seed=3, as in a freshly loaded model
 m.train_on_batch(x[:16], y[:16])
-np.savez(os.path.join(out, "sequential_mlp.expected.npz"), x=x[:8], y=before,
-         x_train=x[:16], y_train=y[:16], y_after_step=m.predict(x[:8], verbose=0))
+np.savez(
+    os.path.join(out, "sequential_mlp.expected.npz"),
+    x=x[:8],
+    y=before,
+    x_train=x[:16],
+    y_train=y[:16],
+    y_after_step=m.predict(x[:8], verbose=0),
+)
 
 inp = rv.layers.Input((6,))
 shared = rv.layers.Dense(5, activation="tanh", name="shared")
@@ -71,18 +88,32 @@ y1 = f.get_layer("shared")(f.get_layer("to_shared")(f.get_layer("branch_b")(f_x)
 np.savez(os.path.join(out, "functional_shared.expected.npz"), x=f_x, y=f.predict(f_x, verbose=0), y1=y1)
 
 seq = rng.standard_normal((4, 5, 3)).astype(np.float32)
-lstm = rv.Sequential([rv.layers.Input((5, 3)), rv.layers.LSTM(4, return_sequences=True),
-                      rv.layers.LSTM(3), rv.layers.Dense(2, kernel_constraint="max_norm",
-                                                         activation=rv.activations.get(
-                                                             {"class_name": "relu", "config": {"max_value": 6.0}}))],
-                     name="lstm")
+lstm = rv.Sequential(
+    [
+        rv.layers.Input((5, 3)),
+        rv.layers.LSTM(4, return_sequences=True),
+        rv.layers.LSTM(3),
+        rv.layers.Dense(
+            2,
+            kernel_constraint="max_norm",
+            activation=rv.activations.get({"class_name": "relu", "config": {"max_value": 6.0}}),
+        ),
+    ],
+    name="lstm",
+)
 schedule = rv.optimizers.schedules.ExponentialDecay(0.01, decay_steps=10, decay_rate=0.9)
 lstm.compile(optimizer=rv.optimizers.SGD(schedule), loss=rv.losses.Huber(delta=0.5), metrics=["mae"])
 lstm.fit(seq, rng.standard_normal((4, 2)).astype(np.float32), epochs=2, verbose=0)
 save(lstm, "lstm", seq)
 
-wrap = rv.Sequential([rv.layers.Input((5, 3)), rv.layers.Bidirectional(rv.layers.GRU(3, return_sequences=True)),
-                      rv.layers.TimeDistributed(rv.layers.Dense(2, activation="sigmoid"))], name="wrapped")
+wrap = rv.Sequential(
+    [
+        rv.layers.Input((5, 3)),
+        rv.layers.Bidirectional(rv.layers.GRU(3, return_sequences=True)),
+        rv.layers.TimeDistributed(rv.layers.Dense(2, activation="sigmoid")),
+    ],
+    name="wrapped",
+)
 save(wrap, "wrappers", seq)
 
 custom = rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(4), Scale(3.0, name="scale")], name="custom")

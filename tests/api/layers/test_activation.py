@@ -1,4 +1,5 @@
 """Activation layers: outputs, gradients vs finite differences (float64), configs, errors."""
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -13,14 +14,17 @@ RNG = np.random.default_rng(0)
 X = RNG.standard_normal((4, 3, 5))
 
 
-@pytest.mark.parametrize("layer,expected", [
-    (Activation("tanh"), np.tanh(X)),
-    (ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), np.where(X > 0.2, np.clip(X, 0, 1), 0.1 * (X - 0.2))),
-    (LeakyReLU(), np.where(X > 0, X, 0.3 * X)),
-    (ELU(alpha=0.5), np.where(X > 0, X, 0.5 * np.expm1(X))),
-    (Softmax(), softmax(X, axis=-1)),
-    (Softmax(axis=1), softmax(X, axis=1)),
-])
+@pytest.mark.parametrize(
+    "layer,expected",
+    [
+        (Activation("tanh"), np.tanh(X)),
+        (ReLU(max_value=1.0, negative_slope=0.1, threshold=0.2), np.where(X > 0.2, np.clip(X, 0, 1), 0.1 * (X - 0.2))),
+        (LeakyReLU(), np.where(X > 0, X, 0.3 * X)),
+        (ELU(alpha=0.5), np.where(X > 0, X, 0.5 * np.expm1(X))),
+        (Softmax(), softmax(X, axis=-1)),
+        (Softmax(axis=1), softmax(X, axis=1)),
+    ],
+)
 def test_outputs_gradients_and_config(layer, expected):
     layer._dtype_arg = "float64"
     out = layer(X)

@@ -27,8 +27,10 @@ def test_add_weight_keeps_the_earlier_name_first_order():
         layer.add_weight("w2", (2,), shape=(3,))
 
 
-@pytest.mark.parametrize("kwargs, argument", [({"aggregation": "sum"}, "aggregation"),
-                                              ({"overwrite_with_gradient": True}, "overwrite_with_gradient")])
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [({"aggregation": "sum"}, "aggregation"), ({"overwrite_with_gradient": True}, "overwrite_with_gradient")],
+)
 def test_add_weight_refuses_what_it_cannot_do(kwargs, argument):
     with pytest.raises(NotImplementedError, match=argument):
         _layer().add_weight((2,), **kwargs)
@@ -52,4 +54,4 @@ def test_layers_expose_their_specs_as_keras_attributes():
     lstm = rv.layers.LSTM(2, recurrent_constraint="non_neg")
     assert type(lstm.recurrent_constraint).__name__ == "NonNeg"
     with pytest.raises(AttributeError, match="gamma_initializer"):
-        dense.gamma_initializer
+        _ = dense.gamma_initializer

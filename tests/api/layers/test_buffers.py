@@ -85,8 +85,15 @@ def test_a_training_loop_allocates_no_new_work_arrays_after_the_first_step():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((16, 8, 8, 1)).astype(np.float32)
     y = rng.integers(0, 3, 16)
-    model = rv.Sequential([rv.layers.Input((8, 8, 1)), rv.layers.Conv2D(4, 3, activation="relu"),
-                           rv.layers.MaxPooling2D(), rv.layers.Flatten(), rv.layers.Dense(3, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((8, 8, 1)),
+            rv.layers.Conv2D(4, 3, activation="relu"),
+            rv.layers.MaxPooling2D(),
+            rv.layers.Flatten(),
+            rv.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.train_on_batch(x, y)
     arrays = {id(a) for entry in model._scratch._slots.values() for a in entry[3]}

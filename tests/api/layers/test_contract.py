@@ -4,6 +4,7 @@ A layer class exported by ``rv.layers`` without an entry in ``CASES`` fails
 ``test_every_layer_has_a_case``: a new layer cannot skip the contract. An
 entry that leaves a check out says why.
 """
+
 import pathlib
 import re
 
@@ -34,17 +35,28 @@ def _scaled_tanh(x, scale=1.0):
     return ops.tanh(x) * scale
 
 
-_SAVE_MULTI = {"save": "a model with several inputs cannot predict yet (issue 14); test_merging.py saves "
-                       "and loads each merge layer in a one-input model with two branches"}
+_SAVE_MULTI = {
+    "save": "a model with several inputs cannot predict yet (issue 14); test_merging.py saves "
+    "and loads each merge layer in a one-input model with two branches"
+}
 
 #: One entry per layer class of ``rv.layers``, by class name (aliases such as ``MaxPool2D`` share their class').
 CASES = {
-    "Layer": case(skip={c: "the abstract base: call and backward raise NotImplementedError (the custom layer "
-                           "below checks the protocol)" for c in CHECKS}),
-    "InputLayer": case({"shape": (3,)}, skip={
-        "symbolic": "an InputLayer starts a graph: it is never called on a KerasTensor",
-        "save": "a model's inputs are InputLayers already: a second one cannot be added",
-        "gradient": "the identity, with no weights"}),
+    "Layer": case(
+        skip={
+            c: "the abstract base: call and backward raise NotImplementedError (the custom layer "
+            "below checks the protocol)"
+            for c in CHECKS
+        }
+    ),
+    "InputLayer": case(
+        {"shape": (3,)},
+        skip={
+            "symbolic": "an InputLayer starts a graph: it is never called on a KerasTensor",
+            "save": "a model's inputs are InputLayers already: a second one cannot be added",
+            "gradient": "the identity, with no weights",
+        },
+    ),
     "Dense": case({"units": 3, "activation": "tanh", "kernel_regularizer": "l2"}, (2, 4)),
     "Flatten": case({}, (2, 3, 2)),
     "Reshape": case({"target_shape": (3, 2)}, (2, 6)),
@@ -58,8 +70,9 @@ CASES = {
     "PReLU": case({"alpha_initializer": "glorot_uniform", "shared_axes": [1]}, (2, 3, 4)),
     "Maxout": case({"units": 3, "pieces": 2}, (2, 4)),
     "Conv1D": case({"filters": 2, "kernel_size": 3, "padding": "causal", "dilation_rate": 2}, (2, 7, 3)),
-    "Conv2D": case({"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
-                   (2, 6, 6, 2)),
+    "Conv2D": case(
+        {"filters": 3, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"}, (2, 6, 6, 2)
+    ),
     "DepthwiseConv2D": case({"kernel_size": 3, "depth_multiplier": 2, "padding": "same"}, (2, 5, 5, 2)),
     "SeparableConv2D": case({"filters": 3, "kernel_size": 3, "activation": "tanh"}, (2, 5, 5, 2)),
     "MaxPooling1D": case({"pool_size": 2}, (2, 6, 3)),
@@ -143,15 +156,18 @@ def _docs_layer():
     text = (pathlib.Path(__file__).parents[3] / "docs" / "custom_layers.md").read_text()
     source = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     namespace = {}
-    exec(compile(source, "docs/custom_layers.md", "exec"), namespace)  # noqa: S102 - our own docs
-    return namespace["SimpleDense"], len(source[source.index("class SimpleDense"):].rstrip().splitlines())
+    exec(compile(source, "docs/custom_layers.md", "exec"), namespace)
+    return namespace["SimpleDense"], len(source[source.index("class SimpleDense") :].rstrip().splitlines())
 
 
 def test_the_documented_custom_layer_passes_the_contract_in_at_most_40_lines():
     cls, lines = _docs_layer()
     assert lines <= 40, f"the docs' SimpleDense takes {lines} lines"
-    check_layer(cls, {"units": 3, "activation": "tanh", "kernel_regularizer": "l2", "bias_constraint": "non_neg"},
-                input_shape=(4, 5))
+    check_layer(
+        cls,
+        {"units": 3, "activation": "tanh", "kernel_regularizer": "l2", "bias_constraint": "non_neg"},
+        input_shape=(4, 5),
+    )
 
 
 def test_the_documented_custom_layer_accumulates_the_gradients_of_a_shared_instance():

@@ -68,7 +68,13 @@ def test_input_validation():
 
 
 def test_layer_config_round_trip():
-    layer = rv.layers.Dense(5, activation="relu", use_bias=False, kernel_initializer="he_normal",
-                            kernel_regularizer=rv.regularizers.L2(1e-3), name="d")
+    layer = rv.layers.Dense(
+        5,
+        activation="relu",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=rv.regularizers.L2(1e-3),
+        name="d",
+    )
     again = rv.layers.Dense.from_config(layer.get_config())
     assert again.get_config() == layer.get_config()

@@ -1,4 +1,5 @@
 """DepthwiseConv2D / SeparableConv2D layers: shapes, Keras conventions, gradients, PyTorch parity, bad input."""
+
 import numpy as np
 import pytest
 
@@ -12,13 +13,16 @@ def _build(layer, shape):
     return layer
 
 
-@pytest.mark.parametrize("kwargs, in_shape, out_shape", [
-    (dict(kernel_size=3), (7, 6, 2), (5, 4, 2)),
-    (dict(kernel_size=(3, 3), padding="same", depth_multiplier=3), (7, 6, 2), (7, 6, 6)),
-    (dict(kernel_size=(3, 2), strides=(2, 3), padding="same"), (7, 8, 1), (4, 3, 1)),
-    (dict(kernel_size=3, dilation_rate=2, depth_multiplier=2), (9, 7, 3), (5, 3, 6)),
-    (dict(kernel_size=[3, 3], strides=[2, 2], padding="VALID"), (8, 8, 3), (3, 3, 3)),
-])
+@pytest.mark.parametrize(
+    "kwargs, in_shape, out_shape",
+    [
+        (dict(kernel_size=3), (7, 6, 2), (5, 4, 2)),
+        (dict(kernel_size=(3, 3), padding="same", depth_multiplier=3), (7, 6, 2), (7, 6, 6)),
+        (dict(kernel_size=(3, 2), strides=(2, 3), padding="same"), (7, 8, 1), (4, 3, 1)),
+        (dict(kernel_size=3, dilation_rate=2, depth_multiplier=2), (9, 7, 3), (5, 3, 6)),
+        (dict(kernel_size=[3, 3], strides=[2, 2], padding="VALID"), (8, 8, 3), (3, 3, 3)),
+    ],
+)
 def test_depthwise_output_shape_follows_keras(kwargs, in_shape, out_shape):
     layer = _build(DepthwiseConv2D(**kwargs), in_shape)
     assert layer.compute_output_shape((None,) + in_shape) == (None,) + out_shape
@@ -31,13 +35,17 @@ def test_depthwise_output_shape_follows_keras(kwargs, in_shape, out_shape):
 def test_weights_follow_keras_names_shapes_and_order():
     layer = _build(DepthwiseConv2D((3, 2), depth_multiplier=2), (6, 6, 4))
     assert [(v.name.split("/")[1], v.shape) for v in layer.weights] == [
-        ("depthwise_kernel", (3, 2, 4, 2)), ("bias", (8,))]
+        ("depthwise_kernel", (3, 2, 4, 2)),
+        ("bias", (8,)),
+    ]
     assert not layer.bias.value.any()
     limit = np.sqrt(6.0 / (3 * 2 * 4 + 3 * 2 * 2))  # glorot_uniform: fans (kh*kw*c, kh*kw*m) as Keras
     assert 0.8 * limit < np.abs(layer.depthwise_kernel.value).max() <= limit
     sep = _build(SeparableConv2D(5, 3, depth_multiplier=2, use_bias=False), (6, 6, 4))
     assert [(v.name.split("/")[1], v.shape) for v in sep.weights] == [
-        ("depthwise_kernel", (3, 3, 4, 2)), ("pointwise_kernel", (1, 1, 8, 5))]
+        ("depthwise_kernel", (3, 3, 4, 2)),
+        ("pointwise_kernel", (1, 1, 8, 5)),
+    ]
     assert sep.bias is None
 
 
@@ -52,11 +60,14 @@ def test_output_channel_order_is_channel_times_multiplier_plus_filter():
 def test_separable_is_depthwise_then_pointwise():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 7, 6, 3))
-    sep = _build(SeparableConv2D(4, 3, strides=2, padding="same", depth_multiplier=2, activation="tanh",
-                                 dtype="float64"), (7, 6, 3))
+    sep = _build(
+        SeparableConv2D(4, 3, strides=2, padding="same", depth_multiplier=2, activation="tanh", dtype="float64"),
+        (7, 6, 3),
+    )
     sep.bias.assign(rng.standard_normal(4))
-    dw = _build(DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, use_bias=False,
-                                dtype="float64"), (7, 6, 3))
+    dw = _build(
+        DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, use_bias=False, dtype="float64"), (7, 6, 3)
+    )
     dw.depthwise_kernel.assign(sep.depthwise_kernel.value)
     expected = np.tanh(dw(x) @ sep.pointwise_kernel.value[0, 0] + sep.bias.value)
     np.testing.assert_allclose(sep(x), expected, rtol=1e-12, atol=1e-12)
@@ -92,7 +103,7 @@ def test_backward_preactivation_skips_the_activation(cls):
     dz = np.random.default_rng(4).standard_normal(y.shape)
     dx_pre = layer.backward_preactivation(dz, cache)
     _, cache = layer.call(x, training=True)
-    np.testing.assert_allclose(layer.backward(dz / (1 - y ** 2), cache), dx_pre, rtol=1e-10)
+    np.testing.assert_allclose(layer.backward(dz / (1 - y**2), cache), dx_pre, rtol=1e-10)
 
 
 @pytest.mark.parametrize("cls", [DepthwiseConv2D, SeparableConv2D])
@@ -140,12 +151,15 @@ def _torch_depthwise(torch, layer, x, pads):
     return torch.nn.functional.conv2d(xt, w, stride=layer.strides, dilation=layer.dilation_rate, groups=c)
 
 
-@pytest.mark.parametrize("kwargs, pads", [
-    (dict(kernel_size=3), (0, 0, 0, 0)),
-    (dict(kernel_size=(3, 2), strides=2, padding="same", depth_multiplier=2), (0, 0, 1, 1)),  # (l, r, t, b)
-    (dict(kernel_size=3, dilation_rate=2, padding="same", depth_multiplier=3), (2, 2, 2, 2)),
-    (dict(kernel_size=(4, 1), padding="same"), (0, 0, 1, 2)),
-])
+@pytest.mark.parametrize(
+    "kwargs, pads",
+    [
+        (dict(kernel_size=3), (0, 0, 0, 0)),
+        (dict(kernel_size=(3, 2), strides=2, padding="same", depth_multiplier=2), (0, 0, 1, 1)),  # (l, r, t, b)
+        (dict(kernel_size=3, dilation_rate=2, padding="same", depth_multiplier=3), (2, 2, 2, 2)),
+        (dict(kernel_size=(4, 1), padding="same"), (0, 0, 1, 2)),
+    ],
+)
 def test_depthwise_and_separable_match_pytorch(kwargs, pads):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(7)
@@ -162,12 +176,15 @@ def test_depthwise_and_separable_match_pytorch(kwargs, pads):
     np.testing.assert_allclose(sep(x), torch.relu(yt).permute(0, 2, 3, 1).numpy(), rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("make, x_shape, match", [
-    (lambda: DepthwiseConv2D(3), (2, 5, 5), "rank 4"),
-    (lambda: SeparableConv2D(2, 3), (2, 5, 5, 1, 1), "rank 4"),
-    (lambda: DepthwiseConv2D(5), (2, 4, 6, 1), "larger than"),
-    (lambda: SeparableConv2D(2, 3, dilation_rate=3), (2, 6, 6, 1), "larger than"),
-])
+@pytest.mark.parametrize(
+    "make, x_shape, match",
+    [
+        (lambda: DepthwiseConv2D(3), (2, 5, 5), "rank 4"),
+        (lambda: SeparableConv2D(2, 3), (2, 5, 5, 1, 1), "rank 4"),
+        (lambda: DepthwiseConv2D(5), (2, 4, 6, 1), "larger than"),
+        (lambda: SeparableConv2D(2, 3, dilation_rate=3), (2, 6, 6, 1), "larger than"),
+    ],
+)
 def test_bad_input_raises_value_error(make, x_shape, match):
     with pytest.raises(ValueError, match=match):
         make()(np.ones(x_shape, np.float32))
@@ -183,34 +200,52 @@ def test_channel_mismatch_raises_before_any_kernel_runs(cls):
         layer.compute_output_shape((None, 5, 5, 4))
 
 
-@pytest.mark.parametrize("make, match", [
-    (lambda: DepthwiseConv2D(0), "kernel_size"),
-    (lambda: DepthwiseConv2D((3, -1)), "kernel_size"),
-    (lambda: DepthwiseConv2D((3, 3, 3)), "kernel_size"),
-    (lambda: DepthwiseConv2D(3, strides=0), "strides"),
-    (lambda: DepthwiseConv2D(3, dilation_rate=(1, 0)), "dilation_rate"),
-    (lambda: DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
-    (lambda: DepthwiseConv2D(3, depth_multiplier=-1), "depth_multiplier"),
-    (lambda: DepthwiseConv2D(3, depth_multiplier=1.5), "depth_multiplier"),
-    (lambda: DepthwiseConv2D(3, padding="causal"), "padding"),
-    (lambda: DepthwiseConv2D(3, data_format="channels_first"), "channels_last"),
-    (lambda: SeparableConv2D(0, 3), "filters"),
-    (lambda: SeparableConv2D(-2, 3), "filters"),
-    (lambda: SeparableConv2D(True, 3), "filters"),
-    (lambda: SeparableConv2D(2, 3, depth_multiplier=0), "depth_multiplier"),
-    (lambda: SeparableConv2D(2, 3, pointwise_initializer="no_such_init"), "no_such_init"),
-])
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: DepthwiseConv2D(0), "kernel_size"),
+        (lambda: DepthwiseConv2D((3, -1)), "kernel_size"),
+        (lambda: DepthwiseConv2D((3, 3, 3)), "kernel_size"),
+        (lambda: DepthwiseConv2D(3, strides=0), "strides"),
+        (lambda: DepthwiseConv2D(3, dilation_rate=(1, 0)), "dilation_rate"),
+        (lambda: DepthwiseConv2D(3, depth_multiplier=0), "depth_multiplier"),
+        (lambda: DepthwiseConv2D(3, depth_multiplier=-1), "depth_multiplier"),
+        (lambda: DepthwiseConv2D(3, depth_multiplier=1.5), "depth_multiplier"),
+        (lambda: DepthwiseConv2D(3, padding="causal"), "padding"),
+        (lambda: DepthwiseConv2D(3, data_format="channels_first"), "channels_last"),
+        (lambda: SeparableConv2D(0, 3), "filters"),
+        (lambda: SeparableConv2D(-2, 3), "filters"),
+        (lambda: SeparableConv2D(True, 3), "filters"),
+        (lambda: SeparableConv2D(2, 3, depth_multiplier=0), "depth_multiplier"),
+        (lambda: SeparableConv2D(2, 3, pointwise_initializer="no_such_init"), "no_such_init"),
+    ],
+)
 def test_bad_arguments_raise_value_error(make, match):
     with pytest.raises(ValueError, match=match):
         make()
 
 
 def test_config_round_trip():
-    layer = DepthwiseConv2D((3, 2), strides=(2, 1), padding="same", depth_multiplier=2, activation="relu",
-                            depthwise_regularizer="l2", name="d")
+    layer = DepthwiseConv2D(
+        (3, 2),
+        strides=(2, 1),
+        padding="same",
+        depth_multiplier=2,
+        activation="relu",
+        depthwise_regularizer="l2",
+        name="d",
+    )
     assert DepthwiseConv2D.from_config(layer.get_config()).get_config() == layer.get_config()
-    sep = SeparableConv2D(4, 3, dilation_rate=2, depth_multiplier=3, pointwise_regularizer="l1",
-                          pointwise_constraint="non_neg", use_bias=False, name="s")
+    sep = SeparableConv2D(
+        4,
+        3,
+        dilation_rate=2,
+        depth_multiplier=3,
+        pointwise_regularizer="l1",
+        pointwise_constraint="non_neg",
+        use_bias=False,
+        name="s",
+    )
     config = sep.get_config()
     assert config["filters"] == 4 and config["depth_multiplier"] == 3
     assert SeparableConv2D.from_config(config).get_config() == config
@@ -219,25 +254,36 @@ def test_config_round_trip():
 def test_model_trains_saves_and_loads(tmp_path):
     rv.config.set_random_seed(0)
     L = rv.layers
-    model = rv.Sequential([L.Input((8, 8, 2)), L.DepthwiseConv2D(3, depth_multiplier=2, activation="relu"),
-                           L.SeparableConv2D(4, 3, padding="same", activation="relu"), L.Flatten(),
-                           L.Dense(2, activation="softmax")])
+    model = rv.Sequential(
+        [
+            L.Input((8, 8, 2)),
+            L.DepthwiseConv2D(3, depth_multiplier=2, activation="relu"),
+            L.SeparableConv2D(4, 3, padding="same", activation="relu"),
+            L.Flatten(),
+            L.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(8)
     x, y = rng.standard_normal((6, 8, 8, 2)).astype(np.float32), np.arange(6) % 2
     model.train_on_batch(x, y)
     model.save(tmp_path / "sep.ranvier")
     again = rv.load_model(tmp_path / "sep.ranvier")
-    assert [type(l) for l in again.layers] == [type(l) for l in model.layers]
+    assert [type(layer) for layer in again.layers] == [type(layer) for layer in model.layers]
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
 
 
 def test_model_gradients_through_both_layers_and_fused_softmax(float64):
     L = rv.layers
-    model = rv.Sequential([L.Input((7, 6, 2)), L.DepthwiseConv2D(3, padding="same", depth_multiplier=2,
-                                                                 activation="tanh"),
-                           L.SeparableConv2D(3, (2, 1), strides=(2, 1), activation="relu"), L.Flatten(),
-                           L.Dense(3, activation="softmax")])
+    model = rv.Sequential(
+        [
+            L.Input((7, 6, 2)),
+            L.DepthwiseConv2D(3, padding="same", depth_multiplier=2, activation="tanh"),
+            L.SeparableConv2D(3, (2, 1), strides=(2, 1), activation="relu"),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(9)
     check_gradients(model, rng.standard_normal((4, 7, 6, 2)), rng.integers(0, 3, 4))

@@ -1,4 +1,5 @@
 """Embedding: lookup, gradients, mask_zero, id validation, use with LSTM."""
+
 import numpy as np
 import pytest
 
@@ -28,9 +29,14 @@ def test_mask_zero():
     assert Embedding(5, 2).compute_mask(ids) is None
 
 
-@pytest.mark.parametrize("ids, match", [(np.array([[0, 5]]), r"\[0, 5\).*got 5"),
-                                        (np.array([[-1, 2]]), "got -1"),
-                                        (np.array([[0.5, 1.0]]), "integer token ids")])
+@pytest.mark.parametrize(
+    "ids, match",
+    [
+        (np.array([[0, 5]]), r"\[0, 5\).*got 5"),
+        (np.array([[-1, 2]]), "got -1"),
+        (np.array([[0.5, 1.0]]), "integer token ids"),
+    ],
+)
 def test_bad_ids(ids, match):
     layer = Embedding(5, 2)
     with pytest.raises((ValueError, TypeError), match=match):
@@ -48,9 +54,15 @@ def test_mask_zero_model_ignores_padding():
 
 def test_embedding_lstm_gradients_with_mask(float64):
     rv.config.set_random_seed(1)
-    model = rv.Sequential([rv.Input((5,), dtype="int64"), Embedding(7, 3, mask_zero=True),
-                           LSTM(4, return_sequences=True), LSTM(2),
-                           rv.layers.Dense(2, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.Input((5,), dtype="int64"),
+            Embedding(7, 3, mask_zero=True),
+            LSTM(4, return_sequences=True),
+            LSTM(2),
+            rv.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     x = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 1, 2], [2, 0, 0, 0, 0]])
     check_gradients(model, x, np.array([0, 1, 1]))

@@ -1,4 +1,5 @@
 """Merge layers: values, broadcasting, masks, gradients, errors, config and saving (Keras 3 semantics)."""
+
 import numpy as np
 import pytest
 
@@ -14,8 +15,14 @@ ELEMENTWISE = {
     "Maximum": lambda xs: np.maximum.reduce(np.broadcast_arrays(*xs)),
     "Minimum": lambda xs: np.minimum.reduce(np.broadcast_arrays(*xs)),
 }
-FUNCTIONAL = {"Add": L.add, "Subtract": L.subtract, "Multiply": L.multiply, "Average": L.average,
-              "Maximum": L.maximum, "Minimum": L.minimum}
+FUNCTIONAL = {
+    "Add": L.add,
+    "Subtract": L.subtract,
+    "Multiply": L.multiply,
+    "Average": L.average,
+    "Maximum": L.maximum,
+    "Minimum": L.minimum,
+}
 # Shapes per case, batch axis first: same shapes (the kernels), then Keras broadcasting
 # (a lower-rank input gets size-1 axes after the batch axis).
 SHAPE_CASES = {
@@ -96,8 +103,9 @@ def test_concatenate_and_dot_values():
     np.testing.assert_array_equal(L.Concatenate(axis=1)([x, y]), np.concatenate([x, y], axis=1))
     np.testing.assert_array_equal(L.concatenate([x, x], axis=-1), np.concatenate([x, x], axis=-1))
     a, b = _xs([(2, 3, 5), (2, 10, 3)], seed=1)
-    np.testing.assert_allclose(L.Dot(axes=(1, 2), dtype="float64")([a, b]),
-                               np.stack([np.tensordot(a[i], b[i], (0, 1)) for i in range(2)]))
+    np.testing.assert_allclose(
+        L.Dot(axes=(1, 2), dtype="float64")([a, b]), np.stack([np.tensordot(a[i], b[i], (0, 1)) for i in range(2)])
+    )
     u, v = _xs([(4, 6), (4, 6)], seed=2)
     np.testing.assert_allclose(L.dot([u, v], axes=1, dtype="float64"), np.sum(u * v, 1, keepdims=True))
     cos = np.sum(u * v, 1) / np.linalg.norm(u, axis=1) / np.linalg.norm(v, axis=1)
@@ -105,8 +113,12 @@ def test_concatenate_and_dot_values():
     # Keras' higher-rank example: (1, 3, 2) . (1, 1, 2, 3) over axes (-2, -1) -> (1, 2, 1, 2).
     p, q = _xs([(1, 3, 2), (1, 1, 2, 3)], seed=3)
     assert L.Dot(axes=(-2, -1))([p, q]).shape == (1, 2, 1, 2)
-    assert L.Dot(axes=(-2, -1))([L.Input(batch_shape=(1, 3, 2)), L.Input(batch_shape=(1, 1, 2, 3))]).shape \
-        == (1, 2, 1, 2)
+    assert L.Dot(axes=(-2, -1))([L.Input(batch_shape=(1, 3, 2)), L.Input(batch_shape=(1, 1, 2, 3))]).shape == (
+        1,
+        2,
+        1,
+        2,
+    )
 
 
 # ---------------------------------------------------------------- gradients
@@ -115,20 +127,24 @@ def test_elementwise_gradients(name, case, float64):
     check_gradients(_layer(name), _xs(SHAPE_CASES[case], seed=5))
 
 
-@pytest.mark.parametrize("axis,shapes", [(-1, [(2, 3, 4), (2, 3, 2)]), (1, [(2, 3, 4), (2, 1, 4), (2, 2, 4)]),
-                                         (2, [(2, 3, 1), (2, 3, 2)])])
+@pytest.mark.parametrize(
+    "axis,shapes", [(-1, [(2, 3, 4), (2, 3, 2)]), (1, [(2, 3, 4), (2, 1, 4), (2, 2, 4)]), (2, [(2, 3, 1), (2, 3, 2)])]
+)
 def test_concatenate_gradients(axis, shapes, float64):
     check_gradients(L.Concatenate(axis=axis), _xs(shapes, seed=6))
 
 
-@pytest.mark.parametrize("axes,shapes", [
-    (1, [(3, 5), (3, 5)]),
-    (-1, [(2, 4, 3), (2, 5, 3)]),
-    ((1, 2), [(2, 3, 4), (2, 5, 3)]),
-    ((2, 1), [(2, 3, 4), (2, 4)]),
-    ((1, 1), [(2, 4), (2, 4, 3)]),
-    ((-2, -1), [(2, 3, 2), (2, 2, 2, 3)]),
-])
+@pytest.mark.parametrize(
+    "axes,shapes",
+    [
+        (1, [(3, 5), (3, 5)]),
+        (-1, [(2, 4, 3), (2, 5, 3)]),
+        ((1, 2), [(2, 3, 4), (2, 5, 3)]),
+        ((2, 1), [(2, 3, 4), (2, 4)]),
+        ((1, 1), [(2, 4), (2, 4, 3)]),
+        ((-2, -1), [(2, 3, 2), (2, 2, 2, 3)]),
+    ],
+)
 @pytest.mark.parametrize("normalize", [False, True])
 def test_dot_gradients(axes, shapes, normalize, float64):
     check_gradients(L.Dot(axes=axes, normalize=normalize), _xs(shapes, seed=7))
@@ -179,13 +195,16 @@ def _keras_pair():
     return x1, x2, L.Masking().compute_mask(x1), L.Masking().compute_mask(x2)
 
 
-@pytest.mark.parametrize("name,one_mask,both_masks", [
-    ("Add", [[[0, 0], [1, 2], [1, 2], [6, 8]]], [[[0, 0], [1, 2], [1, 2], [6, 8]]]),
-    ("Subtract", [[[0, 0], [1, 2], [-1, -2], [0, 0]]], [[[0, 0], [1, 2], [-1, -2], [0, 0]]]),
-    ("Average", [[[0, 0], [0.5, 1], [0.5, 1], [3, 4]]], [[[0, 0], [0.5, 1], [0.5, 1], [3, 4]]]),
-    ("Multiply", [[[0, 0], [0, 0], [1, 2], [9, 16]]], [[[0, 0], [1, 2], [1, 2], [9, 16]]]),
-    ("Minimum", [[[0, 0], [0, 0], [1, 2], [3, 4]]], [[[0, 0], [1, 2], [1, 2], [3, 4]]]),
-])
+@pytest.mark.parametrize(
+    "name,one_mask,both_masks",
+    [
+        ("Add", [[[0, 0], [1, 2], [1, 2], [6, 8]]], [[[0, 0], [1, 2], [1, 2], [6, 8]]]),
+        ("Subtract", [[[0, 0], [1, 2], [-1, -2], [0, 0]]], [[[0, 0], [1, 2], [-1, -2], [0, 0]]]),
+        ("Average", [[[0, 0], [0.5, 1], [0.5, 1], [3, 4]]], [[[0, 0], [0.5, 1], [0.5, 1], [3, 4]]]),
+        ("Multiply", [[[0, 0], [0, 0], [1, 2], [9, 16]]], [[[0, 0], [1, 2], [1, 2], [9, 16]]]),
+        ("Minimum", [[[0, 0], [0, 0], [1, 2], [3, 4]]], [[[0, 0], [1, 2], [1, 2], [3, 4]]]),
+    ],
+)
 def test_masked_values_as_keras(name, one_mask, both_masks):
     x1, x2, m1, m2 = _keras_pair()
     layer = _layer(name)
@@ -199,16 +218,13 @@ def test_maximum_masked_as_keras():
     x1 = np.array([[[0, 0], [-1, -2], [0, 0], [-3, -4]]], np.float32)
     x2 = np.array([[[0, 0], [0, 0], [-1, -2], [-3, -4]]], np.float32)
     m1, m2 = L.Masking().compute_mask(x1), L.Masking().compute_mask(x2)
-    np.testing.assert_allclose(L.Maximum().call([x1, x2], mask=[m1, None])[0],
-                               [[[0, 0], [0, 0], [-1, -2], [-3, -4]]])
-    np.testing.assert_allclose(L.Maximum().call([x1, x2], mask=[m1, m2])[0],
-                               [[[0, 0], [-1, -2], [-1, -2], [-3, -4]]])
+    np.testing.assert_allclose(L.Maximum().call([x1, x2], mask=[m1, None])[0], [[[0, 0], [0, 0], [-1, -2], [-3, -4]]])
+    np.testing.assert_allclose(L.Maximum().call([x1, x2], mask=[m1, m2])[0], [[[0, 0], [-1, -2], [-1, -2], [-3, -4]]])
 
 
 def test_concatenate_masks_as_keras():
     x1, x2, m1, _ = _keras_pair()
-    np.testing.assert_array_equal(L.Concatenate(axis=1).compute_mask([x1, x2], [m1, None]),
-                                  [[0, 1, 0, 1, 1, 1, 1, 1]])
+    np.testing.assert_array_equal(L.Concatenate(axis=1).compute_mask([x1, x2], [m1, None]), [[0, 1, 0, 1, 1, 1, 1, 1]])
     np.testing.assert_array_equal(L.Concatenate(axis=2).compute_mask([x1, x2], [m1, None]), [[1, 1, 1, 1]])
     assert L.Concatenate().compute_mask([x1, x2], [None, None]) is None
     assert L.Dot(axes=-1).compute_mask([x1, x2], [m1, m1]) is None
@@ -239,19 +255,27 @@ def test_compute_mask_errors(layer):
 # ------------------------------------------------------------------- errors
 def test_errors_name_the_layer_and_what_was_received():
     a, b, c = L.Input((4, 5)), L.Input((4, 5)), L.Input((4, 5))
-    with pytest.raises(ValueError, match=r"Subtract 'sub': a `Subtract` layer should be called on exactly 2 "
-                                         r"inputs\. Received: input_shape=\[\(None, 4, 5\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Subtract 'sub': a `Subtract` layer should be called on exactly 2 "
+        r"inputs\. Received: input_shape=\[\(None, 4, 5\)",
+    ):
         L.Subtract(name="sub")([a, b, c])
     with pytest.raises(ValueError, match="exactly 2 inputs"):
         L.Subtract()([a])
-    with pytest.raises(ValueError, match=r"Add 'bad_add': inputs have incompatible shapes\. Received shapes "
-                                         r"\[\(None, 3\), \(None, 4\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Add 'bad_add': inputs have incompatible shapes\. Received shapes "
+        r"\[\(None, 3\), \(None, 4\)\]",
+    ):
         L.Add(name="bad_add")([L.Input((3,)), L.Input((4,))])
     with pytest.raises(ValueError, match="not a list of shapes"):
         L.Add()(a)
     with pytest.raises(ValueError, match=r"not a list of tensors"):
         L.Add().call(np.zeros((2, 3)))
-    with pytest.raises(ValueError, match=r"different batch sizes\. Received tensors with shapes \[\(2, 3\), \(3, 3\)\]"):
+    with pytest.raises(
+        ValueError, match=r"different batch sizes\. Received tensors with shapes \[\(2, 3\), \(3, 3\)\]"
+    ):
         L.Multiply()([np.zeros((2, 3)), np.zeros((3, 3))])
     with pytest.raises(ValueError, match="different batch sizes"):
         L.Add()([L.Input(batch_shape=(2, 3)), L.Input(batch_shape=(5, 3))])
@@ -264,8 +288,11 @@ def test_concatenate_errors():
     assert out.shape == (1, 1, 1, 1, 9)
     with pytest.raises(ValueError, match="requires inputs with matching shapes except for the concatenation axis"):
         L.Concatenate(axis=-1)([np.ones((1, 2, 1, 1, 5)), np.ones((1, 1, 1, 1, 4))])
-    with pytest.raises(ValueError, match=r"Concatenate 'cat': a `Concatenate` layer requires .* Received: "
-                                         r"input_shape=\[\(None, 3\), \(None, 3, 1\)\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Concatenate 'cat': a `Concatenate` layer requires .* Received: "
+        r"input_shape=\[\(None, 3\), \(None, 3, 1\)\]",
+    ):
         L.Concatenate(name="cat")([L.Input((3,)), L.Input((3, 1))])
     with pytest.raises(ValueError, match="axis 3 is out of range for inputs of rank 3"):
         L.Concatenate(axis=3)([L.Input((3, 2)), L.Input((3, 2))])
@@ -283,8 +310,11 @@ def test_dot_errors():
         L.Dot(axes=(1, 2.0))
     with pytest.raises(TypeError, match="normalize must be True or False, got 'yes'"):
         L.Dot(axes=1, normalize="yes")
-    with pytest.raises(ValueError, match=r"Dot 'd': incompatible input shapes: axis values 3 \(at axis 1\) != 4 "
-                                         r"\(at axis 1\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dot 'd': incompatible input shapes: axis values 3 \(at axis 1\) != 4 "
+        r"\(at axis 1\)",
+    ):
         L.Dot(axes=1, name="d")([L.Input((3,)), L.Input((4,))])
     with pytest.raises(ValueError, match="batch_dot over axis 0"):
         L.Dot(axes=0)([L.Input((3,)), L.Input((3,))])
@@ -297,9 +327,20 @@ def test_dot_errors():
 
 
 # ------------------------------------------------------------ config, models, saving
-@pytest.mark.parametrize("layer", [L.Add(name="a1"), L.Subtract(), L.Multiply(dtype="float64"), L.Average(),
-                                   L.Maximum(trainable=False), L.Minimum(), L.Concatenate(axis=1),
-                                   L.Dot(axes=(1, 2), normalize=True), L.Dot(axes=-1)])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.Add(name="a1"),
+        L.Subtract(),
+        L.Multiply(dtype="float64"),
+        L.Average(),
+        L.Maximum(trainable=False),
+        L.Minimum(),
+        L.Concatenate(axis=1),
+        L.Dot(axes=(1, 2), normalize=True),
+        L.Dot(axes=-1),
+    ],
+)
 def test_config_round_trip(layer):
     cfg = layer.get_config()
     clone = type(layer).from_config(cfg)
@@ -316,9 +357,16 @@ def _branch_model(merge):
     return rv.Model(inp, L.Dense(2)(merged))
 
 
-MODEL_MERGES = [lambda: L.Add(), lambda: L.Subtract(), lambda: L.Multiply(), lambda: L.Average(),
-                lambda: L.Maximum(), lambda: L.Minimum(), lambda: L.Concatenate(),
-                lambda: L.Dot(axes=1, normalize=True)]
+MODEL_MERGES = [
+    lambda: L.Add(),
+    lambda: L.Subtract(),
+    lambda: L.Multiply(),
+    lambda: L.Average(),
+    lambda: L.Maximum(),
+    lambda: L.Minimum(),
+    lambda: L.Concatenate(),
+    lambda: L.Dot(axes=1, normalize=True),
+]
 
 
 @pytest.mark.parametrize("make", MODEL_MERGES)
@@ -337,7 +385,7 @@ def test_save_and_load_a_model_with_each_merge(make, tmp_path):
     model.save(path)
     loaded = rv.models.load_model(path)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
-    assert [type(l).__name__ for l in loaded.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(layer).__name__ for layer in loaded.layers] == [type(layer).__name__ for layer in model.layers]
 
 
 def _multi_input_supported():
@@ -359,7 +407,7 @@ def test_two_input_model(float64, tmp_path):
     merged = L.Concatenate()([L.add([h, L.Dense(4)(flat)]), L.maximum([h, flat])])
     model = rv.Model([a, b], L.Dense(2)(merged))
     clone = rv.Model.from_config(model.get_config())
-    assert [type(l).__name__ for l in clone.layers] == [type(l).__name__ for l in model.layers]
+    assert [type(layer).__name__ for layer in clone.layers] == [type(layer).__name__ for layer in model.layers]
     if not _multi_input_supported():
         pytest.skip("models with two inputs are not trainable yet (issue 14, models part)")
     rng = np.random.default_rng(4)
@@ -397,12 +445,16 @@ def test_parity_with_pytorch(case):
     elif case == "multiply3":
         _torch_case(L.Multiply, lambda ts: ts[0] * ts[1] * ts[2], [(4, 2, 3)] * 3, 12)
     elif case == "concatenate":
-        _torch_case(lambda: L.Concatenate(axis=1), lambda ts: __import__("torch").cat(ts, 1),
-                    [(2, 3, 4), (2, 1, 4)], 13)
+        _torch_case(
+            lambda: L.Concatenate(axis=1), lambda ts: __import__("torch").cat(ts, 1), [(2, 3, 4), (2, 1, 4)], 13
+        )
     else:
         import torch.nn.functional as F
 
         # x (2, 3, 4), y (2, 4, 5), axes (2, 1): out[b, i, j] = sum_k xn[b, i, k] yn[b, k, j].
-        _torch_case(lambda: L.Dot(axes=(2, 1), normalize=True),
-                    lambda ts: F.normalize(ts[0], dim=2, eps=1e-7).matmul(F.normalize(ts[1], dim=1, eps=1e-7)),
-                    [(2, 3, 4), (2, 4, 5)], 14)
+        _torch_case(
+            lambda: L.Dot(axes=(2, 1), normalize=True),
+            lambda ts: F.normalize(ts[0], dim=2, eps=1e-7).matmul(F.normalize(ts[1], dim=1, eps=1e-7)),
+            [(2, 3, 4), (2, 4, 5)],
+            14,
+        )

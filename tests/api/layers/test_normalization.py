@@ -1,4 +1,5 @@
 """BatchNormalization and LayerNormalization: gradients, statistics, PyTorch parity, bad input."""
+
 import numpy as np
 import pytest
 
@@ -35,9 +36,15 @@ def test_batch_norm_gradients(case, training):
     check_gradients(layer, x, training=training)
 
 
-@pytest.mark.parametrize("kwargs,shape", [({}, (5, 6)), ({"axis": [-2, -1]}, (4, 3, 2)),
-                                          ({"axis": [1, 2, 3], "center": False}, (2, 2, 3, 2)),
-                                          ({"scale": False}, (3, 2, 4))])
+@pytest.mark.parametrize(
+    "kwargs,shape",
+    [
+        ({}, (5, 6)),
+        ({"axis": [-2, -1]}, (4, 3, 2)),
+        ({"axis": [1, 2, 3], "center": False}, (2, 2, 3, 2)),
+        ({"scale": False}, (3, 2, 4)),
+    ],
+)
 def test_layer_norm_gradients(kwargs, shape):
     x = np.random.default_rng(3).normal(1.0, 2.0, shape)
     check_gradients(_built(LayerNormalization(dtype="float64", **kwargs), x), x)
@@ -154,8 +161,9 @@ def test_batch_norm_matches_pytorch():
         m = x.size // 3
         var_gap = momentum * var_gap + (1 - momentum) * x.var(axis=(0, 1, 2)) / (m - 1)
         np.testing.assert_allclose(ours.moving_mean.value, theirs.running_mean.numpy(), rtol=1e-12)
-        np.testing.assert_allclose(theirs.running_var.numpy() - ours.moving_variance.value, var_gap,
-                                   rtol=1e-9, atol=1e-14)
+        np.testing.assert_allclose(
+            theirs.running_var.numpy() - ours.moving_variance.value, var_gap, rtol=1e-9, atol=1e-14
+        )
     # Inference with the same moving statistics gives the same output.
     with torch.no_grad():
         theirs.running_var.copy_(torch.from_numpy(ours.moving_variance.value))
@@ -191,9 +199,12 @@ def test_layer_norm_is_the_same_in_training_and_inference():
 
 
 def test_get_config_round_trip():
-    for layer in (BatchNormalization(axis=1, momentum=0.9, epsilon=1e-5, center=False,
-                                     gamma_regularizer="l2", beta_constraint="non_neg"),
-                  LayerNormalization(axis=[-2, -1], epsilon=1e-6, scale=False, beta_initializer="ones")):
+    for layer in (
+        BatchNormalization(
+            axis=1, momentum=0.9, epsilon=1e-5, center=False, gamma_regularizer="l2", beta_constraint="non_neg"
+        ),
+        LayerNormalization(axis=[-2, -1], epsilon=1e-6, scale=False, beta_initializer="ones"),
+    ):
         config_ = layer.get_config()
         clone = type(layer).from_config(config_)
         assert clone.get_config() == config_
@@ -240,9 +251,15 @@ def test_saved_model_keeps_moving_statistics(tmp_path):
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(2.0, 3.0, (64, 5)).astype(np.float32), rng.integers(0, 2, 64)
-    model = rv.Sequential([rv.layers.Input((5,)), rv.layers.Dense(8, activation="relu"),
-                           BatchNormalization(momentum=0.5), Dropout(0.3, seed=1),
-                           rv.layers.Dense(2, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((5,)),
+            rv.layers.Dense(8, activation="relu"),
+            BatchNormalization(momentum=0.5),
+            Dropout(0.3, seed=1),
+            rv.layers.Dense(2, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     model.fit(x, y, epochs=2, batch_size=16, verbose=0)
     path = tmp_path / "bn.ranvier"

@@ -1,10 +1,18 @@
 """Pooling layers: Keras shapes and semantics, gradients, PyTorch parity, bad input."""
+
 import numpy as np
 import pytest
 
-from ranvier.api.layers.pooling import (AveragePooling1D, AveragePooling2D, GlobalAveragePooling1D,
-                                        GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
-                                        MaxPooling1D, MaxPooling2D)
+from ranvier.api.layers.pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from ranvier.testing import check_gradients
 
 
@@ -14,15 +22,18 @@ def _distinct(shape, seed=0):
     return rng.permutation(np.arange(np.prod(shape), dtype=np.float64)).reshape(shape) * 0.01
 
 
-@pytest.mark.parametrize("cls, kwargs, in_shape, out_shape", [
-    (MaxPooling2D, {}, (6, 7, 3), (3, 3, 3)),
-    (MaxPooling2D, dict(pool_size=(2, 2), padding="same"), (5, 7, 3), (3, 4, 3)),
-    (AveragePooling2D, dict(pool_size=3, strides=1), (5, 5, 2), (3, 3, 2)),
-    (AveragePooling2D, dict(pool_size=(3, 2), strides=(2, 1), padding="same"), (5, 5, 2), (3, 5, 2)),
-    (MaxPooling1D, {}, (9, 4), (4, 4)),
-    (MaxPooling1D, dict(pool_size=3, strides=2, padding="same"), (9, 4), (5, 4)),
-    (AveragePooling1D, dict(pool_size=4), (9, 4), (2, 4)),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, in_shape, out_shape",
+    [
+        (MaxPooling2D, {}, (6, 7, 3), (3, 3, 3)),
+        (MaxPooling2D, dict(pool_size=(2, 2), padding="same"), (5, 7, 3), (3, 4, 3)),
+        (AveragePooling2D, dict(pool_size=3, strides=1), (5, 5, 2), (3, 3, 2)),
+        (AveragePooling2D, dict(pool_size=(3, 2), strides=(2, 1), padding="same"), (5, 5, 2), (3, 5, 2)),
+        (MaxPooling1D, {}, (9, 4), (4, 4)),
+        (MaxPooling1D, dict(pool_size=3, strides=2, padding="same"), (9, 4), (5, 4)),
+        (AveragePooling1D, dict(pool_size=4), (9, 4), (2, 4)),
+    ],
+)
 def test_output_shape_follows_keras(cls, kwargs, in_shape, out_shape):
     layer = cls(**kwargs)
     assert layer.compute_output_shape((None,) + in_shape) == (None,) + out_shape
@@ -40,8 +51,10 @@ def test_max_and_average_values():
 
 
 @pytest.mark.parametrize("cls", [MaxPooling2D, AveragePooling2D])
-@pytest.mark.parametrize("kwargs", [{}, dict(pool_size=3, strides=2, padding="same"),
-                                    dict(pool_size=(2, 3), strides=1), dict(pool_size=2, strides=3)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, dict(pool_size=3, strides=2, padding="same"), dict(pool_size=(2, 3), strides=1), dict(pool_size=2, strides=3)],
+)
 def test_pool2d_gradients(cls, kwargs):
     check_gradients(cls(dtype="float64", **kwargs), _distinct((2, 7, 6, 2)))
 
@@ -52,10 +65,15 @@ def test_pool1d_gradients(cls, kwargs):
     check_gradients(cls(dtype="float64", **kwargs), _distinct((2, 9, 3)))
 
 
-@pytest.mark.parametrize("cls, reduce, axes", [
-    (GlobalMaxPooling2D, np.max, (1, 2)), (GlobalAveragePooling2D, np.mean, (1, 2)),
-    (GlobalMaxPooling1D, np.max, (1,)), (GlobalAveragePooling1D, np.mean, (1,)),
-])
+@pytest.mark.parametrize(
+    "cls, reduce, axes",
+    [
+        (GlobalMaxPooling2D, np.max, (1, 2)),
+        (GlobalAveragePooling2D, np.mean, (1, 2)),
+        (GlobalMaxPooling1D, np.max, (1,)),
+        (GlobalAveragePooling1D, np.mean, (1,)),
+    ],
+)
 def test_global_pooling(cls, reduce, axes):
     shape = (3, 5, 4, 2) if len(axes) == 2 else (3, 7, 2)
     x = _distinct(shape)
@@ -85,23 +103,31 @@ def test_matches_pytorch():
     np.testing.assert_allclose(AveragePooling1D(2, dtype="float64")(x1), ya1, rtol=1e-12)
 
 
-@pytest.mark.parametrize("make, x_shape, match", [
-    (lambda: MaxPooling2D(), (2, 4, 4), "rank 4"),
-    (lambda: MaxPooling1D(), (2, 4, 4, 1), "rank 3"),
-    (lambda: MaxPooling2D(5), (2, 4, 6, 1), "larger than"),
-    (lambda: AveragePooling1D(4), (2, 3, 1), "larger than"),
-    (lambda: GlobalMaxPooling2D(), (2, 4, 4), "rank 4"),
-])
+@pytest.mark.parametrize(
+    "make, x_shape, match",
+    [
+        (lambda: MaxPooling2D(), (2, 4, 4), "rank 4"),
+        (lambda: MaxPooling1D(), (2, 4, 4, 1), "rank 3"),
+        (lambda: MaxPooling2D(5), (2, 4, 6, 1), "larger than"),
+        (lambda: AveragePooling1D(4), (2, 3, 1), "larger than"),
+        (lambda: GlobalMaxPooling2D(), (2, 4, 4), "rank 4"),
+    ],
+)
 def test_bad_input_raises_value_error(make, x_shape, match):
     with pytest.raises(ValueError, match=match):
         make()(np.ones(x_shape, np.float32))
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(pool_size=0), "pool_size"), (dict(pool_size=(2, -1)), "pool_size"),
-    (dict(strides=0), "strides"), (dict(padding="full"), "padding"),
-    (dict(pool_size=(2, 2, 2)), "pool_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(pool_size=0), "pool_size"),
+        (dict(pool_size=(2, -1)), "pool_size"),
+        (dict(strides=0), "strides"),
+        (dict(padding="full"), "padding"),
+        (dict(pool_size=(2, 2, 2)), "pool_size"),
+    ],
+)
 def test_bad_arguments_raise_value_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MaxPooling2D(**kwargs)

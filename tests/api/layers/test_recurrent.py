@@ -1,4 +1,5 @@
 """SimpleRNN, LSTM, GRU: gradients (float64 finite differences), PyTorch parity, masks, errors."""
+
 import numpy as np
 import pytest
 
@@ -128,8 +129,9 @@ def _torch_parity(cls, torch_cls, reorder, x):
     layer(x)
     w = {k: v.detach().numpy().astype(np.float64) for k, v in net.named_parameters()}
     bias = np.stack([reorder(w["bias_ih_l0"]), reorder(w["bias_hh_l0"])])
-    layer.set_weights([reorder(w["weight_ih_l0"]).T, reorder(w["weight_hh_l0"]).T,
-                       bias if cls is GRU else bias.sum(axis=0)])
+    layer.set_weights(
+        [reorder(w["weight_ih_l0"]).T, reorder(w["weight_hh_l0"]).T, bias if cls is GRU else bias.sum(axis=0)]
+    )
     h0 = np.random.default_rng(5).standard_normal((1, x.shape[0], 7)).astype(np.float32)
     states = [h0[0]] + ([0.5 * h0[0]] if cls is LSTM else [])
     ours = layer(x, initial_state=states)
@@ -161,8 +163,13 @@ def test_simple_rnn_matches_torch():
     layer = SimpleRNN(7, return_sequences=True)
     x = _x((4, 9, 5), seed=5).astype(np.float32)
     layer(x)
-    layer.set_weights([net.weight_ih_l0.detach().numpy().T, net.weight_hh_l0.detach().numpy().T,
-                       (net.bias_ih_l0 + net.bias_hh_l0).detach().numpy()])
+    layer.set_weights(
+        [
+            net.weight_ih_l0.detach().numpy().T,
+            net.weight_hh_l0.detach().numpy().T,
+            (net.bias_ih_l0 + net.bias_hh_l0).detach().numpy(),
+        ]
+    )
     np.testing.assert_allclose(layer(x), net(torch.from_numpy(x))[0].detach().numpy(), rtol=1e-5, atol=2e-6)
 
 
@@ -173,12 +180,15 @@ def test_config_round_trip(cls):
     assert clone.get_config() == layer.get_config()
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((2, 3)), r"expects input of shape \(None, None, 3\), got shape \(2, 3\)"),
-    (np.zeros((2, 0, 3)), "at least one sample and one timestep"),
-    (np.zeros((0, 4, 3)), "at least one sample and one timestep"),
-    (np.zeros((2, 4, 5)), r"expects input of shape \(None, None, 3\)"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((2, 3)), r"expects input of shape \(None, None, 3\), got shape \(2, 3\)"),
+        (np.zeros((2, 0, 3)), "at least one sample and one timestep"),
+        (np.zeros((0, 4, 3)), "at least one sample and one timestep"),
+        (np.zeros((2, 4, 5)), r"expects input of shape \(None, None, 3\)"),
+    ],
+)
 def test_bad_inputs_raise_before_the_kernel(bad, match):
     layer = LSTM(3)
     layer(rv.Input((None, 3)))
@@ -227,8 +237,9 @@ def test_fit_learns_a_sequence_task_with_clipnorm():
     y = (x[:, :, 0].sum(1) > x[:, :, 1].sum(1)).astype(np.int64)
     rv.config.set_random_seed(0)
     model = rv.Sequential([rv.Input((None, 2)), LSTM(16), rv.layers.Dense(2, activation="softmax")])
-    model.compile(optimizer=rv.optimizers.Adam(0.02, clipnorm=1.0), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=rv.optimizers.Adam(0.02, clipnorm=1.0), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     hist = model.fit(x, y, batch_size=32, epochs=15, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
     assert hist.history["accuracy"][-1] > 0.9

@@ -1,13 +1,21 @@
 """Dropout family and noise layers: masks, scaling, seeds, gradients through the forward's mask."""
+
 import numpy as np
 import pytest
 from scipy import stats
 
 from ranvier.api import config
 from ranvier.api.layers.normalization import BatchNormalization
-from ranvier.api.layers.regularization import (ActivityRegularization, AlphaDropout, Dropout, GaussianDropout,
-                                               GaussianNoise, SpatialDropout1D, SpatialDropout2D,
-                                               SpatialDropout3D)
+from ranvier.api.layers.regularization import (
+    ActivityRegularization,
+    AlphaDropout,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1D,
+    SpatialDropout2D,
+    SpatialDropout3D,
+)
 from ranvier.testing import check_gradients
 
 RANDOM_LAYERS = [
@@ -95,15 +103,19 @@ def test_masks_do_not_depend_on_thread_count():
     np.testing.assert_array_equal(*outs)
 
 
-@pytest.mark.parametrize("layer,shape,axes", [(SpatialDropout1D(0.5, seed=0), (6, 5, 8), (1,)),
-                                             (SpatialDropout2D(0.5, seed=0), (6, 3, 4, 8), (1, 2)),
-                                             (SpatialDropout2D(0.5, data_format="channels_first", seed=0),
-                                              (6, 8, 3, 4), (2, 3)),
-                                             (SpatialDropout3D(0.5, seed=0), (3, 2, 2, 2, 8), (1, 2, 3)),
-                                             (Dropout(0.5, noise_shape=(None, 1, 8), seed=0), (6, 5, 8), (1,))])
+@pytest.mark.parametrize(
+    "layer,shape,axes",
+    [
+        (SpatialDropout1D(0.5, seed=0), (6, 5, 8), (1,)),
+        (SpatialDropout2D(0.5, seed=0), (6, 3, 4, 8), (1, 2)),
+        (SpatialDropout2D(0.5, data_format="channels_first", seed=0), (6, 8, 3, 4), (2, 3)),
+        (SpatialDropout3D(0.5, seed=0), (3, 2, 2, 2, 8), (1, 2, 3)),
+        (Dropout(0.5, noise_shape=(None, 1, 8), seed=0), (6, 5, 8), (1,)),
+    ],
+)
 def test_spatial_dropout_drops_whole_feature_maps(layer, shape, axes):
     out = layer(np.ones(shape, np.float32), training=True)
-    dropped = (out == 0)
+    dropped = out == 0
     # Along the spatial axes a channel is either all dropped or all kept.
     assert np.array_equal(dropped.all(axis=axes), dropped.any(axis=axes))
     assert 0 < dropped.mean() < 1
@@ -123,7 +135,7 @@ def test_alpha_dropout_keeps_mean_and_variance_of_selu_outputs():
     out = AlphaDropout(0.2, seed=0, dtype="float64")(x, training=True)
     assert abs(out.mean()) < 0.01 and abs(out.var() - 1.0) < 0.01
     alpha_p, rate = -1.6732632423543772 * 1.0507009873554805, 0.2
-    a = ((1 - rate) * (1 + rate * alpha_p ** 2)) ** -0.5
+    a = ((1 - rate) * (1 + rate * alpha_p**2)) ** -0.5
     dropped = np.isclose(out, a * alpha_p - a * alpha_p * rate, rtol=0, atol=1e-12)
     assert stats.binomtest(int(dropped.sum()), x.size, 0.2).pvalue > 1e-4
 
@@ -142,10 +154,16 @@ def test_zero_rate_is_the_identity_in_training():
 
 
 def test_get_config_round_trip():
-    for layer in (Dropout(0.3, noise_shape=(None, 1), seed=4), SpatialDropout1D(0.2, seed=1),
-                  SpatialDropout2D(0.2, data_format="channels_first"), SpatialDropout3D(0.1),
-                  GaussianNoise(0.1, seed=2), GaussianDropout(0.2), AlphaDropout(0.1, seed=5),
-                  ActivityRegularization(l1=0.01)):
+    for layer in (
+        Dropout(0.3, noise_shape=(None, 1), seed=4),
+        SpatialDropout1D(0.2, seed=1),
+        SpatialDropout2D(0.2, data_format="channels_first"),
+        SpatialDropout3D(0.1),
+        GaussianNoise(0.1, seed=2),
+        GaussianDropout(0.2),
+        AlphaDropout(0.1, seed=5),
+        ActivityRegularization(l1=0.01),
+    ):
         cfg = layer.get_config()
         assert type(layer).from_config(cfg).get_config() == cfg
 
@@ -178,9 +196,15 @@ def _mlp_with_dropout_and_batch_norm(seed):
     import ranvier as rv
 
     rv.config.set_random_seed(seed)
-    model = rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(16, activation="relu"),
-                           BatchNormalization(), Dropout(0.5, seed=seed),
-                           rv.layers.Dense(3, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((6,)),
+            rv.layers.Dense(16, activation="relu"),
+            BatchNormalization(),
+            Dropout(0.5, seed=seed),
+            rv.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer=rv.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
     return model
 
@@ -207,8 +231,14 @@ def test_model_gradient_check_through_batch_norm(float64):
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(8, 4)), rng.integers(0, 3, 8)
-    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(5, activation="tanh"),
-                           BatchNormalization(gamma_regularizer=rv.regularizers.L2(0.1)),
-                           Dropout(0.0), rv.layers.Dense(3, activation="softmax")])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((4,)),
+            rv.layers.Dense(5, activation="tanh"),
+            BatchNormalization(gamma_regularizer=rv.regularizers.L2(0.1)),
+            Dropout(0.0),
+            rv.layers.Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     check_gradients(model, x, y)

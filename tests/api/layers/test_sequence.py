@@ -1,4 +1,5 @@
 """RepeatVector and Masking."""
+
 import numpy as np
 import pytest
 

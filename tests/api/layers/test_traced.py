@@ -1,4 +1,5 @@
 """Keras-style custom layers: call written with ops, no backward, gradients by tracing."""
+
 import numpy as np
 import pytest
 
@@ -76,7 +77,7 @@ def test_add_loss_joins_the_training_loss(float64):
     loss = model.evaluate(x, y, verbose=0)
     xp, yp, sw = model._prepare(x, y)
     h = block.inner(x)
-    expected = np.mean((x + h - y) ** 2) + 0.01 * np.sum(h ** 2)
+    expected = np.mean((x + h - y) ** 2) + 0.01 * np.sum(h**2)
     np.testing.assert_allclose(model._compute_gradients(xp, yp, sw)[0], expected, rtol=1e-12)
     np.testing.assert_allclose(loss, np.mean((x + h - y) ** 2), rtol=1e-12)  # inference adds no loss
     assert len(model.weights) == 2  # the inner Dense's, found through the attribute
@@ -104,8 +105,15 @@ def doubled(x):
 def test_lambda_computes_trains_and_saves_by_registered_name(tmp_path, float64):
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
-    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(4), rv.layers.Lambda(doubled),
-                           rv.layers.Lambda(ops.tanh), rv.layers.Dense(2)])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((3,)),
+            rv.layers.Dense(4),
+            rv.layers.Lambda(doubled),
+            rv.layers.Lambda(ops.tanh),
+            rv.layers.Dense(2),
+        ]
+    )
     model.compile(optimizer="sgd", loss="mse")
     check_gradients(model, x, y)
     hidden = model.layers[0](x)
@@ -113,8 +121,7 @@ def test_lambda_computes_trains_and_saves_by_registered_name(tmp_path, float64):
     path = tmp_path / "lambda.ranvier"
     with pytest.raises(ValueError, match="registered"):
         model.save(path)  # ops.tanh is not registered
-    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(4), rv.layers.Lambda(doubled),
-                           rv.layers.Dense(2)])
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(4), rv.layers.Lambda(doubled), rv.layers.Dense(2)])
     model.save(path)
     np.testing.assert_array_equal(rv.load_model(path).predict(x), model.predict(x))
     with pytest.raises(ValueError, match="must be registered"):

@@ -1,4 +1,5 @@
 """Bidirectional and TimeDistributed."""
+
 import numpy as np
 import pytest
 

@@ -7,9 +7,13 @@ from ranvier.testing import check_gradients
 
 
 def _mlp(hidden=16, n_in=4, n_out=3, activation="relu", **dense_kwargs):
-    return rv.Sequential([rv.layers.Input((n_in,)),
-                          rv.layers.Dense(hidden, activation=activation, **dense_kwargs),
-                          rv.layers.Dense(n_out, activation="softmax", **dense_kwargs)])
+    return rv.Sequential(
+        [
+            rv.layers.Input((n_in,)),
+            rv.layers.Dense(hidden, activation=activation, **dense_kwargs),
+            rv.layers.Dense(n_out, activation="softmax", **dense_kwargs),
+        ]
+    )
 
 
 def test_fit_evaluate_predict(blobs):
@@ -30,19 +34,21 @@ def test_fit_evaluate_predict(blobs):
     assert model.evaluate(x, y, verbose=0, return_dict=True).keys() == {"loss", "accuracy"}
 
 
-@pytest.mark.parametrize("optimizer, kwargs", [
-    ("sgd", {"learning_rate": 0.1}),
-    ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),
-    ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}),
-    ("adam", {"learning_rate": 1e-2}),
-])
+@pytest.mark.parametrize(
+    "optimizer, kwargs",
+    [
+        ("sgd", {"learning_rate": 0.1}),
+        ("sgd", {"learning_rate": 0.05, "momentum": 0.9}),
+        ("sgd", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 1e-2}),
+        ("adam", {"learning_rate": 1e-2}),
+    ],
+)
 def test_three_steps_match_the_numpy_reference(float64, optimizer, kwargs):
     rng = np.random.default_rng(3)
     x = rng.standard_normal((16, 5))
     y = rng.integers(0, 3, 16)
     model = _mlp(hidden=7, n_in=5)
-    ref = ReferenceMLP((5, 7, 3), optimizer=optimizer, weights=model.get_weights(), dtype=np.float64,
-                       **kwargs)
+    ref = ReferenceMLP((5, 7, 3), optimizer=optimizer, weights=model.get_weights(), dtype=np.float64, **kwargs)
     opt = rv.optimizers.SGD(**kwargs) if optimizer == "sgd" else rv.optimizers.Adam(**kwargs)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
     for _ in range(3):
@@ -77,26 +83,38 @@ def test_three_steps_match_pytorch(optimizer):
         t_opt.zero_grad()
         torch.nn.functional.cross_entropy(net(torch.from_numpy(x)), torch.from_numpy(y)).backward()
         t_opt.step()
-    torch_weights = [lin1.weight.detach().numpy().T, lin1.bias.detach().numpy(),
-                     lin2.weight.detach().numpy().T, lin2.bias.detach().numpy()]
+    torch_weights = [
+        lin1.weight.detach().numpy().T,
+        lin1.bias.detach().numpy(),
+        lin2.weight.detach().numpy().T,
+        lin2.bias.detach().numpy(),
+    ]
     for w, w_t in zip(model.get_weights(), torch_weights):
         np.testing.assert_allclose(w, w_t, atol=1e-5)
 
 
-@pytest.mark.parametrize("loss, n_out, activation", [
-    ("sparse_categorical_crossentropy", 3, "softmax"),
-    ("categorical_crossentropy", 3, "softmax"),
-    ("binary_crossentropy", 1, "sigmoid"),
-    ("mse", 2, "linear"),
-    ("mae", 2, "tanh"),
-])
+@pytest.mark.parametrize(
+    "loss, n_out, activation",
+    [
+        ("sparse_categorical_crossentropy", 3, "softmax"),
+        ("categorical_crossentropy", 3, "softmax"),
+        ("binary_crossentropy", 1, "sigmoid"),
+        ("mse", 2, "linear"),
+        ("mae", 2, "tanh"),
+    ],
+)
 @pytest.mark.parametrize("regularized", [False, True])
 def test_model_gradient_check(float64, loss, n_out, activation, regularized):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((6, 4))
     reg = rv.regularizers.L2(1e-2) if regularized else None
-    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(5, activation="tanh", kernel_regularizer=reg),
-                           rv.layers.Dense(n_out, activation=activation, kernel_regularizer=reg)])
+    model = rv.Sequential(
+        [
+            rv.layers.Input((4,)),
+            rv.layers.Dense(5, activation="tanh", kernel_regularizer=reg),
+            rv.layers.Dense(n_out, activation=activation, kernel_regularizer=reg),
+        ]
+    )
     if loss == "sparse_categorical_crossentropy":
         y = rng.integers(0, 3, 6)
     elif loss == "categorical_crossentropy":
@@ -166,8 +184,11 @@ def test_functional_model(blobs):
     h = shared(inp)
     out = rv.layers.Dense(3, activation="softmax")(rv.layers.Dense(8, activation="tanh")(h))
     model = rv.Model(inp, out)
-    model.compile(optimizer=rv.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
-                  metrics=["sparse_categorical_accuracy"])
+    model.compile(
+        optimizer=rv.optimizers.Adam(1e-2),
+        loss="sparse_categorical_crossentropy",
+        metrics=["sparse_categorical_accuracy"],
+    )
     hist = model.fit(x, y, epochs=20, verbose=0)
     assert "sparse_categorical_accuracy" in hist.history
     assert hist.history["sparse_categorical_accuracy"][-1] > 0.9
@@ -176,8 +197,9 @@ def test_functional_model(blobs):
 def test_lbfgs_full_batch(blobs, float64):
     x, y = blobs
     model = _mlp(hidden=8)
-    model.compile(optimizer=rv.optimizers.LBFGS(max_iter=100), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=rv.optimizers.LBFGS(max_iter=100), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     model.fit(x, y, verbose=0)
     assert model.evaluate(x, y, verbose=0)[1] > 0.97
 
@@ -190,8 +212,7 @@ def test_keras_script_runs_after_changing_the_import(blobs):
     model = keras.Sequential()
     model.add(layers.Dense(16, activation="relu", input_shape=(4,)))
     model.add(layers.Dense(3, activation="softmax"))
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="categorical_crossentropy", metrics=["accuracy"])
     y_onehot = keras.utils.to_categorical(y, 3)
     hist = model.fit(x.astype(np.float64), y_onehot.astype(np.uint8), epochs=10, batch_size=32, verbose=0)
     assert set(hist.history) == {"loss", "accuracy"}
@@ -262,10 +283,17 @@ def test_determinism_gives_identical_weights_for_any_thread_count():
 
 def _conv_pool_model(activation="relu", pool=None):
     L = rv.layers
-    return rv.Sequential([L.Input((8, 7, 2)), L.Conv2D(3, 3, padding="same", activation=activation),
-                          (pool or L.MaxPooling2D)(2, padding="same"),
-                          L.Conv2D(2, 2, activation="relu"),
-                          L.MaxPooling2D(), L.Flatten(), L.Dense(3, activation="softmax")])
+    return rv.Sequential(
+        [
+            L.Input((8, 7, 2)),
+            L.Conv2D(3, 3, padding="same", activation=activation),
+            (pool or L.MaxPooling2D)(2, padding="same"),
+            L.Conv2D(2, 2, activation="relu"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(3, activation="softmax"),
+        ]
+    )
 
 
 def _plan(model):
@@ -307,8 +335,9 @@ def test_no_fold_without_a_plain_relu_into_max_pooling(activation, pool):
 
 def test_pools_other_than_2x2_fold_the_relu_but_pool_on_their_own():
     L = rv.layers
-    model = rv.Sequential([L.Input((9, 9, 2)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(3),
-                           L.Flatten(), L.Dense(2)])
+    model = rv.Sequential(
+        [L.Input((9, 9, 2)), L.Conv2D(3, 3, activation="relu"), L.MaxPooling2D(3), L.Flatten(), L.Dense(2)]
+    )
     model.compile(optimizer="sgd", loss="mse")
     assert _plan(model) == ["LayerStep*", "ReluPoolStep", "LayerStep", "LayerStep"]
 

@@ -1,4 +1,5 @@
 """Models as layers of other models, clone_model, to_json / model_from_json, feature extraction."""
+
 import numpy as np
 
 import ranvier as rv
@@ -8,8 +9,7 @@ rng = np.random.default_rng(0)
 
 
 def _base(name="base"):
-    return rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(8, activation="tanh", name=f"{name}_h")],
-                         name=name)
+    return rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(8, activation="tanh", name=f"{name}_h")], name=name)
 
 
 def test_a_sequential_inside_a_sequential_trains_through_both(float64):

@@ -1,4 +1,5 @@
 """Subclassed models, custom train_step, GradientTape over a model, Keras' optimizer.apply."""
+
 import numpy as np
 import pytest
 
@@ -44,8 +45,11 @@ class GuideNet(Net):
 def _compiled(cls, seed=7):
     rv.config.set_random_seed(seed)
     model = cls(units=8)
-    model.compile(optimizer=rv.optimizers.Adam(0.01), metrics=["accuracy"],
-                  loss=rv.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=rv.optimizers.Adam(0.01),
+        metrics=["accuracy"],
+        loss=rv.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 

@@ -1,4 +1,5 @@
 """Every op's value against its NumPy / SciPy reference, and Keras' names and defaults."""
+
 import inspect
 import math
 
@@ -33,11 +34,11 @@ def _conv_reference(x, k, stride, pads, out_hw):
     n, h, w, c = x.shape
     kh, kw, _, f = k.shape
     padded = np.zeros((n, h + 2 * kh, w + 2 * kw, c))
-    padded[:, pads[0]:pads[0] + h, pads[1]:pads[1] + w] = x
+    padded[:, pads[0] : pads[0] + h, pads[1] : pads[1] + w] = x
     out = np.zeros((n,) + out_hw + (f,))
     for i in range(out_hw[0]):
         for j in range(out_hw[1]):
-            patch = padded[:, i * stride:i * stride + kh, j * stride:j * stride + kw]
+            patch = padded[:, i * stride : i * stride + kh, j * stride : j * stride + kw]
             out[:, i, j] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))
     return out
 
@@ -50,8 +51,8 @@ CASES = [
     ("true_divide", lambda: ops.true_divide(A, P), A / P),
     ("floor_divide", lambda: ops.floor_divide(A, P), np.floor_divide(A, P)),
     ("mod", lambda: ops.mod(A, P), np.mod(A, P)),
-    ("power", lambda: ops.power(P, A), P ** A),
-    ("pow", lambda: ops.pow(P, 2), P ** 2),
+    ("power", lambda: ops.power(P, A), P**A),
+    ("pow", lambda: ops.pow(P, 2), P**2),
     ("negative", lambda: ops.negative(A), -A),
     ("square", lambda: ops.square(A), A * A),
     ("sqrt", lambda: ops.sqrt(P), np.sqrt(P)),
@@ -60,7 +61,7 @@ CASES = [
     ("absolute", lambda: ops.absolute(A), np.abs(A)),
     ("sign", lambda: ops.sign(A), np.sign(A)),
     ("exp", lambda: ops.exp(A), np.exp(A)),
-    ("exp2", lambda: ops.exp2(A), 2.0 ** A),
+    ("exp2", lambda: ops.exp2(A), 2.0**A),
     ("expm1", lambda: ops.expm1(A), np.expm1(A)),
     ("log", lambda: ops.log(P), np.log(P)),
     ("log1p", lambda: ops.log1p(P), np.log1p(P)),
@@ -128,13 +129,19 @@ CASES = [
     ("split", lambda: ops.split(A, [1], axis=0)[1], A[1:]),
     ("unstack", lambda: ops.unstack(A, axis=1)[2], A[:, 2]),
     ("take", lambda: ops.take(A, [2, 0], axis=1), A[:, [2, 0]]),
-    ("take_along_axis", lambda: ops.take_along_axis(A, np.array([[1], [0], [3]]), axis=1),
-     np.take_along_axis(A, np.array([[1], [0], [3]]), 1)),
+    (
+        "take_along_axis",
+        lambda: ops.take_along_axis(A, np.array([[1], [0], [3]]), axis=1),
+        np.take_along_axis(A, np.array([[1], [0], [3]]), 1),
+    ),
     ("get_item", lambda: ops.get_item(A, (slice(1, None), 2)), A[1:, 2]),
     ("slice", lambda: ops.slice(A, (1, 1), (2, 2)), A[1:3, 1:3]),
     ("pad", lambda: ops.pad(A, 1), np.pad(A, 1)),
-    ("pad_symmetric", lambda: ops.pad(A, ((0, 1), (2, 0)), mode="symmetric"),
-     np.pad(A, ((0, 1), (2, 0)), mode="symmetric")),
+    (
+        "pad_symmetric",
+        lambda: ops.pad(A, ((0, 1), (2, 0)), mode="symmetric"),
+        np.pad(A, ((0, 1), (2, 0)), mode="symmetric"),
+    ),
     ("tile", lambda: ops.tile(B, 3), np.tile(B, 3)),
     ("repeat", lambda: ops.repeat(A, 2, axis=1), np.repeat(A, 2, 1)),
     ("flip", lambda: ops.flip(A), A[::-1, ::-1]),
@@ -143,8 +150,7 @@ CASES = [
     ("tril", lambda: ops.tril(A), np.tril(A)),
     ("triu", lambda: ops.triu(A, 1), np.triu(A, 1)),
     ("cast", lambda: ops.cast(A, "int32"), A.astype(np.int32)),
-    ("one_hot", lambda: ops.one_hot(np.array([1, -1, 2]), 3),
-     np.array([[0, 1, 0], [0, 0, 0], [0, 0, 1]], np.float32)),
+    ("one_hot", lambda: ops.one_hot(np.array([1, -1, 2]), 3), np.array([[0, 1, 0], [0, 0, 0], [0, 0, 1]], np.float32)),
     ("one_hot_axis", lambda: ops.nn.one_hot(LABELS, 4, axis=0), np.eye(4, dtype=np.float32)[LABELS].T),
     ("zeros", lambda: ops.zeros((2, 3)), np.zeros((2, 3), np.float32)),
     ("ones", lambda: ops.ones(2, dtype="int32"), np.ones(2, np.int32)),
@@ -160,8 +166,11 @@ CASES = [
     ("convert_to_tensor_floats", lambda: ops.convert_to_tensor([1.0, 2.0]), np.array([1, 2], np.float32)),
     # products
     ("matmul", lambda: ops.matmul(A, A.T), A @ A.T),
-    ("matmul_float32", lambda: ops.matmul(A.astype(np.float32), B.astype(np.float32)[:, None]),
-     (A @ B[:, None]).astype(np.float32)),
+    (
+        "matmul_float32",
+        lambda: ops.matmul(A.astype(np.float32), B.astype(np.float32)[:, None]),
+        (A @ B[:, None]).astype(np.float32),
+    ),
     ("matmul_batched", lambda: ops.matmul(X4, X4.swapaxes(-1, -2)), X4 @ X4.swapaxes(-1, -2)),
     ("dot", lambda: ops.dot(X4, K4[0]), np.dot(X4, K4[0])),
     ("tensordot", lambda: ops.tensordot(A, A, axes=([0], [0])), np.tensordot(A, A, ([0], [0]))),
@@ -180,36 +189,64 @@ CASES = [
     ("leaky_relu", lambda: ops.leaky_relu(A), np.where(A > 0, A, 0.2 * A)),
     ("hard_sigmoid", lambda: ops.hard_sigmoid(A * 4), np.clip(A * 4 + 3, 0, 6) / 6),
     ("log_sigmoid", lambda: ops.log_sigmoid(A), np.log(_sigmoid(A))),
-    ("gelu", lambda: ops.gelu(A),
-     0.5 * A * (1 + np.tanh(math.sqrt(2 / math.pi) * (A + 0.044715 * A ** 3)))),
+    ("gelu", lambda: ops.gelu(A), 0.5 * A * (1 + np.tanh(math.sqrt(2 / math.pi) * (A + 0.044715 * A**3)))),
     ("gelu_exact", lambda: ops.gelu(A, approximate=False), 0.5 * A * (1 + special.erf(A / math.sqrt(2)))),
     ("softmax", lambda: ops.softmax(A), _softmax(A)),
     ("softmax_axis", lambda: ops.softmax(A, axis=0), _softmax(A, 0)),
     ("log_softmax", lambda: ops.log_softmax(A), np.log(_softmax(A))),
     ("moments", lambda: ops.moments(A, [0])[1], A.var(0)),
-    ("batch_normalization", lambda: ops.batch_normalization(A, B, P[0], 1, offset=B, scale=P[1]),
-     (A - B) / np.sqrt(P[0] + 1e-3) * P[1] + B),
-    ("binary_crossentropy", lambda: ops.binary_crossentropy(U > 0, P / 2.5),
-     -((U > 0) * np.log(P / 2.5) + (U <= 0) * np.log(1 - P / 2.5))),
-    ("binary_crossentropy_logits", lambda: ops.binary_crossentropy(U > 0, A, from_logits=True),
-     -((U > 0) * np.log(_sigmoid(A)) + (U <= 0) * np.log(1 - _sigmoid(A)))),
-    ("categorical_crossentropy", lambda: ops.categorical_crossentropy(_softmax(U), P),
-     -np.sum(_softmax(U) * np.log(P / P.sum(1, keepdims=True)), 1)),
-    ("categorical_crossentropy_logits", lambda: ops.categorical_crossentropy(_softmax(U), A, from_logits=True),
-     -np.sum(_softmax(U) * np.log(_softmax(A)), 1)),
-    ("sparse_categorical_crossentropy", lambda: ops.sparse_categorical_crossentropy(LABELS, A, from_logits=True),
-     -np.log(_softmax(A))[np.arange(3), LABELS]),
-    ("sparse_categorical_crossentropy_ignored", lambda: ops.sparse_categorical_crossentropy(
-        np.array([[0, -1]]), A[:2].reshape(1, 2, 4), from_logits=True),
-     np.array([[-np.log(_softmax(A[0]))[0], 0.0]])),
-    ("sparse_categorical_crossentropy_axis0", lambda: ops.sparse_categorical_crossentropy(
-        np.array([1, 2, 0, 0]), A, from_logits=True, axis=0), -np.log(_softmax(A, 0))[[1, 2, 0, 0], range(4)]),
+    (
+        "batch_normalization",
+        lambda: ops.batch_normalization(A, B, P[0], 1, offset=B, scale=P[1]),
+        (A - B) / np.sqrt(P[0] + 1e-3) * P[1] + B,
+    ),
+    (
+        "binary_crossentropy",
+        lambda: ops.binary_crossentropy(U > 0, P / 2.5),
+        -((U > 0) * np.log(P / 2.5) + (U <= 0) * np.log(1 - P / 2.5)),
+    ),
+    (
+        "binary_crossentropy_logits",
+        lambda: ops.binary_crossentropy(U > 0, A, from_logits=True),
+        -((U > 0) * np.log(_sigmoid(A)) + (U <= 0) * np.log(1 - _sigmoid(A))),
+    ),
+    (
+        "categorical_crossentropy",
+        lambda: ops.categorical_crossentropy(_softmax(U), P),
+        -np.sum(_softmax(U) * np.log(P / P.sum(1, keepdims=True)), 1),
+    ),
+    (
+        "categorical_crossentropy_logits",
+        lambda: ops.categorical_crossentropy(_softmax(U), A, from_logits=True),
+        -np.sum(_softmax(U) * np.log(_softmax(A)), 1),
+    ),
+    (
+        "sparse_categorical_crossentropy",
+        lambda: ops.sparse_categorical_crossentropy(LABELS, A, from_logits=True),
+        -np.log(_softmax(A))[np.arange(3), LABELS],
+    ),
+    (
+        "sparse_categorical_crossentropy_ignored",
+        lambda: ops.sparse_categorical_crossentropy(np.array([[0, -1]]), A[:2].reshape(1, 2, 4), from_logits=True),
+        np.array([[-np.log(_softmax(A[0]))[0], 0.0]]),
+    ),
+    (
+        "sparse_categorical_crossentropy_axis0",
+        lambda: ops.sparse_categorical_crossentropy(np.array([1, 2, 0, 0]), A, from_logits=True, axis=0),
+        -np.log(_softmax(A, 0))[[1, 2, 0, 0], range(4)],
+    ),
     ("conv", lambda: ops.conv(X4, K4), _conv_reference(X4, K4, 1, (0, 0), (3, 5))),
-    ("conv_same_strided", lambda: ops.conv(X4, K4, strides=2, padding="same"),
-     _conv_reference(X4, K4, 2, (1, 0), (3, 3))),
+    (
+        "conv_same_strided",
+        lambda: ops.conv(X4, K4, strides=2, padding="same"),
+        _conv_reference(X4, K4, 2, (1, 0), (3, 3)),
+    ),
     ("max_pool", lambda: ops.max_pool(X4[:, :4], 2), X4[:, :4].reshape(2, 2, 2, 3, 2, 3).max(axis=(2, 4))),
-    ("average_pool", lambda: ops.average_pool(X4[:, :4], (2, 3)),
-     X4[:, :4].reshape(2, 2, 2, 2, 3, 3).mean(axis=(2, 4))),
+    (
+        "average_pool",
+        lambda: ops.average_pool(X4[:, :4], (2, 3)),
+        X4[:, :4].reshape(2, 2, 2, 2, 3, 3).mean(axis=(2, 4)),
+    ),
 ]
 
 
@@ -223,8 +260,7 @@ def test_op_matches_numpy(call, expected):
         np.testing.assert_array_equal(out, expected)
         return
     assert np.result_type(out) == expected.dtype or expected.dtype == np.float64
-    np.testing.assert_allclose(out, expected, rtol=1e-6 if np.result_type(out) == np.float32 else 1e-10,
-                               atol=1e-7)
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if np.result_type(out) == np.float32 else 1e-10, atol=1e-7)
 
 
 def test_float_ops_of_integers_give_floatx():
@@ -234,28 +270,34 @@ def test_float_ops_of_integers_give_floatx():
     assert ops.add(np.float32(1) * np.ones(2, np.float32), 1.5).dtype == np.float32  # weak Python scalars
 
 
-@pytest.mark.parametrize("module, names", [
-    (ops, ["add", "matmul", "relu", "softmax", "stop_gradient", "logsumexp", "conv", "GradientTape"]),
-    (ops.nn, ["relu", "gelu", "conv", "max_pool", "moments", "sparse_categorical_crossentropy"]),
-    (ops.numpy, ["add", "einsum", "take_along_axis", "cumsum", "tanh"]),
-])
+@pytest.mark.parametrize(
+    "module, names",
+    [
+        (ops, ["add", "matmul", "relu", "softmax", "stop_gradient", "logsumexp", "conv", "GradientTape"]),
+        (ops.nn, ["relu", "gelu", "conv", "max_pool", "moments", "sparse_categorical_crossentropy"]),
+        (ops.numpy, ["add", "einsum", "take_along_axis", "cumsum", "tanh"]),
+    ],
+)
 def test_keras_names(module, names):
     for name in names:
         assert callable(getattr(module, name)), name
     assert set(module.__all__) <= set(dir(module))
 
 
-@pytest.mark.parametrize("fn, defaults", [
-    (ops.nn.gelu, {"approximate": True}),
-    (ops.conv, {"strides": 1, "padding": "valid", "data_format": None, "dilation_rate": 1}),
-    (ops.max_pool, {"strides": None, "padding": "valid", "data_format": None}),
-    (ops.leaky_relu, {"negative_slope": 0.2}),
-    (ops.batch_normalization, {"offset": None, "scale": None, "epsilon": 1e-3}),
-    (ops.sparse_categorical_crossentropy, {"from_logits": False, "axis": -1}),
-    (ops.max, {"axis": None, "keepdims": False, "initial": None}),
-    (ops.split, {"axis": 0}),
-    (ops.cumsum, {"axis": None, "dtype": None}),
-])
+@pytest.mark.parametrize(
+    "fn, defaults",
+    [
+        (ops.nn.gelu, {"approximate": True}),
+        (ops.conv, {"strides": 1, "padding": "valid", "data_format": None, "dilation_rate": 1}),
+        (ops.max_pool, {"strides": None, "padding": "valid", "data_format": None}),
+        (ops.leaky_relu, {"negative_slope": 0.2}),
+        (ops.batch_normalization, {"offset": None, "scale": None, "epsilon": 1e-3}),
+        (ops.sparse_categorical_crossentropy, {"from_logits": False, "axis": -1}),
+        (ops.max, {"axis": None, "keepdims": False, "initial": None}),
+        (ops.split, {"axis": 0}),
+        (ops.cumsum, {"axis": None, "dtype": None}),
+    ],
+)
 def test_keras_defaults(fn, defaults):
     params = inspect.signature(fn).parameters
     assert {k: params[k].default for k in defaults} == defaults

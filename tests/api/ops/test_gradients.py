@@ -6,6 +6,7 @@ sum(r * f) for every input, and compares it with central differences of the
 same function run eagerly on plain arrays (which also checks that the traced
 and eager paths compute the same value).
 """
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -75,7 +76,7 @@ CASES = [
     ("rtruediv_operator", lambda x: 2.0 / x, [((3,), POSITIVE)]),
     ("mod", ops.mod, [((5,), POSITIVE), ((5,), POSITIVE)]),
     ("power", ops.power, [((2, 3), POSITIVE), ((3,), NORMAL)]),
-    ("power_operator_int", lambda x: x ** 3, [((4,), NORMAL)]),
+    ("power_operator_int", lambda x: x**3, [((4,), NORMAL)]),
     ("maximum", ops.maximum, [((3, 4), NORMAL), ((4,), NORMAL)]),
     ("minimum", ops.minimum, [((3, 4), NORMAL), ((3, 1), NORMAL)]),
     ("negative", ops.negative, [((3,), NORMAL)]),
@@ -137,8 +138,11 @@ CASES = [
     ("moveaxis", lambda x: ops.moveaxis(x, 0, -1), [((2, 3, 4), NORMAL)]),
     ("swapaxes", lambda x: ops.swapaxes(x, 0, 2), [((2, 3, 4), NORMAL)]),
     ("ravel", ops.ravel, [((2, 3), NORMAL)]),
-    ("concatenate", lambda a, b, c: ops.concatenate([a, b, c], axis=1),
-     [((2, 1), NORMAL), ((2, 3), NORMAL), ((2, 2), NORMAL)]),
+    (
+        "concatenate",
+        lambda a, b, c: ops.concatenate([a, b, c], axis=1),
+        [((2, 1), NORMAL), ((2, 3), NORMAL), ((2, 2), NORMAL)],
+    ),
     ("concatenate_constant", lambda a: ops.concatenate([a, np.ones((2, 2))], axis=0), [((1, 2), NORMAL)]),
     ("stack", lambda a, b: ops.stack([a, b], axis=1), [((2, 3), NORMAL), ((2, 3), NORMAL)]),
     ("split", lambda x: ops.split(x, [1, 3], axis=1), [((2, 5), NORMAL)]),
@@ -176,8 +180,11 @@ CASES = [
     ("dot_nd", ops.dot, [((2, 3, 4), NORMAL), ((5, 4, 2), NORMAL)]),
     ("dot_scalar", lambda a: ops.dot(a, 3.0), [((3,), NORMAL)]),
     ("tensordot_int", lambda a, b: ops.tensordot(a, b, axes=1), [((2, 3), NORMAL), ((3, 4), NORMAL)]),
-    ("tensordot_axes", lambda a, b: ops.tensordot(a, b, axes=([1, 0], [0, 2])),
-     [((3, 2, 4), NORMAL), ((2, 5, 3), NORMAL)]),
+    (
+        "tensordot_axes",
+        lambda a, b: ops.tensordot(a, b, axes=([1, 0], [0, 2])),
+        [((3, 2, 4), NORMAL), ((2, 5, 3), NORMAL)],
+    ),
     ("einsum_matmul", lambda a, b: ops.einsum("ij,jk->ik", a, b), [((2, 3), NORMAL), ((3, 4), NORMAL)]),
     ("einsum_batched", lambda a, b: ops.einsum("bij,bjk->bik", a, b), [((2, 2, 3), NORMAL), ((2, 3, 4), NORMAL)]),
     ("einsum_sum_all", lambda a: ops.einsum("ij->", a), [((2, 3), NORMAL)]),
@@ -185,8 +192,11 @@ CASES = [
     ("einsum_ellipsis", lambda a, b: ops.einsum("...ij,jk->...ik", a, b), [((2, 2, 3), NORMAL), ((3, 4), NORMAL)]),
     ("einsum_implicit", lambda a, b: ops.einsum("ijk,k", a, b), [((2, 3, 4), NORMAL), ((4,), NORMAL)]),
     ("einsum_summed_alone", lambda a, b: ops.einsum("ij,k->ik", a, b), [((2, 3), NORMAL), ((4,), NORMAL)]),
-    ("einsum_three", lambda a, b, c: ops.einsum("ij,jk,kl->il", a, b, c),
-     [((2, 3), NORMAL), ((3, 4), NORMAL), ((4, 2), NORMAL)]),
+    (
+        "einsum_three",
+        lambda a, b, c: ops.einsum("ij,jk,kl->il", a, b, c),
+        [((2, 3), NORMAL), ((3, 4), NORMAL), ((4, 2), NORMAL)],
+    ),
     ("outer", ops.outer, [((3,), NORMAL), ((2, 2), NORMAL)]),
     # nn
     ("relu", ops.relu, [((3, 4), NORMAL)]),
@@ -210,36 +220,65 @@ CASES = [
     ("log_softmax_axis1", lambda x: ops.log_softmax(x, axis=1), [((2, 3, 4), NORMAL)]),
     ("moments", lambda x: ops.moments(x, axes=[0, 1]), [((3, 4, 2), NORMAL)]),
     ("moments_keepdims", lambda x: ops.moments(x, axes=(1,), keepdims=True), [((3, 4), NORMAL)]),
-    ("batch_normalization", lambda x, m, v, o, s: ops.batch_normalization(x, m, v, 1, o, s, epsilon=1e-3),
-     [((4, 3, 2), NORMAL), ((3,), NORMAL), ((3,), POSITIVE), ((3,), NORMAL), ((3,), NORMAL)]),
-    ("batch_normalization_plain", lambda x, m, v: ops.batch_normalization(x, m, v, -1),
-     [((4, 3), NORMAL), ((3,), NORMAL), ((3,), POSITIVE)]),
+    (
+        "batch_normalization",
+        lambda x, m, v, o, s: ops.batch_normalization(x, m, v, 1, o, s, epsilon=1e-3),
+        [((4, 3, 2), NORMAL), ((3,), NORMAL), ((3,), POSITIVE), ((3,), NORMAL), ((3,), NORMAL)],
+    ),
+    (
+        "batch_normalization_plain",
+        lambda x, m, v: ops.batch_normalization(x, m, v, -1),
+        [((4, 3), NORMAL), ((3,), NORMAL), ((3,), POSITIVE)],
+    ),
     ("binary_crossentropy", ops.binary_crossentropy, [((3, 4), PROB), ((3, 4), PROB)]),
-    ("binary_crossentropy_logits", lambda t, x: ops.binary_crossentropy(t, x, from_logits=True),
-     [((3, 4), PROB), ((3, 4), NORMAL)]),
+    (
+        "binary_crossentropy_logits",
+        lambda t, x: ops.binary_crossentropy(t, x, from_logits=True),
+        [((3, 4), PROB), ((3, 4), NORMAL)],
+    ),
     ("categorical_crossentropy", ops.categorical_crossentropy, [((3, 4), PROB), ((3, 4), POSITIVE)]),
-    ("categorical_crossentropy_logits", lambda t, x: ops.categorical_crossentropy(t, x, from_logits=True),
-     [((3, 4), PROB), ((3, 4), NORMAL)]),
-    ("categorical_crossentropy_axis0", lambda t, x: ops.categorical_crossentropy(t, x, True, axis=0),
-     [((4, 3), PROB), ((4, 3), NORMAL)]),
-    ("sparse_categorical_crossentropy",
-     lambda x: ops.sparse_categorical_crossentropy(np.array([0, 3, 1]), x), [((3, 4), POSITIVE)]),
-    ("sparse_categorical_crossentropy_logits",
-     lambda x: ops.sparse_categorical_crossentropy(np.array([[0], [3], [1]]), x, from_logits=True),
-     [((3, 4), NORMAL)]),
+    (
+        "categorical_crossentropy_logits",
+        lambda t, x: ops.categorical_crossentropy(t, x, from_logits=True),
+        [((3, 4), PROB), ((3, 4), NORMAL)],
+    ),
+    (
+        "categorical_crossentropy_axis0",
+        lambda t, x: ops.categorical_crossentropy(t, x, True, axis=0),
+        [((4, 3), PROB), ((4, 3), NORMAL)],
+    ),
+    (
+        "sparse_categorical_crossentropy",
+        lambda x: ops.sparse_categorical_crossentropy(np.array([0, 3, 1]), x),
+        [((3, 4), POSITIVE)],
+    ),
+    (
+        "sparse_categorical_crossentropy_logits",
+        lambda x: ops.sparse_categorical_crossentropy(np.array([[0], [3], [1]]), x, from_logits=True),
+        [((3, 4), NORMAL)],
+    ),
     ("conv2d_valid", ops.conv, [((2, 5, 6, 3), NORMAL), ((3, 2, 3, 4), NORMAL)]),
-    ("conv2d_same_strided", lambda x, k: ops.conv(x, k, strides=2, padding="same"),
-     [((2, 5, 6, 3), NORMAL), ((3, 3, 3, 2), NORMAL)]),
+    (
+        "conv2d_same_strided",
+        lambda x, k: ops.conv(x, k, strides=2, padding="same"),
+        [((2, 5, 6, 3), NORMAL), ((3, 3, 3, 2), NORMAL)],
+    ),
     ("conv2d_dilated", lambda x, k: ops.conv(x, k, dilation_rate=2), [((1, 6, 6, 2), NORMAL), ((2, 2, 2, 3), NORMAL)]),
-    ("conv2d_channels_first", lambda x, k: ops.conv(x, k, padding="same", data_format="channels_first"),
-     [((2, 3, 5, 4), NORMAL), ((3, 3, 3, 2), NORMAL)]),
+    (
+        "conv2d_channels_first",
+        lambda x, k: ops.conv(x, k, padding="same", data_format="channels_first"),
+        [((2, 3, 5, 4), NORMAL), ((3, 3, 3, 2), NORMAL)],
+    ),
     ("conv1d", lambda x, k: ops.conv(x, k, padding="same"), [((2, 7, 3), NORMAL), ((3, 3, 2), NORMAL)]),
     ("max_pool2d", lambda x: ops.max_pool(x, 2), [((2, 4, 6, 3), NORMAL)]),
     ("max_pool2d_same", lambda x: ops.max_pool(x, 3, strides=2, padding="same"), [((2, 5, 5, 2), NORMAL)]),
     ("max_pool1d", lambda x: ops.max_pool(x, 2, strides=1), [((2, 5, 3), NORMAL)]),
     ("average_pool2d_same", lambda x: ops.average_pool(x, (2, 3), padding="same"), [((2, 5, 5, 2), NORMAL)]),
-    ("average_pool_channels_first", lambda x: ops.average_pool(x, 2, data_format="channels_first"),
-     [((2, 3, 4, 4), NORMAL)]),
+    (
+        "average_pool_channels_first",
+        lambda x: ops.average_pool(x, 2, data_format="channels_first"),
+        [((2, 3, 4, 4), NORMAL)],
+    ),
 ]
 
 
@@ -256,31 +295,43 @@ _shapes = st.lists(st.integers(1, 3), min_size=0, max_size=3)
 def _broadcast_pair(draw):
     """Two shapes that broadcast together (size-1 and missing axes on either side)."""
     full = draw(_shapes)
+
     def reduce(shape):
         drop = draw(st.integers(0, len(shape)))
         return tuple(1 if draw(st.booleans()) else n for n in shape[drop:])
+
     return reduce(full), reduce(full)
 
 
-BINARY = [ops.add, ops.subtract, ops.multiply, ops.maximum, ops.minimum,
-          lambda a, b: a / (b * b + 1.0), lambda a, b: ops.where(a > b, a * b, a - b)]
+BINARY = [
+    ops.add,
+    ops.subtract,
+    ops.multiply,
+    ops.maximum,
+    ops.minimum,
+    lambda a, b: a / (b * b + 1.0),
+    lambda a, b: ops.where(a > b, a * b, a - b),
+]
 
 
 @settings(max_examples=40, deadline=None)
-@given(_broadcast_pair(), st.sampled_from(range(len(BINARY))), st.integers(0, 2 ** 16))
+@given(_broadcast_pair(), st.sampled_from(range(len(BINARY))), st.integers(0, 2**16))
 def test_binary_broadcasting_gradients(shapes, which, seed):
     rng = np.random.default_rng(seed)
     check_op_gradient(BINARY[which], [rng.standard_normal(s) for s in shapes])
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.integers(1, 4), min_size=1, max_size=3), st.integers(0, 2 ** 16),
-       st.sampled_from(["sum", "mean", "max", "var", "logsumexp", "prod"]), st.booleans())
+@given(
+    st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    st.integers(0, 2**16),
+    st.sampled_from(["sum", "mean", "max", "var", "logsumexp", "prod"]),
+    st.booleans(),
+)
 def test_reduction_gradients_random_axes(shape, seed, name, keepdims):
     rng = np.random.default_rng(seed)
     axis = tuple(sorted(set(rng.integers(0, len(shape), size=rng.integers(1, len(shape) + 1)).tolist())))
-    check_op_gradient(lambda x: getattr(ops, name)(x, axis=axis, keepdims=keepdims),
-                      [rng.standard_normal(shape)])
+    check_op_gradient(lambda x: getattr(ops, name)(x, axis=axis, keepdims=keepdims), [rng.standard_normal(shape)])
 
 
 def test_custom_gradient():
@@ -290,6 +341,7 @@ def test_custom_gradient():
 
         def grad(upstream):
             return ops.multiply(upstream, 1.0 - 1.0 / ops.add(1, e))
+
         return ops.log(1 + e), grad
 
     check_op_gradient(log1pexp, [np.array([0.5, -1.0, 2.0])])

@@ -1,4 +1,5 @@
 """GradientTape semantics: the lecture's graphs, Variables, nesting, threads, no Tensor leaks."""
+
 import threading
 
 import numpy as np
@@ -33,9 +34,20 @@ def test_lecture_sigmoid_neuron():
 
 def test_plain_arrays_give_plain_arrays():
     x = np.arange(6.0).reshape(2, 3)
-    results = [ops.exp(x), ops.add(x, 1), ops.matmul(x, x.T), ops.sum(x, axis=0), ops.relu(x),
-               ops.softmax(x), ops.reshape(x, (3, 2)), ops.concatenate([x, x]), ops.greater(x, 1.0),
-               ops.argmax(x, axis=1), ops.stop_gradient(x), ops.convert_to_tensor(x)]
+    results = [
+        ops.exp(x),
+        ops.add(x, 1),
+        ops.matmul(x, x.T),
+        ops.sum(x, axis=0),
+        ops.relu(x),
+        ops.softmax(x),
+        ops.reshape(x, (3, 2)),
+        ops.concatenate([x, x]),
+        ops.greater(x, 1.0),
+        ops.argmax(x, axis=1),
+        ops.stop_gradient(x),
+        ops.convert_to_tensor(x),
+    ]
     results += ops.split(x, 3, axis=1)
     with rv.GradientTape():  # an active tape records nothing for constants
         results += [ops.exp(x), x @ np.ones((3, 1))]
@@ -178,7 +190,7 @@ def test_tapes_are_per_thread():
             results[i] = g
             # Another thread's tape never sees this thread's ops.
             assert ops.exp(np.ones(2)).__class__ is np.ndarray
-        except Exception as err:  # pragma: no cover - reported below
+        except Exception as err:  # noqa: BLE001 - any failure in a thread is reported below
             errors.append(err)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
@@ -213,16 +225,19 @@ def test_float32_stays_float32():
     assert tape.gradient(y, x).dtype == np.float32
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: ops.matmul(np.ones((2, 3)), np.ones((4, 2))), r"ops.matmul: .*\(2, 3\) and \(4, 2\)"),
-    (lambda: ops.matmul(ops.GradientTape().watch(np.ones((2, 3))), np.ones((4, 2))), "ops.matmul"),
-    (lambda: ops.exp(np.array(["a"])), "ops.exp: x must be numeric"),
-    (lambda: ops.one_hot(np.array([0.5]), 3), "ops.one_hot: x must hold integer labels"),
-    (lambda: ops.conv(np.ones((1, 2, 2, 2, 1)), np.ones((1, 1, 1, 1, 1))), "ops.conv: 1-D and 2-D"),
-    (lambda: ops.sum(np.ones((2, 2)), axis=3), "ops.sum: axis 3 is out of range"),
-    (lambda: ops.binary_crossentropy(np.ones(2), np.ones(3)), "ops.binary_crossentropy: target and output"),
-    (lambda: ops.cast(np.ones(2), "nope"), "ops.cast: dtype"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: ops.matmul(np.ones((2, 3)), np.ones((4, 2))), r"ops.matmul: .*\(2, 3\) and \(4, 2\)"),
+        (lambda: ops.matmul(ops.GradientTape().watch(np.ones((2, 3))), np.ones((4, 2))), "ops.matmul"),
+        (lambda: ops.exp(np.array(["a"])), "ops.exp: x must be numeric"),
+        (lambda: ops.one_hot(np.array([0.5]), 3), "ops.one_hot: x must hold integer labels"),
+        (lambda: ops.conv(np.ones((1, 2, 2, 2, 1)), np.ones((1, 1, 1, 1, 1))), "ops.conv: 1-D and 2-D"),
+        (lambda: ops.sum(np.ones((2, 2)), axis=3), "ops.sum: axis 3 is out of range"),
+        (lambda: ops.binary_crossentropy(np.ones(2), np.ones(3)), "ops.binary_crossentropy: target and output"),
+        (lambda: ops.cast(np.ones(2), "nope"), "ops.cast: dtype"),
+    ],
+)
 def test_errors_name_the_op(call, match):
     with pytest.raises((ValueError, TypeError, NotImplementedError), match=match):
         call()

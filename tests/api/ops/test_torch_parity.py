@@ -1,4 +1,5 @@
 """Composite functions of ops against PyTorch autograd (skipped without torch)."""
+
 import numpy as np
 import pytest
 
@@ -35,7 +36,7 @@ def _attention(lib, q, k, v):
     scores = torch.einsum("bqd,bkd->bqk", q, k) / np.sqrt(q.shape[-1])
     out = torch.einsum("bqk,bkd->bqd", torch.softmax(scores, -1), v)
     normed = F.layer_norm(out, out.shape[-1:], eps=1e-5)
-    return torch.sum(torch.log1p(normed ** 2))
+    return torch.sum(torch.log1p(normed**2))
 
 
 def _mixed(lib, a, b):
@@ -50,12 +51,20 @@ def _mixed(lib, a, b):
 
 def _inputs(rng):
     return {
-        "mlp": ([rng.standard_normal((8, 5)), rng.standard_normal((5, 6)), rng.standard_normal(6),
-                 rng.standard_normal((6, 3))], (rng.integers(0, 3, 8),)),
-        "convnet": ([rng.standard_normal((2, 6, 6, 3)), rng.standard_normal((3, 3, 3, 4)),
-                     rng.standard_normal(4)], ()),
-        "attention": ([rng.standard_normal((2, 4, 8)), rng.standard_normal((2, 5, 8)),
-                       rng.standard_normal((2, 5, 8))], ()),
+        "mlp": (
+            [
+                rng.standard_normal((8, 5)),
+                rng.standard_normal((5, 6)),
+                rng.standard_normal(6),
+                rng.standard_normal((6, 3)),
+            ],
+            (rng.integers(0, 3, 8),),
+        ),
+        "convnet": ([rng.standard_normal((2, 6, 6, 3)), rng.standard_normal((3, 3, 3, 4)), rng.standard_normal(4)], ()),
+        "attention": (
+            [rng.standard_normal((2, 4, 8)), rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 5, 8))],
+            (),
+        ),
         "mixed": ([rng.standard_normal((3, 4)), rng.standard_normal((3, 2))], ()),
     }
 

@@ -1,4 +1,5 @@
 """Reading CIFAR's pickled Python batches (shared by cifar10 and cifar100)."""
+
 import numpy as np
 
 from ._files import load_pickle
@@ -13,8 +14,9 @@ def load_batch(fpath, label_key="labels"):
     with the restricted unpickler (builtin containers and NumPy arrays only).
     """
     with open(fpath, "rb") as f:
-        batch = {k.decode("utf8") if isinstance(k, bytes) else k: v
-                 for k, v in load_pickle(f, encoding="bytes").items()}
+        batch = {
+            k.decode("utf8") if isinstance(k, bytes) else k: v for k, v in load_pickle(f, encoding="bytes").items()
+        }
     data = np.asarray(batch["data"], dtype=np.uint8)
     return data.reshape(data.shape[0], 3, 32, 32), batch[label_key]
 

@@ -1,4 +1,5 @@
 """Finding a data set's file (cache, download or a path the user gives) and reading pickled arrays safely."""
+
 import codecs
 import io
 import os
@@ -35,9 +36,11 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data set file: only NumPy "
-                                         "arrays and builtin containers are allowed (corrupted or malicious "
-                                         "file?)") from None
+            raise pickle.UnpicklingError(
+                f"refusing to load {module}.{name} from a data set file: only NumPy "
+                "arrays and builtin containers are allowed (corrupted or malicious "
+                "file?)"
+            ) from None
 
 
 def load_pickle(fileobj, encoding="ASCII"):
@@ -48,8 +51,9 @@ def load_pickle(fileobj, encoding="ASCII"):
 def _read_npy(fileobj):
     """One ``.npy`` member: numeric arrays with pickling off, object arrays through the restricted unpickler."""
     version = np.lib.format.read_magic(fileobj)
-    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                   else np.lib.format.read_array_header_2_0)  # 3.0 differs only in the header's text encoding
+    read_header = (
+        np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    )  # 3.0 differs only in the header's text encoding
     shape, fortran_order, dtype = read_header(fileobj)
     if not dtype.hasobject:
         fileobj.seek(0)
@@ -65,7 +69,7 @@ def load_npz(path):
         for member in archive.namelist():
             if member.endswith(".npy"):
                 with archive.open(member) as raw:
-                    arrays[member[:-len(".npy")]] = _read_npy(io.BytesIO(raw.read()))
+                    arrays[member[: -len(".npy")]] = _read_npy(io.BytesIO(raw.read()))
     return arrays
 
 
@@ -81,9 +85,11 @@ def data_file(path, origin, file_hash, cache_subdir="datasets"):
     if isinstance(path, os.PathLike) or os.path.dirname(fspath) or os.path.isabs(fspath):
         fspath = os.path.expanduser(fspath)
         if not os.path.isfile(fspath):
-            raise FileNotFoundError(f"path={fspath!r} is not a file. Download {origin} and save it there, or "
-                                    "pass a bare file name to use the cache "
-                                    f"({os.path.join(file_utils.ranvier_home(), cache_subdir)})")
+            raise FileNotFoundError(
+                f"path={fspath!r} is not a file. Download {origin} and save it there, or "
+                "pass a bare file name to use the cache "
+                f"({os.path.join(file_utils.ranvier_home(), cache_subdir)})"
+            )
         return fspath
     return file_utils.get_file(fspath, origin=origin, file_hash=file_hash, cache_subdir=cache_subdir)
 
@@ -99,6 +105,5 @@ def shuffle_split(x, y, test_split, seed):
 
 
 def check_test_split(test_split):
-    if isinstance(test_split, bool) or not isinstance(test_split, (int, float, np.floating)) \
-            or not 0 <= test_split < 1:
+    if isinstance(test_split, bool) or not isinstance(test_split, (int, float, np.floating)) or not 0 <= test_split < 1:
         raise ValueError(f"load_data: test_split must be a number in [0, 1), got {test_split!r}")

@@ -1,2 +1,3 @@
 """Where Keras' data sets are published (the same files, so a Keras cache can be copied over)."""
+
 KERAS_DATASETS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"

@@ -1,4 +1,5 @@
 """Word-index sequences shared by imdb and reuters: Keras' offsets, vocabulary cut and length filter."""
+
 import json
 import numbers
 
@@ -8,14 +9,18 @@ __all__ = ["check_options", "add_offsets", "drop_long", "cut_vocabulary", "objec
 
 
 def check_options(who, num_words, skip_top, maxlen, start_char, oov_char, index_from):
-    for name, value, optional in (("num_words", num_words, True), ("skip_top", skip_top, False),
-                                  ("maxlen", maxlen, True), ("start_char", start_char, True),
-                                  ("oov_char", oov_char, True), ("index_from", index_from, False)):
+    for name, value, optional in (
+        ("num_words", num_words, True),
+        ("skip_top", skip_top, False),
+        ("maxlen", maxlen, True),
+        ("start_char", start_char, True),
+        ("oov_char", oov_char, True),
+        ("index_from", index_from, False),
+    ):
         if value is None and optional:
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{who}: {name} must be an integer >= 0{' or None' if optional else ''}, "
-                             f"got {value!r}")
+            raise ValueError(f"{who}: {name} must be an integer >= 0{' or None' if optional else ''}, got {value!r}")
 
 
 def add_offsets(sequences, start_char, index_from):

@@ -1,4 +1,5 @@
 """The two-class Gaussian mixture of the lecture notes: a small built-in data set (no download)."""
+
 import numpy as np
 
 __all__ = ["make_gaussian_mixture"]
@@ -30,8 +31,9 @@ def make_gaussian_mixture(n_samples=200, seed=0, n_centers=10, variance=0.2):
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise ValueError(f"make_gaussian_mixture: n_samples must be an integer >= 2, got {n_samples!r}")
     means_rng = np.random.default_rng(20_000_101)
-    means = np.stack([means_rng.normal((1.0, 0.0), 1.0, (n_centers, 2)),
-                      means_rng.normal((0.0, 1.0), 1.0, (n_centers, 2))])
+    means = np.stack(
+        [means_rng.normal((1.0, 0.0), 1.0, (n_centers, 2)), means_rng.normal((0.0, 1.0), 1.0, (n_centers, 2))]
+    )
     rng = np.random.default_rng(seed)
     y = np.repeat([0, 1], [n_samples // 2, n_samples - n_samples // 2])
     rng.shuffle(y)

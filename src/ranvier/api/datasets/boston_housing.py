@@ -1,4 +1,5 @@
 """Boston housing prices, as ``keras.datasets.boston_housing``."""
+
 import numpy as np
 
 from ._files import check_test_split, data_file, shuffle_split
@@ -30,7 +31,8 @@ def load_data(path="boston_housing.npz", test_split=0.2, seed=113):
         x: float of shape (n, 13); y: float of shape (n,), in the dtypes the file stores.
     """
     check_test_split(test_split)
-    with np.load(data_file(path, origin=KERAS_DATASETS + "boston_housing.npz", file_hash=_HASH),
-                 allow_pickle=False) as f:
+    with np.load(
+        data_file(path, origin=KERAS_DATASETS + "boston_housing.npz", file_hash=_HASH), allow_pickle=False
+    ) as f:
         x, y = f["x"], f["y"]
     return shuffle_split(x, y, test_split, seed)

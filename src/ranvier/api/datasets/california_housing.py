@@ -1,4 +1,5 @@
 """California housing prices, as ``keras.datasets.california_housing``."""
+
 import numpy as np
 
 from ._files import check_test_split, data_file, shuffle_split
@@ -30,8 +31,9 @@ def load_data(version="large", path="california_housing.npz", test_split=0.2, se
     if version not in ("large", "small"):
         raise ValueError(f"california_housing.load_data: version must be 'small' or 'large', got {version!r}")
     check_test_split(test_split)
-    with np.load(data_file(path, origin=KERAS_DATASETS + "california_housing.npz", file_hash=_HASH),
-                 allow_pickle=False) as f:
+    with np.load(
+        data_file(path, origin=KERAS_DATASETS + "california_housing.npz", file_hash=_HASH), allow_pickle=False
+    ) as f:
         x, y = f["x"], f["y"]
     if version == "small":
         x, y = x[:600], y[:600]

@@ -1,4 +1,5 @@
 """CIFAR-10 small images, as ``keras.datasets.cifar10``."""
+
 import os
 
 import numpy as np
@@ -31,5 +32,7 @@ def load_data():
     x_train = np.concatenate([data for data, _ in batches])
     y_train = np.concatenate([np.asarray(labels, dtype=np.uint8) for _, labels in batches])
     x_test, y_test = load_batch(os.path.join(folder, "test_batch"))
-    return ((to_channels_last(x_train), y_train.reshape(-1, 1)),
-            (to_channels_last(x_test).astype(np.uint8), np.asarray(y_test, dtype=np.uint8).reshape(-1, 1)))
+    return (
+        (to_channels_last(x_train), y_train.reshape(-1, 1)),
+        (to_channels_last(x_test).astype(np.uint8), np.asarray(y_test, dtype=np.uint8).reshape(-1, 1)),
+    )

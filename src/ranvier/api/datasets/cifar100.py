@@ -1,4 +1,5 @@
 """CIFAR-100 small images, as ``keras.datasets.cifar100``."""
+
 import os
 
 import numpy as np

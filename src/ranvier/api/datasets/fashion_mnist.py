@@ -1,4 +1,5 @@
 """Fashion-MNIST (Zalando article images), as ``keras.datasets.fashion_mnist``."""
+
 import gzip
 import os
 
@@ -36,9 +37,12 @@ def load_data():
     (x_train, y_train), (x_test, y_test)
         x: uint8 of shape (60000, 28, 28) and (10000, 28, 28); y: uint8 of shape (60000,) and (10000,).
     """
-    paths = [file_utils.get_file(name, origin=KERAS_DATASETS + name, file_hash=md5,
-                                 cache_subdir=os.path.join("datasets", "fashion-mnist"))
-             for name, md5 in _FILES.items()]
+    paths = [
+        file_utils.get_file(
+            name, origin=KERAS_DATASETS + name, file_hash=md5, cache_subdir=os.path.join("datasets", "fashion-mnist")
+        )
+        for name, md5 in _FILES.items()
+    ]
     y_train = _read_idx(paths[0], 8)
     x_train = _read_idx(paths[1], 16).reshape(len(y_train), 28, 28)
     y_test = _read_idx(paths[2], 8)

@@ -1,4 +1,5 @@
 """IMDB movie-review sentiment, as ``keras.datasets.imdb``."""
+
 import numpy as np
 
 from ._files import data_file, load_npz
@@ -11,8 +12,9 @@ _HASH = "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"  # sh
 _INDEX_HASH = "bfafd718b763782e994055a2d397834f"  # md5 of imdb_word_index.json
 
 
-def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2,
-              index_from=3):
+def load_data(
+    path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113, start_char=1, oov_char=2, index_from=3
+):
     """Load the IMDB reviews: 25,000 training and 25,000 test reviews as word-index lists, labelled 0/1.
 
     Words are indexed by frequency (1 is the most frequent word of the raw
@@ -59,11 +61,9 @@ def load_data(path="imdb.npz", num_words=None, skip_top=0, maxlen=None, seed=113
     n_train = len(parts[0][0])
     xs = cut_vocabulary(parts[0][0] + parts[1][0], num_words, skip_top, oov_char)
     labels = np.asarray(parts[0][1] + parts[1][1], dtype=arrays["y_train"].dtype)
-    return ((object_array(xs[:n_train]), labels[:n_train]),
-            (object_array(xs[n_train:]), labels[n_train:]))
+    return ((object_array(xs[:n_train]), labels[:n_train]), (object_array(xs[n_train:]), labels[n_train:]))
 
 
 def get_word_index(path="imdb_word_index.json"):
     """``{word: index}`` of the IMDB data (raw indices: add ``index_from`` to match ``load_data``)."""
-    return read_word_index(data_file(path, origin=KERAS_DATASETS + "imdb_word_index.json",
-                                     file_hash=_INDEX_HASH))
+    return read_word_index(data_file(path, origin=KERAS_DATASETS + "imdb_word_index.json", file_hash=_INDEX_HASH))

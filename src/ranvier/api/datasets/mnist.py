@@ -1,4 +1,5 @@
 """MNIST handwritten digits, as ``keras.datasets.mnist``."""
+
 import numpy as np
 
 from ._files import data_file

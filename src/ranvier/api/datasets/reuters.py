@@ -1,4 +1,5 @@
 """Reuters newswire topics, as ``keras.datasets.reuters``."""
+
 import numpy as np
 
 from ._files import check_test_split, data_file, load_npz
@@ -10,16 +11,66 @@ __all__ = ["load_data", "get_word_index", "get_label_names"]
 _HASH = "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916"  # sha256 of reuters.npz
 _INDEX_HASH = "4d44cc38712099c9e383dc6e5f11a921"  # md5 of reuters_word_index.json
 _LABELS = (
-    "cocoa", "grain", "veg-oil", "earn", "acq", "wheat", "copper", "housing", "money-supply", "coffee",
-    "sugar", "trade", "reserves", "ship", "cotton", "carcass", "crude", "nat-gas", "cpi", "money-fx",
-    "interest", "gnp", "meal-feed", "alum", "oilseed", "gold", "tin", "strategic-metal", "livestock",
-    "retail", "ipi", "iron-steel", "rubber", "heat", "jobs", "lei", "bop", "zinc", "orange", "pet-chem",
-    "dlr", "gas", "silver", "wpi", "hog", "lead",
+    "cocoa",
+    "grain",
+    "veg-oil",
+    "earn",
+    "acq",
+    "wheat",
+    "copper",
+    "housing",
+    "money-supply",
+    "coffee",
+    "sugar",
+    "trade",
+    "reserves",
+    "ship",
+    "cotton",
+    "carcass",
+    "crude",
+    "nat-gas",
+    "cpi",
+    "money-fx",
+    "interest",
+    "gnp",
+    "meal-feed",
+    "alum",
+    "oilseed",
+    "gold",
+    "tin",
+    "strategic-metal",
+    "livestock",
+    "retail",
+    "ipi",
+    "iron-steel",
+    "rubber",
+    "heat",
+    "jobs",
+    "lei",
+    "bop",
+    "zinc",
+    "orange",
+    "pet-chem",
+    "dlr",
+    "gas",
+    "silver",
+    "wpi",
+    "hog",
+    "lead",
 )
 
 
-def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_split=0.2, seed=113,
-              start_char=1, oov_char=2, index_from=3):
+def load_data(
+    path="reuters.npz",
+    num_words=None,
+    skip_top=0,
+    maxlen=None,
+    test_split=0.2,
+    seed=113,
+    start_char=1,
+    oov_char=2,
+    index_from=3,
+):
     """Load the Reuters newswires: 11,228 word-index lists labelled with 46 topics, split train/test.
 
     Parameters are those of :func:`ranvier.datasets.imdb.load_data`, plus
@@ -49,8 +100,7 @@ def load_data(path="reuters.npz", num_words=None, skip_top=0, maxlen=None, test_
 
 def get_word_index(path="reuters_word_index.json"):
     """``{word: index}`` of the Reuters data (raw indices: add ``index_from`` to match ``load_data``)."""
-    return read_word_index(data_file(path, origin=KERAS_DATASETS + "reuters_word_index.json",
-                                     file_hash=_INDEX_HASH))
+    return read_word_index(data_file(path, origin=KERAS_DATASETS + "reuters_word_index.json", file_hash=_INDEX_HASH))
 
 
 def get_label_names():

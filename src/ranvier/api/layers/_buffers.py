@@ -18,6 +18,7 @@ forward and backward passes and recycles it when the next step starts::
 Reuse matters: a fresh multi-megabyte array costs a page fault per 4 KiB at
 every step (measured: ~3400 faults, 15% of a W2 step); a recycled one does not.
 """
+
 import ctypes
 import math
 import threading
@@ -32,7 +33,6 @@ __all__ = ["ScratchPool", "scratch", "aligned_empty", "aligned_zeros"]
 # with 64-byte aligned arrays instead of NumPy's 16).
 _ALIGN = 64
 _PAGE = 4096
-
 
 
 class _Active(threading.local):

@@ -8,6 +8,7 @@ Calling a layer on a ``KerasTensor`` records a ``Node`` (layer, input
 tensors, output tensors) and returns new KerasTensors; a model is the
 topologically sorted list of nodes between its inputs and outputs.
 """
+
 import inspect
 
 import numpy as np
@@ -62,10 +63,10 @@ class Node:
 
     def rebuild(self, values):
         """(inputs, kwargs) for ``layer.call`` from the values of ``flat_inputs``."""
-        inputs = list(values[:self.n_main]) if self.multi_input else values[0]
+        inputs = list(values[: self.n_main]) if self.multi_input else values[0]
         kwargs = dict(self.static_kwargs)
         for key, (start, n, is_list) in self.tensor_kwargs.items():
-            kwargs[key] = list(values[start:start + n]) if is_list else values[start]
+            kwargs[key] = list(values[start : start + n]) if is_list else values[start]
         return inputs, kwargs
 
 
@@ -77,8 +78,9 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     for t in flat:
         if not isinstance(t, KerasTensor):
-            raise TypeError(f"Layer {layer.name!r}: mixing symbolic and concrete inputs is not "
-                            f"supported, got {type(t).__name__}")
+            raise TypeError(
+                f"Layer {layer.name!r}: mixing symbolic and concrete inputs is not supported, got {type(t).__name__}"
+            )
     node = Node(layer, list(inputs) if isinstance(inputs, (list, tuple)) else inputs, kwargs)
     in_shape = [t.shape for t in flat] if node.multi_input else flat[0].shape
     if layer.built:
@@ -86,7 +88,7 @@ def call_symbolic(layer, inputs, *args, **kwargs):
             layer._check_input_shape(in_shape)
     else:
         layer._build_once(in_shape)
-    extra = {k: [t.shape for t in node.flat_inputs[s:s + n]] for k, (s, n, _) in node.tensor_kwargs.items()}
+    extra = {k: [t.shape for t in node.flat_inputs[s : s + n]] for k, (s, n, _) in node.tensor_kwargs.items()}
     out_shape = layer.compute_output_shape(in_shape, **extra) if extra else layer.compute_output_shape(in_shape)
     if isinstance(out_shape, list):
         node.multi_output = True
@@ -134,5 +136,5 @@ def call_accepts(layer, argument):
     cache = cls.__dict__.get("_call_args_cache")
     if cache is None:
         cache = set(inspect.signature(cls.call).parameters)
-        setattr(cls, "_call_args_cache", cache)
+        cls._call_args_cache = cache
     return argument in cache

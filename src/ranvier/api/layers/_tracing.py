@@ -13,6 +13,7 @@ whose backward is its own ``backward``: a model mixing both kinds keeps
 the built-in speed. This module holds those two entry points and the
 output-shape inference for traced layers without ``compute_output_shape``.
 """
+
 import threading
 
 import numpy as np
@@ -21,8 +22,19 @@ from ..ops import _tape
 from ..ops._tape import GradientTape, Tensor, record, record_many, recording
 from ._symbolic import call_accepts
 
-__all__ = ["STATE", "backpropagate", "call_arguments", "run_call", "call_hand_written", "infer_output_shape",
-           "record_loss", "record_model_call", "taping", "trace", "value_of"]
+__all__ = [
+    "STATE",
+    "backpropagate",
+    "call_arguments",
+    "run_call",
+    "call_hand_written",
+    "infer_output_shape",
+    "record_loss",
+    "record_model_call",
+    "taping",
+    "trace",
+    "value_of",
+]
 
 
 def call_arguments(layer, training, kwargs):
@@ -69,7 +81,7 @@ def call_hand_written(layer, inputs, training, kwargs):
         outs = out if isinstance(out, list) else [out]
         wrapped = [Tensor(o, False) for o in outs]
         return wrapped if isinstance(out, list) else wrapped[0]
-    need = any(r is not None for r in refs[:len(flat)])
+    need = any(r is not None for r in refs[: len(flat)])
     n_vars = len(refs) - len(flat)
 
     def backward(dy):
@@ -122,8 +134,7 @@ def record_loss(model, y, y_pred, sample_weight):
     targets = outputs.flatten(y, "y", optional=True)
     weights = outputs.flatten(sample_weight, "sample_weight", allow_broadcast=True, optional=True)
     total, grads = model._call_penalty, []
-    for loss, weight, pred, target, sw in zip(model._output_losses, model._loss_weight_list, preds, targets,
-                                             weights):
+    for loss, weight, pred, target, sw in zip(model._output_losses, model._loss_weight_list, preds, targets, weights):
         value = value_of(pred)
         if loss is None or target is None:
             grads.append(None)
@@ -206,8 +217,7 @@ def backpropagate(cache, dys):
     """
     tape, sources, outs, losses = cache
     traced = [s for s in sources if s.traced]
-    grads = tape.backward(outs + losses, list(dys) + [1.0] * len(losses), sources=traced,
-                          variable_grad=_accumulate)
+    grads = tape.backward(outs + losses, list(dys) + [1.0] * len(losses), sources=traced, variable_grad=_accumulate)
     it = iter(grads)
     return [next(it) if s.traced else None for s in sources]
 
@@ -229,8 +239,7 @@ def infer_output_shape(layer, input_shape):
     multi = isinstance(input_shape, list)
     shapes = input_shape if multi else [input_shape]
     dtype = layer._input_dtype or layer.dtype
-    zeros = [np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(s)), dtype)
-             for s in shapes]
+    zeros = [np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(s)), dtype) for s in shapes]
     out = run_call(layer, zeros if multi else zeros[0], call_arguments(layer, False, {}))
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     result = [(None,) + tuple(value_of(o).shape[1:]) for o in outs]

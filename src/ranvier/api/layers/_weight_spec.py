@@ -1,7 +1,9 @@
 """WeightSpec: one weight's initializer, regularizer and constraint, from constructor to config."""
+
 from .. import constraints, initializers, regularizers
 
 __all__ = ["WeightSpec"]
+
 
 class WeightSpec:
     """How a layer creates one of its weights, and the config keys that describe it.
@@ -44,15 +46,23 @@ class WeightSpec:
         ``initializer`` overrides the spec's for this creation only (a layer that
         fills the value itself, e.g. LSTM's unit forget bias).
         """
-        return layer.add_weight(shape=shape, initializer=self.initializer if initializer is None else initializer,
-                                dtype=dtype, trainable=trainable, regularizer=self.regularizer,
-                                constraint=self.constraint, name=self.name)
+        return layer.add_weight(
+            shape=shape,
+            initializer=self.initializer if initializer is None else initializer,
+            dtype=dtype,
+            trainable=trainable,
+            regularizer=self.regularizer,
+            constraint=self.constraint,
+            name=self.name,
+        )
 
     def get_config(self):
         """``{"<key>_initializer": ..., "<key>_regularizer": ..., "<key>_constraint": ...}``, serialized."""
-        return {f"{self.key}_initializer": initializers.serialize(self.initializer),
-                f"{self.key}_regularizer": regularizers.serialize(self.regularizer),
-                f"{self.key}_constraint": constraints.serialize(self.constraint)}
+        return {
+            f"{self.key}_initializer": initializers.serialize(self.initializer),
+            f"{self.key}_regularizer": regularizers.serialize(self.regularizer),
+            f"{self.key}_constraint": constraints.serialize(self.constraint),
+        }
 
     def __repr__(self):
         return f"<WeightSpec {self.name!r} key={self.key!r}>"

@@ -6,6 +6,7 @@ final softmax or sigmoid with a crossentropy loss. ``PReLU`` learns the
 negative slope; ``Maxout`` (Goodfellow et al. 2013) takes the maximum over
 ``pieces`` affine maps of its input.
 """
+
 import numpy as np
 
 from ...core import _maxout
@@ -73,14 +74,21 @@ class ReLU(Activation):
         self.max_value = _non_negative("ReLU", "max_value", max_value, allow_none=True)
         self.negative_slope = _non_negative("ReLU", "negative_slope", negative_slope)
         self.threshold = _non_negative("ReLU", "threshold", threshold)
-        super().__init__({"class_name": "relu", "config": {
-            "max_value": self.max_value, "negative_slope": self.negative_slope,
-            "threshold": self.threshold}}, **kwargs)
+        super().__init__(
+            {
+                "class_name": "relu",
+                "config": {
+                    "max_value": self.max_value,
+                    "negative_slope": self.negative_slope,
+                    "threshold": self.threshold,
+                },
+            },
+            **kwargs,
+        )
 
     def get_config(self):
         cfg = Layer.get_config(self)
-        return {**cfg, "max_value": self.max_value, "negative_slope": self.negative_slope,
-                "threshold": self.threshold}
+        return {**cfg, "max_value": self.max_value, "negative_slope": self.negative_slope, "threshold": self.threshold}
 
 
 class LeakyReLU(Activation):
@@ -88,8 +96,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope=0.3, **kwargs):
         self.negative_slope = _non_negative("LeakyReLU", "negative_slope", negative_slope)
-        super().__init__({"class_name": "leaky_relu", "config": {"negative_slope": self.negative_slope}},
-                         **kwargs)
+        super().__init__({"class_name": "leaky_relu", "config": {"negative_slope": self.negative_slope}}, **kwargs)
 
     def get_config(self):
         return {**Layer.get_config(self), "negative_slope": self.negative_slope}
@@ -120,8 +127,9 @@ class Softmax(Activation):
     def build(self, input_shape):
         ndim = len(input_shape)
         if not -ndim <= self.axis < ndim:
-            raise ValueError(f"Softmax {self.name!r}: axis {self.axis} is out of range for inputs of "
-                             f"shape {tuple(input_shape)}")
+            raise ValueError(
+                f"Softmax {self.name!r}: axis {self.axis} is out of range for inputs of shape {tuple(input_shape)}"
+            )
         self._moved = self.axis % ndim != ndim - 1
 
     @property
@@ -154,8 +162,9 @@ class PReLU(Layer):
     (e.g. ``shared_axes=[1, 2]`` for one slope per channel of images).
     """
 
-    def __init__(self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None,
-                 shared_axes=None, **kwargs):
+    def __init__(
+        self, alpha_initializer="zeros", alpha_regularizer=None, alpha_constraint=None, shared_axes=None, **kwargs
+    ):
         super().__init__(**kwargs)
         self._alpha = WeightSpec("alpha", alpha_initializer, alpha_regularizer, alpha_constraint)
         if shared_axes is None:
@@ -163,20 +172,23 @@ class PReLU(Layer):
         else:
             axes = [shared_axes] if isinstance(shared_axes, (int, np.integer)) else list(shared_axes)
             if not all(isinstance(a, (int, np.integer)) and a >= 1 for a in axes):
-                raise ValueError(f"PReLU: shared_axes must be positive axis numbers (0 is the batch), "
-                                 f"got {shared_axes!r}")
+                raise ValueError(
+                    f"PReLU: shared_axes must be positive axis numbers (0 is the batch), got {shared_axes!r}"
+                )
             self.shared_axes = sorted(int(a) for a in axes)
 
     def build(self, input_shape):
         shape = list(input_shape[1:])
         for a in self.shared_axes or []:
             if a > len(shape):
-                raise ValueError(f"PReLU {self.name!r}: shared axis {a} is out of range for inputs of "
-                                 f"shape {tuple(input_shape)}")
+                raise ValueError(
+                    f"PReLU {self.name!r}: shared axis {a} is out of range for inputs of shape {tuple(input_shape)}"
+                )
             shape[a - 1] = 1
         if any(d is None for d in shape):
-            raise ValueError(f"PReLU {self.name!r}: unshared axes need a known size, got input shape "
-                             f"{tuple(input_shape)}")
+            raise ValueError(
+                f"PReLU {self.name!r}: unshared axes need a known size, got input shape {tuple(input_shape)}"
+            )
         self.alpha = self._alpha.add_to(self, shape)
         self._reduce = (0,) + tuple(self.shared_axes or ())
 
@@ -212,9 +224,18 @@ class Maxout(Layer):
     pieces : int, default 2
     """
 
-    def __init__(self, units, pieces=2, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, kernel_constraint=None,
-                 bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        pieces=2,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         for arg, v in (("units", units), ("pieces", pieces)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -225,8 +246,10 @@ class Maxout(Layer):
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Maxout {self.name!r} needs inputs of shape (batch, ..., features) with a "
-                             f"known last dimension, got input shape {tuple(input_shape)}")
+            raise ValueError(
+                f"Maxout {self.name!r} needs inputs of shape (batch, ..., features) with a "
+                f"known last dimension, got input shape {tuple(input_shape)}"
+            )
         width = self.units * self.pieces
         self.kernel = self._kernel.add_to(self, (input_shape[-1], width))
         self.bias = self._bias.add_to(self, (width,))
@@ -240,8 +263,7 @@ class Maxout(Layer):
         z = scratch(self, "z", (n, self.units * self.pieces), x.dtype)
         out = scratch(self, "out", (n, self.units), x.dtype)
         argmax = scratch(self, "argmax", (n, self.units), np.dtype(np.intp))
-        _maxout.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax,
-                                    config.kernel_threads())
+        _maxout.maxout_forward(x, self.kernel.value, self.bias.value, z, out, argmax, config.kernel_threads())
         return out.reshape(inputs.shape[:-1] + (self.units,)), (x, argmax, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -251,14 +273,23 @@ class Maxout(Layer):
         if trainable:
             (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
         else:
-            dkernel, dbias, beta = (scratch(self, "dkernel", self.kernel.shape, x.dtype),
-                                    scratch(self, "dbias", self.bias.shape, x.dtype), 0.0)
+            dkernel, dbias, beta = (
+                scratch(self, "dkernel", self.kernel.shape, x.dtype),
+                scratch(self, "dbias", self.bias.shape, x.dtype),
+                0.0,
+            )
         dz = scratch(self, "dz", (x.shape[0], self.units * self.pieces), x.dtype)
         dx = scratch(self, "dx", x.shape if need_input_grad else (0, 0), x.dtype)
-        _maxout.maxout_backward(x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx,
-                                     need_input_grad, config.kernel_threads())
+        _maxout.maxout_backward(
+            x, self.kernel.value, dy, argmax, beta, dz, dkernel, dbias, dx, need_input_grad, config.kernel_threads()
+        )
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "pieces": self.pieces, **self._kernel.get_config(),
-                **self._bias.get_config()}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "pieces": self.pieces,
+            **self._kernel.get_config(),
+            **self._bias.get_config(),
+        }

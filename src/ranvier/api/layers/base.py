@@ -5,14 +5,15 @@ output and what its backward pass needs (``call`` -> ``(outputs, cache)``),
 and turns the gradient of its output into the gradient of its input while
 writing its weight gradients (``backward``). See docs/architecture.md.
 """
+
 import re
 
 import numpy as np
 
 from .. import config, initializers
 from .._threading import compute_scope
-from ..variables import Variable
 from ..ops._tensor import Tensor
+from ..variables import Variable
 from . import _tracing
 from ._symbolic import KerasTensor, call_symbolic
 from ._weight_spec import WeightSpec
@@ -21,8 +22,18 @@ __all__ = ["Layer"]
 
 _NAME_COUNTS = {}
 # Positional orders of add_weight: Keras 3's, and ranvier's earlier one (a name first).
-_KERAS_ARGS = ("shape", "initializer", "dtype", "trainable", "autocast", "regularizer", "constraint",
-               "aggregation", "overwrite_with_gradient", "name")
+_KERAS_ARGS = (
+    "shape",
+    "initializer",
+    "dtype",
+    "trainable",
+    "autocast",
+    "regularizer",
+    "constraint",
+    "aggregation",
+    "overwrite_with_gradient",
+    "name",
+)
 _LEGACY_ARGS = ("name", "shape", "initializer", "regularizer", "trainable", "constraint", "dtype")
 
 
@@ -116,11 +127,19 @@ class Layer(Trackable):
         # without it a layer follows Keras' (call -> outputs, built from ops) and is traced.
         cls._traced = cls.backward is Layer.backward
 
-    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, input_dim=None,
-                 batch_input_shape=None, batch_size=None, **kwargs):
+    def __init__(
+        self,
+        trainable=True,
+        name=None,
+        dtype=None,
+        input_shape=None,
+        input_dim=None,
+        batch_input_shape=None,
+        batch_size=None,
+        **kwargs,
+    ):
         if kwargs:
-            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
-                            f"{', '.join(sorted(kwargs))}")
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
         self.name = name if name is not None else _unique_name(_snake(type(self).__name__))
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
@@ -189,17 +208,31 @@ class Layer(Trackable):
             kwargs[arg] = value
         return self._add_weight(**kwargs)
 
-    def _add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
-                    regularizer=None, constraint=None, aggregation="none", overwrite_with_gradient=False,
-                    name=None):
+    def _add_weight(
+        self,
+        shape=None,
+        initializer=None,
+        dtype=None,
+        trainable=True,
+        autocast=True,
+        regularizer=None,
+        constraint=None,
+        aggregation="none",
+        overwrite_with_gradient=False,
+        name=None,
+    ):
         from .. import constraints, regularizers  # late: they import nothing from layers
 
         if aggregation != "none":
-            raise NotImplementedError(f"add_weight: aggregation={aggregation!r} is not supported "
-                                      f"(one device: only 'none'), got aggregation={aggregation!r}")
+            raise NotImplementedError(
+                f"add_weight: aggregation={aggregation!r} is not supported "
+                f"(one device: only 'none'), got aggregation={aggregation!r}"
+            )
         if overwrite_with_gradient:
-            raise NotImplementedError("add_weight: overwrite_with_gradient=True is not supported, "
-                                      f"got overwrite_with_gradient={overwrite_with_gradient!r}")
+            raise NotImplementedError(
+                "add_weight: overwrite_with_gradient=True is not supported, "
+                f"got overwrite_with_gradient={overwrite_with_gradient!r}"
+            )
         if name is None:
             taken = {v.name for v in self._variables}
             name, i = "variable", 0
@@ -211,9 +244,13 @@ class Layer(Trackable):
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         shape = normalize_shape(() if shape is None else shape, f"{self.name}/{name} shape")
         value = initializers.get(initializer)(shape, dtype)
-        var = Variable(f"{self.name}/{name}", np.asarray(value, dtype=dtype),
-                       trainable=trainable and self.trainable,
-                       regularizer=regularizers.get(regularizer), constraint=constraints.get(constraint))
+        var = Variable(
+            f"{self.name}/{name}",
+            np.asarray(value, dtype=dtype),
+            trainable=trainable and self.trainable,
+            regularizer=regularizers.get(regularizer),
+            constraint=constraints.get(constraint),
+        )
         self._variables.append(var)
         return var
 
@@ -351,8 +388,9 @@ class Layer(Trackable):
         if expected is None or isinstance(expected, list):
             return
         if len(shape) != len(expected) or any(e is not None and e != s for e, s in zip(expected[1:], shape[1:])):
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects input of shape "
-                             f"{expected}, got shape {tuple(shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects input of shape {expected}, got shape {tuple(shape)}"
+            )
 
     def __call__(self, inputs, *args, **kwargs):
         """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays."""
@@ -373,17 +411,20 @@ class Layer(Trackable):
         with compute_scope():
             if self._traced:
                 if args:
-                    raise TypeError(f"Layer {self.name!r}: pass extra arguments to a traced layer by keyword, "
-                                    f"got {len(args)} positional")
+                    raise TypeError(
+                        f"Layer {self.name!r}: pass extra arguments to a traced layer by keyword, "
+                        f"got {len(args)} positional"
+                    )
                 return _tracing.run_call(self, arrays, _tracing.call_arguments(self, training, kwargs))
-            outputs, _ = self.call(arrays, training=training, *args, **kwargs)
+            outputs, _ = self.call(arrays, *args, training=training, **kwargs)
         return outputs
 
     def _call_traced_inputs(self, inputs, flat, args, kwargs):
         """Inside traced code: record a hand-written layer as one node, or let a traced one record its ops."""
         if args:
-            raise TypeError(f"Layer {self.name!r}: pass extra arguments by keyword in traced code, "
-                            f"got {len(args)} positional")
+            raise TypeError(
+                f"Layer {self.name!r}: pass extra arguments by keyword in traced code, got {len(args)} positional"
+            )
         training = kwargs.pop("training", None)
         if training is None:
             training = _tracing.STATE.training

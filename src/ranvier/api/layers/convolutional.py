@@ -5,15 +5,16 @@ into per-thread scratch that stays in cache and multiplies each block at once,
 so no column matrix is ever stored: the backward pass gathers again, which
 costs less than writing and re-reading the whole matrix from memory.
 """
+
 import numpy as np
 
 from ...core import _conv, _convpool
-from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import CONV_MAXPOOL, PREACTIVATION
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -24,7 +25,7 @@ _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
 
 
 def _in_kernel_activation(act):
-    """"relu" or "linear" when the conv kernel can apply ``act`` itself, else None."""
+    """ "relu" or "linear" when the conv kernel can apply ``act`` itself, else None."""
     return next((name for name in ("relu", "linear") if activations.is_plain(act, name)), None)
 
 
@@ -37,11 +38,26 @@ class _Conv(Layer):
 
     rank = None
 
-    def __init__(self, filters, kernel_size, strides=1, padding="valid", data_format=None,
-                 dilation_rate=1, groups=1, activation=None, use_bias=True,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        groups=1,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
@@ -64,24 +80,34 @@ class _Conv(Layer):
 
     # ------------------------------------------------------------------ shapes
     def _geometry(self, spatial):
-        return output_geometry(spatial, self.kernel_size, self.strides, self.dilation_rate,
-                               self.padding, f"{type(self).__name__} {self.name!r}")
+        return output_geometry(
+            spatial,
+            self.kernel_size,
+            self.strides,
+            self.dilation_rate,
+            self.padding,
+            f"{type(self).__name__} {self.name!r}",
+        )
 
     def _check_shape(self, shape):
         check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
         channels = getattr(self, "kernel", None)
         channels = channels.shape[-2] if channels is not None else shape[-1]
         if shape[-1] is None or shape[-1] != channels:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs with {channels} channels "
-                             f"(last axis), got shape {tuple(shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects inputs with {channels} channels "
+                f"(last axis), got shape {tuple(shape)}"
+            )
         return self._geometry(tuple(shape[1:-1]))
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
         check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
         if input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
-                             f"got input shape {input_shape}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
+                f"got input shape {input_shape}"
+            )
         self._geometry(input_shape[1:-1])
         self.kernel = self._kernel.add_to(self, self.kernel_size + (input_shape[-1], self.filters))
         self.bias = self._bias.add_to(self, (self.filters,)) if self.use_bias else None
@@ -93,8 +119,9 @@ class _Conv(Layer):
     # --------------------------------------------------------- forward/backward
     def _params(self, pads):
         """Kernel-call geometry (kh, kw, sh, sw, dh, dw, pt, pl); 1-D convs run with h = 1."""
-        (kh, kw), (sh, sw), (dh, dw) = [(1,) * (2 - self.rank) + t for t in
-                                         (self.kernel_size, self.strides, self.dilation_rate)]
+        (kh, kw), (sh, sw), (dh, dw) = [
+            (1,) * (2 - self.rank) + t for t in (self.kernel_size, self.strides, self.dilation_rate)
+        ]
         pt, pl = (0,) * (2 - self.rank) + pads
         return kh, kw, sh, sw, dh, dw, pt, pl
 
@@ -110,13 +137,19 @@ class _Conv(Layer):
         # The kernel adds the bias and applies a plain ReLU block by block, while the output is in cache.
         in_kernel = _in_kernel_activation(act)
         bias = self.bias.value if self.use_bias else None
-        _conv.conv2d_forward(x, self.kernel.value.reshape(k, self.filters),
-                             _EMPTY1[x.dtype] if bias is None or not in_kernel else bias,
-                             in_kernel == "relu", z, *geom, config.kernel_threads())
+        _conv.conv2d_forward(
+            x,
+            self.kernel.value.reshape(k, self.filters),
+            _EMPTY1[x.dtype] if bias is None or not in_kernel else bias,
+            in_kernel == "relu",
+            z,
+            *geom,
+            config.kernel_threads(),
+        )
         z2 = z.reshape(-1, self.filters)
         y = z2 if in_kernel else act.forward(z2, out=None if act.needs_input else z2, bias=bias)
         cache = (x, z2, y, geom, (oh, ow), inputs.shape)
-        return y.reshape(inputs.shape[:-1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
+        return y.reshape(inputs.shape[: -1 - self.rank] + tuple(out_spatial) + (self.filters,)), cache
 
     @property
     def capabilities(self):
@@ -136,8 +169,13 @@ class _Conv(Layer):
         bias = self.bias.value if self.use_bias else _EMPTY1[inputs.dtype]
         shape = (inputs.shape[0],) + out_spatial + (self.filters,)
         out, pool_cache = pool.call_unstored(
-            shape, inputs.dtype, lambda o, a: _convpool.conv2d_relu_maxpool_forward(
-                inputs, kernel, bias, o, a, *geom, *out_spatial, config.kernel_threads()), training)
+            shape,
+            inputs.dtype,
+            lambda o, a: _convpool.conv2d_relu_maxpool_forward(
+                inputs, kernel, bias, o, a, *geom, *out_spatial, config.kernel_threads()
+            ),
+            training,
+        )
         return out, (inputs, None, None, geom, out_spatial, inputs.shape), pool_cache
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -150,8 +188,12 @@ class _Conv(Layer):
         dz4 = np.ascontiguousarray(dz).reshape(x.shape[0], oh, ow, self.filters)
         return self._backward_with(
             lambda kernel, dkernel, dbias, dx, beta, need_dx: _conv.conv2d_backward(
-                x, kernel, dz4, dkernel, dbias, dx, beta, need_dx, *geom, config.kernel_threads()),
-            x, need_input_grad, input_shape)
+                x, kernel, dz4, dkernel, dbias, dx, beta, need_dx, *geom, config.kernel_threads()
+            ),
+            x,
+            need_input_grad,
+            input_shape,
+        )
 
     def backward_through_maxpool(self, dy, cache, pool_cache, need_input_grad=True):
         """Gradients after ``call_relu_maxpool``, given dy = dL/d(pooled output).
@@ -164,9 +206,12 @@ class _Conv(Layer):
         dy = np.ascontiguousarray(dy).reshape(pooled.shape)
         return self._backward_with(
             lambda kernel, dkernel, dbias, dx, beta, need_dx: _convpool.conv2d_maxpool_backward(
-                x, kernel, dy, argmax, pooled, dkernel, dbias, dx, beta, need_dx, *geom, oh, ow,
-                config.kernel_threads()),
-            x, need_input_grad, input_shape)
+                x, kernel, dy, argmax, pooled, dkernel, dbias, dx, beta, need_dx, *geom, oh, ow, config.kernel_threads()
+            ),
+            x,
+            need_input_grad,
+            input_shape,
+        )
 
     def _backward_with(self, kernel_call, x, need_input_grad, input_shape):
         """Run ``kernel_call(kernel, dkernel, dbias, dx, beta, need_dx)`` into this step's gradient buffers."""
@@ -179,17 +224,30 @@ class _Conv(Layer):
             (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
         else:
             dkernel, dbias, beta = scratch(self, "dkernel", self.kernel.shape, x.dtype), None, 0.0
-        kernel_call(self.kernel.value.reshape(k, self.filters), dkernel.reshape(k, self.filters),
-                    _EMPTY1[x.dtype] if dbias is None else dbias, dx, beta, need_input_grad)
+        kernel_call(
+            self.kernel.value.reshape(k, self.filters),
+            dkernel.reshape(k, self.filters),
+            _EMPTY1[x.dtype] if dbias is None else dbias,
+            dx,
+            beta,
+            need_input_grad,
+        )
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
-                "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate),
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                **self._kernel.get_config(), **self._bias.get_config(),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "dilation_rate": list(self.dilation_rate),
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            **self._kernel.get_config(),
+            **self._bias.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+        }
 
 
 class Conv1D(_Conv):

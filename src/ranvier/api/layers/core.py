@@ -1,11 +1,12 @@
 """Core layers: Input, InputLayer, Dense, Flatten, Reshape, Identity."""
+
 import math
 
 import numpy as np
 
 from ...core import _blas, _dense
-from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
+from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
@@ -32,8 +33,18 @@ class InputLayer(Layer):
         for token ids (Embedding). Defaults to ``config.floatx()``.
     """
 
-    def __init__(self, shape=None, batch_size=None, dtype=None, batch_shape=None, name=None,
-                 input_shape=None, batch_input_shape=None, sparse=None, **kwargs):
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        batch_shape=None,
+        name=None,
+        input_shape=None,
+        batch_input_shape=None,
+        sparse=None,
+        **kwargs,
+    ):
         if sparse:
             raise UnsupportedArgument("InputLayer: sparse inputs are not supported, got sparse=True")
         shape = shape if shape is not None else input_shape
@@ -80,8 +91,9 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     """
     if tensor is not None:
         raise UnsupportedArgument("Input: tensor= is not supported, got a tensor")
-    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name,
-                      batch_shape=batch_shape, sparse=sparse).output
+    return InputLayer(
+        shape=shape, batch_size=batch_size, dtype=dtype, name=name, batch_shape=batch_shape, sparse=sparse
+    ).output
 
 
 class Dense(Layer):
@@ -107,9 +119,20 @@ class Dense(Layer):
 
     capabilities = frozenset({PREACTIVATION})
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
             raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
@@ -122,8 +145,10 @@ class Dense(Layer):
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
-            raise ValueError(f"Dense {self.name!r} needs inputs of shape (batch, ..., features) with a "
-                             f"known last dimension, got input shape {tuple(input_shape)}")
+            raise ValueError(
+                f"Dense {self.name!r} needs inputs of shape (batch, ..., features) with a "
+                f"known last dimension, got input shape {tuple(input_shape)}"
+            )
         self.kernel = self._kernel.add_to(self, (input_shape[-1], self.units))
         self.bias = self._bias.add_to(self, (self.units,)) if self.use_bias else None
 
@@ -150,17 +175,31 @@ class Dense(Layer):
         dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY[x.dtype].reshape(0, 0)
         if self.kernel.trainable and self.trainable:
             (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
-            _dense.dense_backward(x, self.kernel.value, dz, dkernel, _EMPTY[x.dtype] if dbias is None else dbias,
-                                  dx, beta, need_input_grad, config.kernel_threads())
+            _dense.dense_backward(
+                x,
+                self.kernel.value,
+                dz,
+                dkernel,
+                _EMPTY[x.dtype] if dbias is None else dbias,
+                dx,
+                beta,
+                need_input_grad,
+                config.kernel_threads(),
+            )
         elif need_input_grad:
             _blas.gemm_py(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                **self._kernel.get_config(), **self._bias.get_config(),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            **self._kernel.get_config(),
+            **self._bias.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+        }
 
 
 class Flatten(Layer):
@@ -192,24 +231,27 @@ class Reshape(Layer):
         except (TypeError, ValueError):
             raise TypeError(f"Reshape: target_shape must be a tuple of integers, got {target_shape!r}") from None
         if sum(d == -1 for d in self.target_shape) > 1 or any(d == 0 or d < -1 for d in self.target_shape):
-            raise ValueError(f"Reshape: target_shape must have positive entries and at most one -1, "
-                             f"got {target_shape!r}")
+            raise ValueError(
+                f"Reshape: target_shape must have positive entries and at most one -1, got {target_shape!r}"
+            )
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
         if -1 not in self.target_shape:
             known = math.prod(self.target_shape)
             if None not in rest and math.prod(rest) != known:
-                raise ValueError(f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} "
-                                 f"to {self.target_shape}")
+                raise ValueError(
+                    f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} to {self.target_shape}"
+                )
             return (input_shape[0],) + self.target_shape
         if None in rest:
             return (input_shape[0],) + tuple(None if d == -1 else d for d in self.target_shape)
         known = -math.prod(self.target_shape)
         total = math.prod(rest)
         if total % known:
-            raise ValueError(f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} "
-                             f"to {self.target_shape}")
+            raise ValueError(
+                f"Reshape {self.name!r}: cannot reshape input of shape {tuple(input_shape)} to {self.target_shape}"
+            )
         return (input_shape[0],) + tuple(total // known if d == -1 else d for d in self.target_shape)
 
     def call(self, inputs, training=False):

@@ -6,14 +6,15 @@ im2col); ``SeparableConv2D`` follows it with a pointwise (1x1) convolution,
 which is one matrix product over all pixels (``ranvier.core._dense``). Bias and
 activation are fused in one pass, as in ``Conv2D``.
 """
+
 import numpy as np
 
 from ...core import _blas, _dense, _depthwise
-from .._errors import UnsupportedArgument
 from .. import activations, config, regularizers
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry
+from .._errors import UnsupportedArgument
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -34,9 +35,25 @@ class _DepthwiseBase(Layer):
 
     capabilities = frozenset({PREACTIVATION})
 
-    def __init__(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate,
-                 activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
-                 bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs):
+    def __init__(
+        self,
+        kernel_size,
+        strides,
+        padding,
+        depth_multiplier,
+        data_format,
+        dilation_rate,
+        activation,
+        use_bias,
+        depthwise_initializer,
+        bias_initializer,
+        depthwise_regularizer,
+        bias_regularizer,
+        activity_regularizer,
+        depthwise_constraint,
+        bias_constraint,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         cls = type(self).__name__
         if data_format not in (None, "channels_last"):
@@ -48,8 +65,9 @@ class _DepthwiseBase(Layer):
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self._depthwise = WeightSpec("depthwise_kernel", depthwise_initializer, depthwise_regularizer,
-                                     depthwise_constraint, key="depthwise")
+        self._depthwise = WeightSpec(
+            "depthwise_kernel", depthwise_initializer, depthwise_regularizer, depthwise_constraint, key="depthwise"
+        )
         self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
 
@@ -66,13 +84,14 @@ class _DepthwiseBase(Layer):
         kernel = getattr(self, "depthwise_kernel", None)
         channels = kernel.shape[2] if kernel is not None else shape[-1]
         if channels is None:
-            raise ValueError(f"{self._where()} needs a known channel count (last axis), got input shape "
-                             f"{tuple(shape)}")
+            raise ValueError(f"{self._where()} needs a known channel count (last axis), got input shape {tuple(shape)}")
         if shape[-1] != channels:
-            raise ValueError(f"{self._where()} expects inputs with {channels} channels (last axis), "
-                             f"got shape {tuple(shape)}")
-        return output_geometry(tuple(shape[1:-1]), self.kernel_size, self.strides, self.dilation_rate,
-                               self.padding, self._where())
+            raise ValueError(
+                f"{self._where()} expects inputs with {channels} channels (last axis), got shape {tuple(shape)}"
+            )
+        return output_geometry(
+            tuple(shape[1:-1]), self.kernel_size, self.strides, self.dilation_rate, self.padding, self._where()
+        )
 
     def build(self, input_shape):
         self._check_shape(tuple(input_shape))
@@ -104,8 +123,9 @@ class _DepthwiseBase(Layer):
         dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         kernel = self.depthwise_kernel
         dkernel, beta = kernel.grad_target() if train else (scratch(self, "dkernel", kernel.shape, x.dtype), 0.0)
-        _depthwise.depthwise_conv2d_backward(x, kernel.value, dt, dkernel, dx, beta, need_input_grad, *geom,
-                                             config.kernel_threads())
+        _depthwise.depthwise_conv2d_backward(
+            x, kernel.value, dt, dkernel, dx, beta, need_input_grad, *geom, config.kernel_threads()
+        )
         return dx if need_input_grad else None
 
     def _activate(self, z):
@@ -126,12 +146,19 @@ class _DepthwiseBase(Layer):
         return self.trainable and var.trainable
 
     def get_config(self):
-        return {**super().get_config(), "kernel_size": list(self.kernel_size), "strides": list(self.strides),
-                "padding": self.padding, "depth_multiplier": self.depth_multiplier,
-                "dilation_rate": list(self.dilation_rate),
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                **self._depthwise.get_config(), **self._bias.get_config(),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer)}
+        return {
+            **super().get_config(),
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "depth_multiplier": self.depth_multiplier,
+            "dilation_rate": list(self.dilation_rate),
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            **self._depthwise.get_config(),
+            **self._bias.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+        }
 
 
 class DepthwiseConv2D(_DepthwiseBase):
@@ -163,13 +190,43 @@ class DepthwiseConv2D(_DepthwiseBase):
     Unlike Keras, strides > 1 may be combined with dilation > 1.
     """
 
-    def __init__(self, kernel_size, strides=(1, 1), padding="valid", depth_multiplier=1, data_format=None,
-                 dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
-                 activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
-                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
-                         bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+    def __init__(
+        self,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            depthwise_constraint,
+            bias_constraint,
+            **kwargs,
+        )
 
     def _out_channels(self, channels):
         return None if channels is None else channels * self.depth_multiplier
@@ -215,18 +272,51 @@ class SeparableConv2D(_DepthwiseBase):
     (the depthwise stage has no bias).
     """
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
-                 dilation_rate=(1, 1), depth_multiplier=1, activation=None, use_bias=True,
-                 depthwise_initializer="glorot_uniform", pointwise_initializer="glorot_uniform",
-                 bias_initializer="zeros", depthwise_regularizer=None, pointwise_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, depthwise_constraint=None,
-                 pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, activation,
-                         use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
-                         bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint, **kwargs)
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=(1, 1),
+        padding="valid",
+        data_format=None,
+        dilation_rate=(1, 1),
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            depthwise_constraint,
+            bias_constraint,
+            **kwargs,
+        )
         self.filters = _positive_int(filters, "filters", type(self).__name__)
-        self._pointwise = WeightSpec("pointwise_kernel", pointwise_initializer, pointwise_regularizer,
-                                     pointwise_constraint, key="pointwise")
+        self._pointwise = WeightSpec(
+            "pointwise_kernel", pointwise_initializer, pointwise_regularizer, pointwise_constraint, key="pointwise"
+        )
 
     def _out_channels(self, channels):
         return self.filters
@@ -254,8 +344,17 @@ class SeparableConv2D(_DepthwiseBase):
         dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
         if self._trainable(pointwise):
             dkernel, beta = pointwise.grad_target()
-            _dense.dense_backward(t2, kernel, dz, dkernel.reshape(kernel.shape), _EMPTY1[t.dtype], dt2, beta,
-                                  need_dt, config.kernel_threads())
+            _dense.dense_backward(
+                t2,
+                kernel,
+                dz,
+                dkernel.reshape(kernel.shape),
+                _EMPTY1[t.dtype],
+                dt2,
+                beta,
+                need_dt,
+                config.kernel_threads(),
+            )
         elif need_dt:
             _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
         self._bias_grad(dz)

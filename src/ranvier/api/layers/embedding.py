@@ -1,4 +1,5 @@
 """Embedding: token ids to dense vectors (a learned lookup table)."""
+
 import numpy as np
 
 from ...core import _embedding
@@ -39,9 +40,18 @@ class Embedding(Layer):
 
     _input_dtype = "int64"
 
-    def __init__(self, input_dim, output_dim, embeddings_initializer="uniform", embeddings_regularizer=None,
-                 activity_regularizer=None, embeddings_constraint=None, mask_zero=False,
-                 input_length=None, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        output_dim,
+        embeddings_initializer="uniform",
+        embeddings_regularizer=None,
+        activity_regularizer=None,
+        embeddings_constraint=None,
+        mask_zero=False,
+        input_length=None,
+        **kwargs,
+    ):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:
             kwargs["input_shape"] = (input_length,)
         super().__init__(**kwargs)
@@ -49,8 +59,9 @@ class Embedding(Layer):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
                 raise ValueError(f"Embedding: {arg} must be a positive integer, got {value!r}")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
-        self._embeddings = WeightSpec("embeddings", _initializer(embeddings_initializer), embeddings_regularizer,
-                                      embeddings_constraint)
+        self._embeddings = WeightSpec(
+            "embeddings", _initializer(embeddings_initializer), embeddings_regularizer, embeddings_constraint
+        )
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.mask_zero = bool(mask_zero)
 
@@ -72,18 +83,23 @@ class Embedding(Layer):
         ids = np.asarray(inputs)
         if ids.dtype.kind == "f":
             if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
-                raise TypeError(f"Embedding {self.name!r}: inputs must be integer token ids, got "
-                                f"non-integral values of dtype {ids.dtype}")
+                raise TypeError(
+                    f"Embedding {self.name!r}: inputs must be integer token ids, got "
+                    f"non-integral values of dtype {ids.dtype}"
+                )
         elif ids.dtype.kind not in "iub":
             raise TypeError(f"Embedding {self.name!r}: inputs must be integer token ids, got dtype {ids.dtype}")
         if ids.ndim == 0 or ids.size == 0:
-            raise ValueError(f"Embedding {self.name!r}: inputs must be a non-empty (batch, ...) array "
-                             f"of ids, got shape {ids.shape}")
+            raise ValueError(
+                f"Embedding {self.name!r}: inputs must be a non-empty (batch, ...) array of ids, got shape {ids.shape}"
+            )
         lo, hi = ids.min(), ids.max()
         if lo < 0 or hi >= self.input_dim:
             bad = lo if lo < 0 else hi
-            raise ValueError(f"Embedding {self.name!r}: token ids must be in [0, {self.input_dim}) "
-                             f"(input_dim={self.input_dim}), got {int(bad)}")
+            raise ValueError(
+                f"Embedding {self.name!r}: token ids must be in [0, {self.input_dim}) "
+                f"(input_dim={self.input_dim}), got {int(bad)}"
+            )
         return np.ascontiguousarray(ids, dtype=np.int64)
 
     def call(self, inputs, training=False):
@@ -101,7 +117,11 @@ class Embedding(Layer):
         return None
 
     def get_config(self):
-        return {**super().get_config(), "input_dim": self.input_dim, "output_dim": self.output_dim,
-                **self._embeddings.get_config(),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "mask_zero": self.mask_zero}
+        return {
+            **super().get_config(),
+            "input_dim": self.input_dim,
+            "output_dim": self.output_dim,
+            **self._embeddings.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "mask_zero": self.mask_zero,
+        }

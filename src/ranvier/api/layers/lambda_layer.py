@@ -1,4 +1,5 @@
 """Lambda: a function of the inputs used as a layer."""
+
 import inspect
 
 from .. import serialization
@@ -68,15 +69,23 @@ class Lambda(Layer):
     def get_config(self):
         name = serialization.get_registered_name(self.function)
         if name == "<lambda>" or serialization.get_registered_object(name) is not self.function:
-            raise ValueError(f"Lambda {self.name!r}: a model file names its function, so the function must be "
-                             "registered (define it with def and decorate it with "
-                             f"@rv.saving.register_keras_serializable()), got a lambda expression or an "
-                             f"unregistered function: {self.function!r}")
+            raise ValueError(
+                f"Lambda {self.name!r}: a model file names its function, so the function must be "
+                "registered (define it with def and decorate it with "
+                f"@rv.saving.register_keras_serializable()), got a lambda expression or an "
+                f"unregistered function: {self.function!r}"
+            )
         if self._mask is not None or callable(self._output_shape):
-            raise ValueError(f"Lambda {self.name!r}: a mask or an output_shape function cannot be saved, got "
-                             f"mask={self._mask!r}, output_shape={self._output_shape!r}")
-        return {**super().get_config(), "function": name, "arguments": self.arguments,
-                "output_shape": None if self._output_shape is None else list(self._output_shape)}
+            raise ValueError(
+                f"Lambda {self.name!r}: a mask or an output_shape function cannot be saved, got "
+                f"mask={self._mask!r}, output_shape={self._output_shape!r}"
+            )
+        return {
+            **super().get_config(),
+            "function": name,
+            "arguments": self.arguments,
+            "output_shape": None if self._output_shape is None else list(self._output_shape),
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -84,6 +93,8 @@ class Lambda(Layer):
         name = config.pop("function")
         function = serialization.get_registered_object(name)
         if function is None:
-            raise ValueError(f"Lambda: the function {name!r} is not registered: decorate it with "
-                             "@rv.saving.register_keras_serializable() or pass it in custom_objects")
+            raise ValueError(
+                f"Lambda: the function {name!r} is not registered: decorate it with "
+                "@rv.saving.register_keras_serializable() or pass it in custom_objects"
+            )
         return cls(function, **config)

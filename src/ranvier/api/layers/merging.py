@@ -14,14 +14,31 @@ output outside the mask when every input has one); ``Add``, ``Subtract`` and
 ``Average`` only pass the mask on. ``Concatenate`` concatenates the masks,
 ``Dot`` drops them.
 """
+
 import numpy as np
 
 from ...core import _merge
 from .. import config
 from .base import Layer
 
-__all__ = ["Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot",
-           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"]
+__all__ = [
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Concatenate",
+    "Dot",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "concatenate",
+    "dot",
+]
 
 
 def _described(inputs):
@@ -47,33 +64,46 @@ class _Merge(Layer):
 
     def _check_shapes(self, input_shape):
         """``input_shape`` as a list of shape tuples, or an error naming what was received."""
-        if not isinstance(input_shape, (list, tuple)) or not input_shape \
-                or not all(isinstance(s, (list, tuple)) for s in input_shape):
-            raise ValueError(f"{self._where()}: a merge layer should be called on a list of inputs. "
-                             f"Received: input_shape={input_shape!r} (not a list of shapes)")
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or not input_shape
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
+            raise ValueError(
+                f"{self._where()}: a merge layer should be called on a list of inputs. "
+                f"Received: input_shape={input_shape!r} (not a list of shapes)"
+            )
         self._check_count(len(input_shape), f"input_shape={list(input_shape)}")
         shapes = [tuple(s) for s in input_shape]
         batch_sizes = {s[0] for s in shapes if s} - {None}
         if len(batch_sizes) > 1:
-            raise ValueError(f"{self._where()}: cannot merge tensors with different batch sizes. "
-                             f"Received tensors with shapes {shapes}")
+            raise ValueError(
+                f"{self._where()}: cannot merge tensors with different batch sizes. "
+                f"Received tensors with shapes {shapes}"
+            )
         return shapes
 
     def _check_count(self, n, received):
         if n < self._min_inputs or self._max_inputs is not None and n > self._max_inputs:
-            raise ValueError(f"{self._where()}: a `{type(self).__name__}` layer should be called on "
-                             f"{self._count_text()}. Received: {received}")
+            raise ValueError(
+                f"{self._where()}: a `{type(self).__name__}` layer should be called on "
+                f"{self._count_text()}. Received: {received}"
+            )
 
     def _arrays(self, inputs):
         """The call's inputs as a list of arrays, checked like the shapes in ``build``."""
         if not isinstance(inputs, (list, tuple)):
-            raise ValueError(f"{self._where()}: a merge layer should be called on a list of inputs. "
-                             f"Received: inputs={_described(inputs)} (not a list of tensors)")
+            raise ValueError(
+                f"{self._where()}: a merge layer should be called on a list of inputs. "
+                f"Received: inputs={_described(inputs)} (not a list of tensors)"
+            )
         xs = [np.asarray(x) for x in inputs]
         self._check_count(len(xs), f"{len(xs)} inputs")
         if len({x.shape[0] if x.ndim else None for x in xs}) > 1 or any(x.ndim == 0 for x in xs):
-            raise ValueError(f"{self._where()}: cannot merge tensors with different batch sizes. "
-                             f"Received tensors with shapes {[x.shape for x in xs]}")
+            raise ValueError(
+                f"{self._where()}: cannot merge tensors with different batch sizes. "
+                f"Received tensors with shapes {[x.shape for x in xs]}"
+            )
         return xs
 
     def build(self, input_shape):
@@ -101,8 +131,10 @@ def _check_mask_list(inputs, mask):
     if not isinstance(inputs, (list, tuple)):
         raise ValueError(f"`inputs` should be a list. Received: inputs={_described(inputs)}")
     if len(mask) != len(inputs):
-        raise ValueError("The lists `inputs` and `mask` should have the same length. Received: "
-                         f"inputs of length {len(inputs)}, and mask of length {len(mask)}")
+        raise ValueError(
+            "The lists `inputs` and `mask` should have the same length. Received: "
+            f"inputs of length {len(inputs)}, and mask of length {len(mask)}"
+        )
     return list(mask)
 
 
@@ -120,8 +152,7 @@ def _broadcast_shape(where, shapes):
         dims = [s[axis - ndim + len(s)] for s in shapes if axis - ndim + len(s) >= 1]
         known = {d for d in dims if d is not None and d != 1}
         if len(known) > 1:
-            raise ValueError(f"{where}: inputs have incompatible shapes. Received shapes "
-                             f"{[tuple(s) for s in shapes]}")
+            raise ValueError(f"{where}: inputs have incompatible shapes. Received shapes {[tuple(s) for s in shapes]}")
         if None in dims:
             out.append(known.pop() if known else None)
         else:
@@ -407,13 +438,17 @@ class Concatenate(_Merge):
         self.axis = int(axis)
 
     def _mismatch(self, input_shape):
-        return ValueError(f"{self._where()}: a `Concatenate` layer requires inputs with matching shapes "
-                          f"except for the concatenation axis. Received: input_shape={input_shape}")
+        return ValueError(
+            f"{self._where()}: a `Concatenate` layer requires inputs with matching shapes "
+            f"except for the concatenation axis. Received: input_shape={input_shape}"
+        )
 
     def _axis(self, ndim, input_shape):
         if not -ndim <= self.axis < ndim:
-            raise ValueError(f"{self._where()}: axis {self.axis} is out of range for inputs of rank {ndim}. "
-                             f"Received: input_shape={input_shape}")
+            raise ValueError(
+                f"{self._where()}: axis {self.axis} is out of range for inputs of rank {ndim}. "
+                f"Received: input_shape={input_shape}"
+            )
         return self.axis % ndim
 
     def compute_output_shape(self, input_shape):
@@ -495,17 +530,21 @@ class Dot(_Merge):
         super().__init__(**kwargs)
         if isinstance(axes, (list, tuple)):
             if len(axes) != 2:
-                raise ValueError(f"Dot: invalid format for argument `axes`: it should contain two elements. "
-                                 f"Received: axes={axes!r}")
+                raise ValueError(
+                    f"Dot: invalid format for argument `axes`: it should contain two elements. Received: axes={axes!r}"
+                )
             if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in axes):
-                raise ValueError(f"Dot: invalid format for argument `axes`: list elements should be integers. "
-                                 f"Received: axes={axes!r}")
+                raise ValueError(
+                    f"Dot: invalid format for argument `axes`: list elements should be integers. "
+                    f"Received: axes={axes!r}"
+                )
             axes = [int(a) for a in axes]
         elif isinstance(axes, (int, np.integer)) and not isinstance(axes, bool):
             axes = int(axes)
         else:
-            raise TypeError(f"Dot: invalid type for argument `axes`: it should be a list or an int. "
-                            f"Received: axes={axes!r}")
+            raise TypeError(
+                f"Dot: invalid type for argument `axes`: it should be a list or an int. Received: axes={axes!r}"
+            )
         if not isinstance(normalize, (bool, np.bool_)):
             raise TypeError(f"Dot: normalize must be True or False, got {normalize!r}")
         self.axes = axes
@@ -517,23 +556,30 @@ class Dot(_Merge):
         out = []
         for a, ndim in zip(axes, ndims):
             if ndim < 2:
-                raise ValueError(f"{self._where()}: cannot do batch_dot on inputs with rank < 2. "
-                                 f"Received inputs with shapes {shapes[0]} and {shapes[1]}")
+                raise ValueError(
+                    f"{self._where()}: cannot do batch_dot on inputs with rank < 2. "
+                    f"Received inputs with shapes {shapes[0]} and {shapes[1]}"
+                )
             if not -ndim <= a < ndim:
-                raise ValueError(f"{self._where()}: axes={self.axes!r} is out of range for inputs with "
-                                 f"shapes {shapes[0]} and {shapes[1]}")
+                raise ValueError(
+                    f"{self._where()}: axes={self.axes!r} is out of range for inputs with "
+                    f"shapes {shapes[0]} and {shapes[1]}"
+                )
             out.append(a % ndim)
         if 0 in out:
-            raise ValueError(f"{self._where()}: cannot perform batch_dot over axis 0 (the batch axis). "
-                             f"Received: axes={self.axes!r}")
+            raise ValueError(
+                f"{self._where()}: cannot perform batch_dot over axis 0 (the batch axis). Received: axes={self.axes!r}"
+            )
         return out
 
     def compute_output_shape(self, input_shape):
         s1, s2 = self._check_shapes(input_shape)
         a1, a2 = self._pair((len(s1), len(s2)), (s1, s2))
         if s1[a1] is not None and s2[a2] is not None and s1[a1] != s2[a2]:
-            raise ValueError(f"{self._where()}: incompatible input shapes: axis values {s1[a1]} (at axis {a1}) "
-                             f"!= {s2[a2]} (at axis {a2}). Full input shapes: {s1}, {s2}")
+            raise ValueError(
+                f"{self._where()}: incompatible input shapes: axis values {s1[a1]} (at axis {a1}) "
+                f"!= {s2[a2]} (at axis {a2}). Full input shapes: {s1}, {s2}"
+            )
         out = [d for i, d in enumerate(s1) if i != a1] + [d for i, d in enumerate(s2) if i not in (0, a2)]
         return tuple(out + [1] if len(out) == 1 else out)
 
@@ -569,8 +615,9 @@ class Dot(_Merge):
         if inv is not None:
             # x here is the normalised input u = x * inv: d/dx = inv * (g - u * sum(g * u)), where the
             # norm is above epsilon; below it inv is a constant and d/dx = inv * g.
-            dx, dy_in = (_normalize_backward(d, u, i, a) for d, u, i, a in
-                         ((dx, x, inv[0], a1), (dy_in, y, inv[1], a2)))
+            dx, dy_in = (
+                _normalize_backward(d, u, i, a) for d, u, i, a in ((dx, x, inv[0], a1), (dy_in, y, inv[1], a2))
+            )
         return [np.ascontiguousarray(dx), np.ascontiguousarray(dy_in)]
 
     def compute_mask(self, inputs, mask=None):

@@ -1,9 +1,10 @@
 """Normalisation layers: BatchNormalization and LayerNormalization (Keras arguments and defaults)."""
+
 import numpy as np
 
-from .._errors import UnsupportedArgument
 from ...core import _norm
 from .. import config, initializers
+from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._weight_spec import WeightSpec
@@ -13,8 +14,11 @@ __all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 def _check_epsilon(epsilon, cls):
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float, np.integer, np.floating)) \
-            or not (np.isfinite(epsilon) and epsilon > 0):
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float, np.integer, np.floating))
+        or not (np.isfinite(epsilon) and epsilon > 0)
+    ):
         raise ValueError(f"{cls}: epsilon must be a finite number > 0, got {epsilon!r}")
     return float(epsilon)
 
@@ -25,16 +29,28 @@ def _resolve_axis(axis, ndim, cls, name):
         raise TypeError(f"{cls} {name!r}: axis must be an integer, got {axis!r}")
     a = int(axis) + ndim if axis < 0 else int(axis)
     if not 1 <= a < ndim:
-        raise ValueError(f"{cls} {name!r}: axis {axis} is out of range (or the batch axis) for inputs "
-                         f"with {ndim} dimensions")
+        raise ValueError(
+            f"{cls} {name!r}: axis {axis} is out of range (or the batch axis) for inputs with {ndim} dimensions"
+        )
     return a
 
 
 class _Normalization(Layer):
     """Shared by both layers: the affine parameters gamma and beta."""
 
-    def __init__(self, epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
-                 gamma_regularizer, beta_constraint, gamma_constraint, **kwargs):
+    def __init__(
+        self,
+        epsilon,
+        center,
+        scale,
+        beta_initializer,
+        gamma_initializer,
+        beta_regularizer,
+        gamma_regularizer,
+        beta_constraint,
+        gamma_constraint,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.epsilon = _check_epsilon(epsilon, type(self).__name__)
         self.center, self.scale = bool(center), bool(scale)
@@ -59,15 +75,25 @@ class _Normalization(Layer):
 
     def _affine_grads(self):
         """(dgamma, dbeta, grad_beta) for the kernels: empty arrays for weights not trained."""
-        (dgamma, dbeta), grad_beta = grad_targets(*[var if var is not None and self.trainable and var.trainable
-                                                    else None for var in (self.gamma, self.beta)])
+        (dgamma, dbeta), grad_beta = grad_targets(
+            *[var if var is not None and self.trainable and var.trainable else None for var in (self.gamma, self.beta)]
+        )
         empty = self._ones[:0]
-        return (empty if dgamma is None else dgamma.reshape(-1), empty if dbeta is None else dbeta.reshape(-1),
-                grad_beta)
+        return (
+            empty if dgamma is None else dgamma.reshape(-1),
+            empty if dbeta is None else dbeta.reshape(-1),
+            grad_beta,
+        )
 
     def get_config(self):
-        return {**super().get_config(), "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                **self._beta.get_config(), **self._gamma.get_config()}
+        return {
+            **super().get_config(),
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            **self._beta.get_config(),
+            **self._gamma.get_config(),
+        }
 
 
 class BatchNormalization(_Normalization):
@@ -100,39 +126,72 @@ class BatchNormalization(_Normalization):
     Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not).
     """
 
-    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
-                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
-                 beta_constraint=None, gamma_constraint=None, synchronized=False, **kwargs):
-        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
-                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        synchronized=False,
+        **kwargs,
+    ):
+        super().__init__(
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            beta_constraint,
+            gamma_constraint,
+            **kwargs,
+        )
         if isinstance(axis, (list, tuple)) and len(axis) == 1:
             axis = axis[0]
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
             raise TypeError(f"BatchNormalization: axis must be an integer, got {axis!r}")
         self.axis = int(axis)
-        if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.integer, np.floating)) \
-                or not 0.0 <= momentum <= 1.0:
+        if (
+            isinstance(momentum, bool)
+            or not isinstance(momentum, (int, float, np.integer, np.floating))
+            or not 0.0 <= momentum <= 1.0
+        ):
             raise ValueError(f"BatchNormalization: momentum must be a number in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
         if synchronized:
-            raise NotImplementedError("BatchNormalization: synchronized=True is not supported (ranvier trains on "
-                                      f"one device), got synchronized={synchronized!r}")
+            raise NotImplementedError(
+                "BatchNormalization: synchronized=True is not supported (ranvier trains on "
+                f"one device), got synchronized={synchronized!r}"
+            )
         self.synchronized = False
 
     def build(self, input_shape):
         self._axis = _resolve_axis(self.axis, len(input_shape), "BatchNormalization", self.name)
         channels = input_shape[self._axis]
         if channels is None:
-            raise ValueError(f"BatchNormalization {self.name!r}: the axis {self.axis} dimension must be known, "
-                             f"got input shape {tuple(input_shape)}")
+            raise ValueError(
+                f"BatchNormalization {self.name!r}: the axis {self.axis} dimension must be known, "
+                f"got input shape {tuple(input_shape)}"
+            )
         self._build_affine((channels,))
-        self.moving_mean = self.add_weight(shape=(channels,), initializer=self.moving_mean_initializer,
-                                           trainable=False, name="moving_mean")
-        self.moving_variance = self.add_weight(shape=(channels,), initializer=self.moving_variance_initializer,
-                                               trainable=False, name="moving_variance")
+        self.moving_mean = self.add_weight(
+            shape=(channels,), initializer=self.moving_mean_initializer, trainable=False, name="moving_mean"
+        )
+        self.moving_variance = self.add_weight(
+            shape=(channels,), initializer=self.moving_variance_initializer, trainable=False, name="moving_variance"
+        )
 
     def _rows(self, a):
         """``a`` as (positions, channels) rows, channel axis last (a view when it already is)."""
@@ -144,7 +203,7 @@ class BatchNormalization(_Normalization):
         """Undo ``_rows`` for an array of the input's ``shape``."""
         if self._axis == len(shape) - 1:
             return rows.reshape(shape)
-        moved = shape[:self._axis] + shape[self._axis + 1:] + (shape[self._axis],)
+        moved = shape[: self._axis] + shape[self._axis + 1 :] + (shape[self._axis],)
         return np.ascontiguousarray(np.moveaxis(rows.reshape(moved), -1, self._axis))
 
     def call(self, inputs, training=False):
@@ -155,12 +214,25 @@ class BatchNormalization(_Normalization):
         batch_stats = bool(training) and self.trainable
         if batch_stats:
             if x.shape[0] == 0:
-                raise ValueError(f"BatchNormalization {self.name!r}: training needs a non-empty batch to compute "
-                                 f"the batch statistics, got input of shape {inputs.shape}")
+                raise ValueError(
+                    f"BatchNormalization {self.name!r}: training needs a non-empty batch to compute "
+                    f"the batch statistics, got input of shape {inputs.shape}"
+                )
             stats = scratch(self, "stats", (2, x.shape[1]), x.dtype)
             mean, var = stats
-            _norm.batch_norm_train_forward(x, gamma, beta, self.epsilon, self.momentum, out, mean, var,
-                                           self.moving_mean.value, self.moving_variance.value, n_threads)
+            _norm.batch_norm_train_forward(
+                x,
+                gamma,
+                beta,
+                self.epsilon,
+                self.momentum,
+                out,
+                mean,
+                var,
+                self.moving_mean.value,
+                self.moving_variance.value,
+                n_threads,
+            )
         else:
             mean, var = self.moving_mean.value, self.moving_variance.value
             _norm.batch_norm_inference_forward(x, mean, var, gamma, beta, self.epsilon, out, n_threads)
@@ -173,15 +245,32 @@ class BatchNormalization(_Normalization):
             return None
         gamma, _ = self._affine()
         dx = scratch(self, "dx", x.shape if need_input_grad else (0, x.shape[1]), x.dtype)
-        _norm.batch_norm_backward(x, self._rows(dy), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
-                                  grad_beta, batch_stats, need_input_grad, config.kernel_threads())
+        _norm.batch_norm_backward(
+            x,
+            self._rows(dy),
+            mean,
+            var,
+            gamma,
+            self.epsilon,
+            dgamma,
+            dbeta,
+            dx,
+            grad_beta,
+            batch_stats,
+            need_input_grad,
+            config.kernel_threads(),
+        )
         return self._unrows(dx, shape) if need_input_grad else None
 
     def get_config(self):
-        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
-                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
-                "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
-                "synchronized": self.synchronized}
+        return {
+            **super().get_config(),
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+            "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+            "synchronized": self.synchronized,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -211,11 +300,33 @@ class LayerNormalization(_Normalization):
 
     supports_masking = True
 
-    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, rms_scaling=False,
-                 beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
-                 gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
-        super().__init__(epsilon, center, scale, beta_initializer, gamma_initializer, beta_regularizer,
-                         gamma_regularizer, beta_constraint, gamma_constraint, **kwargs)
+    def __init__(
+        self,
+        axis=-1,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        rms_scaling=False,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            epsilon,
+            center,
+            scale,
+            beta_initializer,
+            gamma_initializer,
+            beta_regularizer,
+            gamma_regularizer,
+            beta_constraint,
+            gamma_constraint,
+            **kwargs,
+        )
         if rms_scaling:
             raise UnsupportedArgument("LayerNormalization: rms_scaling=True is not supported, got rms_scaling=True")
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -228,12 +339,16 @@ class LayerNormalization(_Normalization):
         axes = self.axis if isinstance(self.axis, list) else [self.axis]
         resolved = sorted({_resolve_axis(a, ndim, "LayerNormalization", self.name) for a in axes})
         if resolved != list(range(ndim - len(resolved), ndim)):
-            raise ValueError(f"LayerNormalization {self.name!r}: axis {self.axis} must be the trailing axes of "
-                             f"inputs with {ndim} dimensions (e.g. -1 or [-2, -1])")
+            raise ValueError(
+                f"LayerNormalization {self.name!r}: axis {self.axis} must be the trailing axes of "
+                f"inputs with {ndim} dimensions (e.g. -1 or [-2, -1])"
+            )
         shape = tuple(input_shape[a] for a in resolved)
         if None in shape:
-            raise ValueError(f"LayerNormalization {self.name!r}: the normalised dimensions must be known, "
-                             f"got input shape {tuple(input_shape)}")
+            raise ValueError(
+                f"LayerNormalization {self.name!r}: the normalised dimensions must be known, "
+                f"got input shape {tuple(input_shape)}"
+            )
         self._n_features = int(np.prod(shape))
         self._build_affine(shape)
 
@@ -252,8 +367,20 @@ class LayerNormalization(_Normalization):
             return None
         gamma, _ = self._affine()
         dx = scratch(self, "dx", x.shape if need_input_grad else (0, x.shape[1]), x.dtype)
-        _norm.layer_norm_backward(x, dy.reshape(x.shape), mean, var, gamma, self.epsilon, dgamma, dbeta, dx,
-                                  grad_beta, need_input_grad, config.kernel_threads())
+        _norm.layer_norm_backward(
+            x,
+            dy.reshape(x.shape),
+            mean,
+            var,
+            gamma,
+            self.epsilon,
+            dgamma,
+            dbeta,
+            dx,
+            grad_beta,
+            need_input_grad,
+            config.kernel_threads(),
+        )
         return dx.reshape(dy.shape) if need_input_grad else None
 
     def get_config(self):

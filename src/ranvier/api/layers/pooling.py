@@ -5,20 +5,35 @@ pooling runs as 2-D with height 1 and global pooling as one window the size of
 the input, so one kernel pair serves every layer. Max pooling keeps the argmax
 of each window for its backward pass.
 """
+
 import numpy as np
 
 from ...core import _pool
-from .._errors import UnsupportedArgument
 from .. import config
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
+from .._errors import UnsupportedArgument
 from ._buffers import scratch
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .base import Layer
 
-__all__ = ["MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
-           "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
-           "MaxPool1D", "MaxPool2D", "AvgPool1D", "AvgPool2D", "GlobalMaxPool1D", "GlobalMaxPool2D",
-           "GlobalAvgPool1D", "GlobalAvgPool2D"]
+__all__ = [
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "MaxPool1D",
+    "MaxPool2D",
+    "AvgPool1D",
+    "AvgPool2D",
+    "GlobalMaxPool1D",
+    "GlobalMaxPool2D",
+    "GlobalAvgPool1D",
+    "GlobalAvgPool2D",
+]
 
 
 def _rank_shape(rank):
@@ -73,8 +88,7 @@ class _Pooling(Layer):
     def _geometry(self, shape):
         where = f"{type(self).__name__} {self.name!r}"
         check_input_rank(shape, self.rank, where, _rank_shape(self.rank))
-        return output_geometry(tuple(shape[1:-1]), self.pool_size, self.strides, (1,) * self.rank,
-                               self.padding, where)
+        return output_geometry(tuple(shape[1:-1]), self.pool_size, self.strides, (1,) * self.rank, self.padding, where)
 
     def build(self, input_shape):
         self._geometry(tuple(input_shape))
@@ -107,8 +121,12 @@ class _Pooling(Layer):
         return _pool_backward(self, self._max, dy, argmax, *geom, x_shape).reshape(input_shape)
 
     def get_config(self):
-        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": list(self.pool_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+        }
 
 
 class _MaxPooling(_Pooling):
@@ -132,8 +150,13 @@ class _MaxPooling(_Pooling):
         out_spatial, pads = self._geometry(input_shape)
         out, argmax = _pool_buffers(self, True, input_shape, out_spatial, dtype)
         compute(out, argmax)
-        return out, (argmax, self._kernel_geometry(pads), tuple(input_shape), tuple(input_shape),
-                     out if training else None)
+        return out, (
+            argmax,
+            self._kernel_geometry(pads),
+            tuple(input_shape),
+            tuple(input_shape),
+            out if training else None,
+        )
 
     def backward_through_relu(self, dy, cache):
         """The gradient w.r.t. the pre-activation z of inputs ``relu(z)`` (training caches).
@@ -157,8 +180,9 @@ class _GlobalPooling(Layer):
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
-                             f"got {data_format!r}")
+            raise UnsupportedArgument(
+                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
+            )
         self.keepdims = bool(keepdims)
 
     def _check(self, shape):
@@ -175,8 +199,9 @@ class _GlobalPooling(Layer):
     def call(self, inputs, training=False):
         self._check(inputs.shape)
         if any(d == 0 for d in inputs.shape[1:-1]):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: cannot pool an empty input, "
-                             f"got shape {inputs.shape}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: cannot pool an empty input, got shape {inputs.shape}"
+            )
         x = spatial_input(inputs, self.rank)
         geom = (x.shape[1:3], (1, 1), (0, 0))
         out, argmax = _pool_forward(self, self._max, x, *geom, (1, 1))

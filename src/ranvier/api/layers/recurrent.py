@@ -9,11 +9,12 @@ and its output (``return_sequences=True``) is the previous output. One
 difference: with ``go_backwards=True`` and ``return_sequences=True`` the
 output mask is reversed like the output sequence (Keras returns it unreversed).
 """
+
 import numpy as np
 
-from .._errors import UnsupportedArgument
 from ...core import _recurrent
 from .. import config, regularizers
+from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._weight_spec import WeightSpec
@@ -36,8 +37,7 @@ def _activation_name(value, arg, owner):
 
 
 def _check_rate(value, arg, owner):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) \
-            or not 0 <= value < 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)) or not 0 <= value < 1:
         raise ValueError(f"{owner}: {arg} must be a float in [0, 1), got {value!r}")
     return float(value)
 
@@ -60,8 +60,7 @@ def time_major_mask(mask, shape, owner, reverse):
         return _NO_MASK
     mask = np.asarray(mask)
     if mask.shape != tuple(shape):
-        raise ValueError(f"{owner}: mask must have shape {tuple(shape)} (batch, timesteps), "
-                         f"got {mask.shape}")
+        raise ValueError(f"{owner}: mask must have shape {tuple(shape)} (batch, timesteps), got {mask.shape}")
     m = mask.astype(bool).T
     return np.ascontiguousarray(m[::-1] if reverse else m, dtype=np.uint8)
 
@@ -75,13 +74,32 @@ class _Recurrent(Layer):
     #: Number of state tensors (h, or h and c).
     _n_states = 1
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
-                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
-                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
-                 bias_regularizer=None, activity_regularizer=None, kernel_constraint=None,
-                 recurrent_constraint=None, bias_constraint=None, dropout=0.0, recurrent_dropout=0.0,
-                 seed=None, return_sequences=False, return_state=False, go_backwards=False,
-                 stateful=False, unroll=False, **kwargs):
+    def __init__(
+        self,
+        units,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        recurrent_constraint=None,
+        bias_constraint=None,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+        seed=None,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         owner = type(self).__name__
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
@@ -93,8 +111,9 @@ class _Recurrent(Layer):
         self.recurrent_activation = _activation_name(recurrent_activation, "recurrent_activation", owner)
         self.use_bias = bool(use_bias)
         self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
-        self._recurrent_kernel = WeightSpec("recurrent_kernel", recurrent_initializer, recurrent_regularizer,
-                                            recurrent_constraint, key="recurrent")
+        self._recurrent_kernel = WeightSpec(
+            "recurrent_kernel", recurrent_initializer, recurrent_regularizer, recurrent_constraint, key="recurrent"
+        )
         self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self.dropout = _check_rate(dropout, "dropout", owner)
@@ -114,8 +133,10 @@ class _Recurrent(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 3 or input_shape[-1] is None:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects input of shape "
-                             f"(batch, timesteps, features) with known features, got {tuple(input_shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects input of shape "
+                f"(batch, timesteps, features) with known features, got {tuple(input_shape)}"
+            )
         n_in, width = input_shape[-1], self._gates * self.units
         self.kernel = self._kernel.add_to(self, (n_in, width))
         self.recurrent_kernel = self._recurrent_kernel.add_to(self, (self.units, width))
@@ -149,8 +170,9 @@ class _Recurrent(Layer):
         """Validated (inputs, initial states) before any kernel runs."""
         x = np.asarray(inputs)
         if x.ndim != 3:
-            raise ValueError(f"{self._owner()} expects input of rank 3 (batch, timesteps, features), "
-                             f"got shape {x.shape}")
+            raise ValueError(
+                f"{self._owner()} expects input of rank 3 (batch, timesteps, features), got shape {x.shape}"
+            )
         if x.shape[0] == 0 or x.shape[1] == 0:
             raise ValueError(f"{self._owner()} needs at least one sample and one timestep, got shape {x.shape}")
         self._check_input_shape(x.shape)
@@ -164,8 +186,7 @@ class _Recurrent(Layer):
         states = [np.ascontiguousarray(s, dtype=x.dtype) for s in states]
         for s in states:
             if s.shape != (x.shape[0], self.units):
-                raise ValueError(f"{owner}: initial states must have shape {(x.shape[0], self.units)}, "
-                                 f"got {s.shape}")
+                raise ValueError(f"{owner}: initial states must have shape {(x.shape[0], self.units)}, got {s.shape}")
         return x, states
 
     # -------------------------------------------------------------- forward
@@ -218,12 +239,17 @@ class _Recurrent(Layer):
         if self.trainable and self.kernel.trainable:
             (dkernel, drec, dbias), beta = grad_targets(self.kernel, self.recurrent_kernel, self.bias)
         else:
-            dkernel, drec, dbias, beta = (scratch(self, "dkernel", self.kernel.shape, dtype),
-                                          scratch(self, "drecurrent", self.recurrent_kernel.shape, dtype), None, 0.0)
+            dkernel, drec, dbias, beta = (
+                scratch(self, "dkernel", self.kernel.shape, dtype),
+                scratch(self, "drecurrent", self.recurrent_kernel.shape, dtype),
+                None,
+                0.0,
+            )
         dbias = _EMPTY[dtype, 1] if dbias is None else dbias.reshape(-1)
         dx = scratch(self, "dx", xt.shape, dtype) if need_input_grad else _EMPTY[dtype, 3]
-        d_states = self._backward(xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dbias, dx,
-                                  beta, need_input_grad)
+        d_states = self._backward(
+            xt, m, rm, h, h_rec, extra, dh_seq, dh, dys[2:], dkernel, drec, dbias, dx, beta, need_input_grad
+        )
         if not need_input_grad:
             return [None] * (1 + self._n_states) if has_states else None
         if in_mask is not None:
@@ -233,13 +259,24 @@ class _Recurrent(Layer):
 
     # ---------------------------------------------------------------- config
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "activation": self.activation,
-                "recurrent_activation": self.recurrent_activation, "use_bias": self.use_bias,
-                **self._kernel.get_config(), **self._recurrent_kernel.get_config(), **self._bias.get_config(),
-                "activity_regularizer": regularizers.serialize(self.activity_regularizer),
-                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout, "seed": self.seed,
-                "return_sequences": self.return_sequences, "return_state": self.return_state,
-                "go_backwards": self.go_backwards, "unroll": self.unroll}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "recurrent_activation": self.recurrent_activation,
+            "use_bias": self.use_bias,
+            **self._kernel.get_config(),
+            **self._recurrent_kernel.get_config(),
+            **self._bias.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "seed": self.seed,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
+        }
 
 
 class SimpleRNN(_Recurrent):
@@ -272,18 +309,43 @@ class SimpleRNN(_Recurrent):
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         z = scratch(self, "gates", h[1:].shape, h.dtype)
-        _recurrent.simple_rnn_forward(xt, self.kernel.value, self.recurrent_kernel.value,
-                                      self._bias_or_zeros(xt.dtype), m, rm, z, h, h_rec,
-                                      _recurrent.ACTIVATIONS[self.activation], config.kernel_threads())
+        _recurrent.simple_rnn_forward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            self._bias_or_zeros(xt.dtype),
+            m,
+            rm,
+            z,
+            h,
+            h_rec,
+            _recurrent.ACTIVATIONS[self.activation],
+            config.kernel_threads(),
+        )
         return None
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta,
-                  need_dx):
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta, need_dx):
         dgates = scratch(self, "dgates", h[1:].shape, h.dtype)
-        _recurrent.simple_rnn_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, h, h_rec,
-                                       dh_seq, dh, dgates, dkernel, drec, dbias,
-                                       dx, beta, need_dx, _recurrent.ACTIVATIONS[self.activation],
-                                       config.kernel_threads())
+        _recurrent.simple_rnn_backward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            m,
+            rm,
+            h,
+            h_rec,
+            dh_seq,
+            dh,
+            dgates,
+            dkernel,
+            drec,
+            dbias,
+            dx,
+            beta,
+            need_dx,
+            _recurrent.ACTIVATIONS[self.activation],
+            config.kernel_threads(),
+        )
         return [dh]
 
     def get_config(self):
@@ -316,8 +378,7 @@ class LSTM(_Recurrent):
     _gates = 4
     _n_states = 2
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True,
-                 **kwargs):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", unit_forget_bias=True, **kwargs):
         kwargs.pop("use_cudnn", None)
         super().__init__(units, activation=activation, recurrent_activation=recurrent_activation, **kwargs)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -326,8 +387,13 @@ class LSTM(_Recurrent):
         if not self.unit_forget_bias:
             return super()._bias_value(shape)
         u = self.units
-        return np.concatenate([self.bias_initializer((u,), self.dtype), np.ones(u, self.dtype),
-                               self.bias_initializer((2 * u,), self.dtype)])
+        return np.concatenate(
+            [
+                self.bias_initializer((u,), self.dtype),
+                np.ones(u, self.dtype),
+                self.bias_initializer((2 * u,), self.dtype),
+            ]
+        )
 
     def _forward(self, xt, m, rm, h, h_rec, states):
         T, B, _ = xt.shape
@@ -335,27 +401,58 @@ class LSTM(_Recurrent):
         c = scratch(self, "c", h.shape, h.dtype)
         c[0] = 0 if states is None else states[1]
         act_c = scratch(self, "act_c", h[1:].shape, h.dtype)
-        _recurrent.lstm_forward(xt, self.kernel.value, self.recurrent_kernel.value,
-                                self._bias_or_zeros(xt.dtype), m, rm, gates, h, c, act_c, h_rec,
-                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                config.kernel_threads())
+        _recurrent.lstm_forward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            self._bias_or_zeros(xt.dtype),
+            m,
+            rm,
+            gates,
+            h,
+            c,
+            act_c,
+            h_rec,
+            _recurrent.ACTIVATIONS[self.activation],
+            _recurrent.ACTIVATIONS[self.recurrent_activation],
+            config.kernel_threads(),
+        )
         return gates, c, act_c
 
     def _extra_states(self, extra, T):
         return [extra[1][T].copy()]
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta,
-                  need_dx):
+    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec, dbias, dx, beta, need_dx):
         gates, c, act_c = extra
         dc = _zeroed(self, "dc", dh.shape, dh.dtype)
         if d_extra:
             dc += d_extra[0]
         dgates = scratch(self, "dgates", gates.shape, gates.dtype)
-        _recurrent.lstm_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, h, c,
-                                 act_c, h_rec, dh_seq, dh, dc, dgates, dkernel, drec,
-                                 dbias, dx, beta, need_dx,
-                                 _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                 config.kernel_threads())
+        _recurrent.lstm_backward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            m,
+            rm,
+            gates,
+            h,
+            c,
+            act_c,
+            h_rec,
+            dh_seq,
+            dh,
+            dc,
+            dgates,
+            dkernel,
+            drec,
+            dbias,
+            dx,
+            beta,
+            need_dx,
+            _recurrent.ACTIVATIONS[self.activation],
+            _recurrent.ACTIVATIONS[self.recurrent_activation],
+            config.kernel_threads(),
+        )
         return [dh, dc]
 
     def get_config(self):
@@ -383,8 +480,7 @@ class GRU(_Recurrent):
 
     _gates = 3
 
-    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True,
-                 **kwargs):
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", reset_after=True, **kwargs):
         kwargs.pop("use_cudnn", None)
         if not reset_after:
             raise UnsupportedArgument(f"GRU: only reset_after=True is supported, got reset_after={reset_after!r}")
@@ -397,22 +493,53 @@ class GRU(_Recurrent):
         T, B, _ = xt.shape
         gates = scratch(self, "gates", (T, B, 3 * self.units), xt.dtype)
         rec = scratch(self, "rec", gates.shape, gates.dtype)
-        _recurrent.gru_forward(xt, self.kernel.value, self.recurrent_kernel.value,
-                               self._bias_or_zeros(xt.dtype), m, rm, gates, rec, h, h_rec,
-                               _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                               config.kernel_threads())
+        _recurrent.gru_forward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            self._bias_or_zeros(xt.dtype),
+            m,
+            rm,
+            gates,
+            rec,
+            h,
+            h_rec,
+            _recurrent.ACTIVATIONS[self.activation],
+            _recurrent.ACTIVATIONS[self.recurrent_activation],
+            config.kernel_threads(),
+        )
         return gates, rec
 
-    def _backward(self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dbias, dx, beta,
-                  need_dx):
+    def _backward(
+        self, xt, m, rm, h, h_rec, extra, dh_seq, dh, d_extra, dkernel, drec_kernel, dbias, dx, beta, need_dx
+    ):
         gates, rec = extra
         dgates = scratch(self, "dgates", gates.shape, gates.dtype)
         drec = scratch(self, "drec", rec.shape, rec.dtype)
-        _recurrent.gru_backward(xt, self.kernel.value, self.recurrent_kernel.value, m, rm, gates, rec, h,
-                                h_rec, dh_seq, dh, dgates, drec, dkernel, drec_kernel,
-                                dbias, dx, beta, need_dx,
-                                _recurrent.ACTIVATIONS[self.activation], _recurrent.ACTIVATIONS[self.recurrent_activation],
-                                config.kernel_threads())
+        _recurrent.gru_backward(
+            xt,
+            self.kernel.value,
+            self.recurrent_kernel.value,
+            m,
+            rm,
+            gates,
+            rec,
+            h,
+            h_rec,
+            dh_seq,
+            dh,
+            dgates,
+            drec,
+            dkernel,
+            drec_kernel,
+            dbias,
+            dx,
+            beta,
+            need_dx,
+            _recurrent.ACTIVATIONS[self.activation],
+            _recurrent.ACTIVATIONS[self.recurrent_activation],
+            config.kernel_threads(),
+        )
         return [dh]
 
     def get_config(self):

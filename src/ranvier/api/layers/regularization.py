@@ -7,6 +7,7 @@ training it draws one 64-bit seed per call from its own generator
 masks call after call whatever the thread count, and ``backward`` reuses the
 forward's mask (kept in the cache).
 """
+
 import math
 
 import numpy as np
@@ -16,13 +17,24 @@ from .. import config, regularizers
 from ._buffers import scratch
 from .base import Layer
 
-__all__ = ["Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-           "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"]
+__all__ = [
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "SpatialDropout3D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+]
 
 
 def _check_rate(rate, cls):
-    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(rate) < 1.0:
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, (int, float, np.integer, np.floating))
+        or not 0.0 <= float(rate) < 1.0
+    ):
         raise ValueError(f"{cls}: rate must be a number in [0, 1), got {rate!r}")
     return float(rate)
 
@@ -81,8 +93,9 @@ class Dropout(_RandomLayer):
             try:
                 noise_shape = tuple(None if d is None else int(d) for d in noise_shape)
             except (TypeError, ValueError):
-                raise TypeError(f"{type(self).__name__}: noise_shape must be a tuple of integers or None, "
-                                f"got {noise_shape!r}") from None
+                raise TypeError(
+                    f"{type(self).__name__}: noise_shape must be a tuple of integers or None, got {noise_shape!r}"
+                ) from None
         self.noise_shape = noise_shape
 
     def _noise_shape(self, shape):
@@ -90,12 +103,16 @@ class Dropout(_RandomLayer):
         if self.noise_shape is None:
             return tuple(shape)
         if len(self.noise_shape) != len(shape):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: noise_shape {self.noise_shape} must have "
-                             f"one entry per input dimension, got input of shape {tuple(shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: noise_shape {self.noise_shape} must have "
+                f"one entry per input dimension, got input of shape {tuple(shape)}"
+            )
         ns = tuple(s if d is None else d for d, s in zip(self.noise_shape, shape))
         if any(d not in (1, s) for d, s in zip(ns, shape)):
-            raise ValueError(f"{type(self).__name__} {self.name!r}: noise_shape {self.noise_shape} does not "
-                             f"broadcast to the input shape {tuple(shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: noise_shape {self.noise_shape} does not "
+                f"broadcast to the input shape {tuple(shape)}"
+            )
         return ns
 
     def call(self, inputs, training=False, mask=None):
@@ -106,8 +123,7 @@ class Dropout(_RandomLayer):
         if shape == inputs.shape:
             out = scratch(self, "out", inputs.shape, inputs.dtype)
             keep = scratch(self, "mask", inputs.shape, np.dtype(np.uint8))
-            _dropout.dropout_forward(inputs.reshape(-1), seed, self.rate, out.reshape(-1),
-                                     keep.reshape(-1), n_threads)
+            _dropout.dropout_forward(inputs.reshape(-1), seed, self.rate, out.reshape(-1), keep.reshape(-1), n_threads)
             return out, keep
         keep = scratch(self, "mask", shape, np.dtype(np.uint8))
         _dropout.keep_mask(seed, self.rate, keep.reshape(-1), n_threads)
@@ -121,14 +137,18 @@ class Dropout(_RandomLayer):
             return dy
         if cache.dtype == np.uint8:  # full-shape mask from the fused kernel
             dx = scratch(self, "dx", dy.shape, dy.dtype)
-            _dropout.dropout_backward(dy.reshape(-1), cache.reshape(-1), self.rate, dx.reshape(-1),
-                                      config.kernel_threads())
+            _dropout.dropout_backward(
+                dy.reshape(-1), cache.reshape(-1), self.rate, dx.reshape(-1), config.kernel_threads()
+            )
             return dx
         return dy * cache
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate,
-                "noise_shape": None if self.noise_shape is None else list(self.noise_shape)}
+        return {
+            **super().get_config(),
+            "rate": self.rate,
+            "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+        }
 
 
 class _SpatialDropout(Dropout):
@@ -138,15 +158,18 @@ class _SpatialDropout(Dropout):
 
     def __init__(self, rate, data_format=None, seed=None, **kwargs):
         if data_format not in (None, "channels_last", "channels_first"):
-            raise ValueError(f"{type(self).__name__}: data_format must be 'channels_last' or "
-                             f"'channels_first', got {data_format!r}")
+            raise ValueError(
+                f"{type(self).__name__}: data_format must be 'channels_last' or 'channels_first', got {data_format!r}"
+            )
         super().__init__(rate, seed=seed, **kwargs)
         self.data_format = data_format or "channels_last"
 
     def build(self, input_shape):
         if len(input_shape) != self._ndim:
-            raise ValueError(f"{type(self).__name__} {self.name!r} expects inputs with {self._ndim} "
-                             f"dimensions, got input shape {tuple(input_shape)}")
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r} expects inputs with {self._ndim} "
+                f"dimensions, got input shape {tuple(input_shape)}"
+            )
         super().build(input_shape)
 
     def _noise_shape(self, shape):
@@ -198,8 +221,11 @@ class GaussianNoise(_RandomLayer):
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, (int, float, np.integer, np.floating)) \
-                or not (math.isfinite(stddev) and stddev >= 0):
+        if (
+            isinstance(stddev, bool)
+            or not isinstance(stddev, (int, float, np.integer, np.floating))
+            or not (math.isfinite(stddev) and stddev >= 0)
+        ):
             raise ValueError(f"GaussianNoise: stddev must be a finite number >= 0, got {stddev!r}")
         self.stddev = float(stddev)
 
@@ -235,8 +261,9 @@ class GaussianDropout(_RandomLayer):
         if not training or self.rate == 0.0:
             return inputs, None
         noise = scratch(self, "noise", inputs.shape, inputs.dtype)
-        _dropout.normal_fill(self._next_seed(), 1.0, math.sqrt(self.rate / (1.0 - self.rate)),
-                             noise.reshape(-1), config.kernel_threads())
+        _dropout.normal_fill(
+            self._next_seed(), 1.0, math.sqrt(self.rate / (1.0 - self.rate)), noise.reshape(-1), config.kernel_threads()
+        )
         return inputs * noise, noise
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -264,7 +291,7 @@ class AlphaDropout(Dropout):
         rate, alpha_p = self.rate, self._ALPHA_P
         keep = scratch(self, "mask", self._noise_shape(inputs.shape), np.dtype(np.uint8))
         _dropout.keep_mask(self._next_seed(), rate, keep.reshape(-1), config.kernel_threads())
-        a = ((1.0 - rate) * (1.0 + rate * alpha_p ** 2)) ** -0.5
+        a = ((1.0 - rate) * (1.0 + rate * alpha_p**2)) ** -0.5
         b = -a * alpha_p * rate
         factor = keep * inputs.dtype.type(a)
         out = inputs * factor

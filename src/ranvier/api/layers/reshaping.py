@@ -6,10 +6,11 @@ cells and its gradient sums them back. Bilinear upsampling blends two
 neighbours per axis, one axis after the other; its gradient is the exact
 adjoint, the same blends scattered back in reverse order.
 """
+
 import numpy as np
 
-from .._errors import UnsupportedArgument
 from .._conv_geometry import check_input_rank, normalize_pairs, normalize_tuple
+from .._errors import UnsupportedArgument
 from .base import Layer
 
 __all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"]
@@ -21,8 +22,9 @@ def _rank_shape(rank):
 
 def _embed(a, pairs):
     """``a`` inside zeros, ``pairs[i]`` cells before/after along spatial axis i."""
-    out = np.zeros((a.shape[0],) + tuple(n + b + e for n, (b, e) in zip(a.shape[1:-1], pairs)) + (a.shape[-1],),
-                   a.dtype)
+    out = np.zeros(
+        (a.shape[0],) + tuple(n + b + e for n, (b, e) in zip(a.shape[1:-1], pairs)) + (a.shape[-1],), a.dtype
+    )
     out[_inner(out.shape, pairs)] = a
     return out
 
@@ -55,7 +57,7 @@ def _bilinear_taps(scale):
 
 def _split_phases(shape, axis, scale):
     """``shape`` with ``axis`` split into (cells, scale): phase r is index r on ``axis + 1``."""
-    return shape[:axis] + (shape[axis] // scale, scale) + shape[axis + 1:]
+    return shape[:axis] + (shape[axis] // scale, scale) + shape[axis + 1 :]
 
 
 def _bilinear(x, axis, scale):
@@ -63,7 +65,7 @@ def _bilinear(x, axis, scale):
     n = x.shape[axis]
     # Edge cells repeated once on both sides: a blend that reaches past the border clamps to it.
     padded = np.concatenate([x[_axis_index(axis, slice(0, 1))], x, x[_axis_index(axis, slice(n - 1, n))]], axis)
-    out = np.empty(x.shape[:axis] + (n * scale,) + x.shape[axis + 1:], x.dtype)
+    out = np.empty(x.shape[:axis] + (n * scale,) + x.shape[axis + 1 :], x.dtype)
     phases = out.reshape(_split_phases(out.shape, axis, scale))
     for r, (f, t) in enumerate(_bilinear_taps(scale)):
         dst = phases[_axis_index(axis + 1, r)]
@@ -76,7 +78,7 @@ def _bilinear_adjoint(dy, axis, scale):
     """The adjoint of ``_bilinear``: every output cell's gradient goes back to the two cells it blends."""
     n = dy.shape[axis] // scale
     phases = dy.reshape(_split_phases(dy.shape, axis, scale))
-    padded = np.zeros(dy.shape[:axis] + (n + 2,) + dy.shape[axis + 1:], dy.dtype)
+    padded = np.zeros(dy.shape[:axis] + (n + 2,) + dy.shape[axis + 1 :], dy.dtype)
     for r, (f, t) in enumerate(_bilinear_taps(scale)):
         g = phases[_axis_index(axis + 1, r)]
         padded[_axis_index(axis, slice(1 + f, 1 + f + n))] += (1.0 - t) * g
@@ -101,8 +103,9 @@ class _ZeroPadding(_SpatialLayer):
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
-                             f"got {data_format!r}")
+            raise UnsupportedArgument(
+                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
+            )
         self.padding = normalize_pairs(padding, self.rank, "padding", type(self).__name__)
 
     def compute_output_shape(self, input_shape):
@@ -125,8 +128,9 @@ class _Cropping(_SpatialLayer):
     def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(**kwargs)
         if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{type(self).__name__}: only data_format='channels_last' is supported, "
-                             f"got {data_format!r}")
+            raise UnsupportedArgument(
+                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
+            )
         self.cropping = normalize_pairs(cropping, self.rank, "cropping", type(self).__name__)
 
     def compute_output_shape(self, input_shape):
@@ -134,8 +138,10 @@ class _Cropping(_SpatialLayer):
         spatial = []
         for n, (b, e) in zip(input_shape[1:-1], self.cropping):
             if n is not None and n - b - e < 1:
-                raise ValueError(f"{type(self).__name__} {self.name!r}: cropping {self.cropping} leaves "
-                                 f"nothing of the input, got input shape {tuple(input_shape)}")
+                raise ValueError(
+                    f"{type(self).__name__} {self.name!r}: cropping {self.cropping} leaves "
+                    f"nothing of the input, got input shape {tuple(input_shape)}"
+                )
             spatial.append(None if n is None else n - b - e)
         return (input_shape[0],) + tuple(spatial) + (input_shape[-1],)
 
@@ -263,7 +269,9 @@ class UpSampling2D(_UpSampling):
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(size, **kwargs)
         if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}")
+            raise UnsupportedArgument(
+                f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}"
+            )
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation

@@ -1,4 +1,5 @@
 """Sequence helpers: RepeatVector and Masking."""
+
 import numpy as np
 
 from .base import Layer
@@ -23,8 +24,9 @@ class RepeatVector(Layer):
 
     def build(self, input_shape):
         if len(input_shape) != 2:
-            raise ValueError(f"RepeatVector {self.name!r} expects input of shape (batch, features), "
-                             f"got {tuple(input_shape)}")
+            raise ValueError(
+                f"RepeatVector {self.name!r} expects input of shape (batch, features), got {tuple(input_shape)}"
+            )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.n, input_shape[1])

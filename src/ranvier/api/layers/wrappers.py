@@ -1,4 +1,5 @@
 """Layer wrappers: Bidirectional (recurrent layers both ways) and TimeDistributed."""
+
 import numpy as np
 
 from .. import serialization
@@ -40,10 +41,12 @@ class Bidirectional(Layer):
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
         super().__init__(**kwargs)
         for arg, lay in (("layer", layer), ("backward_layer", backward_layer)):
-            if lay is not None and not all(hasattr(lay, a) for a in ("return_sequences", "go_backwards",
-                                                                     "return_state", "units")):
-                raise TypeError(f"Bidirectional: {arg} must be a recurrent layer (SimpleRNN, LSTM, GRU), "
-                                f"got {type(lay).__name__}")
+            if lay is not None and not all(
+                hasattr(lay, a) for a in ("return_sequences", "go_backwards", "return_state", "units")
+            ):
+                raise TypeError(
+                    f"Bidirectional: {arg} must be a recurrent layer (SimpleRNN, LSTM, GRU), got {type(lay).__name__}"
+                )
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"Bidirectional: merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
         self.merge_mode = merge_mode
@@ -52,12 +55,16 @@ class Bidirectional(Layer):
             self.backward_layer = _clone(layer, name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
         else:
             if backward_layer.go_backwards == layer.go_backwards:
-                raise ValueError("Bidirectional: backward_layer must have go_backwards="
-                                 f"{not layer.go_backwards}, got {backward_layer.go_backwards}")
+                raise ValueError(
+                    "Bidirectional: backward_layer must have go_backwards="
+                    f"{not layer.go_backwards}, got {backward_layer.go_backwards}"
+                )
             for attr in ("return_sequences", "return_state"):
                 if getattr(backward_layer, attr) != getattr(layer, attr):
-                    raise ValueError(f"Bidirectional: backward_layer.{attr} must equal layer.{attr} "
-                                     f"({getattr(layer, attr)}), got {getattr(backward_layer, attr)}")
+                    raise ValueError(
+                        f"Bidirectional: backward_layer.{attr} must equal layer.{attr} "
+                        f"({getattr(layer, attr)}), got {getattr(backward_layer, attr)}"
+                    )
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
@@ -109,8 +116,10 @@ class Bidirectional(Layer):
             states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
             n = self.forward_layer._n_states
             if len(states) != 2 * n:
-                raise ValueError(f"Bidirectional {self.name!r} expects {2 * n} initial state tensors "
-                                 f"(forward then backward), got {len(states)}")
+                raise ValueError(
+                    f"Bidirectional {self.name!r} expects {2 * n} initial state tensors "
+                    f"(forward then backward), got {len(states)}"
+                )
             fwd_state, bwd_state = states[:n], states[n:]
         out_f, cache_f = self.forward_layer.call(inputs, training=training, mask=mask, initial_state=fwd_state)
         out_b, cache_b = self.backward_layer.call(inputs, training=training, mask=mask, initial_state=bwd_state)
@@ -160,9 +169,12 @@ class Bidirectional(Layer):
         return [g_f[0] + g_b[0]] + g_f[1:] + g_b[1:]
 
     def get_config(self):
-        cfg = {**super().get_config(), "layer": serialization.serialize(self.forward_layer, "layer"),
-               "merge_mode": self.merge_mode}
-        cfg["layer"]["config"]["name"] = self.forward_layer.name[len("forward_"):]
+        cfg = {
+            **super().get_config(),
+            "layer": serialization.serialize(self.forward_layer, "layer"),
+            "merge_mode": self.merge_mode,
+        }
+        cfg["layer"]["config"]["name"] = self.forward_layer.name[len("forward_") :]
         cfg["backward_layer"] = serialization.serialize(self.backward_layer, "layer")
         return cfg
 
@@ -200,8 +212,9 @@ class TimeDistributed(Layer):
 
     def build(self, input_shape):
         if len(input_shape) < 3:
-            raise ValueError(f"TimeDistributed {self.name!r} expects input of shape (batch, time, ...), "
-                             f"got {tuple(input_shape)}")
+            raise ValueError(
+                f"TimeDistributed {self.name!r} expects input of shape (batch, time, ...), got {tuple(input_shape)}"
+            )
         self.layer._build_once((None,) + tuple(input_shape[2:]))
 
     def compute_output_shape(self, input_shape):

@@ -1,4 +1,5 @@
 """Models: the functional ``Model`` and ``Sequential``."""
+
 from .. import serialization
 from ..saving import load_model, save_model
 from ._nested import NestedModel

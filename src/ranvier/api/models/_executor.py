@@ -6,6 +6,7 @@ output tensors. The executor turns them into a plan, one
 fused steps, and runs it: the executor itself knows nothing of what a step
 does.
 """
+
 from . import _fusion
 from ._steps import LayerStep, Run, TracedStep
 

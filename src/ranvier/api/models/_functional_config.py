@@ -5,6 +5,7 @@ model input) or ``[node, output]`` (an output of an earlier node), so a layer
 called twice (a shared layer) appears once in ``"layers"`` and twice in
 ``"nodes"``.
 """
+
 from .. import serialization
 from ..layers.core import InputLayer
 
@@ -17,15 +18,24 @@ def functional_config(model):
     for n_idx, node in enumerate(model._nodes):
         for o_idx, t in enumerate(node.outputs):
             tensor_ref[id(t)] = [n_idx, o_idx]
-    nodes = [{"layer": node.layer.name, "inputs": [tensor_ref[id(t)] for t in node.flat_inputs],
-              "multi_input": node.multi_input, "n_main": node.n_main, "static_kwargs": node.static_kwargs,
-              "tensor_kwargs": {k: list(v) for k, v in node.tensor_kwargs.items()}}
-             for node in model._nodes]
-    return {"name": model.name,
-            "input_layers": [serialization.serialize(t.input_layer, "layer") for t in model._inputs],
-            "layers": [serialization.serialize(layer, "layer") for layer in model._layers],
-            "nodes": nodes,
-            "outputs": [tensor_ref[id(t)] for t in model._outputs]}
+    nodes = [
+        {
+            "layer": node.layer.name,
+            "inputs": [tensor_ref[id(t)] for t in node.flat_inputs],
+            "multi_input": node.multi_input,
+            "n_main": node.n_main,
+            "static_kwargs": node.static_kwargs,
+            "tensor_kwargs": {k: list(v) for k, v in node.tensor_kwargs.items()},
+        }
+        for node in model._nodes
+    ]
+    return {
+        "name": model.name,
+        "input_layers": [serialization.serialize(t.input_layer, "layer") for t in model._inputs],
+        "layers": [serialization.serialize(layer, "layer") for layer in model._layers],
+        "nodes": nodes,
+        "outputs": [tensor_ref[id(t)] for t in model._outputs],
+    }
 
 
 def functional_from_config(model_class, config, custom_objects=None):
@@ -51,12 +61,13 @@ def functional_from_config(model_class, config, custom_objects=None):
 
     for node in config["nodes"]:
         flat = [resolve(r) for r in node["inputs"]]
-        main = flat[:node["n_main"]] if node["multi_input"] else flat[0]
+        main = flat[: node["n_main"]] if node["multi_input"] else flat[0]
         kwargs = dict(node["static_kwargs"])
         for key, (start, n, is_list) in node["tensor_kwargs"].items():
-            kwargs[key] = flat[start:start + n] if is_list else flat[start]
+            kwargs[key] = flat[start : start + n] if is_list else flat[start]
         out = layers[node["layer"]](main, **kwargs)
         produced.append(out if isinstance(out, list) else [out])
     outputs = [resolve(r) for r in config["outputs"]]
-    return model_class(inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0],
-                       name=config.get("name"))
+    return model_class(
+        inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=config.get("name")
+    )

@@ -18,6 +18,7 @@ tensor); the executor runs whatever steps come out. Two rules exist:
 
 Fused results equal the plain plan's bit for bit (tests/api/models).
 """
+
 from .. import activations
 from ..layers._capabilities import CONV_MAXPOOL, MAXPOOL_2X2, PREACTIVATION, RELU_GRADIENT
 from ._steps import LayerStep, Step, add_activity_gradient
@@ -56,18 +57,28 @@ def fuse(steps, output_ids, rules=RULES):
 
 def _relu_pool(pool, src, uses, output_ids):
     layer = src.layer
-    return (RELU_GRADIENT in pool.layer.capabilities and len(pool.in_ids) == 1 and pool.need is not None
-            and uses[pool.in_ids[0]] == 1 and pool.in_ids[0] not in output_ids
-            and not src.node.multi_output and PREACTIVATION in layer.capabilities
-            and layer.activity_regularizer is None
-            and activations.is_plain(layer.activation, "relu"))
+    return (
+        RELU_GRADIENT in pool.layer.capabilities
+        and len(pool.in_ids) == 1
+        and pool.need is not None
+        and uses[pool.in_ids[0]] == 1
+        and pool.in_ids[0] not in output_ids
+        and not src.node.multi_output
+        and PREACTIVATION in layer.capabilities
+        and layer.activity_regularizer is None
+        and activations.is_plain(layer.activation, "relu")
+    )
 
 
 def _conv_pool(conv, pool):
     # Masks: a conv neither takes nor passes one, so running the pool inside it changes nothing.
-    return (CONV_MAXPOOL in conv.layer.capabilities and MAXPOOL_2X2 in pool.layer.capabilities
-            and pool.layer.activity_regularizer is None and not conv.node.accepts_mask
-            and not conv.layer.supports_masking)
+    return (
+        CONV_MAXPOOL in conv.layer.capabilities
+        and MAXPOOL_2X2 in pool.layer.capabilities
+        and pool.layer.activity_regularizer is None
+        and not conv.node.accepts_mask
+        and not conv.layer.supports_masking
+    )
 
 
 class ReluPoolStep(LayerStep):

@@ -1,4 +1,5 @@
 """A model used as a layer of another model (``Sequential([base, Dense(10)])``, ``base(x)``)."""
+
 from .. import serialization
 from ..layers.base import Layer
 from ._executor import Executor

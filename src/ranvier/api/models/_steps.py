@@ -6,6 +6,7 @@ to, the run's ``values`` (keyed by tensor id); backward reads and writes
 pass (``_fusion``) adds steps that run several, and later kinds (traced
 layers, nested models) subclass :class:`Step` the same way.
 """
+
 import numpy as np
 
 from ..layers import _tracing
@@ -99,7 +100,7 @@ class LayerStep(Step):
         # Masks exist only downstream of a layer that makes one: most graphs skip the lookups.
         mask = None
         if run.masks:
-            in_masks = [run.masks.get(i) for i in self.in_ids[:node.n_main]]
+            in_masks = [run.masks.get(i) for i in self.in_ids[: node.n_main]]
             if any(m is not None for m in in_masks):
                 mask = in_masks if node.multi_input else in_masks[0]
                 if node.accepts_mask:
@@ -166,7 +167,7 @@ class TracedStep(LayerStep):
         if not training:
             return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, False, kwargs)), None
         need = self.need or (False,) * len(self.in_ids)
-        out, cache = _tracing.trace(layer, inputs, need[:self.node.n_main], training, kwargs)
+        out, cache = _tracing.trace(layer, inputs, need[: self.node.n_main], training, kwargs)
         for loss in cache[3]:
             run.penalty += float(_tracing.value_of(loss))
         return out, cache

@@ -7,6 +7,7 @@ weights, losses, loss weights and metrics likewise per output (dicts keyed
 by the name of the layer computing each output, as Keras 3 does). Errors name
 the argument, what is missing or unknown, and what was received.
 """
+
 __all__ = ["Structure", "output_names"]
 
 
@@ -41,22 +42,30 @@ class Structure:
         if isinstance(value, dict):
             unknown = sorted(set(value) - set(self.names))
             if unknown:
-                raise ValueError(f"{arg}: unknown {self.what} name(s) {unknown}; the model's {self.what}s are "
-                                 f"{self.names}, got keys {sorted(value)}")
+                raise ValueError(
+                    f"{arg}: unknown {self.what} name(s) {unknown}; the model's {self.what}s are "
+                    f"{self.names}, got keys {sorted(value)}"
+                )
             missing = [k for k in self.names if k not in value]
             if missing and not optional:
-                raise ValueError(f"{arg}: missing {self.what}(s) {missing}; the model's {self.what}s are "
-                                 f"{self.names}, got keys {sorted(value)}")
+                raise ValueError(
+                    f"{arg}: missing {self.what}(s) {missing}; the model's {self.what}s are "
+                    f"{self.names}, got keys {sorted(value)}"
+                )
             return [value.get(k) for k in self.names]
-        if isinstance(value, (list, tuple)) and (n > 1 or len(value) == 1 and not allow_broadcast
-                                                 and _holds_arrays(value)):
+        if isinstance(value, (list, tuple)) and (
+            n > 1 or len(value) == 1 and not allow_broadcast and _holds_arrays(value)
+        ):
             if len(value) != n:
-                raise ValueError(f"{arg}: the model has {n} {self.what}s {self.names}, got a "
-                                 f"{type(value).__name__} of {len(value)}")
+                raise ValueError(
+                    f"{arg}: the model has {n} {self.what}s {self.names}, got a {type(value).__name__} of {len(value)}"
+                )
             return list(value)
         if n > 1 and not allow_broadcast:
-            raise ValueError(f"{arg}: the model has {n} {self.what}s {self.names}; give a list or a dict keyed by "
-                             f"{self.what} name, got {type(value).__name__}")
+            raise ValueError(
+                f"{arg}: the model has {n} {self.what}s {self.names}; give a list or a dict keyed by "
+                f"{self.what} name, got {type(value).__name__}"
+            )
         return [value] * n
 
     def pack(self, values):

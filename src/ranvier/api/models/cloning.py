@@ -1,4 +1,5 @@
 """clone_model and model_from_json: new models from an existing one's architecture."""
+
 import json
 
 from .. import serialization
@@ -13,8 +14,12 @@ def clone_model(model, input_tensors=None, clone_function=None, call_function=No
     ``model``. Custom layers need ``get_config`` (and registration, or a
     ``custom_object_scope``), as for saving.
     """
-    for name, value in (("input_tensors", input_tensors), ("clone_function", clone_function),
-                        ("call_function", call_function), *kwargs.items()):
+    for name, value in (
+        ("input_tensors", input_tensors),
+        ("clone_function", clone_function),
+        ("call_function", call_function),
+        *kwargs.items(),
+    ):
         if value is not None:
             raise NotImplementedError(f"clone_model: the argument {name} is not supported yet, got {name}={value!r}")
     if recursive:
@@ -32,6 +37,7 @@ def model_from_json(json_string, custom_objects=None):
         raise ValueError(f"model_from_json: expected {{'class_name', 'config'}}, got {str(json_string)[:80]!r}")
     with serialization.custom_object_scope(custom_objects):
         model = serialization.lookup(spec["class_name"], "model", custom_objects).from_config(
-            spec.get("config") or {}, custom_objects=custom_objects)
+            spec.get("config") or {}, custom_objects=custom_objects
+        )
     model.build_from_config(spec.get("build_config"))
     return model

@@ -4,6 +4,7 @@ What runs the graph lives beside it: ``_executor`` (the plan of steps, forward
 and backward), ``_fusion`` (fused steps from the capabilities layers declare)
 and ``training`` (fit / evaluate / predict, mixed in as ``Trainer``).
 """
+
 import inspect
 import json
 
@@ -57,8 +58,10 @@ class Model(Trainer, Trackable):
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True):
         if not self._subclassed and type(self) is Model and (inputs is None or outputs is None):
-            raise ValueError("Model(inputs, outputs): both are required (KerasTensors from "
-                             f"rv.layers.Input and layer calls), got inputs={inputs!r}, outputs={outputs!r}")
+            raise ValueError(
+                "Model(inputs, outputs): both are required (KerasTensors from "
+                f"rv.layers.Input and layer calls), got inputs={inputs!r}, outputs={outputs!r}"
+            )
         self.name = name or "model"
         self.trainable = trainable
         self.compiled = False
@@ -88,12 +91,13 @@ class Model(Trainer, Trackable):
         self._inputs, self._outputs = ins, outs
         in_names = list(inputs) if in_form == "dict" else [t.input_layer.name for t in ins]
         self._input_structure = Structure(in_names, in_form, "input")
-        self._output_structure = Structure(list(outputs) if out_form == "dict" else output_names(outs),
-                                           out_form, "output")
+        self._output_structure = Structure(
+            list(outputs) if out_form == "dict" else output_names(outs), out_form, "output"
+        )
         self._nodes = topological_nodes(ins, outs)
         self._layers = []
         for node in self._nodes:
-            if all(node.layer is not l for l in self._layers):
+            if all(node.layer is not other for other in self._layers):
                 self._layers.append(node.layer)
         self._executor = Executor(ins, outs, self._nodes)
         self._flat_params = None
@@ -130,15 +134,17 @@ class Model(Trainer, Trackable):
         if self._executor is None and self._subclassed:
             arr = np.asarray(x)
             if arr.dtype.kind not in "biuf" or arr.ndim < 1:
-                raise TypeError(f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} "
-                                f"and shape {arr.shape}")
+                raise TypeError(
+                    f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} and shape {arr.shape}"
+                )
             self.build(arr.shape, input_dtype="int64" if arr.dtype.kind in "biu" else None)
         self._ensure_graph()
 
     def _ensure_graph(self, x=None):
         if self._executor is None and self._subclassed:
-            raise ValueError(f"Model {self.name!r} is not built yet: call it on data, fit it, or "
-                             "call build(input_shape) first")
+            raise ValueError(
+                f"Model {self.name!r} is not built yet: call it on data, fit it, or call build(input_shape) first"
+            )
         if self._executor is None:
             raise ValueError(f"Model {self.name!r} has no inputs yet: call build(input_shape) or fit it")
 
@@ -179,22 +185,22 @@ class Model(Trainer, Trackable):
         for layer in layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"No layer named {name!r}; layers are {[l.name for l in layers]}")
+        raise ValueError(f"No layer named {name!r}; layers are {[layer.name for layer in layers]}")
 
     # ---------------------------------------------------------------- weights
     @property
     def weights(self):
-        return self._collect(lambda l: l.weights)
+        return self._collect(lambda layer: layer.weights)
 
     @property
     def trainable_weights(self):
-        return self._collect(lambda l: l.trainable_weights) if self.trainable else []
+        return self._collect(lambda layer: layer.trainable_weights) if self.trainable else []
 
     @property
     def non_trainable_weights(self):
         if not self.trainable:
             return self.weights
-        return self._collect(lambda l: l.non_trainable_weights)
+        return self._collect(lambda layer: layer.non_trainable_weights)
 
     @property
     def trainable_variables(self):
@@ -238,8 +244,18 @@ class Model(Trainer, Trackable):
         return int(sum(v.size for v in self.weights))
 
     # ---------------------------------------------------------------- compile
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
-                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+    def compile(
+        self,
+        optimizer="rmsprop",
+        loss=None,
+        loss_weights=None,
+        metrics=None,
+        weighted_metrics=None,
+        run_eagerly=False,
+        steps_per_execution=1,
+        jit_compile="auto",
+        auto_scale_loss=True,
+    ):
         """Configure training.
 
         Parameters
@@ -258,8 +274,10 @@ class Model(Trainer, Trackable):
             ranvier has no graph compiler; ``True`` raises ``NotImplementedError``.
         """
         if steps_per_execution not in (1, None):
-            raise NotImplementedError("compile: steps_per_execution other than 1 is not supported, "
-                                      f"got steps_per_execution={steps_per_execution!r}")
+            raise NotImplementedError(
+                "compile: steps_per_execution other than 1 is not supported, "
+                f"got steps_per_execution={steps_per_execution!r}"
+            )
         if jit_compile not in ("auto", False, None):
             raise NotImplementedError(f"compile: ranvier has no JIT compiler, got jit_compile={jit_compile!r}")
         if loss is None:
@@ -279,8 +297,10 @@ class Model(Trainer, Trackable):
             "optimizer": optimizers.serialize(self.optimizer),
             "loss": tree.map_structure(losses.serialize, self.loss),
             "loss_weights": loss_weights,
-            "metrics": tree.map_structure(lambda m: m if isinstance(m, str) else metrics_module.serialize(m),
-                                          self._metric_ids)}
+            "metrics": tree.map_structure(
+                lambda m: m if isinstance(m, str) else metrics_module.serialize(m), self._metric_ids
+            ),
+        }
         self._flat_params = None
         if self._executor is not None:
             try:
@@ -312,7 +332,10 @@ class Model(Trainer, Trackable):
         print_fn = print_fn or print
         self._ensure_graph()
         widths = (int(line_length * 0.45), int(line_length * 0.35), line_length - int(line_length * 0.8))
-        row = lambda cols: "".join(str(c)[:w - 1].ljust(w) for c, w in zip(cols, widths))
+
+        def row(cols):
+            return "".join(str(c)[: w - 1].ljust(w) for c, w in zip(cols, widths))
+
         print_fn(f'Model: "{self.name}"')
         print_fn("_" * line_length)
         print_fn(row(["Layer (type)", "Output Shape", "Param #"]))
@@ -349,9 +372,11 @@ class Model(Trainer, Trackable):
         config = {"name": self.name, "trainable": self.trainable} if self._init_takes("name") else {}
         config.update(kwargs)
         if args or not _plain(config):
-            raise NotImplementedError(f"{type(self).__name__}.get_config: the constructor got arguments that are "
-                                      f"not plain keyword values; override get_config, got args={args!r}, "
-                                      f"kwargs={kwargs!r}")
+            raise NotImplementedError(
+                f"{type(self).__name__}.get_config: the constructor got arguments that are "
+                f"not plain keyword values; override get_config, got args={args!r}, "
+                f"kwargs={kwargs!r}"
+            )
         return config
 
     @classmethod
@@ -373,8 +398,14 @@ class Model(Trainer, Trackable):
 
     def to_json(self, **kwargs):
         """The model's architecture as a JSON string (``models.model_from_json`` rebuilds it)."""
-        return json.dumps({"class_name": serialization.get_registered_name(type(self)), "config": self.get_config(),
-                           "build_config": self.get_build_config()}, **kwargs)
+        return json.dumps(
+            {
+                "class_name": serialization.get_registered_name(type(self)),
+                "config": self.get_config(),
+                "build_config": self.get_build_config(),
+            },
+            **kwargs,
+        )
 
     def get_build_config(self):
         """What ``build_from_config`` needs to build a loaded model before its weights are set (Keras 3)."""

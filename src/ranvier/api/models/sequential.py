@@ -1,9 +1,10 @@
 """Sequential: a plain stack of layers, each feeding the next."""
+
 import numpy as np
 
 from .. import serialization
-from ..layers.base import Layer
 from ..layers._symbolic import KerasTensor
+from ..layers.base import Layer
 from ..layers.core import InputLayer
 from ._nested import NestedModel
 from .model import Model
@@ -47,7 +48,7 @@ class Sequential(Model):
             layer = NestedModel(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a Layer or a Model, got {type(layer).__name__}: {layer!r}")
-        if any(layer is l for l in self._stack):
+        if any(layer is other for other in self._stack):
             raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
         self._stack.append(layer)
         self._invalidate()
@@ -80,22 +81,23 @@ class Sequential(Model):
             from ..layers.base import normalize_shape
 
             shape = normalize_shape(input_shape, "input_shape")
-            self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=input_dtype,
-                                           name=self._input_name())
+            self._input_layer = InputLayer(batch_shape=(None,) + shape[1:], dtype=input_dtype, name=self._input_name())
         elif self._input_layer is None:
             first = self._stack[0]
             if first._batch_input_shape is None:
-                raise ValueError("Sequential.build: the input shape is unknown; give input_shape or "
-                                 "put rv.layers.Input(shape) first")
+                raise ValueError(
+                    "Sequential.build: the input shape is unknown; give input_shape or put rv.layers.Input(shape) first"
+                )
             dtype = getattr(first, "_input_dtype", None)
-            self._input_layer = InputLayer(batch_shape=first._batch_input_shape, dtype=dtype,
-                                           name=self._input_name())
+            self._input_layer = InputLayer(batch_shape=first._batch_input_shape, dtype=dtype, name=self._input_name())
         t = self._input_layer.output
         for layer in self._stack:
             t = layer(t)
             if isinstance(t, list):
-                raise ValueError(f"Sequential: layer {layer.name!r} returns several outputs; use the "
-                                 "functional API (rv.Model) for it")
+                raise ValueError(
+                    f"Sequential: layer {layer.name!r} returns several outputs; use the "
+                    "functional API (rv.Model) for it"
+                )
         self._set_graph(self._input_layer.output, t)
         if self.compiled:
             self._setup_training()
@@ -106,8 +108,10 @@ class Sequential(Model):
     def _ensure_graph(self, x=None):
         if self._executor is None:
             if self._input_layer is None and (not self._stack or self._stack[0]._batch_input_shape is None):
-                raise ValueError(f"Sequential model {self.name!r} is not built yet: give the first layer "
-                                 "input_shape=..., start with rv.layers.Input(shape), or call fit/build first")
+                raise ValueError(
+                    f"Sequential model {self.name!r} is not built yet: give the first layer "
+                    "input_shape=..., start with rv.layers.Input(shape), or call fit/build first"
+                )
             self.build()
 
     def _build_from_data(self, x):
@@ -116,8 +120,9 @@ class Sequential(Model):
         if self._input_layer is None and self._stack and self._stack[0]._batch_input_shape is None:
             arr = np.asarray(x)
             if arr.dtype.kind not in "biuf" or arr.ndim < 1:
-                raise TypeError(f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} "
-                                f"and shape {arr.shape}")
+                raise TypeError(
+                    f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} and shape {arr.shape}"
+                )
             dtype = getattr(self._stack[0], "_input_dtype", None)
             self.build((None,) + arr.shape[1:], input_dtype=dtype)
         else:
@@ -125,7 +130,10 @@ class Sequential(Model):
 
     def get_config(self):
         layers = [self._input_layer] if self._input_layer is not None else []
-        return {"name": self.name, "layers": [serialization.serialize(l, "layer") for l in layers + self._stack]}
+        return {
+            "name": self.name,
+            "layers": [serialization.serialize(layer, "layer") for layer in layers + self._stack],
+        }
 
     @classmethod
     def from_config(cls, config, custom_objects=None):

@@ -7,6 +7,7 @@ optimizer, and drives batches, metrics and callbacks. ``Model`` (model.py)
 keeps construction, compile and summary; this split follows Keras 3's
 ``Trainer``.
 """
+
 import warnings
 
 import numpy as np
@@ -15,8 +16,8 @@ from .. import callbacks as callbacks_module
 from .. import config, data, data_adapters
 from .. import metrics as metrics_module
 from .._threading import compute_scope
-from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers import _tracing
+from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers._capabilities import PREACTIVATION
 from ..py_dataset import PyDataset
 
@@ -39,31 +40,38 @@ class Trainer:
         per_loss = outputs.flatten(self.loss, "compile(loss)", allow_broadcast=True, optional=True)
         if all(loss is None for loss in per_loss):
             raise ValueError(f"compile(loss): no output of {outputs.names} has a loss, got {self.loss!r}")
-        weights = ([1.0] * n if self._loss_weights is None
-                   else outputs.flatten(self._loss_weights, "compile(loss_weights)", optional=True))
+        weights = (
+            [1.0] * n
+            if self._loss_weights is None
+            else outputs.flatten(self._loss_weights, "compile(loss_weights)", optional=True)
+        )
         self._output_losses = per_loss
         self._loss_weight_list = [1.0 if w is None else _check_weight(w) for w in weights]
         self._flatten_params()
-        self.optimizer.build(self._flat_params, self._n_decay, self._flat_slices, flat_grads=self._flat_grads,
-                             variables=self._flat_vars)
+        self.optimizer.build(
+            self._flat_params, self._n_decay, self._flat_slices, flat_grads=self._flat_grads, variables=self._flat_vars
+        )
         # A loss that folds the output activation (softmax + crossentropy) hands backward dL/dz.
         self._fused = tuple(i for i, loss in enumerate(per_loss) if _folds(loss, self._executor.output_layer(i)))
         self._output_metrics = [
-            [metrics_module.get(m, loss_name=None if loss is None else loss.name, output_shape=t.shape)
-             for m in ids]
-            for ids, loss, t in zip(self._metrics_per_output(), per_loss, self._outputs)]
+            [metrics_module.get(m, loss_name=None if loss is None else loss.name, output_shape=t.shape) for m in ids]
+            for ids, loss, t in zip(self._metrics_per_output(), per_loss, self._outputs)
+        ]
         self._metrics = [m for ms in self._output_metrics for m in ms]
         self._loss_tracker = metrics_module.Mean(name="loss")
-        self._output_loss_trackers = ([metrics_module.Mean(name=f"{name}_loss") for name in outputs.names]
-                                      if n > 1 else [])
+        self._output_loss_trackers = (
+            [metrics_module.Mean(name=f"{name}_loss") for name in outputs.names] if n > 1 else []
+        )
 
     def _metrics_per_output(self):
         """The compiled metrics as one list per output: a dict by output name, a list of lists,
         or one flat list that every output gets (Keras 2's rule; Keras 3 asks for a list per output)."""
         ids, outputs = self._metric_ids, self._output_structure
         if isinstance(ids, dict):
-            return [[] if m is None else m if isinstance(m, (list, tuple)) else [m]
-                    for m in outputs.flatten(ids, "compile(metrics)", optional=True)]
+            return [
+                [] if m is None else m if isinstance(m, (list, tuple)) else [m]
+                for m in outputs.flatten(ids, "compile(metrics)", optional=True)
+            ]
         if len(outputs) > 1 and len(ids) == len(outputs) and all(isinstance(m, (list, tuple)) for m in ids):
             return [list(m) for m in ids]
         return [list(ids) for _ in range(len(outputs))]
@@ -130,20 +138,23 @@ class Trainer:
             self._setup_training()
         inputs = self._input_structure
         named = len(inputs) > 1
-        xs = [data.check_x(v, t.shape, t.dtype, arg=f"x{arg_suffix}[{name!r}]" if named else "x" + arg_suffix)
-              for v, t, name in zip(inputs.flatten(x, "x" + arg_suffix), self._inputs, inputs.names)]
+        xs = [
+            data.check_x(v, t.shape, t.dtype, arg=f"x{arg_suffix}[{name!r}]" if named else "x" + arg_suffix)
+            for v, t, name in zip(inputs.flatten(x, "x" + arg_suffix), self._inputs, inputs.names)
+        ]
         n = len(xs[0])
-        for name, v in zip(inputs.names, xs):
+        for v in xs:
             if len(v) != n:
-                raise ValueError(f"x{arg_suffix}: every input must have the same number of samples, got "
-                                 f"{dict(zip(inputs.names, map(len, xs)))}")
+                raise ValueError(
+                    f"x{arg_suffix}: every input must have the same number of samples, got "
+                    f"{dict(zip(inputs.names, map(len, xs)))}"
+                )
         if y is None:
             return xs, None, None
         outputs = self._output_structure
         multi = len(outputs) > 1
         ys_given = outputs.flatten(y, "y" + arg_suffix, optional=True)
-        sws_given = outputs.flatten(sample_weight, "sample_weight" + arg_suffix, allow_broadcast=True,
-                                    optional=True)
+        sws_given = outputs.flatten(sample_weight, "sample_weight" + arg_suffix, allow_broadcast=True, optional=True)
         cws = self._class_weights(class_weight)
         ys, sws = [], []
         dtype = self._flat_params.dtype
@@ -151,8 +162,10 @@ class Trainer:
             where = f"[{name!r}]" if multi else ""
             if loss is None or ys_given[i] is None:
                 if loss is not None:
-                    raise ValueError(f"y{arg_suffix}: the output {name!r} has a loss but no targets; give y for "
-                                     f"every output of {outputs.names}")
+                    raise ValueError(
+                        f"y{arg_suffix}: the output {name!r} has a loss but no targets; give y for "
+                        f"every output of {outputs.names}"
+                    )
                 ys.append(None)
                 sws.append(None)
                 continue
@@ -160,8 +173,10 @@ class Trainer:
             if yarr.dtype.kind not in "biuf":
                 raise TypeError(f"y{arg_suffix}{where} must be numeric, got an array of dtype {yarr.dtype}")
             if len(yarr) != n:
-                raise ValueError(f"x{arg_suffix} and y{arg_suffix}{where} must have the same number of samples, "
-                                 f"got {n} and {len(yarr)}")
+                raise ValueError(
+                    f"x{arg_suffix} and y{arg_suffix}{where} must have the same number of samples, "
+                    f"got {n} and {len(yarr)}"
+                )
             ys.append(loss.prepare_targets(yarr, (n,) + tuple(t.shape[1:]), dtype))
             sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}")
             if cws[i] is not None:
@@ -178,8 +193,10 @@ class Trainer:
         if len(outputs) == 1:
             return [class_weight]
         if not (isinstance(class_weight, dict) and set(class_weight) <= set(outputs.names)):
-            raise ValueError(f"class_weight: a model with outputs {outputs.names} takes a dict "
-                             f"{{output name: {{class: weight}}}}, got {class_weight!r}")
+            raise ValueError(
+                f"class_weight: a model with outputs {outputs.names} takes a dict "
+                f"{{output name: {{class: weight}}}}, got {class_weight!r}"
+            )
         return outputs.flatten(class_weight, "class_weight", optional=True)
 
     def _forward(self, xs, training):
@@ -304,10 +321,25 @@ class Trainer:
                 logs[prefix + (f"{name}_{m.name}" if multi else m.name)] = float(m.result())
         return logs
 
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        class_weight=None,
+        sample_weight=None,
+        initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
+    ):
         """Train the model for ``epochs`` passes over ``(x, y)``.
 
         Parameters
@@ -351,43 +383,58 @@ class Trainer:
         streamed = _streamed(x)
         if streamed:
             if y is not None:
-                raise ValueError(f"fit: y must be None when x is a {type(x).__name__} (it yields the targets), "
-                                 f"got y of type {type(y).__name__}")
+                raise ValueError(
+                    f"fit: y must be None when x is a {type(x).__name__} (it yields the targets), "
+                    f"got y of type {type(y).__name__}"
+                )
             if validation_split:
                 raise ValueError(f"fit: validation_split needs arrays, got x of type {type(x).__name__}")
-            batches = _Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps_per_epoch,
-                                                              shuffle=shuffle, class_weight=class_weight))
+            batches = _Stream(
+                self,
+                data_adapters.get_adapter(
+                    x, batch_size=batch_size, steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight
+                ),
+            )
         else:
             if y is None:
                 raise ValueError("fit: y is required (targets), got None")
             if steps_per_epoch is not None:
-                raise NotImplementedError(f"fit: steps_per_epoch applies to generators here; with arrays an "
-                                          f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}")
+                raise NotImplementedError(
+                    f"fit: steps_per_epoch applies to generators here; with arrays an "
+                    f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}"
+                )
             xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
             # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
             raw = self._output_structure.flatten(y, "y", optional=True) if custom_step else None
             if validation_split:
                 parts, val = data.split_validation(xs + ys + sws + (raw or []), validation_split)
                 n_in, n_out = len(xs), len(ys)
-                xs, ys, sws = parts[:n_in], parts[n_in:n_in + n_out], parts[n_in + n_out:n_in + 2 * n_out]
-                raw = parts[n_in + 2 * n_out:] or None
-                validation_data = _Arrays(val[:n_in], val[n_in:n_in + n_out], val[n_in + n_out:n_in + 2 * n_out])
+                xs, ys, sws = parts[:n_in], parts[n_in : n_in + n_out], parts[n_in + n_out : n_in + 2 * n_out]
+                raw = parts[n_in + 2 * n_out :] or None
+                validation_data = _Arrays(val[:n_in], val[n_in : n_in + n_out], val[n_in + n_out : n_in + 2 * n_out])
             if len(xs[0]) == 0:
                 raise ValueError("fit: x has no samples")
             batches = _Arrays(xs, ys, sws, raw)
         val = self._validation(validation_data, validation_steps, validation_batch_size or batch_size)
         verbose = _resolve_verbose(verbose)
         self.history = callbacks_module.History()
-        cbs = callbacks_module.CallbackList(list(callbacks or []) + [self.history], add_progbar=verbose != 0,
-                                            model=self, verbose=verbose, epochs=epochs,
-                                            steps=batches.num_batches(batch_size))
+        cbs = callbacks_module.CallbackList(
+            list(callbacks or []) + [self.history],
+            add_progbar=verbose != 0,
+            model=self,
+            verbose=verbose,
+            epochs=epochs,
+            steps=batches.num_batches(batch_size),
+        )
         self.stop_training = False
         rng = config.make_rng(None)
         with compute_scope():
             if getattr(self.optimizer, "full_batch", False):
                 if streamed:
-                    raise ValueError(f"fit: {type(self.optimizer).__name__} is a full-batch optimizer; it needs "
-                                     f"arrays, got x of type {type(x).__name__}")
+                    raise ValueError(
+                        f"fit: {type(self.optimizer).__name__} is a full-batch optimizer; it needs "
+                        f"arrays, got x of type {type(x).__name__}"
+                    )
                 self._fit_full_batch(batches, val, epochs, cbs)
                 return self.history
             cbs.on_train_begin()
@@ -425,13 +472,19 @@ class Trainer:
         if _streamed(validation_data):
             return _Batches(_Stream(self, data_adapters.get_adapter(validation_data, steps=steps)), batch_size)
         if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
-                             f"sample_weight_val), a generator or a PyDataset, got {type(validation_data).__name__}")
+            raise ValueError(
+                "fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                f"sample_weight_val), a generator or a PyDataset, got {type(validation_data).__name__}"
+            )
         if steps is not None:
-            raise NotImplementedError(f"fit: validation_steps applies to a validation generator here, got "
-                                      f"validation_steps={steps!r}")
-        xs, ys, sws = self._prepare(*validation_data[:2], arg_suffix="_val",
-                                    sample_weight=validation_data[2] if len(validation_data) == 3 else None)
+            raise NotImplementedError(
+                f"fit: validation_steps applies to a validation generator here, got validation_steps={steps!r}"
+            )
+        xs, ys, sws = self._prepare(
+            *validation_data[:2],
+            arg_suffix="_val",
+            sample_weight=validation_data[2] if len(validation_data) == 3 else None,
+        )
         return _Batches(_Arrays(xs, ys, sws), batch_size)
 
     def _fit_full_batch(self, batches, val, epochs, cbs):
@@ -441,9 +494,12 @@ class Trainer:
         iteration budget is the optimizer's ``max_iter``, not ``epochs``.
         """
         if epochs != 1:
-            warnings.warn(f"fit: {type(self.optimizer).__name__} is a full-batch optimizer and runs up to "
-                          f"max_iter={getattr(self.optimizer, 'max_iter', '?')} iterations; epochs={epochs} "
-                          "is ignored", stacklevel=3)
+            warnings.warn(
+                f"fit: {type(self.optimizer).__name__} is a full-batch optimizer and runs up to "
+                f"max_iter={getattr(self.optimizer, 'max_iter', '?')} iterations; epochs={epochs} "
+                "is ignored",
+                stacklevel=3,
+            )
         dtype = self._flat_params.dtype
         xs, ys, sws = batches.xs, batches.ys, batches.sws
 
@@ -498,8 +554,17 @@ class Trainer:
             self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
         return self._logs(prefix)
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        callbacks=None,
+        return_dict=False,
+    ):
         """Loss and metrics on ``(x, y)``: a float, or ``[loss, *metrics]`` in compile order.
 
         ``x`` may be a generator or a ``PyDataset`` (``y`` None, ``steps`` batches if given).
@@ -507,8 +572,9 @@ class Trainer:
         self._check_compiled("evaluate")
         _unsupported("evaluate", callbacks=callbacks)
         if _streamed(x):
-            batches = _Batches(_Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)),
-                               batch_size)
+            batches = _Batches(
+                _Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)), batch_size
+            )
         else:
             if y is None:
                 raise ValueError("evaluate: y is required, got None")
@@ -525,8 +591,9 @@ class Trainer:
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         xs = self._input_structure.flatten(x, "x")
-        return self.evaluate(x, y, batch_size=max(1, len(xs[0])), verbose=0, sample_weight=sample_weight,
-                             return_dict=return_dict)
+        return self.evaluate(
+            x, y, batch_size=max(1, len(xs[0])), verbose=0, sample_weight=sample_weight, return_dict=return_dict
+        )
 
     def _inference_batch_size(self, xs):
         """Rows per forward pass when ``evaluate``/``predict`` get no ``batch_size``.
@@ -604,9 +671,12 @@ class _Arrays:
         order = rng.permutation(n) if shuffle else None
         for a, b in data.batch_slices(n, batch_size):
             idx = order[a:b] if order is not None else slice(a, b)
-            yield ([v[idx] for v in self.xs], [None if v is None else v[idx] for v in self.ys],
-                   [None if v is None else v[idx] for v in self.sws],
-                   None if self.raw is None else [None if v is None else np.asarray(v)[idx] for v in self.raw])
+            yield (
+                [v[idx] for v in self.xs],
+                [None if v is None else v[idx] for v in self.ys],
+                [None if v is None else v[idx] for v in self.sws],
+                None if self.raw is None else [None if v is None else np.asarray(v)[idx] for v in self.raw],
+            )
 
     def on_epoch_end(self):
         pass
@@ -625,8 +695,10 @@ class _Stream:
         outputs = self.model._output_structure
         for x, y, sw in self.adapter.epoch(rng):
             if y is None:
-                raise ValueError(f"the data yielded a batch without targets (x only); training and evaluation "
-                                 f"need (x, y) or (x, y, sample_weight) for outputs {outputs.names}")
+                raise ValueError(
+                    f"the data yielded a batch without targets (x only); training and evaluation "
+                    f"need (x, y) or (x, y, sample_weight) for outputs {outputs.names}"
+                )
             xs, ys, sws = self.model._prepare(x, y, sw)
             yield xs, ys, sws, outputs.flatten(y, "y", optional=True)
 
@@ -660,13 +732,17 @@ def _single(values):
 
 def _folds(loss, layer):
     """Whether ``loss`` folds the activation that ``layer`` (an output's producer) ends with."""
-    return (loss is not None and layer is not None and loss.fused_activation is not None
-            and PREACTIVATION in layer.capabilities and layer.activation.name == loss.fused_activation)
+    return (
+        loss is not None
+        and layer is not None
+        and loss.fused_activation is not None
+        and PREACTIVATION in layer.capabilities
+        and layer.activation.name == loss.fused_activation
+    )
 
 
 def _check_weight(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) \
-            or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0:
         raise ValueError(f"compile(loss_weights): weights must be finite numbers >= 0, got {value!r}")
     return float(value)
 
@@ -710,8 +786,10 @@ def _unsupported(where, **arguments):
 def _unpack(data):
     """``(x, y, sample_weight)`` from a batch given as ``(x, y)`` or ``(x, y, sample_weight)``."""
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise ValueError(f"train_step: data must be (x, y) or (x, y, sample_weight), got {type(data).__name__}"
-                         + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else ""))
+        raise ValueError(
+            f"train_step: data must be (x, y) or (x, y, sample_weight), got {type(data).__name__}"
+            + (f" of length {len(data)}" if isinstance(data, (tuple, list)) else "")
+        )
     return data[0], data[1], data[2] if len(data) == 3 else None
 
 

@@ -9,19 +9,28 @@ and measures the recording cost.
 Names follow Keras: ``ops.exp`` ... as in ``keras.ops``, with the
 submodules ``ops.nn``, ``ops.numpy``, ``ops.core`` and ``ops.math``.
 """
+
 from ..variables import Variable
 from . import core, math, nn, numpy
 from ._tape import GradientTape
 from ._tensor import Tensor, install_operators
-from .core import *  # noqa: F401,F403
-from .math import *  # noqa: F401,F403
-from .nn import *  # noqa: F401,F403
-from .numpy import *  # noqa: F401,F403  (last: Keras' ops.tanh etc. are the numpy ones)
+from .core import *  # noqa: F403
+from .math import *  # noqa: F403
+from .nn import *  # noqa: F403
+from .numpy import *  # noqa: F403  (last: Keras' ops.tanh etc. are the numpy ones)
 
 for _cls in (Tensor, Variable):
     install_operators(_cls, numpy)
 
-__all__ = sorted(set(core.__all__) | set(math.__all__) | set(nn.__all__) | set(numpy.__all__)) + [
-    "GradientTape", "Tensor", "core", "math", "nn", "numpy"]
+__all__ = sorted(  # noqa: PLE0605 - the submodules' names, computed
+    set(core.__all__) | set(math.__all__) | set(nn.__all__) | set(numpy.__all__)
+) + [
+    "GradientTape",
+    "Tensor",
+    "core",
+    "math",
+    "nn",
+    "numpy",
+]
 
 del _cls

@@ -6,6 +6,7 @@ layers' one rule (``api._conv_geometry``), and the work from the kernels the
 Conv2D and pooling layers run (``core._conv``, ``core._pool``). float32 and
 float64; other dtypes of ``inputs`` become floatx.
 """
+
 import numpy as np
 
 from ...core import _conv, _pool
@@ -30,8 +31,9 @@ def _channels_last(x, data_format, op):
         a = a.astype(config.floatx())
     rank = a.ndim - 2
     if rank not in (1, 2):
-        raise NotImplementedError(f"ops.{op}: 1-D and 2-D inputs (rank 3 or 4) are supported, "
-                                  f"got inputs of shape {a.shape}")
+        raise NotImplementedError(
+            f"ops.{op}: 1-D and 2-D inputs (rank 3 or 4) are supported, got inputs of shape {a.shape}"
+        )
     first = fmt == "channels_first"
     if first:
         a = np.moveaxis(a, 1, -1)
@@ -67,8 +69,10 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     x4, rank, first = _channels_last(inputs, data_format, "conv")
     w = np.asarray(value(kernel))
     if w.ndim != rank + 2 or w.shape[-2] != x4.shape[-1]:
-        raise ValueError(f"ops.conv: kernel must have shape (*kernel_size, {x4.shape[-1]}, filters) for inputs "
-                         f"of shape {np.shape(value(inputs))}, got kernel shape {w.shape}")
+        raise ValueError(
+            f"ops.conv: kernel must have shape (*kernel_size, {x4.shape[-1]}, filters) for inputs "
+            f"of shape {np.shape(value(inputs))}, got kernel shape {w.shape}"
+        )
     w = np.ascontiguousarray(w, x4.dtype)
     size, stride, dil, pad = _windows(rank, w.shape[:rank], strides, dilation_rate, padding, "conv")
     spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
@@ -92,10 +96,10 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         need_dx = refs[0] is not None
         dk = np.empty_like(k2)
         dx = np.empty_like(x4) if need_dx else np.empty((0, 0, 0, 0), x4.dtype)
-        _conv.conv2d_backward(x4, k2, dz, dk, _EMPTY_BIAS[x4.dtype], dx, 0.0, need_dx, *geom,
-                              config.kernel_threads())
+        _conv.conv2d_backward(x4, k2, dz, dk, _EMPTY_BIAS[x4.dtype], dx, 0.0, need_dx, *geom, config.kernel_threads())
         gx = _restore(dx, rank, first).reshape(x_shape) if need_dx else None
         return gx, dk.reshape(w.shape) if refs[1] is not None else None
+
     return record(y, refs, backward)
 
 
@@ -129,6 +133,7 @@ def _pooling(inputs, pool_size, strides, padding, data_format, is_max, op):
         else:
             _pool.avg_pool2d_backward(d4, *window, *step, *lead, dx, config.kernel_threads())
         return (_restore(dx, rank, first).reshape(x_shape),)
+
     return record(y, refs, backward)
 
 

@@ -6,6 +6,7 @@ Tensor or a Variable, a traced path that computes the same value, then
 records a node when a tape is active (``_tape.recording``). The factories
 here write that shape once for the elementwise families.
 """
+
 import numbers
 
 import numpy as np
@@ -70,6 +71,7 @@ def numeric(a, op, arg="x"):
 
 def unary(name, f, df, float_only=True, doc=None):
     """An elementwise op ``y = f(x)`` with ``dx = df(dy, x, y)``."""
+
     def op(x):
         if isinstance(x, TRACED):
             return _unary_traced(x)
@@ -94,6 +96,7 @@ def binary(name, f, da, db, doc=None):
 
     The walk sums a gradient over the axes its input was broadcast along.
     """
+
     def op(x1, x2):
         if isinstance(x1, TRACED) or isinstance(x2, TRACED):
             return _binary_traced(x1, x2)
@@ -112,8 +115,8 @@ def binary(name, f, da, db, doc=None):
         ra, rb = refs
 
         def backward(dy):
-            return (da(dy, a, b, y) if ra is not None else None,
-                    db(dy, a, b, y) if rb is not None else None)
+            return (da(dy, a, b, y) if ra is not None else None, db(dy, a, b, y) if rb is not None else None)
+
         return record(y, refs, backward)
 
     op.__name__ = op.__qualname__ = name
@@ -124,6 +127,7 @@ def binary(name, f, da, db, doc=None):
 def nondiff(name, f, n_args=1, doc=None):
     """An op without gradient (comparisons, rounding, argmax ...): its first ``n_args``
     arguments are arrays; the result is a Tensor (untraced) if any of them is one."""
+
     def op(*args, **kwargs):
         arrays = args[:n_args]
         y = f(*[value(a) for a in arrays], *args[n_args:], **kwargs)

@@ -3,6 +3,7 @@
 Derivatives are written in terms of the forward's input ``x`` and output
 ``y`` so nothing is recomputed (exp' = y, tanh' = 1 - y^2, sqrt' = 1 / 2y).
 """
+
 import math
 
 import numpy as np
@@ -11,13 +12,65 @@ from ._dispatch import TRACED, binary, nondiff, numeric, unary, value
 from ._tape import record, recording, wrap
 
 __all__ = [
-    "add", "subtract", "multiply", "divide", "true_divide", "floor_divide", "mod", "power", "pow",
-    "negative", "square", "sqrt", "rsqrt", "abs", "absolute", "sign", "exp", "exp2", "log", "log1p", "log2",
-    "log10", "expm1", "reciprocal", "erf", "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh",
-    "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "maximum", "minimum", "clip", "where",
-    "floor", "ceil", "round", "trunc", "equal", "not_equal", "less", "less_equal", "greater",
-    "greater_equal", "logical_and", "logical_or", "logical_not", "logical_xor", "isnan", "isinf",
-    "isfinite", "copy",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "floor_divide",
+    "mod",
+    "power",
+    "pow",
+    "negative",
+    "square",
+    "sqrt",
+    "rsqrt",
+    "abs",
+    "absolute",
+    "sign",
+    "exp",
+    "exp2",
+    "log",
+    "log1p",
+    "log2",
+    "log10",
+    "expm1",
+    "reciprocal",
+    "erf",
+    "sin",
+    "cos",
+    "tan",
+    "arcsin",
+    "arccos",
+    "arctan",
+    "sinh",
+    "cosh",
+    "tanh",
+    "arcsinh",
+    "arccosh",
+    "arctanh",
+    "maximum",
+    "minimum",
+    "clip",
+    "where",
+    "floor",
+    "ceil",
+    "round",
+    "trunc",
+    "equal",
+    "not_equal",
+    "less",
+    "less_equal",
+    "greater",
+    "greater_equal",
+    "logical_and",
+    "logical_or",
+    "logical_not",
+    "logical_xor",
+    "isnan",
+    "isinf",
+    "isfinite",
+    "copy",
 ]
 
 # -------------------------------------------------------------- arithmetic
@@ -115,8 +168,10 @@ def where(condition, x1=None, x2=None):
     if x1 is None and x2 is None:
         return _nonzero(condition)
     if x1 is None or x2 is None:
-        raise ValueError("ops.where: x1 and x2 must both be given or both be None, "
-                         f"got x1={'None' if x1 is None else 'an array'}, x2={'None' if x2 is None else 'an array'}")
+        raise ValueError(
+            "ops.where: x1 and x2 must both be given or both be None, "
+            f"got x1={'None' if x1 is None else 'an array'}, x2={'None' if x2 is None else 'an array'}"
+        )
     c, a, b = np.asarray(value(condition), bool), value(x1), value(x2)
     y = np.where(c, a, b)
     if not (isinstance(x1, TRACED) or isinstance(x2, TRACED) or isinstance(condition, TRACED)):
@@ -126,8 +181,14 @@ def where(condition, x1=None, x2=None):
         return wrap(y, x1, x2, condition)
     ra, rb = refs
     zero = np.zeros((), y.dtype)
-    return record(y, refs, lambda dy: (np.where(c, dy, zero) if ra is not None else None,
-                                       np.where(c, zero, dy) if rb is not None else None))
+    return record(
+        y,
+        refs,
+        lambda dy: (
+            np.where(c, dy, zero) if ra is not None else None,
+            np.where(c, zero, dy) if rb is not None else None,
+        ),
+    )
 
 
 # -------------------------------------------------------------- comparisons

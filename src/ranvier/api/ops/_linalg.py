@@ -6,6 +6,7 @@ Dense layer uses (``core._blas``: threaded over row blocks inside fit, a
 GEMV for a single row), with transposed operands passed as flags, never
 copied. Other ranks and dtypes use NumPy.
 """
+
 import string
 
 import numpy as np
@@ -44,8 +45,13 @@ def _gemm(a, b, ta=False, tb=False):
 def _use_gemm(a, b):
     # Below ~2^18 multiply-adds the shim's fused-type dispatch (~3 us) costs more
     # than its threading can save, and NumPy's BLAS call is as good.
-    return (a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _GEMM_DTYPES
-            and a.shape[0] * a.shape[1] * b.shape[-1] >= _GEMM_MIN_WORK)
+    return (
+        a.ndim == 2
+        and b.ndim == 2
+        and a.dtype == b.dtype
+        and a.dtype in _GEMM_DTYPES
+        and a.shape[0] * a.shape[1] * b.shape[-1] >= _GEMM_MIN_WORK
+    )
 
 
 def _check_matmul(a, b):
@@ -53,9 +59,11 @@ def _check_matmul(a, b):
         raise ValueError(f"ops.matmul: inputs must have at least one axis, got shapes {a.shape} and {b.shape}")
     k1, k2 = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k1 != k2:
-        raise ValueError(f"ops.matmul: x1's last axis ({k1}) must match x2's "
-                         f"{'only' if b.ndim == 1 else 'second-to-last'} axis ({k2}), "
-                         f"got shapes {a.shape} and {b.shape}")
+        raise ValueError(
+            f"ops.matmul: x1's last axis ({k1}) must match x2's "
+            f"{'only' if b.ndim == 1 else 'second-to-last'} axis ({k2}), "
+            f"got shapes {a.shape} and {b.shape}"
+        )
 
 
 def _matmul(a, b):
@@ -78,10 +86,14 @@ def matmul(x1, x2):
         return wrap(y, x1, x2)
     ra, rb = refs
     if _use_gemm(a, b):
+
         def backward_2d(dy):
             dy = np.asarray(dy, a.dtype)
-            return (_gemm(dy, b, tb=True) if ra is not None else None,
-                    _gemm(a, dy, ta=True) if rb is not None else None)
+            return (
+                _gemm(dy, b, tb=True) if ra is not None else None,
+                _gemm(a, dy, ta=True) if rb is not None else None,
+            )
+
         return record(y, refs, backward_2d)
     a2 = a if a.ndim > 1 else a[None, :]
     b2 = b if b.ndim > 1 else b[:, None]
@@ -95,6 +107,7 @@ def matmul(x1, x2):
         if rb is not None:
             db = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), dy2), b2.shape).reshape(b.shape)
         return da, db
+
     return record(y, refs, backward)
 
 
@@ -118,8 +131,10 @@ def tensordot(x1, x2, axes=2):
     axa, axb = _tensordot_axes(axes, a.ndim, b.ndim)
     for i, j in zip(axa, axb):
         if a.shape[i] != b.shape[j]:
-            raise ValueError(f"ops.tensordot: x1 axis {i} ({a.shape[i]}) and x2 axis {j} ({b.shape[j]}) "
-                             f"differ, got shapes {a.shape} and {b.shape} with axes={axes!r}")
+            raise ValueError(
+                f"ops.tensordot: x1 axis {i} ({a.shape[i]}) and x2 axis {j} ({b.shape[j]}) "
+                f"differ, got shapes {a.shape} and {b.shape} with axes={axes!r}"
+            )
     y = np.tensordot(a, b, (axa, axb))
     if not (isinstance(x1, TRACED) or isinstance(x2, TRACED)):
         return y
@@ -143,6 +158,7 @@ def tensordot(x1, x2, axes=2):
             order = [axb[axa.index(i)] for i in sorted(axa)] + free_b
             db = np.transpose(g, np.argsort(order))
         return da, db
+
     return record(y, refs, backward)
 
 
@@ -176,8 +192,9 @@ def _einsum_terms(subscripts, shapes):
     spare = iter(c for c in string.ascii_letters if c not in spec)
     n_ell = max([len(s) - (len(t) - 3) for t, s in zip(terms, shapes) if "..." in t], default=0)
     ell = "".join(next(spare) for _ in range(n_ell))
-    terms = [t.replace("...", ell[n_ell - (len(s) - (len(t) - 3)):]) if "..." in t else t
-             for t, s in zip(terms, shapes)]
+    terms = [
+        t.replace("...", ell[n_ell - (len(s) - (len(t) - 3)) :]) if "..." in t else t for t, s in zip(terms, shapes)
+    ]
     if "->" in spec:
         out = out.replace("...", ell)
     else:
@@ -198,8 +215,10 @@ def einsum(subscripts, *operands, **kwargs):
     terms, out = _einsum_terms(subscripts, [a.shape for a in arrays])
     for r, t in zip(refs, terms):
         if r is not None and len(set(t)) != len(t):
-            raise NotImplementedError(f"ops.einsum: no gradient for an operand with a repeated index "
-                                      f"(a diagonal), got subscripts {subscripts!r}")
+            raise NotImplementedError(
+                f"ops.einsum: no gradient for an operand with a repeated index "
+                f"(a diagonal), got subscripts {subscripts!r}"
+            )
 
     def grad(i, dy):
         others = [j for j in range(len(arrays)) if j != i]
@@ -213,4 +232,5 @@ def einsum(subscripts, *operands, **kwargs):
             g = g.reshape([g.shape[target.index(c)] if c in target else 1 for c in term])
             g = np.broadcast_to(g, np.broadcast_shapes(g.shape, arrays[i].shape))
         return g
+
     return record(y, refs, lambda dy: tuple(grad(i, dy) if r is not None else None for i, r in enumerate(refs)))

@@ -4,6 +4,7 @@ A reduction's gradient is dy re-expanded over the reduced axes (``_spread``)
 times the local derivative: 1 (sum), 1/N (mean), the arg-max mask split among
 ties (max, min), the product of the other entries (prod), softmax (logsumexp).
 """
+
 import builtins
 
 import numpy as np
@@ -14,8 +15,24 @@ from ._tape import record, recording, wrap
 
 _pymax = builtins.max  # this module defines its own max
 
-__all__ = ["sum", "mean", "max", "min", "amax", "amin", "prod", "var", "std", "logsumexp",
-           "argmax", "argmin", "norm", "cumsum", "all", "any"]
+__all__ = [
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "amax",
+    "amin",
+    "prod",
+    "var",
+    "std",
+    "logsumexp",
+    "argmax",
+    "argmin",
+    "norm",
+    "cumsum",
+    "all",
+    "any",
+]
 
 
 def _axes(axis, ndim, op):
@@ -26,8 +43,7 @@ def _axes(axis, ndim, op):
     out = []
     for a in items:
         if not isinstance(a, (int, np.integer)) or not -ndim <= a < _pymax(ndim, 1):
-            raise ValueError(f"ops.{op}: axis {a!r} is out of range for an input of rank {ndim}, "
-                             f"got axis={axis!r}")
+            raise ValueError(f"ops.{op}: axis {a!r} is out of range for an input of rank {ndim}, got axis={axis!r}")
         out.append(int(a) % _pymax(ndim, 1))
     return tuple(sorted(set(out)))
 
@@ -53,6 +69,7 @@ def _count(shape, axes):
 
 def _reduction(name, forward, grad, float_only=False, doc=None):
     """A reduction op ``forward(x, axes, keepdims)`` with ``dx = grad(dy_kept, x, y_kept, axes)``."""
+
     def op(x, axis=None, keepdims=False):
         a = value(x)
         a = floating(a, name) if float_only else numeric(np.asarray(a), name)
@@ -64,8 +81,9 @@ def _reduction(name, forward, grad, float_only=False, doc=None):
         if refs is None:
             return wrap(y, x)
         shape = np.shape(a)
-        return record(y, refs, lambda dy: (grad(_kept(dy, shape, axes, keepdims), a,
-                                                _kept(y, shape, axes, keepdims), axes),))
+        return record(
+            y, refs, lambda dy: (grad(_kept(dy, shape, axes, keepdims), a, _kept(y, shape, axes, keepdims), axes),)
+        )
 
     op.__name__ = op.__qualname__ = name
     op.__doc__ = doc or f"``{name}`` of ``x`` over ``axis`` (all axes for None)."
@@ -74,7 +92,7 @@ def _reduction(name, forward, grad, float_only=False, doc=None):
 
 def _extreme_grad(dy, x, y, axes):
     # The gradient goes to the entries equal to the extreme, split evenly among ties.
-    mask = (x == y)
+    mask = x == y
     count = np.maximum(mask.sum(axis=axes, keepdims=True), 1)
     return mask * (dy / count)
 
@@ -115,18 +133,33 @@ def _logsumexp_forward(x, axes, keepdims):
     return out if keepdims else np.squeeze(out, axis=axes)
 
 
-sum = _reduction("sum", lambda x, axes, k: np.sum(x, axis=axes, keepdims=k),
-                 lambda dy, x, y, axes: np.broadcast_to(dy, np.shape(x)))
-mean = _reduction("mean", lambda x, axes, k: np.mean(x, axis=axes, keepdims=k),
-                  lambda dy, x, y, axes: np.broadcast_to(dy / _pymax(_count(np.shape(x), axes), 1), np.shape(x)),
-                  float_only=True)
+sum = _reduction(
+    "sum", lambda x, axes, k: np.sum(x, axis=axes, keepdims=k), lambda dy, x, y, axes: np.broadcast_to(dy, np.shape(x))
+)
+mean = _reduction(
+    "mean",
+    lambda x, axes, k: np.mean(x, axis=axes, keepdims=k),
+    lambda dy, x, y, axes: np.broadcast_to(dy / _pymax(_count(np.shape(x), axes), 1), np.shape(x)),
+    float_only=True,
+)
 prod = _reduction("prod", lambda x, axes, k: np.prod(x, axis=axes, keepdims=k), _prod_grad)
-var = _reduction("var", _var_forward, _var_grad, float_only=True,
-                 doc="Population variance (``ddof=0``) of ``x`` over ``axis``.")
-std = _reduction("std", lambda x, axes, k: np.sqrt(_var_forward(x, axes, k)), _std_grad, float_only=True,
-                 doc="Population standard deviation of ``x`` over ``axis``.")
-logsumexp = _reduction("logsumexp", _logsumexp_forward, lambda dy, x, y, axes: dy * np.exp(x - y),
-                       float_only=True, doc="``log(sum(exp(x)))`` over ``axis``, without overflow.")
+var = _reduction(
+    "var", _var_forward, _var_grad, float_only=True, doc="Population variance (``ddof=0``) of ``x`` over ``axis``."
+)
+std = _reduction(
+    "std",
+    lambda x, axes, k: np.sqrt(_var_forward(x, axes, k)),
+    _std_grad,
+    float_only=True,
+    doc="Population standard deviation of ``x`` over ``axis``.",
+)
+logsumexp = _reduction(
+    "logsumexp",
+    _logsumexp_forward,
+    lambda dy, x, y, axes: dy * np.exp(x - y),
+    float_only=True,
+    doc="``log(sum(exp(x)))`` over ``axis``, without overflow.",
+)
 _max = _reduction("max", lambda x, axes, k: np.max(x, axis=axes, keepdims=k), _extreme_grad)
 _min = _reduction("min", lambda x, axes, k: np.min(x, axis=axes, keepdims=k), _extreme_grad)
 
@@ -167,6 +200,7 @@ def cumsum(x, axis=None, dtype=None):
     def backward(dy):
         g = np.flip(np.cumsum(np.flip(dy, ax), axis=ax), ax)
         return (g.reshape(shape).astype(np.result_type(a), copy=False),)
+
     return record(y, refs, backward)
 
 
@@ -198,8 +232,9 @@ def norm(x, ord=None, axis=None, keepdims=False):
     axes = _axes(axis, nd, "norm")
     p = 2 if ord is None or ord == "fro" else ord
     if matrix and p != 2 or (matrix and ord == 2):
-        raise NotImplementedError(f"ops.norm: no gradient for the matrix norm ord={ord!r}; "
-                                  f"use ord=None or 'fro', got ord={ord!r}")
+        raise NotImplementedError(
+            f"ops.norm: no gradient for the matrix norm ord={ord!r}; use ord=None or 'fro', got ord={ord!r}"
+        )
     if not (p in (np.inf, -np.inf) or (isinstance(p, (int, float)) and p >= 1)):
         raise NotImplementedError(f"ops.norm: no gradient for ord={ord!r} (gradients: 1 <= ord, inf, -inf)")
 
@@ -213,4 +248,5 @@ def norm(x, ord=None, axis=None, keepdims=False):
         if p == 2:
             return (np.where(yk > 0, dyk / safe, 0) * a,)
         return (np.where(yk > 0, dyk / safe ** (p - 1), 0) * np.sign(a) * np.abs(a) ** (p - 1),)
+
     return record(y, refs, backward)

@@ -6,6 +6,7 @@ tile, repeat, fancy indexing, non-constant pad) share one rule: apply the
 same gather to the flat indices of the input, then scatter-add dy there
 (``_gather_grad``), which handles repeated indices exactly.
 """
+
 import builtins
 
 import numpy as np
@@ -15,10 +16,44 @@ from ._dispatch import TRACED, nondiff, value
 from ._tape import record, record_many, recording, wrap
 
 __all__ = [
-    "reshape", "transpose", "expand_dims", "squeeze", "moveaxis", "swapaxes", "ravel", "concatenate",
-    "stack", "split", "unstack", "take", "take_along_axis", "get_item", "slice", "pad", "tile", "repeat",
-    "flip", "roll", "broadcast_to", "tril", "triu", "zeros", "ones", "full", "zeros_like", "ones_like",
-    "full_like", "empty", "arange", "eye", "identity", "linspace", "tri", "shape", "ndim", "size",
+    "reshape",
+    "transpose",
+    "expand_dims",
+    "squeeze",
+    "moveaxis",
+    "swapaxes",
+    "ravel",
+    "concatenate",
+    "stack",
+    "split",
+    "unstack",
+    "take",
+    "take_along_axis",
+    "get_item",
+    "slice",
+    "pad",
+    "tile",
+    "repeat",
+    "flip",
+    "roll",
+    "broadcast_to",
+    "tril",
+    "triu",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "full_like",
+    "empty",
+    "arange",
+    "eye",
+    "identity",
+    "linspace",
+    "tri",
+    "shape",
+    "ndim",
+    "size",
 ]
 
 
@@ -42,6 +77,7 @@ def _gather_grad(forward, shape, dtype):
     def grad(dy):
         out = np.bincount(np.ravel(index), weights=np.ravel(dy).astype(np.float64, copy=False), minlength=size)
         return out.reshape(shape).astype(dtype, copy=False)
+
     return grad
 
 
@@ -94,8 +130,10 @@ def moveaxis(x, source, destination):
     src = [int(s) % nd for s in np.atleast_1d(source)]
     dst = [int(d) % nd for d in np.atleast_1d(destination)]
     if len(src) != len(dst):
-        raise ValueError(f"ops.moveaxis: source and destination must have the same number of axes, "
-                         f"got {source!r} and {destination!r}")
+        raise ValueError(
+            f"ops.moveaxis: source and destination must have the same number of axes, "
+            f"got {source!r} and {destination!r}"
+        )
     order = [n for n in range(nd) if n not in src]
     for d, s in sorted(zip(dst, src)):
         order.insert(d, s)
@@ -149,15 +187,13 @@ def _pieces(x, arrays_of, op):
     refs = recording(x)
     if refs is None:
         return [wrap(y, x) for y in ys]
-    return record_many(ys, refs, lambda dys: (op(a, [np.zeros_like(y) if d is None else d
-                                                     for y, d in zip(ys, dys)]),))
+    return record_many(ys, refs, lambda dys: (op(a, [np.zeros_like(y) if d is None else d for y, d in zip(ys, dys)]),))
 
 
 def split(x, indices_or_sections, axis=0):
     """``x`` cut along ``axis`` into equal sections or at the given indices (a list of arrays)."""
     ios = list(indices_or_sections) if isinstance(indices_or_sections, (list, tuple)) else indices_or_sections
-    return _pieces(x, lambda a: np.split(a, ios, axis=axis),
-                   lambda a, dys: np.concatenate(dys, axis=axis))
+    return _pieces(x, lambda a: np.split(a, ios, axis=axis), lambda a, dys: np.concatenate(dys, axis=axis))
 
 
 def unstack(x, num=None, axis=0):
@@ -165,8 +201,7 @@ def unstack(x, num=None, axis=0):
     n = np.shape(value(x))[axis]
     if num is not None and num != n:
         raise ValueError(f"ops.unstack: num must match the size {n} of axis {axis}, got num={num!r}")
-    return _pieces(x, lambda a: [np.take(a, i, axis=axis) for i in range(n)],
-                   lambda a, dys: np.stack(dys, axis=axis))
+    return _pieces(x, lambda a: [np.take(a, i, axis=axis) for i in range(n)], lambda a, dys: np.stack(dys, axis=axis))
 
 
 def take(x, indices, axis=None):
@@ -195,8 +230,7 @@ def _index(key):
 def _basic(key):
     """Whether ``key`` is basic indexing (ints, slices, None, Ellipsis): no entry read twice."""
     items = key if isinstance(key, tuple) else (key,)
-    return builtins.all(k is None or k is Ellipsis or isinstance(k, (builtins.slice, int, np.integer))
-                        for k in items)
+    return builtins.all(k is None or k is Ellipsis or isinstance(k, (builtins.slice, int, np.integer)) for k in items)
 
 
 def get_item(x, key):
@@ -212,6 +246,7 @@ def get_item(x, key):
         g = np.zeros(a.shape, dy.dtype)
         g[key] = dy
         return g
+
     return _unary_shape_op(x, lambda v: v[key], grad)
 
 
@@ -229,8 +264,10 @@ def pad(x, pad_width, mode="constant", constant_values=None):
     if mode != "constant":
         return _gather_op(x, lambda a: np.pad(a, pad_width, mode=mode))
     a = value(x)
-    widths = np.broadcast_to(np.asarray(pad_width, dtype=np.intp).reshape(-1, 2) if np.ndim(pad_width)
-                             else np.full((1, 2), int(pad_width)), (np.ndim(a), 2))
+    widths = np.broadcast_to(
+        np.asarray(pad_width, dtype=np.intp).reshape(-1, 2) if np.ndim(pad_width) else np.full((1, 2), int(pad_width)),
+        (np.ndim(a), 2),
+    )
     key = tuple(builtins.slice(int(b), int(b) + n) for b, n in zip(widths[:, 0], np.shape(a)))
     return _unary_shape_op(x, lambda v: np.pad(v, pad_width, mode="constant", **kwargs), lambda dy: dy[key])
 
@@ -322,8 +359,9 @@ def arange(start, stop=None, step=None, dtype=None):
 
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """``num`` evenly spaced values from ``start`` to ``stop``."""
-    return np.linspace(value(start), value(stop), num, endpoint=endpoint, retstep=retstep,
-                       dtype=_dtype(dtype), axis=axis)
+    return np.linspace(
+        value(start), value(stop), num, endpoint=endpoint, retstep=retstep, dtype=_dtype(dtype), axis=axis
+    )
 
 
 def shape(x):
@@ -339,4 +377,3 @@ def ndim(x):
 def size(x):
     """The number of entries of ``x``."""
     return int(np.size(value(x)))
-

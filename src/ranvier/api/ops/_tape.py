@@ -17,6 +17,7 @@ Cost: an op under a tape costs its NumPy call plus ~1-2 us of Python
 (docs/ops.md has the measurements); ops on plain arrays outside a tape
 record nothing.
 """
+
 import threading
 from contextlib import contextmanager
 
@@ -25,8 +26,17 @@ import numpy as np
 from ..variables import Variable
 from ._tensor import Tensor
 
-__all__ = ["GradientTape", "recording", "record", "record_many", "wrap", "paused", "is_source", "unbroadcast",
-           "backward"]
+__all__ = [
+    "GradientTape",
+    "recording",
+    "record",
+    "record_many",
+    "wrap",
+    "paused",
+    "is_source",
+    "unbroadcast",
+    "backward",
+]
 
 
 class _State(threading.local):
@@ -65,7 +75,7 @@ def recording(*inputs):
     for x in inputs:
         # is_source, inlined: this runs for every input of every op under a tape.
         t = type(x)
-        if (x.traced if t is Tensor else (t is Variable or isinstance(x, Variable)) and x.trainable):
+        if x.traced if t is Tensor else (t is Variable or isinstance(x, Variable)) and x.trainable:
             refs.append(x)
             found = True
         else:
@@ -253,8 +263,10 @@ class GradientTape:
             return x
         value = x.value if type(x) is Tensor else np.asarray(x)
         if value.dtype.kind != "f":
-            raise TypeError(f"GradientTape.watch: x must be a float array (gradients exist for floats only), "
-                            f"got dtype {value.dtype}")
+            raise TypeError(
+                f"GradientTape.watch: x must be a float array (gradients exist for floats only), "
+                f"got dtype {value.dtype}"
+            )
         return Tensor(value)
 
     def watched_variables(self):
@@ -284,35 +296,44 @@ class GradientTape:
         Gradients as ndarrays in the structure of ``sources`` (source dtype).
         """
         if unconnected_gradients not in ("none", "zero"):
-            raise ValueError(f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', "
-                             f"got {unconnected_gradients!r}")
+            raise ValueError(
+                f"GradientTape.gradient: unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}"
+            )
         if self._used and not self.persistent:
-            raise RuntimeError("GradientTape.gradient: a non-persistent tape can only compute gradients "
-                               "once; use GradientTape(persistent=True)")
+            raise RuntimeError(
+                "GradientTape.gradient: a non-persistent tape can only compute gradients "
+                "once; use GradientTape(persistent=True)"
+            )
         targets = _flatten(target)
         leaves = _flatten(sources)
         for i, s in enumerate(leaves):
             if not (type(s) is Tensor or isinstance(s, Variable)):
-                raise TypeError(f"GradientTape.gradient: source {i} must be a Tensor (from tape.watch or an op) "
-                                f"or a Variable, got {type(s).__name__}; note that watch returns the Tensor "
-                                f"to compute with: x = tape.watch(x)")
+                raise TypeError(
+                    f"GradientTape.gradient: source {i} must be a Tensor (from tape.watch or an op) "
+                    f"or a Variable, got {type(s).__name__}; note that watch returns the Tensor "
+                    f"to compute with: x = tape.watch(x)"
+                )
             if s.dtype.kind != "f":
-                raise TypeError(f"GradientTape.gradient: source {i} has dtype {s.dtype}; gradients exist for "
-                                f"float sources only")
+                raise TypeError(
+                    f"GradientTape.gradient: source {i} has dtype {s.dtype}; gradients exist for float sources only"
+                )
         if output_gradients is None:
             grads_out = [np.ones_like(t.value) if type(t) is Tensor else None for t in targets]
         else:
             grads_out = _flatten(output_gradients)
             if len(grads_out) != len(targets):
-                raise ValueError(f"GradientTape.gradient: output_gradients must match target's structure "
-                                 f"({len(targets)} arrays), got {len(grads_out)}")
+                raise ValueError(
+                    f"GradientTape.gradient: output_gradients must match target's structure "
+                    f"({len(targets)} arrays), got {len(grads_out)}"
+                )
         # Variable gradients meet in Variable.grad: a hand-written layer's backward writes
         # there itself (fused kernels), ops' gradients are added by the hook.
         reached = self.watched_variables()
         for v in reached:
             v._fresh = True
-        grads, _ = backward(self._nodes, targets, grads_out, keep=[id(s) for s in leaves],
-                            variable_grad=_accumulate_into_grad)
+        grads, _ = backward(
+            self._nodes, targets, grads_out, keep=[id(s) for s in leaves], variable_grad=_accumulate_into_grad
+        )
         if not self.persistent:
             self._used = True
             self._nodes = []
@@ -343,8 +364,9 @@ class GradientTape:
         -------
         list of ndarrays, one per source (zeros where the outputs do not depend on it).
         """
-        grads, _ = backward(self._nodes, list(outputs), list(output_grads), keep=[id(s) for s in sources],
-                            variable_grad=variable_grad)
+        grads, _ = backward(
+            self._nodes, list(outputs), list(output_grads), keep=[id(s) for s in sources], variable_grad=variable_grad
+        )
         if not self.persistent:
             self._nodes = []
         out = []

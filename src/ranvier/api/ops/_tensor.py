@@ -8,6 +8,7 @@ are recorded too. NumPy functions read it through ``__array__`` (the value,
 no gradient); NumPy's ufuncs and ndarray operators defer to it
 (``__array_ufunc__ = None``), so ``ndarray * tensor`` is ``ops.multiply``.
 """
+
 import numpy as np
 
 __all__ = ["Tensor", "install_operators"]
@@ -85,6 +86,7 @@ def install_operators(cls, ops):
     Installed here rather than written in each class so the two share one
     table, and because ``variables`` cannot import the ops (they import it).
     """
+
     def binary(fn):
         return lambda self, other: fn(self, other)
 
@@ -92,15 +94,29 @@ def install_operators(cls, ops):
         return lambda self, other: fn(other, self)
 
     table = {
-        "add": ops.add, "sub": ops.subtract, "mul": ops.multiply, "truediv": ops.divide,
-        "floordiv": ops.floor_divide, "mod": ops.mod, "pow": ops.power, "matmul": ops.matmul,
-        "and": ops.logical_and, "or": ops.logical_or, "xor": ops.logical_xor,
+        "add": ops.add,
+        "sub": ops.subtract,
+        "mul": ops.multiply,
+        "truediv": ops.divide,
+        "floordiv": ops.floor_divide,
+        "mod": ops.mod,
+        "pow": ops.power,
+        "matmul": ops.matmul,
+        "and": ops.logical_and,
+        "or": ops.logical_or,
+        "xor": ops.logical_xor,
     }
     for name, fn in table.items():
         setattr(cls, f"__{name}__", binary(fn))
         setattr(cls, f"__r{name}__", reflected(fn))
-    for name, fn in {"eq": ops.equal, "ne": ops.not_equal, "lt": ops.less, "le": ops.less_equal,
-                     "gt": ops.greater, "ge": ops.greater_equal}.items():
+    for name, fn in {
+        "eq": ops.equal,
+        "ne": ops.not_equal,
+        "lt": ops.less,
+        "le": ops.less_equal,
+        "gt": ops.greater,
+        "ge": ops.greater_equal,
+    }.items():
         setattr(cls, f"__{name}__", binary(fn))
     cls.__neg__ = lambda self: ops.negative(self)
     cls.__pos__ = lambda self: self

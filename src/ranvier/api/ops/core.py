@@ -1,4 +1,5 @@
 """``ranvier.ops.core``: conversion, casting, ``stop_gradient``, ``custom_gradient`` (Keras 3 ``ops.core``)."""
+
 import functools
 
 import numpy as np
@@ -10,8 +11,18 @@ from ._shape import shape, slice, unstack
 from ._tape import paused, record, recording, wrap
 from ._tensor import Tensor
 
-__all__ = ["stop_gradient", "cast", "convert_to_tensor", "convert_to_numpy", "shape", "dtype", "is_tensor",
-           "slice", "unstack", "custom_gradient"]
+__all__ = [
+    "stop_gradient",
+    "cast",
+    "convert_to_tensor",
+    "convert_to_numpy",
+    "shape",
+    "dtype",
+    "is_tensor",
+    "slice",
+    "unstack",
+    "custom_gradient",
+]
 
 
 def stop_gradient(variable):
@@ -49,8 +60,10 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
     """``x`` as an array: Tensors are kept (so gradients flow), Variables read (recorded under a tape),
     Python floats and float lists become floatx."""
     if sparse or ragged:
-        raise ValueError(f"ops.convert_to_tensor: sparse and ragged tensors are not supported, "
-                         f"got sparse={sparse!r}, ragged={ragged!r}")
+        raise ValueError(
+            f"ops.convert_to_tensor: sparse and ragged tensors are not supported, "
+            f"got sparse={sparse!r}, ragged={ragged!r}"
+        )
     if type(x) is Tensor:
         return x if dtype is None else cast(x, dtype)
     if isinstance(x, Variable):
@@ -87,6 +100,7 @@ def custom_gradient(f):
     gradient per argument of ``f``. The ops inside ``f`` are not recorded:
     the whole call is one node.
     """
+
     @functools.wraps(f)
     def op(*args):
         with paused():
@@ -105,8 +119,12 @@ def custom_gradient(f):
                 grads = grad_fn(upstream=dy)
             grads = grads if isinstance(grads, (list, tuple)) else (grads,)
             if len(grads) != len(args):
-                raise ValueError(f"custom_gradient: {f.__name__}'s grad_fn must return one gradient per "
-                                 f"argument ({len(args)}), got {len(grads)}")
+                raise ValueError(
+                    f"custom_gradient: {f.__name__}'s grad_fn must return one gradient per "
+                    f"argument ({len(args)}), got {len(grads)}"
+                )
             return tuple(_array_of(g) for g in grads)
+
         return record(out, refs, backward)
+
     return op

@@ -1,4 +1,5 @@
 """``ranvier.ops.math`` (Keras 3 ``ops.math`` names ranvier has)."""
+
 from ._elementwise import erf, rsqrt
 from ._reduction import logsumexp
 

@@ -6,6 +6,7 @@ fit). Crossentropies are single nodes with their closed-form gradients
 (``softmax - target`` from logits). ``conv``, ``max_pool`` and
 ``average_pool`` (in ``_conv``) run the Conv2D / pooling layers' kernels.
 """
+
 import functools
 
 import numpy as np
@@ -20,10 +21,31 @@ from ._shape import squeeze as _squeeze
 from ._tape import record, recording, wrap
 
 __all__ = [
-    "relu", "relu6", "sigmoid", "tanh", "softmax", "log_softmax", "gelu", "silu", "swish", "elu", "selu",
-    "softplus", "softsign", "leaky_relu", "hard_sigmoid", "log_sigmoid", "conv", "max_pool", "average_pool",
-    "moments", "batch_normalization", "binary_crossentropy", "categorical_crossentropy",
-    "sparse_categorical_crossentropy", "one_hot",
+    "relu",
+    "relu6",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "gelu",
+    "silu",
+    "swish",
+    "elu",
+    "selu",
+    "softplus",
+    "softsign",
+    "leaky_relu",
+    "hard_sigmoid",
+    "log_sigmoid",
+    "conv",
+    "max_pool",
+    "average_pool",
+    "moments",
+    "batch_normalization",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+    "one_hot",
 ]
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -75,8 +97,12 @@ selu = _activation("selu", doc="Scaled ELU with the fixed constants of Klambauer
 softplus = _activation("softplus", doc="``log(1 + exp(x))``, without overflow.")
 softsign = _activation("softsign", doc="``x / (1 + |x|)``.")
 hard_sigmoid = _activation("hard_sigmoid", doc="``relu6(x + 3) / 6``.")
-log_sigmoid = unary("log_sigmoid", lambda x: -np.logaddexp(0, -x), lambda dy, x, y: -dy * np.expm1(y),
-                    doc="``log(sigmoid(x)) = -softplus(-x)``, without overflow.")
+log_sigmoid = unary(
+    "log_sigmoid",
+    lambda x: -np.logaddexp(0, -x),
+    lambda dy, x, y: -dy * np.expm1(y),
+    doc="``log(sigmoid(x)) = -softplus(-x)``, without overflow.",
+)
 
 
 def gelu(x, approximate=True):
@@ -118,6 +144,7 @@ def _along(kernel, x, axis, op):
         dym = np.ascontiguousarray(dy if last else np.moveaxis(dy, axis, -1), ym.dtype)
         g = kernel.backward(dym, moved if kernel.needs_input else None, ym)
         return (g if last else np.moveaxis(g, -1, axis),)
+
     return record(y, refs, backward)
 
 
@@ -174,8 +201,9 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     stats = [None if s is None else np.asarray(value(s)) for s in (mean, variance, offset, scale)]
     for arg, s in zip(("mean", "variance", "offset", "scale"), stats):
         if s is not None and s.size != a.shape[ax]:
-            raise ValueError(f"ops.batch_normalization: {arg} must have {a.shape[ax]} entries (x's axis {axis}), "
-                             f"got shape {s.shape}")
+            raise ValueError(
+                f"ops.batch_normalization: {arg} must have {a.shape[ax]} entries (x's axis {axis}), got shape {s.shape}"
+            )
     m, v, o, s = (None if t is None else t.reshape(bshape) for t in stats)
     inv = 1 / np.sqrt(v + epsilon)
     centred = a - m
@@ -192,20 +220,25 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     def backward(dy):
         def stat(g, k):
             return None if refs[k] is None else np.sum(g, axis=red).reshape(stats[k - 1].shape)
+
         gdy = dy * gain
-        return (gdy if refs[0] is not None else None,
-                stat(-gdy, 1),
-                stat(dy * centred * (-0.5 * inv ** 2 * gain), 2),
-                stat(dy, 3),
-                stat(dy * centred * inv, 4))
+        return (
+            gdy if refs[0] is not None else None,
+            stat(-gdy, 1),
+            stat(dy * centred * (-0.5 * inv**2 * gain), 2),
+            stat(dy, 3),
+            stat(dy * centred * inv, 4),
+        )
+
     return record(y, refs, backward)
 
 
 # -------------------------------------------------------------- crossentropies
 def _same_shape(t, p, op):
     if t.shape != p.shape:
-        raise ValueError(f"ops.{op}: target and output must have the same shape, "
-                         f"got target.shape={t.shape}, output.shape={p.shape}")
+        raise ValueError(
+            f"ops.{op}: target and output must have the same shape, got target.shape={t.shape}, output.shape={p.shape}"
+        )
 
 
 def _log_softmax_np(x, axis):
@@ -238,6 +271,7 @@ def binary_crossentropy(target, output, from_logits=False):
         def grads(dy):
             inside = (p >= eps) & (p <= 1 - eps)
             return dy * ((1 - t) / (1 - c) - t / c) * inside, -dy * (log_c - log_1c)
+
     return _loss_node(y, target, output, grads)
 
 
@@ -251,6 +285,7 @@ def _loss_node(y, target, output, grads):
     def backward(dy):
         d_output, d_target = grads(dy)
         return (d_target if refs[0] is not None else None, d_output if refs[1] is not None else None)
+
     return record(y, refs, backward)
 
 
@@ -277,6 +312,7 @@ def _categorical(t, p, target, output, from_logits, axis, op):
             dq = -dyk * t / c * ((q >= eps) & (q <= 1 - eps))
             # q = p / sum(p): dp = (dq - sum(dq * q)) / sum(p).
             return (dq - np.sum(dq * q, axis=axis, keepdims=True)) / total, -dyk * logp
+
     return _loss_node(y, target, output, grads)
 
 
@@ -296,9 +332,11 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     p = floating(np.asarray(value(output)), op, "output")
     if labels.ndim == p.ndim and labels.shape[-1:] == (1,):
         labels = labels[..., 0]
-    if p.ndim < 1 or labels.shape != p.shape[:axis % p.ndim] + p.shape[axis % p.ndim + 1:]:
-        raise ValueError(f"ops.{op}: target must have output's shape without the class axis, "
-                         f"got target.shape={np.shape(value(target))}, output.shape={p.shape}")
+    if p.ndim < 1 or labels.shape != p.shape[: axis % p.ndim] + p.shape[axis % p.ndim + 1 :]:
+        raise ValueError(
+            f"ops.{op}: target must have output's shape without the class axis, "
+            f"got target.shape={np.shape(value(target))}, output.shape={p.shape}"
+        )
     labels = labels.astype(np.intp, copy=False)
     if not from_logits:
         t = one_hot(labels, p.shape[axis], axis=axis, dtype=p.dtype)
@@ -317,4 +355,5 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
         g[rows[valid], cols[valid]] -= 1
         g *= np.where(valid, np.reshape(dy, -1), 0)[:, None]
         return np.moveaxis(g.reshape(moved.shape), -1, axis), None
+
     return _loss_node(y, labels, output, grads)
