@@ -45,7 +45,7 @@ def test_column_sum_is_deterministic_across_thread_counts():
 
 
 def test_dense_kernels_reject_bad_shapes():
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ValueError, match=r"dense_forward: kernel must have shape \(3, 5\), got \(4, 5\)"):
         _dense.dense_forward(np.ones((2, 3)), np.ones((4, 5)), np.empty((2, 5)))
     with pytest.raises(ValueError, match="out must have shape"):
         _dense.dense_forward(np.ones((2, 3)), np.ones((3, 5)), np.empty((2, 4)))

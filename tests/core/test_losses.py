@@ -209,15 +209,15 @@ def test_results_do_not_depend_on_thread_count():
 def test_bad_input_raises():
     p = np.full((2, 3), 0.5)
     kind = core.SPARSE["sparse_categorical_crossentropy"]
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), got 3"):
+    with pytest.raises(ValueError, match=r"labels\[1\] must be in \[0, 3\), got 3"):
         run(core.sparse_categorical_loss, kind, np.array([0, 3], np.intp), p, np.empty(0), EPS, 1.0)
-    with pytest.raises(ValueError, match=r"labels must be in \[0, 3\), got -1"):
+    with pytest.raises(ValueError, match=r"labels\[0\] must be in \[0, 3\), got -1"):
         run(core.sparse_categorical_loss, kind, np.array([-1, 0], np.intp), p, np.empty(0), EPS, 1.0)
     with pytest.raises(ValueError, match=r"y_true must have shape \(2, 3\), got \(2, 2\)"):
         run(core.elementwise_loss, 0, np.zeros((2, 2)), p, np.empty(0), EPS, 1.0)
     with pytest.raises(ValueError, match=r"sample_weight must have shape \(2,\) or \(0,\), got \(3,\)"):
         run(core.elementwise_loss, 0, p, p, np.ones(3), EPS, 1.0)
-    with pytest.raises(ValueError, match="unknown kind, got 42"):
+    with pytest.raises(ValueError, match=r"categorical_loss: kind must be in \[0, 4\), got 42"):
         run(core.categorical_loss, 42, p, p, np.empty(0), EPS, 1.0)
-    with pytest.raises(ValueError, match="at least one column"):
+    with pytest.raises(ValueError, match=r"y_pred must have shape \(2, >= 1\), got \(2, 0\)"):
         run(core.elementwise_loss, 0, np.zeros((2, 0)), np.zeros((2, 0)), np.empty(0), EPS, 1.0)

@@ -37,7 +37,7 @@ def test_maxout_matches_reference(dtype):
 def test_maxout_shape_errors():
     x, w, b = np.zeros((2, 3)), np.zeros((3, 6)), np.zeros(6)
     scratch, out, arg = np.zeros((2, 6)), np.zeros((2, 4)), np.zeros((2, 4), np.intp)
-    with pytest.raises(ValueError, match=r"kernel columns \(6\) must be units \(4\) times pieces"):
+    with pytest.raises(ValueError, match=r"kernel must have units \(4\) times pieces columns, got 6"):
         core.maxout_forward(x, w, b, scratch, out, arg, 1)
-    with pytest.raises(ValueError, match="x has 3 features but kernel has 4 rows"):
+    with pytest.raises(ValueError, match=r"kernel must have shape \(3, 6\), got \(4, 6\)"):
         core.maxout_forward(x, np.zeros((4, 6)), b, scratch, np.zeros((2, 3)), np.zeros((2, 3), np.intp), 1)

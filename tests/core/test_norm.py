@@ -117,7 +117,7 @@ def test_skipped_weight_gradients_and_dx():
 def test_bad_input():
     x = np.ones((4, 3))
     c = np.ones(3)
-    with pytest.raises(ValueError, match="at least one row"):
+    with pytest.raises(ValueError, match=r"x must have shape \(>= 1, 3\), got \(0, 3\)"):
         K.batch_norm_train_forward(
             np.ones((0, 3)), c, c, 1e-3, 0.9, np.ones((0, 3)), np.empty(3), np.empty(3), c.copy(), c.copy(), 1
         )
@@ -145,7 +145,7 @@ def test_bad_input():
         K.batch_norm_backward(
             x, np.ones((3, 3)), c, c, c, 1e-3, c.copy(), c.copy(), np.empty_like(x), 0.0, True, True, 1
         )
-    with pytest.raises(ValueError, match="at least one feature"):
+    with pytest.raises(ValueError, match=r"x must have shape \(2, >= 1\), got \(2, 0\)"):
         K.layer_norm_forward(
             np.ones((2, 0)), np.ones(0), np.ones(0), 1e-3, np.ones((2, 0)), np.empty(2), np.empty(2), 1
         )

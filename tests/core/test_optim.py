@@ -218,7 +218,7 @@ def _sgd(w=None, g=None, vel=None, lr=0.1, mom=0.9, clip=np.inf, n_decay=0, scal
     "kwargs,match",
     [
         (dict(g=np.zeros(5)), r"g must have shape \(4,\).*got \(5,\)"),
-        (dict(vel=np.zeros(0)), r"slot velocity must have shape \(4,\), got \(0,\)"),
+        (dict(vel=np.zeros(0)), r"sgd_update: velocity must have shape \(4,\), got \(0,\)"),
         (dict(vel=np.zeros(3), mom=0.0), r"velocity must have shape \(4,\) or \(0,\), got \(3,\)"),
         (dict(lr=-0.1), r"learning_rate must be >= 0, got -0.1"),
         (dict(lr=np.nan), r"learning_rate must be >= 0, got nan"),

@@ -151,19 +151,17 @@ def test_thread_count_does_not_change_results():
 
 def test_bad_arguments_raise_value_error():
     x = np.zeros((2, 4, 4, 3))
-    with pytest.raises(ValueError, match="output must have shape"):
+    with pytest.raises(ValueError, match=r"out must have shape \(2, >= 1, >= 1, 3\), got \(2, 2, 2, 4\)"):
         _pool.avg_pool2d_forward(x, 2, 2, 2, 2, 0, 0, np.zeros((2, 2, 2, 4)), 1)
     with pytest.raises(ValueError, match="pool size and strides"):
         _pool.avg_pool2d_forward(x, 0, 2, 2, 2, 0, 0, np.zeros((2, 2, 2, 3)), 1)
     with pytest.raises(ValueError, match="argmax must have shape"):
         _pool.max_pool2d_forward(x, 2, 2, 2, 2, 0, 0, np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 2), np.int32), 1)
-    with pytest.raises(ValueError, match="argmax must have the shape"):
+    with pytest.raises(ValueError, match=r"argmax must have shape \(2, 2, 2, 3\), got \(2, 2, 1, 3\)"):
         _pool.max_pool2d_backward(
             np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 1, 3), np.int32), np.zeros((0, 0, 0, 0)), x, 1
         )
-    with pytest.raises(
-        ValueError, match="gate must have the shape of dy \\(2, 2, 2, 3\\) or be empty, got \\(2, 2, 2, 2\\)"
-    ):
+    with pytest.raises(ValueError, match=r"gate must have shape \(2, 2, 2, 3\) or be empty, got \(2, 2, 2, 2\)"):
         _pool.max_pool2d_backward(
             np.zeros((2, 2, 2, 3)), np.zeros((2, 2, 2, 3), np.int32), np.zeros((2, 2, 2, 2)), x, 1
         )

@@ -336,7 +336,7 @@ def test_kernels_reject_bad_shapes():
         (3, z(3 * U), "bias"),
         (4, z((T, B + 1), np.uint8), "mask"),
         (7, z((T, B, U)), "h"),
-        (0, z((0, B, N_IN)), "at least one timestep"),
+        (0, z((0, B, N_IN)), r"x must have shape \(>= 1, >= 1, 3\)"),
     ]:
         call = list(good)
         call[i] = bad

@@ -13,7 +13,7 @@ row-wise max that records the winning piece for the backward pass.
 from cython.parallel cimport prange
 from libc.math cimport INFINITY, M_SQRT1_2
 
-from ranvier.core._checks cimport check_same as _check_same
+from ranvier.core._checks cimport ANY, check_shape, value_error
 from ranvier.core._fastmath cimport fast_sigmoid as _sigmoid, fast_tanh as _tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._libm cimport fabs_ as _abs, ferf as _erf, fexp as _exp, fexpm1 as _expm1
 from ranvier.core._libm cimport flog as _log, flog1p as _log1p
@@ -307,11 +307,6 @@ cdef void _backward(int kind, const floating* dy, const floating* z, const float
                            span if start + span <= total else total - start, a, b, c)
 
 
-cdef _check_kind(int kind, str op):
-    if kind < 0 or kind >= N_KINDS:
-        raise ValueError(f"{op}: unknown activation kind, got {kind}")
-
-
 def activation_forward(int kind, const floating[:, ::1] z, double a, double b, double c,
                        floating[:, ::1] out, int n_threads):
     """out = f(z), elementwise or row-wise (softmax kinds).
@@ -326,10 +321,12 @@ def activation_forward(int kind, const floating[:, ::1] z, double a, double b, d
     out : ndarray of shape (rows, cols). OUT; may be ``z``.
     n_threads : int
     """
-    _check_kind(kind, "activation_forward")
-    _check_same(z.shape[0], z.shape[1], out.shape[0], out.shape[1], "activation_forward", "out")
-    if kind in ROWWISE and z.shape[1] == 0:
-        raise ValueError("activation_forward: softmax needs at least one column, got 0")
+    if kind < 0 or kind >= N_KINDS:
+        raise value_error("activation_forward", "kind", f"be in [0, {N_KINDS})", kind)
+    check_shape("activation_forward", "out", out.shape, 2, z.shape[0], z.shape[1])
+    if kind == SOFTMAX or kind == LOG_SOFTMAX:
+        # softmax normalises rows: an empty row has no distribution.
+        check_shape("activation_forward", "z", z.shape, 2, z.shape[0], ANY)
     if z.shape[0] == 0 or z.shape[1] == 0:
         return
     with nogil:
@@ -353,11 +350,10 @@ def bias_activation_forward(int kind, floating[:, ::1] z, const floating[::1] bi
     out : ndarray of shape (rows, cols). OUT; may be ``z``.
     n_threads : int
     """
-    _check_kind(kind, "bias_activation_forward")
-    _check_same(z.shape[0], z.shape[1], out.shape[0], out.shape[1], "bias_activation_forward", "out")
-    if bias.shape[0] != z.shape[1]:
-        raise ValueError(f"bias_activation_forward: bias must have shape ({z.shape[1]},), "
-                         f"got ({bias.shape[0]},)")
+    if kind < 0 or kind >= N_KINDS:
+        raise value_error("bias_activation_forward", "kind", f"be in [0, {N_KINDS})", kind)
+    check_shape("bias_activation_forward", "out", out.shape, 2, z.shape[0], z.shape[1])
+    check_shape("bias_activation_forward", "bias", bias.shape, 1, z.shape[1])
     if z.shape[0] == 0 or z.shape[1] == 0:
         return
     with nogil:
@@ -385,11 +381,12 @@ def activation_backward(int kind, const floating[:, ::1] dy, const floating[:, :
     """
     cdef Py_ssize_t rows = dy.shape[0], cols = dy.shape[1]
     cdef bint use_z = kind in NEEDS_INPUT
-    _check_kind(kind, "activation_backward")
-    _check_same(rows, cols, y.shape[0], y.shape[1], "activation_backward", "y")
-    _check_same(rows, cols, out.shape[0], out.shape[1], "activation_backward", "out")
+    if kind < 0 or kind >= N_KINDS:
+        raise value_error("activation_backward", "kind", f"be in [0, {N_KINDS})", kind)
+    check_shape("activation_backward", "y", y.shape, 2, rows, cols)
+    check_shape("activation_backward", "out", out.shape, 2, rows, cols)
     if use_z:
-        _check_same(rows, cols, z.shape[0], z.shape[1], "activation_backward", "z")
+        check_shape("activation_backward", "z", z.shape, 2, rows, cols)
     if rows == 0 or cols == 0:
         return
     with nogil:

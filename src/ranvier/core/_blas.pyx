@@ -13,6 +13,7 @@ scope ``gemm_threads`` is 1 and gemm() is a plain BLAS call.
 from cython.parallel cimport prange
 from scipy.linalg cimport cython_blas as _cb
 
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._types cimport floating
 
@@ -39,7 +40,7 @@ def set_gemm_threads(int n, bint deterministic=False):
     """
     global _gemm_threads, _block_align
     if n < 1:
-        raise ValueError(f"set_gemm_threads: n must be >= 1, got {n}")
+        raise value_error("set_gemm_threads", "n", "be >= 1", n)
     _gemm_threads = n
     _block_align = 96 if deterministic else 1
 
@@ -139,13 +140,11 @@ def gemm_py(bint trans_a, bint trans_b, double alpha,
     """
     cdef int m = a.shape[1] if trans_a else a.shape[0]
     cdef int k = a.shape[0] if trans_a else a.shape[1]
-    cdef int kb = b.shape[1] if trans_b else b.shape[0]
     cdef int n = b.shape[0] if trans_b else b.shape[1]
     cdef Py_ssize_t i, j
-    if kb != k:
-        raise ValueError(f"gemm: inner dimensions differ, op(a) has {k} columns and op(b) has {kb} rows")
-    if c.shape[0] != m or c.shape[1] != n:
-        raise ValueError(f"gemm: c must have shape ({m}, {n}), got ({c.shape[0]}, {c.shape[1]})")
+    # op(b) must have op(a)'s k rows.
+    check_shape("gemm", "b", b.shape, 2, n if trans_b else k, k if trans_b else n)
+    check_shape("gemm", "c", c.shape, 2, m, n)
     if k == 0:
         # BLAS leaves C untouched when k == 0 only if beta == 1; make it explicit.
         for i in range(m):

@@ -23,6 +23,7 @@ with ReLU and 2x2 max pooling is ``_convpool``.
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 
+from ranvier.core._checks cimport ANY, check_shape
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convblocks cimport (Pooled, alloc_scratch, block_forward, check_forward, check_grads, gradients,
                                        is_pointwise)
@@ -56,11 +57,9 @@ def conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel
     cdef Py_ssize_t m = n * oh * ow, blk, r0
     cdef bint pointwise
     cdef int t
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    check_geometry("conv2d_forward", kh, kw, sh, sw, dh, dw, pt, pl)
     check_forward("conv2d_forward", kernel, bias, k)
-    if out.shape[0] != n or out.shape[3] != f or oh < 1 or ow < 1:
-        raise ValueError(f"conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {f}), "
-                         f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
+    check_shape("conv2d_forward", "out", out.shape, 4, n, ANY, ANY, f)
     pointwise = is_pointwise(kh, kw, sh, sw, pt, pl, x.shape[1], x.shape[2], oh, ow)
     if n == 0 or f == 0:
         return
@@ -97,11 +96,9 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     """
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1]
     cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
+    check_geometry("conv2d_backward", kh, kw, sh, sw, dh, dw, pt, pl)
     check_grads("conv2d_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
-    if dz.shape[0] != n or dz.shape[3] != f or oh < 1 or ow < 1:
-        raise ValueError(f"conv2d_backward: dz must have shape ({n}, oh >= 1, ow >= 1, {f}), "
-                         f"got ({dz.shape[0]}, {oh}, {ow}, {dz.shape[3]})")
+    check_shape("conv2d_backward", "dz", dz.shape, 4, n, ANY, ANY, f)
     if f == 0:
         return
     if n == 0 or k == 0:

@@ -27,11 +27,11 @@ cdef inline floating* alloc_scratch(Py_ssize_t n, floating* like) except NULL:
     return p
 
 
-cdef void check_forward(str where, const floating[:, ::1] kernel, const floating[::1] bias,
-                        Py_ssize_t k) except *
-cdef void check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
-                      floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx, double beta,
-                      bint need_dx, Py_ssize_t k) except *
+cdef int check_forward(str op, const floating[:, ::1] kernel, const floating[::1] bias,
+                       Py_ssize_t k) except -1
+cdef int check_grads(str op, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
+                     floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx, double beta,
+                     bint need_dx, Py_ssize_t k) except -1
 cdef void block_forward(const floating[:, :, :, ::1] x, Py_ssize_t r0, Py_ssize_t rows,
                         int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
                         Py_ssize_t oh, Py_ssize_t ow, bint pointwise, floating* cols, const floating* packed,

@@ -23,6 +23,7 @@ from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 from libc.string cimport memset
 
+from ranvier.core._checks cimport check_optional, check_shape, value_error
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convgather cimport move_rows
 from ranvier.core._convtune cimport (ADD_BLOCK, BLOCK_ROWS, CHUNK_ROWS, GRAD_ROWS, IMAGE_CHUNKS, PARTIALS_LEN,
@@ -34,14 +35,12 @@ from ranvier.core._relu cimport add_bias, relu
 from ranvier.core._types cimport floating
 
 
-cdef void check_forward(str where, const floating[:, ::1] kernel, const floating[::1] bias,
-                        Py_ssize_t k) except *:
-    """The checks both forward entries share: kernel rows and bias shape."""
-    cdef Py_ssize_t f = kernel.shape[1]
-    if kernel.shape[0] != k:
-        raise ValueError(f"{where}: kernel must have {k} rows (kh * kw * channels), got {kernel.shape[0]}")
-    if bias.shape[0] not in (0, f):
-        raise ValueError(f"{where}: bias must have shape ({f},) or (0,), got ({bias.shape[0]},)")
+cdef int check_forward(str op, const floating[:, ::1] kernel, const floating[::1] bias,
+                       Py_ssize_t k) except -1:
+    """The checks both forward entries share: kernel rows (kh * kw * channels) and bias shape."""
+    check_shape(op, "kernel", kernel.shape, 2, k, kernel.shape[1])
+    check_optional(op, "bias", True, bias.shape, 1, kernel.shape[1])
+    return 0
 
 
 cdef void block_forward(const floating[:, :, :, ::1] x, Py_ssize_t r0, Py_ssize_t rows,
@@ -122,22 +121,19 @@ cdef inline Py_ssize_t _partial_sets(Py_ssize_t k, Py_ssize_t f) noexcept nogil:
     return max(1, PARTIALS_LEN // (k * f + f))
 
 
-cdef void check_grads(str where, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
-                      floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx, double beta,
-                      bint need_dx, Py_ssize_t k) except *:
+cdef int check_grads(str op, const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
+                     floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx, double beta,
+                     bint need_dx, Py_ssize_t k) except -1:
     """The checks every conv backward entry shares: beta, kernel and gradient shapes."""
     cdef Py_ssize_t f = kernel.shape[1]
     if beta != 0.0 and beta != 1.0:
-        raise ValueError(f"{where}: beta must be 0.0 or 1.0, got {beta}")
-    if kernel.shape[0] != k or dkernel.shape[0] != k or dkernel.shape[1] != f:
-        raise ValueError(f"{where}: kernel and dkernel must have shape ({k}, {f}), got "
-                         f"({kernel.shape[0]}, {f}) and ({dkernel.shape[0]}, {dkernel.shape[1]})")
-    if dbias.shape[0] not in (0, f):
-        raise ValueError(f"{where}: dbias must have shape ({f},) or (0,), got ({dbias.shape[0]},)")
-    if need_dx and (dx.shape[0] != x.shape[0] or dx.shape[1] != x.shape[1] or dx.shape[2] != x.shape[2]
-                    or dx.shape[3] != x.shape[3]):
-        raise ValueError(f"{where}: dx must have the shape of x "
-                         f"{(x.shape[0], x.shape[1], x.shape[2], x.shape[3])}")
+        raise value_error(op, "beta", "be 0.0 or 1.0", beta)
+    check_shape(op, "kernel", kernel.shape, 2, k, f)
+    check_shape(op, "dkernel", dkernel.shape, 2, k, f)
+    check_optional(op, "dbias", True, dbias.shape, 1, f)
+    if need_dx:
+        check_shape(op, "dx", dx.shape, 4, x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    return 0
 
 
 cdef void _kernel_grad(const floating[:, :, :, ::1] x, const floating* dz, Pooled pooled, Py_ssize_t f,

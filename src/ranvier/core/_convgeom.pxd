@@ -6,13 +6,14 @@
 #   pt, pl   zero padding before the first row / column (trailing padding is implicit:
 #            reads past the input's end are zeros)
 
+from ranvier.core._checks cimport value_error
 
-cdef inline int check_geometry(int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) except -1:
+
+cdef inline int check_geometry(str op, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl) except -1:
     """Raise ValueError unless kernel, strides and dilation are >= 1 and padding >= 0."""
     if kh < 1 or kw < 1 or sh < 1 or sw < 1 or dh < 1 or dw < 1 or pt < 0 or pl < 0:
-        raise ValueError(f"conv geometry must have kernel, strides, dilation >= 1 and padding >= 0, "
-                         f"got kernel ({kh}, {kw}), strides ({sh}, {sw}), dilation ({dh}, {dw}), "
-                         f"padding ({pt}, {pl})")
+        raise value_error(op, "geometry", "have kernel, strides, dilation >= 1 and padding >= 0",
+                          f"kernel ({kh}, {kw}), strides ({sh}, {sw}), dilation ({dh}, {dw}), padding ({pt}, {pl})")
     return 0
 
 

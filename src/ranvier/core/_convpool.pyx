@@ -9,6 +9,7 @@ arguments as in ``_conv``.
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
 
+from ranvier.core._checks cimport ANY, check_shape, value_error
 from ranvier.core._convblocks cimport (Pooled, add_partials, alloc_scratch, block_forward, check_forward, check_grads,
                                        gradients, images_per_group)
 from ranvier.core._convgeom cimport check_geometry
@@ -24,6 +25,16 @@ cdef extern from "rv_conv_pooled_dw.h":
                       int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, Py_ssize_t ow,
                       Py_ssize_t ph, Py_ssize_t pw, const float* dy, const int* am, const float* gate,
                       Py_ssize_t f, float* dk, float* db) noexcept nogil
+
+
+cdef int _check_pooled(str op, str arg, const Py_ssize_t* pooled, const Py_ssize_t* argmax, Py_ssize_t n,
+                       Py_ssize_t f, int oh, int ow) except -1:
+    """The checks both entries share: a conv output of at least one 2x2 window, the pooled and argmax shapes."""
+    if oh < 2 or ow < 2:
+        raise value_error(op, "oh, ow", "be >= 2 (one 2x2 pooling window)", f"{oh}, {ow}")
+    check_shape(op, arg, pooled, 4, n, oh // 2, ow // 2, f)
+    check_shape(op, "argmax", argmax, 4, n, oh // 2, ow // 2, f)
+    return 0
 
 
 def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:, ::1] kernel,
@@ -53,20 +64,15 @@ def conv2d_relu_maxpool_forward(const floating[:, :, :, ::1] x, const floating[:
     cdef floating* cols
     cdef floating* z
     cdef int t
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    check_forward("conv2d_relu_maxpool_forward", kernel, bias, k)
-    if ph < 1 or pw < 1 or out.shape[0] != n or out.shape[1] != ph or out.shape[2] != pw or out.shape[3] != f:
-        raise ValueError(f"conv2d_relu_maxpool_forward: out must have shape ({n}, {ph}, {pw}, {f}) with a conv "
-                         f"output of ({oh}, {ow}), got ({out.shape[0]}, {out.shape[1]}, {out.shape[2]}, "
-                         f"{out.shape[3]})")
-    if argmax.shape[0] != n or argmax.shape[1] != ph or argmax.shape[2] != pw or argmax.shape[3] != f:
-        raise ValueError(f"conv2d_relu_maxpool_forward: argmax must have shape {(n, ph, pw, f)}")
+    cdef str op = "conv2d_relu_maxpool_forward"
+    check_geometry(op, kh, kw, sh, sw, dh, dw, pt, pl)
+    check_forward(op, kernel, bias, k)
+    _check_pooled(op, "out", out.shape, argmax.shape, n, f, oh, ow)
     if oh * ow * f >= 2 ** 31:
-        raise ValueError(f"conv2d_relu_maxpool_forward: a conv output of {oh}x{ow}x{f} is too large for "
-                         f"32-bit argmax indices")
+        raise value_error(op, "oh * ow * filters", "be < 2**31 (32-bit argmax indices)", oh * ow * f)
     if n == 0 or f == 0 or k == 0:
-        if k == 0 and n and f:
-            raise ValueError("conv2d_relu_maxpool_forward: inputs need at least one channel")
+        if n and f:
+            check_shape(op, "x", x.shape, 4, n, x.shape[1], x.shape[2], ANY)
         return
     # Blocks of whole pooled rows of one image: 2 conv rows each, at least one per block.
     per_block = max(1, min(ph, BLOCK_ROWS // (2 * ow)))
@@ -120,20 +126,16 @@ def conv2d_maxpool_backward(const floating[:, :, :, ::1] x, const floating[:, ::
     cdef Py_ssize_t n = x.shape[0], c = x.shape[3], f = kernel.shape[1], k = kh * kw * c
     cdef Py_ssize_t ph = oh // 2, pw = ow // 2
     cdef Pooled pooled
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    check_grads("conv2d_maxpool_backward", x, kernel, dkernel, dbias, dx, beta, need_dx, k)
-    for name, a in (("dy", dy), ("gate", gate)):
-        if a.shape[0] != n or a.shape[1] != ph or a.shape[2] != pw or a.shape[3] != f or ph < 1 or pw < 1:
-            raise ValueError(f"conv2d_maxpool_backward: {name} must have shape ({n}, {ph}, {pw}, {f}) with a "
-                             f"conv output of ({oh}, {ow}), got ({a.shape[0]}, {a.shape[1]}, {a.shape[2]}, "
-                             f"{a.shape[3]})")
-    if argmax.shape[0] != n or argmax.shape[1] != ph or argmax.shape[2] != pw or argmax.shape[3] != f:
-        raise ValueError(f"conv2d_maxpool_backward: argmax must have shape {(n, ph, pw, f)}")
+    cdef str op = "conv2d_maxpool_backward"
+    check_geometry(op, kh, kw, sh, sw, dh, dw, pt, pl)
+    check_grads(op, x, kernel, dkernel, dbias, dx, beta, need_dx, k)
+    _check_pooled(op, "dy", dy.shape, argmax.shape, n, f, oh, ow)
+    check_shape(op, "gate", gate.shape, 4, n, ph, pw, f)
     if f == 0:
         return
     if n == 0 or k == 0:
-        if n and k == 0:
-            raise ValueError("conv2d_maxpool_backward: inputs need at least one channel")
+        if n:
+            check_shape(op, "x", x.shape, 4, n, x.shape[1], x.shape[2], ANY)
         if beta == 0.0:
             dkernel[...] = 0
             dbias[...] = 0

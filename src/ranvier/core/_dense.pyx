@@ -2,6 +2,7 @@
 from cython.parallel cimport prange
 
 from ranvier.core._matmul cimport gemm
+from ranvier.core._checks cimport check_optional, check_shape
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -21,10 +22,8 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     out : ndarray of shape (n, units). OUT.
     """
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
-    if kernel.shape[0] != k:
-        raise ValueError(f"dense_forward: x has {k} features but kernel has {kernel.shape[0]} rows")
-    if out.shape[0] != n or out.shape[1] != u:
-        raise ValueError(f"dense_forward: out must have shape ({n}, {u}), got ({out.shape[0]}, {out.shape[1]})")
+    check_shape("dense_forward", "kernel", kernel.shape, 2, k, u)
+    check_shape("dense_forward", "out", out.shape, 2, n, u)
     if n == 0:
         return
     with nogil:
@@ -48,15 +47,12 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     """
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
-    if kernel.shape[0] != k or dz.shape[0] != n or dz.shape[1] != u:
-        raise ValueError(f"dense_backward: shapes x {(n, k)}, kernel {(kernel.shape[0], u)}, "
-                         f"dz {(dz.shape[0], dz.shape[1])} do not match")
-    if dkernel.shape[0] != k or dkernel.shape[1] != u:
-        raise ValueError(f"dense_backward: dkernel must have shape ({k}, {u})")
-    if dbias.shape[0] not in (0, u):
-        raise ValueError(f"dense_backward: dbias must have shape ({u},) or (0,), got ({dbias.shape[0]},)")
-    if need_dx and (dx.shape[0] != n or dx.shape[1] != k):
-        raise ValueError(f"dense_backward: dx must have shape ({n}, {k})")
+    check_shape("dense_backward", "kernel", kernel.shape, 2, k, u)
+    check_shape("dense_backward", "dz", dz.shape, 2, n, u)
+    check_shape("dense_backward", "dkernel", dkernel.shape, 2, k, u)
+    check_optional("dense_backward", "dbias", True, dbias.shape, 1, u)
+    if need_dx:
+        check_shape("dense_backward", "dx", dx.shape, 2, n, k)
     with nogil:
         if n == 0:
             _scale(&dkernel[0, 0], k * u, <floating> beta)
@@ -78,8 +74,7 @@ def column_sum(const floating[:, ::1] a, floating[::1] out, double beta, int n_t
     a : (n, m). IN.
     out : (m,). IN/OUT.
     """
-    if out.shape[0] != a.shape[1]:
-        raise ValueError(f"column_sum: out must have shape ({a.shape[1]},), got ({out.shape[0]},)")
+    check_shape("column_sum", "out", out.shape, 1, a.shape[1])
     if a.shape[1] == 0:
         return
     with nogil:

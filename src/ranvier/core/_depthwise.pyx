@@ -20,6 +20,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
+from ranvier.core._checks cimport ANY, check_shape
 from ranvier.core._convgeom cimport check_geometry, tap_range
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._types cimport floating
@@ -62,16 +63,6 @@ cdef inline void _contract(floating* acc, Py_ssize_t acc_step, const floating* a
         rv_dw_contract_f64(acc, acc_step, a, a_step, k, nx, c, m)
 
 
-cdef int _check_kernel(str where, str arg, Py_ssize_t* shape, int kh, int kw, Py_ssize_t c,
-                       Py_ssize_t m) except -1:
-    """Raise ValueError unless shape is (kh, kw, c, m); m < 0: any depth multiplier."""
-    if shape[0] != kh or shape[1] != kw or shape[2] != c or (m >= 0 and shape[3] != m):
-        expected = f"({kh}, {kw}, {c}, {m})" if m >= 0 else f"({kh}, {kw}, {c}, depth_multiplier)"
-        raise ValueError(f"{where}: {arg} must have shape {expected}, "
-                         f"got {(shape[0], shape[1], shape[2], shape[3])}")
-    return 0
-
-
 def depthwise_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :, :, ::1] kernel,
                              floating[:, :, :, ::1] out, int kh, int kw, int sh, int sw, int dh, int dw,
                              int pt, int pl, int n_threads):
@@ -91,11 +82,10 @@ def depthwise_conv2d_forward(const floating[:, :, :, ::1] x, const floating[:, :
     cdef Py_ssize_t m = kernel.shape[3], cm = c * m, oh = out.shape[1], ow = out.shape[2]
     cdef Py_ssize_t r, i, y
     cdef int t
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    _check_kernel("depthwise_conv2d_forward", "kernel", kernel.shape, kh, kw, c, -1)
-    if out.shape[0] != n or out.shape[3] != cm or oh < 1 or ow < 1:
-        raise ValueError(f"depthwise_conv2d_forward: out must have shape ({n}, oh >= 1, ow >= 1, {cm}), "
-                         f"got ({out.shape[0]}, {oh}, {ow}, {out.shape[3]})")
+    check_geometry("depthwise_conv2d_forward", kh, kw, sh, sw, dh, dw, pt, pl)
+    # Any depth multiplier m.
+    check_shape("depthwise_conv2d_forward", "kernel", kernel.shape, 4, kh, kw, c, m)
+    check_shape("depthwise_conv2d_forward", "out", out.shape, 4, n, ANY, ANY, cm)
     if n == 0 or cm == 0:
         return
     t = effective_threads(n_threads, n * oh * ow * cm * kh * kw, _GRAIN)
@@ -131,15 +121,13 @@ def depthwise_conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, 
     cdef Py_ssize_t m = kernel.shape[3], cm = c * m, oh = dz.shape[1], ow = dz.shape[2]
     cdef Py_ssize_t ksize = kh * kw * cm, rows, n_blocks
     cdef floating* partials
-    check_geometry(kh, kw, sh, sw, dh, dw, pt, pl)
-    _check_kernel("depthwise_conv2d_backward", "kernel", kernel.shape, kh, kw, c, -1)
-    _check_kernel("depthwise_conv2d_backward", "dkernel", dkernel.shape, kh, kw, c, m)
-    if dz.shape[0] != n or dz.shape[3] != cm or oh < 1 or ow < 1:
-        raise ValueError(f"depthwise_conv2d_backward: dz must have shape ({n}, oh >= 1, ow >= 1, {cm}), "
-                         f"got ({dz.shape[0]}, {oh}, {ow}, {dz.shape[3]})")
-    if need_dx and (dx.shape[0] != n or dx.shape[1] != h or dx.shape[2] != w or dx.shape[3] != c):
-        raise ValueError(f"depthwise_conv2d_backward: dx must have the shape of x {(n, h, w, c)}, "
-                         f"got {(dx.shape[0], dx.shape[1], dx.shape[2], dx.shape[3])}")
+    check_geometry("depthwise_conv2d_backward", kh, kw, sh, sw, dh, dw, pt, pl)
+    # Any depth multiplier m.
+    check_shape("depthwise_conv2d_backward", "kernel", kernel.shape, 4, kh, kw, c, m)
+    check_shape("depthwise_conv2d_backward", "dkernel", dkernel.shape, 4, kh, kw, c, m)
+    check_shape("depthwise_conv2d_backward", "dz", dz.shape, 4, n, ANY, ANY, cm)
+    if need_dx:
+        check_shape("depthwise_conv2d_backward", "dx", dx.shape, 4, n, h, w, c)
     if ksize == 0:
         return
     rows = max(1, (_BLOCK_PIXELS + ow - 1) // ow)

@@ -15,6 +15,7 @@ from cython.parallel cimport prange
 from libc.math cimport cos, log, sqrt
 from libc.stdint cimport uint8_t, uint16_t, uint64_t
 
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -37,11 +38,6 @@ cdef enum:
     _CHUNK = 2048
 cdef double _TWO_POW_32 = 4294967296.0
 cdef double _TWO_PI = 6.283185307179586
-
-
-def _check_rate(double rate, name):
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"{name}: rate must be in [0, 1), got {rate!r}")
 
 
 cdef inline int _threshold(double rate) noexcept nogil:
@@ -81,7 +77,8 @@ def keep_mask(uint64_t seed, double rate, uint8_t[::1] mask, int n_threads):
     mask : ndarray of uint8, shape (n,). OUT.
     n_threads : int
     """
-    _check_rate(rate, "keep_mask")
+    if not 0.0 <= rate < 1.0:
+        raise value_error("keep_mask", "rate", "be in [0, 1)", rate)
     cdef Py_ssize_t n = mask.shape[0], ch
     cdef uint64_t key = rv_mix64(seed)
     cdef int thr = _threshold(rate), t = effective_threads(n_threads, n, _GRAIN)
@@ -103,11 +100,11 @@ def dropout_forward(const floating[::1] x, uint64_t seed, double rate, floating[
     mask : ndarray of uint8, shape (n,). OUT: the mask, for ``dropout_backward``.
     n_threads : int
     """
-    _check_rate(rate, "dropout_forward")
+    if not 0.0 <= rate < 1.0:
+        raise value_error("dropout_forward", "rate", "be in [0, 1)", rate)
     cdef Py_ssize_t n = x.shape[0], ch, i0
-    if out.shape[0] != n or mask.shape[0] != n:
-        raise ValueError(f"dropout_forward: x, out and mask must have the same size, got "
-                         f"{n}, {out.shape[0]}, {mask.shape[0]}")
+    check_shape("dropout_forward", "out", out.shape, 1, n)
+    check_shape("dropout_forward", "mask", mask.shape, 1, n)
     cdef uint64_t key = rv_mix64(seed)
     cdef floating scale = <floating> (1.0 / (1.0 - rate))
     cdef int thr = _threshold(rate), t = effective_threads(n_threads, n, _GRAIN)
@@ -129,11 +126,11 @@ def dropout_backward(const floating[::1] dy, const uint8_t[::1] mask, double rat
     dx : ndarray of shape (n,). OUT (may be ``dy``).
     n_threads : int
     """
-    _check_rate(rate, "dropout_backward")
+    if not 0.0 <= rate < 1.0:
+        raise value_error("dropout_backward", "rate", "be in [0, 1)", rate)
     cdef Py_ssize_t n = dy.shape[0], ch
-    if mask.shape[0] != n or dx.shape[0] != n:
-        raise ValueError(f"dropout_backward: dy, mask and dx must have the same size, got "
-                         f"{n}, {mask.shape[0]}, {dx.shape[0]}")
+    check_shape("dropout_backward", "mask", mask.shape, 1, n)
+    check_shape("dropout_backward", "dx", dx.shape, 1, n)
     cdef floating scale = <floating> (1.0 / (1.0 - rate))
     cdef int t = effective_threads(n_threads, n, 4 * _GRAIN)
     with nogil:
@@ -153,7 +150,7 @@ def normal_fill(uint64_t seed, double mean, double stddev, floating[::1] out, in
     n_threads : int
     """
     if not stddev >= 0:
-        raise ValueError(f"normal_fill: stddev must be >= 0, got {stddev!r}")
+        raise value_error("normal_fill", "stddev", "be >= 0", stddev)
     cdef Py_ssize_t n = out.shape[0], i
     cdef uint64_t key = rv_mix64(seed), h
     cdef double u1, u2

@@ -1,6 +1,7 @@
 """Embedding kernels: row gather forward, row scatter-add backward."""
 from cython.parallel cimport prange
 
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -8,14 +9,12 @@ from ranvier.core._openmp cimport effective_threads
 cdef Py_ssize_t _GRAIN = 1 << 16
 
 
-cdef _check(str op, const long long[::1] ids, Py_ssize_t vocab, Py_ssize_t dim,
-            Py_ssize_t rows, Py_ssize_t cols):
-    if rows != ids.shape[0] or cols != dim:
-        raise ValueError(f"{op}: expected a ({ids.shape[0]}, {dim}) array, got ({rows}, {cols})")
+cdef int _check_ids(str op, const long long[::1] ids, Py_ssize_t vocab) except -1:
     cdef Py_ssize_t i
     for i in range(ids.shape[0]):
         if ids[i] < 0 or ids[i] >= vocab:
-            raise ValueError(f"{op}: ids must be in [0, {vocab}), got {ids[i]} at position {i}")
+            raise value_error(op, f"ids[{i}]", f"be in [0, {vocab})", ids[i])
+    return 0
 
 
 def embedding_forward(const long long[::1] ids, const floating[:, ::1] embeddings,
@@ -29,7 +28,8 @@ def embedding_forward(const long long[::1] ids, const floating[:, ::1] embedding
     out : (n, dim). OUT.
     """
     cdef Py_ssize_t n = ids.shape[0], dim = embeddings.shape[1], i, j
-    _check("embedding_forward", ids, embeddings.shape[0], dim, out.shape[0], out.shape[1])
+    check_shape("embedding_forward", "out", out.shape, 2, n, dim)
+    _check_ids("embedding_forward", ids, embeddings.shape[0])
     cdef int t = effective_threads(n_threads, n * dim, _GRAIN)
     for i in prange(n, nogil=True, schedule="static", num_threads=t):
         for j in range(dim):
@@ -50,7 +50,8 @@ def embedding_backward(const long long[::1] ids, const floating[:, ::1] dy,
     beta : 0.0 to overwrite, 1.0 to accumulate.
     """
     cdef Py_ssize_t n = ids.shape[0], vocab = dembeddings.shape[0], dim = dembeddings.shape[1], i, j
-    _check("embedding_backward", ids, vocab, dim, dy.shape[0], dy.shape[1])
+    check_shape("embedding_backward", "dy", dy.shape, 2, n, dim)
+    _check_ids("embedding_backward", ids, vocab)
     with nogil:
         for i in range(vocab):
             for j in range(dim):

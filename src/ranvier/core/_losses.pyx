@@ -14,6 +14,7 @@ loss value is the same as for the probability kind.
 from cython.parallel cimport prange
 from libc.math cimport M_LN2
 
+from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._libm cimport fabs_ as _abs, fexp as _exp, flog as _log, flog1p as _log1p, ftanh as _tanh
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
@@ -233,16 +234,16 @@ cdef void _sparse_row(int kind, Py_ssize_t label, const floating* p, Py_ssize_t 
             g[label] -= f * s * inside / q if inside else 0
 
 
-cdef _check(Py_ssize_t rows, Py_ssize_t k, Py_ssize_t sw, Py_ssize_t nl, Py_ssize_t gr,
-            Py_ssize_t gk, bint need_grad, str op):
-    if k == 0:
-        raise ValueError(f"{op}: y_pred needs at least one column, got 0")
-    if sw != 0 and sw != rows:
-        raise ValueError(f"{op}: sample_weight must have shape ({rows},) or (0,), got ({sw},)")
-    if nl != rows:
-        raise ValueError(f"{op}: losses must have shape ({rows},), got ({nl},)")
-    if need_grad and (gr != rows or gk != k):
-        raise ValueError(f"{op}: grad must have shape ({rows}, {k}), got ({gr}, {gk})")
+cdef int _check_rest(str op, const Py_ssize_t* y_pred, const Py_ssize_t* sample_weight, const Py_ssize_t* losses,
+                     const Py_ssize_t* grad, bint need_grad) except -1:
+    """The checks every loss kernel shares, after its own on ``kind`` and the targets."""
+    cdef Py_ssize_t rows = y_pred[0], k = y_pred[1]
+    check_shape(op, "y_pred", y_pred, 2, rows, ANY)
+    check_optional(op, "sample_weight", True, sample_weight, 1, rows)
+    check_shape(op, "losses", losses, 1, rows)
+    if need_grad:
+        check_shape(op, "grad", grad, 2, rows, k)
+    return 0
 
 
 cdef double _sum(const floating[::1] losses) noexcept nogil:
@@ -283,12 +284,9 @@ def elementwise_loss(int kind, const floating[:, ::1] y_true, const floating[:, 
     cdef int t
     cdef double total
     if kind < 0 or kind >= N_ELEMENTWISE:
-        raise ValueError(f"elementwise_loss: unknown kind, got {kind}")
-    if y_true.shape[0] != rows or y_true.shape[1] != k:
-        raise ValueError(f"elementwise_loss: y_true must have shape ({rows}, {k}), "
-                         f"got ({y_true.shape[0]}, {y_true.shape[1]})")
-    _check(rows, k, sample_weight.shape[0], losses.shape[0], grad.shape[0], grad.shape[1],
-           need_grad, "elementwise_loss")
+        raise value_error("elementwise_loss", "kind", f"be in [0, {N_ELEMENTWISE})", kind)
+    check_shape("elementwise_loss", "y_true", y_true.shape, 2, rows, k)
+    _check_rest("elementwise_loss", y_pred.shape, sample_weight.shape, losses.shape, grad.shape, need_grad)
     if rows == 0:
         return 0.0
     t = effective_threads(n_threads, rows * k, _GRAIN)
@@ -313,12 +311,9 @@ def categorical_loss(int kind, const floating[:, ::1] y_true, const floating[:, 
     cdef int t
     cdef double total
     if kind < 0 or kind >= N_CATEGORICAL:
-        raise ValueError(f"categorical_loss: unknown kind, got {kind}")
-    if y_true.shape[0] != rows or y_true.shape[1] != k:
-        raise ValueError(f"categorical_loss: y_true must have shape ({rows}, {k}), "
-                         f"got ({y_true.shape[0]}, {y_true.shape[1]})")
-    _check(rows, k, sample_weight.shape[0], losses.shape[0], grad.shape[0], grad.shape[1],
-           need_grad, "categorical_loss")
+        raise value_error("categorical_loss", "kind", f"be in [0, {N_CATEGORICAL})", kind)
+    check_shape("categorical_loss", "y_true", y_true.shape, 2, rows, k)
+    _check_rest("categorical_loss", y_pred.shape, sample_weight.shape, losses.shape, grad.shape, need_grad)
     if rows == 0:
         return 0.0
     t = effective_threads(n_threads, rows * k, _GRAIN)
@@ -344,15 +339,12 @@ def sparse_categorical_loss(int kind, const Py_ssize_t[::1] labels, const floati
     cdef int t
     cdef double total
     if kind < 0 or kind >= N_SPARSE:
-        raise ValueError(f"sparse_categorical_loss: unknown kind, got {kind}")
-    if labels.shape[0] != rows:
-        raise ValueError(f"sparse_categorical_loss: labels must have shape ({rows},), "
-                         f"got ({labels.shape[0]},)")
-    _check(rows, k, sample_weight.shape[0], losses.shape[0], grad.shape[0], grad.shape[1],
-           need_grad, "sparse_categorical_loss")
+        raise value_error("sparse_categorical_loss", "kind", f"be in [0, {N_SPARSE})", kind)
+    check_shape("sparse_categorical_loss", "labels", labels.shape, 1, rows)
+    _check_rest("sparse_categorical_loss", y_pred.shape, sample_weight.shape, losses.shape, grad.shape, need_grad)
     for i in range(rows):
         if labels[i] < 0 or labels[i] >= k:
-            raise ValueError(f"sparse_categorical_loss: labels must be in [0, {k}), got {labels[i]}")
+            raise value_error("sparse_categorical_loss", f"labels[{i}]", f"be in [0, {k})", labels[i])
     if rows == 0:
         return 0.0
     t = effective_threads(n_threads, rows * k, _GRAIN)

@@ -2,7 +2,7 @@
 from cython.parallel cimport prange
 
 from ranvier.core._matmul cimport gemm
-from ranvier.core._checks cimport check_same as _check_same
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._types cimport floating
 
@@ -29,16 +29,14 @@ def maxout_forward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     cdef Py_ssize_t pieces, i, u, p, best
     cdef floating v, top
     cdef int t
-    if kernel.shape[0] != k:
-        raise ValueError(f"maxout_forward: x has {k} features but kernel has {kernel.shape[0]} rows")
+    check_shape("maxout_forward", "kernel", kernel.shape, 2, k, m)
     if units == 0 or m % units != 0 or m == 0:
-        raise ValueError(f"maxout_forward: kernel columns ({m}) must be units ({units}) times pieces")
+        raise value_error("maxout_forward", "kernel", f"have units ({units}) times pieces columns", m)
     pieces = m // units
-    if bias.shape[0] != m:
-        raise ValueError(f"maxout_forward: bias must have shape ({m},), got ({bias.shape[0]},)")
-    _check_same(n, m, z.shape[0], z.shape[1], "maxout_forward", "z")
-    _check_same(n, units, out.shape[0], out.shape[1], "maxout_forward", "out")
-    _check_same(n, units, argmax.shape[0], argmax.shape[1], "maxout_forward", "argmax")
+    check_shape("maxout_forward", "bias", bias.shape, 1, m)
+    check_shape("maxout_forward", "z", z.shape, 2, n, m)
+    check_shape("maxout_forward", "out", out.shape, 2, n, units)
+    check_shape("maxout_forward", "argmax", argmax.shape, 2, n, units)
     if n == 0:
         return
     t = effective_threads(n_threads, n * m, _GRAIN_CHEAP)
@@ -82,18 +80,17 @@ def maxout_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     cdef Py_ssize_t n = x.shape[0], k = x.shape[1], m = kernel.shape[1], units = dy.shape[1]
     cdef Py_ssize_t pieces, i, j
     cdef int t
-    if kernel.shape[0] != k or units == 0 or m % units != 0:
-        raise ValueError(f"maxout_backward: kernel ({kernel.shape[0]}, {m}) does not match x "
-                         f"({n}, {k}) and dy ({dy.shape[0]}, {units})")
+    check_shape("maxout_backward", "kernel", kernel.shape, 2, k, m)
+    if units == 0 or m % units != 0:
+        raise value_error("maxout_backward", "kernel", f"have units ({units}) times pieces columns", m)
     pieces = m // units
-    _check_same(n, units, dy.shape[0], dy.shape[1], "maxout_backward", "dy")
-    _check_same(n, units, argmax.shape[0], argmax.shape[1], "maxout_backward", "argmax")
-    _check_same(n, m, dz.shape[0], dz.shape[1], "maxout_backward", "dz")
-    _check_same(k, m, dkernel.shape[0], dkernel.shape[1], "maxout_backward", "dkernel")
-    if dbias.shape[0] != m:
-        raise ValueError(f"maxout_backward: dbias must have shape ({m},), got ({dbias.shape[0]},)")
+    check_shape("maxout_backward", "dy", dy.shape, 2, n, units)
+    check_shape("maxout_backward", "argmax", argmax.shape, 2, n, units)
+    check_shape("maxout_backward", "dz", dz.shape, 2, n, m)
+    check_shape("maxout_backward", "dkernel", dkernel.shape, 2, k, m)
+    check_shape("maxout_backward", "dbias", dbias.shape, 1, m)
     if need_dx:
-        _check_same(n, k, dx.shape[0], dx.shape[1], "maxout_backward", "dx")
+        check_shape("maxout_backward", "dx", dx.shape, 2, n, k)
     t = effective_threads(n_threads, n * m, _GRAIN_CHEAP)
     with nogil:
         for j in range(m):

@@ -17,6 +17,7 @@ from cython.parallel cimport prange
 from libc.stdint cimport uint8_t
 from libc.stdlib cimport free, malloc
 
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -56,9 +57,9 @@ cdef const floating** _pointers(list arrays, const floating[:, ::1] like, bint w
     """
     cdef Py_ssize_t rows = like.shape[0], cols = like.shape[1], k
     cdef const floating[:, ::1] view
-    cdef floating[:, ::1] _writable  # assigning it checks the array is writable
+    cdef floating[:, ::1] _writable
     if len(arrays) == 0:
-        raise ValueError(f"{op}: {arg} must hold at least one array, got an empty list")
+        raise value_error(op, arg, "hold at least one array", "an empty list")
     cdef const floating** ptrs = <const floating**> malloc(len(arrays) * sizeof(floating*))
     if ptrs == NULL:
         raise MemoryError()
@@ -68,8 +69,8 @@ cdef const floating** _pointers(list arrays, const floating[:, ::1] like, bint w
                 _writable = arrays[k]
             view = arrays[k]
             if view.shape[0] != rows or view.shape[1] != cols:
-                raise ValueError(f"{op}: {arg}[{k}] must have shape ({rows}, {cols}), "
-                                 f"got ({view.shape[0]}, {view.shape[1]})")
+                # Tested here first so that the item's name is built only on failure.
+                check_shape(op, f"{arg}[{k}]", view.shape, 2, rows, cols)
             ptrs[k] = &view[0, 0] if rows > 0 and cols > 0 else NULL
     except BaseException:
         free(ptrs)
@@ -132,10 +133,8 @@ def multiply(list xs, floating[:, ::1] out, int n_threads):
 cdef int _select(list xs, floating[:, ::1] out, uint8_t[:, ::1] index, int op, str name,
                  int n_threads) except -1:
     if not 1 <= len(xs) <= MAX_SELECT_INPUTS:
-        raise ValueError(f"{name}: xs must hold 1 to {MAX_SELECT_INPUTS} arrays, got {len(xs)}")
-    if index.shape[0] != out.shape[0] or index.shape[1] != out.shape[1]:
-        raise ValueError(f"{name}: index must have shape ({out.shape[0]}, {out.shape[1]}), "
-                         f"got ({index.shape[0]}, {index.shape[1]})")
+        raise value_error(name, "xs", f"hold 1 to {MAX_SELECT_INPUTS} arrays", len(xs))
+    check_shape(name, "index", index.shape, 2, out.shape[0], out.shape[1])
     _fold(xs, out, &index[0, 0] if out.shape[0] > 0 and out.shape[1] > 0 else NULL, op, name, n_threads)
     return 0
 
@@ -178,9 +177,7 @@ def select_backward(const floating[:, ::1] dy, const uint8_t[:, ::1] index, list
     n_threads : int
     """
     cdef Py_ssize_t rows = dy.shape[0], cols = dy.shape[1], n = len(dxs), r
-    if index.shape[0] != rows or index.shape[1] != cols:
-        raise ValueError(f"select_backward: index must have shape ({rows}, {cols}), "
-                         f"got ({index.shape[0]}, {index.shape[1]})")
+    check_shape("select_backward", "index", index.shape, 2, rows, cols)
     cdef floating** ptrs = <floating**> _pointers(dxs, dy, True, "select_backward", "dxs")
     cdef int t = effective_threads(n_threads, rows * cols * (n + 2), _GRAIN)
     try:
@@ -214,7 +211,7 @@ def multiply_backward(const floating[:, ::1] dy, list xs, list dxs, int n_thread
     """
     cdef Py_ssize_t rows = dy.shape[0], cols = dy.shape[1], n = len(xs), r
     if len(dxs) != n:
-        raise ValueError(f"multiply_backward: dxs must hold one array per input ({n}), got {len(dxs)}")
+        raise value_error("multiply_backward", "dxs", f"hold one array per input ({n})", len(dxs))
     cdef const floating** xp = _pointers(xs, dy, False, "multiply_backward", "xs")
     cdef floating** dp
     try:

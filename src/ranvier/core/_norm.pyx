@@ -16,28 +16,13 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
 
+from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 cdef Py_ssize_t _ROW_BLOCK = 32
 # Elements per thread worth a thread start.
 cdef Py_ssize_t _GRAIN = 1 << 15
-
-
-def _check_2d(name, arg, a, Py_ssize_t m, Py_ssize_t c):
-    if a.shape[0] != m or a.shape[1] != c:
-        raise ValueError(f"{name}: {arg} must have shape ({m}, {c}), got ({a.shape[0]}, {a.shape[1]})")
-
-
-def _check_1d(name, arg, a, Py_ssize_t c, bint optional=False):
-    if a.shape[0] != c and not (optional and a.shape[0] == 0):
-        expected = f"({c},) or (0,)" if optional else f"({c},)"
-        raise ValueError(f"{name}: {arg} must have shape {expected}, got ({a.shape[0]},)")
-
-
-def _check_epsilon(name, double epsilon):
-    if not epsilon > 0:
-        raise ValueError(f"{name}: epsilon must be > 0, got {epsilon!r}")
 
 
 cdef inline Py_ssize_t _n_blocks(Py_ssize_t m) noexcept nogil:
@@ -153,11 +138,6 @@ cdef void _affine_coefficients(const double* mean, const double* var, const floa
         s[j] = <floating> (beta[j] - mean[j] * g)
 
 
-def _check_momentum(name, double momentum):
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"{name}: momentum must be in [0, 1], got {momentum!r}")
-
-
 def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma,
                              const floating[::1] beta, double epsilon, double momentum,
                              floating[:, ::1] out, floating[::1] mean, floating[::1] var,
@@ -185,19 +165,23 @@ def batch_norm_train_forward(const floating[:, ::1] x, const floating[::1] gamma
     n_threads : int
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], j
-    name = "batch_norm_train_forward"
-    if m == 0:
-        raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
-    _check_epsilon(name, epsilon)
-    _check_momentum(name, momentum)
-    _check_2d(name, "out", out, m, c)
-    for arg, a in (("gamma", gamma), ("beta", beta), ("mean", mean), ("var", var)):
-        _check_1d(name, arg, a, c)
-    _check_1d(name, "moving_mean", moving_mean, c, optional=True)
-    _check_1d(name, "moving_var", moving_var, c, optional=True)
+    cdef str name = "batch_norm_train_forward"
+    # The batch statistics need at least one row.
+    check_shape(name, "x", x.shape, 2, ANY, c)
+    if not epsilon > 0:
+        raise value_error(name, "epsilon", "be > 0", epsilon)
+    if not 0.0 <= momentum <= 1.0:
+        raise value_error(name, "momentum", "be in [0, 1]", momentum)
+    check_shape(name, "out", out.shape, 2, m, c)
+    check_shape(name, "gamma", gamma.shape, 1, c)
+    check_shape(name, "beta", beta.shape, 1, c)
+    check_shape(name, "mean", mean.shape, 1, c)
+    check_shape(name, "var", var.shape, 1, c)
+    check_optional(name, "moving_mean", True, moving_mean.shape, 1, c)
+    check_optional(name, "moving_var", True, moving_var.shape, 1, c)
     if (moving_mean.shape[0] == 0) != (moving_var.shape[0] == 0):
-        raise ValueError(f"{name}: moving_mean and moving_var must both be given or both be empty, got "
-                         f"shapes ({moving_mean.shape[0]},) and ({moving_var.shape[0]},)")
+        raise value_error(name, "moving_mean and moving_var", "both be given or both be empty",
+                          f"shapes ({moving_mean.shape[0]},) and ({moving_var.shape[0]},)")
     cdef Py_ssize_t nb = _n_blocks(m)
     # Mean and variance in double (2 * c), partial sums (2 * nb * c), affine coefficients (2 * c).
     cdef double* mu = <double*> _workspace(2 * c * sizeof(double) + (2 * nb + 2) * c * sizeof(floating))
@@ -238,11 +222,14 @@ def batch_norm_inference_forward(const floating[:, ::1] x, const floating[::1] m
     n_threads : int
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], j
-    name = "batch_norm_inference_forward"
-    _check_epsilon(name, epsilon)
-    _check_2d(name, "out", out, m, c)
-    for arg, a in (("mean", mean), ("var", var), ("gamma", gamma), ("beta", beta)):
-        _check_1d(name, arg, a, c)
+    cdef str name = "batch_norm_inference_forward"
+    if not epsilon > 0:
+        raise value_error(name, "epsilon", "be > 0", epsilon)
+    check_shape(name, "out", out.shape, 2, m, c)
+    check_shape(name, "mean", mean.shape, 1, c)
+    check_shape(name, "var", var.shape, 1, c)
+    check_shape(name, "gamma", gamma.shape, 1, c)
+    check_shape(name, "beta", beta.shape, 1, c)
     if c == 0:
         return
     cdef double* stats = <double*> _workspace(2 * c * (sizeof(double) + sizeof(floating)))
@@ -289,17 +276,20 @@ def batch_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     n_threads : int
     """
     cdef Py_ssize_t m = x.shape[0], c = x.shape[1], j
-    name = "batch_norm_backward"
-    _check_epsilon(name, epsilon)
-    _check_2d(name, "dy", dy, m, c)
+    cdef str name = "batch_norm_backward"
+    if not epsilon > 0:
+        raise value_error(name, "epsilon", "be > 0", epsilon)
+    check_shape(name, "dy", dy.shape, 2, m, c)
     if need_dx:
-        _check_2d(name, "dx", dx, m, c)
-    for arg, a in (("mean", mean), ("var", var), ("gamma", gamma)):
-        _check_1d(name, arg, a, c)
-    _check_1d(name, "dgamma", dgamma, c, optional=True)
-    _check_1d(name, "dbeta", dbeta, c, optional=True)
-    if batch_stats and m == 0:
-        raise ValueError(f"{name}: the batch statistics need at least one row, got x of shape (0, {c})")
+        check_shape(name, "dx", dx.shape, 2, m, c)
+    check_shape(name, "mean", mean.shape, 1, c)
+    check_shape(name, "var", var.shape, 1, c)
+    check_shape(name, "gamma", gamma.shape, 1, c)
+    check_optional(name, "dgamma", True, dgamma.shape, 1, c)
+    check_optional(name, "dbeta", True, dbeta.shape, 1, c)
+    if batch_stats:
+        # The batch statistics need at least one row.
+        check_shape(name, "x", x.shape, 2, ANY, c)
     if c == 0:
         return
     cdef Py_ssize_t nb = _n_blocks(m)
@@ -351,15 +341,16 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
     n_threads : int
     """
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i, j
-    name = "layer_norm_forward"
-    if d == 0:
-        raise ValueError(f"{name}: rows must have at least one feature, got x of shape ({m}, 0)")
-    _check_epsilon(name, epsilon)
-    _check_2d(name, "out", out, m, d)
-    _check_1d(name, "gamma", gamma, d)
-    _check_1d(name, "beta", beta, d)
-    _check_1d(name, "mean", mean, m)
-    _check_1d(name, "var", var, m)
+    cdef str name = "layer_norm_forward"
+    # Rows need at least one feature.
+    check_shape(name, "x", x.shape, 2, m, ANY)
+    if not epsilon > 0:
+        raise value_error(name, "epsilon", "be > 0", epsilon)
+    check_shape(name, "out", out.shape, 2, m, d)
+    check_shape(name, "gamma", gamma.shape, 1, d)
+    check_shape(name, "beta", beta.shape, 1, d)
+    check_shape(name, "mean", mean.shape, 1, m)
+    check_shape(name, "var", var.shape, 1, m)
     cdef double mu, v, inv
     cdef int t = effective_threads(n_threads, m * d, _GRAIN)
     with nogil:
@@ -404,16 +395,17 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     n_threads : int
     """
     cdef Py_ssize_t m = x.shape[0], d = x.shape[1], b, i, j
-    name = "layer_norm_backward"
-    _check_epsilon(name, epsilon)
-    _check_2d(name, "dy", dy, m, d)
+    cdef str name = "layer_norm_backward"
+    if not epsilon > 0:
+        raise value_error(name, "epsilon", "be > 0", epsilon)
+    check_shape(name, "dy", dy.shape, 2, m, d)
     if need_dx:
-        _check_2d(name, "dx", dx, m, d)
-    _check_1d(name, "gamma", gamma, d)
-    _check_1d(name, "mean", mean, m)
-    _check_1d(name, "var", var, m)
-    _check_1d(name, "dgamma", dgamma, d, optional=True)
-    _check_1d(name, "dbeta", dbeta, d, optional=True)
+        check_shape(name, "dx", dx.shape, 2, m, d)
+    check_shape(name, "gamma", gamma.shape, 1, d)
+    check_shape(name, "mean", mean.shape, 1, m)
+    check_shape(name, "var", var.shape, 1, m)
+    check_optional(name, "dgamma", True, dgamma.shape, 1, d)
+    check_optional(name, "dbeta", True, dbeta.shape, 1, d)
     cdef double[:, ::1] part_dy = _partials(m, d), part_dyx = _partials(m, d)
     cdef double[::1] sum_dy = np.zeros(d), sum_dyx = np.zeros(d)
     cdef double mu, inv, g, xh, m1, m2

@@ -22,6 +22,7 @@ from cython.parallel cimport prange
 from libc.math cimport sqrt, sqrtf, pow
 from libc.stdlib cimport malloc, free
 
+from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
@@ -226,33 +227,33 @@ cdef void _drive(_Kind kind, floating* w, const floating* g, floating* s0, float
                 k = k + 1
 
 
-cdef object _check(str op, Py_ssize_t n, Py_ssize_t n_g, list slots, Py_ssize_t n_decay,
-                   const double[::1] grad_scale, const Py_ssize_t[::1] segments,
-                   double learning_rate, double clipvalue):
-    """Shape and value checks shared by every update kernel (cost: O(len(segments)))."""
-    cdef Py_ssize_t k, n_seg = grad_scale.shape[0]
-    if n_g != n:
-        raise ValueError(f"{op}: g must have shape ({n},) like w, got ({n_g},)")
-    for name, size, required in slots:
-        if size != n and (required or size != 0):
-            raise ValueError(f"{op}: slot {name} must have shape ({n},)"
-                             f"{'' if required else ' or (0,)'}, got ({size},)")
-    if not 0 <= n_decay <= n:
-        raise ValueError(f"{op}: n_decay must be in [0, {n}], got {n_decay}")
-    if n_seg < 1 or segments.shape[0] != n_seg + 1:
-        raise ValueError(f"{op}: segments must have len(grad_scale) + 1 = {n_seg + 1} entries "
-                         f"and grad_scale at least 1, got {segments.shape[0]} and {n_seg}")
-    if segments[0] != 0 or segments[n_seg] != n:
-        raise ValueError(f"{op}: segments must run from 0 to {n}, "
-                         f"got {segments[0]} to {segments[n_seg]}")
-    for k in range(n_seg):
+cdef int _check_segments(str op, const Py_ssize_t[::1] segments, Py_ssize_t n) except -1:
+    """Raise unless ``segments`` (one entry at least) runs from 0 to n and never decreases."""
+    cdef Py_ssize_t k, last = segments.shape[0] - 1
+    if segments[0] != 0 or segments[last] != n:
+        raise value_error(op, "segments", f"run from 0 to {n}", f"{segments[0]} to {segments[last]}")
+    for k in range(last):
         if segments[k + 1] < segments[k]:
-            raise ValueError(f"{op}: segments must be non-decreasing, got segments[{k + 1}] = "
-                             f"{segments[k + 1]} < segments[{k}] = {segments[k]}")
+            raise value_error(op, "segments", "be non-decreasing",
+                              f"segments[{k + 1}] = {segments[k + 1]} < segments[{k}] = {segments[k]}")
+    return 0
+
+
+cdef int _check_update(str op, Py_ssize_t n, Py_ssize_t n_decay, const double[::1] grad_scale,
+                       const Py_ssize_t[::1] segments, double learning_rate, double clipvalue) except -1:
+    """The checks every update kernel shares after its array shapes (cost: O(len(segments)))."""
+    if not 0 <= n_decay <= n:
+        raise value_error(op, "n_decay", f"be in [0, {n}]", n_decay)
+    check_shape(op, "grad_scale", grad_scale.shape, 1, ANY)
+    if segments.shape[0] != grad_scale.shape[0] + 1:
+        raise value_error(op, "segments", f"have len(grad_scale) + 1 = {grad_scale.shape[0] + 1} entries",
+                          segments.shape[0])
+    _check_segments(op, segments, n)
     if not learning_rate >= 0:
-        raise ValueError(f"{op}: learning_rate must be >= 0, got {learning_rate}")
+        raise value_error(op, "learning_rate", "be >= 0", learning_rate)
     if not clipvalue > 0:
-        raise ValueError(f"{op}: clipvalue must be > 0 (inf for no clipping), got {clipvalue}")
+        raise value_error(op, "clipvalue", "be > 0 (inf for no clipping)", clipvalue)
+    return 0
 
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
@@ -272,8 +273,9 @@ def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
     nesterov : bool.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    _check("sgd_update", w.shape[0], g.shape[0], [("velocity", velocity.shape[0], momentum != 0)],
-           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_shape("sgd_update", "g", g.shape, 1, w.shape[0])
+    check_optional("sgd_update", "velocity", momentum == 0, velocity.shape, 1, w.shape[0])
+    _check_update("sgd_update", w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     cdef _Hyper h
     h.lr, h.momentum, h.flag, h.clipvalue = learning_rate, momentum, nesterov, clipvalue
     h.weight_decay, h.decoupled_decay = weight_decay, 0.0
@@ -296,8 +298,9 @@ def adagrad_update(floating[::1] w, const floating[::1] g, floating[::1] accumul
     learning_rate, epsilon : float.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    _check("adagrad_update", w.shape[0], g.shape[0], [("accumulator", accumulator.shape[0], True)],
-           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_shape("adagrad_update", "g", g.shape, 1, w.shape[0])
+    check_shape("adagrad_update", "accumulator", accumulator.shape, 1, w.shape[0])
+    _check_update("adagrad_update", w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     cdef _Hyper h
     h.lr, h.epsilon, h.clipvalue = learning_rate, epsilon, clipvalue
     h.weight_decay, h.decoupled_decay = weight_decay, 0.0
@@ -329,11 +332,12 @@ def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] velocit
     centered : bool.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    _check("rmsprop_update", w.shape[0], g.shape[0],
-           [("velocity", velocity.shape[0], True),
-            ("momentum_buffer", momentum_buffer.shape[0], momentum != 0),
-            ("average_gradient", average_gradient.shape[0], centered)],
-           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef str op = "rmsprop_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "velocity", velocity.shape, 1, w.shape[0])
+    check_optional(op, "momentum_buffer", momentum == 0, momentum_buffer.shape, 1, w.shape[0])
+    check_optional(op, "average_gradient", not centered, average_gradient.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     cdef _Hyper h
     h.lr, h.rho, h.momentum, h.epsilon = learning_rate, rho, momentum, epsilon
     h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
@@ -361,10 +365,11 @@ def adadelta_update(floating[::1] w, const floating[::1] g, floating[::1] accumu
     learning_rate, rho, epsilon : float.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    _check("adadelta_update", w.shape[0], g.shape[0],
-           [("accumulated_grad", accumulated_grad.shape[0], True),
-            ("accumulated_delta", accumulated_delta.shape[0], True)],
-           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    cdef str op = "adadelta_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "accumulated_grad", accumulated_grad.shape, 1, w.shape[0])
+    check_shape(op, "accumulated_delta", accumulated_delta.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     cdef _Hyper h
     h.lr, h.rho, h.epsilon = learning_rate, rho, epsilon
     h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
@@ -379,13 +384,15 @@ cdef object _adam(str op, floating[::1] w, const floating[::1] g, floating[::1] 
                   double beta_2, double epsilon, Py_ssize_t step, bint amsgrad,
                   double clipvalue, double coupled, double decoupled, Py_ssize_t n_decay,
                   const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
-    _check(op, w.shape[0], g.shape[0],
-           [("m", m.shape[0], True), ("v", v.shape[0], True), ("vhat", vhat.shape[0], amsgrad)],
-           n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "m", m.shape, 1, w.shape[0])
+    check_shape(op, "v", v.shape, 1, w.shape[0])
+    check_optional(op, "vhat", not amsgrad, vhat.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     if step < 1:
-        raise ValueError(f"{op}: step must be >= 1 (the 1-based step number), got {step}")
+        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
     if not (0 <= beta_1 < 1 and 0 <= beta_2 < 1):
-        raise ValueError(f"{op}: beta_1 and beta_2 must be in [0, 1), got {beta_1} and {beta_2}")
+        raise value_error(op, "beta_1 and beta_2", "be in [0, 1)", f"{beta_1} and {beta_2}")
     cdef _Hyper h
     h.lr, h.beta_1, h.beta_2, h.epsilon, h.flag = learning_rate, beta_1, beta_2, epsilon, amsgrad
     h.alpha = learning_rate * sqrt(1.0 - pow(beta_2, <double> step)) / (1.0 - pow(beta_1, <double> step))
@@ -468,17 +475,10 @@ def sum_squares(const floating[::1] x, const Py_ssize_t[::1] segments, double[::
     """
     cdef Py_ssize_t n = x.shape[0], n_seg = out.shape[0], k, b, s, start, total = 0
     if segments.shape[0] != n_seg + 1:
-        raise ValueError(f"sum_squares: segments must have len(out) + 1 = {n_seg + 1} entries, "
-                         f"got {segments.shape[0]}")
+        raise value_error("sum_squares", "segments", f"have len(out) + 1 = {n_seg + 1} entries", segments.shape[0])
     if n_seg == 0:
         return
-    if segments[0] != 0 or segments[n_seg] != n:
-        raise ValueError(f"sum_squares: segments must run from 0 to {n}, "
-                         f"got {segments[0]} to {segments[n_seg]}")
-    for k in range(n_seg):
-        if segments[k + 1] < segments[k]:
-            raise ValueError(f"sum_squares: segments must be non-decreasing, got segments[{k + 1}] = "
-                             f"{segments[k + 1]} < segments[{k}] = {segments[k]}")
+    _check_segments("sum_squares", segments, n)
     cdef Py_ssize_t* first = <Py_ssize_t*> malloc((n_seg + 1) * sizeof(Py_ssize_t))
     if first == NULL:
         raise MemoryError()

@@ -1,4 +1,5 @@
 """Python entry to the packed small-matrix product of ``_packed.pxd`` (for tests)."""
+from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._types cimport floating
 
 
@@ -33,18 +34,17 @@ def packed_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1]
     """
     cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
-    cdef Py_ssize_t kb = b.shape[1] if trans_b else b.shape[0]
     cdef Py_ssize_t width = b.shape[0] if trans_b else b.shape[1]
     cdef Py_ssize_t n, q
     if n_blocks < 1 or width % n_blocks:
-        raise ValueError(f"packed_matmul: op(b) has {width} columns, not a multiple of n_blocks={n_blocks}")
+        raise value_error("packed_matmul", "n_blocks", f"be >= 1 and divide the {width} columns of op(b)", n_blocks)
     n = width // n_blocks
-    if kb != k:
-        raise ValueError(f"packed_matmul: op(b) must have {k} rows, got {kb}")
-    if c.shape[0] != m or c.shape[1] != width:
-        raise ValueError(f"packed_matmul: c must have shape ({m}, {width}), got ({c.shape[0]}, {c.shape[1]})")
+    # op(b) must have op(a)'s k rows.
+    check_shape("packed_matmul", "b", b.shape, 2, width if trans_b else k, k if trans_b else width)
+    check_shape("packed_matmul", "c", c.shape, 2, m, width)
     if col0 % 16 or not 0 <= col0 <= col1 <= n:
-        raise ValueError(f"packed_matmul: need col0 % 16 == 0 and 0 <= col0 <= col1 <= {n}, got {col0}, {col1}")
+        raise value_error("packed_matmul", "col0, col1", f"have col0 % 16 == 0 and 0 <= col0 <= col1 <= {n}",
+                          f"{col0}, {col1}")
     if m == 0 or width == 0:
         return
     cdef floating* packed = packed_alloc(k, n, n_blocks, &c[0, 0])
@@ -70,10 +70,9 @@ def strided_matmul(const floating[:, ::1] a, bint trans_a, const floating[:, ::1
     cdef Py_ssize_t m = a.shape[1] if trans_a else a.shape[0]
     cdef Py_ssize_t k = a.shape[0] if trans_a else a.shape[1]
     if b.shape[0] != k or b.shape[1] % 32:
-        raise ValueError(f"strided_matmul: b must have {k} rows and a multiple of 32 columns, "
-                         f"got ({b.shape[0]}, {b.shape[1]})")
-    if c.shape[0] != m or c.shape[1] != b.shape[1]:
-        raise ValueError(f"strided_matmul: c must have shape ({m}, {b.shape[1]}), got ({c.shape[0]}, {c.shape[1]})")
+        raise value_error("strided_matmul", "b", f"have {k} rows and a multiple of 32 columns",
+                          (b.shape[0], b.shape[1]))
+    check_shape("strided_matmul", "c", c.shape, 2, m, b.shape[1])
     if m == 0 or b.shape[1] == 0:
         return
     with nogil:

@@ -13,6 +13,7 @@ of the winner within its image, which the backward pass scatters to.
 from cython.parallel cimport prange
 from libc.string cimport memset
 
+from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, max_pool_row
@@ -21,17 +22,17 @@ from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, max_pool_row
 cdef Py_ssize_t _GRAIN = 1 << 15
 
 
-cdef void _check(str where, Py_ssize_t n, Py_ssize_t h, Py_ssize_t w, Py_ssize_t c,
-                 Py_ssize_t n_out, Py_ssize_t c_out, Py_ssize_t oh, Py_ssize_t ow,
-                 int ph, int pw, int sh, int sw, int pt, int pl) except *:
+cdef int _check_pool(str op, str image_arg, const Py_ssize_t* image, str pooled_arg, const Py_ssize_t* pooled,
+                     int ph, int pw, int sh, int sw, int pt, int pl) except -1:
+    """The checks every pooling entry shares: geometry, pooled shape, image size."""
     if ph < 1 or pw < 1 or sh < 1 or sw < 1 or pt < 0 or pl < 0:
-        raise ValueError(f"{where}: pool size and strides must be >= 1 and padding >= 0, got "
-                         f"pool ({ph}, {pw}), strides ({sh}, {sw}), padding ({pt}, {pl})")
-    if n_out != n or c_out != c or oh < 1 or ow < 1:
-        raise ValueError(f"{where}: output must have shape ({n}, oh >= 1, ow >= 1, {c}), "
-                         f"got ({n_out}, {oh}, {ow}, {c_out})")
-    if h * w * c >= 2 ** 31:
-        raise ValueError(f"{where}: an image of {h}x{w}x{c} is too large for 32-bit argmax indices")
+        raise value_error(op, "geometry", "have pool size and strides >= 1 and padding >= 0",
+                          f"pool ({ph}, {pw}), strides ({sh}, {sw}), padding ({pt}, {pl})")
+    check_shape(op, pooled_arg, pooled, 4, image[0], ANY, ANY, image[3])
+    if image[1] * image[2] * image[3] >= 2 ** 31:
+        raise value_error(op, image_arg, "have h * w * c < 2**31 (32-bit argmax indices)",
+                          (image[0], image[1], image[2], image[3]))
+    return 0
 
 
 def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, int sw,
@@ -50,9 +51,8 @@ def max_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
     cdef Py_ssize_t r, i, y, y0, y1
     cdef int t
-    _check("max_pool2d_forward", n, h, w, c, out.shape[0], out.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
-    if argmax.shape[0] != n or argmax.shape[1] != oh or argmax.shape[2] != ow or argmax.shape[3] != c:
-        raise ValueError(f"max_pool2d_forward: argmax must have shape {(n, oh, ow, c)}")
+    _check_pool("max_pool2d_forward", "x", x.shape, "out", out.shape, ph, pw, sh, sw, pt, pl)
+    check_shape("max_pool2d_forward", "argmax", argmax.shape, 4, n, oh, ow, c)
     if n == 0 or c == 0:
         return
     # 2x2 windows, stride 2, every one inside the image ("valid"): the fixed-offset loop.
@@ -96,12 +96,9 @@ def max_pool2d_backward(const floating[:, :, :, ::1] dy, const index_t[:, :, :, 
     cdef const floating* g
     cdef bint gated = gate.shape[0] != 0
     cdef int t
-    _check("max_pool2d_backward", n, h, w, c, dy.shape[0], dy.shape[3], oh, ow, 1, 1, 1, 1, 0, 0)
-    if argmax.shape[0] != n or argmax.shape[1] != oh or argmax.shape[2] != ow or argmax.shape[3] != c:
-        raise ValueError(f"max_pool2d_backward: argmax must have the shape of dy {(n, oh, ow, c)}")
-    if gated and (gate.shape[0] != n or gate.shape[1] != oh or gate.shape[2] != ow or gate.shape[3] != c):
-        raise ValueError(f"max_pool2d_backward: gate must have the shape of dy {(n, oh, ow, c)} or be empty, "
-                         f"got {(gate.shape[0], gate.shape[1], gate.shape[2], gate.shape[3])}")
+    _check_pool("max_pool2d_backward", "dx", dx.shape, "dy", dy.shape, 1, 1, 1, 1, 0, 0)
+    check_shape("max_pool2d_backward", "argmax", argmax.shape, 4, n, oh, ow, c)
+    check_optional("max_pool2d_backward", "gate", True, gate.shape, 4, n, oh, ow, c)
     if n == 0 or size == 0:
         return
     t = effective_threads(n_threads, n * (per + size), _GRAIN)
@@ -134,7 +131,7 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
     cdef const floating* src
     cdef floating scale
     cdef int t
-    _check("avg_pool2d_forward", n, h, w, c, out.shape[0], out.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
+    _check_pool("avg_pool2d_forward", "x", x.shape, "out", out.shape, ph, pw, sh, sw, pt, pl)
     if n == 0 or c == 0:
         return
     t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
@@ -177,7 +174,7 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, int ph, int pw, int sh,
     cdef const floating* g
     cdef floating scale
     cdef int t
-    _check("avg_pool2d_backward", n, h, w, c, dy.shape[0], dy.shape[3], oh, ow, ph, pw, sh, sw, pt, pl)
+    _check_pool("avg_pool2d_backward", "dx", dx.shape, "dy", dy.shape, ph, pw, sh, sw, pt, pl)
     if n == 0 or h * w * c == 0:
         return
     t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)

@@ -21,6 +21,7 @@ gradients), summed per step with the weight gradients.
 from cython.parallel cimport parallel
 from libc.stdlib cimport calloc, free, malloc
 
+from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._fastmath cimport fast_sigmoid, fast_tanh, rv_sigmoid_f32, rv_tanh_f32
 from ranvier.core._types cimport floating
@@ -99,39 +100,24 @@ cdef inline void _zero(floating* dst, Py_ssize_t n) noexcept nogil:
 
 
 # ----------------------------------------------------------------- validation
-cdef tuple _s2(Py_ssize_t a, Py_ssize_t b):
-    return (a, b)
-
-
-cdef tuple _s3(Py_ssize_t a, Py_ssize_t b, Py_ssize_t c):
-    return (a, b, c)
-
-
-cdef _expect(str op, str arg, tuple got, tuple want):
-    if got != want:
-        raise ValueError(f"{op}: {arg} must have shape {want}, got {got}")
-
-
-cdef tuple _check_inputs(str op, int gates, const floating[:, :, ::1] x,
-                         const floating[:, ::1] kernel, const floating[:, ::1] recurrent_kernel,
-                         const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
-                         const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec):
-    """(T, B, in, units, has_mask, has_rec_mask) after checking the shared arguments."""
+cdef int _check_inputs(str op, int gates, const floating[:, :, ::1] x,
+                       const floating[:, ::1] kernel, const floating[:, ::1] recurrent_kernel,
+                       const unsigned char[:, ::1] mask, const floating[:, ::1] rec_mask,
+                       const floating[:, :, ::1] h, const floating[:, :, ::1] h_rec) except -1:
+    """Check the arguments every cell shares, forward and backward."""
     cdef Py_ssize_t T = x.shape[0], B = x.shape[1], n_in = x.shape[2]
     cdef Py_ssize_t u = recurrent_kernel.shape[0]
-    if T == 0 or B == 0:
-        raise ValueError(f"{op}: x must have at least one timestep and one sample, got shape {_s3(T, B, n_in)}")
-    _expect(op, "kernel", _s2(kernel.shape[0], kernel.shape[1]), _s2(n_in, gates * u))
-    _expect(op, "recurrent_kernel", _s2(u, recurrent_kernel.shape[1]), _s2(u, gates * u))
-    _expect(op, "h", _s3(h.shape[0], h.shape[1], h.shape[2]), _s3(T + 1, B, u))
-    has_mask = mask.shape[0] > 0
-    if has_mask:
-        _expect(op, "mask", _s2(mask.shape[0], mask.shape[1]), _s2(T, B))
-    has_rm = rec_mask.shape[0] > 0
-    if has_rm:
-        _expect(op, "rec_mask", _s2(rec_mask.shape[0], rec_mask.shape[1]), _s2(B, u))
-        _expect(op, "h_rec", _s3(h_rec.shape[0], h_rec.shape[1], h_rec.shape[2]), _s3(T, B, u))
-    return T, B, n_in, u, has_mask, has_rm
+    # At least one timestep and one sample.
+    check_shape(op, "x", x.shape, 3, ANY, ANY, n_in)
+    check_shape(op, "kernel", kernel.shape, 2, n_in, gates * u)
+    check_shape(op, "recurrent_kernel", recurrent_kernel.shape, 2, u, gates * u)
+    check_shape(op, "h", h.shape, 3, T + 1, B, u)
+    if mask.shape[0] > 0:
+        check_shape(op, "mask", mask.shape, 2, T, B)
+    if rec_mask.shape[0] > 0:
+        check_shape(op, "rec_mask", rec_mask.shape, 2, B, u)
+        check_shape(op, "h_rec", h_rec.shape, 3, T, B, u)
+    return 0
 
 
 # ------------------------------------------------------------- shared pieces
@@ -151,22 +137,22 @@ cdef floating* _scratch(bint needed, Py_ssize_t n, floating* like) except? NULL:
     return p
 
 
-cdef void _check_back(str op, int gates, Py_ssize_t T, Py_ssize_t B, Py_ssize_t n_in, Py_ssize_t u,
-                      tuple dh_seq, tuple dh, tuple dgates, tuple dkernel, tuple drec, Py_ssize_t dbias,
-                      tuple dx, bint need_dx, double beta) except *:
+cdef int _check_back(str op, int gates, const Py_ssize_t* x, Py_ssize_t u, const Py_ssize_t* dh_seq,
+                     const Py_ssize_t* dh, const Py_ssize_t* dgates, const Py_ssize_t* dkernel, const Py_ssize_t* drec,
+                     const Py_ssize_t* dbias, const Py_ssize_t* dx, bint need_dx, double beta) except -1:
+    """Check the gradient arguments every cell's backward shares (``x`` is x.shape)."""
+    cdef Py_ssize_t T = x[0], B = x[1], n_in = x[2]
     if beta != 0.0 and beta != 1.0:
-        raise ValueError(f"{op}: beta must be 0.0 (overwrite) or 1.0 (accumulate), got {beta!r}")
-    if dh_seq[0] != 0:
-        _expect(op, "dh_seq", dh_seq, _s3(T, B, u))
-    _expect(op, "dh", dh, _s2(B, u))
-    _expect(op, "dgates", dgates, _s3(T, B, gates * u))
-    _expect(op, "dkernel", dkernel, _s2(n_in, gates * u))
-    _expect(op, "drecurrent_kernel", drec, _s2(u, gates * u))
-    cdef Py_ssize_t n_bias = (2 if gates == 3 else 1) * gates * u
-    if dbias != 0 and dbias != n_bias:
-        raise ValueError(f"{op}: dbias must have shape ({n_bias},) or (0,), got ({dbias},)")
+        raise value_error(op, "beta", "be 0.0 (overwrite) or 1.0 (accumulate)", beta)
+    check_optional(op, "dh_seq", True, dh_seq, 3, T, B, u)
+    check_shape(op, "dh", dh, 2, B, u)
+    check_shape(op, "dgates", dgates, 3, T, B, gates * u)
+    check_shape(op, "dkernel", dkernel, 2, n_in, gates * u)
+    check_shape(op, "drecurrent_kernel", drec, 2, u, gates * u)
+    check_optional(op, "dbias", True, dbias, 1, (2 if gates == 3 else 1) * gates * u)
     if need_dx:
-        _expect(op, "dx", dx, _s3(T, B, n_in))
+        check_shape(op, "dx", dx, 3, T, B, n_in)
+    return 0
 
 
 # ------------------------------------------------- the parallel time loops
@@ -413,13 +399,13 @@ def lstm_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     h_rec : (T, B, u) if rec_mask, else ignored. OUT: states times rec_mask.
     activation, recurrent_activation : int, codes of ``ACTIVATIONS``.
     """
-    cdef bint has_mask, has_rm
-    T, B, _, u, has_mask, has_rm = _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel,
-                                                 mask, rec_mask, h, h_rec)
-    _expect("lstm_forward", "bias", (bias.shape[0],), (4 * u,))
-    _expect("lstm_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 4 * u))
-    _expect("lstm_forward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
-    _expect("lstm_forward", "act_c", _s3(act_c.shape[0], act_c.shape[1], act_c.shape[2]), _s3(T, B, u))
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("lstm_forward", 4, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    check_shape("lstm_forward", "bias", bias.shape, 1, 4 * u)
+    check_shape("lstm_forward", "gates", gates.shape, 3, T, B, 4 * u)
+    check_shape("lstm_forward", "c", c.shape, 3, T + 1, B, u)
+    check_shape("lstm_forward", "act_c", act_c.shape, 3, T, B, u)
     _forward_loop(_LSTM, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, gates, h[:0], h, c,
                   act_c, h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
@@ -448,16 +434,13 @@ def lstm_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     """
-    cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("lstm_backward", 4, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
-    _expect("lstm_backward", "c", _s3(c.shape[0], c.shape[1], c.shape[2]), _s3(T + 1, B, u))
-    _expect("lstm_backward", "dc", _s2(dc.shape[0], dc.shape[1]), _s2(B, u))
-    _check_back("lstm_backward", 4, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
-                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
-                _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
-                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("lstm_backward", 4, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    check_shape("lstm_backward", "c", c.shape, 3, T + 1, B, u)
+    check_shape("lstm_backward", "dc", dc.shape, 2, B, u)
+    _check_back("lstm_backward", 4, x.shape, u, dh_seq.shape, dh.shape, dgates.shape, dkernel.shape,
+                drecurrent_kernel.shape, dbias.shape, dx.shape, need_dx, beta)
     _backward_loop(_LSTM, x, kernel, recurrent_kernel, mask, rec_mask, gates, h[:0], h, c, act_c, h_rec,
                    dh_seq, dh, dc, dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                    has_mask, has_rm, activation, recurrent_activation, n_threads)
@@ -526,12 +509,12 @@ def gru_forward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
     h : (T + 1, B, u). IN/OUT: slot 0 holds the initial state.
     h_rec : as in ``lstm_forward``. OUT.
     """
-    cdef bint has_mask, has_rm
-    T, B, _, u, has_mask, has_rm = _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel,
-                                                 mask, rec_mask, h, h_rec)
-    _expect("gru_forward", "bias", _s2(bias.shape[0], bias.shape[1]), _s2(2, 3 * u))
-    _expect("gru_forward", "gates", _s3(gates.shape[0], gates.shape[1], gates.shape[2]), _s3(T, B, 3 * u))
-    _expect("gru_forward", "rec", _s3(rec.shape[0], rec.shape[1], rec.shape[2]), _s3(T, B, 3 * u))
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("gru_forward", 3, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    check_shape("gru_forward", "bias", bias.shape, 2, 2, 3 * u)
+    check_shape("gru_forward", "gates", gates.shape, 3, T, B, 3 * u)
+    check_shape("gru_forward", "rec", rec.shape, 3, T, B, 3 * u)
     _forward_loop(_GRU, x, kernel, recurrent_kernel, &bias[0, 0], &bias[1, 0], mask, rec_mask, gates, rec,
                   h, h[:0], h[:0], h_rec, has_mask, has_rm, activation, recurrent_activation, n_threads)
 
@@ -561,15 +544,12 @@ def gru_backward(const floating[:, :, ::1] x, const floating[:, ::1] kernel,
         to skip. IN/OUT, ``beta * d + gradient``.
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     """
-    cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("gru_backward", 3, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
-    _check_back("gru_backward", 3, T, B, n_in, u, _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
-                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
-                _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
-                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
-    _expect("gru_backward", "drec", _s3(drec.shape[0], drec.shape[1], drec.shape[2]), _s3(T, B, 3 * u))
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("gru_backward", 3, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    _check_back("gru_backward", 3, x.shape, u, dh_seq.shape, dh.shape, dgates.shape, dkernel.shape,
+                drecurrent_kernel.shape, dbias.shape, dx.shape, need_dx, beta)
+    check_shape("gru_backward", "drec", drec.shape, 3, T, B, 3 * u)
     _backward_loop(_GRU, x, kernel, recurrent_kernel, mask, rec_mask, gates, rec, h, h[:0], h[:0], h_rec,
                    dh_seq, dh, dh[:0], dgates, drec, dkernel, drecurrent_kernel, dbias, dx, beta, need_dx,
                    has_mask, has_rm, activation, recurrent_activation, n_threads)
@@ -609,11 +589,11 @@ def simple_rnn_forward(const floating[:, :, ::1] x, const floating[:, ::1] kerne
     h : (T + 1, B, u). IN/OUT: slot 0 holds the initial state.
     h_rec : as in ``lstm_forward``. OUT.
     """
-    cdef bint has_mask, has_rm
-    T, B, _, u, has_mask, has_rm = _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel,
-                                                 mask, rec_mask, h, h_rec)
-    _expect("simple_rnn_forward", "bias", (bias.shape[0],), (u,))
-    _expect("simple_rnn_forward", "z", _s3(z.shape[0], z.shape[1], z.shape[2]), _s3(T, B, u))
+    cdef Py_ssize_t T = x.shape[0], B = x.shape[1], u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("simple_rnn_forward", 1, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    check_shape("simple_rnn_forward", "bias", bias.shape, 1, u)
+    check_shape("simple_rnn_forward", "z", z.shape, 3, T, B, u)
     _forward_loop(_SIMPLE, x, kernel, recurrent_kernel, &bias[0], NULL, mask, rec_mask, z, h[:0], h, h[:0],
                   h[:0], h_rec, has_mask, has_rm, activation, activation, n_threads)
 
@@ -638,15 +618,11 @@ def simple_rnn_backward(const floating[:, :, ::1] x, const floating[:, ::1] kern
     dbias : (u,) or (0,) to skip. IN/OUT, ``beta * d + gradient`` (the column sums of ``dgates``).
     dx : (T, B, in), ignored unless ``need_dx``. OUT.
     """
-    cdef bint has_mask, has_rm
-    T, B, n_in, u, has_mask, has_rm = _check_inputs("simple_rnn_backward", 1, x, kernel, recurrent_kernel,
-                                                    mask, rec_mask, h, h_rec)
-    _check_back("simple_rnn_backward", 1, T, B, n_in, u,
-                _s3(dh_seq.shape[0], dh_seq.shape[1], dh_seq.shape[2]),
-                _s2(dh.shape[0], dh.shape[1]), _s3(dgates.shape[0], dgates.shape[1], dgates.shape[2]),
-                _s2(dkernel.shape[0], dkernel.shape[1]),
-                _s2(drecurrent_kernel.shape[0], drecurrent_kernel.shape[1]), dbias.shape[0],
-                _s3(dx.shape[0], dx.shape[1], dx.shape[2]), need_dx, beta)
+    cdef Py_ssize_t u = recurrent_kernel.shape[0]
+    cdef bint has_mask = mask.shape[0] > 0, has_rm = rec_mask.shape[0] > 0
+    _check_inputs("simple_rnn_backward", 1, x, kernel, recurrent_kernel, mask, rec_mask, h, h_rec)
+    _check_back("simple_rnn_backward", 1, x.shape, u, dh_seq.shape, dh.shape, dgates.shape, dkernel.shape,
+                drecurrent_kernel.shape, dbias.shape, dx.shape, need_dx, beta)
     _backward_loop(_SIMPLE, x, kernel, recurrent_kernel, mask, rec_mask, h[:0], h[:0], h, h[:0], h[:0],
                    h_rec, dh_seq, dh, dh[:0], dgates, dgates[:0], dkernel, drecurrent_kernel, dbias, dx,
                    beta, need_dx, has_mask, has_rm, activation, activation, n_threads)
