@@ -579,26 +579,13 @@ class LossFunctionWrapper(Loss):
         return self.value(np.asarray(y_true), np.asarray(y_pred), sample_weight)
 
     def get_config(self):
-        name = serialization.get_registered_name(self.fn)
-        if serialization.get_registered_object(name) is not self.fn:
-            raise ValueError(
-                f"{self.name}: a model file names its loss function, so it must be registered "
-                "(define it with def and decorate it with @rv.saving.register_keras_serializable()), "
-                f"got a lambda expression or an unregistered function: {self.fn!r}"
-            )
+        name = serialization.function_name(self.fn, self.name)
         return {"fn": name, "reduction": self.reduction, "name": self.name, **self._fn_kwargs}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        name = config.pop("fn")
-        fn = serialization.get_registered_object(name)
-        if fn is None:
-            raise ValueError(
-                f"LossFunctionWrapper: the loss function {name!r} is not registered: decorate it "
-                "with @rv.saving.register_keras_serializable() or pass it in custom_objects"
-            )
-        return cls(fn, **config)
+        return cls(serialization.registered_function(config.pop("fn"), "LossFunctionWrapper"), **config)
 
 
 def _from_function(fn):

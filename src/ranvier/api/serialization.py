@@ -205,6 +205,32 @@ def get_registered_name(obj):
     return _registered_key(obj) or obj.__name__
 
 
+def function_name(fn, where):
+    """The name a model file stores for the function ``fn`` (a loss, metric or Lambda function).
+
+    Files never hold code, so ``fn`` must be registered; ``where`` names the owner in the error.
+    """
+    name = get_registered_name(fn)
+    if get_registered_object(name) is not fn:
+        raise ValueError(
+            f"{where}: a model file names its functions, so this one must be registered (define it "
+            f"with def and decorate it with @rv.saving.register_keras_serializable()), got a lambda "
+            f"expression or an unregistered function: {fn!r}"
+        )
+    return name
+
+
+def registered_function(name, where):
+    """The function a model file names (``function_name``'s inverse)."""
+    fn = get_registered_object(name)
+    if fn is None:
+        raise ValueError(
+            f"{where}: the function {name!r} is not registered: decorate it with "
+            "@rv.saving.register_keras_serializable() or pass it in custom_objects"
+        )
+    return fn
+
+
 def _registered_key(obj):
     # A key dropped from get_custom_objects() (or taken over by another object) no longer counts.
     key = _GLOBAL_CUSTOM_NAMES.get(obj)

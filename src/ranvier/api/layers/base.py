@@ -78,6 +78,19 @@ class Trackable:
             del tracked[name]
         object.__setattr__(self, name, value)
 
+    # Keras 3's names for the weight lists, which layers and models define.
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
     def _tracked_layers(self):
         """The layers held in attributes, in assignment order, each once."""
         out = []
@@ -293,19 +306,6 @@ class Layer(Trackable):
     def _sublayers(self):
         """Layers whose weights this one owns: those held in attributes (wrappers say it themselves)."""
         return self._tracked_layers()
-
-    @property
-    def trainable_variables(self):
-        """Keras 3's name for ``trainable_weights``."""
-        return self.trainable_weights
-
-    @property
-    def non_trainable_variables(self):
-        return self.non_trainable_weights
-
-    @property
-    def variables(self):
-        return self.weights
 
     def get_weights(self):
         """List of ndarrays (copies), in ``weights`` order."""

@@ -67,14 +67,7 @@ class Lambda(Layer):
         return self._mask
 
     def get_config(self):
-        name = serialization.get_registered_name(self.function)
-        if name == "<lambda>" or serialization.get_registered_object(name) is not self.function:
-            raise ValueError(
-                f"Lambda {self.name!r}: a model file names its function, so the function must be "
-                "registered (define it with def and decorate it with "
-                f"@rv.saving.register_keras_serializable()), got a lambda expression or an "
-                f"unregistered function: {self.function!r}"
-            )
+        name = serialization.function_name(self.function, f"Lambda {self.name!r}")
         if self._mask is not None or callable(self._output_shape):
             raise ValueError(
                 f"Lambda {self.name!r}: a mask or an output_shape function cannot be saved, got "
@@ -90,11 +83,4 @@ class Lambda(Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        name = config.pop("function")
-        function = serialization.get_registered_object(name)
-        if function is None:
-            raise ValueError(
-                f"Lambda: the function {name!r} is not registered: decorate it with "
-                "@rv.saving.register_keras_serializable() or pass it in custom_objects"
-            )
-        return cls(function, **config)
+        return cls(serialization.registered_function(config.pop("function"), "Lambda"), **config)

@@ -202,19 +202,6 @@ class Model(Trainer, Trackable):
             return self.weights
         return self._collect(lambda layer: layer.non_trainable_weights)
 
-    @property
-    def trainable_variables(self):
-        """Keras 3's name for ``trainable_weights``."""
-        return self.trainable_weights
-
-    @property
-    def non_trainable_variables(self):
-        return self.non_trainable_weights
-
-    @property
-    def variables(self):
-        return self.weights
-
     def _collect(self, fn):
         seen, out = set(), []
         for layer in self.layers:
