@@ -232,9 +232,9 @@ def test_generator_batches_get_class_weights_and_none_for_absent_parts():
     "batches, match",
     [
         (
-            [np.zeros((2, 2))],
+            [[np.zeros((2, 2))] * 4],
             r"batch 0 of the generator must be a tuple \(x,\), \(x, y\) or \(x, y, sample_weight\), "
-            r"got a ndarray of shape \(2, 2\)",
+            r"got a tuple of length 4",
         ),
         ([(1, 2, 3, 4)], "batch 0 of the generator must be a tuple .* got a tuple of length 4"),
         (

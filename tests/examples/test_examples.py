@@ -28,6 +28,7 @@ _PROMISED = [
     "char_lm.py",
     "sentiment.py",
     "computational_graph.py",
+    "functional_multi_io.py",
 ]
 _NAMES = sorted(set(_PROMISED) | {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")})
 
@@ -141,6 +142,16 @@ def _check_computational_graph(out):
     assert "f = 0.73, dw = [-0.2, -0.39, 0.2], dx = [0.39, -0.59]" in out
 
 
+def _check_functional_multi_io(out):
+    for key in ("loss", "priority_loss", "department_loss"):
+        match = re.search(rf"^\s+{key}: ([\d.]+(?: -> [\d.]+)+)", out, re.M)
+        assert match, f"{key} not found in:\n{out}"
+        values = [float(v) for v in match.group(1).split(" -> ")]
+        assert values[-1] < values[0], f"{key} does not fall: {values}"
+    # --quick's 3 epochs reach about 98%; the full run's >= 97% is tests/api/models/test_multi_io.py.
+    assert _number(r"residual CNN test accuracy: ([\d.]+)", out) >= 0.9
+
+
 _CHECKS = {
     "perceptron.py": _check_perceptron,
     "mlp_digits.py": _check_mlp_digits,
@@ -148,6 +159,7 @@ _CHECKS = {
     "optimizers.py": _check_optimizers,
     "keras_compat.py": _check_keras_compat,
     "computational_graph.py": _check_computational_graph,
+    "functional_multi_io.py": _check_functional_multi_io,
 }
 
 

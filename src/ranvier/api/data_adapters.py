@@ -331,8 +331,12 @@ class ArrayAdapter(DataAdapter):
 
 # ------------------------------------------------------- generated batches
 def _batch_parts(batch, where):
-    """``(x, y, sw)`` from a batch tuple of 1 to 3 entries."""
-    if not isinstance(batch, tuple) or not 1 <= len(batch) <= 3:
+    """``(x, y, sw)`` from a batch: a tuple (or list) of 1 to 3 entries, or x alone, as Keras 3 reads them."""
+    if isinstance(batch, list):
+        batch = tuple(batch)
+    if not isinstance(batch, tuple):
+        return batch, None, None
+    if not 1 <= len(batch) <= 3:
         what = (
             f"a tuple of length {len(batch)}"
             if isinstance(batch, tuple)

@@ -382,19 +382,19 @@ class Trainer:
             raise ValueError("fit: give validation_data or validation_split, not both")
         streamed = _streamed(x)
         if streamed:
-            if y is not None:
-                raise ValueError(
-                    f"fit: y must be None when x is a {type(x).__name__} (it yields the targets), "
-                    f"got y of type {type(y).__name__}"
-                )
             if validation_split:
-                raise ValueError(f"fit: validation_split needs arrays, got x of type {type(x).__name__}")
-            batches = _Stream(
-                self,
-                data_adapters.get_adapter(
-                    x, batch_size=batch_size, steps=steps_per_epoch, shuffle=shuffle, class_weight=class_weight
-                ),
+                raise ValueError(f"fit: validation_split needs arrays in memory, got x of type {type(x).__name__}")
+            # A memmap comes with its targets; a generator or PyDataset yields them (the adapter checks).
+            adapter = data_adapters.get_adapter(
+                x,
+                y,
+                sample_weight,
+                batch_size=batch_size,
+                steps=steps_per_epoch,
+                shuffle=shuffle,
+                class_weight=class_weight,
             )
+            batches = _Stream(self, adapter)
         else:
             if y is None:
                 raise ValueError("fit: y is required (targets), got None")
@@ -572,9 +572,8 @@ class Trainer:
         self._check_compiled("evaluate")
         _unsupported("evaluate", callbacks=callbacks)
         if _streamed(x):
-            batches = _Batches(
-                _Stream(self, data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)), batch_size
-            )
+            adapter = data_adapters.get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps)
+            batches = _Batches(_Stream(self, adapter), batch_size)
         else:
             if y is None:
                 raise ValueError("evaluate: y is required, got None")
