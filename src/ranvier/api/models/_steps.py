@@ -109,10 +109,17 @@ class LayerStep(Step):
 
     def forward(self, run, training):
         node, layer = self.node, self.layer
-        inputs, kwargs, mask = self.arguments(run)
+        if self._plain_call and not run.masks:  # most steps: one input, no mask (batch-1 latency counts)
+            inputs, kwargs, mask = run.values[self.in_ids[0]], {}, None
+        else:
+            inputs, kwargs, mask = self.arguments(run)
         out, cache = self._call(inputs, kwargs, training, run)
-        outs = out if node.multi_output else [out]
         reg = layer.activity_regularizer
+        if reg is None and mask is None and not node.multi_output and not layer._produces_mask:
+            run.values[self.out_ids[0]] = out
+            run.caches.append((cache, None))
+            return
+        outs = out if node.multi_output else [out]
         if reg is not None:
             run.penalty += sum(reg.penalty(o) for o in outs) / max(1, outs[0].shape[0])
         out_mask = layer.compute_mask(inputs, mask) if mask is not None or layer._produces_mask else None

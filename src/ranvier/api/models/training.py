@@ -137,11 +137,15 @@ class Trainer:
         if self.compiled and self._flat_params is None:
             self._setup_training()
         inputs = self._input_structure
-        named = len(inputs) > 1
-        xs = [
-            data.check_x(v, t.shape, t.dtype, arg=f"x{arg_suffix}[{name!r}]" if named else "x" + arg_suffix)
-            for v, t, name in zip(inputs.flatten(x, "x" + arg_suffix), self._inputs, inputs.names)
-        ]
+        if len(inputs) == 1 and type(x) is np.ndarray:  # the common case, kept short (batch-1 predict)
+            t = self._inputs[0]
+            xs = [data.check_x(x, t.shape, t.dtype, arg="x" + arg_suffix)]
+        else:
+            named = len(inputs) > 1
+            xs = [
+                data.check_x(v, t.shape, t.dtype, arg=f"x{arg_suffix}[{name!r}]" if named else "x" + arg_suffix)
+                for v, t, name in zip(inputs.flatten(x, "x" + arg_suffix), self._inputs, inputs.names)
+            ]
         n = len(xs[0])
         for v in xs:
             if len(v) != n:
@@ -622,7 +626,7 @@ class Trainer:
         defaults to 0: services call predict in a loop.
         """
         _unsupported("predict", callbacks=callbacks)
-        if _streamed(x):
+        if type(x) is not np.ndarray and _streamed(x):
             adapter = data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)
             parts = []
             with compute_scope():
@@ -634,8 +638,12 @@ class Trainer:
         if steps is not None:
             raise NotImplementedError(f"predict: steps applies to generators here, got steps={steps!r}")
         xs, _, _ = self._prepare(x)
-        batch_size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
         n = len(xs[0])
+        if batch_size is None:
+            # Every default batch holds 32 rows at least: small inputs (a service's calls) need no sizing.
+            batch_size = n if n <= 32 else self._inference_batch_size(xs)
+        else:
+            batch_size = _check_batch_size(batch_size)
         if n <= batch_size:
             if n <= _SMALL_PREDICT:
                 return self._output_structure.pack(self._forward(xs, training=False)[0])
