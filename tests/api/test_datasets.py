@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import tarfile
+import urllib.error
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def web(monkeypatch, tmp_path):
     def urlopen(url):
         requested.append(url)
         if url not in served:
-            raise file_utils.urllib.error.URLError("no network in tests")
+            raise urllib.error.URLError("no network in tests")
         return _Response(served[url])
 
     monkeypatch.setattr(file_utils, "_urlopen", urlopen)

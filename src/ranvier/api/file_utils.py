@@ -12,9 +12,7 @@ import os
 import shutil
 import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 import warnings
 import zipfile
 
@@ -22,8 +20,17 @@ from .callbacks import Progbar
 
 __all__ = ["get_file", "ranvier_home", "hash_file", "validate_file"]
 
-# The one place a download opens the network: tests replace it.
-_urlopen = urllib.request.urlopen
+
+def _urlopen(url):
+    """The one place a download opens the network (tests replace it).
+
+    urllib.request brings http.client and ssl, ~30 ms of ``import ranvier``: only a download pays it.
+    """
+    import urllib.request
+
+    return urllib.request.urlopen(url)
+
+
 _CHUNK = 1 << 16
 
 
@@ -93,7 +100,7 @@ def _download(origin, target, file_hash, algorithm):
         with os.fdopen(fd, "wb") as out:
             try:
                 response = _urlopen(origin)
-            except (urllib.error.URLError, OSError) as exc:
+            except OSError as exc:  # urllib's URLError is an OSError
                 reason = getattr(exc, "reason", None) or exc
                 raise OSError(
                     f"get_file: could not download {origin} ({reason}). To work offline, download "
