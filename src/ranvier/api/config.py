@@ -48,6 +48,7 @@ def epsilon():
 
 
 def set_epsilon(value):
+    """Set the fuzz factor ``epsilon()`` returns (must be > 0)."""
     global _EPSILON
     value = float(value)
     if not value > 0:
@@ -122,8 +123,10 @@ def enable_determinism(seed=0):
 
 
 def disable_determinism():
+    """Undo ``enable_determinism`` (the seed stays as it is)."""
     _threads.deterministic = False
 
 
 def is_deterministic():
+    """Whether ``enable_determinism`` is in effect."""
     return _threads.deterministic

@@ -65,16 +65,22 @@ def _dtype(dtype):
 
 
 class Zeros(Initializer):
+    """All zeros."""
+
     def __call__(self, shape, dtype=None):
         return np.zeros(shape, _dtype(dtype))
 
 
 class Ones(Initializer):
+    """All ones."""
+
     def __call__(self, shape, dtype=None):
         return np.ones(shape, _dtype(dtype))
 
 
 class Constant(Initializer):
+    """Every entry ``value``."""
+
     def __init__(self, value=0.0):
         self.value = float(value)
 
@@ -86,6 +92,8 @@ class Constant(Initializer):
 
 
 class RandomNormal(Initializer):
+    """Draws from ``N(mean, stddev**2)``; ``seed`` fixes the draws."""
+
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
         self.mean, self.stddev, self.seed = float(mean), float(stddev), seed
 
@@ -114,6 +122,8 @@ class TruncatedNormal(RandomNormal):
 
 
 class RandomUniform(Initializer):
+    """Draws from ``U[minval, maxval)``; ``seed`` fixes the draws."""
+
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
         self.minval, self.maxval, self.seed = float(minval), float(maxval), seed
 
@@ -206,6 +216,8 @@ class Orthogonal(Initializer):
 
 
 class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only)."""
+
     def __init__(self, gain=1.0):
         self.gain = float(gain)
 

@@ -120,6 +120,8 @@ class Loss:
     reduction : {"sum_over_batch_size", "sum", "none"}
     name : str, optional
 
+    Notes
+    -----
     A custom loss subclasses it and implements ``value_and_grad`` (and
     ``call`` for per-sample losses); see the built-ins.
     """

@@ -213,6 +213,8 @@ class Optimizer(_Configurable):
             the variables laid out in both buffers (in ``slices`` order): with
             them, Keras 3's ``apply(grads, trainable_variables)`` works.
 
+        Notes
+        -----
         A second call with the same layout keeps the slots; a new layout gets
         fresh ones.
         """
@@ -301,6 +303,8 @@ class Optimizer(_Configurable):
         flat_params : ndarray of shape (n,). IN/OUT.
         flat_grads : ndarray of shape (n,), same dtype. IN.
 
+        Notes
+        -----
         Builds with the defaults (decay on every entry, one variable) if
         ``build`` was not called.
         """

@@ -267,6 +267,8 @@ class Conv1D(_Conv):
     bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
         As in ``Dense``.
 
+    Notes
+    -----
     Input shape ``(batch, steps, channels)``; output ``(batch, new_steps, filters)``.
     The kernel has shape ``(kernel_size, channels, filters)`` as in Keras.
     Unlike Keras, strides > 1 may be combined with dilation > 1.
@@ -291,6 +293,8 @@ class Conv2D(_Conv):
     bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
         As in ``Dense``.
 
+    Notes
+    -----
     Input shape ``(batch, rows, cols, channels)``; output ``(batch, new_rows, new_cols, filters)``.
     The kernel has shape ``(kh, kw, channels, filters)`` (HWIO) as in Keras; a
     PyTorch ``(out, in, kh, kw)`` weight converts with ``w.permute(2, 3, 1, 0)``.

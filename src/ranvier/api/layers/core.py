@@ -114,6 +114,8 @@ class Dense(Layer):
     kernel_regularizer, bias_regularizer, activity_regularizer : optional
     kernel_constraint, bias_constraint : optional
 
+    Notes
+    -----
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
     """
 

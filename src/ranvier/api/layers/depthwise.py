@@ -181,6 +181,8 @@ class DepthwiseConv2D(_DepthwiseBase):
     depthwise_initializer, depthwise_regularizer, depthwise_constraint
         Of the depthwise kernel (default ``glorot_uniform``).
 
+    Notes
+    -----
     Input shape ``(batch, rows, cols, channels)``; output
     ``(batch, new_rows, new_cols, channels * depth_multiplier)``, output channel
     ``c * depth_multiplier + j`` being channel c filtered by ``depthwise_kernel[:, :, c, j]``.
@@ -266,6 +268,8 @@ class SeparableConv2D(_DepthwiseBase):
     depthwise_initializer, pointwise_initializer : default "glorot_uniform"
     depthwise_regularizer, pointwise_regularizer, depthwise_constraint, pointwise_constraint
 
+    Notes
+    -----
     Input shape ``(batch, rows, cols, channels)``; output ``(batch, new_rows, new_cols, filters)``.
     Weights as in Keras: ``depthwise_kernel`` ``(kh, kw, channels, depth_multiplier)``,
     ``pointwise_kernel`` ``(1, 1, channels * depth_multiplier, filters)``, ``bias`` ``(filters,)``

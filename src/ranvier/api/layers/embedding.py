@@ -35,6 +35,8 @@ class Embedding(Layer):
     input_length : int, optional
         Keras 2 argument: the sequence length (sets ``input_shape=(input_length,)``).
 
+    Notes
+    -----
     Input shape ``(batch, ...)`` integer ids; output shape ``(batch, ..., output_dim)``.
     """
 

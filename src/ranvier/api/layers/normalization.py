@@ -123,6 +123,8 @@ class BatchNormalization(_Normalization):
         ``True`` (statistics synchronised across devices) raises ``NotImplementedError``:
         ranvier trains on one device (Keras also rejects it off TensorFlow).
 
+    Notes
+    -----
     Weights: ``gamma``, ``beta`` (trainable), ``moving_mean``, ``moving_variance`` (not).
     """
 
@@ -295,6 +297,8 @@ class LayerNormalization(_Normalization):
     beta_initializer, gamma_initializer : default "zeros", "ones"
     beta_regularizer, gamma_regularizer, beta_constraint, gamma_constraint : optional
 
+    Notes
+    -----
     Weights: ``gamma`` and ``beta`` of the shape of the normalised axes.
     """
 

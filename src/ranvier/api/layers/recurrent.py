@@ -287,7 +287,7 @@ class SimpleRNN(_Recurrent):
     units : int
     activation : {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"} or None, default "tanh"
     use_bias : bool, default True
-    kernel_initializer, recurrent_initializer, bias_initializer :
+    kernel_initializer, recurrent_initializer, bias_initializer : str or Initializer
         Defaults "glorot_uniform", "orthogonal", "zeros".
     dropout, recurrent_dropout : float in [0, 1)
         Dropout of the inputs and of the state fed to the recurrent product
@@ -299,6 +299,8 @@ class SimpleRNN(_Recurrent):
     go_backwards : bool, default False
         Process the sequence in reverse (the output sequence is then reversed too).
 
+    Notes
+    -----
     Call arguments: ``inputs (batch, timesteps, features)``, ``mask`` (batch, timesteps)
     boolean, ``initial_state`` (batch, units) or ``[h]``, ``training``.
     """
@@ -369,6 +371,9 @@ class LSTM(_Recurrent):
     recurrent_activation : default "sigmoid"
         Gate activation.
     unit_forget_bias : bool, default True
+
+    Notes
+    -----
     Other parameters as in :class:`SimpleRNN`.
 
     Call arguments: ``inputs``, ``mask``, ``initial_state=[h, c]``, ``training``.
@@ -475,6 +480,9 @@ class GRU(_Recurrent):
     recurrent_activation : default "sigmoid"
     reset_after : True
         Only the ``reset_after=True`` form (Keras' default) is implemented.
+
+    Notes
+    -----
     Other parameters as in :class:`SimpleRNN`.
     """
 

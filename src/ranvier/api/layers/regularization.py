@@ -83,6 +83,8 @@ class Dropout(_RandomLayer):
     seed : int, optional
         Seed of the layer's generator: the same seed repeats the same masks.
 
+    Notes
+    -----
     Input and output shape: any, ``(batch, ...)``.
     """
 

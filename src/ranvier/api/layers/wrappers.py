@@ -30,6 +30,8 @@ class Bidirectional(Layer):
         The backward direction (must have the opposite ``go_backwards``);
         default: a clone of ``layer`` with ``go_backwards`` flipped.
 
+    Notes
+    -----
     With ``return_sequences=True`` the backward outputs are re-reversed so that
     step t of both directions lines up. With ``return_state=True`` the layer
     returns ``[output] + forward states + backward states`` and takes

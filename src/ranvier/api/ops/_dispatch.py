@@ -8,6 +8,7 @@ here write that shape once for the elementwise families.
 """
 
 import numbers
+import sys
 
 import numpy as np
 
@@ -69,6 +70,15 @@ def numeric(a, op, arg="x"):
     raise TypeError(f"ops.{op}: {arg} must be numeric, got dtype {dt}")
 
 
+def _named(op, name, doc):
+    """Give a factory-made op its name and the module that defines it, where help(), pickle
+    and the API docs look it up (the module is the factory's caller, as namedtuple does)."""
+    op.__name__ = op.__qualname__ = name
+    op.__module__ = sys._getframe(2).f_globals["__name__"]
+    op.__doc__ = doc
+    return op
+
+
 def unary(name, f, df, float_only=True, doc=None):
     """An elementwise op ``y = f(x)`` with ``dx = df(dy, x, y)``."""
 
@@ -86,9 +96,7 @@ def unary(name, f, df, float_only=True, doc=None):
             return wrap(y, x)
         return record(y, refs, lambda dy: (df(dy, a, y),))
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc or f"Elementwise ``{name}(x)``."
-    return op
+    return _named(op, name, doc or f"Elementwise ``{name}(x)``.")
 
 
 def binary(name, f, da, db, doc=None):
@@ -119,9 +127,7 @@ def binary(name, f, da, db, doc=None):
 
         return record(y, refs, backward)
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc or f"Elementwise ``{name}(x1, x2)`` with NumPy broadcasting."
-    return op
+    return _named(op, name, doc or f"Elementwise ``{name}(x1, x2)`` with NumPy broadcasting.")
 
 
 def nondiff(name, f, n_args=1, doc=None):
@@ -136,6 +142,4 @@ def nondiff(name, f, n_args=1, doc=None):
                 return Tensor(np.asarray(y), False)
         return y
 
-    op.__name__ = op.__qualname__ = name
-    op.__doc__ = doc or f"``{name}`` (no gradient)."
-    return op
+    return _named(op, name, doc or f"``{name}`` (no gradient).")
