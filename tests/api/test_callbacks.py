@@ -383,12 +383,6 @@ def test_csv_logger(tmp_path):
     assert path.read_text().splitlines() == ["epoch;loss", "0;0.3"]
 
 
-def test_terminate_on_nan(capsys):
-    model, ran = run([callbacks.TerminateOnNaN()], _losses([1, 1, 1]), batch_logs={"loss": float("nan")})
-    assert ran == 1 and model.stop_training
-    assert "Batch 0: Invalid loss, terminating training" in capsys.readouterr().out
-
-
 def test_lambda_callback():
     seen = []
     cb = callbacks.LambdaCallback(
@@ -401,3 +395,50 @@ def test_lambda_callback():
         callbacks.LambdaCallback(on_epoch_ends=print)
     with pytest.raises(TypeError, match="on_epoch_end must be callable"):
         callbacks.LambdaCallback(on_epoch_end=3)
+
+
+class PoisonWeights(callbacks.Callback):
+    """Make the model's weights NaN from epoch ``at`` on (a diverged run)."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch >= self.at:
+            self.model.weights[0][0, 0] = np.nan
+
+
+def test_model_checkpoint_never_writes_a_non_finite_model(tmp_path):
+    path = str(tmp_path / "last.ranvier")
+    with pytest.warns(UserWarning, match=r"NaN or inf weights at epoch 2; not saving it to .*last.ranvier"):
+        model, _ = run([PoisonWeights(1), callbacks.ModelCheckpoint(path)], _losses([1.0, 0.5, 0.4]))
+    assert model.saved == [("model", path)]  # epoch 1 only: the good file stays
+
+
+def test_model_checkpoint_of_a_diverged_fit_keeps_the_last_good_file(tmp_path):
+    import ranvier as rv
+
+    rv.config.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = x @ np.ones((4, 1), "float32")
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(8, activation="relu"), rv.layers.Dense(1)])
+    model.compile(optimizer=rv.optimizers.SGD(0.01), loss="mse")
+    path = tmp_path / "model.ranvier"
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[callbacks.ModelCheckpoint(path)])
+    good = path.read_bytes()
+    model.optimizer.learning_rate = 1e6  # diverges within the next epoch
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x * 1e3, y, epochs=2, verbose=0, callbacks=[callbacks.ModelCheckpoint(path)])
+    assert not np.isfinite(model.get_weights()[0]).all()
+    assert any("not saving it to" in str(w.message) for w in caught)
+    assert path.read_bytes() == good
+    assert np.isfinite(rv.saving.load_model(path).get_weights()[0]).all()
+
+
+def test_terminate_on_nan_names_the_epoch_and_batch(capsys):
+    cbs = [callbacks.TerminateOnNaN()]
+    model, ran = run(cbs, _losses([1, 1, 1]), batch_logs={"loss": float("nan")})
+    assert ran == 1 and model.stop_training
+    assert "Epoch 1, batch 1: Invalid loss, terminating training" in capsys.readouterr().out

@@ -21,6 +21,7 @@ import warnings
 
 import numpy as np
 
+from . import _training_state
 from . import metrics as metrics_module
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "ProgbarLogger",
     "EarlyStopping",
     "ModelCheckpoint",
+    "BackupAndRestore",
     "LearningRateScheduler",
     "ReduceLROnPlateau",
     "CSVLogger",
@@ -759,6 +761,13 @@ class ModelCheckpoint(_MonitorCallback):
             print(f"\nEpoch {epoch + 1}: saving model to {path}")
         if os.path.isdir(path):
             raise IsADirectoryError(f"ModelCheckpoint: filepath must name a file, got the directory {path!r}")
+        # A diverged model would replace the last good file with one load_model refuses.
+        if not _training_state.is_finite(self.model, optimizer=not self.save_weights_only):
+            warnings.warn(
+                f"ModelCheckpoint: the model has NaN or inf weights at epoch {epoch + 1}; not saving it to {path}",
+                stacklevel=3,
+            )
+            return
         dirname = os.path.dirname(path)
         if dirname:
             os.makedirs(dirname, exist_ok=True)
@@ -766,6 +775,101 @@ class ModelCheckpoint(_MonitorCallback):
             self.model.save_weights(path)
         else:
             self.model.save(path)
+
+
+class BackupAndRestore(Callback):
+    """Back up the training state so that an interrupted ``fit`` resumes where it stopped.
+
+    Each backup replaces the previous one in ``backup_dir``: the weights, the
+    optimizer state, the epoch and step reached, and every random generator
+    the run draws from (shuffling, dropout and noise layers, the global
+    seed), so the resumed run ends with the weights an uninterrupted run
+    would have, bit for bit. A new ``fit`` with this callback restores the
+    backup, if there is one, before its first batch. Backups are written
+    atomically, so a process killed at any point leaves the last complete
+    one; a model with NaN or inf weights is not backed up (warned). Restart
+    with the same model architecture, data and ``fit`` arguments (Keras'
+    rule); the epoch logs of a run resumed within an epoch cover the batches
+    run after the resumption only.
+
+    Parameters
+    ----------
+    backup_dir : str or PathLike
+        A directory for this run's backup only (created when needed).
+    save_freq : "epoch" or int, default "epoch"
+        Back up at the end of every epoch, or every ``save_freq`` batches
+        (and then resume at that batch).
+    delete_checkpoint : bool, default True
+        Delete the backup when ``fit`` ends (completed or stopped by a callback).
+    """
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
+        super().__init__()
+        try:
+            self.backup_dir = os.fspath(backup_dir)
+        except TypeError:
+            raise TypeError(f"BackupAndRestore: backup_dir must be a string or a path, got {backup_dir!r}") from None
+        if not self.backup_dir:
+            raise ValueError(f"BackupAndRestore: backup_dir must not be empty, got {backup_dir!r}")
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
+        ):
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+        self.save_freq = save_freq
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self._generation = 0
+        self._epoch = 0
+        self._epoch_rng_state = None
+        self._batches_since_save = 0
+
+    def _loop(self):
+        loop = getattr(self.model, "_fit_loop", None)
+        if loop is None:
+            raise ValueError(
+                "BackupAndRestore: works in a minibatch fit only (not with a full-batch optimizer), "
+                f"got a model with optimizer {type(getattr(self.model, 'optimizer', None)).__name__}"
+            )
+        return loop
+
+    def on_train_begin(self, logs=None):
+        loop = self._loop()
+        self._batches_since_save = 0
+        restored = _training_state.read(self.model, self.backup_dir)
+        if restored is not None:
+            self._generation, loop.epoch, loop.step, state = restored
+            loop.rng.bit_generator.state = state
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        # The epoch's data order comes from this state: a resumption within the epoch draws it again.
+        self._epoch_rng_state = self._loop().rng.bit_generator.state
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save((self._epoch, batch + 1), self._epoch_rng_state)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_freq == "epoch":
+            self._save((epoch + 1, 0), self._loop().rng.bit_generator.state)
+
+    def _save(self, position, fit_rng_state):
+        if not _training_state.is_finite(self.model):
+            warnings.warn(
+                f"BackupAndRestore: the model has NaN or inf weights at epoch {position[0] + 1}; "
+                f"keeping the previous backup in {self.backup_dir}",
+                stacklevel=3,
+            )
+            return
+        self._generation += 1
+        _training_state.write(self.model, self.backup_dir, self._generation, position, fit_rng_state)
+
+    def on_train_end(self, logs=None):
+        if self.delete_checkpoint:
+            _training_state.remove(self.backup_dir)
 
 
 def _learning_rate(optimizer):
@@ -966,12 +1070,19 @@ def _csv_value(value):
 
 
 class TerminateOnNaN(Callback):
-    """Stop training as soon as a batch loss is NaN or infinite."""
+    """Stop training as soon as a batch loss is NaN or infinite (it prints the epoch and batch, from 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
 
     def on_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
-            print(f"Batch {batch}: Invalid loss, terminating training")
+            print(f"Epoch {self._epoch + 1}, batch {batch + 1}: Invalid loss, terminating training")
             self.model.stop_training = True
 
 

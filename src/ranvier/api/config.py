@@ -111,6 +111,29 @@ def make_rng(seed=None):
     return np.random.default_rng(seed)
 
 
+def get_rng_state():
+    """The states of the global generator and of NumPy's legacy one, JSON-able (for a training backup).
+
+    Returns
+    -------
+    dict
+        ``{"global": <bit generator state>, "legacy": <np.random.get_state() as lists>}``.
+    """
+    legacy = np.random.get_state(legacy=False)
+    legacy["state"]["key"] = legacy["state"]["key"].tolist()
+    return {"global": _RNG.bit_generator.state, "legacy": legacy}
+
+
+def set_rng_state(state):
+    """Restore what ``get_rng_state`` returned: later draws repeat those that followed it."""
+    if not isinstance(state, dict) or set(state) != {"global", "legacy"}:
+        raise ValueError(f"set_rng_state: state must be a dict from get_rng_state(), got {state!r:.200}")
+    _RNG.bit_generator.state = state["global"]
+    legacy = dict(state["legacy"], state=dict(state["legacy"]["state"]))
+    legacy["state"]["key"] = np.asarray(legacy["state"]["key"], dtype=np.uint32)
+    np.random.set_state(legacy)
+
+
 def enable_determinism(seed=0):
     """Make training bit-reproducible: seeds everything and fixes reduction order.
 

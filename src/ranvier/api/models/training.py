@@ -8,6 +8,8 @@ keeps construction, compile and summary; this split follows Keras 3's
 ``Trainer``.
 """
 
+import itertools
+import math
 import warnings
 
 import numpy as np
@@ -416,11 +418,11 @@ class Trainer:
                 xs, ys, sws = parts[:n_in], parts[n_in : n_in + n_out], parts[n_in + n_out : n_in + 2 * n_out]
                 raw = parts[n_in + 2 * n_out :] or None
                 validation_data = _Arrays(val[:n_in], val[n_in : n_in + n_out], val[n_in + n_out : n_in + 2 * n_out])
-            if len(xs[0]) == 0:
-                raise ValueError("fit: x has no samples")
+            _check_samples(xs, "fit")
             batches = _Arrays(xs, ys, sws, raw)
         val = self._validation(validation_data, validation_steps, validation_batch_size or batch_size)
         verbose = _resolve_verbose(verbose)
+        n_steps = batches.num_batches(batch_size)
         self.history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
             list(callbacks or []) + [self.history],
@@ -428,12 +430,13 @@ class Trainer:
             model=self,
             verbose=verbose,
             epochs=epochs,
-            steps=batches.num_batches(batch_size),
+            steps=n_steps,
         )
         self.stop_training = False
-        rng = config.make_rng(None)
+        full_batch = getattr(self.optimizer, "full_batch", False)
+        self._fit_loop = None if full_batch else _FitLoop(config.make_rng(None), initial_epoch)
         with compute_scope():
-            if getattr(self.optimizer, "full_batch", False):
+            if full_batch:
                 if streamed:
                     raise ValueError(
                         f"fit: {type(self.optimizer).__name__} is a full-batch optimizer; it needs "
@@ -441,12 +444,17 @@ class Trainer:
                     )
                 self._fit_full_batch(batches, val, epochs, cbs)
                 return self.history
-            cbs.on_train_begin()
+            loop = self._fit_loop
+            cbs.on_train_begin()  # BackupAndRestore may move loop.epoch / loop.step and restore loop.rng here
             step_logs = self._logs()
-            for epoch in range(initial_epoch, epochs):
+            nan_seen = False
+            for epoch in range(loop.epoch, epochs):
                 self._reset_metrics()
                 cbs.on_epoch_begin(epoch)
-                for step, (xs, ys, sws, raw) in enumerate(batches.epoch(rng, batch_size, shuffle)):
+                epoch_batches = batches.epoch(loop.rng, batch_size, shuffle)
+                # A run resumed within an epoch draws the same order and skips the batches done.
+                first, loop.step = loop.step, 0
+                for step, (xs, ys, sws, raw) in enumerate(itertools.islice(epoch_batches, first, None), first):
                     cbs.on_train_batch_begin(step)
                     if custom_step:
                         data_b = (_single(xs), _single(raw if raw is not None else ys))
@@ -455,6 +463,9 @@ class Trainer:
                         loss_value, outs, values = self._train_step(xs, ys, sws)
                         self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
                         step_logs = self._logs()
+                    if not nan_seen and not math.isfinite(step_logs.get("loss", 0.0)):
+                        nan_seen = True
+                        _warn_non_finite(step_logs["loss"], epoch, epochs, step, n_steps)
                     cbs.on_train_batch_end(step, step_logs)
                     if self.stop_training:
                         break
@@ -489,6 +500,7 @@ class Trainer:
             arg_suffix="_val",
             sample_weight=validation_data[2] if len(validation_data) == 3 else None,
         )
+        _check_samples(xs, "fit", "validation_data")
         return _Batches(_Arrays(xs, ys, sws), batch_size)
 
     def _fit_full_batch(self, batches, val, epochs, cbs):
@@ -537,6 +549,7 @@ class Trainer:
         if y is None:
             raise ValueError("train_on_batch: y is required (targets), got None")
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
+        _check_samples(xs, "train_on_batch")
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
         self._reset_metrics()
@@ -584,6 +597,7 @@ class Trainer:
             if steps is not None:
                 raise NotImplementedError(f"evaluate: steps applies to generators here, got steps={steps!r}")
             xs, ys, sws = self._prepare(x, y, sample_weight)
+            _check_samples(xs, "evaluate")
             size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
             batches = _Batches(_Arrays(xs, ys, sws), size)
         with compute_scope():
@@ -662,6 +676,29 @@ class Trainer:
     def predict_on_batch(self, x):
         xs = self._input_structure.flatten(x, "x")
         return self.predict(x, batch_size=max(1, len(xs[0])))
+
+
+class _FitLoop:
+    """Where a minibatch ``fit`` starts and the generator that shuffles its data (``model._fit_loop``).
+
+    Callbacks read and set it in ``on_train_begin`` (``BackupAndRestore``
+    restores a backup there): ``epoch`` is the first epoch to run, ``step``
+    the batches of it already done, ``rng`` draws each epoch's order.
+    """
+
+    def __init__(self, rng, epoch):
+        self.rng, self.epoch, self.step = rng, epoch, 0
+
+
+def _warn_non_finite(loss, epoch, epochs, step, steps):
+    """Warn once per fit that the loss is NaN or inf, at the epoch and batch it first was (from 1, as printed)."""
+    of_steps = "" if steps is None else f"/{steps}"
+    warnings.warn(
+        f"fit: the loss is {loss} at epoch {epoch + 1}/{epochs}, batch {step + 1}{of_steps} (the weights "
+        "may have diverged: lower the learning rate, check the data; TerminateOnNaN stops training there)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 class _Arrays:
@@ -746,6 +783,12 @@ def _folds(loss, layer):
         and PREACTIVATION in layer.capabilities
         and layer.activation.name == loss.fused_activation
     )
+
+
+def _check_samples(xs, where, arg="x"):
+    """Refuse inputs of 0 samples: the loss of nothing is no number (and a step on it would still count)."""
+    if len(xs[0]) == 0:
+        raise ValueError(f"{where}: {arg} has no samples, got an input of shape {xs[0].shape}")
 
 
 def _check_weight(value):
