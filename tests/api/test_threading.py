@@ -1,10 +1,11 @@
+import os
 import threading
 
 import numpy as np
 import pytest
 
 import ranvier as rv
-from ranvier.api import config
+from ranvier.api import _threading, config
 from ranvier.api._threading import _blas_libraries, compute_scope, settings
 from ranvier.core import _blas
 
@@ -137,3 +138,39 @@ def test_predicts_from_many_threads_leave_every_setting_and_match_one_thread():
         thread.join()
     assert not wrong
     assert (_process_threads(), config.kernel_threads(), _blas.get_gemm_threads()) == before
+
+
+@pytest.fixture
+def no_wait_variables(monkeypatch):
+    for var in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(_threading, "wait_policy", None)
+
+
+def test_busy_machine_waits_passively_while_the_core_loads(no_wait_variables, monkeypatch):
+    monkeypatch.setattr(_threading, "_busy_elsewhere", lambda: True)
+    with _threading.openmp_environment():
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in os.environ  # child processes get the user's environment
+    assert _threading.wait_policy == "PASSIVE"
+
+
+def test_idle_machine_keeps_openmps_default(no_wait_variables, monkeypatch):
+    monkeypatch.setattr(_threading, "_busy_elsewhere", lambda: False)
+    with _threading.openmp_environment():
+        assert "OMP_WAIT_POLICY" not in os.environ
+    assert _threading.wait_policy is None
+
+
+@pytest.mark.parametrize("var, value", [("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "1000")])
+def test_the_users_wait_variables_win(no_wait_variables, monkeypatch, var, value):
+    monkeypatch.setenv(var, value)
+    monkeypatch.setattr(_threading, "_busy_elsewhere", lambda: True)
+    with _threading.openmp_environment():
+        assert {v: os.environ.get(v) for v in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} == {
+            "OMP_WAIT_POLICY": None,
+            "GOMP_SPINCOUNT": None,
+            var: value,
+        }
+    assert os.environ[var] == value
+    assert _threading.wait_policy is None
