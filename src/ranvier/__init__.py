@@ -12,24 +12,27 @@ Keras scripts run after changing the import: ``import ranvier as keras``.
 
 __version__ = "0.1.0"
 
-from . import (
-    activations,
-    callbacks,
-    config,
-    constraints,
-    datasets,
-    initializers,
-    layers,
-    losses,
-    metrics,
-    models,
-    ops,
-    optimizers,
-    regularizers,
-    saving,
-    testing,
-    utils,
-)
+from .api import _threading
+
+with _threading.openmp_environment():  # OpenMP reads its wait policy when the core loads it, here
+    from . import (
+        activations,
+        callbacks,
+        config,
+        constraints,
+        datasets,
+        initializers,
+        layers,
+        losses,
+        metrics,
+        models,
+        ops,
+        optimizers,
+        regularizers,
+        saving,
+        testing,
+        utils,
+    )
 from .api.config import get_num_threads, set_num_threads
 from .api.layers import Input
 from .api.models import Model, Sequential, load_model, save_model

@@ -12,21 +12,43 @@ pools never meet.
 ``train_on_batch`` enters the scope at every step, right after kernels that
 have evicted the interpreter's working set from the caches, where every line
 of Python runs cold: entering threadpoolctl's ``limit()`` cost ~45 us there
-(9 us back to back). The scope makes the library calls ``limit()`` makes
-(read each library's thread count, set 1, set it back, and the
-thread-ownership count threadpoolctl keeps for OpenBLAS) without building its
-``info()`` dictionaries: ~15 us in W3's loop (leaving, ~40 us, is those same
-calls). It falls back to ``limit()`` with a threadpoolctl that keeps no such
-count where this one expects it.
+(9 us back to back). The scope makes only the library calls (read each
+library's thread count, set 1, set it back) without building ``limit()``'s
+``info()`` dictionaries: ~15 us in W3's loop.
+
+Scopes from many Python threads (a service calling ``predict`` from a thread
+pool): BLAS's thread count is process-wide, so it is held by a count of open
+scopes under a lock: the first scope to open (in any thread) sets BLAS to one
+thread, the last to close restores it. OpenBLAS's count is set through the
+library itself, not through threadpoolctl's "controlling thread" arbitration,
+which ignored the restore whenever the last scope closed on another thread than
+the first opened (BLAS then stayed at one thread for good). The kernel thread
+count and the core's GEMM split are per Python thread, so concurrent calls
+split their work exactly as each would alone.
+
+Fork: libgomp has no fork handling; a child forked by a thread whose OpenMP
+team exists waits forever at its first parallel region. Before every
+``os.fork`` (``multiprocessing``'s fork start method, joblib's multiprocessing
+backend) the forking thread's idle team is stopped (``_openmp.release_threads``),
+so the child and the parent each start a new one when they next need it (a few
+hundred microseconds once). Where that is impossible the child runs every
+kernel serial instead. The child also drops the scopes of threads it did not
+inherit (and gives BLAS its thread count back if no scope of its own is open).
 
 Every thread setting (``rv.set_num_threads``, determinism, the scope's kernel
 thread count) lives in one ``ThreadSettings`` object, ``settings``, read and
 written through ``config``'s functions and this scope only.
 """
 
+import contextlib
 import os
+import threading
 
-__all__ = ["ThreadSettings", "settings", "compute_scope"]
+__all__ = ["ThreadSettings", "settings", "compute_scope", "openmp_environment", "wait_policy"]
+
+_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+# What openmp_environment chose: "PASSIVE", or None (the user's variables or OpenMP's default).
+wait_policy = None
 
 
 def _default_threads():
@@ -37,6 +59,55 @@ def _default_threads():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         return os.cpu_count() or 1
+
+
+def _busy_elsewhere():
+    """Whether other processes already keep about half the CPUs or more busy.
+
+    Both the 1-minute load average and the number of tasks running right now must say
+    so: the average alone still counts a ranvier run that just finished, the snapshot
+    alone a passing spike.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+        with open("/proc/loadavg") as fh:
+            running_now = int(fh.read().split()[3].split("/")[0]) - 1  # not this process
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError, ValueError, IndexError):  # not Linux
+        return False
+    return min(load, running_now) >= max(1.0, cpus / 2)
+
+
+@contextlib.contextmanager
+def openmp_environment():
+    """Wrap the first import of the core: OpenMP reads its wait policy once, when it loads.
+
+    OpenMP's default keeps idle team threads spinning ~3 ms (libgomp) between parallel
+    regions: fastest on an idle machine, ruinous on a busy one (W1 beside one busy
+    process on 2 CPUs: 113 ms median steps, against 7 ms waiting passively). Unless
+    the user set ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``, waiting is made passive when
+    other processes already keep the CPUs busy. The variable is set only while the
+    core loads, so child processes inherit the user's environment, not this choice.
+    """
+    global wait_policy
+    chosen = not any(var in os.environ for var in _WAIT_VARIABLES) and _busy_elsewhere()
+    if chosen:
+        os.environ["OMP_WAIT_POLICY"] = wait_policy = "PASSIVE"
+    try:
+        yield
+    finally:
+        if chosen:
+            del os.environ["OMP_WAIT_POLICY"]
+
+
+class _ThisThread(threading.local):
+    """A Python thread's own compute-scope state (class attributes are each thread's start)."""
+
+    kernel_threads = 1  # threads its kernels (and GEMM splits) may use now
+    depth = 0  # compute scopes it has open
+
+
+_this_thread = _ThisThread()
 
 
 class ThreadSettings:
@@ -51,18 +122,21 @@ class ThreadSettings:
         GEMM splits that keep the unsplit product's rounding; written by
         ``config.enable_determinism`` / ``disable_determinism``.
     kernel_threads : int
-        Threads the kernels may use right now: ``num_threads`` inside ``compute_scope``,
-        1 outside it. Written only by ``compute_scope``, which keeps the core's GEMM split
-        (``ranvier.core._blas.set_gemm_threads``) equal to it. This is the one piece of
-        state that belongs to a scope, not to the process.
+        Threads the calling Python thread's kernels may use right now: ``num_threads``
+        inside its ``compute_scope``, 1 outside it. Per thread: written only by
+        ``compute_scope``, which keeps the core's GEMM split of the same thread
+        (``ranvier.core._blas.set_gemm_threads``) equal to it.
     """
 
-    __slots__ = ("num_threads", "deterministic", "kernel_threads")
+    __slots__ = ("num_threads", "deterministic")
 
     def __init__(self, num_threads):
         self.num_threads = num_threads
         self.deterministic = False
-        self.kernel_threads = 1
+
+    @property
+    def kernel_threads(self):
+        return _this_thread.kernel_threads
 
     def __repr__(self):
         return (
@@ -75,60 +149,113 @@ settings = ThreadSettings(_default_threads())
 
 _BLAS = None
 _CONTROLLER = None
-_OWNERSHIP = None
+_SETTERS = None
+# Process-wide BLAS hold: scopes open in all threads, and the thread counts the
+# first of them replaced. Changed under _lock only.
+_lock = threading.Lock()
+_open = 0
+_held = None
+# Whether the last fork could stop the forking thread's OpenMP team; if not, the
+# child sets _serial: its kernels must never start a team again.
+_released = True
+_serial = False
 
 
 def _blas_libraries():
-    global _BLAS, _CONTROLLER, _OWNERSHIP
+    global _BLAS, _CONTROLLER, _SETTERS
     if _CONTROLLER is None:
         import threadpoolctl  # late: keeps `import ranvier` fast
 
         from ..core import _blas
 
         _blas.get_gemm_threads()  # loads scipy's BLAS, so threadpoolctl sees it
-        _OWNERSHIP = getattr(threadpoolctl, "CONTROLLING_THREAD_OWNERSHIP", None)
-        if not (hasattr(_OWNERSHIP, "increment") and hasattr(_OWNERSHIP, "decrement")):
-            _OWNERSHIP = None
-        _CONTROLLER = threadpoolctl.ThreadpoolController().select(user_api="blas")
-        _BLAS = _blas
+        controller = threadpoolctl.ThreadpoolController().select(user_api="blas")
+        # threadpoolctl >= 3.6 lets one Python thread at a time set OpenBLAS's count
+        # (the others' calls do nothing); the scope's lock already orders them.
+        _SETTERS = [getattr(lib, "_real_set_num_threads", lib.set_num_threads) for lib in controller.lib_controllers]
+        _BLAS, _CONTROLLER = _blas, controller
     return _CONTROLLER
+
+
+def _hold_blas():
+    global _held
+    _held = [lib.get_num_threads() for lib in _blas_libraries().lib_controllers]
+    for set_threads in _SETTERS:
+        set_threads(1)
+
+
+def _release_blas():
+    global _held
+    for lib, set_threads, n in zip(_CONTROLLER.lib_controllers, _SETTERS, _held):
+        if lib.get_num_threads() == 1:  # else someone else changed it meanwhile: theirs stands
+            set_threads(n)
+    _held = None
+
+
+def _set_split(n, deterministic):
+    n = 1 if _serial else n
+    _this_thread.kernel_threads = n
+    _BLAS.set_gemm_threads(n, deterministic)
 
 
 class compute_scope:
     """Hold BLAS at one thread and let the core split GEMMs over ``settings.num_threads``.
 
-    A context manager: ``with compute_scope(): ...``. Scopes nest; leaving one restores
-    ``settings.kernel_threads`` and the core's GEMM split as they were on entry.
+    A context manager: ``with compute_scope(): ...``. Scopes nest, in one thread or across
+    threads; leaving one restores the calling thread's ``settings.kernel_threads`` and GEMM
+    split as they were on entry, and the last one open anywhere gives BLAS its thread
+    count back.
     """
 
-    __slots__ = ("_previous", "_blas_threads", "_limiter")
+    __slots__ = ("_previous",)
 
     def __enter__(self):
-        controller = _blas_libraries()
-        self._previous = settings.kernel_threads, _BLAS.get_gemm_deterministic()
-        if _OWNERSHIP is None:
-            self._limiter = controller.limit(limits=1)
-            self._limiter.__enter__()
-        else:
-            # What threadpoolctl's limit(limits=1) does, in its order.
-            libs = controller.lib_controllers
-            self._blas_threads = [lib.get_num_threads() for lib in libs]
-            for lib in libs:
-                lib.set_num_threads(1)
-            _OWNERSHIP.increment()
-        n = settings.num_threads
-        _BLAS.set_gemm_threads(n, settings.deterministic)
-        settings.kernel_threads = n
+        global _open
+        with _lock:
+            if _open == 0:
+                _hold_blas()
+            _open += 1
+        this = _this_thread
+        this.depth += 1
+        self._previous = this.kernel_threads, _BLAS.get_gemm_deterministic()
+        _set_split(settings.num_threads, settings.deterministic)
         return self
 
     def __exit__(self, exc_type, exc, tb):
-        kernel_threads, deterministic = self._previous
-        settings.kernel_threads = kernel_threads
-        _BLAS.set_gemm_threads(kernel_threads, deterministic)
-        if _OWNERSHIP is None:
-            self._limiter.__exit__(exc_type, exc, tb)
-        else:
-            for lib, n in zip(_CONTROLLER.lib_controllers, self._blas_threads):
-                lib.set_num_threads(n)
-            _OWNERSHIP.decrement()
+        global _open
+        _set_split(*self._previous)
+        _this_thread.depth -= 1
+        with _lock:
+            _open -= 1
+            if _open == 0:
+                _release_blas()
         return False
+
+
+def _before_fork():
+    global _released
+    from ..core import _openmp
+
+    _lock.acquire()  # no scope half-entered on another thread while the process is copied
+    _released = _openmp.release_threads()
+
+
+def _after_fork_in_parent():
+    _lock.release()
+
+
+def _after_fork_in_child():
+    global _lock, _open, _serial
+    _lock = threading.Lock()  # the parent's is held (by _before_fork) and belongs to it
+    # Only the forking thread lives on: the scopes other threads had open are gone.
+    if _open > _this_thread.depth:
+        _open = _this_thread.depth
+        if _open == 0:
+            _release_blas()
+    if not _released:
+        _serial = True
+        if _BLAS is not None:
+            _set_split(1, _BLAS.get_gemm_deterministic())
+
+
+os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork_in_child)

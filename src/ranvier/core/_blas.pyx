@@ -17,15 +17,22 @@ from ranvier.core._checks cimport check_shape, value_error
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._types cimport floating
 
-# Threads gemm() may split over; > 1 only while BLAS is held at one thread.
-cdef int _gemm_threads = 1
-# Deterministic splits (config.enable_determinism()): a split product must be
-# bit-identical to the whole one. Measured with OpenBLAS: cutting C's rows on a
-# multiple of 12 keeps every element's rounding, any other cut does not, and
-# no column cut does (BLAS takes other paths for narrower B). So deterministic
-# splits go by rows only, with edges on multiples of 96 (a multiple of every
-# row tile of OpenBLAS's x86 kernels). 1 = free splits.
-cdef int _block_align = 1
+# Both per thread (each Python thread's compute scope sets its own, so concurrent
+# predicts split as each would alone), read by the calling thread only.
+# _gemm_threads: threads gemm() may split over; > 1 only while BLAS is held at one thread.
+# _block_align: deterministic splits (config.enable_determinism()): a split product
+# must be bit-identical to the whole one. Measured with OpenBLAS: cutting C's rows on
+# a multiple of 12 keeps every element's rounding, any other cut does not, and no
+# column cut does (BLAS takes other paths for narrower B). So deterministic splits go
+# by rows only, with edges on multiples of 96 (a multiple of every row tile of
+# OpenBLAS's x86 kernels). 1 = free splits.
+cdef extern from *:
+    """
+    static RV_THREAD_LOCAL int rv_gemm_threads = 1;
+    static RV_THREAD_LOCAL int rv_block_align = 1;
+    """
+    int _gemm_threads "rv_gemm_threads"
+    int _block_align "rv_block_align"
 # Multiply-adds per thread below which splitting costs more than it saves.
 cdef Py_ssize_t _SPLIT_GRAIN = 1 << 17
 # Smallest block edge worth a BLAS call of its own.
@@ -33,7 +40,9 @@ cdef int _MIN_BLOCK = 16
 
 
 def set_gemm_threads(int n, bint deterministic=False):
-    """Let gemm() split over ``n`` OpenMP threads. Only call while BLAS runs one thread.
+    """Let the calling thread's gemm() calls split over ``n`` OpenMP threads.
+
+    Only call while BLAS runs one thread.
 
     ``deterministic`` splits by rows only, on multiples of 96 rows, so the
     result is bit-identical to an unsplit product (at some cost in balance).

@@ -8,6 +8,7 @@ cdef extern from "rv_openmp.h":
     void rv_omp_barrier() noexcept nogil
     void rv_progress_set(int* p, int value) noexcept nogil
     void rv_progress_wait(int* p, int n, int value) noexcept nogil
+    int rv_omp_release_threads() noexcept nogil
 
 
 cdef inline int effective_threads(int n_threads, Py_ssize_t work, Py_ssize_t grain) noexcept nogil:

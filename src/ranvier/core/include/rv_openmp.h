@@ -4,6 +4,13 @@
 #ifndef RV_OPENMP_H
 #define RV_OPENMP_H
 
+/* Per-thread state (the GEMM split of the thread's compute scope). */
+#if defined(_MSC_VER)
+#define RV_THREAD_LOCAL __declspec(thread)
+#else
+#define RV_THREAD_LOCAL __thread
+#endif
+
 #ifdef _OPENMP
 #include <omp.h>
 #define RANVIER_OPENMP 1
@@ -41,8 +48,20 @@ static inline void rv_progress_wait(int* p, int n, int value) {
         }
 }
 #endif
+/* Stops the calling thread's idle OpenMP thread pool (joins its workers); the
+   next parallel region starts a new one. Run before fork(): libgomp has no fork
+   handling, and a child whose forking thread had a pool waits forever at its
+   first parallel region for workers that were not copied. OpenMP 5.0's
+   omp_pause_resource_all, which GCC has had since 9 (GCC 12 still reports 4.5
+   in _OPENMP). Returns 0 when released, nonzero when not possible here. */
+#if _OPENMP >= 201811 || (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9)
+static inline int rv_omp_release_threads(void) { return omp_pause_resource_all(omp_pause_soft); }
+#else
+static inline int rv_omp_release_threads(void) { return -1; }
+#endif
 #else
 #define RANVIER_OPENMP 0
+static inline int rv_omp_release_threads(void) { return 0; }
 static int omp_get_max_threads(void) { return 1; }
 static int omp_get_thread_num(void) { return 0; }
 static int omp_get_num_threads(void) { return 1; }
