@@ -38,7 +38,7 @@ def _hard_timeout():
     faulthandler.cancel_dump_traceback_later()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def snapshot():
     """``snapshot(model)``: the bytes of every weight and optimizer slot, to compare before/after a call."""
 
@@ -61,7 +61,7 @@ def small_model(compiled=True, units=3, features=4, seed=0):
     return model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_model():
     return small_model
 
