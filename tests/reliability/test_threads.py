@@ -75,7 +75,6 @@ print(before == settings(), before, settings())
 """
 
 
-@pytest.mark.xfail(strict=True, reason="compute_scope saves and restores process-wide state (issue 16, fork item)")
 def test_predict_from_8_threads_leaves_the_thread_settings_as_they_were(run_child):
     """In a fresh process (this one's settings may already have leaked): BLAS, GEMM and kernel threads."""
     result = run_child(_SETTINGS_AFTER_THREADS)
