@@ -173,16 +173,9 @@ class Trainer:
                 ys.append(None)
                 sws.append(None)
                 continue
-            yarr = np.asarray(ys_given[i])
-            if yarr.dtype.kind not in "biuf":
-                raise TypeError(f"y{arg_suffix}{where} must be numeric, got an array of dtype {yarr.dtype}")
-            if len(yarr) != n:
-                raise ValueError(
-                    f"x{arg_suffix} and y{arg_suffix}{where} must have the same number of samples, "
-                    f"got {n} and {len(yarr)}"
-                )
+            yarr = data.check_y(ys_given[i], n, f"y{arg_suffix}{where}", f"x{arg_suffix}")
             ys.append(loss.prepare_targets(yarr, (n,) + tuple(t.shape[1:]), dtype))
-            sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}")
+            sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}", dtype)
             if cws[i] is not None:
                 cw = data.class_weights_to_sample_weights(cws[i], yarr)
                 sw = cw if sw is None else sw * cw
@@ -423,7 +416,7 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         self.history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
-            list(callbacks or []) + [self.history],
+            _callback_list(callbacks) + [self.history],
             add_progbar=verbose != 0,
             model=self,
             verbose=verbose,
@@ -764,6 +757,21 @@ def _check_positive_int(value, name, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
     return int(value)
+
+
+def _callback_list(callbacks):
+    """``fit``'s callbacks as a list (Keras documents a list: a single callback gets a clear error)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"fit: callbacks must be a list of Callback instances (callbacks=[cb] for one), "
+            f"got {type(callbacks).__name__}: {callbacks!r}"
+        )
+    for cb in callbacks:
+        if not isinstance(cb, callbacks_module.Callback):
+            raise TypeError(f"fit: callbacks must hold Callback instances, got {type(cb).__name__}: {cb!r}")
+    return list(callbacks)
 
 
 def _resolve_verbose(verbose):
