@@ -437,3 +437,15 @@ def test_a_pickle_from_before_the_custom_classes_still_loads(blobs):
     old = rv.Sequential.__new__(rv.Sequential)
     old.__setstate__({"ranvier_model_bytes": rv.api.saving.to_bytes(model)})  # the state pickles used to hold
     np.testing.assert_array_equal(old.predict(x), model.predict(x))
+
+
+def test_float64_weights_beyond_float32_are_refused_not_loaded_as_inf(tmp_path):
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(2)])
+    model.save(tmp_path / "m.ranvier")
+    with zipfile.ZipFile(tmp_path / "m.ranvier") as zf:
+        cfg = zf.read("config.json")
+    buf = io.BytesIO()
+    np.savez(buf, w00000=np.full((4, 2), 1e39), w00001=np.zeros(2))
+    (tmp_path / "m.ranvier").write_bytes(_zip({"config.json": cfg, "weights.npz": buf.getvalue()}))
+    with pytest.raises(ValueError, match=r"kernel.*beyond the float32 range.*got 1e\+39"):
+        rv.load_model(tmp_path / "m.ranvier")

@@ -229,6 +229,9 @@ def test_a_float64_model_accepts_what_float32_cannot_hold(float64):
             "callbacks must hold Callback instances, got builtin_function_or_method",
         ),
         (lambda m: m.train_on_batch(X), ValueError, r"train_on_batch: y is required \(targets\), got None"),
+        (lambda m: m.train_on_batch(X[:0], Y[:0]), ValueError, r"train_on_batch: x has no samples, got shape \(0, 4\)"),
+        (lambda m: m.evaluate(X[:0], Y[:0], verbose=0), ValueError, r"evaluate: x has no samples, got shape \(0, 4\)"),
+        (lambda m: m.fit(X[:0], Y[:0], verbose=0), ValueError, "fit: x has no samples"),
         (
             lambda m: m.evaluate(X, Y[:7], verbose=0),
             ValueError,
@@ -247,4 +250,5 @@ def test_unclear_errors_now_name_the_argument_and_the_value(model, call, exc, ma
         call(model)
     for a, b in zip(before, model.get_weights()):
         assert np.array_equal(a, b)
+    assert model.optimizer.iterations == 0  # no step was taken (a 0-sample train_on_batch used to take one)
     model.fit(X, Y, class_weight={np.int64(0): 2.0, 1: 1.0}, callbacks=[rv.callbacks.History()], verbose=0)

@@ -409,8 +409,7 @@ class Trainer:
                 xs, ys, sws = parts[:n_in], parts[n_in : n_in + n_out], parts[n_in + n_out : n_in + 2 * n_out]
                 raw = parts[n_in + 2 * n_out :] or None
                 validation_data = _Arrays(val[:n_in], val[n_in : n_in + n_out], val[n_in + n_out : n_in + 2 * n_out])
-            if len(xs[0]) == 0:
-                raise ValueError("fit: x has no samples")
+            _check_samples(xs, "fit")
             batches = _Arrays(xs, ys, sws, raw)
         val = self._validation(validation_data, validation_steps, validation_batch_size or batch_size)
         verbose = _resolve_verbose(verbose)
@@ -530,6 +529,7 @@ class Trainer:
         if y is None:
             raise ValueError("train_on_batch: y is required (targets), got None")
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
+        _check_samples(xs, "train_on_batch")  # a step on nothing would still advance the optimizer
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
         self._reset_metrics()
@@ -577,6 +577,7 @@ class Trainer:
             if steps is not None:
                 raise NotImplementedError(f"evaluate: steps applies to generators here, got steps={steps!r}")
             xs, ys, sws = self._prepare(x, y, sample_weight)
+            _check_samples(xs, "evaluate")  # a mean over no samples is no loss (it was reported as 0.0)
             size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
             batches = _Batches(_Arrays(xs, ys, sws), size)
         with compute_scope():
@@ -757,6 +758,11 @@ def _check_positive_int(value, name, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
     return int(value)
+
+
+def _check_samples(xs, where):
+    if len(xs[0]) == 0:
+        raise ValueError(f"{where}: x has no samples, got shape {xs[0].shape}")
 
 
 def _callback_list(callbacks):
