@@ -1,8 +1,11 @@
+import copy
 import io
 import json
+import multiprocessing
 import os
 import pickle
 import zipfile
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
@@ -345,3 +348,104 @@ def test_unsupported_keras_arguments_raise(tmp_path):
     with pytest.raises(NotImplementedError, match="skip_mismatch"):
         rv.saving.load_weights(model, tmp_path / "w.npz", skip_mismatch=True)
     rv.saving.load_weights(model, tmp_path / "w.npz")
+
+
+# ------------------------------------------------------------------ pickling custom classes
+class Unregistered(Scale):
+    """A custom layer no registry knows: unpickling finds it by its module and qualified name."""
+
+
+@rv.saving.register_keras_serializable(package="test_saving_pickle")
+class Registered(Scale):
+    """A registered custom layer: a spawned process registers it again by importing this module."""
+
+
+def _custom_model():
+    rv.config.set_random_seed(0)
+    model = rv.Sequential([rv.layers.Input((4,)), Unregistered(3.0), rv.layers.Dense(3), Registered(0.5)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def _predict_in_child(model, x):
+    return [type(layer).__name__ for layer in model.layers], model.predict(x)
+
+
+def test_pickle_and_deepcopy_keep_custom_layers(blobs):
+    x, _ = blobs
+    model = _custom_model()
+    for again in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert [type(layer) for layer in again.layers] == [Unregistered, rv.layers.Dense, Registered]
+        assert again.layers[0].factor == 3.0 and again.compiled
+        np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_a_spawned_process_unpickles_custom_layers(blobs, monkeypatch):
+    # The worker imports this module by name (as pickle does for _predict_in_child): put the
+    # repository root on the path the spawned process starts with, whatever runs pytest.
+    monkeypatch.syspath_prepend(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    x, _ = blobs
+    model = _custom_model()
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        names, predictions = pool.submit(_predict_in_child, model, x[:8]).result(timeout=300)
+    assert names == ["Unregistered", "Dense", "Registered"]
+    np.testing.assert_array_equal(predictions, model.predict(x[:8]))
+
+
+def test_a_class_defined_in_a_function_unpickles_inside_custom_object_scope(blobs):
+    x, _ = blobs
+
+    class Local(Scale):
+        pass
+
+    model = rv.Sequential([rv.layers.Input((4,)), Local(2.0)])
+    assert type(copy.deepcopy(model).layers[0]) is Local  # a deep copy keeps the class itself
+    blob = pickle.dumps(model)
+    with pytest.raises(ValueError, match="pickled model.*custom_object_scope.*'Local'"):
+        pickle.loads(blob)
+    with rv.saving.custom_object_scope({"Local": Local}):
+        again = pickle.loads(blob)
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def test_custom_object_scope_wins_over_the_pickled_class_path():
+    class Replacement(Scale):
+        pass
+
+    model = rv.Sequential([rv.layers.Input((4,)), Unregistered(2.0)])
+    with rv.saving.custom_object_scope({"Unregistered": Replacement}):
+        again = pickle.loads(pickle.dumps(model))
+    assert type(again.layers[0]) is Replacement
+
+
+def test_an_unbuilt_sequential_pickles_and_deep_copies_its_config(blobs):
+    x, y = blobs
+    model = rv.Sequential([rv.layers.Dense(8, activation="relu"), Unregistered(2.0), rv.layers.Dense(3)], name="lazy")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    for again in (pickle.loads(pickle.dumps(model)), copy.deepcopy(model)):
+        assert not again.built and again.compiled and again.name == "lazy"
+        assert [type(layer) for layer in again.layers] == [rv.layers.Dense, Unregistered, rv.layers.Dense]
+        assert again.get_config() == model.get_config()
+        again.fit(x, y, epochs=1, verbose=0)
+        assert again.predict(x).shape == (len(x), 3)
+    assert not rv.Sequential().built and not pickle.loads(pickle.dumps(rv.Sequential())).layers
+
+
+def test_a_pickle_from_before_the_custom_classes_still_loads(blobs):
+    x, _ = blobs
+    model = _trained(blobs)
+    old = rv.Sequential.__new__(rv.Sequential)
+    old.__setstate__({"ranvier_model_bytes": rv.api.saving.to_bytes(model)})  # the state pickles used to hold
+    np.testing.assert_array_equal(old.predict(x), model.predict(x))
+
+
+def test_float64_weights_beyond_float32_are_refused_not_loaded_as_inf(tmp_path):
+    model = rv.Sequential([rv.layers.Input((4,)), rv.layers.Dense(2)])
+    model.save(tmp_path / "m.ranvier")
+    with zipfile.ZipFile(tmp_path / "m.ranvier") as zf:
+        cfg = zf.read("config.json")
+    buf = io.BytesIO()
+    np.savez(buf, w00000=np.full((4, 2), 1e39), w00001=np.zeros(2))
+    (tmp_path / "m.ranvier").write_bytes(_zip({"config.json": cfg, "weights.npz": buf.getvalue()}))
+    with pytest.raises(ValueError, match=r"kernel.*beyond the float32 range.*got 1e\+39"):
+        rv.load_model(tmp_path / "m.ranvier")

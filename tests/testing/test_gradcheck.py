@@ -41,3 +41,33 @@ def test_numerical_gradient_matches_a_known_derivative_and_restores_the_array():
     assert relative_error(num, np.cos(a) * a + np.sin(a)) < 1e-8
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error(np.ones(2), -np.ones(2)) == 1.0
+
+
+class _NearlyUnused(rv.layers.Layer):
+    """A traced layer whose ``tiny`` weight moves the output by 1e-17 per unit: its true gradient is ~1e-17."""
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight((input_shape[-1], 3), "glorot_uniform", name="kernel")
+        self.tiny = self.add_weight((3,), "ones", name="tiny")
+
+    def call(self, x):
+        return rv.ops.matmul(x, self.kernel) * 30.0 + self.tiny * 1e-17
+
+
+def test_a_gradient_of_1e_17_passes_on_the_absolute_tolerance(float64):
+    x = np.random.default_rng(2).standard_normal((8, 5))
+    layer = _NearlyUnused()
+    result = check_gradients(layer, x)  # the default atol=1e-8
+    assert result.passed and result.abs_errors[layer.tiny.name] < 1e-8
+    # The relative test alone fails: a difference of 1e-17 in rounding is a relative error over tol.
+    strict = check_gradients(layer, x, atol=0.0, raise_on_failure=False)
+    assert strict.failed == [layer.tiny.name] and strict.errors[layer.tiny.name] > 1e-6
+    assert strict.abs_errors[layer.tiny.name] < 1e-15
+    with pytest.raises(AssertionError, match=r"atol 0\) for \['.*tiny'\]"):
+        check_gradients(layer, x, atol=0.0)
+
+
+def test_the_absolute_tolerance_does_not_hide_a_wrong_gradient_of_order_1(float64):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    result = check_gradients(_WrongBackward(2), x, atol=1e-8, raise_on_failure=False)
+    assert result.failed == ["input_0"] and result.abs_errors["input_0"] > 1e-3

@@ -2,7 +2,16 @@
 
 import numpy as np
 
-__all__ = ["check_x", "check_sample_weight", "class_weights_to_sample_weights", "split_validation", "batch_slices"]
+from ._finite import as_finite, check_finite
+
+__all__ = [
+    "check_x",
+    "check_y",
+    "check_sample_weight",
+    "class_weights_to_sample_weights",
+    "split_validation",
+    "batch_slices",
+]
 
 
 def check_x(x, expected_shape, dtype, arg="x"):
@@ -35,32 +44,53 @@ def check_x(x, expected_shape, dtype, arg="x"):
     for got, want in zip(arr.shape[1:], expected_shape[1:]):
         if want is not None and got != want:
             raise ValueError(f"The model expects {arg} of shape {tuple(expected_shape)}, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(
-            f"{arg} contains NaN or inf (first at index {tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])})"
-        )
     dt = np.dtype(dtype)
-    if dt.kind in "iu" and arr.dtype.kind == "f":
-        if not np.array_equal(arr, np.round(arr)):
-            raise ValueError(f"{arg} must hold integer token ids for an integer model input, got non-integer values")
+    if dt.kind == "f":
+        return as_finite(arr, dt, arg)  # NaN, inf and values beyond dt's range, in the cast's one pass
+    check_finite(arr, np.float64, arg)
+    if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
+        raise ValueError(f"{arg} must hold integer token ids for an integer model input, got non-integer values")
     return np.ascontiguousarray(arr, dtype=dt)
 
 
-def check_sample_weight(sample_weight, n, arg="sample_weight"):
-    """A float64 array of ``n`` finite, non-negative weights, or None."""
+def check_y(y, n, arg="y", x_arg="x"):
+    """Targets as an array of ``n`` samples (the dtype and values are the loss's to check).
+
+    Raises
+    ------
+    TypeError
+        For non-numeric targets.
+    ValueError
+        For a scalar or a sample count other than ``n`` (that of ``x_arg``).
+    """
+    arr = np.asarray(y)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{arg} must be numeric, got an array of dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise ValueError(
+            f"{arg} must be an array with one target per sample of {x_arg} ({n}), got a scalar: {arr.item()!r}"
+        )
+    if len(arr) != n:
+        raise ValueError(f"{x_arg} and {arg} must have the same number of samples, got {n} and {len(arr)}")
+    return arr
+
+
+def check_sample_weight(sample_weight, n, arg="sample_weight", dtype=np.float64):
+    """A float64 array of ``n`` non-negative weights, each finite in ``dtype`` (the model's), or None."""
     if sample_weight is None:
         return None
     sw = np.asarray(sample_weight)
     if sw.dtype.kind not in "biuf":
         raise TypeError(f"{arg} must be numeric, got dtype {sw.dtype}")
-    sw = sw.astype(np.float64)
     if sw.ndim == 2 and sw.shape[1] == 1:
         sw = sw[:, 0]
     if sw.shape[:1] != (n,):
         raise ValueError(f"{arg} must have one weight per sample ({n}), got shape {sw.shape}")
-    if not np.isfinite(sw).all() or (sw < 0).any():
-        raise ValueError(f"{arg} must be finite and >= 0, got min {np.nanmin(sw)!r}")
-    return np.ascontiguousarray(sw)
+    check_finite(sw, dtype, arg)
+    sw = np.ascontiguousarray(sw, dtype=np.float64)
+    if (sw < 0).any():
+        raise ValueError(f"{arg} must be >= 0, got min {float(sw.min())!r}")
+    return sw
 
 
 def class_weights_to_sample_weights(class_weight, y):
@@ -72,6 +102,10 @@ def class_weights_to_sample_weights(class_weight, y):
     labels = np.round(labels).astype(np.int64)
     weights = np.ones(len(labels), np.float64)
     for cls, w in class_weight.items():
+        if not isinstance(cls, (int, np.integer)):
+            raise TypeError(
+                f"class_weight keys must be integer class indices, got the key {cls!r} ({type(cls).__name__})"
+            )
         w = float(w)
         if not np.isfinite(w) or w < 0:
             raise ValueError(f"class_weight must map classes to finite weights >= 0, got {cls!r}: {w!r}")

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core import _losses as _core
 from . import config, ops, serialization
+from ._finite import check_finite
 from .activations import _float_input
 from .ops import GradientTape
 
@@ -85,12 +86,11 @@ def _target_shape(y_shape, output_shape, name):
     raise ValueError(f"{name}: y must have the shape of the model output {out}, got shape {tuple(y_shape)}")
 
 
-def _finite_targets(y, name):
+def _finite_targets(y, name, dtype):
+    """Refuse targets that are not numeric, or not finite once cast to ``dtype`` (the output's)."""
     if y.dtype.kind not in "biuf":
         raise TypeError(f"{name}: y must be numeric (bool, int or float), got dtype {y.dtype}")
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        bad = y[~np.isfinite(y)].flat[0]
-        raise ValueError(f"{name}: y contains NaN or inf, got {bad}")
+    check_finite(y, dtype, f"{name}: y")
 
 
 def _row_weights(sample_weight, lead, dtype, name):
@@ -166,7 +166,7 @@ class Loss:
 
     def _prepare_dense(self, y, output_shape, dtype):
         """Targets for losses that take a target per output entry."""
-        _finite_targets(y, self.name)
+        _finite_targets(y, self.name, dtype)
         shape = _target_shape(y.shape, output_shape, self.name)
         return np.ascontiguousarray(y.reshape(shape), dtype=dtype)
 
@@ -365,7 +365,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def prepare_targets(self, y_true, output_shape, dtype):
         y = np.asarray(y_true)
-        _finite_targets(y, self.name)
+        _finite_targets(y, self.name, dtype)
         out = tuple(output_shape)
         k = out[-1]
         shape = _target_shape(y.shape, out[:-1], self.name) if len(out) > 1 else ()
@@ -553,7 +553,7 @@ class LossFunctionWrapper(Loss):
 
     def prepare_targets(self, y_true, output_shape, dtype):
         y = np.asarray(y_true)
-        _finite_targets(y, self.name)
+        _finite_targets(y, self.name, dtype)
         return np.ascontiguousarray(y, dtype=dtype) if y.dtype.kind in "fb" else y
 
     def _reduced(self, y_true, y_pred, sample_weight):

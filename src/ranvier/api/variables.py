@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._finite import check_finite
+
 __all__ = ["Variable", "grad_targets"]
 
 
@@ -54,8 +56,7 @@ class Variable:
         value = np.asarray(value)
         if value.shape != self.value.shape:
             raise ValueError(f"Variable {self.name!r} has shape {self.value.shape}, got a value of shape {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"Variable {self.name!r}: value contains NaN or inf")
+        _check_range(self, value)
         self.value[...] = value
 
     def grad_target(self):
@@ -111,6 +112,20 @@ class Variable:
         if copy:
             return np.array(self.value, dtype=dtype, copy=True)
         return self.value if dtype is None else self.value.astype(dtype, copy=False)
+
+
+def _check_range(variable, value):
+    """Refuse a ``value`` for ``variable`` with NaN, inf or values beyond the variable's dtype range.
+
+    A float64 1e39 is finite but becomes inf in a float32 variable. Callers that
+    set several variables all-or-nothing check every value with this first.
+
+    Raises
+    ------
+    ValueError
+        Naming the variable, the first bad value and its index.
+    """
+    check_finite(np.asarray(value), variable.dtype, f"Variable {variable.name!r}: value")
 
 
 def grad_targets(*variables):

@@ -6,6 +6,14 @@ by the relative error ``|a - n| / max(|a| + |n|, tiny)`` over each array
 (norms of the difference and of the two gradients). In float64 with
 eps = 1e-6 a correct backward gives errors around 1e-9; anything above
 1e-6 is a bug.
+
+A relative error means nothing for a gradient that is zero in truth: the
+analytic value is then about 1e-17 and the numeric one is rounding noise,
+about ``1e-16 * |L| / eps`` = 1e-10 for a loss of order 1, so their relative
+error is near 1. As in torch's ``gradcheck`` (``|a - n| <= atol + rtol |n|``),
+an array passes when ``||a - n|| <= atol + tol (||a|| + ||n||)``: ``tol`` is the
+relative tolerance and ``atol`` (default 1e-8, a hundred times that noise)
+the absolute one. Raise ``atol`` for losses of order 100 and more.
 """
 
 import numpy as np
@@ -16,23 +24,41 @@ __all__ = ["check_gradients", "GradientCheckResult"]
 
 
 class GradientCheckResult:
-    """Relative errors of the analytic gradients, by name.
+    """How far the analytic gradients are from the numeric ones, by name.
+
+    Parameters
+    ----------
+    comparisons : dict[str, (float, float)]
+        ``(||a - n||, ||a|| + ||n||)`` of each array (analytic ``a``, numeric ``n``).
+    tol, atol : float
+        Relative and absolute tolerances: an array fails when ``||a - n|| > atol + tol (||a|| + ||n||)``.
 
     Attributes
     ----------
     errors : dict[str, float]
+        Relative error of each array, ``diff / scale`` (0.0 when both gradients are 0).
+    abs_errors : dict[str, float]
+        ``||a - n||`` of each array.
     max_error : float
+        The largest relative error.
+    failed : list of str
+        The arrays over both tolerances.
     passed : bool
     """
 
-    def __init__(self, errors, tol):
-        self.errors = errors
-        self.tol = tol
-        self.max_error = max(errors.values()) if errors else 0.0
-        self.passed = self.max_error < tol
+    def __init__(self, comparisons, tol, atol=0.0):
+        self.abs_errors = {k: diff for k, (diff, _) in comparisons.items()}
+        self.errors = {k: _relative(diff, scale) for k, (diff, scale) in comparisons.items()}
+        self.tol, self.atol = tol, atol
+        self.max_error = max(self.errors.values()) if self.errors else 0.0
+        self.failed = [k for k, (diff, scale) in comparisons.items() if diff > atol + tol * scale]
+        self.passed = not self.failed
 
     def __repr__(self):
-        worst = ", ".join(f"{k}: {v:.2e}" for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])[:5])
+        worst = ", ".join(
+            f"{k}: {v:.2e} (abs {self.abs_errors[k]:.1e})"
+            for k, v in sorted(self.errors.items(), key=lambda kv: -kv[1])[:5]
+        )
         return f"<GradientCheckResult passed={self.passed} max_error={self.max_error:.2e} ({worst})>"
 
 
@@ -60,9 +86,17 @@ def relative_error(analytic, numeric):
 
 
 def _relative_error(a, n):
+    return _relative(*_compare(a, n))
+
+
+def _compare(a, n):
+    """``(||a - n||, ||a|| + ||n||)`` of two gradients."""
     a, n = np.asarray(a, np.float64).ravel(), np.asarray(n, np.float64).ravel()
-    denom = np.linalg.norm(a) + np.linalg.norm(n)
-    return 0.0 if denom < 1e-300 else float(np.linalg.norm(a - n) / max(denom, 1e-12))
+    return float(np.linalg.norm(a - n)), float(np.linalg.norm(a) + np.linalg.norm(n))
+
+
+def _relative(diff, scale):
+    return 0.0 if scale < 1e-300 else diff / max(scale, 1e-12)
 
 
 def _entries(size, max_checks, rng):
@@ -105,6 +139,7 @@ def check_gradients(
     loss=None,
     eps=1e-6,
     tol=1e-6,
+    atol=1e-8,
     training=True,
     check_inputs=True,
     max_checks=None,
@@ -126,7 +161,11 @@ def check_gradients(
         Targets, for models.
     eps : float, default 1e-6
     tol : float, default 1e-6
-        Largest acceptable relative error.
+        Largest acceptable relative error (torch's ``rtol``).
+    atol : float, default 1e-8
+        Absolute tolerance on the norm of each array's difference: an array passes when
+        ``||a - n|| <= atol + tol (||a|| + ||n||)``, so a gradient that is zero in truth
+        (1e-17 against rounding noise of 1e-10) passes. ``atol=0`` is the relative test alone.
     training : bool, default True
         Mode of the forward passes (stochastic layers such as Dropout need
         ``training=False`` or a zero rate: each call draws a new mask).
@@ -146,17 +185,17 @@ def check_gradients(
 
     rng = np.random.default_rng(seed)
     if isinstance(model_or_layer, Model):
-        result = _check_model(model_or_layer, x, y, loss, eps, tol, max_checks, rng)
+        result = _check_model(model_or_layer, x, y, loss, eps, tol, atol, max_checks, rng)
     elif isinstance(model_or_layer, Layer):
-        result = _check_layer(model_or_layer, x, eps, tol, training, check_inputs, max_checks, rng)
+        result = _check_layer(model_or_layer, x, eps, tol, atol, training, check_inputs, max_checks, rng)
     else:
         raise TypeError(f"check_gradients expects a Model or a Layer, got {type(model_or_layer).__name__}")
     if raise_on_failure and not result.passed:
-        raise AssertionError(f"Gradient check failed (tol {tol:g}): {result!r}")
+        raise AssertionError(f"Gradient check failed (tol {tol:g}, atol {atol:g}) for {result.failed}: {result!r}")
     return result
 
 
-def _check_layer(layer, x, eps, tol, training, check_inputs, max_checks, rng):
+def _check_layer(layer, x, eps, tol, atol, training, check_inputs, max_checks, rng):
     multi = isinstance(x, (list, tuple))
     xs = [np.array(a, copy=True) for a in (x if multi else [x])]
     if not layer.built:
@@ -184,19 +223,19 @@ def _check_layer(layer, x, eps, tol, training, check_inputs, max_checks, rng):
         dx = layer.backward(dy if isinstance(out, (list, tuple)) else dy[0], cache, need_input_grad=True)
         dxs = dx if isinstance(dx, (list, tuple)) else [dx]
     analytic = {v.name: np.zeros(v.shape) if v._fresh else v.grad.copy() for v in weights}
-    errors = {}
+    compared = {}
     for v in weights:
         idx = _entries(v.size, max_checks, rng)
         num = _numeric(v.value, loss_fn, eps, idx)
-        errors[v.name] = _relative_error(analytic[v.name].reshape(-1)[idx], num[idx])
+        compared[v.name] = _compare(analytic[v.name].reshape(-1)[idx], num[idx])
     if check_inputs:
         for i, (a, g) in enumerate(zip(xs, dxs)):
             if a.dtype.kind != "f" or g is None:
                 continue
             idx = _entries(a.size, max_checks, rng)
             num = _numeric(a, loss_fn, eps, idx)
-            errors[f"input_{i}"] = _relative_error(np.asarray(g).reshape(-1)[idx], num[idx])
-    return GradientCheckResult(errors, tol)
+            compared[f"input_{i}"] = _compare(np.asarray(g).reshape(-1)[idx], num[idx])
+    return GradientCheckResult(compared, tol, atol)
 
 
 def _forward(layer, inputs, training, record=False):
@@ -209,7 +248,7 @@ def _forward(layer, inputs, training, record=False):
     return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, training, {})), None
 
 
-def _check_model(model, x, y, loss, eps, tol, max_checks, rng):
+def _check_model(model, x, y, loss, eps, tol, atol, max_checks, rng):
     if not model.compiled:
         if loss is None:
             raise ValueError("check_gradients: compile the model or pass loss=..., got neither")
@@ -224,9 +263,9 @@ def _check_model(model, x, y, loss, eps, tol, max_checks, rng):
 
     model._compute_gradients(x, y, sw)
     analytic = {v.name: v.grad.copy() for v in model.trainable_weights}
-    errors = {}
+    compared = {}
     for v in model.trainable_weights:
         idx = _entries(v.size, max_checks, rng)
         num = _numeric(v.value, loss_fn, eps, idx)
-        errors[v.name] = _relative_error(analytic[v.name].reshape(-1)[idx], num[idx])
-    return GradientCheckResult(errors, tol)
+        compared[v.name] = _compare(analytic[v.name].reshape(-1)[idx], num[idx])
+    return GradientCheckResult(compared, tol, atol)

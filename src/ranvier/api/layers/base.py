@@ -11,6 +11,7 @@ import re
 import numpy as np
 
 from .. import config, initializers
+from .._finite import as_finite, check_finite
 from .._threading import compute_scope
 from ..ops._tensor import Tensor
 from ..variables import Variable
@@ -455,6 +456,7 @@ def _as_input_array(x, dtype, name):
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Layer {name!r}: inputs must be numeric, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-        raise ValueError(f"Layer {name!r}: inputs contain NaN or inf")
+    if np.dtype(dtype).kind == "f":
+        return as_finite(arr, dtype, f"Layer {name!r}: input")
+    check_finite(arr, np.float64, f"Layer {name!r}: input")
     return np.ascontiguousarray(arr, dtype=dtype)

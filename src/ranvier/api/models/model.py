@@ -17,6 +17,7 @@ from ..layers._buffers import ScratchPool
 from ..layers._symbolic import KerasTensor, topological_nodes
 from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
+from . import _pickling
 from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
 from ._nested import NestedModel
@@ -405,10 +406,12 @@ class Model(Trainer, Trackable):
             self.build(tuple(config["input_shape"]), input_dtype=config.get("input_dtype"))
 
     def __getstate__(self):
-        return {"ranvier_model_bytes": saving.to_bytes(self)}
+        # The saved-model bytes and the custom classes they name (models/_pickling.py says how
+        # unpickling finds those: custom_object_scope, the registry, or the class's module).
+        return _pickling.model_state(self)
 
     def __setstate__(self, state):
-        other = saving.from_bytes(state["ranvier_model_bytes"])
+        other = _pickling.model_from_state(state)
         self.__class__ = other.__class__
         self.__dict__.update(other.__dict__)
 

@@ -6,6 +6,7 @@ from .. import serialization
 from ..layers._symbolic import KerasTensor
 from ..layers.base import Layer
 from ..layers.core import InputLayer
+from . import _pickling
 from ._nested import NestedModel
 from .model import Model
 
@@ -127,6 +128,10 @@ class Sequential(Model):
             self.build((None,) + arr.shape[1:], input_dtype=dtype)
         else:
             self._ensure_graph()
+
+    def __getstate__(self):
+        # Unbuilt, the model has no weights yet and cannot make saved-model bytes: keep its config.
+        return super().__getstate__() if self.built else _pickling.config_state(self)
 
     def get_config(self):
         layers = [self._input_layer] if self._input_layer is not None else []

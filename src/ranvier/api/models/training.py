@@ -175,16 +175,9 @@ class Trainer:
                 ys.append(None)
                 sws.append(None)
                 continue
-            yarr = np.asarray(ys_given[i])
-            if yarr.dtype.kind not in "biuf":
-                raise TypeError(f"y{arg_suffix}{where} must be numeric, got an array of dtype {yarr.dtype}")
-            if len(yarr) != n:
-                raise ValueError(
-                    f"x{arg_suffix} and y{arg_suffix}{where} must have the same number of samples, "
-                    f"got {n} and {len(yarr)}"
-                )
+            yarr = data.check_y(ys_given[i], n, f"y{arg_suffix}{where}", f"x{arg_suffix}")
             ys.append(loss.prepare_targets(yarr, (n,) + tuple(t.shape[1:]), dtype))
-            sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}")
+            sw = data.check_sample_weight(sws_given[i], n, f"sample_weight{arg_suffix}{where}", dtype)
             if cws[i] is not None:
                 cw = data.class_weights_to_sample_weights(cws[i], yarr)
                 sw = cw if sw is None else sw * cw
@@ -425,7 +418,7 @@ class Trainer:
         n_steps = batches.num_batches(batch_size)
         self.history = callbacks_module.History()
         cbs = callbacks_module.CallbackList(
-            list(callbacks or []) + [self.history],
+            _callback_list(callbacks) + [self.history],
             add_progbar=verbose != 0,
             model=self,
             verbose=verbose,
@@ -549,7 +542,7 @@ class Trainer:
         if y is None:
             raise ValueError("train_on_batch: y is required (targets), got None")
         xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
-        _check_samples(xs, "train_on_batch")
+        _check_samples(xs, "train_on_batch")  # a step on nothing would still advance the optimizer
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
         self._reset_metrics()
@@ -597,7 +590,7 @@ class Trainer:
             if steps is not None:
                 raise NotImplementedError(f"evaluate: steps applies to generators here, got steps={steps!r}")
             xs, ys, sws = self._prepare(x, y, sample_weight)
-            _check_samples(xs, "evaluate")
+            _check_samples(xs, "evaluate")  # a mean over no samples is no loss (it was reported as 0.0)
             size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
             batches = _Batches(_Arrays(xs, ys, sws), size)
         with compute_scope():
@@ -807,6 +800,21 @@ def _check_positive_int(value, name, allow_zero=False):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if allow_zero else 1):
         raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} integer, got {value!r}")
     return int(value)
+
+
+def _callback_list(callbacks):
+    """``fit``'s callbacks as a list (Keras documents a list: a single callback gets a clear error)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, callbacks_module.Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(
+            f"fit: callbacks must be a list of Callback instances (callbacks=[cb] for one), "
+            f"got {type(callbacks).__name__}: {callbacks!r}"
+        )
+    for cb in callbacks:
+        if not isinstance(cb, callbacks_module.Callback):
+            raise TypeError(f"fit: callbacks must hold Callback instances, got {type(cb).__name__}: {cb!r}")
+    return list(callbacks)
 
 
 def _resolve_verbose(verbose):
