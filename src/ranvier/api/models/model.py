@@ -95,9 +95,10 @@ class Model(Trainer, Trackable):
             list(outputs) if out_form == "dict" else output_names(outs), out_form, "output"
         )
         self._nodes = topological_nodes(ins, outs)
-        self._layers = []
-        for node in self._nodes:
-            if all(node.layer is not other for other in self._layers):
+        self._layers, seen = [], set()
+        for node in self._nodes:  # a shared layer once, at its first call (a set: deep graphs)
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
                 self._layers.append(node.layer)
         self._executor = Executor(ins, outs, self._nodes)
         self._flat_params = None
