@@ -1,9 +1,25 @@
-"""Atomic file writes: a temporary file in the target directory, then a rename."""
+"""Atomic file writes whose temporary files the next write can clean.
+
+A save writes ``.<name>.ranvier-tmp-<pid>-<random>`` beside the target,
+flushes it to disk, then renames it over the target: an interrupted save
+leaves the previous file whole. A process killed between the two leaves its
+temporary file behind, so each save first removes the ones of the same
+target that no save can still be writing: their process is gone, or they
+are older than :data:`STALE_SECONDS` (a hung process, or a pid reused).
+
+The file is created with mode ``0o666`` less the umask, as ``open`` would
+create it (``tempfile.mkstemp`` gives ``0o600`` whatever the umask).
+"""
 
 import os
-import tempfile
+import secrets
+import time
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "STALE_SECONDS"]
+
+#: Age after which another process's temporary file of the same target is removed anyway.
+STALE_SECONDS = 3600
+_MARK = ".ranvier-tmp-"
 
 
 def atomic_write(path, payload, overwrite):
@@ -16,13 +32,16 @@ def atomic_write(path, payload, overwrite):
     FileNotFoundError
         When the directory does not exist.
     """
-    path = os.fspath(path)
+    path = os.path.abspath(os.fspath(path))
     if not overwrite and os.path.exists(path):
         raise FileExistsError(f"{path} exists and overwrite=False")
-    directory = os.path.dirname(os.path.abspath(path))
+    directory, name = os.path.split(path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"Cannot save to {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".ranvier-", suffix=".tmp", dir=directory)
+    prefix = f".{name[:200]}{_MARK}"  # within the 255 bytes of a file name
+    _remove_stale(directory, prefix)
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}-{secrets.token_hex(6)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -33,3 +52,30 @@ def atomic_write(path, payload, overwrite):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _remove_stale(directory, prefix):
+    now = time.time()
+    for entry in os.scandir(directory):
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix) :].partition("-")[0]
+        try:
+            stale = not _running(int(pid)) or now - entry.stat().st_mtime > STALE_SECONDS
+            if stale:
+                os.unlink(entry.path)
+        except (ValueError, OverflowError, OSError):
+            continue  # not one of ours after all, or removed meanwhile by another save
+
+
+def _running(pid):
+    """Whether process ``pid`` exists (on this machine): another save may be writing its file."""
+    if pid == os.getpid() or os.name == "nt":  # Windows' os.kill(pid, 0) would end the process
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by another user (PermissionError)
+    return True
