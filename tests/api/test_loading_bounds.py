@@ -112,6 +112,13 @@ def _nested(depth):
     return "[" * depth + "]" * depth
 
 
+def _functional_members():
+    x = rv.layers.Input((3,))
+    payload = saving.to_bytes(rv.Model(x, rv.layers.Dense(2)(rv.layers.Dense(2)(x))))
+    with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
 def _hostile_files(members):
     """(label, bytes) of files that must be refused: configs of the wrong types, huge shapes,
     deep nesting, hostile zips and arrays."""
@@ -146,6 +153,12 @@ def _hostile_files(members):
         ("build_config huge", ["build_config"], {"input_shape": [None, 10**12]}),
     ]:
         yield label, _with_config(members, _set(path, value))
+    functional = _functional_members()
+    for ref in ([1, 0], [-1, 0], [0, 9], ["input", 3], "x"):
+        yield (
+            "graph reference " + json.dumps(ref),
+            _with_config(functional, _set(["config", "nodes", 1, "inputs", 0], ref)),
+        )
     yield "config nested too deep for json", _zip({**members, "config.json": _nested(100_000)})
     yield "config not utf-8", _zip({**members, "config.json": b"\xff\xfe{"})
     yield "config of many lists", _zip({**members, "config.json": "[" + "[]," * 600_000 + "[]]"})
@@ -197,7 +210,7 @@ def test_every_hostile_file_is_an_invalid_model_file_error_naming_the_member(sav
             raise AssertionError(f"{label}: {exc!r}") from exc
         assert isinstance(err, ValueError)
         assert str(err).startswith("<bytes>"), (label, str(err))
-        if label.startswith(("weights", "units", "config", "layer")) and label not in _FOUND_IN_ARRAYS:
+        if label.startswith(("weights", "units", "config", "layer", "graph")) and label not in _FOUND_IN_ARRAYS:
             assert err.member == "config.json", (label, str(err))
         if label.startswith(("npy", "npz")) or label in _FOUND_IN_ARRAYS:
             assert err.member.startswith("weights.npz"), (label, str(err))

@@ -192,7 +192,7 @@ def read_arrays(fh, specs, path, label):
             raise InvalidModelFileError(
                 path,
                 label,
-                f"does not match the model: it holds {len(names)} arrays for {len(specs)} weights "
+                f"holds {len(names)} arrays where {len(specs)} are expected "
                 f"(missing {missing[:5]}, unexpected {extra[:5]})",
             )
         return {

@@ -166,7 +166,7 @@ def _read_config(zf, where):
         try:
             cfg = json.loads(raw.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
-            raise ValueError(f"config.json is corrupt ({type(exc).__name__}: {exc})") from exc
+            raise ValueError(f"is corrupt: not JSON ({type(exc).__name__}: {exc})") from exc
     if not isinstance(cfg, dict) or cfg.get("format") != _FORMAT:
         raise InvalidModelFileError(where, "config.json", "not a ranvier model file (format field missing)")
     if cfg.get("format_version") != _FORMAT_VERSION:
