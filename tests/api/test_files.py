@@ -31,22 +31,25 @@ def _dead_pid():
     return int(child.stdout)
 
 
+def _temp(directory, target, pid, tag="0123456789ab"):
+    return directory / f".ranvier-{target}-{pid}-{tag}.tmp"
+
+
 def test_a_save_removes_the_temporary_files_crashed_saves_left(tmp_path):
-    target = tmp_path / "m.ranvier"
-    mark = f".m.ranvier{_files._MARK}"
-    crashed = tmp_path / f"{mark}{_dead_pid()}-abc"  # a save killed before its rename
-    old = tmp_path / f"{mark}{os.getpid()}-def"  # a hung save of this process, hours ago
-    live = tmp_path / f"{mark}{os.getppid()}-ghi"  # another process saving now: left alone
-    other_target = tmp_path / f".n.ranvier{_files._MARK}{_dead_pid()}-jkl"
-    foreign = tmp_path / f"{mark}not-a-pid"
+    dead = _dead_pid()
+    crashed = _temp(tmp_path, "m", dead)  # a save killed before its rename
+    old = _temp(tmp_path, "m", os.getpid())  # a hung save of this process, hours ago
+    live = _temp(tmp_path, "m", os.getppid())  # another process saving now: left alone
+    other_target = _temp(tmp_path, "m-1", dead)  # another target's ("m-1-<pid>-..." is not "m"'s)
+    foreign = tmp_path / ".ranvier-m-not-ours.tmp"
     for path in (crashed, old, live, other_target, foreign):
         path.write_bytes(b"partial")
     hours_ago = time.time() - _files.STALE_SECONDS - 60
     os.utime(old, (hours_ago, hours_ago))
-    _files.atomic_write(target, b"model", overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["m.ranvier", live.name, other_target.name, foreign.name]
-    )
+    _files.atomic_write(tmp_path / "m", b"model", overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m", live.name, other_target.name, foreign.name])
+    _files.atomic_write(tmp_path / "m-1", b"model", overwrite=True)
+    assert not other_target.exists()
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):

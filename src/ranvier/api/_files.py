@@ -1,6 +1,6 @@
 """Atomic file writes whose temporary files the next write can clean.
 
-A save writes ``.<name>.ranvier-tmp-<pid>-<random>`` beside the target,
+A save writes ``.ranvier-<name>-<pid>-<12 hex digits>.tmp`` beside the target,
 flushes it to disk, then renames it over the target: an interrupted save
 leaves the previous file whole. A process killed between the two leaves its
 temporary file behind, so each save first removes the ones of the same
@@ -12,6 +12,7 @@ create it (``tempfile.mkstemp`` gives ``0o600`` whatever the umask).
 """
 
 import os
+import re
 import secrets
 import time
 
@@ -19,7 +20,8 @@ __all__ = ["atomic_write", "STALE_SECONDS"]
 
 #: Age after which another process's temporary file of the same target is removed anyway.
 STALE_SECONDS = 3600
-_MARK = ".ranvier-tmp-"
+# What follows ".ranvier-<name>-": exactly this, so the files of target "m" and of "m-1234" differ.
+_TAIL = re.compile(r"(\d+)-[0-9a-f]{12}\.tmp")
 
 
 def atomic_write(path, payload, overwrite):
@@ -38,9 +40,9 @@ def atomic_write(path, payload, overwrite):
     directory, name = os.path.split(path)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"Cannot save to {path}: directory {directory} does not exist")
-    prefix = f".{name[:200]}{_MARK}"  # within the 255 bytes of a file name
+    prefix = f".ranvier-{name[:200]}-"  # within the 255 bytes of a file name
     _remove_stale(directory, prefix)
-    tmp = os.path.join(directory, f"{prefix}{os.getpid()}-{secrets.token_hex(6)}")
+    tmp = os.path.join(directory, f"{prefix}{os.getpid()}-{secrets.token_hex(6)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -57,15 +59,14 @@ def atomic_write(path, payload, overwrite):
 def _remove_stale(directory, prefix):
     now = time.time()
     for entry in os.scandir(directory):
-        if not entry.name.startswith(prefix):
+        tail = _TAIL.fullmatch(entry.name[len(prefix) :]) if entry.name.startswith(prefix) else None
+        if tail is None:
             continue
-        pid = entry.name[len(prefix) :].partition("-")[0]
         try:
-            stale = not _running(int(pid)) or now - entry.stat().st_mtime > STALE_SECONDS
-            if stale:
+            if not _running(int(tail.group(1))) or now - entry.stat().st_mtime > STALE_SECONDS:
                 os.unlink(entry.path)
-        except (ValueError, OverflowError, OSError):
-            continue  # not one of ours after all, or removed meanwhile by another save
+        except (OverflowError, OSError):
+            continue  # a pid beyond the system's, or removed meanwhile by another save
 
 
 def _running(pid):
