@@ -5,7 +5,7 @@
 >>> rv.saving.load_model("m.ranvier")   # finds "my_package>Scale" with no custom_objects
 """
 
-from .api.saving import load_model, load_weights, save_model, save_weights
+from .api.saving import InvalidModelFileError, load_model, load_weights, save_model, save_weights
 from .api.serialization import (
     CustomObjectScope,
     custom_object_scope,
@@ -30,4 +30,5 @@ __all__ = [
     "load_model",
     "save_weights",
     "load_weights",
+    "InvalidModelFileError",
 ]

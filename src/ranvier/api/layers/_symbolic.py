@@ -104,29 +104,44 @@ def call_symbolic(layer, inputs, *args, **kwargs):
 
 
 def topological_nodes(inputs, outputs):
-    """Nodes needed to compute ``outputs`` from ``inputs``, in execution order."""
+    """Nodes needed to compute ``outputs`` from ``inputs``, in execution order.
+
+    A depth-first walk with an explicit stack (a deep model would exceed Python's recursion
+    limit): each node comes after the nodes making its inputs, in the order a recursive walk
+    over ``flat_inputs`` gives, so saved weight orders do not change.
+    """
     input_ids = {id(t) for t in inputs}
     order, state = [], {}
 
-    def visit(tensor):
+    def producer(tensor):
+        """The node to visit for ``tensor``: None for a model input or a node already done."""
         if id(tensor) in input_ids:
-            return
+            return None
         node = tensor.node
         if node is None:
             raise ValueError(f"Graph disconnected: {tensor} is not computed from the model inputs")
         mark = state.get(id(node))
-        if mark == "done":
-            return
         if mark == "active":
             raise ValueError("The layer graph has a cycle")
+        if mark == "done":
+            return None
         state[id(node)] = "active"
-        for t in node.flat_inputs:
-            visit(t)
-        state[id(node)] = "done"
-        order.append(node)
+        return node
 
-    for t in outputs:
-        visit(t)
+    for tensor in outputs:
+        node = producer(tensor)
+        stack = [] if node is None else [(node, iter(node.flat_inputs))]
+        while stack:
+            node, pending = stack[-1]
+            for t in pending:
+                child = producer(t)
+                if child is not None:
+                    stack.append((child, iter(child.flat_inputs)))
+                    break
+            else:
+                stack.pop()
+                state[id(node)] = "done"
+                order.append(node)
     return order
 
 

@@ -17,6 +17,7 @@ from ..ops._tensor import Tensor
 from ..variables import Variable
 from . import _tracing
 from ._symbolic import KerasTensor, call_symbolic
+from ._weight_budget import charge
 from ._weight_spec import WeightSpec
 
 __all__ = ["Layer"]
@@ -257,6 +258,7 @@ class Layer(Trackable):
         if initializer is None:
             initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
         shape = normalize_shape(() if shape is None else shape, f"{self.name}/{name} shape")
+        charge(f"{self.name}/{name}", shape, dtype)  # before the initializer allocates (loading a file)
         value = initializers.get(initializer)(shape, dtype)
         var = Variable(
             f"{self.name}/{name}",

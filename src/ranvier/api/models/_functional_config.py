@@ -57,7 +57,15 @@ def functional_from_config(model_class, config, custom_objects=None):
     produced = []
 
     def resolve(ref):
-        return inputs[ref[1]] if ref[0] == "input" else produced[ref[0]][ref[1]]
+        # A file could point anywhere: only at a model input or an output of an earlier node.
+        source, index = ref if isinstance(ref, (list, tuple)) and len(ref) == 2 else (None, None)
+        pool = inputs if source == "input" else produced[source] if _index(source, len(produced)) else None
+        if pool is None or not _index(index, len(pool)):
+            raise ValueError(
+                f"a tensor reference must be ['input', i] or [node, output] of an earlier node, got {ref!r} "
+                f"(after {len(produced)} nodes)"
+            )
+        return pool[index]
 
     for node in config["nodes"]:
         flat = [resolve(r) for r in node["inputs"]]
@@ -71,3 +79,7 @@ def functional_from_config(model_class, config, custom_objects=None):
     return model_class(
         inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=config.get("name")
     )
+
+
+def _index(value, size):
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < size

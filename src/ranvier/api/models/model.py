@@ -96,9 +96,10 @@ class Model(Trainer, Trackable):
             list(outputs) if out_form == "dict" else output_names(outs), out_form, "output"
         )
         self._nodes = topological_nodes(ins, outs)
-        self._layers = []
-        for node in self._nodes:
-            if all(node.layer is not other for other in self._layers):
+        self._layers, seen = [], set()
+        for node in self._nodes:  # a shared layer once, at its first call (a set: deep graphs)
+            if id(node.layer) not in seen:
+                seen.add(id(node.layer))
                 self._layers.append(node.layer)
         self._executor = Executor(ins, outs, self._nodes)
         self._flat_params = None
@@ -217,16 +218,18 @@ class Model(Trainer, Trackable):
         return [v.numpy() for v in self.weights]
 
     def set_weights(self, weights):
-        """Set every weight from a list in ``get_weights`` order (shapes are checked first)."""
+        """Set every weight from a list in ``get_weights`` order, all or none.
+
+        Every array is checked (shape, and finite once cast to the weight's dtype:
+        a float64 1e39 is inf in float32) before any weight is written, so a bad
+        array leaves the model as it was.
+        """
         own = self.weights
         if len(weights) != len(own):
             raise ValueError(f"set_weights: the model has {len(own)} weight arrays, got {len(weights)}")
-        arrays = [np.asarray(w) for w in weights]
-        for var, w in zip(own, arrays):
-            if w.shape != var.shape:
-                raise ValueError(f"set_weights: {var.name} has shape {var.shape}, got {w.shape}")
-        for var, w in zip(own, arrays):
-            var.assign(w)
+        values = [_weight_value(var, w) for var, w in zip(own, weights)]
+        for var, value in zip(own, values):
+            var.assign(value)
 
     def count_params(self):
         return int(sum(v.size for v in self.weights))
@@ -431,6 +434,21 @@ class _SubclassCall(Layer):
 
     def call(self, inputs, training=False):
         return self.model.call(inputs, **_tracing.call_arguments(self.model, training, {}))
+
+
+def _weight_value(var, weight):
+    """``weight`` as ``var``'s dtype, checked as ``var.assign`` checks it, before anything is written."""
+    arr = np.asarray(weight)
+    if arr.shape != var.shape:
+        raise ValueError(f"set_weights: {var.name} has shape {var.shape}, got {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"set_weights: {var.name} holds numbers, got an array of dtype {arr.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, refused below
+        value = arr.astype(var.dtype, copy=False)
+    checked = value if value.dtype.kind == "f" else arr  # a float cast shows NaN, inf and overflow at once
+    if checked.dtype.kind == "f" and not np.isfinite(checked).all():
+        raise ValueError(f"set_weights: {var.name} contains NaN or inf, or values beyond the range of {var.dtype}")
+    return value
 
 
 def _plain(value):

@@ -30,11 +30,30 @@ class Sequential(Model):
         super().__init__(name=name or "sequential", trainable=trainable)
         self._stack = []
         self._input_layer = None
-        for layer in layers or []:
-            self.add(layer)
+        self._add_all(layers or [])
 
-    def add(self, layer):
-        """Append a layer (or set the input with ``rv.layers.Input(shape)``)."""
+    def _add_all(self, layers):
+        # One build for the whole stack: a build per add would make construction quadratic in depth.
+        seen = {id(other) for other in self._stack}
+        for layer in layers:
+            self._append(layer, seen)
+        if self._input_known():
+            self.build()
+
+    def add(self, layer, rebuild=True):
+        """Append a layer (or set the input with ``rv.layers.Input(shape)``).
+
+        ``rebuild=False`` (Keras 3's argument) leaves the graph to be built later, when the
+        model is used or ``build`` is called: adding many layers then costs one build, not one each.
+        """
+        if self._append(layer, {id(other) for other in self._stack}) and rebuild and self._input_known():
+            self.build()
+
+    def _append(self, layer, seen):
+        """Stack ``layer`` (or take an Input); ``seen`` holds the ids of the stacked layers.
+
+        Returns whether a layer was stacked.
+        """
         if isinstance(layer, KerasTensor):
             if layer.node is not None or not hasattr(layer, "input_layer"):
                 raise TypeError("Sequential.add: only an Input tensor or a Layer can be added, got a layer output")
@@ -44,17 +63,20 @@ class Sequential(Model):
                 raise ValueError("Sequential.add: an Input can only come first")
             self._input_layer = layer
             self._invalidate()
-            return
+            return False
         if isinstance(layer, Model):
             layer = NestedModel(layer)
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add: expected a Layer or a Model, got {type(layer).__name__}: {layer!r}")
-        if any(layer is other for other in self._stack):
+        if id(layer) in seen:
             raise ValueError(f"Sequential.add: layer {layer.name!r} is already in the model")
+        seen.add(id(layer))
         self._stack.append(layer)
         self._invalidate()
-        if self._input_layer is not None or self._stack[0]._batch_input_shape is not None:
-            self.build()
+        return True
+
+    def _input_known(self):
+        return bool(self._stack) and (self._input_layer is not None or self._stack[0]._batch_input_shape is not None)
 
     def pop(self):
         """Remove and return the last layer."""
@@ -62,7 +84,7 @@ class Sequential(Model):
             raise IndexError("Sequential.pop: the model has no layers")
         layer = self._stack.pop()
         self._invalidate()
-        if self._stack and (self._input_layer is not None or self._stack[0]._batch_input_shape is not None):
+        if self._input_known():
             self.build()
         return layer
 
@@ -143,6 +165,5 @@ class Sequential(Model):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         model = cls(name=config.get("name"))
-        for cfg in config["layers"]:
-            model.add(serialization.deserialize(cfg, "layer", custom_objects))
+        model._add_all(serialization.deserialize(cfg, "layer", custom_objects) for cfg in config["layers"])
         return model
