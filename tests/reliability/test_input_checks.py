@@ -16,7 +16,6 @@ X = np.random.default_rng(0).standard_normal((10, 4)).astype(np.float32)
 Y = np.arange(10) % 3
 
 
-@pytest.mark.xfail(strict=True, reason=f"the cast warns of overflow before the NaN/inf check refuses ({_GUARD})")
 def test_fit_refuses_values_beyond_float32(make_model, snapshot):
     model = make_model()
     before = snapshot(model)
@@ -27,7 +26,6 @@ def test_fit_refuses_values_beyond_float32(make_model, snapshot):
     assert snapshot(model) == before
 
 
-@pytest.mark.xfail(strict=True, reason=f"predict casts 1e300 to inf and returns NaN ({_GUARD})")
 def test_predict_refuses_values_beyond_float32(make_model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -35,7 +33,6 @@ def test_predict_refuses_values_beyond_float32(make_model):
             make_model().predict(np.full((3, 4), 1e300))
 
 
-@pytest.mark.xfail(strict=True, reason=f"float64 weights of 1e39 are stored as inf ({_GUARD})")
 def test_set_weights_refuses_values_beyond_float32(make_model, snapshot):
     model = make_model()
     before = snapshot(model)
@@ -62,7 +59,6 @@ def test_train_on_batch_refuses_zero_samples(make_model, snapshot):
     assert snapshot(model) == before
 
 
-@pytest.mark.xfail(strict=True, reason=f"unclear errors: 'len() of unsized object', int('a'), not iterable ({_GUARD})")
 @pytest.mark.parametrize(
     "kwargs, argument",
     [({"y": 1}, "y"), ({"class_weight": {"a": 1}}, "class_weight"), ({"callbacks": "History"}, "callbacks")],

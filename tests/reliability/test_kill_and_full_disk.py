@@ -111,7 +111,6 @@ def test_a_save_killed_before_its_rename_keeps_the_old_file(tmp_path, run_child)
     assert len(_orphans(tmp_path)) == 1, "the kill did not land between the temp file and the rename"
 
 
-@pytest.mark.xfail(strict=True, reason="a SIGKILLed save's temp file stays; no save cleans it (issue 16, load item)")
 def test_the_next_save_cleans_what_a_killed_save_left(tmp_path, run_child):
     path = str(tmp_path / "model.ranvier")
     assert run_child(_KILLED_BEFORE_RENAME.replace("sys.argv[1]", repr(path))).returncode == -signal.SIGKILL

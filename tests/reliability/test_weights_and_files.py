@@ -16,7 +16,6 @@ def _two_layers():
     return model, model.get_weights()
 
 
-@pytest.mark.xfail(strict=True, reason=f"set_weights writes the arrays before the bad one ({_LOAD})")
 def test_set_weights_is_all_or_nothing(snapshot):
     model, weights = _two_layers()
     before = snapshot(model)
@@ -26,7 +25,6 @@ def test_set_weights_is_all_or_nothing(snapshot):
     assert snapshot(model) == before
 
 
-@pytest.mark.xfail(strict=True, reason=f"load_weights writes the arrays before the bad one ({_LOAD})")
 def test_load_weights_is_all_or_nothing(tmp_path, snapshot):
     model, weights = _two_layers()
     before = snapshot(model)
@@ -37,7 +35,6 @@ def test_load_weights_is_all_or_nothing(tmp_path, snapshot):
     assert snapshot(model) == before
 
 
-@pytest.mark.xfail(strict=True, reason=f"saved files get mode 0600 whatever the umask ({_LOAD})")
 def test_saved_files_follow_the_umask(tmp_path):
     model, _ = _two_layers()
     old = os.umask(0o022)
@@ -51,7 +48,6 @@ def test_saved_files_follow_the_umask(tmp_path):
 
 
 @pytest.mark.skipif(not SLOW, reason="slow: set RANVIER_SLOW_TESTS=1")
-@pytest.mark.xfail(strict=True, reason=f"RecursionError near 1,000 layers, quadratic build ({_LOAD})")
 def test_a_2000_layer_model_builds_saves_and_loads(tmp_path):
     model = rv.Sequential([rv.layers.Input((2,))] + [rv.layers.Dense(2) for _ in range(2000)])
     x = np.ones((3, 2), np.float32)

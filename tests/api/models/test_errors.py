@@ -229,8 +229,16 @@ def test_a_float64_model_accepts_what_float32_cannot_hold(float64):
             "callbacks must hold Callback instances, got builtin_function_or_method",
         ),
         (lambda m: m.train_on_batch(X), ValueError, r"train_on_batch: y is required \(targets\), got None"),
-        (lambda m: m.train_on_batch(X[:0], Y[:0]), ValueError, r"train_on_batch: x has no samples, got an input of shape \(0, 4\)"),
-        (lambda m: m.evaluate(X[:0], Y[:0], verbose=0), ValueError, r"evaluate: x has no samples, got an input of shape \(0, 4\)"),
+        (
+            lambda m: m.train_on_batch(X[:0], Y[:0]),
+            ValueError,
+            r"train_on_batch: x has no samples, got an input of shape \(0, 4\)",
+        ),
+        (
+            lambda m: m.evaluate(X[:0], Y[:0], verbose=0),
+            ValueError,
+            r"evaluate: x has no samples, got an input of shape \(0, 4\)",
+        ),
         (lambda m: m.fit(X[:0], Y[:0], verbose=0), ValueError, "fit: x has no samples"),
         (
             lambda m: m.evaluate(X, Y[:7], verbose=0),

@@ -17,6 +17,7 @@ from ..layers._buffers import ScratchPool
 from ..layers._symbolic import KerasTensor, topological_nodes
 from ..layers.base import Layer, Trackable, normalize_shape
 from ..layers.core import InputLayer
+from ..variables import _check_range
 from . import _pickling
 from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
@@ -443,12 +444,8 @@ def _weight_value(var, weight):
         raise ValueError(f"set_weights: {var.name} has shape {var.shape}, got {arr.shape}")
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"set_weights: {var.name} holds numbers, got an array of dtype {arr.dtype}")
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflow becomes inf, refused below
-        value = arr.astype(var.dtype, copy=False)
-    checked = value if value.dtype.kind == "f" else arr  # a float cast shows NaN, inf and overflow at once
-    if checked.dtype.kind == "f" and not np.isfinite(checked).all():
-        raise ValueError(f"set_weights: {var.name} contains NaN or inf, or values beyond the range of {var.dtype}")
-    return value
+    _check_range(var, arr)  # NaN, inf or beyond the variable's dtype, named with the first bad value
+    return arr.astype(var.dtype, copy=False)
 
 
 def _plain(value):
