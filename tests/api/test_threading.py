@@ -174,3 +174,22 @@ def test_the_users_wait_variables_win(no_wait_variables, monkeypatch, var, value
         }
     assert os.environ[var] == value
     assert _threading.wait_policy is None
+
+
+def test_a_fully_busy_machine_gets_fewer_threads_and_passive_waiting(monkeypatch):
+    from ranvier.api import _threading
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.setattr(_threading, "_default_threads", lambda: 2)
+    monkeypatch.setattr(_threading, "_cpus", lambda: 2)
+    monkeypatch.setattr(_threading.settings, "num_threads", _threading.settings.num_threads)
+    monkeypatch.setattr(_threading, "wait_policy", None)
+    for others, threads, policy in ((0, 2, None), (1, 2, "PASSIVE"), (2, 1, "PASSIVE"), (3, 1, "PASSIVE")):
+        monkeypatch.setattr(_threading, "_busy_elsewhere", lambda others=others: others)
+        _threading.settings.num_threads, _threading.wait_policy = 2, None
+        with _threading.openmp_environment():
+            assert os.environ.get("OMP_WAIT_POLICY") == policy
+        assert "OMP_WAIT_POLICY" not in os.environ  # children get the user's environment
+        assert (_threading.settings.num_threads, _threading.wait_policy) == (threads, policy)

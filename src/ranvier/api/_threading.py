@@ -43,6 +43,7 @@ written through ``config``'s functions and this scope only.
 import contextlib
 import os
 import threading
+import time
 
 __all__ = ["ThreadSettings", "settings", "compute_scope", "openmp_environment", "wait_policy"]
 
@@ -61,21 +62,46 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def _busy_elsewhere():
-    """Whether other processes already keep about half the CPUs or more busy.
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
-    Both the 1-minute load average and the number of tasks running right now must say
-    so: the average alone still counts a ranvier run that just finished, the snapshot
-    alone a passing spike.
+
+def _running_here():
+    """Threads of this process running now (NumPy's BLAS threads may still be spinning)."""
+    count = 0
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/stat") as fh:
+                count += fh.read().rsplit(")", 1)[1].split()[0] == "R"
+        except OSError:  # the thread has just ended
+            continue
+    return max(count, 1)
+
+
+def _busy_elsewhere():
+    """How many tasks of other processes keep CPUs busy right now (0 when not measurable).
+
+    Read from the kernel's count of running tasks, three times 2 ms apart, keeping
+    the least: one reading can be a passing spike. (The load average lags by minutes:
+    a neighbour started a minute ago barely shows in it, and a ranvier run that just
+    ended still does.) On an idle machine the first reading decides, with no wait.
     """
     try:
-        cpus = len(os.sched_getaffinity(0))
-        with open("/proc/loadavg") as fh:
-            running_now = int(fh.read().split()[3].split("/")[0]) - 1  # not this process
-        load = os.getloadavg()[0]
+        least = None
+        for reading in range(3):
+            if reading:
+                time.sleep(0.002)
+            with open("/proc/loadavg") as fh:
+                running = int(fh.read().split()[3].split("/")[0]) - _running_here()
+            least = running if least is None else min(least, running)
+            if least < 1:
+                break
+        return max(0, least)
     except (AttributeError, OSError, ValueError, IndexError):  # not Linux
-        return False
-    return min(load, running_now) >= max(1.0, cpus / 2)
+        return 0
 
 
 @contextlib.contextmanager
@@ -90,7 +116,13 @@ def openmp_environment():
     core loads, so child processes inherit the user's environment, not this choice.
     """
     global wait_policy
-    chosen = not any(var in os.environ for var in _WAIT_VARIABLES) and _busy_elsewhere()
+    cpus = _default_threads() if "OMP_NUM_THREADS" not in os.environ else None
+    others = _busy_elsewhere()
+    if cpus is not None and others >= cpus:
+        # Every CPU already has a task: each thread of ours would share one, and a team
+        # waits for its slowest member (W1 p90 beside 2 busy processes on 2 CPUs: 4.4x idle).
+        settings.num_threads = max(1, cpus - others + 1)
+    chosen = not any(var in os.environ for var in _WAIT_VARIABLES) and others >= max(1.0, _cpus() / 2)
     if chosen:
         os.environ["OMP_WAIT_POLICY"] = wait_policy = "PASSIVE"
     try:
