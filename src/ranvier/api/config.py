@@ -3,6 +3,7 @@
 import numpy as np
 
 from ._threading import _default_threads as _default_threads  # re-exported: what set_num_threads resets to
+from ._threading import _this_thread
 from ._threading import settings as _threads
 
 __all__ = [
@@ -81,7 +82,8 @@ def kernel_threads():
     thread; 1 outside it, so OpenMP never runs beside a multi-threaded BLAS
     (the two thread pools spinning against each other cost 10-100x).
     """
-    return _threads.kernel_threads
+    # The calling thread's own value, read directly: every kernel call asks (batch-1 latency).
+    return _this_thread.kernel_threads
 
 
 def set_random_seed(seed):
