@@ -41,6 +41,21 @@ __all__ = [
 ]
 
 
+def _check_save_freq(owner, save_freq):
+    if save_freq != "epoch" and (
+        isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
+    ):
+        raise ValueError(f"{owner}: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+
+
+def _path(owner, arg, value):
+    """``value`` as a file-system path string, or a TypeError naming ``owner``'s argument."""
+    try:
+        return os.fspath(value)
+    except TypeError:
+        raise TypeError(f"{owner}: {arg} must be a string or a path, got {value!r}") from None
+
+
 class Callback:
     """Base class: override the hooks you need; every hook does nothing by default.
 
@@ -693,14 +708,8 @@ class ModelCheckpoint(_MonitorCallback):
         initial_value_threshold=None,
     ):
         super().__init__(monitor, mode, 0, initial_value_threshold)
-        try:
-            self.filepath = os.fspath(filepath)
-        except TypeError:
-            raise TypeError(f"ModelCheckpoint: filepath must be a string or a path, got {filepath!r}") from None
-        if save_freq != "epoch" and (
-            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
-        ):
-            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+        self.filepath = _path("ModelCheckpoint", "filepath", filepath)
+        _check_save_freq("ModelCheckpoint", save_freq)
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)
         self.save_weights_only = bool(save_weights_only)
@@ -805,16 +814,10 @@ class BackupAndRestore(Callback):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         super().__init__()
-        try:
-            self.backup_dir = os.fspath(backup_dir)
-        except TypeError:
-            raise TypeError(f"BackupAndRestore: backup_dir must be a string or a path, got {backup_dir!r}") from None
+        self.backup_dir = _path("BackupAndRestore", "backup_dir", backup_dir)
         if not self.backup_dir:
             raise ValueError(f"BackupAndRestore: backup_dir must not be empty, got {backup_dir!r}")
-        if save_freq != "epoch" and (
-            isinstance(save_freq, bool) or not isinstance(save_freq, (int, np.integer)) or save_freq < 1
-        ):
-            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch' or a positive integer, got {save_freq!r}")
+        _check_save_freq("BackupAndRestore", save_freq)
         self.save_freq = save_freq
         self.delete_checkpoint = bool(delete_checkpoint)
         self._generation = 0
@@ -1016,10 +1019,7 @@ class CSVLogger(Callback):
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
-        try:
-            self.filename = os.fspath(filename)
-        except TypeError:
-            raise TypeError(f"CSVLogger: filename must be a string or a path, got {filename!r}") from None
+        self.filename = _path("CSVLogger", "filename", filename)
         if not isinstance(separator, str) or len(separator) != 1:
             raise ValueError(f"CSVLogger: separator must be a single character, got {separator!r}")
         self.sep = separator
