@@ -20,6 +20,7 @@ import numpy as np
 
 from ..ops import _tape
 from ..ops._tape import GradientTape, Tensor, record, record_many, recording
+from ..variables import Variable
 from ._symbolic import call_accepts
 
 __all__ = [
@@ -143,7 +144,7 @@ def record_loss(model, y, y_pred, sample_weight):
         loss_value, dy = loss.value_and_grad(prepared, value, None if sw is None else np.asarray(sw, value.dtype))
         total += weight * float(loss_value)
         grads.append(dy * weight)
-    regularized = [v for v in model.weights if v.regularizer is not None]
+    regularized = model._regularized
     total += sum(float(v.regularizer.penalty(v.value)) for v in regularized)
     total = np.asarray(total, dtype=value_of(preds[0]).dtype)
     refs = recording(*preds, *[v for v in regularized if v.trainable])
@@ -217,17 +218,11 @@ def backpropagate(cache, dys):
     """
     tape, sources, outs, losses = cache
     traced = [s for s in sources if s.traced]
-    grads = tape.backward(outs + losses, list(dys) + [1.0] * len(losses), sources=traced, variable_grad=_accumulate)
+    grads = tape.backward(
+        outs + losses, list(dys) + [1.0] * len(losses), sources=traced, variable_grad=Variable.accumulate_grad
+    )
     it = iter(grads)
     return [next(it) if s.traced else None for s in sources]
-
-
-def _accumulate(var, grad):
-    if var._fresh:
-        var._fresh = False
-        var.grad[...] = grad
-    else:
-        var.grad += grad
 
 
 def infer_output_shape(layer, input_shape):

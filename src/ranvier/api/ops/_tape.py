@@ -173,10 +173,6 @@ def backward(nodes, outputs, output_grads, keep=(), variable_grad=None):
     return grads, variables
 
 
-def _accumulate_into_grad(var, grad):
-    var.accumulate_grad(grad)
-
-
 def _as_gradient(g, source):
     """A fresh-enough, writable C-contiguous gradient in ``source``'s dtype."""
     g = np.asarray(g, dtype=source.dtype)
@@ -332,7 +328,7 @@ class GradientTape:
         for v in reached:
             v._fresh = True
         grads, _ = backward(
-            self._nodes, targets, grads_out, keep=[id(s) for s in leaves], variable_grad=_accumulate_into_grad
+            self._nodes, targets, grads_out, keep=[id(s) for s in leaves], variable_grad=Variable.accumulate_grad
         )
         if not self.persistent:
             self._used = True
