@@ -298,7 +298,9 @@ def test_non_scalar_logs_are_skipped(tmp_path):
     tb.set_model(None)
     tb.on_train_begin()
     tb.on_epoch_begin(0)
-    tb.on_epoch_end(0, {"loss": np.float32(0.25), "confusion": np.eye(2), "name": "x", "flag": True})
+    tb.on_epoch_end(
+        0, {"loss": np.float32(0.25), "confusion": np.eye(2), "name": "x", "flag": True, "z": np.array([1j])}
+    )
     tb.on_train_end()
     train, _ = read_run(tmp_path / "train")
     assert train == {"epoch_loss": [(0, 0.25)]}

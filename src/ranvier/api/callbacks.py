@@ -1078,6 +1078,8 @@ def _scalar_or_none(value):
     """``value`` as a float if it is one real number (a log entry TensorBoard can plot), else None."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)) or np.size(value) != 1:
         return None
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iuf":
+        return None
     return float(np.asarray(value).reshape(()))
 
 
