@@ -2,6 +2,7 @@ import csv
 import io
 import math
 import re
+import time
 import warnings
 
 import numpy as np
@@ -442,3 +443,129 @@ def test_terminate_on_nan_names_the_epoch_and_batch(capsys):
     model, ran = run(cbs, _losses([1, 1, 1]), batch_logs={"loss": float("nan")})
     assert ran == 1 and model.stop_training
     assert "Epoch 1, batch 1: Invalid loss, terminating training" in capsys.readouterr().out
+
+
+# issue 15: tb (RemoteMonitor)
+class _Server:
+    """A local HTTP server in a thread recording every POST (path, headers, body); answers ``status``."""
+
+    def __init__(self, status=200, delay=0.0):
+        import http.server
+        import threading
+
+        self.requests = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.requests.append((self.path, dict(self.headers), body))
+                time.sleep(delay)
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.root = f"http://127.0.0.1:{self.httpd.server_port}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def no_proxy(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _fit_tiny(cb, epochs=2):
+    import ranvier as rv
+
+    rv.utils.set_random_seed(0)
+    model = rv.Sequential([rv.layers.Input((2,)), rv.layers.Dense(1)])
+    model.compile("sgd", "mse", metrics=["mae"])
+    x = np.arange(16, dtype=np.float32).reshape(8, 2) / 16
+    return model.fit(x, x.sum(1), epochs=epochs, batch_size=4, validation_split=0.25, callbacks=[cb], verbose=0)
+
+
+def test_remote_monitor_posts_epoch_logs_as_a_form(no_proxy):
+    import json
+    import urllib.parse
+
+    with _Server() as server:
+        history = _fit_tiny(callbacks.RemoteMonitor(root=server.root, headers={"X-Run": "7"}))
+    assert len(server.requests) == 2
+    for epoch, (path, headers, body) in enumerate(server.requests):
+        assert path == "/publish/epoch/end/"
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded" and headers["X-Run"] == "7"
+        form = urllib.parse.parse_qs(body.decode())
+        sent = json.loads(form["data"][0])
+        assert sent == {"epoch": epoch, **{k: v[epoch] for k, v in history.history.items()}}
+
+
+def test_remote_monitor_send_as_json(no_proxy):
+    import json
+
+    with _Server() as server:
+        monitor = callbacks.RemoteMonitor(root=server.root, path="/p", field="ignored", send_as_json=True)
+        monitor.on_epoch_end(3, {"loss": np.float32(0.5), "per_class": np.array([1.0, 2.0]), "lr": np.array(0.1)})
+    ((path, headers, body),) = server.requests
+    assert path == "/p" and headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"epoch": 3, "loss": 0.5, "per_class": [1.0, 2.0], "lr": 0.1}
+
+
+def test_remote_monitor_failures_warn_and_training_goes_on(no_proxy, monkeypatch):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.warns(UserWarning, match="RemoteMonitor: could not reach the server at http://127.0.0.1"):
+        history = _fit_tiny(callbacks.RemoteMonitor(root=dead))
+    assert len(history.history["loss"]) == 2
+    with _Server(status=500) as server, pytest.warns(UserWarning, match="500"):
+        callbacks.RemoteMonitor(root=server.root).on_epoch_end(0, {"loss": 1.0})
+    monkeypatch.setattr(callbacks, "_REMOTE_MONITOR_TIMEOUT", 0.2)
+    with _Server(delay=1.0) as server, pytest.warns(UserWarning, match="timed out"):
+        callbacks.RemoteMonitor(root=server.root).on_epoch_end(0, {"loss": 1.0})
+
+
+def test_remote_monitor_skips_link_local_hosts(monkeypatch):
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, port: [(None, None, None, "", ("169.254.169.254", 0))])
+    with pytest.warns(UserWarning, match="link-local"):
+        callbacks.RemoteMonitor(root="http://metadata.example").on_epoch_end(0, {"loss": 1.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(root="ftp://host"), ValueError, "root must be an http:// or https:// URL, got 'ftp://host'"),
+        (dict(root="http://"), ValueError, "root must name a host, got 'http://'"),
+        (dict(root="http://a", path="@evil.com/"), ValueError, "must not change the host .* got '@evil.com/'"),
+        (dict(root=b"http://a"), TypeError, "root must be a string, got b'http://a'"),
+        (dict(field=1), TypeError, "field must be a string, got 1"),
+        (dict(headers={"a": 1}), TypeError, r"headers must be a dict of strings or None, got \{'a': 1\}"),
+    ],
+)
+def test_remote_monitor_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        callbacks.RemoteMonitor(**kwargs)
+
+
+def test_importing_ranvier_loads_no_http_client():
+    import subprocess
+    import sys
+
+    code = "import sys, ranvier; print(sorted(m for m in ('urllib.request', 'http.client') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

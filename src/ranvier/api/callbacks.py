@@ -21,8 +21,9 @@ import warnings
 
 import numpy as np
 
-from . import _training_state
+from . import _event_file, _training_state
 from . import metrics as metrics_module
+from ._errors import UnsupportedArgument
 
 __all__ = [
     "Callback",
@@ -36,6 +37,9 @@ __all__ = [
     "LearningRateScheduler",
     "ReduceLROnPlateau",
     "CSVLogger",
+    # issue 15: tb
+    "TensorBoard",
+    "RemoteMonitor",
     "TerminateOnNaN",
     "LambdaCallback",
 ]
@@ -1067,6 +1071,321 @@ def _csv_value(value):
     if isinstance(value, str) or np.ndim(value) == 0 or not isinstance(value, (collections.abc.Iterable, np.ndarray)):
         return value
     return f"[{', '.join(map(str, value))}]"
+
+
+# issue 15: tb
+def _scalar_or_none(value):
+    """``value`` as a float if it is one real number (a log entry TensorBoard can plot), else None."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)) or np.size(value) != 1:
+        return None
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iuf":
+        return None
+    return float(np.asarray(value).reshape(()))
+
+
+class TensorBoard(Callback):
+    """Write TensorBoard event files: losses, metrics, learning rate and weight histograms.
+
+    The files are written by ranvier itself (no TensorFlow or tensorboard
+    package needed) in Keras' layout, so ``tensorboard --logdir <log_dir>``
+    shows two runs:
+
+    - ``<log_dir>/train``: ``epoch_<name>`` for every training log
+      (``epoch_loss``, ``epoch_accuracy`` ...) and ``epoch_learning_rate``, at
+      step ``epoch`` (from 0); ``<weight name>/histogram`` (e.g.
+      ``dense/kernel/histogram``, 30 equal-width buckets of the finite
+      entries) every ``histogram_freq`` epochs; ``batch_<name>`` every
+      ``update_freq`` batches, at step = batches run since ``fit`` began (from 1).
+    - ``<log_dir>/validation``: ``epoch_<name>`` for every ``val_<name>`` log at
+      step ``epoch``, and ``evaluation_<name>_vs_iterations`` at step
+      ``optimizer.iterations``.
+
+    Records are flushed at the end of every epoch and the files closed when
+    ``fit`` ends; a run killed mid-way leaves every flushed record readable.
+    Each ``fit`` writes new files (one per run directory).
+
+    Parameters
+    ----------
+    log_dir : str or PathLike, default "logs"
+        Created if missing; use one per experiment (TensorBoard shows every file in it).
+    histogram_freq : int, default 0
+        Epochs between two weight histograms (epochs 0, f, 2f ...); 0 writes none.
+    write_graph : bool, default True
+        Accepted for Keras compatibility; no graph is written (ranvier has no
+        TensorFlow graph to show).
+    write_images : bool, default False
+        Must be False: writing weights as images is not implemented
+        (``UnsupportedArgument``).
+    write_steps_per_second : bool, default False
+        Also write ``epoch_steps_per_second`` (and ``batch_steps_per_second``
+        with the batch scalars).
+    update_freq : "epoch", "batch" or int, default "epoch"
+        Write the batch logs (``batch_loss`` ...) every this many batches
+        ("batch" is 1); "epoch" writes epoch scalars only.
+    profile_batch : int, default 0
+        Must be 0: there is no profiler (``UnsupportedArgument``, as Keras
+        raises for its torch and NumPy backends).
+    embeddings_freq : int, default 0
+        Must be 0: the embedding projector is not written (``UnsupportedArgument``).
+    embeddings_metadata : dict or str, optional
+        Accepted and unused (it matters only with ``embeddings_freq > 0``).
+
+    Notes
+    -----
+    ranvier's ``fit`` does not run the ``on_test_*`` hooks for validation, so
+    the ``evaluation_<name>_vs_iterations`` scalars come from the ``val_``
+    logs at the end of the epoch (one write per evaluation, as in Keras, where
+    ``on_test_end`` writes them).
+    """
+
+    def __init__(
+        self,
+        log_dir="logs",
+        histogram_freq=0,
+        write_graph=True,
+        write_images=False,
+        write_steps_per_second=False,
+        update_freq="epoch",
+        profile_batch=0,
+        embeddings_freq=0,
+        embeddings_metadata=None,
+    ):
+        super().__init__()
+        self.log_dir = _path("TensorBoard", "log_dir", log_dir)
+        if not self.log_dir:
+            raise ValueError(f"TensorBoard: log_dir must not be empty, got {log_dir!r}")
+        self.histogram_freq = _non_negative_int(histogram_freq, "TensorBoard: histogram_freq")
+        if update_freq == "batch":
+            update_freq = 1
+        if update_freq != "epoch" and (
+            isinstance(update_freq, bool) or not isinstance(update_freq, (int, np.integer)) or update_freq < 1
+        ):
+            raise ValueError(
+                f"TensorBoard: update_freq must be 'epoch', 'batch' or a positive integer, got {update_freq!r}"
+            )
+        self.update_freq = update_freq if update_freq == "epoch" else int(update_freq)
+        if write_images:
+            raise UnsupportedArgument(
+                f"TensorBoard: writing weights as images is not implemented; write_images must be False, "
+                f"got {write_images!r}"
+            )
+        if not (isinstance(profile_batch, (int, np.integer)) and profile_batch == 0):
+            raise UnsupportedArgument(
+                f"TensorBoard: profiling is not implemented; profile_batch must be 0, got {profile_batch!r}"
+            )
+        if _non_negative_int(embeddings_freq, "TensorBoard: embeddings_freq"):
+            raise UnsupportedArgument(
+                f"TensorBoard: the embedding projector is not implemented; embeddings_freq must be 0, "
+                f"got {embeddings_freq!r}"
+            )
+        self.write_graph = bool(write_graph)
+        self.write_images = False
+        self.write_steps_per_second = bool(write_steps_per_second)
+        self.profile_batch = 0
+        self.embeddings_freq = 0
+        self.embeddings_metadata = embeddings_metadata
+        self._writers = {}
+        self._global_train_batch = 0
+        self._epoch_batches = 0
+        self._epoch_start = self._batch_start = 0.0
+        self._evaluated = False
+
+    def _writer(self, run):
+        writer = self._writers.get(run)
+        if writer is None:
+            # Made when first written to, as in Keras: a fit without validation has no validation run.
+            writer = self._writers[run] = _event_file.EventFileWriter(os.path.join(self.log_dir, run))
+        return writer
+
+    def _write_scalars(self, run, logs, prefix, step, suffix=""):
+        for name, value in logs.items():
+            value = _scalar_or_none(value)
+            if value is not None:
+                self._writer(run).add_scalar(f"{prefix}{name}{suffix}", value, step)
+
+    def _close_writers(self):
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+    def _iterations(self):
+        return int(getattr(getattr(self.model, "optimizer", None), "iterations", 0) or 0)
+
+    def on_train_begin(self, logs=None):
+        self._close_writers()
+        self._global_train_batch = 0
+
+    def on_train_end(self, logs=None):
+        self._close_writers()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_batches = 0
+        self._evaluated = False
+        self._epoch_start = time.perf_counter()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._global_train_batch += 1
+        self._batch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._epoch_batches += 1
+        if self.update_freq == "epoch" or self._global_train_batch % self.update_freq:
+            return
+        logs = dict(logs or {})
+        if self.write_steps_per_second:
+            logs["steps_per_second"] = 1.0 / max(time.perf_counter() - self._batch_start, 1e-9)
+        self._write_scalars("train", logs, "batch_", self._global_train_batch)
+
+    def on_test_end(self, logs=None):
+        self._evaluated = True
+        self._write_scalars("validation", logs or {}, "evaluation_", self._iterations(), "_vs_iterations")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train = {name: value for name, value in logs.items() if not name.startswith("val_")}
+        val = {name[4:]: value for name, value in logs.items() if name.startswith("val_")}
+        try:
+            train["learning_rate"] = float(self.model.optimizer.learning_rate)
+        except (AttributeError, TypeError, ValueError):  # no optimizer, or one without a numeric rate (L-BFGS)
+            pass
+        if self.write_steps_per_second and self._epoch_batches:
+            train["steps_per_second"] = self._epoch_batches / max(time.perf_counter() - self._epoch_start, 1e-9)
+        self._write_scalars("train", train, "epoch_", epoch)
+        if val:
+            self._write_scalars("validation", val, "epoch_", epoch)
+            if not self._evaluated:
+                self._write_scalars("validation", val, "evaluation_", self._iterations(), "_vs_iterations")
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._write_histograms(epoch)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def _write_histograms(self, epoch):
+        writer = self._writer("train")
+        for layer in self.model.layers:
+            for weight in layer.weights:
+                name = weight.name.replace(":", "_")
+                writer.add_histogram(f"{name}/histogram", getattr(weight, "value", weight), epoch)
+
+
+# A server that never answers must not stall training (Keras waits as long).
+_REMOTE_MONITOR_TIMEOUT = 10.0
+
+
+def _check_url(root, path):
+    """Keras' checks, before any request: an http(s) URL whose host ``path`` cannot change."""
+    from urllib.parse import urlparse  # pathlib imports it already; kept local with its one user
+
+    parsed = urlparse(root)
+    if parsed.scheme not in ("http", "https"):
+        raise ValueError(f"RemoteMonitor: root must be an http:// or https:// URL, got {root!r}")
+    if not parsed.hostname:
+        raise ValueError(f"RemoteMonitor: root must name a host, got {root!r}")
+    if urlparse(root + path).hostname != parsed.hostname:
+        raise ValueError(f"RemoteMonitor: path must not change the host of root {root!r}, got {path!r}")
+
+
+def _link_local(hostname):
+    """Whether ``hostname`` resolves to a link-local address (cloud metadata services live there)."""
+    import ipaddress
+    import socket
+
+    for info in socket.getaddrinfo(hostname, None):
+        try:
+            if ipaddress.ip_address(info[4][0].split("%")[0]).is_link_local:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def _json_value(value):
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.item() if value.size == 1 else value.tolist()
+    return value
+
+
+class RemoteMonitor(Callback):
+    """POST the logs of every epoch to a server (Keras' ``RemoteMonitor``, with the standard library).
+
+    The body is ``{"epoch": epoch, <log name>: value, ...}`` as JSON, sent as
+    a form field ``field=<json>`` (``application/x-www-form-urlencoded``) or,
+    with ``send_as_json``, as the request body (``application/json``). A
+    failed request (unreachable server, HTTP error status, no answer within
+    10 seconds) warns and training goes on.
+
+    Parameters
+    ----------
+    root : str, default "http://localhost:9000"
+        An ``http://`` or ``https://`` URL.
+    path : str, default "/publish/epoch/end/"
+        Appended to ``root``; it must not change the host.
+    field : str, default "data"
+        The form field holding the JSON (form requests only).
+    headers : dict of str to str, optional
+        Extra HTTP headers (they override the ``Content-Type`` set here).
+    send_as_json : bool, default False
+
+    Notes
+    -----
+    Like Keras, a host that resolves to a link-local address (169.254.0.0/16,
+    fe80::/10: cloud instance-metadata services) gets no request; Keras
+    raises there, ranvier warns and goes on, as for any other failure.
+    Keras uses ``requests``; ranvier uses ``urllib`` (imported when a request
+    is first sent), with the same proxy settings from the environment.
+    """
+
+    def __init__(
+        self,
+        root="http://localhost:9000",
+        path="/publish/epoch/end/",
+        field="data",
+        headers=None,
+        send_as_json=False,
+    ):
+        super().__init__()
+        for arg, value in (("root", root), ("path", path), ("field", field)):
+            if not isinstance(value, str):
+                raise TypeError(f"RemoteMonitor: {arg} must be a string, got {value!r}")
+        if headers is not None and not (
+            isinstance(headers, collections.abc.Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+        ):
+            raise TypeError(f"RemoteMonitor: headers must be a dict of strings or None, got {headers!r}")
+        _check_url(root, path)
+        self.root = root
+        self.path = path
+        self.field = field
+        self.headers = None if headers is None else dict(headers)
+        self.send_as_json = bool(send_as_json)
+
+    def on_epoch_end(self, epoch, logs=None):
+        import http.client
+        import json
+        import urllib.parse
+        import urllib.request
+
+        send = {"epoch": epoch}
+        send.update((name, _json_value(value)) for name, value in (logs or {}).items())
+        if self.send_as_json:
+            body, content_type = json.dumps(send, default=str), "application/json"
+        else:
+            body = urllib.parse.urlencode({self.field: json.dumps(send, default=str)})
+            content_type = "application/x-www-form-urlencoded"
+        headers = {"Content-Type": content_type, **(self.headers or {})}
+        url = self.root + self.path
+        try:
+            if _link_local(urllib.parse.urlparse(url).hostname):
+                warnings.warn(
+                    f"RemoteMonitor: not sending to {url}: its host resolves to a link-local address",
+                    stacklevel=2,
+                )
+                return
+            request = urllib.request.Request(url, data=body.encode(), headers=headers, method="POST")
+            with urllib.request.urlopen(request, timeout=_REMOTE_MONITOR_TIMEOUT) as response:
+                response.read()
+        except (OSError, http.client.HTTPException) as exc:  # URLError, HTTPError, timeouts, resolver errors
+            warnings.warn(f"RemoteMonitor: could not reach the server at {url}: {exc}", stacklevel=2)
 
 
 class TerminateOnNaN(Callback):
