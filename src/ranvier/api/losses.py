@@ -511,7 +511,7 @@ def _focal_slope(m, gamma):
 
 def _check_probabilities(owner, p):
     if p.size and (p.min() < 0 or p.max() > 1):
-        bad = p.min() if p.min() < 0 else p.max()
+        bad = float(p.min() if p.min() < 0 else p.max())
         raise ValueError(f"{owner}: y_pred must be probabilities in [0, 1] (or use from_logits=True), got {bad!r}")
 
 
@@ -618,7 +618,7 @@ class Poisson(_AxisLoss):
         q = p + config.epsilon()
         if q.size and q.min() <= 0:
             raise ValueError(
-                f"{self.name}: y_pred must be rates >= 0 (e.g. an exp or softplus output), got {p.min()!r}"
+                f"{self.name}: y_pred must be rates >= 0 (e.g. an exp or softplus output), got {float(p.min())!r}"
             )
         grad = (1 - t / q) / _count(p, axes) if need_grad else None
         return _mean(p - t * np.log(q), axes), grad
@@ -957,10 +957,12 @@ class CTC(_AxisLoss):
                 f"{self.name}: y_true must have shape (batch, max_label_length) = ({out[0]}, L), got shape {y.shape}"
             )
         if y.dtype.kind == "f" and y.size and not np.array_equal(y, np.floor(y)):
-            raise ValueError(f"{self.name}: y_true must hold integer labels, got {y[y != np.floor(y)].flat[0]!r}")
+            raise ValueError(
+                f"{self.name}: y_true must hold integer labels, got {float(y[y != np.floor(y)].flat[0])!r}"
+            )
         labels = y.astype(np.intp)
         if labels.size and (labels.min() < 0 or (out[2] is not None and labels.max() >= out[2])):
-            bad = labels.min() if labels.min() < 0 else labels.max()
+            bad = int(labels.min() if labels.min() < 0 else labels.max())
             raise ValueError(f"{self.name}: y_true must hold labels in [1, {out[2]}) padded with 0, got {bad!r}")
         after_pad = np.cumsum(labels == 0, axis=1) > 0
         if np.any(after_pad & (labels != 0)):
@@ -986,7 +988,7 @@ def _ctc_check_feasible(labels, steps, name):
     if needed.size and needed.max() > steps:
         row = int(np.argmax(needed))
         raise ValueError(
-            f"{name}: the labels of sample {row} need at least {needed[row]} time steps but y_pred has "
+            f"{name}: the labels of sample {row} need at least {int(needed[row])} time steps but y_pred has "
             f"{steps}, got labels {labels[row].tolist()!r}"
         )
 
