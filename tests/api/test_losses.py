@@ -717,3 +717,25 @@ def test_ctc_compile_and_fit():
     after = model.evaluate(x, labels, verbose=0)
     assert after < before
     assert after == pytest.approx(np.mean(losses.ctc(labels, model.predict(x, verbose=0))), rel=1e-4)
+
+
+def test_model_with_new_losses_saves_and_loads(tmp_path):
+    import ranvier as rv
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((16, 4, 3)).astype(np.float32)
+    y = (rng.uniform(size=(16, 4, 5)) > 0.5).astype(np.float32)
+    labels = np.zeros((16, 2), np.int64)
+    labels[:, 0] = rng.integers(1, 5, 16)
+    for loss, target, activation in (
+        (losses.Tversky(0.3, 0.7, axis=(1, 2), name="tv"), y, "sigmoid"),
+        (losses.CategoricalFocalCrossentropy(alpha=[0.1, 0.2, 0.3, 0.2, 0.2], gamma=1.0), y, "softmax"),
+        (losses.CTC(reduction="sum"), labels, None),
+    ):
+        model = rv.Sequential([rv.layers.Input((4, 3)), rv.layers.Dense(5, activation=activation)])
+        model.compile(optimizer="sgd", loss=loss)
+        model.fit(x, target, epochs=1, batch_size=8, verbose=0)
+        model.save(tmp_path / "m.keras")
+        again = rv.models.load_model(tmp_path / "m.keras")
+        assert type(again.loss) is type(loss) and again.loss.get_config() == loss.get_config()
+        assert again.evaluate(x, target, verbose=0) == model.evaluate(x, target, verbose=0)

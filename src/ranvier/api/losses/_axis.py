@@ -112,7 +112,8 @@ class _AxisLoss(Loss):
     def call(self, y_true, y_pred):
         p = _float_input(y_pred, "y_pred")
         t = self.prepare_targets(y_true, p.shape, p.dtype)
-        return np.squeeze(self._compute(t, p, self._axes(p.ndim), False)[0], axis=self._axes(p.ndim))
+        axes = self._axes(p.ndim)
+        return np.squeeze(self._compute(t, p, axes, False)[0], axis=axes)
 
 
 def _mean(x, axes):
