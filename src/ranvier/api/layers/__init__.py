@@ -59,6 +59,7 @@ from .regularization import (
 )
 from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .sequence import Masking, RepeatVector
+from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -140,6 +141,11 @@ __all__ = [
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    # issue 15: tconv
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Convolution1DTranspose",
+    "Convolution2DTranspose",
 ]
 
 serialization.register_family(
