@@ -10,13 +10,14 @@ def _channels_first(rank):
     return (0, rank + 1) + tuple(range(1, rank + 1)), (0,) + tuple(range(2, rank + 2)) + (1,)
 
 
-def _sgd_parity(torch, layer, in_shape, make_net, kernel_from_net, seed=0):
+def _sgd_parity(torch, layer, in_shape, make_net, weights_from_net, seed=0):
     """Check ``Model(layer)`` (float32, MSE, SGD 0.1, batches of 4) against ``make_net(layer)``.
 
     ``make_net(layer)`` returns ``(net, forward)``: a float64 torch module holding ``layer``'s
     current weights and ``forward(x)`` giving the layer's output (activation included) for a
-    channels-first float64 tensor; ``kernel_from_net(net)`` converts its weight back to Keras'
-    layout. The bias is drawn at random first so that it matters.
+    channels-first float64 tensor; ``weights_from_net(net)`` gives its weights as
+    ``layer.get_weights()`` lists them (Keras' layouts). The bias is drawn at random first so
+    that it matters.
     """
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((12,) + tuple(in_shape)).astype(np.float32)
@@ -40,8 +41,10 @@ def _sgd_parity(torch, layer, in_shape, make_net, kernel_from_net, seed=0):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    np.testing.assert_allclose(layer.kernel.value, kernel_from_net(net), atol=1e-5, rtol=0)
-    np.testing.assert_allclose(layer.bias.value, net.bias.detach().numpy(), atol=1e-5, rtol=0)
+    expected = weights_from_net(net)
+    assert len(expected) == len(layer.weights)
+    for value, want in zip(layer.get_weights(), expected):
+        np.testing.assert_allclose(value, want, atol=1e-5, rtol=0)
 
 
 @pytest.fixture

@@ -125,6 +125,8 @@ CASES = {
     "Conv2DTranspose": case(
         {"filters": 2, "kernel_size": (3, 2), "strides": 2, "padding": "same", "output_padding": 1}, (2, 3, 4, 3)
     ),
+    "DepthwiseConv1D": case({"kernel_size": 3, "depth_multiplier": 2, "padding": "same", "strides": 2}, (2, 7, 3)),
+    "SeparableConv1D": case({"filters": 3, "kernel_size": 2, "dilation_rate": 2, "activation": "tanh"}, (2, 6, 2)),
 }
 
 

@@ -44,9 +44,10 @@ def _torch_conv(torch, rank, torch_kwargs):
     return make
 
 
-def _kernel_from_net(net):
+def _weights_from_net(net):
+    """[kernel, bias] in Keras' layout."""
     w = net.weight.detach().numpy()
-    return w.transpose(2, 1, 0) if w.ndim == 3 else w.transpose(2, 3, 1, 0)
+    return [w.transpose(2, 1, 0) if w.ndim == 3 else w.transpose(2, 3, 1, 0), net.bias.detach().numpy()]
 
 
 @pytest.mark.parametrize(
@@ -62,14 +63,14 @@ def test_conv2d_groups_match_pytorch(kwargs, torch_kwargs, sgd_parity):
     torch = pytest.importorskip("torch")
     rv.config.set_random_seed(4)
     layer = Conv2D(activation="tanh", **kwargs)
-    sgd_parity(torch, layer, (6, 7, 6), _torch_conv(torch, 2, torch_kwargs), _kernel_from_net)
+    sgd_parity(torch, layer, (6, 7, 6), _torch_conv(torch, 2, torch_kwargs), _weights_from_net)
 
 
 def test_conv1d_groups_match_pytorch(sgd_parity):
     torch = pytest.importorskip("torch")
     rv.config.set_random_seed(5)
     layer = Conv1D(4, 3, strides=2, groups=2, activation="tanh")
-    sgd_parity(torch, layer, (9, 6), _torch_conv(torch, 1, dict(stride=2)), _kernel_from_net)
+    sgd_parity(torch, layer, (9, 6), _torch_conv(torch, 1, dict(stride=2)), _weights_from_net)
 
 
 @pytest.mark.parametrize(

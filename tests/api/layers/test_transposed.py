@@ -94,9 +94,10 @@ _TO_TORCH = {3: (2, 1, 0), 4: (3, 2, 0, 1)}
 _FROM_TORCH = {3: (2, 1, 0), 4: (2, 3, 1, 0)}
 
 
-def _kernel_from_net(net):
+def _weights_from_net(net):
+    """[kernel, bias] in Keras' layout."""
     w = net.weight.detach().numpy()
-    return w.transpose(*_FROM_TORCH[w.ndim])
+    return [w.transpose(*_FROM_TORCH[w.ndim]), net.bias.detach().numpy()]
 
 
 @pytest.mark.parametrize("kwargs, torch_kwargs, crops", PARITY_2D)
@@ -104,7 +105,7 @@ def test_conv2d_transpose_matches_pytorch(kwargs, torch_kwargs, crops, sgd_parit
     torch = pytest.importorskip("torch")
     rv.config.set_random_seed(1)
     layer = Conv2DTranspose(3, activation="tanh", **kwargs)
-    sgd_parity(torch, layer, (5, 4, 2), _torch_transpose(torch, torch_kwargs, crops), _kernel_from_net)
+    sgd_parity(torch, layer, (5, 4, 2), _torch_transpose(torch, torch_kwargs, crops), _weights_from_net)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_conv1d_transpose_matches_pytorch(kwargs, torch_kwargs, crops, sgd_parit
     torch = pytest.importorskip("torch")
     rv.config.set_random_seed(2)
     layer = Conv1DTranspose(4, activation="tanh", **kwargs)
-    sgd_parity(torch, layer, (7, 3), _torch_transpose(torch, torch_kwargs, crops), _kernel_from_net)
+    sgd_parity(torch, layer, (7, 3), _torch_transpose(torch, torch_kwargs, crops), _weights_from_net)
 
 
 def test_transpose_is_the_adjoint_of_the_convolution():

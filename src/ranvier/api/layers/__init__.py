@@ -6,7 +6,7 @@ from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
-from .depthwise import DepthwiseConv2D, SeparableConv2D
+from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D
 from .embedding import Embedding
 from .lambda_layer import Lambda
 from .merging import (
@@ -146,6 +146,9 @@ __all__ = [
     "Conv2DTranspose",
     "Convolution1DTranspose",
     "Convolution2DTranspose",
+    "DepthwiseConv1D",
+    "SeparableConv1D",
+    "SeparableConvolution1D",
 ]
 
 serialization.register_family(
