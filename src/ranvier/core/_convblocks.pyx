@@ -322,8 +322,8 @@ cdef const floating* _dz_rows(const floating* dz, Pooled pooled, Py_ssize_t oh, 
 
 
 cdef void input_grad(const floating* dz, Pooled pooled, Py_ssize_t f, const floating[:, ::1] kernel,
-                      floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
-                      int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
+                     floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
+                     int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
     """dx = col2im(dz @ kernel.T), kernel.T packed once.
 
     Threads take groups of whole images (receptive fields overlap only within an
