@@ -191,3 +191,14 @@ def test_config_round_trip():
     assert config["output_padding"] == [1, 2]
     assert Conv2DTranspose.from_config(config).get_config() == config
     assert Conv1DTranspose.from_config(Conv1DTranspose(3, 5).get_config()).output_padding is None
+
+
+def test_gradients_through_relu_and_max_pooling_fused_backward(float64):
+    # The pool below a ReLU transposed conv folds the ReLU backward (backward_preactivation).
+    inputs = rv.layers.Input((3, 3, 2))
+    hidden = Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu")(inputs)
+    outputs = rv.layers.Dense(2)(rv.layers.Flatten()(rv.layers.MaxPooling2D()(hidden)))
+    model = rv.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse")
+    rng = np.random.default_rng(5)
+    rv.testing.check_gradients(model, rng.standard_normal((3, 3, 3, 2)), rng.standard_normal((3, 2)))
