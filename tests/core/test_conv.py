@@ -377,3 +377,61 @@ def test_pooled_kernel_gradient_window_by_window(g):
     dk, db = runs[0][0].copy(), np.empty(0, np.float32)
     _convpool.conv2d_maxpool_backward(x, kernel, dy, argmax, pooled, dk, db, none, 1.0, False, *geom, oh, ow, 2)
     np.testing.assert_allclose(dk, 2 * runs[0][0], rtol=1e-5, atol=1e-5 * np.abs(dk).max())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 3),
+    h=st.integers(1, 9),
+    w=st.integers(1, 9),
+    oh=st.integers(1, 6),
+    ow=st.integers(1, 6),
+    c=st.integers(1, 5),
+    f=st.integers(1, 40),
+    kh=st.integers(1, 4),
+    kw=st.integers(1, 4),
+    sh=st.integers(1, 3),
+    sw=st.integers(1, 3),
+    dh=st.integers(1, 2),
+    dw=st.integers(1, 2),
+    pt=st.integers(0, 3),
+    pl=st.integers(0, 3),
+    threads=st.integers(1, 3),
+)
+def test_input_grad_matches_the_reference(n, h, w, oh, ow, c, f, kh, kw, sh, sw, dh, dw, pt, pl, threads):
+    # A transposed conv's forward: dz's size is free of dx's (output_padding leaves cells no tap reaches).
+    rng = np.random.default_rng(9)
+    dz = rng.standard_normal((n, oh, ow, f))
+    kernel = rng.standard_normal((kh * kw * c, f))
+    geom = (kh, kw, sh, sw, dh, dw, pt, pl)
+    dx, dx_ref = np.full((n, h, w, c), np.nan), np.empty((n, h, w, c))
+    _conv.conv2d_input_grad(dz, kernel, dx, *geom, threads)
+    ref.conv2d_input_grad(dz, kernel, dx_ref, *geom)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("g", GEOMETRIES + BLOCK_GEOMETRIES)
+def test_input_grad_is_the_backward_input_gradient(g):
+    rng = np.random.default_rng(10)
+    x, kernel, geom, out_hw = _setup(g, np.float32, rng)
+    dz = rng.standard_normal((x.shape[0],) + out_hw + (kernel.shape[1],)).astype(np.float32)
+    dx_ref = np.empty_like(x)
+    ref.conv2d_input_grad(dz, kernel, dx_ref, *geom)
+    results = []
+    for t in (1, 2, 3):
+        dx = np.full_like(x, np.nan)
+        _conv.conv2d_input_grad(dz, kernel, dx, *geom, t)
+        results.append(dx)
+    np.testing.assert_allclose(results[0], dx_ref, rtol=1e-5, atol=1e-5 * np.abs(dx_ref).max())
+    for other in results[1:]:
+        assert np.array_equal(results[0], other)
+
+
+def test_input_grad_rejects_bad_arguments():
+    dz, dx, geom = np.zeros((2, 3, 3, 4)), np.zeros((2, 5, 5, 3)), (3, 3, 1, 1, 1, 1, 0, 0)
+    with pytest.raises(ValueError, match=r"conv2d_input_grad: kernel must have shape \(27, 4\), got \(26, 4\)"):
+        _conv.conv2d_input_grad(dz, np.zeros((26, 4)), dx, *geom, 1)
+    with pytest.raises(ValueError, match=r"conv2d_input_grad: dz must have shape"):
+        _conv.conv2d_input_grad(np.zeros((3, 3, 3, 4)), np.zeros((27, 4)), dx, *geom, 1)
+    with pytest.raises(ValueError, match="geometry"):
+        _conv.conv2d_input_grad(dz, np.zeros((27, 4)), dx, 3, 3, 1, 1, 0, 1, 0, 0, 1)

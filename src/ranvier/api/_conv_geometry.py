@@ -13,6 +13,8 @@ __all__ = [
     "normalize_pairs",
     "output_length",
     "output_geometry",
+    "transpose_output_length",
+    "transpose_geometry",
     "spatial_input",
     "check_input_rank",
 ]
@@ -94,12 +96,13 @@ def output_length(length, kernel, stride, dilation, padding):
     return out, before
 
 
-def output_geometry(spatial, kernel, strides, dilation, padding, layer):
-    """Output sizes and leading paddings for every spatial axis (``output_length`` per axis)."""
+def _per_axis(length_rule, layer, spatial, *per_axis):
+    """(sizes, leading paddings) from ``length_rule(n, *args)`` on every spatial axis; its
+    ValueError gets the layer, the axis and the input shape."""
     outs, pads = [], []
-    for axis, (n, k, s, d) in enumerate(zip(spatial, kernel, strides, dilation)):
+    for axis, (n, *args) in enumerate(zip(spatial, *per_axis)):
         try:
-            o, p = output_length(n, k, s, d, padding)
+            o, p = length_rule(n, *args)
         except ValueError as err:
             raise ValueError(
                 f"{layer}: spatial axis {axis + 1}: {err}, got input spatial shape {tuple(spatial)}"
@@ -107,6 +110,56 @@ def output_geometry(spatial, kernel, strides, dilation, padding, layer):
         outs.append(o)
         pads.append(p)
     return tuple(outs), tuple(pads)
+
+
+def output_geometry(spatial, kernel, strides, dilation, padding, layer):
+    """Output sizes and leading paddings for every spatial axis (``output_length`` per axis)."""
+    return _per_axis(lambda *a: output_length(*a, padding), layer, spatial, kernel, strides, dilation)
+
+
+def transpose_output_length(length, kernel, stride, dilation, padding, output_padding=None):
+    """(output length, padding before) of a transposed convolution along one axis.
+
+    Keras 3 rules (``compute_conv_transpose_output_shape``, TensorFlow's and JAX's
+    padding): with ``span = (kernel - 1) * dilation + 1``, "valid" gives
+    ``(length - 1) * stride + span + output_padding`` (``output_padding`` defaults to
+    ``max(span, stride) - span``), "same" gives ``length * stride`` or, with
+    ``output_padding``, ``(length - 1) * stride + span % 2 + output_padding``. The
+    second value is the leading padding ``p`` of the convolution whose input
+    gradient this is: input cell i, tap t land on output ``i * stride - p + t * dilation``.
+    (None, None) for an unknown length; ValueError when the output would be empty.
+    """
+    if length is None:
+        return None, None
+    span = (kernel - 1) * dilation + 1
+    if padding == "valid":
+        pad_len = 2 * (span - 1) + (max(span, stride) - span if output_padding is None else output_padding)
+    elif output_padding is None:
+        pad_len = stride + span - 2
+    else:
+        pad_len = span + span % 2 - 2 + output_padding
+    before = span - 1 - min(pad_len - pad_len // 2, span - 1)
+    out = (length - 1) * stride + pad_len - span + 2
+    if out < 1:
+        raise ValueError(
+            f"the output would be empty (length {out}) for an input of length {length}, kernel {kernel}, "
+            f"stride {stride}, dilation {dilation}, padding {padding!r}, output_padding {output_padding}"
+        )
+    return out, before
+
+
+def transpose_geometry(spatial, kernel, strides, dilation, padding, output_padding, layer):
+    """Output sizes and leading paddings for every spatial axis (``transpose_output_length`` per axis)."""
+    extra = (None,) * len(spatial) if output_padding is None else output_padding
+    return _per_axis(
+        lambda n, k, s, d, op: transpose_output_length(n, k, s, d, padding, op),
+        layer,
+        spatial,
+        kernel,
+        strides,
+        dilation,
+        extra,
+    )
 
 
 def check_input_rank(shape, rank, layer, what="(batch, steps, channels)"):

@@ -18,7 +18,8 @@ stored whole (``_convblocks.pyx``; the gather in ``_convgather.pxd``). Measured 
 one core at W2's second conv (7744x288x64), against writing the whole column matrix
 (9 MB, out of cache) and OpenBLAS for the kernel gradient: see docs/conv.md. A 1x1
 stride-1 unpadded conv reads its input as the column matrix directly. The conv fused
-with ReLU and 2x2 max pooling is ``_convpool``.
+with ReLU and 2x2 max pooling is ``_convpool``. ``conv2d_input_grad`` (the input gradient alone)
+is the forward pass of a transposed convolution.
 """
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free
@@ -26,7 +27,7 @@ from libc.stdlib cimport free
 from ranvier.core._checks cimport ANY, check_shape
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._convblocks cimport (Pooled, alloc_scratch, block_forward, check_forward, check_grads, gradients,
-                                       is_pointwise)
+                                       input_grad, is_pointwise)
 from ranvier.core._convgeom cimport check_geometry
 from ranvier.core._convtune cimport BLOCK_ROWS, PRODUCT_GRAIN
 from ranvier.core._packed cimport pack, packed_alloc, packed_free
@@ -113,3 +114,32 @@ def conv2d_backward(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     cdef Pooled none
     gradients(x, kernel, &dz[0, 0, 0, 0], none, dkernel, dbias, dx, beta, need_dx, kh, kw, sh, sw, dh, dw, pt, pl,
               oh, ow, n_threads)
+
+
+def conv2d_input_grad(const floating[:, :, :, ::1] dz, const floating[:, ::1] kernel, floating[:, :, :, ::1] dx,
+                      int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl, int n_threads):
+    """dx = col2im(dz @ kernel.T): the input gradient of ``conv2d_forward`` without its kernel gradient.
+
+    It is the forward pass of a transposed convolution (``Conv2DTranspose``), whose
+    output is ``dx`` and whose input is ``dz``; ``conv2d_backward`` would also spend
+    a product on a kernel gradient nobody asked for.
+
+    Parameters
+    ----------
+    dz : ndarray of shape (n, oh, ow, filters). IN.
+    kernel : ndarray of shape (kh * kw * c, filters). IN.
+    dx : ndarray of shape (n, h, w, c). OUT (every element written).
+    """
+    cdef Py_ssize_t n = dx.shape[0], c = dx.shape[3], f = kernel.shape[1]
+    cdef Py_ssize_t oh = dz.shape[1], ow = dz.shape[2], k = kh * kw * c
+    cdef Pooled none
+    check_geometry("conv2d_input_grad", kh, kw, sh, sw, dh, dw, pt, pl)
+    check_shape("conv2d_input_grad", "kernel", kernel.shape, 2, k, f)
+    check_shape("conv2d_input_grad", "dz", dz.shape, 4, n, ANY, ANY, f)
+    if dx.size == 0:
+        return
+    if f == 0 or oh * ow == 0:
+        dx[...] = 0
+        return
+    input_grad(&dz[0, 0, 0, 0], none, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow,
+               is_pointwise(kh, kw, sh, sw, pt, pl, dx.shape[1], dx.shape[2], oh, ow), n_threads)

@@ -40,6 +40,9 @@ cdef void gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
                     Pooled pooled, floating[:, ::1] dkernel, floating[::1] dbias, floating[:, :, :, ::1] dx,
                     double beta, bint need_dx, int kh, int kw, int sh, int sw, int dh, int dw, int pt, int pl,
                     Py_ssize_t oh, Py_ssize_t ow, int n_threads) except *
+cdef void input_grad(const floating* dz, Pooled pooled, Py_ssize_t f, const floating[:, ::1] kernel,
+                     floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
+                     int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *
 cdef Py_ssize_t images_per_group(Py_ssize_t n, Py_ssize_t k, Py_ssize_t f) noexcept nogil
 cdef void add_partials(const floating* parts, Py_ssize_t n_chunks, Py_ssize_t part_len, Py_ssize_t nk,
                        Py_ssize_t f, floating* dkernel, floating* dbias, bint accumulate, int t) noexcept nogil

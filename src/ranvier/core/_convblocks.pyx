@@ -84,7 +84,7 @@ cdef void gradients(const floating[:, :, :, ::1] x, const floating[:, ::1] kerne
     _kernel_grad(x, dz, pooled, f, &dkernel[0, 0], &dbias[0] if dbias.shape[0] else NULL, beta != 0.0,
                  kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
     if need_dx:
-        _input_grad(dz, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
+        input_grad(dz, pooled, f, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, oh, ow, pointwise, n_threads)
 
 
 cdef Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t per, Py_ssize_t k, Py_ssize_t f, bint need_dx) noexcept nogil:
@@ -321,9 +321,9 @@ cdef const floating* _dz_rows(const floating* dz, Pooled pooled, Py_ssize_t oh, 
     return tmp
 
 
-cdef void _input_grad(const floating* dz, Pooled pooled, Py_ssize_t f, const floating[:, ::1] kernel,
-                      floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
-                      int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
+cdef void input_grad(const floating* dz, Pooled pooled, Py_ssize_t f, const floating[:, ::1] kernel,
+                     floating[:, :, :, ::1] dx, int kh, int kw, int sh, int sw, int dh, int dw,
+                     int pt, int pl, Py_ssize_t oh, Py_ssize_t ow, bint pointwise, int n_threads) except *:
     """dx = col2im(dz @ kernel.T), kernel.T packed once.
 
     Threads take groups of whole images (receptive fields overlap only within an

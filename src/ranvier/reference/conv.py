@@ -8,7 +8,7 @@ import numpy as np
 
 from ._beta import scale_by_beta
 
-__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward"]
+__all__ = ["im2col", "col2im", "conv2d_forward", "conv2d_backward", "conv2d_input_grad"]
 
 
 def _windows(kh, kw, sh, sw, dh, dw, oh, ow):
@@ -74,3 +74,8 @@ def conv2d_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, kh, kw, sh
         dbias += d.sum(axis=0)
     if need_dx:
         col2im(d @ kernel.T, kh, kw, sh, sw, dh, dw, pt, pl, dx, oh, ow)
+
+
+def conv2d_input_grad(dz, kernel, dx, kh, kw, sh, sw, dh, dw, pt, pl, n_threads=1):
+    n, oh, ow, f = dz.shape
+    col2im(dz.reshape(-1, f) @ kernel.T, kh, kw, sh, sw, dh, dw, pt, pl, dx, oh, ow)

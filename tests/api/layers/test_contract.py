@@ -120,6 +120,13 @@ CASES = {
     "Minimum": case({}, [(2, 3), (2, 3)], skip=_SAVE_MULTI),
     "Concatenate": case({"axis": 1}, [(2, 3, 2), (2, 1, 2)], skip=_SAVE_MULTI),
     "Dot": case({"axes": 1, "normalize": True}, [(2, 4), (2, 4)], skip=_SAVE_MULTI),
+    # issue 15: tconv
+    "Conv1DTranspose": case({"filters": 3, "kernel_size": 3, "strides": 2, "activation": "tanh"}, (2, 5, 2)),
+    "Conv2DTranspose": case(
+        {"filters": 2, "kernel_size": (3, 2), "strides": 2, "padding": "same", "output_padding": 1}, (2, 3, 4, 3)
+    ),
+    "DepthwiseConv1D": case({"kernel_size": 3, "depth_multiplier": 2, "padding": "same", "strides": 2}, (2, 7, 3)),
+    "SeparableConv1D": case({"filters": 3, "kernel_size": 2, "dilation_rate": 2, "activation": "tanh"}, (2, 6, 2)),
 }
 
 

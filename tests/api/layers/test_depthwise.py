@@ -287,3 +287,104 @@ def test_model_gradients_through_both_layers_and_fused_softmax(float64):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     rng = np.random.default_rng(9)
     check_gradients(model, rng.standard_normal((4, 7, 6, 2)), rng.integers(0, 3, 4))
+
+
+# ---------------------------------------------------------------- 1-D (issue 15)
+L = rv.layers
+
+
+@pytest.mark.parametrize(
+    "kwargs, steps, out_steps",
+    [
+        (dict(kernel_size=3), 9, 7),
+        (dict(kernel_size=4, strides=2, padding="same"), 9, 5),  # ceil(9 / 2)
+        (dict(kernel_size=3, dilation_rate=3), 9, 3),  # span 7
+    ],
+)
+def test_1d_output_shapes_and_weights_follow_keras(kwargs, steps, out_steps):
+    dw = L.DepthwiseConv1D(depth_multiplier=2, **kwargs)
+    assert dw(np.ones((2, steps, 3), np.float32)).shape == (2, out_steps, 6)
+    assert dw.compute_output_shape((None, steps, 3)) == (None, out_steps, 6)
+    assert dw.depthwise_kernel.shape == dw.kernel_size + (3, 2)
+    sep = L.SeparableConv1D(4, depth_multiplier=2, **kwargs)
+    assert sep(np.ones((2, steps, 3), np.float32)).shape == (2, out_steps, 4)
+    assert [w.shape for w in sep.weights] == [dw.kernel_size + (3, 2), (1, 6, 4), (4,)]
+    assert L.SeparableConvolution1D is L.SeparableConv1D
+
+
+def _torch_depthwise_1d(torch, torch_kwargs, separable):
+    """``make_net`` for ``sgd_parity``: Conv1d(groups=channels) (then a 1x1 conv) with the layer's weights."""
+
+    def make(layer):
+        k, c, m = layer.depthwise_kernel.shape
+        depth = torch.nn.Conv1d(c, c * m, k, groups=c, bias=not separable, **torch_kwargs).double()
+        net = torch.nn.Conv1d(c * m, layer.filters, 1).double() if separable else depth
+        with torch.no_grad():  # (k, c, m) -> (c * m, 1, k): output channel c * m + j
+            kernel = torch.from_numpy(layer.depthwise_kernel.value.astype(np.float64))
+            depth.weight.copy_(kernel.permute(1, 2, 0).reshape(c * m, 1, k))
+            if separable:
+                net.weight.copy_(torch.from_numpy(layer.pointwise_kernel.value.astype(np.float64)).permute(2, 1, 0))
+            net.bias.copy_(torch.from_numpy(layer.bias.value.astype(np.float64)))
+        if not separable:
+            return net, lambda x: torch.tanh(net(x))
+        net.depth = depth  # a submodule: the optimizer trains its weight too
+        return net, lambda x: torch.tanh(net(depth(x)))
+
+    return make
+
+
+@pytest.mark.parametrize(
+    "kwargs, torch_kwargs",
+    [
+        (dict(kernel_size=3, depth_multiplier=2), {}),
+        (dict(kernel_size=3, strides=2, dilation_rate=2), dict(stride=2, dilation=2)),  # beyond Keras
+        (dict(kernel_size=3, padding="same"), dict(padding=1)),
+    ],
+)
+@pytest.mark.parametrize("separable", [False, True])
+def test_1d_layers_match_pytorch(kwargs, torch_kwargs, separable, sgd_parity):
+    torch = pytest.importorskip("torch")
+    rv.config.set_random_seed(6)
+    if separable:
+        layer = L.SeparableConv1D(4, activation="tanh", **kwargs)
+    else:
+        layer = L.DepthwiseConv1D(activation="tanh", **kwargs)
+
+    def weights_from_net(net):
+        k, c, m = layer.depthwise_kernel.shape
+        depth = net.depth if separable else net
+        weights = [depth.weight.detach().numpy().reshape(c, m, k).transpose(2, 0, 1)]
+        if separable:
+            weights.append(net.weight.detach().numpy().transpose(2, 1, 0))
+        return weights + [net.bias.detach().numpy()]
+
+    sgd_parity(torch, layer, (11, 3), _torch_depthwise_1d(torch, torch_kwargs, separable), weights_from_net)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: L.DepthwiseConv1D(3, padding="causal"), "padding"),
+        (lambda: L.DepthwiseConv1D((3, 3)), "kernel_size"),
+        (lambda: L.SeparableConv1D(0, 3), "filters"),
+        (lambda: L.SeparableConv1D(2, 3, strides=0), "strides"),
+        (lambda: L.DepthwiseConv1D(3, depth_multiplier=0), "depth_multiplier"),
+    ],
+)
+def test_1d_bad_arguments_raise_value_error(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_1d_bad_inputs_raise_value_error():
+    with pytest.raises(ValueError, match="rank 3"):
+        L.DepthwiseConv1D(3)(np.ones((2, 5, 5, 1), np.float32))
+    with pytest.raises(ValueError, match="larger than"):
+        L.SeparableConv1D(2, 5)(np.ones((2, 4, 1), np.float32))
+
+
+def test_1d_config_round_trip():
+    layer = L.SeparableConv1D(4, 3, strides=2, padding="same", depth_multiplier=2, pointwise_regularizer="l2")
+    config = layer.get_config()
+    assert config["kernel_size"] == [3] and config["strides"] == [2]
+    assert L.SeparableConv1D.from_config(config).get_config() == config

@@ -10,7 +10,7 @@ L = rv.layers
 @pytest.mark.parametrize(
     "make, argument",
     [
-        (lambda: L.Conv2D(4, 3, groups=2), "groups"),
+        (lambda: L.Conv2DTranspose(4, 3, data_format="channels_first"), "data_format"),
         (lambda: L.Conv2D(4, 3, data_format="channels_first"), "data_format"),
         (lambda: L.DepthwiseConv2D(3, data_format="channels_first"), "data_format"),
         (lambda: L.MaxPooling2D(data_format="channels_first"), "data_format"),

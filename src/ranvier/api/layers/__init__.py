@@ -6,7 +6,7 @@ from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
-from .depthwise import DepthwiseConv2D, SeparableConv2D
+from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D
 from .embedding import Embedding
 from .lambda_layer import Lambda
 from .merging import (
@@ -59,6 +59,7 @@ from .regularization import (
 )
 from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .sequence import Masking, RepeatVector
+from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -140,6 +141,14 @@ __all__ = [
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    # issue 15: tconv
+    "Conv1DTranspose",
+    "Conv2DTranspose",
+    "Convolution1DTranspose",
+    "Convolution2DTranspose",
+    "DepthwiseConv1D",
+    "SeparableConv1D",
+    "SeparableConvolution1D",
 ]
 
 serialization.register_family(

@@ -6,6 +6,8 @@ so no column matrix is ever stored: the backward pass gathers again, which
 costs less than writing and re-reading the whole matrix from memory.
 """
 
+import functools
+
 import numpy as np
 
 from ...core import _conv, _convpool
@@ -31,6 +33,49 @@ def _in_kernel_activation(act):
 
 def _rank_shape(rank):
     return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
+
+
+def _split_groups(a, groups):
+    """(groups, ...) contiguous copy of an array whose last axis holds ``groups`` equal blocks."""
+    return np.ascontiguousarray(np.moveaxis(a.reshape(a.shape[:-1] + (groups, -1)), -2, 0))
+
+
+def _join_groups(parts, out, beta=0.0):
+    """``out`` (last axis ``groups`` blocks) = ``beta * out`` + the (groups, ...) ``parts``, block g from part g."""
+    view = np.moveaxis(out.reshape(out.shape[:-1] + (parts.shape[0], -1)), -2, 0)
+    if beta:
+        view += parts
+    else:
+        view[...] = parts
+
+
+def _grouped_forward(g, x, kernel, bias, apply_relu, out, *geom_threads):
+    """``conv2d_forward`` of a grouped conv: one call per group on contiguous copies of its channels.
+
+    There is no grouped kernel: each group is a plain conv of ``c / groups`` input to
+    ``filters / groups`` output channels, so the input, kernel and output are split into
+    per-group arrays and joined back (three copies of the data per pass).
+    """
+    xs, ks = _split_groups(x, g), _split_groups(kernel, g)
+    bs = bias.reshape(g, -1) if bias.size else [bias] * g
+    zs = np.empty((g,) + out.shape[:-1] + (out.shape[-1] // g,), out.dtype)
+    for i in range(g):
+        _conv.conv2d_forward(xs[i], ks[i], bs[i], apply_relu, zs[i], *geom_threads)
+    _join_groups(zs, out)
+
+
+def _grouped_backward(g, x, kernel, dz, dkernel, dbias, dx, beta, need_dx, *geom_threads):
+    """``conv2d_backward`` of a grouped conv, per group like ``_grouped_forward``."""
+    xs, ks, dzs = _split_groups(x, g), _split_groups(kernel, g), _split_groups(dz, g)
+    dks, dbs = np.empty_like(ks), np.empty((g, dbias.size // g), dbias.dtype)
+    dxs = np.empty_like(xs) if need_dx else [dx] * g
+    for i in range(g):
+        _conv.conv2d_backward(xs[i], ks[i], dzs[i], dks[i], dbs[i], dxs[i], 0.0, need_dx, *geom_threads)
+    _join_groups(dks, dkernel, beta)
+    if dbias.size:
+        _join_groups(dbs, dbias, beta)
+    if need_dx:
+        _join_groups(dxs, dx)
 
 
 class _Conv(Layer):
@@ -64,9 +109,12 @@ class _Conv(Layer):
             raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
         if data_format not in (None, "channels_last"):
             raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
-        if groups != 1:
-            raise UnsupportedArgument(f"{cls}: only groups=1 is supported, got {groups!r}")
+        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
+            raise ValueError(f"{cls}: groups must be a positive integer, got {groups!r}")
+        if filters % groups:
+            raise ValueError(f"{cls}: filters ({filters}) must be a multiple of groups, got groups={groups!r}")
         self.filters = int(filters)
+        self.groups = int(groups)
         self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
         self.strides = normalize_tuple(strides, self.rank, "strides", cls)
         self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
@@ -91,8 +139,8 @@ class _Conv(Layer):
 
     def _check_shape(self, shape):
         check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
-        channels = getattr(self, "kernel", None)
-        channels = channels.shape[-2] if channels is not None else shape[-1]
+        kernel = getattr(self, "kernel", None)
+        channels = kernel.shape[-2] * self.groups if kernel is not None else shape[-1]
         if shape[-1] is None or shape[-1] != channels:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r} expects inputs with {channels} channels "
@@ -108,8 +156,13 @@ class _Conv(Layer):
                 f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
                 f"got input shape {input_shape}"
             )
+        if input_shape[-1] % self.groups:
+            raise ValueError(
+                f"{type(self).__name__} {self.name!r}: the input channels must be a multiple of "
+                f"groups={self.groups}, got input shape {input_shape}"
+            )
         self._geometry(input_shape[1:-1])
-        self.kernel = self._kernel.add_to(self, self.kernel_size + (input_shape[-1], self.filters))
+        self.kernel = self._kernel.add_to(self, self.kernel_size + (input_shape[-1] // self.groups, self.filters))
         self.bias = self._bias.add_to(self, (self.filters,)) if self.use_bias else None
 
     def compute_output_shape(self, input_shape):
@@ -137,7 +190,8 @@ class _Conv(Layer):
         # The kernel adds the bias and applies a plain ReLU block by block, while the output is in cache.
         in_kernel = _in_kernel_activation(act)
         bias = self.bias.value if self.use_bias else None
-        _conv.conv2d_forward(
+        conv = _conv.conv2d_forward if self.groups == 1 else functools.partial(_grouped_forward, self.groups)
+        conv(
             x,
             self.kernel.value.reshape(k, self.filters),
             _EMPTY1[x.dtype] if bias is None or not in_kernel else bias,
@@ -153,7 +207,8 @@ class _Conv(Layer):
 
     @property
     def capabilities(self):
-        return frozenset({PREACTIVATION, CONV_MAXPOOL}) if self.rank == 2 else frozenset({PREACTIVATION})
+        fused_pool = self.rank == 2 and self.groups == 1
+        return frozenset({PREACTIVATION, CONV_MAXPOOL}) if fused_pool else frozenset({PREACTIVATION})
 
     def call_relu_maxpool(self, inputs, pool, training=False):
         """This layer (2-D, ReLU) and ``pool`` (a ``MAXPOOL_2X2`` layer) in one kernel call.
@@ -186,8 +241,9 @@ class _Conv(Layer):
     def backward_preactivation(self, dz, cache, need_input_grad=True):
         x, _, _, geom, (oh, ow), input_shape = cache
         dz4 = np.ascontiguousarray(dz).reshape(x.shape[0], oh, ow, self.filters)
+        conv = _conv.conv2d_backward if self.groups == 1 else functools.partial(_grouped_backward, self.groups)
         return self._backward_with(
-            lambda kernel, dkernel, dbias, dx, beta, need_dx: _conv.conv2d_backward(
+            lambda kernel, dkernel, dbias, dx, beta, need_dx: conv(
                 x, kernel, dz4, dkernel, dbias, dx, beta, need_dx, *geom, config.kernel_threads()
             ),
             x,
@@ -242,6 +298,7 @@ class _Conv(Layer):
             "strides": list(self.strides),
             "padding": self.padding,
             "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
             "activation": activations.serialize(self.activation),
             "use_bias": self.use_bias,
             **self._kernel.get_config(),
@@ -263,6 +320,10 @@ class Conv1D(_Conv):
         "same" pads as Keras (the odd cell after); "causal" pads only before,
         so output t sees inputs <= t.
     dilation_rate : int or tuple of 1 int, default 1
+    groups : int, default 1
+        Channel groups: input channels ``[g * c / groups, (g + 1) * c / groups)`` feed only
+        filters ``[g * filters / groups, ...)``; both counts must be multiples of ``groups``.
+        Runs one conv per group on copies of its channels (no grouped kernel); no fused pooling.
     activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
     bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
         As in ``Dense``.
@@ -270,7 +331,7 @@ class Conv1D(_Conv):
     Notes
     -----
     Input shape ``(batch, steps, channels)``; output ``(batch, new_steps, filters)``.
-    The kernel has shape ``(kernel_size, channels, filters)`` as in Keras.
+    The kernel has shape ``(kernel_size, channels / groups, filters)`` as in Keras.
     Unlike Keras, strides > 1 may be combined with dilation > 1.
     """
 
@@ -289,6 +350,10 @@ class Conv2D(_Conv):
     padding : {"valid", "same"}, default "valid"
         "same" pads as Keras: output ceil(size / stride), odd padding cell after.
     dilation_rate : int or tuple of 2 ints, default 1
+    groups : int, default 1
+        Channel groups: input channels ``[g * c / groups, (g + 1) * c / groups)`` feed only
+        filters ``[g * filters / groups, ...)``; both counts must be multiples of ``groups``.
+        Runs one conv per group on copies of its channels (no grouped kernel); no fused pooling.
     activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
     bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
         As in ``Dense``.
@@ -296,7 +361,7 @@ class Conv2D(_Conv):
     Notes
     -----
     Input shape ``(batch, rows, cols, channels)``; output ``(batch, new_rows, new_cols, filters)``.
-    The kernel has shape ``(kh, kw, channels, filters)`` (HWIO) as in Keras; a
+    The kernel has shape ``(kh, kw, channels / groups, filters)`` (HWIO) as in Keras; a
     PyTorch ``(out, in, kh, kw)`` weight converts with ``w.permute(2, 3, 1, 0)``.
     Unlike Keras, strides > 1 may be combined with dilation > 1.
     """

@@ -11,14 +11,14 @@ import numpy as np
 
 from ...core import _blas, _dense, _depthwise
 from .. import activations, config, regularizers
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry
+from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
 from .._errors import UnsupportedArgument
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._weight_spec import WeightSpec
 from .base import Layer
 
-__all__ = ["DepthwiseConv2D", "SeparableConv2D"]
+__all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D"]
 
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
@@ -31,9 +31,13 @@ def _positive_int(value, arg, layer):
 
 
 class _DepthwiseBase(Layer):
-    """The depthwise stage shared by DepthwiseConv2D and SeparableConv2D, and the fused bias + activation."""
+    """The depthwise stage shared by the depthwise and separable layers, and the fused bias + activation.
+
+    ``rank`` spatial axes: 1-D layers run the 2-D kernels on a (batch, 1, steps, channels) view.
+    """
 
     capabilities = frozenset({PREACTIVATION})
+    rank = 2
 
     def __init__(
         self,
@@ -58,9 +62,9 @@ class _DepthwiseBase(Layer):
         cls = type(self).__name__
         if data_format not in (None, "channels_last"):
             raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
-        self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size", cls)
-        self.strides = normalize_tuple(strides, 2, "strides", cls)
-        self.dilation_rate = normalize_tuple(dilation_rate, 2, "dilation_rate", cls)
+        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
+        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
+        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
         self.padding = normalize_padding(padding, cls)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
         self.activation = activations.get(activation)
@@ -80,9 +84,10 @@ class _DepthwiseBase(Layer):
 
     def _check_shape(self, shape):
         """(output spatial shape, leading paddings) for an input shape, after checking rank and channels."""
-        check_input_rank(shape, 2, self._where(), "(batch, rows, cols, channels)")
+        what = "(batch, steps, channels)" if self.rank == 1 else "(batch, rows, cols, channels)"
+        check_input_rank(shape, self.rank, self._where(), what)
         kernel = getattr(self, "depthwise_kernel", None)
-        channels = kernel.shape[2] if kernel is not None else shape[-1]
+        channels = kernel.shape[-2] if kernel is not None else shape[-1]
         if channels is None:
             raise ValueError(f"{self._where()} needs a known channel count (last axis), got input shape {tuple(shape)}")
         if shape[-1] != channels:
@@ -108,25 +113,50 @@ class _DepthwiseBase(Layer):
         return (input_shape[0],) + out + (self._out_channels(input_shape[-1]),)
 
     # --------------------------------------------------------- forward/backward
+    def _as_2d(self, values):
+        """Per-axis values as the 2-D kernels take them (a 1-D layer's rows axis has size 1)."""
+        return (1,) * (2 - self.rank) + tuple(values)
+
+    def _kernel_2d(self, array):
+        """A (kh, kw, channels, m) view of a depthwise kernel (or its gradient)."""
+        return array.reshape(self._as_2d(array.shape[:-2]) + array.shape[-2:])
+
+    def _as_output(self, a):
+        """A (batch, rows, cols, channels) result in this layer's rank (1-D: the rows axis dropped)."""
+        return a if self.rank == 2 else a.reshape(a.shape[0], a.shape[2], a.shape[3])
+
     def _depthwise_forward(self, x, slot):
-        """The depthwise stage into the work array ``slot``: returns (output, geometry)."""
-        (oh, ow), (pt, pl) = self._check_shape(x.shape)
-        geom = self.kernel_size + self.strides + self.dilation_rate + (pt, pl)  # kh, kw, sh, sw, dh, dw, pt, pl
+        """The depthwise stage into the work array ``slot``: returns (4-D input view, output, geometry)."""
+        out, pads = self._check_shape(x.shape)
+        oh, ow = self._as_2d(out)
+        # kh, kw, sh, sw, dh, dw, pt, pl; 1-D: a leading padding of 0 rows
+        geom = sum((self._as_2d(t) for t in (self.kernel_size, self.strides, self.dilation_rate)), ())
+        geom += (0,) * (2 - self.rank) + pads
+        x = spatial_input(x, self.rank)
         t = scratch(self, slot, (x.shape[0], oh, ow, x.shape[-1] * self.depth_multiplier), x.dtype)
-        _depthwise.depthwise_conv2d_forward(x, self.depthwise_kernel.value, t, *geom, config.kernel_threads())
-        return t, geom
+        kernel = self._kernel_2d(self.depthwise_kernel.value)
+        _depthwise.depthwise_conv2d_forward(x, kernel, t, *geom, config.kernel_threads())
+        return x, t, geom
 
     def _depthwise_backward(self, x, dt, geom, train, need_input_grad):
-        """Depthwise kernel gradient (when ``train``) and the input gradient (or None)."""
+        """Depthwise kernel gradient (when ``train``) and the input gradient (or None) in the input's rank."""
         if not (train or need_input_grad):
             return None
         dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
         kernel = self.depthwise_kernel
         dkernel, beta = kernel.grad_target() if train else (scratch(self, "dkernel", kernel.shape, x.dtype), 0.0)
         _depthwise.depthwise_conv2d_backward(
-            x, kernel.value, dt, dkernel, dx, beta, need_input_grad, *geom, config.kernel_threads()
+            x,
+            self._kernel_2d(kernel.value),
+            dt,
+            self._kernel_2d(dkernel),
+            dx,
+            beta,
+            need_input_grad,
+            *geom,
+            config.kernel_threads(),
         )
-        return dx if need_input_grad else None
+        return self._as_output(dx) if need_input_grad else None
 
     def _activate(self, z):
         """Bias and activation fused over a (pixels, channels) view; returns y (``z`` itself when in place)."""
@@ -161,7 +191,27 @@ class _DepthwiseBase(Layer):
         }
 
 
-class DepthwiseConv2D(_DepthwiseBase):
+class _Depthwise(_DepthwiseBase):
+    """DepthwiseConv1D and DepthwiseConv2D: the depthwise stage, bias and activation."""
+
+    def _out_channels(self, channels):
+        return None if channels is None else channels * self.depth_multiplier
+
+    def call(self, inputs, training=False):
+        x, t, geom = self._depthwise_forward(inputs, "z")
+        z = t.reshape(-1, t.shape[-1])
+        y = self._activate(z)
+        return self._as_output(y.reshape(t.shape)), (x, geom, t.shape, z, y)
+
+    def backward_preactivation(self, dz, cache, need_input_grad=True):
+        x, geom, out_shape, _, _ = cache
+        dz = np.ascontiguousarray(dz).reshape(out_shape)
+        dx = self._depthwise_backward(x, dz, geom, self._trainable(self.depthwise_kernel), need_input_grad)
+        self._bias_grad(dz.reshape(-1, out_shape[-1]))
+        return dx
+
+
+class DepthwiseConv2D(_Depthwise):
     """Depthwise 2-D convolution, channels-last: every channel filtered on its own.
 
     ``activation(depthwise_conv(inputs, depthwise_kernel) + bias)``.
@@ -230,24 +280,63 @@ class DepthwiseConv2D(_DepthwiseBase):
             **kwargs,
         )
 
+
+class _Separable(_DepthwiseBase):
+    """SeparableConv1D and SeparableConv2D: the depthwise stage, then a pointwise product, bias, activation."""
+
+    def __init__(self, filters, pointwise, *args, **kwargs):
+        """``pointwise``: (initializer, regularizer, constraint) of the pointwise kernel; ``args`` as the base's."""
+        super().__init__(*args, **kwargs)
+        self.filters = _positive_int(filters, "filters", type(self).__name__)
+        self._pointwise = WeightSpec("pointwise_kernel", *pointwise, key="pointwise")
+
     def _out_channels(self, channels):
-        return None if channels is None else channels * self.depth_multiplier
+        return self.filters
+
+    def _build_pointwise(self, channels):
+        self.pointwise_kernel = self._pointwise.add_to(self, (1,) * self.rank + (channels, self.filters))
 
     def call(self, inputs, training=False):
-        t, geom = self._depthwise_forward(inputs, "z")
-        z = t.reshape(-1, t.shape[-1])
+        x, t, geom = self._depthwise_forward(inputs, "t")
+        t2 = t.reshape(-1, t.shape[-1])
+        z = scratch(self, "z", (t2.shape[0], self.filters), t.dtype)
+        _dense.dense_forward(t2, self.pointwise_kernel.value.reshape(t2.shape[1], self.filters), z)
         y = self._activate(z)
-        return y.reshape(t.shape), (inputs, geom, t.shape, z, y)
+        return self._as_output(y.reshape(t.shape[:-1] + (self.filters,))), (x, geom, t, z, y)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
-        x, geom, out_shape, _, _ = cache
-        dz = np.ascontiguousarray(dz).reshape(out_shape)
-        dx = self._depthwise_backward(x, dz, geom, self._trainable(self.depthwise_kernel), need_input_grad)
-        self._bias_grad(dz.reshape(-1, out_shape[-1]))
-        return dx
+        x, geom, t, _, _ = cache
+        dz = np.ascontiguousarray(dz).reshape(-1, self.filters)
+        t2 = t.reshape(-1, t.shape[-1])
+        pointwise = self.pointwise_kernel
+        kernel = pointwise.value.reshape(t2.shape[1], self.filters)
+        train_depthwise = self._trainable(self.depthwise_kernel)
+        need_dt = train_depthwise or need_input_grad
+        dt = scratch(self, "dt", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
+        dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
+        if self._trainable(pointwise):
+            dkernel, beta = pointwise.grad_target()
+            _dense.dense_backward(
+                t2,
+                kernel,
+                dz,
+                dkernel.reshape(kernel.shape),
+                _EMPTY1[t.dtype],
+                dt2,
+                beta,
+                need_dt,
+                config.kernel_threads(),
+            )
+        elif need_dt:
+            _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
+        self._bias_grad(dz)
+        return self._depthwise_backward(x, dt, geom, train_depthwise, need_input_grad)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, **self._pointwise.get_config()}
 
 
-class SeparableConv2D(_DepthwiseBase):
+class SeparableConv2D(_Separable):
     """Depthwise-separable 2-D convolution, channels-last: a depthwise then a pointwise (1x1) convolution.
 
     ``activation(pointwise_conv(depthwise_conv(inputs, depthwise_kernel), pointwise_kernel) + bias)``.
@@ -300,6 +389,8 @@ class SeparableConv2D(_DepthwiseBase):
         **kwargs,
     ):
         super().__init__(
+            filters,
+            (pointwise_initializer, pointwise_regularizer, pointwise_constraint),
             kernel_size,
             strides,
             padding,
@@ -317,52 +408,145 @@ class SeparableConv2D(_DepthwiseBase):
             bias_constraint,
             **kwargs,
         )
-        self.filters = _positive_int(filters, "filters", type(self).__name__)
-        self._pointwise = WeightSpec(
-            "pointwise_kernel", pointwise_initializer, pointwise_regularizer, pointwise_constraint, key="pointwise"
+
+
+class DepthwiseConv1D(_Depthwise):
+    """Depthwise 1-D convolution over steps: every channel filtered on its own.
+
+    ``activation(depthwise_conv(inputs, depthwise_kernel) + bias)``.
+
+    Parameters
+    ----------
+    kernel_size : int or tuple of 1 int
+    strides : int or tuple of 1 int, default 1
+    padding : {"valid", "same"}, default "valid"
+    depth_multiplier : int, default 1
+        Filters per input channel.
+    data_format : {None, "channels_last"}
+    dilation_rate : int or tuple of 1 int, default 1
+    activation, use_bias, depthwise_initializer, bias_initializer, depthwise_regularizer,
+    bias_regularizer, activity_regularizer, depthwise_constraint, bias_constraint
+        As in ``DepthwiseConv2D``.
+
+    Notes
+    -----
+    Input shape ``(batch, steps, channels)``; output ``(batch, new_steps, channels * depth_multiplier)``.
+    The kernel has shape ``(kernel_size, channels, depth_multiplier)`` as in Keras. Runs the 2-D
+    depthwise kernels on a ``(batch, 1, steps, channels)`` view (no copy).
+    """
+
+    rank = 1
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            depthwise_constraint,
+            bias_constraint,
+            **kwargs,
         )
 
-    def _out_channels(self, channels):
-        return self.filters
 
-    def _build_pointwise(self, channels):
-        self.pointwise_kernel = self._pointwise.add_to(self, (1, 1, channels, self.filters))
+class SeparableConv1D(_Separable):
+    """Depthwise-separable 1-D convolution over steps: a depthwise then a pointwise convolution.
 
-    def call(self, inputs, training=False):
-        t, geom = self._depthwise_forward(inputs, "t")
-        t2 = t.reshape(-1, t.shape[-1])
-        z = scratch(self, "z", (t2.shape[0], self.filters), t.dtype)
-        _dense.dense_forward(t2, self.pointwise_kernel.value.reshape(t2.shape[1], self.filters), z)
-        y = self._activate(z)
-        return y.reshape(t.shape[:-1] + (self.filters,)), (inputs, geom, t, z, y)
+    ``activation(pointwise_conv(depthwise_conv(inputs, depthwise_kernel), pointwise_kernel) + bias)``.
 
-    def backward_preactivation(self, dz, cache, need_input_grad=True):
-        x, geom, t, _, _ = cache
-        dz = np.ascontiguousarray(dz).reshape(-1, self.filters)
-        t2 = t.reshape(-1, t.shape[-1])
-        pointwise = self.pointwise_kernel
-        kernel = pointwise.value.reshape(t2.shape[1], self.filters)
-        train_depthwise = self._trainable(self.depthwise_kernel)
-        need_dt = train_depthwise or need_input_grad
-        dt = scratch(self, "dt", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
-        dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
-        if self._trainable(pointwise):
-            dkernel, beta = pointwise.grad_target()
-            _dense.dense_backward(
-                t2,
-                kernel,
-                dz,
-                dkernel.reshape(kernel.shape),
-                _EMPTY1[t.dtype],
-                dt2,
-                beta,
-                need_dt,
-                config.kernel_threads(),
-            )
-        elif need_dt:
-            _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
-        self._bias_grad(dz)
-        return self._depthwise_backward(x, dt, geom, train_depthwise, need_input_grad)
+    Parameters
+    ----------
+    filters : int
+        Output channels.
+    kernel_size : int or tuple of 1 int
+    strides : int or tuple of 1 int, default 1
+    padding : {"valid", "same"}, default "valid"
+    data_format : {None, "channels_last"}
+    dilation_rate : int or tuple of 1 int, default 1
+    depth_multiplier : int, default 1
+    activation, use_bias, the initializers, regularizers and constraints
+        As in ``SeparableConv2D``.
 
-    def get_config(self):
-        return {**super().get_config(), "filters": self.filters, **self._pointwise.get_config()}
+    Notes
+    -----
+    Input shape ``(batch, steps, channels)``; output ``(batch, new_steps, filters)``.
+    Weights as in Keras: ``depthwise_kernel`` ``(kernel_size, channels, depth_multiplier)``,
+    ``pointwise_kernel`` ``(1, channels * depth_multiplier, filters)``, ``bias`` ``(filters,)``.
+    Runs the 2-D kernels on a ``(batch, 1, steps, channels)`` view (no copy).
+    """
+
+    rank = 1
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(
+            filters,
+            (pointwise_initializer, pointwise_regularizer, pointwise_constraint),
+            kernel_size,
+            strides,
+            padding,
+            depth_multiplier,
+            data_format,
+            dilation_rate,
+            activation,
+            use_bias,
+            depthwise_initializer,
+            bias_initializer,
+            depthwise_regularizer,
+            bias_regularizer,
+            activity_regularizer,
+            depthwise_constraint,
+            bias_constraint,
+            **kwargs,
+        )
+
+
+SeparableConvolution1D = SeparableConv1D
