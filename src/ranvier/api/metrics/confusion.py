@@ -75,11 +75,12 @@ def _confusion_counts(y_true, y_pred, sample_weight, thresholds, class_id=None, 
     counts = []
     for mask in (actual, ~actual):
         per_idx = np.bincount(idx[mask], weights=weight[mask], minlength=n + 1)
-        above = np.empty(n)
+        above, below = np.empty(n), np.empty(n)
         above[order] = np.cumsum(per_idx[::-1])[::-1][1:]
-        counts.append((above, float(weight[mask].sum())))
-    (tp, positives), (fp, negatives) = counts
-    return tp, fp, negatives - fp, positives - tp
+        below[order] = np.cumsum(per_idx)[:n]
+        counts.append((above, below))
+    (tp, fn), (fp, tn) = counts
+    return tp, fp, tn, fn
 
 
 def _rate(num, other):

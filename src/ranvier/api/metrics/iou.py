@@ -20,13 +20,12 @@ def _class_ids(values, arg, num_classes, cls):
     if values.dtype.kind == "f":
         bad = values[values != np.floor(values)]
         if bad.size:
-            raise ValueError(
-                f"{cls}: {arg} must hold integer class ids (pass scores with sparse_{arg}=False), got {bad[0]!r}"
-            )
+            hint = f"pass scores with sparse_{arg}=False"
+            raise ValueError(f"{cls}: {arg} must hold integer class ids ({hint}), got {bad[0].item()!r}")
     ids = values.astype(np.int64)
     out = ids[(ids < 0) | (ids >= num_classes)]
     if out.size:
-        raise ValueError(f"{cls}: {arg} must hold class ids in [0, {num_classes}), got {out[0]!r}")
+        raise ValueError(f"{cls}: {arg} must hold class ids in [0, {num_classes}), got {out[0].item()!r}")
     return ids
 
 
