@@ -10,12 +10,13 @@ names and aliases, and the metric is named after the string it came from
 (``metrics=["mae"]`` gives the history key ``"mae"``), as in Keras 3.
 
 Modules: ``base`` (Metric, Mean, Sum, MeanMetricWrapper), ``accuracy``,
-``confusion`` (counts, precision/recall, the ``*At*`` family, AUC),
+``confusion`` (counts, precision/recall, the ``*At*`` family), ``auc``,
 ``regression``, ``probabilistic``, ``hinge``, ``iou``, ``f_score``.
 """
 
 from .. import serialization
 from . import accuracy as _accuracy
+from . import auc as _auc
 from . import base as _base
 from . import confusion as _confusion
 from . import f_score as _f_score
@@ -24,6 +25,7 @@ from . import iou as _iou
 from . import probabilistic as _probabilistic
 from . import regression as _regression
 from .accuracy import *  # noqa: F403
+from .auc import *  # noqa: F403
 from .base import *  # noqa: F403
 from .confusion import *  # noqa: F403
 from .f_score import *  # noqa: F403
@@ -32,7 +34,7 @@ from .iou import *  # noqa: F403
 from .probabilistic import *  # noqa: F403
 from .regression import *  # noqa: F403
 
-_MODULES = (_base, _accuracy, _confusion, _regression, _probabilistic, _hinge, _iou, _f_score)
+_MODULES = (_base, _accuracy, _confusion, _auc, _regression, _probabilistic, _hinge, _iou, _f_score)
 __all__ = [name for module in _MODULES for name in module.__all__] + ["get", "serialize", "deserialize"]
 
 # ------------------------------------------------------------------ lookup

@@ -5,7 +5,7 @@ true/false positives and negatives of ``y_pred > t`` for every threshold ``t``
 in one sorted pass (a prediction is positive at every threshold below it).
 ``TruePositives`` ... ``FalseNegatives`` report a count, ``Precision`` and
 ``Recall`` a ratio, the ``*At*`` family a best rate under a constraint over
-200 thresholds, ``AUC`` the area under the curve the counts trace.
+200 thresholds; ``AUC`` (its own module) the area under the curve they trace.
 """
 
 import numpy as np
@@ -23,7 +23,6 @@ __all__ = [
     "RecallAtPrecision",
     "SensitivityAtSpecificity",
     "SpecificityAtSensitivity",
-    "AUC",
 ]
 
 
@@ -83,10 +82,15 @@ def _confusion_counts(y_true, y_pred, sample_weight, thresholds, class_id=None, 
     return tp, fp, tn, fn
 
 
+def _divide_no_nan(num, den):
+    """``num / den``, 0 where ``den`` is 0 (Keras' divide_no_nan)."""
+    num, den = np.broadcast_arrays(np.asarray(num, np.float64), np.asarray(den, np.float64))
+    return np.divide(num, den, out=np.zeros(num.shape), where=den != 0)
+
+
 def _rate(num, other):
-    """``num / (num + other)``, 0 where the denominator is 0 (Keras' divide_no_nan)."""
-    den = num + other
-    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
+    """``num / (num + other)``, 0 where the denominator is 0."""
+    return _divide_no_nan(num, num + other)
 
 
 def _parse_thresholds(thresholds, cls):
@@ -347,46 +351,3 @@ class RecallAtPrecision(_AtConstraint):
 
     def _rates(self):
         return _precision(self), _sensitivity(self)
-
-
-# --------------------------------------------------------------------- AUC
-class AUC(_ConfusionMetric):
-    """Area under the ROC curve, from confusion counts at ``num_thresholds`` thresholds (as Keras).
-
-    Thresholds are evenly spaced in [0, 1] (plus one just below 0 and one just
-    above 1); the area is the trapezoidal sum over the (false positive rate,
-    true positive rate) points. Predictions must be probabilities in [0, 1];
-    all outputs are pooled (Keras' ``multi_label=False``). Keras' ``curve``,
-    ``summation_method``, ``thresholds``, ``multi_label``, ``label_weights``
-    and ``from_logits`` arguments are not supported.
-
-    Parameters
-    ----------
-    num_thresholds : int > 1, default 200
-    name : str, default "auc"
-    dtype : str, optional
-    """
-
-    def __init__(self, num_thresholds=200, name="auc", dtype=None):
-        self.num_thresholds = _check_int(num_thresholds, "num_thresholds", "AUC", 2)
-        eps = 1e-7
-        self._thresholds = np.concatenate(
-            [[-eps], np.arange(1, num_thresholds - 1) / (num_thresholds - 1), [1.0 + eps]]
-        )
-        super().__init__(name=name, dtype=dtype)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_pred = np.asarray(y_pred)
-        if y_pred.size and y_pred.dtype.kind in "biuf" and not (np.min(y_pred) >= 0 and np.max(y_pred) <= 1):
-            raise ValueError(
-                f"AUC: y_pred must hold probabilities in [0, 1], got values in [{np.min(y_pred)}, {np.max(y_pred)}]"
-            )
-        super().update_state(y_true, y_pred, sample_weight)
-
-    def result(self):
-        tpr = _sensitivity(self)
-        fpr = _rate(self.false_positives, self.true_negatives)
-        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
-
-    def get_config(self):
-        return {**super().get_config(), "num_thresholds": self.num_thresholds}

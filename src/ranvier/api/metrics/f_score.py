@@ -5,15 +5,11 @@ import math
 import numpy as np
 
 from .base import Metric, _inputs, _weights_like
+from .confusion import _divide_no_nan
 
 __all__ = ["FBetaScore", "F1Score"]
 
 _AVERAGES = (None, "micro", "macro", "weighted")
-
-
-def _ratio(num, den):
-    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
-    return np.divide(num, den, out=np.zeros_like(num), where=den != 0)
 
 
 class FBetaScore(Metric):
@@ -93,13 +89,13 @@ class FBetaScore(Metric):
         tp, fp, fn, support = self._counts
         if self.average == "micro":
             tp, fp, fn = tp.sum(), fp.sum(), fn.sum()
-        precision, recall = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        precision, recall = _divide_no_nan(tp, tp + fp), _divide_no_nan(tp, tp + fn)
         b2 = self.beta**2
-        score = (1 + b2) * _ratio(precision * recall, b2 * precision + recall)
+        score = (1 + b2) * _divide_no_nan(precision * recall, b2 * precision + recall)
         if self.average is None:
             return score
         if self.average == "weighted":
-            return float(np.sum(score * _ratio(support, support.sum())))
+            return float(np.sum(score * _divide_no_nan(support, support.sum())))
         return float(np.mean(score))
 
     def get_config(self):
