@@ -356,8 +356,8 @@ def test_serialize_round_trip(metric):
 
 
 def test_deserialize_unknown_class():
-    with pytest.raises(ValueError, match="Unknown metric: 'F1Score'"):
-        metrics.deserialize({"class_name": "F1Score", "config": {}})
+    with pytest.raises(ValueError, match="Unknown metric: 'NoSuchMetric'"):
+        metrics.deserialize({"class_name": "NoSuchMetric", "config": {}})
 
 
 def test_directions():

@@ -398,7 +398,12 @@ def serialize_keras_object(obj):
         return obj.item()  # NumPy scalars
     for fam in _FAMILIES.values():
         if isinstance(obj, fam.base):
-            return serialize(obj, fam.key)
+            config = serialize(obj, fam.key)
+            # Keras 3 names the module of every object; it tells a loss from the metric of the
+            # same class name (MeanSquaredError, SparseCategoricalCrossentropy) when read back.
+            if isinstance(config, dict) and "module" not in config and fam.key in _FAMILY_MODULES:
+                config = {"module": f"keras.{_FAMILY_MODULES[fam.key]}", **config}
+            return config
     if isinstance(obj, types.FunctionType) or hasattr(obj, "get_config"):
         return serialize(obj)
     raise TypeError(f"Cannot serialize {obj!r}: an object needs a get_config() method")
@@ -417,6 +422,7 @@ _MODULE_FAMILIES = {
     "regularizers": "regularizer",
     "constraints": "constraint",
 }
+_FAMILY_MODULES = {family: module for module, family in _MODULE_FAMILIES.items()}
 
 
 def deserialize_keras_object(config, custom_objects=None, safe_mode=True, module_objects=None):
