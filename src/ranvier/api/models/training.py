@@ -281,7 +281,7 @@ class Trainer:
 
     def get_metrics_result(self):
         """``{name: result}`` of every metric in ``self.metrics``."""
-        return {m.name: float(m.result()) for m in self.metrics}
+        return {m.name: _log_value(m.result()) for m in self.metrics}
 
     def reset_metrics(self):
         for m in self.metrics:
@@ -317,7 +317,7 @@ class Trainer:
         multi = len(self._output_metrics) > 1
         for name, metrics in zip(self._output_structure.names, self._output_metrics):
             for m in metrics:
-                logs[prefix + (f"{name}_{m.name}" if multi else m.name)] = float(m.result())
+                logs[prefix + (f"{name}_{m.name}" if multi else m.name)] = _log_value(m.result())
         return logs
 
     def fit(
@@ -852,7 +852,14 @@ def _unpack(data):
 
 
 def _float_logs(logs):
-    """A ``train_step`` result as floats (it may hold Tensors or 0-d arrays)."""
+    """A ``train_step`` result as floats or arrays (it may hold Tensors or 0-d arrays)."""
     if not isinstance(logs, dict):
         raise TypeError(f"train_step must return a dict of metric values, got {type(logs).__name__}")
-    return {k: float(np.asarray(_tracing.value_of(v))) for k, v in logs.items()}
+    return {k: _log_value(np.asarray(_tracing.value_of(v))) for k, v in logs.items()}
+
+
+def _log_value(result):
+    """A metric result for the logs: a float, or a float64 array for a vector result
+    (``F1Score(average=None)``, a list of thresholds), as Keras logs it."""
+    result = np.asarray(result)
+    return float(result) if result.ndim == 0 else result.astype(np.float64)
