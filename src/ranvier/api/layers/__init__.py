@@ -46,6 +46,23 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from .preprocessing import (  # issue 15: preprocessing
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import (
     ActivityRegularization,
@@ -140,6 +157,22 @@ __all__ = [
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    # issue 15: preprocessing
+    "Rescaling",
+    "Normalization",
+    "Discretization",
+    "CenterCrop",
+    "Resizing",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "TextVectorization",
+    "StringLookup",
+    "IntegerLookup",
+    "CategoryEncoding",
+    "Hashing",
 ]
 
 serialization.register_family(
