@@ -11,6 +11,7 @@ lookups, hashing, encodings, discretization) have no gradient: their
 import numpy as np
 
 from ..._threading import compute_scope
+from ...data import as_text_array
 from ...ops._tensor import Tensor
 from .._symbolic import KerasTensor
 from ..base import Layer
@@ -50,24 +51,6 @@ def _is_text(values):
         return True
     arr = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
     return arr.dtype.kind in "OUS" and (arr.size == 0 or isinstance(arr.flat[0], (str, bytes)))
-
-
-def as_text_array(values, what):
-    """``values`` as an object array of ``str`` (bytes decoded as UTF-8), at least 1-D.
-
-    Raises
-    ------
-    TypeError
-        When an element is neither ``str`` nor ``bytes``.
-    """
-    arr = np.array(values, dtype=object, ndmin=1)
-    flat = arr.reshape(-1)
-    for i, v in enumerate(flat):
-        if isinstance(v, bytes):
-            flat[i] = v.decode("utf-8")
-        elif not isinstance(v, str):
-            raise TypeError(f"{what} must hold strings, got {v!r} of type {type(v).__name__}")
-    return arr
 
 
 def adapt_batches(data, batch_size, steps, owner):

@@ -195,7 +195,7 @@ class _IndexLookup(DataLayer):
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         """Use ``vocabulary`` (tokens without the special ones; ``idf_weights`` for ``tf_idf``)."""
-        self._vocab.set([self._tokens(np.asarray([t], dtype=object))[0] for t in vocabulary], idf_weights)
+        self._vocab.set(self._tokens(np.asarray(list(vocabulary))).reshape(-1).tolist(), idf_weights)
 
     def get_vocabulary(self, include_special_tokens=True):
         """The tokens by index (with the mask and OOV tokens unless ``include_special_tokens=False``)."""
