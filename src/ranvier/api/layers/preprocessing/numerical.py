@@ -228,6 +228,8 @@ class Discretization(DataLayer):
         summarised in about ``1 / epsilon`` weighted points, boundaries
         interpolated on their cumulative weights; with fewer than ``1 / epsilon``
         values it is exact, ``np.quantile(method="interpolated_inverted_cdf")``).
+        The rank error is about ``epsilon`` for one batch and grows with each
+        further batch merged, as in Keras; the summary is float64 (Keras: float32).
     output_mode : {"int", "one_hot", "multi_hot", "count"}, default "int"
 
     Notes
