@@ -91,7 +91,7 @@ def encode_categorical(indices, output_mode, depth, dtype, idf_weights=None, own
         return indices
     bad = (indices < -1) | (indices >= depth)
     if bad.any():
-        value = indices[bad].flat[0]
+        value = int(indices[bad].flat[0])
         raise ValueError(f"{owner}: input indices must lie in [0, {depth}), got {value!r}")
     if output_mode == "one_hot":
         if indices.ndim > 1 and indices.shape[-1] == 1:

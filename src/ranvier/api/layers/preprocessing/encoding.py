@@ -59,7 +59,7 @@ class CategoryEncoding(DataLayer):
 
     def call(self, inputs, training=False, count_weights=None):
         if (inputs < 0).any():
-            raise ValueError(f"CategoryEncoding: token ids must be >= 0, got {inputs[inputs < 0].flat[0]!r}")
+            raise ValueError(f"CategoryEncoding: token ids must be >= 0, got {int(inputs[inputs < 0].flat[0])!r}")
         out = encode_categorical(inputs, self.output_mode, self.num_tokens, config.floatx(), owner="CategoryEncoding")
         return out, None
 
