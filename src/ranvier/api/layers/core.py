@@ -89,7 +89,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     shape : tuple
         Shape of one sample, without the batch dimension.
     dtype : str, optional
-        Input dtype; integer types for token ids.
+        Input dtype; integer types for token ids, ``"string"`` for text.
 
     Returns
     -------
