@@ -5,6 +5,7 @@ import numpy as np
 from ._finite import as_finite, check_finite
 
 __all__ = [
+    "as_text_array",
     "check_x",
     "check_y",
     "check_sample_weight",
@@ -31,7 +32,12 @@ def check_x(x, expected_shape, dtype, arg="x"):
         arr = np.asarray(x)
     except (ValueError, TypeError) as exc:
         raise TypeError(f"{arg} must be a numeric array, could not convert it: {exc}") from None
-    if arr.dtype.kind not in "biuf":
+    dt = np.dtype(dtype)
+    if dt.kind == "O":  # a "string" model input: text layers take object arrays of str
+        if arr.dtype.kind not in "OUS":
+            raise TypeError(f"{arg} must hold strings for a 'string' model input, got an array of dtype {arr.dtype}")
+        arr = as_text_array(arr, arg)
+    elif arr.dtype.kind not in "biuf":
         raise TypeError(f"{arg} must be numeric (bool, int or float), got an array of dtype {arr.dtype}")
     if arr.ndim != len(expected_shape):
         hint = ""
@@ -44,13 +50,32 @@ def check_x(x, expected_shape, dtype, arg="x"):
     for got, want in zip(arr.shape[1:], expected_shape[1:]):
         if want is not None and got != want:
             raise ValueError(f"The model expects {arg} of shape {tuple(expected_shape)}, got shape {arr.shape}")
-    dt = np.dtype(dtype)
+    if dt.kind == "O":
+        return arr
     if dt.kind == "f":
         return as_finite(arr, dt, arg)  # NaN, inf and values beyond dt's range, in the cast's one pass
     check_finite(arr, np.float64, arg)
     if arr.dtype.kind == "f" and not np.array_equal(arr, np.round(arr)):
         raise ValueError(f"{arg} must hold integer token ids for an integer model input, got non-integer values")
     return np.ascontiguousarray(arr, dtype=dt)
+
+
+def as_text_array(values, what):
+    """``values`` as an object array of ``str`` (bytes decoded as UTF-8), at least 1-D.
+
+    Raises
+    ------
+    TypeError
+        When an element is neither ``str`` nor ``bytes``.
+    """
+    arr = np.array(values, dtype=object, ndmin=1)
+    flat = arr.reshape(-1)
+    for i, v in enumerate(flat):
+        if isinstance(v, bytes):
+            flat[i] = v.decode("utf-8")
+        elif not isinstance(v, str):
+            raise TypeError(f"{what} must hold strings, got {v!r} of type {type(v).__name__}")
+    return arr
 
 
 def check_y(y, n, arg="y", x_arg="x"):

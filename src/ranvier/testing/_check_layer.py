@@ -113,7 +113,8 @@ class _Case:
     def __init__(self, layer_cls, init_kwargs, input_shape, input_dtype, input_data, training, seed):
         self.layer_cls, self.init_kwargs, self.training = layer_cls, init_kwargs, training
         self.rng = np.random.default_rng(seed)
-        self.int_input = input_dtype is not None and np.dtype(input_dtype).kind in "iub"
+        # Token ids and strings are never cast to floats nor differentiated.
+        self.int_input = input_dtype is not None and np.dtype(input_dtype).kind in "iubO"
         self.multi = isinstance(input_shape, list)
         if input_data is not None:
             data = [np.asarray(d) for d in input_data] if self.multi else np.asarray(input_data)

@@ -40,6 +40,12 @@ _SAVE_MULTI = {
     "and loads each merge layer in a one-input model with two branches"
 }
 
+# issue 15: preprocessing
+_IMAGE = (2, 4, 5, 2)
+_TEXT = np.array([["the cat sat"], ["a dog, the cat!"]], dtype=object)
+_WORDS = np.array([["a", "b", "z"], ["c", "c", "a"]], dtype=object)
+_NO_GRADIENT = {"gradient": "integer or string inputs and integer outputs: no gradient to check"}
+
 #: One entry per layer class of ``rv.layers``, by class name (aliases such as ``MaxPool2D`` share their class').
 CASES = {
     "Layer": case(
@@ -127,6 +133,38 @@ CASES = {
     ),
     "DepthwiseConv1D": case({"kernel_size": 3, "depth_multiplier": 2, "padding": "same", "strides": 2}, (2, 7, 3)),
     "SeparableConv1D": case({"filters": 3, "kernel_size": 2, "dilation_rate": 2, "activation": "tanh"}, (2, 6, 2)),
+    # issue 15: preprocessing
+    "Rescaling": case({"scale": 0.5, "offset": 1.0}),
+    "Normalization": case({"mean": [0.5, -1.0, 2.0], "variance": [4.0, 1.0, 0.25]}),
+    "Discretization": case({"bin_boundaries": [-0.5, 0.0, 0.5], "output_mode": "one_hot"}, skip=_NO_GRADIENT),
+    "CenterCrop": case({"height": 2, "width": 3}, _IMAGE),
+    "Resizing": case({"height": 3, "width": 7}, _IMAGE),
+    "RandomFlip": case({"seed": 1}, _IMAGE),
+    "RandomRotation": case({"factor": 0.2, "seed": 1, "fill_mode": "constant", "fill_value": 0.5}, _IMAGE),
+    "RandomZoom": case({"height_factor": (-0.3, 0.3), "width_factor": 0.2, "seed": 1}, _IMAGE),
+    "RandomTranslation": case({"height_factor": 0.3, "width_factor": 0.3, "seed": 1, "fill_mode": "wrap"}, _IMAGE),
+    "RandomContrast": case({"factor": 0.5, "value_range": (-10, 10), "seed": 1}, _IMAGE),
+    "TextVectorization": case(
+        {"vocabulary": ["the", "cat", "sat"], "output_sequence_length": 4},
+        _TEXT.shape,
+        skip=_NO_GRADIENT,
+        input_dtype="object",
+        input_data=_TEXT,
+    ),
+    "StringLookup": case(
+        {"vocabulary": ["a", "b", "c"], "output_mode": "count"},
+        _WORDS.shape,
+        skip=_NO_GRADIENT,
+        input_dtype="object",
+        input_data=_WORDS,
+    ),
+    "IntegerLookup": case(
+        {"vocabulary": [3, 5, 7]}, _IDS.shape, skip=_NO_GRADIENT, input_dtype="int64", input_data=_IDS
+    ),
+    "CategoryEncoding": case({"num_tokens": 8}, _IDS.shape, skip=_NO_GRADIENT, input_dtype="int64", input_data=_IDS),
+    "Hashing": case(
+        {"num_bins": 5, "salt": 7}, _WORDS.shape, skip=_NO_GRADIENT, input_dtype="object", input_data=_WORDS
+    ),
 }
 
 

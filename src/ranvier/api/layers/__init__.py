@@ -46,6 +46,23 @@ from .pooling import (
     MaxPooling1D,
     MaxPooling2D,
 )
+from .preprocessing import (  # issue 15: preprocessing
+    CategoryEncoding,
+    CenterCrop,
+    Discretization,
+    Hashing,
+    IntegerLookup,
+    Normalization,
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+    StringLookup,
+    TextVectorization,
+)
 from .recurrent import GRU, LSTM, SimpleRNN
 from .regularization import (
     ActivityRegularization,
@@ -149,6 +166,22 @@ __all__ = [
     "DepthwiseConv1D",
     "SeparableConv1D",
     "SeparableConvolution1D",
+    # issue 15: preprocessing
+    "Rescaling",
+    "Normalization",
+    "Discretization",
+    "CenterCrop",
+    "Resizing",
+    "RandomFlip",
+    "RandomRotation",
+    "RandomZoom",
+    "RandomTranslation",
+    "RandomContrast",
+    "TextVectorization",
+    "StringLookup",
+    "IntegerLookup",
+    "CategoryEncoding",
+    "Hashing",
 ]
 
 serialization.register_family(

@@ -30,7 +30,8 @@ class InputLayer(Layer):
     batch_size : int, optional
     dtype : str, optional
         ``"float32"``/``"float64"`` for real inputs, ``"int32"``/``"int64"``
-        for token ids (Embedding). Defaults to ``config.floatx()``.
+        for token ids (Embedding), ``"string"`` for text (TextVectorization,
+        StringLookup: fed as ``str`` or object arrays). Defaults to ``config.floatx()``.
     """
 
     def __init__(
@@ -55,12 +56,17 @@ class InputLayer(Layer):
             batch_shape = (batch_size,) + normalize_shape(shape, "shape")
         else:
             raise ValueError("InputLayer: give shape=(...) (one sample, no batch dimension), got shape=None")
-        dt = np.dtype(dtype or config.floatx())
-        if dt.kind not in "iuf" or (dt.kind == "f" and dt.name not in ("float32", "float64")):
-            raise ValueError(f"InputLayer: dtype must be float32, float64 or an integer type, got {dtype!r}")
+        # Keras' "string" inputs (TextVectorization, StringLookup) are object arrays of str here.
+        dt = (
+            np.dtype(object)
+            if dtype in ("string", "str", "object", object, str)
+            else np.dtype(dtype or config.floatx())
+        )
+        if dt.kind not in "iufO" or (dt.kind == "f" and dt.name not in ("float32", "float64")):
+            raise ValueError(f"InputLayer: dtype must be float32, float64, an integer type or 'string', got {dtype!r}")
         super().__init__(name=name, **kwargs)
         self.batch_shape = batch_shape
-        self.input_dtype = dt.name
+        self.input_dtype = "string" if dt.kind == "O" else dt.name
         self.built = True
         self.output = KerasTensor(batch_shape, dt, node=None, name=self.name)
         self.output.input_layer = self
@@ -83,7 +89,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     shape : tuple
         Shape of one sample, without the batch dimension.
     dtype : str, optional
-        Input dtype; integer types for token ids.
+        Input dtype; integer types for token ids, ``"string"`` for text.
 
     Returns
     -------

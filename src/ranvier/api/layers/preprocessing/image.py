@@ -1,0 +1,195 @@
+"""Image preprocessing: Resizing and CenterCrop, as linear maps with a transposed backward.
+
+Both are separable: the output is ``Mh @ image @ Mw.T`` per channel, with one
+small dense matrix per axis (each row holds TF's interpolation weights), so
+the backward pass is ``Mh.T @ dy @ Mw``. Images are ``channels_last``:
+``(batch, height, width, channels)``.
+"""
+
+import numpy as np
+
+from ._base import FloatPreprocessing, check_choice, check_positive_int
+
+__all__ = ["Resizing", "CenterCrop", "check_image_shape", "check_data_format"]
+
+_INTERPOLATIONS = ("bilinear", "nearest")
+
+
+def check_data_format(data_format, owner):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"{owner}: data_format must be 'channels_last' (the only one supported), got {data_format!r}")
+    return "channels_last"
+
+
+def check_image_shape(shape, owner):
+    """Raise unless ``shape`` is ``(batch, height, width, channels)``."""
+    if len(shape) != 4:
+        raise ValueError(
+            f"{owner}: inputs must be images of shape (batch, height, width, channels), got shape {tuple(shape)}"
+        )
+
+
+def _axis_matrix(in_size, out_size, interpolation, start=0, length=None):
+    """``(out_size, in_size)`` weights resizing ``[start, start + length)`` of an axis to ``out_size`` (TF's kernel).
+
+    Half-pixel centres, no antialiasing: ``tf.image.resize`` (Keras' Resizing on TensorFlow).
+    """
+    length = in_size if length is None else length
+    scale = length / out_size
+    m = np.zeros((out_size, in_size))
+    rows = np.arange(out_size)
+    if interpolation == "nearest":
+        src = np.minimum(np.floor((rows + 0.5) * scale).astype(np.int64), length - 1)
+        m[rows, start + src] = 1.0
+        return m
+    src = (rows + 0.5) * scale - 0.5
+    floor = np.floor(src)
+    lerp = src - floor
+    lo = np.clip(floor, 0, length - 1).astype(np.int64)
+    hi = np.clip(np.ceil(src), 0, length - 1).astype(np.int64)
+    np.add.at(m, (rows, start + lo), 1.0 - lerp)
+    np.add.at(m, (rows, start + hi), lerp)
+    return m
+
+
+def _separable(x, mh, mw):
+    """``mh @ x[b, :, :, c] @ mw.T`` for every image and channel."""
+    b, h, w, c = x.shape
+    t = np.matmul(mh, x.reshape(b, h, w * c)).reshape(b * mh.shape[0], w, c)
+    return np.matmul(mw, t).reshape(b, mh.shape[0], mw.shape[0], c)
+
+
+class _SeparableResize(FloatPreprocessing):
+    """A layer whose output is ``Mh @ image @ Mw.T``: subclasses give the two matrices for an input size."""
+
+    def _matrices(self, h, w, dtype):
+        raise NotImplementedError
+
+    def compute_output_shape(self, input_shape):
+        check_image_shape(input_shape, type(self).__name__)
+        return (input_shape[0], self.height, self.width, input_shape[3])
+
+    def call(self, inputs, training=False):
+        check_image_shape(inputs.shape, type(self).__name__)
+        mh, mw = self._matrices(inputs.shape[1], inputs.shape[2], inputs.dtype)
+        return _separable(inputs, mh, mw), (mh, mw)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        mh, mw = cache
+        return np.ascontiguousarray(_separable(dy, mh.T, mw.T))
+
+
+class Resizing(_SeparableResize):
+    """Resize images to ``(height, width)`` as ``tf.image.resize`` does (half-pixel centres, no antialiasing).
+
+    Parameters
+    ----------
+    height, width : int
+        Output size.
+    interpolation : {"bilinear", "nearest"}, default "bilinear"
+    crop_to_aspect_ratio : bool, default False
+        Resize the largest centred window with the output's aspect ratio (no distortion).
+    pad_to_aspect_ratio : bool, default False
+        Only False is supported (ValueError otherwise).
+    fill_mode, fill_value
+        Keras' arguments of ``pad_to_aspect_ratio``; accepted, unused.
+    antialias : bool, default False
+        Only False is supported.
+    data_format : {"channels_last", None}
+
+    Notes
+    -----
+    Input ``(batch, H, W, C)`` float, output ``(batch, height, width, C)``.
+    """
+
+    def __init__(
+        self,
+        height,
+        width,
+        interpolation="bilinear",
+        crop_to_aspect_ratio=False,
+        pad_to_aspect_ratio=False,
+        fill_mode="constant",
+        fill_value=0.0,
+        antialias=False,
+        data_format=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.height = check_positive_int(height, "height", "Resizing")
+        self.width = check_positive_int(width, "width", "Resizing")
+        self.interpolation = check_choice(interpolation, "interpolation", _INTERPOLATIONS, "Resizing")
+        if pad_to_aspect_ratio:
+            raise ValueError(f"Resizing: pad_to_aspect_ratio is not supported, got {pad_to_aspect_ratio!r}")
+        if antialias:
+            raise ValueError(f"Resizing: antialias is not supported, got {antialias!r}")
+        self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
+        self.fill_mode = check_choice(fill_mode, "fill_mode", ("constant",), "Resizing")
+        self.fill_value = float(fill_value)
+        self.data_format = check_data_format(data_format, "Resizing")
+
+    def _matrices(self, h, w, dtype):
+        return resize_matrices(h, w, self.height, self.width, self.interpolation, self.crop_to_aspect_ratio, dtype)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height": self.height,
+            "width": self.width,
+            "interpolation": self.interpolation,
+            "crop_to_aspect_ratio": self.crop_to_aspect_ratio,
+            "pad_to_aspect_ratio": False,
+            "fill_mode": self.fill_mode,
+            "fill_value": self.fill_value,
+            "antialias": False,
+            "data_format": self.data_format,
+        }
+
+
+def resize_matrices(h, w, height, width, interpolation, crop_to_aspect_ratio, dtype):
+    """The two axis matrices of resizing an ``h x w`` image to ``height x width`` (Keras' centred crop first)."""
+    top, left, crop_h, crop_w = 0, 0, h, w
+    if crop_to_aspect_ratio:
+        crop_h = min(h, int(float(w * height) / width))
+        crop_w = min(w, int(float(h * width) / height))
+        top, left = int(float(h - crop_h) / 2), int(float(w - crop_w) / 2)
+    mh = _axis_matrix(h, height, interpolation, top, crop_h)
+    mw = _axis_matrix(w, width, interpolation, left, crop_w)
+    return mh.astype(dtype), mw.astype(dtype)
+
+
+class CenterCrop(_SeparableResize):
+    """Crop the centre ``(height, width)`` window of images.
+
+    An image smaller than the window on either side is resized to it instead
+    (bilinear, cropped to the aspect ratio first), as in Keras.
+
+    Parameters
+    ----------
+    height, width : int
+    data_format : {"channels_last", None}
+
+    Notes
+    -----
+    Input ``(batch, H, W, C)`` float, output ``(batch, height, width, C)``; the
+    window starts at ``((H - height) // 2, (W - width) // 2)``.
+    """
+
+    def __init__(self, height, width, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.height = check_positive_int(height, "height", "CenterCrop")
+        self.width = check_positive_int(width, "width", "CenterCrop")
+        self.data_format = check_data_format(data_format, "CenterCrop")
+
+    def _matrices(self, h, w, dtype):
+        if h < self.height or w < self.width:
+            return resize_matrices(h, w, self.height, self.width, "bilinear", True, dtype)
+        top, left = (h - self.height) // 2, (w - self.width) // 2
+        mh = np.eye(self.height, h, top, dtype=dtype)
+        mw = np.eye(self.width, w, left, dtype=dtype)
+        return mh, mw
+
+    def get_config(self):
+        return {**super().get_config(), "height": self.height, "width": self.width, "data_format": self.data_format}
