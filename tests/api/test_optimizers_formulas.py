@@ -441,3 +441,39 @@ def test_ftrl_zero_learning_rate_is_a_clear_error():
     with pytest.raises(ValueError, match="learning_rate must be > 0 .*got 0.0"):
         o.apply_flat(w, np.ones(3))
     np.testing.assert_array_equal(w, 1.0)
+
+
+# --- clipping: every optimizer clips as Keras does, before its update -----------------------
+
+ALL_FIRST_ORDER = [
+    "SGD",
+    "Adagrad",
+    "RMSprop",
+    "Adadelta",
+    "Adam",
+    "AdamW",
+    "Nadam",
+    "Adamax",
+    "Lion",
+    "Ftrl",
+    "Adafactor",
+]
+
+
+@pytest.mark.parametrize("clip", CLIPS[1:], ids=lambda c: next(iter(c)))
+@pytest.mark.parametrize("name", ALL_FIRST_ORDER)
+def test_clipping_equals_update_with_keras_clipped_gradient(name, clip):
+    """Clipped steps equal unclipped steps on the gradient clipped by Keras' rule in NumPy."""
+    slices, n = _layout(SHAPES)
+    rng = np.random.default_rng(10)
+    w_a = rng.standard_normal(n)
+    w_b = w_a.copy()
+    variables = [SimpleNamespace(shape=s) for s in SHAPES]
+    a, b = getattr(opt, name)(0.05, **clip), getattr(opt, name)(0.05)
+    a.build(w_a, 0, slices, variables=variables)
+    b.build(w_b, 0, slices, variables=variables)
+    for _ in range(3):
+        g = 2 * rng.standard_normal(n)
+        a.apply_flat(w_a, g)
+        b.apply_flat(w_b, np.concatenate([x.reshape(-1) for x in _keras_clip(_split(g, SHAPES), **clip)]))
+    np.testing.assert_allclose(w_a, w_b, rtol=1e-12, atol=1e-14)
