@@ -214,18 +214,28 @@ cdef void _lion_span(floating* w, const floating* g, floating* m, const _Hyper* 
                      Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
     cdef floating lr = <floating> h.lr, b1 = <floating> h.beta_1, b2 = <floating> h.beta_2
     cdef floating one_m_b1 = <floating> (1.0 - h.beta_1), one_m_b2 = <floating> (1.0 - h.beta_2)
-    cdef floating clip = <floating> h.clipvalue, gi, c
+    cdef floating clip = <floating> h.clipvalue, gi, c, sc
     cdef Py_ssize_t i
     for i in range(i0, i1):
         gi = _grad(g[i], w[i], scale, clip, wd)
         c = m[i] * b1 + gi * one_m_b1
-        # sign(c): 0 stays 0 and NaN stays NaN.
-        if c > 0:
-            c = 1
-        elif c < 0:
-            c = -1
-        w[i] = w[i] - lr * c
+        # sign(c) without a data-dependent branch (random signs mispredict); NaN stays NaN.
+        sc = <floating> (c > 0) - <floating> (c < 0)
+        if c != c:
+            sc = c
+        w[i] = w[i] - lr * sc
         m[i] = m[i] * b2 + gi * one_m_b2
+
+
+cdef inline void _ftrl_step(floating* w, floating* lin, Py_ssize_t i, floating gi, floating pa,
+                            floating pa_new, floating inv_lr, floating l1, floating two_l2,
+                            floating shrink) noexcept nogil:
+    """One FTRL entry from the accumulator's powers before (pa) and after (pa_new) this step."""
+    cdef floating li = lin[i] + (gi + shrink * w[i]) - (pa_new - pa) * inv_lr * w[i]
+    cdef floating lc = li if li < l1 else l1
+    lc = lc if lc > -l1 else -l1
+    lin[i] = li
+    w[i] = (lc - li) / (pa_new * inv_lr + two_l2)
 
 
 cdef void _ftrl_span(floating* w, const floating* g, floating* acc, floating* lin, const _Hyper* h,
@@ -233,23 +243,23 @@ cdef void _ftrl_span(floating* w, const floating* g, floating* acc, floating* li
     cdef floating inv_lr = <floating> (1.0 / h.lr), p = <floating> (-h.lr_power)
     cdef floating l1 = <floating> h.l1, two_l2 = <floating> (2.0 * h.l2)
     cdef floating shrink = <floating> h.shrinkage, clip = <floating> h.clipvalue
-    cdef floating gi, a, a_new, pa, pa_new, li, lc
+    cdef floating gi, a, a_new
     cdef Py_ssize_t i
-    for i in range(i0, i1):
-        gi = _grad(g[i], w[i], scale, clip, wd)
-        a = acc[i]
-        a_new = a + gi * gi
-        if h.flag:
-            pa, pa_new = _sqrt(a), _sqrt(a_new)
-        else:
-            pa, pa_new = _pow(a, p), _pow(a_new, p)
-        li = lin[i] + (gi + shrink * w[i]) - (pa_new - pa) * inv_lr * w[i]
-        lin[i] = li
-        lc = li if li < l1 else l1
-        if lc < -l1:
-            lc = -l1
-        w[i] = (lc - li) / (pa_new * inv_lr + two_l2)
-        acc[i] = a_new
+    # Two loops so that the default power (-0.5: square roots) has no branch inside.
+    if h.flag:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            a = acc[i]
+            a_new = a + gi * gi
+            _ftrl_step(w, lin, i, gi, _sqrt(a), _sqrt(a_new), inv_lr, l1, two_l2, shrink)
+            acc[i] = a_new
+    else:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            a = acc[i]
+            a_new = a + gi * gi
+            _ftrl_step(w, lin, i, gi, _pow(a, p), _pow(a_new, p), inv_lr, l1, two_l2, shrink)
+            acc[i] = a_new
 
 
 cdef extern from "rv_adam.h":
