@@ -161,7 +161,7 @@ def test_weight_decay_only_below_n_decay(name, hp):
 @pytest.mark.parametrize("name,hp", CONFIGS)
 def test_large_buffer_and_thread_count_agree(name, hp):
     """Several parallel chunks: 1 and 2 threads give the same bits (elementwise update)."""
-    n = 50_000
+    n = 100_000  # >= 2 grains (32768), so two threads really run
     rng = np.random.default_rng(2)
     w0 = rng.standard_normal(n).astype(np.float32)
     grads = [rng.standard_normal(n).astype(np.float32) for _ in range(2)]
