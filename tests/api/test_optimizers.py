@@ -24,6 +24,12 @@ FIRST_ORDER = [
     opt.Adadelta(1.0),
     opt.Adam(0.01, amsgrad=True, clipnorm=1.0),
     opt.AdamW(0.01, global_clipnorm=0.5),
+    opt.Nadam(0.01, clipnorm=1.0),
+    opt.Adamax(0.01, clipvalue=0.5),
+    opt.Lion(0.01, global_clipnorm=0.5),
+    opt.Ftrl(0.1, l1_regularization_strength=0.01),
+    opt.Adafactor(0.01, use_ema=True),
+    opt.SGD(0.1, use_ema=True, ema_overwrite_frequency=2),
 ]
 
 
@@ -48,6 +54,11 @@ def _fresh(o):
         ("rmsprop", opt.RMSprop),
         ("adagrad", opt.Adagrad),
         ("adadelta", opt.Adadelta),
+        ("nadam", opt.Nadam),
+        ("Adamax", opt.Adamax),
+        ("lion", opt.Lion),
+        ("ftrl", opt.Ftrl),
+        ("adafactor", opt.Adafactor),
         ("lbfgs", opt.LBFGS),
         ("L-BFGS", opt.LBFGS),
         ("cg", opt.ConjugateGradient),
@@ -67,8 +78,8 @@ def test_get_instance_and_dict():
 
 
 def test_get_unknown_name_lists_known():
-    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adamax'. Known: \[.*'adam'.*'sgd'"):
-        opt.get("adamax")
+    with pytest.raises(ValueError, match=r"Unknown optimizer: 'adamix'. Known: \[.*'adam'.*'sgd'"):
+        opt.get("adamix")
     with pytest.raises(TypeError, match="got 3"):
         opt.get(3)
     with pytest.raises(ValueError, match="class_name"):

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from ranvier.api import schedules
@@ -106,3 +107,68 @@ def test_base_class_and_get_type_errors():
         schedules.LearningRateSchedule()(0)
     with pytest.raises(TypeError, match="got 0.1"):
         schedules.get(0.1)
+
+
+def _restarts_by_walking(step, first, t_mul, m_mul, alpha, lr):
+    """SGDR by walking the periods one by one: period i lasts first * t_mul**i steps."""
+    start, length, i = 0.0, float(first), 0
+    while step >= start + length:
+        start, length, i = start + length, length * t_mul, i + 1
+    fraction = (step - start) / length
+    return lr * ((1 - alpha) * 0.5 * m_mul**i * (1 + math.cos(math.pi * fraction)) + alpha)
+
+
+def _restarts_keras_numpy(steps, first, t_mul, m_mul, alpha, lr):
+    """Keras' closed form, vectorized in NumPy (float64)."""
+    done = np.asarray(steps, dtype=np.float64) / first
+    if t_mul == 1.0:
+        i = np.floor(done)
+        done = done - i
+    else:
+        i = np.floor(np.log(1.0 - done * (1.0 - t_mul)) / np.log(t_mul))
+        done = (done - (1.0 - t_mul**i) / (1.0 - t_mul)) / t_mul**i
+    return lr * ((1 - alpha) * 0.5 * m_mul**i * (1.0 + np.cos(np.pi * done)) + alpha)
+
+
+@pytest.mark.parametrize(
+    "first,t_mul,m_mul,alpha",
+    [(10, 2.0, 1.0, 0.0), (10, 1.0, 0.5, 0.1), (7, 1.5, 0.8, 0.05), (20, 0.5, 1.0, 0.0), (3, 3.0, 0.9, 0.2)],
+)
+def test_cosine_decay_restarts(first, t_mul, m_mul, alpha):
+    s = schedules.CosineDecayRestarts(0.1, first, t_mul=t_mul, m_mul=m_mul, alpha=alpha)
+    end = 39 if t_mul < 1 else 300
+    steps = list(range(end))
+    walked = [_restarts_by_walking(t, first, t_mul, m_mul, alpha, 0.1) for t in steps]
+    assert [s(t) for t in steps] == pytest.approx(walked, rel=1e-12, abs=1e-15)
+    # Keras' closed form agrees off the restart steps (where rounding may pick either side).
+    inner = [t + 0.5 for t in steps]
+    assert [s(t) for t in inner] == pytest.approx(list(_restarts_keras_numpy(inner, first, t_mul, m_mul, alpha, 0.1)))
+    restarts = sum(1 for a, b in zip(walked, walked[1:]) if b > a)
+    assert restarts >= 3, "the steps must cover several restarts"
+
+
+def test_cosine_decay_restarts_restart_values():
+    s = schedules.CosineDecayRestarts(1.0, 10, t_mul=2.0, m_mul=0.5)
+    assert [s(0), s(10), s(30), s(70)] == pytest.approx([1.0, 0.5, 0.25, 0.125], rel=1e-14)
+    assert s(5) == pytest.approx(0.5, rel=1e-14) and s(20) == pytest.approx(0.25, rel=1e-14)
+
+
+def test_cosine_decay_restarts_config_and_errors():
+    s = schedules.CosineDecayRestarts(0.1, 5, t_mul=1.5, m_mul=0.9, alpha=0.01, name="sgdr")
+    again = schedules.deserialize(json.loads(json.dumps(schedules.serialize(s))))
+    assert type(again) is schedules.CosineDecayRestarts and again.get_config() == s.get_config()
+    assert [again(t) for t in range(40)] == [s(t) for t in range(40)]
+    assert schedules.CosineDecayRestarts(0.1, 5).get_config() == {
+        "initial_learning_rate": 0.1,
+        "first_decay_steps": 5.0,
+        "t_mul": 2.0,
+        "m_mul": 1.0,
+        "alpha": 0.0,
+        "name": "SGDRDecay",
+    }
+    with pytest.raises(ValueError, match="first_decay_steps must be > 0, got 0"):
+        schedules.CosineDecayRestarts(0.1, 0)
+    with pytest.raises(ValueError, match="t_mul must be > 0, got -1"):
+        schedules.CosineDecayRestarts(0.1, 5, t_mul=-1)
+    with pytest.raises(ValueError, match="restarts end at step 10, got step 10"):
+        schedules.CosineDecayRestarts(0.1, 5, t_mul=0.5)(10)

@@ -34,6 +34,11 @@ CASES = [
     ("binary_step", (0, INF, 0)),
     ("softmax", (0, 0, 0)),
     ("log_softmax", (0, 0, 0)),
+    ("mish", (0, INF, 0)),
+    ("hard_silu", (0, INF, 0)),
+    ("log_sigmoid", (0, INF, 0)),
+    ("celu", (1.0, 0, 0)),
+    ("celu", (0.4, 0, 0)),
 ]
 IDS = [f"{n}-{p}" for n, p in CASES]
 
@@ -59,6 +64,10 @@ def scipy_formula(name, x, a, b, c):
             "binary_step": lambda: np.heaviside(x, 1.0),
             "softmax": lambda: softmax(x, axis=-1),
             "log_softmax": lambda: log_softmax(x, axis=-1),
+            "mish": lambda: x * np.tanh(np.log1p(np.exp(x))),
+            "hard_silu": lambda: x * np.minimum(np.maximum(x + 3, 0), 6) / 6,
+            "log_sigmoid": lambda: np.log(expit(x)),
+            "celu": lambda: np.maximum(x, 0) + np.minimum(0, a * (np.exp(x / a) - 1)),
         }[name]()
 
 
@@ -103,7 +112,20 @@ def test_extreme_inputs_stay_finite(name, params, dtype):
         dz = np.empty_like(z)
         core.activation_backward(kind, np.ones_like(z), z, out, *params, dz, 1)
     assert np.isfinite(out).all() and np.isfinite(dz).all()
-    if name not in ("selu", "elu", "gelu", "gelu_tanh", "softsign", "swish", "log_softmax", "linear"):
+    if name not in (
+        "selu",
+        "elu",
+        "gelu",
+        "gelu_tanh",
+        "softsign",
+        "swish",
+        "log_softmax",
+        "linear",
+        "mish",
+        "hard_silu",
+        "log_sigmoid",
+        "celu",
+    ):
         # Bounded activations are exact at the extremes too.
         np.testing.assert_allclose(out, scipy_formula(name, z, *params), **tol(dtype))
 
@@ -138,9 +160,15 @@ def test_bias_forward_updates_z_and_may_write_in_place(name, params, dtype):
 def _away_from_kinks(name, params, rng, shape):
     """Random points at least 1e-3 away from the points where the derivative jumps."""
     a, b, c = params
-    kinks = {"relu": [0.0, b, c], "hard_sigmoid": [-3.0, 3.0], "elu": [0.0], "selu": [0.0], "binary_step": [0.0]}.get(
-        name, []
-    )
+    kinks = {
+        "relu": [0.0, b, c],
+        "hard_sigmoid": [-3.0, 3.0],
+        "hard_silu": [-3.0, 3.0],
+        "elu": [0.0],
+        "selu": [0.0],
+        "celu": [0.0],
+        "binary_step": [0.0],
+    }.get(name, [])
     z = rng.standard_normal(shape) * 2
     for k in kinks:
         if np.isfinite(k):
@@ -200,7 +228,7 @@ def test_backward_float32_matches_reference_and_in_place(name, params, dtype):
     np.testing.assert_array_equal(dy, dz)
 
 
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "gelu", "softmax"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "gelu", "softmax", "mish", "hard_silu", "log_sigmoid"])
 def test_results_do_not_depend_on_thread_count(name):
     rng = np.random.default_rng(5)
     kind = core.KINDS[name]
@@ -235,7 +263,7 @@ def test_shape_errors():
         core.activation_forward(relu, z, 0, INF, 0, np.zeros((4, 3)), 1)
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\), got \(3,\)"):
         core.bias_activation_forward(relu, z, np.zeros(3), 0, INF, 0, z, 1)
-    with pytest.raises(ValueError, match=r"activation_forward: kind must be in \[0, 16\), got 99"):
+    with pytest.raises(ValueError, match=r"activation_forward: kind must be in \[0, 20\), got 99"):
         core.activation_forward(99, z, 0, INF, 0, z, 1)
     with pytest.raises(ValueError, match=r"z must have shape \(3, 4\), got \(0, 0\)"):
         core.activation_backward(core.KINDS["gelu"], z, np.empty((0, 0)), z, 0, 0, 0, z.copy(), 1)
@@ -284,3 +312,28 @@ def test_bias_spans_of_many_short_rows_match_numpy(rows, cols, kind):
     ref.bias_activation_forward(core.KINDS[kind], z.copy(), bias, 0, INF, 0, expected, 1)
     core.bias_activation_forward(core.KINDS[kind], z, bias, 0, INF, 0, y, 2)
     np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_new_kinds_match_torch():
+    """mish, hard_silu (hardswish), log_sigmoid and celu against torch.nn.functional, with gradients."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((5, 40)) * 4
+    r = rng.standard_normal(z.shape)
+    for name, a, fn in [
+        ("mish", 0.0, F.mish),
+        ("hard_silu", 0.0, F.hardswish),
+        ("log_sigmoid", 0.0, F.logsigmoid),
+        # alpha a power of 2: torch's celu gradient rounds 1 / alpha to float32.
+        ("celu", 0.5, lambda t: F.celu(t, alpha=0.5)),
+    ]:
+        kind = core.KINDS[name]
+        y, dz = np.empty_like(z), np.empty_like(z)
+        core.activation_forward(kind, z, a, INF, 0, y, 1)
+        core.activation_backward(kind, r, z, y, a, INF, 0, dz, 1)
+        t = torch.tensor(z, requires_grad=True)
+        out = fn(t)
+        out.backward(torch.tensor(r))
+        np.testing.assert_allclose(y, out.detach().numpy(), rtol=1e-12, atol=1e-14, err_msg=name)
+        np.testing.assert_allclose(dz, t.grad.numpy(), rtol=1e-12, atol=1e-14, err_msg=name)

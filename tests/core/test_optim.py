@@ -37,7 +37,42 @@ CASES = {
         dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False),
         dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=True),
     ],
+    "nadam": [
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        dict(learning_rate=0.01, beta_1=0.0, beta_2=0.9, epsilon=1e-3),
+    ],
+    "adamax": [
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.999, epsilon=1e-7),
+        dict(learning_rate=0.01, beta_1=0.5, beta_2=0.9, epsilon=1e-3),
+    ],
+    "lion": [
+        dict(learning_rate=0.01, beta_1=0.9, beta_2=0.99),
+        dict(learning_rate=0.01, beta_1=1.0, beta_2=0.0),
+    ],
+    "ftrl": [
+        dict(
+            learning_rate=0.1,
+            learning_rate_power=-0.5,
+            l1_regularization_strength=0.0,
+            l2_regularization_strength=0.0,
+            l2_shrinkage_regularization_strength=0.0,
+            beta=0.0,
+        ),
+        dict(
+            learning_rate=0.1,
+            learning_rate_power=-0.7,
+            l1_regularization_strength=0.05,
+            l2_regularization_strength=0.1,
+            l2_shrinkage_regularization_strength=0.2,
+            beta=0.5,
+        ),
+    ],
 }
+
+
+def _u_product(beta_1, step):
+    """Keras Nadam's running product of its momentum schedule, through ``step``."""
+    return float(np.prod([beta_1 * (1 - 0.5 * 0.96**s) for s in range(1, step + 1)]))
 
 
 def _slots(name, hp, n, dtype, rng):
@@ -53,8 +88,12 @@ def _slots(name, hp, n, dtype, rng):
         return [np.full(n, 0.1, dtype)]
     if name == "rmsprop":
         return [z(), z() if hp["momentum"] else empty, z() if hp["centered"] else empty]
-    if name == "adadelta":
+    if name in ("adadelta", "nadam", "adamax"):
         return [z(), z()]
+    if name == "lion":
+        return [z()]
+    if name == "ftrl":
+        return [np.full(n, 0.1, dtype), z()]
     return [z(), z(), z() if hp["amsgrad"] else empty]
 
 
@@ -63,6 +102,10 @@ def _step_args(name, hp, step):
     if name in ("adam", "adamw"):
         amsgrad = hp.pop("amsgrad")
         return list(hp.values()) + [step, amsgrad]
+    if name == "adamax":
+        return list(hp.values()) + [step]
+    if name == "nadam":
+        return list(hp.values()) + [step, _u_product(hp["beta_1"], step)]
     return list(hp.values())
 
 
@@ -109,13 +152,16 @@ def test_weight_decay_only_below_n_decay(name, hp):
         _run(fn, name, hp, w, grads, slots, np.inf, wd, N_DECAY, *NO_SCALE, 1)
         out[wd] = w
     np.testing.assert_array_equal(out[0.0][N_DECAY:], out[0.1][N_DECAY:])
-    assert np.all(out[0.0][:N_DECAY] != out[0.1][:N_DECAY])
+    changed = out[0.0][:N_DECAY] != out[0.1][:N_DECAY]
+    # Lion steps by signs (decay moves only the entries whose sign it flips) and
+    # FTRL's l1 pins some weights at exactly 0.
+    assert changed.any() if name in ("lion", "ftrl") else changed.all()
 
 
 @pytest.mark.parametrize("name,hp", CONFIGS)
 def test_large_buffer_and_thread_count_agree(name, hp):
     """Several parallel chunks: 1 and 2 threads give the same bits (elementwise update)."""
-    n = 50_000
+    n = 100_000  # >= 2 grains (32768), so two threads really run
     rng = np.random.default_rng(2)
     w0 = rng.standard_normal(n).astype(np.float32)
     grads = [rng.standard_normal(n).astype(np.float32) for _ in range(2)]
@@ -158,6 +204,57 @@ def test_adam_first_step_is_sign_step():
     m, v = np.zeros(3), np.zeros(3)
     _optim.adam_update(w, g, m, v, np.zeros(0), 0.1, 0.9, 0.999, 1e-7, 1, False, np.inf, 0.0, 0, *_no_scale(3), 1)
     np.testing.assert_allclose(w, -0.1 * g / (np.abs(g) + 1e-7 / np.sqrt(0.001)), rtol=1e-12)
+
+
+def test_nadam_first_step_by_hand():
+    """Keras Nadam's first step from m = v = 0, written out."""
+    g, w = np.array([2.0, -0.25]), np.array([1.0, 1.0])
+    m, v = np.zeros(2), np.zeros(2)
+    b1, b2, lr, eps = 0.9, 0.999, 0.1, 1e-7
+    u1, u2 = b1 * (1 - 0.5 * 0.96), b1 * (1 - 0.5 * 0.96**2)
+    _optim.nadam_update(w, g, m, v, lr, b1, b2, eps, 1, u1, np.inf, 0.0, 0, *_no_scale(2), 1)
+    m_hat = u2 * (1 - b1) * g / (1 - u1 * u2) + (1 - u1) * g / (1 - u1)
+    np.testing.assert_allclose(w, 1.0 - lr * m_hat / (np.abs(g) + eps), rtol=1e-12)
+
+
+def test_lion_steps_are_signs_and_zero_stays():
+    w, g, m = np.zeros(3), np.array([3.0, -1e-9, 0.0]), np.zeros(3)
+    _optim.lion_update(w, g, m, 0.5, 0.9, 0.99, np.inf, 0.0, 0, *_no_scale(3), 1)
+    np.testing.assert_array_equal(w, [-0.5, 0.5, 0.0])
+    np.testing.assert_allclose(m, 0.01 * g, rtol=1e-15)
+
+
+def test_ftrl_l1_zeroes_small_linear():
+    """With l1 larger than |linear| the weight is exactly 0 (FTRL's sparsity)."""
+    w, g = np.array([0.5, 0.5]), np.array([0.01, 5.0])
+    acc, lin = np.full(2, 0.1), np.zeros(2)
+    _optim.ftrl_update(w, g, acc, lin, 0.1, -0.5, 1.0, 0.0, 0.0, 0.0, np.inf, 0.0, 0, *_no_scale(2), 1)
+    assert w[0] == 0.0 and w[1] != 0.0
+
+
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda a: _optim.nadam_update(*a[:4], 0.1, 0.9, 0.999, 1e-7, 0, 0.5, *_TAIL), "step must be >= 1.*got 0"),
+        (lambda a: _optim.nadam_update(*a[:4], 0.1, 0.9, 0.999, 1e-7, 1, 1.0, *_TAIL), r"u_product .*got 1.0"),
+        (lambda a: _optim.adamax_update(*a[:4], 0.1, 0.9, 1.0, 1e-7, 1, *_TAIL), r"be in \[0, 1\), got 0.9 and 1.0"),
+        (lambda a: _optim.lion_update(*a[:3], 0.1, 1.5, 0.9, *_TAIL), r"be in \[0, 1\], got 1.5 and 0.9"),
+        (lambda a: _optim.ftrl_update(*a[:4], 0.0, -0.5, 0, 0, 0, 0, *_TAIL), "learning_rate must be > 0.*got 0.0"),
+        (
+            lambda a: _optim.ftrl_update(*a[:4], 0.1, 0.5, 0, 0, 0, 0, *_TAIL),
+            "learning_rate_power must be <= 0, got 0.5",
+        ),
+        (lambda a: _optim.ftrl_update(*a[:4], 0.1, -0.5, -1, 0, 0, 0, *_TAIL), r"be >= 0, got \(-1.0, 0.0, 0.0, 0.0\)"),
+    ],
+)
+def test_new_kernels_reject_bad_hyperparameters(call, match):
+    arrays = [np.ones(3), np.ones(3), np.ones(3), np.ones(3)]
+    with pytest.raises(ValueError, match=match):
+        call(arrays)
+    np.testing.assert_array_equal(arrays[0], 1.0)
+
+
+_TAIL = (np.inf, 0.0, 0, np.ones(1), np.array([0, 3], dtype=np.intp), 1)
 
 
 def test_clipvalue_keeps_nan():

@@ -12,8 +12,10 @@ Keras functions. Names: ``"gelu"`` is the exact (erf) GELU, as in Keras;
 ``"gelu_tanh"`` (alias ``"gelu_approximate"``) is the tanh approximation,
 also reached through ``gelu(x, approximate=True)``. ``"binary_step"`` (the
 perceptron's Heaviside step, 1 for x >= 0) is not in Keras; its derivative
-is 0. Custom activations subclass :class:`Activation` and define
-``forward`` and ``backward``.
+is 0. ``"hard_swish"`` is Keras' alias of ``"hard_silu"``. ``glu`` and
+``sparsemax`` (along an ``axis``) run in NumPy; every other built-in runs a
+compiled kernel. ``glu`` halves its axis. Custom activations subclass
+:class:`Activation` and define ``forward`` and ``backward``.
 """
 
 import math
@@ -46,6 +48,13 @@ __all__ = [
     "binary_step",
     "softmax",
     "log_softmax",
+    "mish",
+    "hard_silu",
+    "hard_swish",
+    "log_sigmoid",
+    "celu",
+    "glu",
+    "sparsemax",
 ]
 
 
@@ -145,6 +154,10 @@ class Activation:
         """f(x) as a new array (validated input; ints and bools become floatx)."""
         return self.forward(_float_input(x))
 
+    def compute_output_shape(self, input_shape):
+        """The shape of ``forward``'s output for an input of ``input_shape``: the same, unless overridden."""
+        return input_shape
+
     def get_config(self):
         return {}
 
@@ -233,6 +246,13 @@ def _elu_spec(alpha=1.0):
     return "elu", (alpha, 0.0, 0.0), {"alpha": alpha}
 
 
+def _celu_spec(alpha=1.0):
+    alpha = _finite(alpha, "celu", "alpha")
+    if alpha <= 0:
+        raise ValueError(f"celu: alpha must be > 0, got {alpha!r}")
+    return "celu", (alpha, 0.0, 0.0), {"alpha": alpha}
+
+
 def _gelu_spec(approximate=False):
     return ("gelu_tanh" if approximate else "gelu"), (0.0, 0.0, 0.0), {"approximate": bool(approximate)}
 
@@ -266,10 +286,117 @@ _SPECS = {
     "binary_step": _plain("binary_step"),
     "softmax": _plain("softmax"),
     "log_softmax": _plain("log_softmax"),
+    "mish": _plain("mish"),
+    "hard_silu": _plain("hard_silu"),
+    "hard_swish": _plain("hard_silu"),
+    "log_sigmoid": _plain("log_sigmoid"),
+    "celu": _celu_spec,
 }
 
 
+def _sigmoid(x):
+    """Logistic sigmoid without overflow (NumPy, the array's dtype)."""
+    return np.exp(-np.logaddexp(0, -x))
+
+
+class _AlongAxis(Activation):
+    """A built-in activation along one axis, in NumPy: ``_forward`` / ``_backward`` see that axis last."""
+
+    def __init__(self, axis=-1):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"{self.name}: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def _last(self, a, arg, op):
+        if not isinstance(a, np.ndarray) or a.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{op}: {arg} must be a float32 or float64 ndarray, got {type(a).__name__}")
+        if not -a.ndim <= self.axis < a.ndim:
+            raise ValueError(f"{op}: axis {self.axis} is out of range for {arg} of shape {a.shape}")
+        return np.moveaxis(a, self.axis, -1)
+
+    def forward(self, z, out=None, bias=None):
+        op = f"{self.name}.forward"
+        if bias is not None:
+            z += bias
+        y = np.moveaxis(self._forward(self._last(z, "z", op)), -1, self.axis)
+        if out is None:
+            return np.ascontiguousarray(y)
+        out = _like(out, y, "out", op)
+        out[...] = y
+        return out
+
+    def backward(self, dy, z, y, out=None):
+        op = f"{self.name}.backward"
+        if self.needs_input and z is None:
+            raise ValueError(f"{op}: this activation's derivative needs the pre-activation z, got None")
+        zm = self._last(z, "z", op) if self.needs_input else None
+        dz = np.moveaxis(self._backward(self._last(dy, "dy", op), zm, self._last(y, "y", op)), -1, self.axis)
+        if out is None:
+            return np.ascontiguousarray(dz)
+        out = _like(out, dz, "out", op)
+        out[...] = dz
+        return out
+
+    def get_config(self):
+        return {} if self.axis == -1 else {"axis": self.axis}
+
+
+class _Glu(_AlongAxis):
+    """Gated linear unit (Dauphin et al. 2017): ``a * sigmoid(b)`` for ``a, b`` the halves of ``axis``."""
+
+    name = "glu"
+
+    def _halves(self, zm, op):
+        if zm.shape[-1] % 2:
+            raise ValueError(f"{op}: the size of axis {self.axis} must be even, got {zm.shape[-1]}")
+        return np.split(zm, 2, axis=-1)
+
+    def _forward(self, zm):
+        a, b = self._halves(zm, "glu.forward")
+        return a * _sigmoid(b)
+
+    def _backward(self, dym, zm, ym):
+        a, b = self._halves(zm, "glu.backward")
+        s = _sigmoid(b)
+        return np.concatenate([dym * s, dym * a * s * (1 - s)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        shape = list(input_shape)
+        axis = self.axis % len(shape)
+        if shape[axis] is not None:
+            shape[axis] //= 2
+        return tuple(shape)
+
+
+class _Sparsemax(_AlongAxis):
+    """Sparsemax (Martins and Astudillo 2016): the Euclidean projection onto the simplex along ``axis``."""
+
+    name = "sparsemax"
+    needs_input = False
+
+    def _forward(self, zm):
+        if zm.shape[-1] == 0:
+            raise ValueError(f"sparsemax.forward: axis {self.axis} must not be empty, got size 0")
+        ranked = -np.sort(-zm, axis=-1)
+        k = np.arange(1, zm.shape[-1] + 1, dtype=zm.dtype)
+        cumulative = np.cumsum(ranked, axis=-1)
+        support = np.sum(1 + k * ranked > cumulative, axis=-1, keepdims=True)
+        tau = (np.take_along_axis(cumulative, support - 1, axis=-1) - 1) / support.astype(zm.dtype)
+        return np.maximum(zm - tau, 0)
+
+    def _backward(self, dym, zm, ym):
+        inside = ym > 0
+        mean = np.sum(dym * inside, axis=-1, keepdims=True) / np.sum(inside, axis=-1, keepdims=True)
+        return np.where(inside, dym - mean, 0).astype(ym.dtype, copy=False)
+
+
+# name -> class of the built-ins that run in NumPy along an axis.
+_ALONG_AXIS = {"glu": _Glu, "sparsemax": _Sparsemax}
+
+
 def _make(name, **kwargs):
+    if name in _ALONG_AXIS:
+        return _ALONG_AXIS[name](**kwargs)
     kind, params, cfg = _SPECS[name](**kwargs)
     defaults = _SPECS[name]()[2]
     # Keras keeps the name it was asked for ("silu", "relu6"), so do we.
@@ -404,6 +531,41 @@ def log_softmax(x, axis=-1):
     return _last_axis(_make("log_softmax"), x, axis)
 
 
+def mish(x):
+    """``x * tanh(softplus(x))`` (Misra 2019)."""
+    return _make("mish")(x)
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x) = x * relu6(x + 3) / 6`` (also named hard_swish)."""
+    return _make("hard_silu")(x)
+
+
+def hard_swish(x):
+    """``x * relu6(x + 3) / 6`` (also named hard_silu)."""
+    return _make("hard_swish")(x)
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed without overflow."""
+    return _make("log_sigmoid")(x)
+
+
+def celu(x, alpha=1.0):
+    """``x`` for x > 0, ``alpha * (exp(x / alpha) - 1)`` below (alpha > 0)."""
+    return _make("celu", alpha=alpha)(x)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: ``a * sigmoid(b)`` with ``a, b`` the two halves of ``axis`` (its size must be even)."""
+    return _make("glu", axis=axis)(x)
+
+
+def sparsemax(x, axis=-1):
+    """Sparsemax along ``axis``: like softmax a probability vector, but with exact zeros."""
+    return _make("sparsemax", axis=axis)(x)
+
+
 _FUNCTIONS = {
     linear: "linear",
     sigmoid: "sigmoid",
@@ -423,6 +585,13 @@ _FUNCTIONS = {
     binary_step: "binary_step",
     softmax: "softmax",
     log_softmax: "log_softmax",
+    mish: "mish",
+    hard_silu: "hard_silu",
+    hard_swish: "hard_swish",
+    log_sigmoid: "log_sigmoid",
+    celu: "celu",
+    glu: "glu",
+    sparsemax: "sparsemax",
 }
 
 
@@ -449,7 +618,7 @@ def _from_function(fn):
 
 def _serialize(activation):
     # Built-ins are written as Keras writes its activation functions: by name.
-    if isinstance(activation, _Kernel):
+    if isinstance(activation, (_Kernel, _AlongAxis)):
         cfg = activation.get_config()
         return activation.name if not cfg else {"class_name": activation.name, "config": cfg}
     if isinstance(activation, Activation):
@@ -460,7 +629,7 @@ def _serialize(activation):
 serialization.register_family(
     "activation",
     Activation,
-    aliases={name: _Named(name) for name in _SPECS},
+    aliases={name: _Named(name) for name in (*_SPECS, *_ALONG_AXIS)},
     coerce=_from_function,
     serializer=_serialize,
 )

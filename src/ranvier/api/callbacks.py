@@ -42,6 +42,7 @@ __all__ = [
     "RemoteMonitor",
     "TerminateOnNaN",
     "LambdaCallback",
+    "SwapEMAWeights",
 ]
 
 
@@ -1441,3 +1442,64 @@ class LambdaCallback(Callback):
             if not callable(fn):
                 raise TypeError(f"LambdaCallback: {name} must be callable, got {fn!r}")
             setattr(self, name, fn)
+
+
+class SwapEMAWeights(Callback):
+    """Evaluate with the optimizer's moving average of the weights (Keras 3's callback).
+
+    Needs an optimizer with ``use_ema=True``. Before validation (``on_test_begin``)
+    the model's weights and their moving average trade places; after it
+    (``on_test_end``) they trade back. With ``swap_on_epoch=True`` they also
+    trade at each epoch's end and back at the next epoch's start, so that
+    callbacks placed after this one (``ModelCheckpoint``) see the averages.
+
+    Parameters
+    ----------
+    swap_on_epoch : bool, default False
+    """
+
+    def __init__(self, swap_on_epoch=False):
+        super().__init__()
+        self.swap_on_epoch = bool(swap_on_epoch)
+        self._ema_weights_in_model = False
+
+    def _buffers(self):
+        optimizer = self.model.optimizer
+        if not getattr(optimizer, "use_ema", False):
+            raise ValueError(
+                "SwapEMAWeights must be used with an optimizer created with use_ema=True, "
+                f"got use_ema={getattr(optimizer, 'use_ema', None)!r}"
+            )
+        return optimizer._ema_buffers()
+
+    def _swap(self, to_average):
+        if self._ema_weights_in_model != to_average:
+            weights, average = self._buffers()
+            held = weights.copy()
+            weights[...] = average
+            average[...] = held
+            self._ema_weights_in_model = to_average
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._swap(False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.swap_on_epoch:
+            self._swap(True)
+            if epoch == self.params.get("epochs", 0) - 1:
+                # fit ends with finalize_variable_values (weights = average): keep the averages there.
+                weights, average = self._buffers()
+                average[...] = weights
+
+    def on_test_begin(self, logs=None):
+        self._swap(True)
+
+    def on_test_end(self, logs=None):
+        self._swap(False)
+
+    def on_predict_begin(self, logs=None):
+        self._swap(True)
+
+    def on_predict_end(self, logs=None):
+        self._swap(False)

@@ -16,6 +16,12 @@ before the update), applied to the first ``n_decay`` entries only: kernels,
 never biases. Keras 3 optimizers instead decouple ``weight_decay``
 (``w -= lr * weight_decay * w``); here that is what ``AdamW`` does.
 
+Every first-order optimizer takes Keras 3's ``use_ema``, ``ema_momentum`` and
+``ema_overwrite_frequency``: a flat ``average`` slot keeps the moving average
+of the weights (``finalize_variable_values`` copies it into them; ``fit``
+does so after the last epoch, and ``callbacks.SwapEMAWeights`` swaps it in
+for evaluation).
+
 Full-batch optimizers (``LBFGS``, ``ConjugateGradient``) have
 ``full_batch = True`` and ``minimize(fun, x0, callback)``: ``fit`` hands
 them the whole-data loss and gradient instead of calling ``apply``.
@@ -39,6 +45,11 @@ __all__ = [
     "Adadelta",
     "Adam",
     "AdamW",
+    "Nadam",
+    "Adamax",
+    "Lion",
+    "Ftrl",
+    "Adafactor",
     "FullBatchOptimizer",
     "LBFGS",
     "ConjugateGradient",
@@ -132,6 +143,13 @@ class Optimizer(_Configurable):
     global_clipnorm : float > 0, optional
         Rescale the whole gradient to this L2 norm at most.
         At most one of ``clipnorm``, ``clipvalue``, ``global_clipnorm`` (as Keras).
+    use_ema : bool, default False
+        Keep an exponential moving average of the weights, updated after each
+        step: ``average = ema_momentum * average + (1 - ema_momentum) * w``
+        (``average = w`` at the first step, as Keras).
+    ema_momentum : float in [0, 1], default 0.99
+    ema_overwrite_frequency : int >= 1, optional
+        Every this many steps, overwrite the weights with their average.
     name : str, optional
 
     Attributes
@@ -144,7 +162,10 @@ class Optimizer(_Configurable):
     """
 
     def _slot_spec(self):
-        """[(slot name, initial value, or None when this configuration does not use it)]."""
+        """[(slot name, initial value or None when this configuration does not use it[, size])].
+
+        A slot has one entry per parameter unless its entry gives a ``size``.
+        """
         raise NotImplementedError
 
     def _update(self, w, g, learning_rate, tail):
@@ -152,7 +173,16 @@ class Optimizer(_Configurable):
         raise NotImplementedError
 
     def __init__(
-        self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None
+        self,
+        learning_rate,
+        weight_decay=None,
+        clipnorm=None,
+        clipvalue=None,
+        global_clipnorm=None,
+        use_ema=False,
+        ema_momentum=0.99,
+        ema_overwrite_frequency=None,
+        name=None,
     ):
         super().__init__(name)
         owner = type(self).__name__
@@ -167,6 +197,19 @@ class Optimizer(_Configurable):
                 f"be set, got clipnorm={clipnorm!r}, clipvalue={clipvalue!r}, "
                 f"global_clipnorm={global_clipnorm!r}"
             )
+        if not isinstance(use_ema, (bool, np.bool_)):
+            raise TypeError(f"{owner}: use_ema must be a bool, got {use_ema!r}")
+        self.use_ema = bool(use_ema)
+        self.ema_momentum = _number(owner, "ema_momentum", ema_momentum, 0.0, 1.0)
+        if ema_overwrite_frequency is not None and (
+            isinstance(ema_overwrite_frequency, bool)
+            or not isinstance(ema_overwrite_frequency, numbers.Integral)
+            or ema_overwrite_frequency < 1
+        ):
+            raise ValueError(
+                f"{owner}: ema_overwrite_frequency must be an integer >= 1 or None, got {ema_overwrite_frequency!r}"
+            )
+        self.ema_overwrite_frequency = None if ema_overwrite_frequency is None else int(ema_overwrite_frequency)
         self._slots = None
         self._bound = None
         self._pending_state = None
@@ -235,12 +278,13 @@ class Optimizer(_Configurable):
         self._variable_scale = np.ones(len(segments) - 1)
         self._global_scale = np.ones(1)
         self._squares = np.zeros(len(segments) - 1)
-        spec = self._slot_spec()
-        self._used = [name for name, fill in spec if fill is not None]
+        spec = [(*entry, n)[:3] for entry in self._slot_spec()]
+        spec.append(("average", 0.0 if self.use_ema else None, n))
+        self._used = [name for name, fill, _ in spec if fill is not None]
         # An unused slot is an empty array: the kernels accept it and never touch it.
         self._slots = {
-            name: (np.zeros(0, flat_params.dtype) if fill is None else np.full(n, fill, flat_params.dtype))
-            for name, fill in spec
+            name: (np.zeros(0, flat_params.dtype) if fill is None else np.full(size, fill, flat_params.dtype))
+            for name, fill, size in spec
         }
         if self._pending_state is not None:
             state, self._pending_state = self._pending_state, None
@@ -322,7 +366,64 @@ class Optimizer(_Configurable):
         clipvalue = math.inf if self.clipvalue is None else self.clipvalue
         tail = (clipvalue, self.weight_decay or 0.0, self._n_decay, scale, segments, n_threads)
         self._update(flat_params, flat_grads, self.learning_rate, tail)
+        if self.use_ema:
+            self._update_average(flat_params)
         self.iterations += 1
+
+    def _update_average(self, w):
+        """Keras' EMA of the weights after a step; every ``ema_overwrite_frequency`` steps, w = average."""
+        average = self._slots["average"]
+        momentum = self.ema_momentum if self.iterations else 0.0
+        np.multiply(average, momentum, out=average)
+        average += (1.0 - momentum) * w
+        frequency = self.ema_overwrite_frequency
+        if frequency and (self.iterations + 1) % frequency == 0:
+            w[...] = average
+
+    def _ema_buffers(self, flat_params=None):
+        """(weights, their moving average) as flat arrays, or a ValueError saying why not."""
+        owner = type(self).__name__
+        if not self.use_ema:
+            raise ValueError(f"{owner}: the moving average needs use_ema=True, got use_ema={self.use_ema!r}")
+        if not self.built:
+            raise ValueError(f"{owner}: the optimizer has no moving average before it is built (compile and fit)")
+        if flat_params is None:
+            if self._bound is None:
+                raise ValueError(f"{owner}: pass the flat parameter buffer; this optimizer has no model variables")
+            flat_params = self._bound[0]
+        n, dtype = self._layout[0], self._layout[1]
+        if not (isinstance(flat_params, np.ndarray) and flat_params.shape == (n,) and flat_params.dtype == dtype):
+            got = (
+                f"{flat_params.shape} {flat_params.dtype}"
+                if isinstance(flat_params, np.ndarray)
+                else type(flat_params).__name__
+            )
+            raise ValueError(f"{owner}: flat_params must be a ({n},) {dtype} ndarray as at build, got {got}")
+        return flat_params, self._slots["average"]
+
+    def finalize_variable_values(self, var_list=None):
+        """Keras' end of training: with ``use_ema``, the weights become their moving average.
+
+        Parameters
+        ----------
+        var_list : list of Variable, ndarray of shape (n,), or None
+            The model's trainable variables (all of them: they share the flat
+            buffer), the flat parameter buffer itself, or None for the model
+            this optimizer was built with. Without ``use_ema`` (or before the
+            first step) nothing changes.
+        """
+        if not self.use_ema or not self.built or self.iterations == 0:
+            return
+        if var_list is None or isinstance(var_list, np.ndarray):
+            params, average = self._ema_buffers(var_list)
+        else:
+            params, average = self._ema_buffers()
+            if {id(v) for v in var_list} != {id(v) for v in self._bound[2]}:
+                raise ValueError(
+                    f"{type(self).__name__}.finalize_variable_values: var_list must be all "
+                    f"{len(self._bound[2])} trainable variables of the model, got {len(list(var_list))}"
+                )
+        params[...] = average
 
     def _gradient_scale(self, flat_grads, n_threads):
         """(grad_scale, segments) for the kernel: Keras' clip by norm, ``c / max(norm, c)``."""
@@ -348,6 +449,9 @@ class Optimizer(_Configurable):
             "clipnorm": self.clipnorm,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            "use_ema": self.use_ema,
+            "ema_momentum": self.ema_momentum,
+            "ema_overwrite_frequency": self.ema_overwrite_frequency,
         }
 
     @classmethod
@@ -373,16 +477,16 @@ class Optimizer(_Configurable):
             self._pending_state = {k: np.array(v) for k, v in state.items()}
             self.iterations = _iterations(owner, state["iterations"])
             return
-        n, used = self._layout[0], set(self._used)
+        used = set(self._used)
         if set(state) - {"iterations"} != used:
             raise ValueError(
                 f"{owner}.set_state: expected slots {sorted(used)}, got {sorted(set(state) - {'iterations'})}"
             )
         for k in used:
-            value = np.asarray(state[k])
-            if value.shape != (n,) or not np.all(np.isfinite(value)):
+            value, shape = np.asarray(state[k]), self._slots[k].shape
+            if value.shape != shape or not np.all(np.isfinite(value)):
                 raise ValueError(
-                    f"{owner}.set_state: slot {k!r} must be a finite array of shape ({n},), got shape {value.shape}"
+                    f"{owner}.set_state: slot {k!r} must be a finite array of shape {shape}, got shape {value.shape}"
                 )
         iterations = _iterations(owner, state["iterations"])
         for k in used:
@@ -642,6 +746,343 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
 
 
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Dozat 2015), Keras 3 formulation.
+
+    With ``u_t = beta_1 * (1 - 0.5 * 0.96**t)`` at step ``t = iterations + 1``
+    and ``U_t = u_1 * ... * u_t``: ``m += (g - m) * (1 - beta_1)``,
+    ``v += (g**2 - v) * (1 - beta_2)``,
+    ``m_hat = u_{t+1} * m / (1 - U_t * u_{t+1}) + (1 - u_t) * g / (1 - U_t)``,
+    ``w -= lr * m_hat / (sqrt(v / (1 - beta_2**t)) + epsilon)``.
+    This is ``torch.optim.NAdam`` with ``momentum_decay=1`` (torch's default
+    0.004 decays the schedule ``0.96**(0.004 t)`` instead of Keras' ``0.96**t``).
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1, beta_2 : float in [0, 1), default 0.9, 0.999
+    epsilon : float > 0, default 1e-7
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number("Nadam", "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = _number("Nadam", "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = _number("Nadam", "epsilon", epsilon, 0.0, low_open=True)
+        self._u_cache = (0, 1.0)  # (step, U_step): U depends on the step count only
+
+    def _u_product(self, step):
+        done, product = self._u_cache
+        if done > step:  # iterations went back (set_state)
+            done, product = 0, 1.0
+        for t in range(done + 1, step + 1):
+            product *= self.beta_1 * (1.0 - 0.5 * 0.96**t)
+        self._u_cache = (step, product)
+        return product
+
+    def _slot_spec(self):
+        return [("momentum", 0.0), ("velocity", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        step = self.iterations + 1
+        _optim.nadam_update(
+            w,
+            g,
+            self._slots["momentum"],
+            self._slots["velocity"],
+            learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            step,
+            self._u_product(step),
+            *tail,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adamax(Optimizer):
+    """Adamax: Adam with the infinity norm (Kingma and Ba 2014, section 7.1), Keras 3 formulation.
+
+    ``m += (g - m) * (1 - beta_1); u = max(beta_2 * u, |g|)``;
+    ``w -= lr / (1 - beta_1**t) * m / (u + epsilon)`` at step ``t = iterations + 1``.
+    ``torch.optim.Adamax`` adds epsilon inside the max (``max(beta_2 * u, |g| + eps)``):
+    equal for epsilon -> 0.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1, beta_2 : float in [0, 1), default 0.9, 0.999
+    epsilon : float > 0, default 1e-7
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number("Adamax", "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = _number("Adamax", "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = _number("Adamax", "epsilon", epsilon, 0.0, low_open=True)
+
+    def _slot_spec(self):
+        return [("momentum", 0.0), ("norm", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        s = self._slots
+        _optim.adamax_update(
+            w,
+            g,
+            s["momentum"],
+            s["norm"],
+            learning_rate,
+            self.beta_1,
+            self.beta_2,
+            self.epsilon,
+            self.iterations + 1,
+            *tail,
+        )
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023), Keras 3 formulation: a step of ``lr`` in the sign direction.
+
+    ``w -= lr * sign(beta_1 * m + (1 - beta_1) * g); m = beta_2 * m + (1 - beta_2) * g``.
+    Its steps have norm ``lr * sqrt(n)``: use a rate 3-10 times smaller than Adam's.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float in (0, 1], default 0.9
+        (Keras rejects 0: Lion would be sign SGD.)
+    beta_2 : float in [0, 1], default 0.99
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number("Lion", "beta_1", beta_1, 0.0, 1.0, low_open=True)
+        self.beta_2 = _number("Lion", "beta_2", beta_2, 0.0, 1.0)
+
+    def _slot_spec(self):
+        return [("momentum", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        _optim.lion_update(w, g, self._slots["momentum"], learning_rate, self.beta_1, self.beta_2, *tail)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2}
+
+
+class Ftrl(Optimizer):
+    """FTRL-proximal (McMahan et al. 2013), Keras 3 formulation.
+
+    With ``p = -learning_rate_power`` and ``l2 = l2_regularization_strength + beta / (2 lr)``:
+    ``a' = a + g**2``; ``linear += g + 2 * l2_shrinkage * w - (a'**p - a**p) / lr * w``;
+    ``w = (clip(linear, -l1, l1) - linear) / (a'**p / lr + 2 * l2)``; ``a = a'``.
+    The weights are a function of the slots: an l1 strength above ``|linear|``
+    makes them exactly 0. The learning rate must be > 0 at every step.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    learning_rate_power : float <= 0, default -0.5
+    initial_accumulator_value : float >= 0, default 0.1
+    l1_regularization_strength, l2_regularization_strength : float >= 0, default 0.0
+    l2_shrinkage_regularization_strength : float >= 0, default 0.0
+        Adds ``2 * strength * w`` to the gradient of the linear term only.
+    beta : float >= 0, default 0.0
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        learning_rate_power=-0.5,
+        initial_accumulator_value=0.1,
+        l1_regularization_strength=0.0,
+        l2_regularization_strength=0.0,
+        l2_shrinkage_regularization_strength=0.0,
+        beta=0.0,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.learning_rate_power = _number("Ftrl", "learning_rate_power", learning_rate_power, high=0.0)
+        self.initial_accumulator_value = _number("Ftrl", "initial_accumulator_value", initial_accumulator_value, 0.0)
+        self.l1_regularization_strength = _number("Ftrl", "l1_regularization_strength", l1_regularization_strength, 0.0)
+        self.l2_regularization_strength = _number("Ftrl", "l2_regularization_strength", l2_regularization_strength, 0.0)
+        self.l2_shrinkage_regularization_strength = _number(
+            "Ftrl", "l2_shrinkage_regularization_strength", l2_shrinkage_regularization_strength, 0.0
+        )
+        self.beta = _number("Ftrl", "beta", beta, 0.0)
+
+    def _slot_spec(self):
+        return [("accumulator", self.initial_accumulator_value), ("linear", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        _optim.ftrl_update(
+            w,
+            g,
+            self._slots["accumulator"],
+            self._slots["linear"],
+            learning_rate,
+            self.learning_rate_power,
+            self.l1_regularization_strength,
+            self.l2_regularization_strength,
+            self.l2_shrinkage_regularization_strength,
+            self.beta,
+            *tail,
+        )
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "learning_rate_power": self.learning_rate_power,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "l1_regularization_strength": self.l1_regularization_strength,
+            "l2_regularization_strength": self.l2_regularization_strength,
+            "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+            "beta": self.beta,
+        }
+
+
+def _rms(x):
+    return float(np.sqrt(np.mean(np.square(x))))
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer and Stern 2018), Keras 3 formulation.
+
+    Per variable, at step ``t = iterations + 1``: ``rho = min(lr, 1 / sqrt(t))``
+    (with ``relative_step`` and a constant rate, ``lr`` is first capped the
+    same way), ``alpha = max(epsilon_2, rms(w)) * rho``,
+    ``beta_2 = 1 - t**beta_2_decay``, ``G = g**2 + epsilon_1``. A variable of
+    rank >= 2 keeps factored second moments over its last two axes: row
+    means ``r = beta_2 r + (1 - beta_2) mean(G, -1)``, column means
+    ``c = beta_2 c + (1 - beta_2) mean(G, -2)``, ``v = r / mean(r, -1) (outer) c``;
+    others keep ``v = beta_2 v + (1 - beta_2) G``. Then ``u = g / sqrt(v)``,
+    ``w -= alpha * u / max(1, rms(u) / clip_threshold)``.
+
+    The update runs per variable in NumPy (not a fused kernel): factoring
+    needs each variable's shape, which ``build`` takes from ``variables``;
+    without them every variable (``slices``) is treated as 1-D, unfactored.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_2_decay : float, default -0.8
+    epsilon_1 : float > 0, default 1e-30
+    epsilon_2 : float > 0, default 1e-3
+    clip_threshold : float > 0, default 1.0
+        Adafactor's own update clipping, independent of ``clipnorm`` and friends.
+    relative_step : bool, default True
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(
+        self,
+        learning_rate=0.001,
+        beta_2_decay=-0.8,
+        epsilon_1=1e-30,
+        epsilon_2=1e-3,
+        clip_threshold=1.0,
+        relative_step=True,
+        **kwargs,
+    ):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_2_decay = _number("Adafactor", "beta_2_decay", beta_2_decay, high=0.0)
+        self.epsilon_1 = _number("Adafactor", "epsilon_1", epsilon_1, 0.0, low_open=True)
+        self.epsilon_2 = _number("Adafactor", "epsilon_2", epsilon_2, 0.0, low_open=True)
+        self.clip_threshold = _number("Adafactor", "clip_threshold", clip_threshold, 0.0, low_open=True)
+        self.relative_step = bool(relative_step)
+        self._shapes = None
+
+    def build(self, flat_params, n_decay=None, slices=None, flat_grads=None, variables=None):
+        """As ``Optimizer.build``; ``variables`` give the shapes that decide the factoring."""
+        n = flat_params.shape[0] if isinstance(flat_params, np.ndarray) else 0
+        bounds = _segments("Adafactor", slices, n)
+        sizes = np.diff(bounds)
+        if variables is None:
+            shapes = [(int(k),) for k in sizes]
+        else:
+            shapes = [tuple(int(d) for d in v.shape) for v in variables]
+            if len(shapes) != len(sizes) or any(math.prod(s) != k for s, k in zip(shapes, sizes)):
+                raise ValueError(
+                    f"Adafactor.build: variables must match slices one to one in size, got shapes {shapes} "
+                    f"for slice sizes {sizes.tolist()}"
+                )
+        if shapes != self._shapes:
+            self._slots = None  # new factoring: fresh slots
+        self._shapes = shapes
+        super().build(flat_params, n_decay, slices, flat_grads, variables)
+
+    def _factored(self):
+        return [s for s in self._shapes if len(s) >= 2]
+
+    def _slot_spec(self):
+        rows = sum(math.prod(s[:-1]) for s in self._factored())
+        cols = sum(math.prod(s[:-2]) * s[-1] for s in self._factored())
+        # r and c of every factored variable, concatenated in order.
+        return [("velocity", 0.0), ("row_mean", 0.0, rows), ("column_mean", 0.0, cols)]
+
+    def _update(self, w, g, learning_rate, tail):
+        clipvalue, weight_decay, n_decay, scale, segments, _ = tail
+        # One gradient scale per variable (clipnorm) or one for all.
+        scales = scale if segments is self._segments else np.full(len(self._shapes), scale[0])
+        t = self.iterations + 1
+        if self.relative_step and not isinstance(self._learning_rate, LearningRateSchedule):
+            learning_rate = min(learning_rate, 1.0 / math.sqrt(t))
+        rho = min(learning_rate, 1.0 / math.sqrt(t))
+        beta = 1.0 - t**self.beta_2_decay
+        factored = iter(self._factor_views())
+        for k, shape in enumerate(self._shapes):
+            a, b = self._segments[k], self._segments[k + 1]
+            r, c = next(factored) if len(shape) >= 2 else (None, None)
+            if a == b:
+                continue
+            wk, vk = w[a:b], self._slots["velocity"][a:b]
+            gk = np.clip(g[a:b] * w.dtype.type(scales[k]), -clipvalue, clipvalue)
+            if a < n_decay:
+                gk[: n_decay - a] += weight_decay * wk[: n_decay - a]
+            alpha = max(self.epsilon_2, _rms(wk)) * rho
+            square = np.square(gk) + self.epsilon_1
+            if r is not None:
+                square = square.reshape(shape)
+                r[...] = beta * r + (1 - beta) * square.mean(axis=-1)
+                c[...] = beta * c + (1 - beta) * square.mean(axis=-2)
+                vk[...] = ((r / r.mean(axis=-1, keepdims=True))[..., None] * c[..., None, :]).reshape(-1)
+            else:
+                vk[...] = beta * vk + (1 - beta) * square
+            u = gk / np.sqrt(vk)
+            u /= max(1.0, _rms(u) / self.clip_threshold)
+            wk -= alpha * u
+
+    def _factor_views(self):
+        """(r, c) views into the row_mean and column_mean slots, one pair per factored variable."""
+        views, r_at, c_at = [], 0, 0
+        for shape in self._factored():
+            r_size, c_size = math.prod(shape[:-1]), math.prod(shape[:-2]) * shape[-1]
+            r = self._slots["row_mean"][r_at : r_at + r_size].reshape(shape[:-1])
+            c = self._slots["column_mean"][c_at : c_at + c_size].reshape(shape[:-2] + shape[-1:])
+            views.append((r, c))
+            r_at, c_at = r_at + r_size, c_at + c_size
+        return views
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "beta_2_decay": self.beta_2_decay,
+            "epsilon_1": self.epsilon_1,
+            "epsilon_2": self.epsilon_2,
+            "clip_threshold": self.clip_threshold,
+            "relative_step": self.relative_step,
+        }
+
+
 # -- full batch -----------------------------------------------------------------------------
 
 
@@ -784,7 +1225,7 @@ class ConjugateGradient(FullBatchOptimizer):
 serialization.register_family(
     "optimizer",
     _Configurable,
-    (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, LBFGS, ConjugateGradient),
+    (SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, Nadam, Adamax, Lion, Ftrl, Adafactor, LBFGS, ConjugateGradient),
     {"l-bfgs": LBFGS, "l_bfgs": LBFGS, "cg": ConjugateGradient, "conjugate_gradient": ConjugateGradient},
     fold_case=True,
 )

@@ -19,6 +19,7 @@ __all__ = [
     "ExponentialDecay",
     "PiecewiseConstantDecay",
     "CosineDecay",
+    "CosineDecayRestarts",
     "InverseTimeDecay",
     "PolynomialDecay",
     "serialize",
@@ -179,6 +180,78 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR, Loshchilov and Hutter 2016), Keras formula.
+
+    Period ``i`` (from 0) lasts ``first_decay_steps * t_mul**i`` steps and
+    starts at the rate ``initial_learning_rate * m_mul**i``; within it, at
+    the fraction ``f`` of the period done,
+    ``lr = initial_learning_rate * ((1 - alpha) * 0.5 * m_mul**i * (1 + cos(pi * f)) + alpha)``.
+
+    Parameters
+    ----------
+    initial_learning_rate : float >= 0
+    first_decay_steps : float > 0
+    t_mul : float > 0, default 2.0
+        Each period is this many times longer than the one before (below 1,
+        the periods end after ``first_decay_steps / (1 - t_mul)`` steps: a
+        later step is an error).
+    m_mul : float >= 0, default 1.0
+        Each restart's peak is this many times the one before.
+    alpha : float >= 0, default 0.0
+        The floor, as a fraction of ``initial_learning_rate``.
+    name : str, default "SGDRDecay"
+
+    Notes
+    -----
+    The period of a step is Keras' closed form ``floor(log(1 - f (1 - t_mul)) / log(t_mul))``
+    (``f = step / first_decay_steps``), corrected by one where rounding puts
+    a step exactly at a restart into the period before.
+    """
+
+    def __init__(self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"):
+        owner = type(self).__name__
+        self.initial_learning_rate = _number(owner, "initial_learning_rate", initial_learning_rate, 0)
+        self.first_decay_steps = _number(owner, "first_decay_steps", first_decay_steps, 0, strict=True)
+        self.t_mul = _number(owner, "t_mul", t_mul, 0, strict=True)
+        self.m_mul = _number(owner, "m_mul", m_mul, 0)
+        self.alpha = _number(owner, "alpha", alpha, 0)
+        self.name = name
+
+    def _start(self, i):
+        """Where period ``i`` starts, in units of ``first_decay_steps``."""
+        t = self.t_mul
+        return float(i) if t == 1.0 else (1.0 - t**i) / (1.0 - t)
+
+    def __call__(self, step):
+        done = _step(type(self).__name__, step) / self.first_decay_steps
+        t = self.t_mul
+        if t < 1.0 and done >= 1.0 / (1.0 - t):
+            # Shrinking periods sum to first_decay_steps / (1 - t_mul); Keras gives NaN past it.
+            raise ValueError(
+                f"{type(self).__name__}: with t_mul={t!r} < 1 the restarts end at step "
+                f"{self.first_decay_steps / (1.0 - t):g}, got step {step!r}"
+            )
+        i = math.floor(done) if t == 1.0 else math.floor(math.log(1.0 - done * (1.0 - t)) / math.log(t))
+        if self._start(i + 1) <= done:
+            i += 1
+        elif self._start(i) > done:
+            i -= 1
+        fraction = (done - self._start(i)) / t**i
+        cosine = 0.5 * self.m_mul**i * (1.0 + math.cos(math.pi * fraction))
+        return self.initial_learning_rate * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 class PolynomialDecay(LearningRateSchedule):
     """``(initial - end) * (1 - step / decay_steps) ** power + end``, step capped at decay_steps.
 
@@ -226,7 +299,7 @@ class PolynomialDecay(LearningRateSchedule):
 serialization.register_family(
     "schedule",
     LearningRateSchedule,
-    (ExponentialDecay, PiecewiseConstantDecay, CosineDecay, InverseTimeDecay, PolynomialDecay),
+    (ExponentialDecay, PiecewiseConstantDecay, CosineDecay, CosineDecayRestarts, InverseTimeDecay, PolynomialDecay),
     title="learning rate schedule",
 )
 

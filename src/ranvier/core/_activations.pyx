@@ -38,15 +38,21 @@ cdef enum:
     BINARY_STEP = 13
     SOFTMAX = 14
     LOG_SOFTMAX = 15
-    N_KINDS = 16
+    MISH = 16
+    HARD_SILU = 17
+    LOG_SIGMOID = 18
+    CELU = 19
+    N_KINDS = 20
 
 KINDS = {
     "linear": LINEAR, "sigmoid": SIGMOID, "tanh": TANH, "relu": RELU, "elu": ELU, "selu": SELU,
     "gelu": GELU, "gelu_tanh": GELU_TANH, "softplus": SOFTPLUS, "softsign": SOFTSIGN,
     "swish": SWISH, "hard_sigmoid": HARD_SIGMOID, "exponential": EXPONENTIAL,
     "binary_step": BINARY_STEP, "softmax": SOFTMAX, "log_softmax": LOG_SOFTMAX,
+    "mish": MISH, "hard_silu": HARD_SILU, "log_sigmoid": LOG_SIGMOID, "celu": CELU,
 }
-NEEDS_INPUT = frozenset({ELU, SELU, GELU, GELU_TANH, SOFTPLUS, SOFTSIGN, SWISH, HARD_SIGMOID})
+NEEDS_INPUT = frozenset({ELU, SELU, GELU, GELU_TANH, SOFTPLUS, SOFTSIGN, SWISH, HARD_SIGMOID,
+                         MISH, HARD_SILU, CELU})
 ROWWISE = frozenset({SOFTMAX, LOG_SOFTMAX})
 
 # Constants of SELU (Klambauer et al. 2017) and of the tanh approximation of GELU.
@@ -74,6 +80,10 @@ cdef inline floating _relu(floating x, floating slope, floating top, floating th
     return slope * (x - threshold) if slope != 0 else 0
 
 
+cdef inline floating _softplus(floating x) noexcept nogil:
+    return (x if x > 0 else 0) + _log1p(_exp(-_abs(x)))
+
+
 cdef inline floating _gelu_tanh(floating x) noexcept nogil:
     return <floating> 0.5 * x * (1 + _tanh(<floating> _SQRT_2_OVER_PI * (x + <floating> _GELU_C * x * x * x)))
 
@@ -82,7 +92,7 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
                         Py_ssize_t cols, floating a, floating b, floating c) noexcept nogil:
     """y[:n] = f(z[:n] (+ bias)), whole rows of ``cols`` or one block; for softmax kinds, one row.
 
-    a, b, c: relu (negative_slope, max_value, threshold); elu (alpha).
+    a, b, c: relu (negative_slope, max_value, threshold); elu, celu (alpha).
     """
     cdef Py_ssize_t j
     cdef floating x, m, s
@@ -127,8 +137,7 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
             y[j] = _gelu_tanh(z[j])
     elif kind == SOFTPLUS:
         for j in range(n):
-            x = z[j]
-            y[j] = (x if x > 0 else 0) + _log1p(_exp(-_abs(x)))
+            y[j] = _softplus(z[j])
     elif kind == SOFTSIGN:
         for j in range(n):
             x = z[j]
@@ -147,6 +156,23 @@ cdef void _forward_span(int kind, floating* z, const floating* bias, floating* y
     elif kind == BINARY_STEP:
         for j in range(n):
             y[j] = 1 if z[j] >= 0 else 0
+    elif kind == MISH:
+        for j in range(n):
+            x = z[j]
+            y[j] = x * _tanh(_softplus(x))
+    elif kind == HARD_SILU:
+        for j in range(n):
+            x = z[j]
+            m = x + 3
+            y[j] = x * (0 if m <= 0 else (m if m < 6 else 6)) / <floating> 6
+    elif kind == LOG_SIGMOID:
+        for j in range(n):
+            x = z[j]
+            y[j] = (x if x < 0 else 0) - _log1p(_exp(-_abs(x)))
+    elif kind == CELU:
+        for j in range(n):
+            x = z[j]
+            y[j] = x if x > 0 else a * _expm1(x / a)
     elif kind == SOFTMAX or kind == LOG_SOFTMAX:
         m = z[0]
         for j in range(1, n):
@@ -235,6 +261,23 @@ cdef void _backward_span(int kind, const floating* dy, const floating* z, const 
     elif kind == BINARY_STEP:
         for j in range(n):
             dz[j] = 0
+    elif kind == MISH:
+        for j in range(n):
+            x = z[j]
+            t = _tanh(_softplus(x))
+            dz[j] = dy[j] * (t + x * (1 - t * t) * _sigmoid(x))
+    elif kind == HARD_SILU:
+        # torch's hardswish_backward: the kinks at -3 and 3 take the inner slope.
+        for j in range(n):
+            x = z[j]
+            dz[j] = 0 if x < -3 else (dy[j] * (x / <floating> 3 + <floating> 0.5) if x <= 3 else dy[j])
+    elif kind == LOG_SIGMOID:
+        # f' = 1 - sigmoid(x) = 1 - exp(y), as -expm1(y) to keep it exact for y near 0.
+        for j in range(n):
+            dz[j] = -dy[j] * _expm1(y[j])
+    elif kind == CELU:
+        for j in range(n):
+            dz[j] = dy[j] if z[j] > 0 else dy[j] * (y[j] / a + 1)
     elif kind == SOFTMAX:
         s = 0
         for j in range(n):
@@ -250,7 +293,8 @@ cdef void _backward_span(int kind, const floating* dy, const floating* z, const 
 
 
 cdef inline Py_ssize_t _grain(int kind) noexcept nogil:
-    if kind == LINEAR or kind == RELU or kind == BINARY_STEP or kind == SOFTSIGN or kind == HARD_SIGMOID:
+    if (kind == LINEAR or kind == RELU or kind == BINARY_STEP or kind == SOFTSIGN or kind == HARD_SIGMOID
+            or kind == HARD_SILU):
         return _GRAIN_CHEAP
     return _GRAIN_TRANSCENDENTAL
 

@@ -19,7 +19,7 @@ Conventions shared by every ``*_update`` kernel:
 - Hyperparameters are doubles, applied in the arrays' precision.
 """
 from cython.parallel cimport prange
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport fabs, fabsf, pow, powf, sqrt, sqrtf
 from libc.stdlib cimport malloc, free
 
 from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
@@ -27,7 +27,8 @@ from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 __all__ = ["sgd_update", "adagrad_update", "rmsprop_update", "adadelta_update",
-           "adam_update", "adamw_update", "sum_squares"]
+           "adam_update", "adamw_update", "nadam_update", "adamax_update", "lion_update",
+           "ftrl_update", "sum_squares"]
 
 # Elements per parallel work unit: the slots of one chunk stay in L2.
 cdef Py_ssize_t _CHUNK = 8192
@@ -41,7 +42,7 @@ cdef enum:
     _LANES = 16
 
 cdef enum _Kind:
-    _SGD, _ADAGRAD, _RMSPROP, _ADADELTA, _ADAM
+    _SGD, _ADAGRAD, _RMSPROP, _ADADELTA, _ADAM, _NADAM, _ADAMAX, _LION, _FTRL
 
 ctypedef struct _Hyper:
     double lr
@@ -54,7 +55,28 @@ ctypedef struct _Hyper:
     double clipvalue
     double weight_decay    # coupled: added to the gradient
     double decoupled_decay  # adamw: w -= lr*wd*w
-    bint flag              # nesterov / centered / amsgrad
+    bint flag              # nesterov / centered / amsgrad / ftrl: learning_rate_power == -0.5
+    double coef_m          # nadam: weight of m in m_hat; adamax: lr / (1 - beta_1^t)
+    double coef_g          # nadam: weight of g in m_hat
+    double coef_v          # nadam: 1 / (1 - beta_2^t)
+    double lr_power        # ftrl
+    double l1              # ftrl
+    double l2              # ftrl: l2 + beta / (2 lr)
+    double shrinkage       # ftrl: 2 * l2_shrinkage
+
+
+cdef inline floating _abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+
+cdef inline floating _pow(floating x, floating p) noexcept nogil:
+    if floating is float:
+        return powf(x, p)
+    else:
+        return pow(x, p)
 
 
 cdef inline floating _sqrt(floating x) noexcept nogil:
@@ -153,6 +175,93 @@ cdef void _adadelta_span(floating* w, const floating* g, floating* acc_g, floati
         w[i] = w[i] + lr * delta
 
 
+cdef void _nadam_span(floating* w, const floating* g, floating* m, floating* v, const _Hyper* h,
+                      Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, eps = <floating> h.epsilon
+    cdef floating one_m_b1 = <floating> (1.0 - h.beta_1), one_m_b2 = <floating> (1.0 - h.beta_2)
+    cdef floating cm = <floating> h.coef_m, cg = <floating> h.coef_g, cv = <floating> h.coef_v
+    cdef floating clip = <floating> h.clipvalue, gi, mi, vi
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        mi = m[i] + (gi - m[i]) * one_m_b1
+        vi = v[i] + (gi * gi - v[i]) * one_m_b2
+        m[i] = mi
+        v[i] = vi
+        w[i] = w[i] - (cm * mi + cg * gi) * lr / (_sqrt(vi * cv) + eps)
+
+
+cdef void _adamax_span(floating* w, const floating* g, floating* m, floating* u, const _Hyper* h,
+                       Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating b2 = <floating> h.beta_2, eps = <floating> h.epsilon
+    cdef floating one_m_b1 = <floating> (1.0 - h.beta_1), step = <floating> h.coef_m
+    cdef floating clip = <floating> h.clipvalue, gi, mi, ui, a
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        mi = m[i] + (gi - m[i]) * one_m_b1
+        ui = b2 * u[i]
+        a = _abs(gi)
+        # Written so that a NaN gradient makes u NaN, as max(beta_2 * u, |g|) does in Keras.
+        if not ui >= a:
+            ui = a
+        m[i] = mi
+        u[i] = ui
+        w[i] = w[i] - step * mi / (ui + eps)
+
+
+cdef void _lion_span(floating* w, const floating* g, floating* m, const _Hyper* h,
+                     Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating lr = <floating> h.lr, b1 = <floating> h.beta_1, b2 = <floating> h.beta_2
+    cdef floating one_m_b1 = <floating> (1.0 - h.beta_1), one_m_b2 = <floating> (1.0 - h.beta_2)
+    cdef floating clip = <floating> h.clipvalue, gi, c, sc
+    cdef Py_ssize_t i
+    for i in range(i0, i1):
+        gi = _grad(g[i], w[i], scale, clip, wd)
+        c = m[i] * b1 + gi * one_m_b1
+        # sign(c) without a data-dependent branch (random signs mispredict); NaN stays NaN.
+        sc = <floating> (c > 0) - <floating> (c < 0)
+        if c != c:
+            sc = c
+        w[i] = w[i] - lr * sc
+        m[i] = m[i] * b2 + gi * one_m_b2
+
+
+cdef inline void _ftrl_step(floating* w, floating* lin, Py_ssize_t i, floating gi, floating pa,
+                            floating pa_new, floating inv_lr, floating l1, floating two_l2,
+                            floating shrink) noexcept nogil:
+    """One FTRL entry from the accumulator's powers before (pa) and after (pa_new) this step."""
+    cdef floating li = lin[i] + (gi + shrink * w[i]) - (pa_new - pa) * inv_lr * w[i]
+    cdef floating lc = li if li < l1 else l1
+    lc = lc if lc > -l1 else -l1
+    lin[i] = li
+    w[i] = (lc - li) / (pa_new * inv_lr + two_l2)
+
+
+cdef void _ftrl_span(floating* w, const floating* g, floating* acc, floating* lin, const _Hyper* h,
+                     Py_ssize_t i0, Py_ssize_t i1, floating scale, floating wd) noexcept nogil:
+    cdef floating inv_lr = <floating> (1.0 / h.lr), p = <floating> (-h.lr_power)
+    cdef floating l1 = <floating> h.l1, two_l2 = <floating> (2.0 * h.l2)
+    cdef floating shrink = <floating> h.shrinkage, clip = <floating> h.clipvalue
+    cdef floating gi, a, a_new
+    cdef Py_ssize_t i
+    # Two loops so that the default power (-0.5: square roots) has no branch inside.
+    if h.flag:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            a = acc[i]
+            a_new = a + gi * gi
+            _ftrl_step(w, lin, i, gi, _sqrt(a), _sqrt(a_new), inv_lr, l1, two_l2, shrink)
+            acc[i] = a_new
+    else:
+        for i in range(i0, i1):
+            gi = _grad(g[i], w[i], scale, clip, wd)
+            a = acc[i]
+            a_new = a + gi * gi
+            _ftrl_step(w, lin, i, gi, _pow(a, p), _pow(a_new, p), inv_lr, l1, two_l2, shrink)
+            acc[i] = a_new
+
+
 cdef extern from "rv_adam.h":
     void rv_adam_span_f32(float* w, const float* g, float* m, float* v, float* vhat, Py_ssize_t n,
                           float scale, float clip, float wd, float decay, float alpha, float eps,
@@ -188,6 +297,14 @@ cdef void _span(_Kind kind, floating* w, const floating* g, floating* s0, floati
         _rmsprop_span(w, g, s0, s1, s2, h, i0, i1, scale, wd)
     elif kind == _ADADELTA:
         _adadelta_span(w, g, s0, s1, h, i0, i1, scale, wd)
+    elif kind == _NADAM:
+        _nadam_span(w, g, s0, s1, h, i0, i1, scale, wd)
+    elif kind == _ADAMAX:
+        _adamax_span(w, g, s0, s1, h, i0, i1, scale, wd)
+    elif kind == _LION:
+        _lion_span(w, g, s0, h, i0, i1, scale, wd)
+    elif kind == _FTRL:
+        _ftrl_span(w, g, s0, s1, h, i0, i1, scale, wd)
     else:
         _adam_span(w, g, s0, s1, s2, h, i0, i1, scale, wd, decay)
 
@@ -441,6 +558,169 @@ def adamw_update(floating[::1] w, const floating[::1] g, floating[::1] m, floati
     """
     _adam("adamw_update", w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad,
           clipvalue, 0.0, weight_decay, n_decay, grad_scale, segments, n_threads)
+
+
+cdef int _check_betas(str op, double beta_1, double beta_2, bint closed) except -1:
+    """beta_1 and beta_2 in [0, 1) (``closed``: [0, 1])."""
+    if not (0 <= beta_1 and 0 <= beta_2 and (beta_1 <= 1 and beta_2 <= 1 if closed else beta_1 < 1 and beta_2 < 1)):
+        raise value_error(op, "beta_1 and beta_2", "be in [0, 1]" if closed else "be in [0, 1)",
+                          f"{beta_1} and {beta_2}")
+    return 0
+
+
+def nadam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
+                 double learning_rate, double beta_1, double beta_2, double epsilon,
+                 Py_ssize_t step, double u_product, double clipvalue, double weight_decay,
+                 Py_ssize_t n_decay, const double[::1] grad_scale, const Py_ssize_t[::1] segments,
+                 int n_threads):
+    """Nadam, Keras 3 formulation (Dozat 2015; torch.optim.NAdam with ``momentum_decay=1``).
+
+    With ``u_s = beta_1 * (1 - 0.5 * 0.96**s)`` and ``u_product = u_1 * ... * u_step``:
+    ``m += (g - m) * (1 - beta_1); v += (g**2 - v) * (1 - beta_2)``;
+    ``m_hat = u_{step+1} * m / (1 - u_product * u_{step+1}) + (1 - u_step) * g / (1 - u_product)``;
+    ``w -= lr * m_hat / (sqrt(v / (1 - beta_2**step)) + epsilon)``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    m, v : (n,) IN/OUT first and second moments.
+    learning_rate, beta_1, beta_2, epsilon : float.
+    step : int, the 1-based number of this step.
+    u_product : float in [0, 1), the product of the momentum schedule through ``step``.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    cdef str op = "nadam_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "m", m.shape, 1, w.shape[0])
+    check_shape(op, "v", v.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
+    if step < 1:
+        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
+    _check_betas(op, beta_1, beta_2, False)
+    if not 0 <= u_product < 1:
+        raise value_error(op, "u_product", "be in [0, 1)", u_product)
+    cdef double u_t = beta_1 * (1.0 - 0.5 * pow(0.96, <double> step))
+    cdef double u_next = beta_1 * (1.0 - 0.5 * pow(0.96, <double> (step + 1)))
+    cdef _Hyper h
+    h.lr, h.beta_1, h.beta_2, h.epsilon = learning_rate, beta_1, beta_2, epsilon
+    h.coef_m = u_next / (1.0 - u_product * u_next)
+    h.coef_g = (1.0 - u_t) / (1.0 - u_product)
+    h.coef_v = 1.0 / (1.0 - pow(beta_2, <double> step))
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_NADAM, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(v), NULL, &h,
+               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+
+
+def adamax_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] u,
+                  double learning_rate, double beta_1, double beta_2, double epsilon,
+                  Py_ssize_t step, double clipvalue, double weight_decay, Py_ssize_t n_decay,
+                  const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
+    """Adamax, Keras 3 formulation (Kingma and Ba 2014, section 7.1).
+
+    ``m += (g - m) * (1 - beta_1); u = max(beta_2 * u, |g|)``;
+    ``w -= lr / (1 - beta_1**step) * m / (u + epsilon)``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    m : (n,) IN/OUT first moment. u : (n,) IN/OUT weighted infinity norm.
+    learning_rate, beta_1, beta_2, epsilon : float.
+    step : int, the 1-based number of this step.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    cdef str op = "adamax_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "m", m.shape, 1, w.shape[0])
+    check_shape(op, "u", u.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
+    if step < 1:
+        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
+    _check_betas(op, beta_1, beta_2, False)
+    cdef _Hyper h
+    h.lr, h.beta_1, h.beta_2, h.epsilon = learning_rate, beta_1, beta_2, epsilon
+    h.coef_m = learning_rate / (1.0 - pow(beta_1, <double> step))
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_ADAMAX, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(u), NULL, &h,
+               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+
+
+def lion_update(floating[::1] w, const floating[::1] g, floating[::1] m, double learning_rate,
+                double beta_1, double beta_2, double clipvalue, double weight_decay,
+                Py_ssize_t n_decay, const double[::1] grad_scale, const Py_ssize_t[::1] segments,
+                int n_threads):
+    """Lion (Chen et al. 2023), Keras 3 formulation.
+
+    ``w -= lr * sign(beta_1 * m + (1 - beta_1) * g); m = beta_2 * m + (1 - beta_2) * g``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    m : (n,) IN/OUT momentum.
+    learning_rate, beta_1, beta_2 : float (betas in [0, 1]).
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    cdef str op = "lion_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "m", m.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
+    _check_betas(op, beta_1, beta_2, True)
+    cdef _Hyper h
+    h.lr, h.beta_1, h.beta_2 = learning_rate, beta_1, beta_2
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_LION, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), NULL, NULL, &h,
+               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+
+
+def ftrl_update(floating[::1] w, const floating[::1] g, floating[::1] accumulator,
+                floating[::1] linear, double learning_rate, double learning_rate_power,
+                double l1_regularization_strength, double l2_regularization_strength,
+                double l2_shrinkage_regularization_strength, double beta, double clipvalue,
+                double weight_decay, Py_ssize_t n_decay, const double[::1] grad_scale,
+                const Py_ssize_t[::1] segments, int n_threads):
+    """FTRL-proximal (McMahan et al. 2013), Keras 3 formulation.
+
+    With ``p = -learning_rate_power``, ``l2 = l2_regularization_strength + beta / (2 lr)``:
+    ``a' = a + g**2; linear += g + 2 * l2_shrinkage * w - (a'**p - a**p) / lr * w``;
+    ``w = (clip(linear, -l1, l1) - linear) / (a'**p / lr + 2 * l2); a = a'``.
+
+    Parameters
+    ----------
+    w : (n,) IN/OUT. g : (n,) IN.
+    accumulator : (n,) IN/OUT, starts at ``initial_accumulator_value``.
+    linear : (n,) IN/OUT, starts at 0.
+    learning_rate : float > 0.
+    learning_rate_power : float <= 0.
+    l1_regularization_strength, l2_regularization_strength,
+    l2_shrinkage_regularization_strength, beta : float >= 0.
+    clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
+    """
+    cdef str op = "ftrl_update"
+    check_shape(op, "g", g.shape, 1, w.shape[0])
+    check_shape(op, "accumulator", accumulator.shape, 1, w.shape[0])
+    check_shape(op, "linear", linear.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
+    if not learning_rate > 0:
+        raise value_error(op, "learning_rate", "be > 0 (FTRL divides by it)", learning_rate)
+    if not learning_rate_power <= 0:
+        raise value_error(op, "learning_rate_power", "be <= 0", learning_rate_power)
+    if not (l1_regularization_strength >= 0 and l2_regularization_strength >= 0
+            and l2_shrinkage_regularization_strength >= 0 and beta >= 0):
+        raise value_error(op, "the regularization strengths and beta", "be >= 0",
+                          (l1_regularization_strength, l2_regularization_strength,
+                           l2_shrinkage_regularization_strength, beta))
+    cdef _Hyper h
+    h.lr, h.lr_power, h.flag = learning_rate, learning_rate_power, learning_rate_power == -0.5
+    h.l1 = l1_regularization_strength
+    h.l2 = l2_regularization_strength + beta / (2.0 * learning_rate)
+    h.shrinkage = 2.0 * l2_shrinkage_regularization_strength
+    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
+    with nogil:
+        _drive(_FTRL, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulator), _ptr(linear),
+               NULL, &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
+               n_threads)
 
 
 cdef double _block_sum_squares(const floating* x, Py_ssize_t size) noexcept nogil:

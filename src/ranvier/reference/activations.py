@@ -35,10 +35,27 @@ KINDS = {
     "binary_step": 13,
     "softmax": 14,
     "log_softmax": 15,
+    "mish": 16,
+    "hard_silu": 17,
+    "log_sigmoid": 18,
+    "celu": 19,
 }
 _NAMES = {v: k for k, v in KINDS.items()}
 NEEDS_INPUT = frozenset(
-    KINDS[k] for k in ("elu", "selu", "gelu", "gelu_tanh", "softplus", "softsign", "swish", "hard_sigmoid")
+    KINDS[k]
+    for k in (
+        "elu",
+        "selu",
+        "gelu",
+        "gelu_tanh",
+        "softplus",
+        "softsign",
+        "swish",
+        "hard_sigmoid",
+        "mish",
+        "hard_silu",
+        "celu",
+    )
 )
 ROWWISE = frozenset({KINDS["softmax"], KINDS["log_softmax"]})
 SELU_ALPHA = 1.6732632423543772848170429916717
@@ -80,6 +97,14 @@ def _f(name, x, a, b, c):
         return np.exp(x)
     if name == "binary_step":
         return (x >= 0).astype(x.dtype)
+    if name == "mish":
+        return x * np.tanh(np.logaddexp(0, x))
+    if name == "hard_silu":
+        return x * np.clip(x + 3, 0, 6) / 6
+    if name == "log_sigmoid":
+        return -np.logaddexp(0, -x)
+    if name == "celu":
+        return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0) / a))
     if name == "softmax":
         return softmax(x, axis=-1)
     return log_softmax(x, axis=-1)
@@ -116,6 +141,15 @@ def _df(name, dy, z, y, a, b, c):
         return dy * y
     if name == "binary_step":
         return np.zeros_like(dy)
+    if name == "mish":
+        t = np.tanh(np.logaddexp(0, z))
+        return dy * (t + z * (1 - t * t) * expit(z))
+    if name == "hard_silu":
+        return dy * np.where(z < -3, 0, np.where(z <= 3, z / 3 + 0.5, 1))
+    if name == "log_sigmoid":
+        return -dy * np.expm1(y)
+    if name == "celu":
+        return dy * np.where(z > 0, 1, y / a + 1)
     if name == "softmax":
         return y * (dy - np.sum(dy * y, axis=-1, keepdims=True))
     return dy - np.exp(y) * np.sum(dy, axis=-1, keepdims=True)

@@ -11,6 +11,10 @@ __all__ = [
     "adadelta_update",
     "adam_update",
     "adamw_update",
+    "nadam_update",
+    "adamax_update",
+    "lion_update",
+    "ftrl_update",
     "sum_squares",
 ]
 
@@ -163,6 +167,97 @@ def _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, a
         np.maximum(vhat, v, out=vhat)
         second = vhat
     w -= alpha * m / (np.sqrt(second) + epsilon)
+
+
+def nadam_update(
+    w,
+    g,
+    m,
+    v,
+    learning_rate,
+    beta_1,
+    beta_2,
+    epsilon,
+    step,
+    u_product,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
+    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+    u_t = beta_1 * (1 - 0.5 * 0.96**step)
+    u_next = beta_1 * (1 - 0.5 * 0.96 ** (step + 1))
+    m += (g - m) * (1 - beta_1)
+    v += (g * g - v) * (1 - beta_2)
+    m_hat = u_next * m / (1 - u_product * u_next) + (1 - u_t) * g / (1 - u_product)
+    v_hat = v / (1 - beta_2**step)
+    w -= learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
+
+
+def adamax_update(
+    w,
+    g,
+    m,
+    u,
+    learning_rate,
+    beta_1,
+    beta_2,
+    epsilon,
+    step,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
+    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+    m += (g - m) * (1 - beta_1)
+    np.maximum(beta_2 * u, np.abs(g), out=u)
+    w -= learning_rate * m / ((1 - beta_1**step) * (u + epsilon))
+
+
+def lion_update(
+    w, g, m, learning_rate, beta_1, beta_2, clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1
+):
+    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+    w -= learning_rate * np.sign(m * beta_1 + g * (1 - beta_1))
+    m[...] = m * beta_2 + g * (1 - beta_2)
+
+
+def ftrl_update(
+    w,
+    g,
+    accumulator,
+    linear,
+    learning_rate,
+    learning_rate_power,
+    l1_regularization_strength,
+    l2_regularization_strength,
+    l2_shrinkage_regularization_strength,
+    beta,
+    clipvalue,
+    weight_decay,
+    n_decay,
+    grad_scale,
+    segments,
+    n_threads=1,
+):
+    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+    l2 = l2_regularization_strength + beta / (2 * learning_rate)
+    new_accumulator = accumulator + g * g
+    linear += (
+        g
+        + 2 * l2_shrinkage_regularization_strength * w
+        - (new_accumulator**-learning_rate_power - accumulator**-learning_rate_power) / learning_rate * w
+    )
+    quadratic = new_accumulator**-learning_rate_power / learning_rate + 2 * l2
+    l1 = l1_regularization_strength
+    w[...] = (np.clip(linear, -l1, l1) - linear) / quadratic
+    accumulator[...] = new_accumulator
 
 
 def sum_squares(x, segments, out, n_threads=1):

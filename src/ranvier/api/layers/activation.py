@@ -62,6 +62,9 @@ class Activation(Layer):
         """The fused loss gradient already is the gradient w.r.t. this layer's input."""
         return dz if need_input_grad else None
 
+    def compute_output_shape(self, input_shape):
+        return self.activation.compute_output_shape(input_shape)  # glu halves an axis
+
     def get_config(self):
         return {**super().get_config(), "activation": activations.serialize(self.activation)}
 

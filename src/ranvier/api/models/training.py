@@ -466,10 +466,13 @@ class Trainer:
                 # Metrics are running means over the epoch: the last batch's logs are the epoch's.
                 logs = dict(step_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
+                    cbs.on_test_begin()  # as Keras' fit: SwapEMAWeights validates with the averages
                     logs.update(self._evaluate_batches(val, prefix="val_"))
+                    cbs.on_test_end()
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
+            self.optimizer.finalize_variable_values()  # Keras: with use_ema, the weights become their average
             cbs.on_train_end()
         return self.history
 

@@ -37,6 +37,12 @@ __all__ = [
     "leaky_relu",
     "hard_sigmoid",
     "log_sigmoid",
+    "mish",
+    "hard_silu",
+    "hard_swish",
+    "celu",
+    "glu",
+    "sparsemax",
     "conv",
     "max_pool",
     "average_pool",
@@ -103,6 +109,24 @@ log_sigmoid = unary(
     lambda dy, x, y: -dy * np.expm1(y),
     doc="``log(sigmoid(x)) = -softplus(-x)``, without overflow.",
 )
+mish = _activation("mish", doc="``x * tanh(softplus(x))``.")
+hard_silu = _activation("hard_silu", doc="``x * relu6(x + 3) / 6``.")
+hard_swish = _activation("hard_swish", doc="``x * relu6(x + 3) / 6`` (also named hard_silu).")
+
+
+def celu(x, alpha=1.0):
+    """``x`` for x > 0, ``alpha * (exp(x / alpha) - 1)`` below."""
+    return _run(_parametrised("celu", alpha=float(alpha)), x, "celu")
+
+
+def glu(x, axis=-1):
+    """Gated linear unit ``a * sigmoid(b)``, ``a, b`` the halves of ``axis``."""
+    return _run(_parametrised("glu", axis=axis), x, "glu")
+
+
+def sparsemax(x, axis=-1):
+    """Sparsemax along ``axis``: the projection of ``x`` onto the probability simplex."""
+    return _run(_parametrised("sparsemax", axis=axis), x, "sparsemax")
 
 
 def gelu(x, approximate=True):
