@@ -272,7 +272,7 @@ def test_batch_scalars_every_update_freq_batches(tmp_path):
     assert [s for s, _ in read_run(tmp_path / "b" / "train")[0]["batch_loss"]] == [1, 2, 3]
 
 
-def test_each_fit_writes_new_files_and_test_end_is_not_duplicated(tmp_path):
+def test_each_fit_writes_new_files_and_test_end_writes_evaluation(tmp_path):
     model = _model()
     x, y = _data()
     tb = callbacks.TensorBoard(tmp_path)

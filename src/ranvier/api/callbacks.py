@@ -1133,10 +1133,8 @@ class TensorBoard(Callback):
 
     Notes
     -----
-    ranvier's ``fit`` does not run the ``on_test_*`` hooks for validation, so
-    the ``evaluation_<name>_vs_iterations`` scalars come from the ``val_``
-    logs at the end of the epoch (one write per evaluation, as in Keras, where
-    ``on_test_end`` writes them).
+    As in Keras, ``on_test_end`` (which ``fit`` calls after each validation)
+    writes the ``evaluation_<name>_vs_iterations`` scalars.
     """
 
     def __init__(
@@ -1221,7 +1219,6 @@ class TensorBoard(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_batches = 0
-        self._evaluated = False
         self._epoch_start = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -1238,7 +1235,6 @@ class TensorBoard(Callback):
         self._write_scalars("train", logs, "batch_", self._global_train_batch)
 
     def on_test_end(self, logs=None):
-        self._evaluated = True
         self._write_scalars("validation", logs or {}, "evaluation_", self._iterations(), "_vs_iterations")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -1254,8 +1250,6 @@ class TensorBoard(Callback):
         self._write_scalars("train", train, "epoch_", epoch)
         if val:
             self._write_scalars("validation", val, "epoch_", epoch)
-            if not self._evaluated:
-                self._write_scalars("validation", val, "evaluation_", self._iterations(), "_vs_iterations")
         if self.histogram_freq and epoch % self.histogram_freq == 0:
             self._write_histograms(epoch)
         for writer in self._writers.values():

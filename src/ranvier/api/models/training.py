@@ -467,8 +467,9 @@ class Trainer:
                 logs = dict(step_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     cbs.on_test_begin()  # as Keras' fit: SwapEMAWeights validates with the averages
-                    logs.update(self._evaluate_batches(val, prefix="val_"))
-                    cbs.on_test_end()
+                    val_logs = self._evaluate_batches(val, prefix="val_")
+                    cbs.on_test_end({name[len("val_") :]: value for name, value in val_logs.items()})
+                    logs.update(val_logs)
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
