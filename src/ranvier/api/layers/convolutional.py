@@ -29,10 +29,6 @@ def _in_kernel_activation(act):
     return next((name for name in ("relu", "linear") if activations.is_plain(act, name)), None)
 
 
-def _rank_shape(rank):
-    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
-
-
 class _Conv(Layer):
     """Shared implementation of Conv1D and Conv2D (``rank`` spatial axes)."""
 
@@ -90,7 +86,7 @@ class _Conv(Layer):
         )
 
     def _check_shape(self, shape):
-        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}")
         channels = getattr(self, "kernel", None)
         channels = channels.shape[-2] if channels is not None else shape[-1]
         if shape[-1] is None or shape[-1] != channels:
@@ -102,7 +98,7 @@ class _Conv(Layer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}")
         if input_shape[-1] is None:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "
