@@ -474,39 +474,55 @@ class GroupNormalization(_Normalization):
         self._groups = groups
         self._build_affine((channels,))
 
-    def _grouped(self, a):
-        """``a`` as (batch, positions, groups, channels per group)."""
+    def _samples(self, a):
+        """``a`` as (batch, positions, channels), channels last (a view when they already are)."""
         rows = self._rows(a)
-        per_group = rows.shape[1] // self._groups
-        return rows.reshape(a.shape[0], rows.shape[0] // max(a.shape[0], 1), self._groups, per_group)
+        return rows.reshape(a.shape[0], rows.shape[0] // max(a.shape[0], 1), rows.shape[1])
+
+    def _group_mean(self, per_channel, count):
+        """(batch, channels) sums -> each channel's group mean over ``count`` cells per channel, (batch, channels)."""
+        n, c = per_channel.shape
+        means = per_channel.reshape(n, self._groups, -1).sum(axis=2) / (max(count, 1) * (c // self._groups))
+        return np.repeat(means, c // self._groups, axis=1)
+
+    # Group statistics come from per-channel sums over positions (a reduction over the positions
+    # axis of channels-last data, row after row), then tiny per-group sums: summing each group's
+    # strided (positions, channels of the group) block directly was 5-10x slower in NumPy.
 
     def call(self, inputs, training=False, mask=None):
-        x = self._grouped(inputs)
-        gamma, beta = (v.reshape(self._groups, -1) for v in self._affine())
-        centred = x - x.mean(axis=(1, 3), keepdims=True)
-        inv = 1.0 / np.sqrt(np.mean(centred * centred, axis=(1, 3), keepdims=True) + self.epsilon)
-        xhat = np.multiply(centred, inv, out=centred)
-        y = xhat * gamma + beta
-        return self._unrows(y.reshape(-1, y.shape[2] * y.shape[3]), inputs.shape), (xhat, inv, inputs.shape)
+        x = self._samples(inputs)
+        gamma, beta = self._affine()
+        count = x.shape[1]
+        centred = x - self._group_mean(x.sum(axis=1), count)[:, None, :]
+        inv = 1.0 / np.sqrt(self._group_mean(np.einsum("nsc,nsc->nc", centred, centred), count) + self.epsilon)
+        y = centred * (inv * gamma)[:, None, :]
+        y += beta
+        return self._unrows(y.reshape(-1, y.shape[2]), inputs.shape), (centred, inv, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):
-        xhat, inv, shape = cache
-        g = self._grouped(dy)
+        centred, inv, shape = cache
+        g = self._samples(dy)
         dgamma, dbeta, grad_beta = self._affine_grads()
-        for grad, value in ((dgamma, lambda: (g * xhat).sum(axis=(0, 1))), (dbeta, lambda: g.sum(axis=(0, 1)))):
+        sum_dy = g.sum(axis=1)  # (batch, channels)
+        sum_dy_xhat = np.einsum("nsc,nsc->nc", g, centred) * inv
+        for grad, value in ((dgamma, sum_dy_xhat), (dbeta, sum_dy)):
             if grad.shape[0] and grad_beta:
-                grad += value().reshape(-1)
+                grad += value.sum(axis=0)
             elif grad.shape[0]:
-                grad[...] = value().reshape(-1)
+                grad[...] = value.sum(axis=0)
         if not need_input_grad:
             return None
         gamma, _ = self._affine()
-        dxhat = g * gamma.reshape(self._groups, -1)
-        # d/dx of xhat = (x - mean) * inv: the mean and the variance each remove one projection.
-        dxhat -= dxhat.mean(axis=(1, 3), keepdims=True)
-        dxhat -= xhat * (dxhat * xhat).mean(axis=(1, 3), keepdims=True)
-        dxhat *= inv
-        return self._unrows(dxhat.reshape(-1, xhat.shape[2] * xhat.shape[3]), shape)
+        count = centred.shape[1]
+        # dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) with dxhat = dy * gamma and
+        # xhat = centred * inv, the means over each group: per (sample, channel) coefficients of dy,
+        # of centred and a constant.
+        mean_dxhat = self._group_mean(sum_dy * gamma, count)
+        mean_dxhat_xhat = self._group_mean(sum_dy_xhat * gamma, count)
+        dx = g * (inv * gamma)[:, None, :]
+        dx -= centred * (inv * inv * mean_dxhat_xhat)[:, None, :]
+        dx -= (inv * mean_dxhat)[:, None, :]
+        return self._unrows(dx.reshape(-1, dx.shape[2]), shape)
 
     def get_config(self):
         return {**super().get_config(), "groups": self.groups, "axis": self.axis}
