@@ -44,6 +44,8 @@ _CONV_CASES = [
     dict(kernel_size=(2, 3, 2), dilation_rate=(2, 1, 2)),
     dict(kernel_size=(3, 3, 2), strides=2, dilation_rate=(2, 1, 1), padding="same"),
     dict(kernel_size=(4, 1, 1), strides=(3, 1, 1), padding="same"),
+    # One depth tap reading every depth: the input is its own gathered copy.
+    dict(kernel_size=(1, 3, 2), padding="same"),
     # On a depth-1 input the first and last depth taps read padding only.
     dict(kernel_size=(3, 2, 2), padding="same", depth=1),
 ]
@@ -118,6 +120,20 @@ def test_conv3d_three_sgd_steps_match_pytorch(kwargs):
     np.testing.assert_allclose(layer.bias.value, bias.detach().numpy(), atol=1e-5)
 
 
+def test_conv3d_shared_by_two_calls_adds_both_gradients():
+    rng = np.random.default_rng(10)
+    x, y = rng.standard_normal((2, 4, 3, 3, 2)), rng.standard_normal((2, 2))
+    rv.config.set_floatx("float64")
+    try:
+        shared = L.Conv3D(2, (3, 2, 2), padding="same", activation="tanh")
+        inputs = L.Input((4, 3, 3, 2))
+        model = rv.Model(inputs, L.GlobalAveragePooling3D()(shared(shared(inputs))))
+        model.compile(optimizer="sgd", loss="mse")
+        rv.testing.check_gradients(model, x, y)
+    finally:
+        rv.config.set_floatx("float32")
+
+
 def test_conv3d_kernel_layout_and_config_are_keras():
     layer = L.Convolution3D(5, (3, 2, 1), use_bias=False)
     layer(np.zeros((1, 4, 4, 4, 2), np.float32))
@@ -128,8 +144,8 @@ def test_conv3d_kernel_layout_and_config_are_keras():
     assert type(L.Conv3D.from_config(config)) is L.Conv3D
 
 
-def test_conv3d_bit_identical_whatever_the_tap_order_and_batch():
-    """A batch of two gives each sample what it gets alone (the taps' depth slices never mix samples)."""
+def test_conv3d_gives_a_sample_the_same_bits_alone_or_in_a_batch():
+    """The gathered depth slices never mix samples."""
     rng = np.random.default_rng(3)
     layer = L.Conv3D(3, 3, strides=(2, 1, 1), padding="same")
     x = rng.standard_normal((2, 5, 4, 4, 2)).astype(np.float32)

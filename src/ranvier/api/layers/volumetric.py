@@ -1,17 +1,19 @@
-"""Conv3D, channels-last, as a sum over depth taps of the compiled 2-D convolution.
+"""Conv3D, channels-last, as one compiled 2-D convolution over depth-gathered channels.
 
-A 3-D kernel (kd, kh, kw, in, filters) is ``kd`` 2-D kernels (kh, kw, in,
-filters). Depth tap ``a`` of output depth ``o`` reads input depth
-``o * stride + a * dilation - pad``, so for each tap the output depths whose
-input depth lies inside the volume form one run ``[lo, lo + m)``, reading the
-input depths ``first, first + stride, ...``. Each tap is then one call of
-``core/_conv``'s 2-D kernel on the batch of ``n * m`` gathered depth slices,
-added into the output. That reuses the blocked, packed, threaded 2-D kernels
-forward and backward (no column matrix is ever stored, gradients bit-identical
-for any thread count) at the price of one copy of the slices per tap and one
-pass over the output per tap after the first; a 3-D im2col would store a
-column matrix ``kd * kh * kw`` times the input. Taps reading only padding
-are skipped.
+Depth tap ``a`` of output depth ``o`` reads input depth ``o * stride + a *
+dilation - pad``. Gathering, for every output depth, the ``kd`` input depth
+slices its taps read side by side on the channel axis turns the input into
+``n * out_depth`` images of ``kd * channels`` channels (zeros where a tap
+reads padding), and the 3-D convolution into one 2-D convolution of those
+with the kernel ``(kh, kw, kd * channels, filters)``: ``core/_conv``'s
+blocked, packed, threaded kernels then do all the work forward and backward
+(bias and ReLU in the kernel, bias gradient from its blocked column sums,
+results bit-identical for any thread count). The price is the gathered copy,
+``kd * out_depth / depth`` times the input (kept for backward), and in
+backward its gradient added back tap by tap; a full 3-D im2col would be
+``kd * kh * kw`` times the input. One 2-D call per depth tap, summed, needs
+no copy of the input but ``kd - 1`` more passes over the (usually larger)
+output each way: it trained 1.2-1.7x slower.
 """
 
 import numpy as np
@@ -20,7 +22,7 @@ from ...core import _conv
 from .. import config
 from ..variables import grad_targets
 from ._buffers import scratch
-from .convolutional import _EMPTY1, _EMPTY4, _Conv
+from .convolutional import _EMPTY1, _EMPTY4, _Conv, _in_kernel_activation
 
 __all__ = ["Conv3D", "Convolution3D"]
 
@@ -56,95 +58,110 @@ class Conv3D(_Conv):
 
     rank = 3
 
-    def _taps(self, depth, out_depth, pad):
-        """Per depth tap that reads the volume: (tap, first output depth, count, first input depth)."""
+    def _depth_taps(self, depth, out_depth, pad):
+        """Per depth tap: (first output depth reading the volume, how many do, first input depth they read)."""
         stride, dilation = self.strides[0], self.dilation_rate[0]
         taps = []
         for a in range(self.kernel_size[0]):
-            offset = a * dilation - pad  # input depth read by output depth 0
-            lo = max(0, -(offset // stride)) if offset < 0 else 0
+            offset = a * dilation - pad  # the input depth output depth 0 reads
+            lo = min(-(offset // stride), out_depth) if offset < 0 else 0
             hi = min(out_depth, (depth - 1 - offset) // stride + 1) if depth - 1 >= offset else 0
-            if hi > lo:
-                taps.append((a, lo, hi - lo, lo * stride + offset))
-        # A tap that reads every output depth goes first: it writes the output, no zero fill needed.
-        taps.sort(key=lambda t: t[2] != out_depth)
+            taps.append((lo, max(hi - lo, 0), lo * stride + offset))
         return taps
 
-    def _batch(self, view, slot):
-        """A (n, m, ...) view as one C-contiguous (n * m, ...) batch: the view itself when it can be."""
-        shape = (view.shape[0] * view.shape[1],) + view.shape[2:]
-        if view.flags.c_contiguous:
-            return view.reshape(shape)
-        out = scratch(self, slot, shape, view.dtype)
-        np.copyto(out.reshape(view.shape), view)
-        return out
+    def _reads(self, tap):
+        """Index of the input depths ``tap`` reads, along axis 1."""
+        _, m, first = tap
+        return slice(first, first + (m - 1) * self.strides[0] + 1, self.strides[0])
 
-    def _depth_view(self, x, tap):
-        """The input depths tap ``(a, lo, m, first)`` reads: a strided (n, m, ...) view of ``x``."""
-        _, _, m, first = tap
-        return x[:, first : first + (m - 1) * self.strides[0] + 1 : self.strides[0]]
+    def _is_direct(self, taps, depth):
+        """Whether the gathered input is the input itself (one tap reading every depth in order)."""
+        return len(taps) == 1 and taps[0] == (0, depth, 0)
+
+    def _gather(self, x, taps, out_depth):
+        """(n * out_depth, h, w, kd * c) images: output depth o's ``kd`` input slices side by side."""
+        n, depth, h, w, c = x.shape
+        if self._is_direct(taps, depth):
+            return x.reshape(n * depth, h, w, c)
+        cols = scratch(self, "cols", (n, out_depth, h, w, len(taps), c), x.dtype)
+        for a, tap in enumerate(taps):
+            lo, m, _ = tap
+            cols[:, :lo, :, :, a] = 0
+            cols[:, lo + m :, :, :, a] = 0
+            if m:
+                cols[:, lo : lo + m, :, :, a] = x[:, self._reads(tap)]
+        return cols.reshape(n * out_depth, h, w, len(taps) * c)
 
     def _plane(self, pads):
         """The 2-D kernels' geometry (kh, kw, sh, sw, dh, dw, pt, pl) from the (depth, rows, cols) one."""
         return (*self.kernel_size[1:], *self.strides[1:], *self.dilation_rate[1:], *pads[1:])
 
+    def _kernel_2d(self, kernel):
+        """A Keras (kd, kh, kw, c, f) kernel as the 2-D kernels' (kh * kw * kd * c, f) matrix."""
+        return np.ascontiguousarray(kernel.transpose(1, 2, 0, 3, 4)).reshape(-1, self.filters)
+
     def call(self, inputs, training=False):
         (od, oh, ow), pads = self._check_shape(inputs.shape)
         n, f = inputs.shape[0], self.filters
-        kernel = self.kernel.value.reshape(self.kernel_size[0], -1, f)
-        plane, taps = self._plane(pads), self._taps(inputs.shape[1], od, pads[0])
-        nt = config.kernel_threads()
-        z = scratch(self, "z", (n, od, oh, ow, f), inputs.dtype)
-        if not taps or taps[0][2] != od:
-            z.fill(0)
-        for i, tap in enumerate(taps):
-            a, lo, m, _ = tap
-            direct = i == 0 and m == od
-            part = z.reshape(n * od, oh, ow, f) if direct else scratch(self, "part", (n * m, oh, ow, f), z.dtype)
-            xa = self._batch(self._depth_view(inputs, tap), "slices")
-            _conv.conv2d_forward(xa, kernel[a], _EMPTY1[z.dtype], False, part, *plane, nt)
-            if not direct:
-                z[:, lo : lo + m] += part.reshape(n, m, oh, ow, f)
-        z2 = z.reshape(-1, f)
+        taps = self._depth_taps(inputs.shape[1], od, pads[0])
+        cols, plane = self._gather(inputs, taps, od), self._plane(pads)
+        z = scratch(self, "z", (n * od, oh, ow, f), inputs.dtype)
         act = self.activation
-        y = act.forward(z2, out=None if act.needs_input else z2, bias=self.bias.value if self.use_bias else None)
-        return y.reshape(z.shape), (inputs, z2, y, plane, taps, z.shape)
+        # The kernel adds the bias and applies a plain ReLU block by block, while the output is in cache.
+        in_kernel = _in_kernel_activation(act)
+        bias = self.bias.value if self.use_bias else None
+        _conv.conv2d_forward(
+            cols,
+            self._kernel_2d(self.kernel.value),
+            _EMPTY1[z.dtype] if bias is None or not in_kernel else bias,
+            in_kernel == "relu",
+            z,
+            *plane,
+            config.kernel_threads(),
+        )
+        z2 = z.reshape(-1, f)
+        y = z2 if in_kernel else act.forward(z2, out=None if act.needs_input else z2, bias=bias)
+        return y.reshape(n, od, oh, ow, f), (inputs, z2, y, cols, plane, taps, (n, od, oh, ow, f))
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
-        x, _, _, plane, taps, out_shape = cache
+        x, _, _, cols, plane, taps, (n, od, oh, ow, _) = cache
         train = self.trainable and self.kernel.trainable
         if not (train or need_input_grad):
             return None
-        kd, f = self.kernel_size[0], self.filters
-        dz = np.ascontiguousarray(dz).reshape(out_shape)
+        kd, kh, kw = self.kernel_size
+        c, f = x.shape[-1], self.filters
+        dkernel, dbias, beta = None, None, 0.0
         if train:
             (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
-        else:
-            dkernel, dbias, beta = scratch(self, "dkernel", self.kernel.shape, x.dtype), None, 0.0
-        dkernel, kernel = dkernel.reshape(kd, -1, f), self.kernel.value.reshape(kd, -1, f)
-        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else None
-        if need_input_grad:
-            dx.fill(0)
-        nt = config.kernel_threads()
-        for tap in taps:
-            a, lo, m, _ = tap
-            xa = self._batch(self._depth_view(x, tap), "slices")
-            dxa = scratch(self, "dx_slices", xa.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
-            dza = self._batch(dz[:, lo : lo + m], "dz_slices")
-            _conv.conv2d_backward(
-                xa, kernel[a], dza, dkernel[a], _EMPTY1[x.dtype], dxa, beta, need_input_grad, *plane, nt
-            )
-            if need_input_grad:
-                self._depth_view(dx, tap)[...] += dxa.reshape((x.shape[0], m) + x.shape[2:])
-        if beta == 0.0:
-            # Taps that read padding only: their kernel slice has no gradient.
-            dkernel[sorted(set(range(kd)) - {t[0] for t in taps})] = 0
-        if dbias is not None:
-            sums = dz.reshape(-1, f).sum(axis=0)
-            if beta:
-                dbias += sums
-            else:
-                dbias[...] = sums
+        dk2 = scratch(self, "dkernel", (kh * kw * kd * c, f), x.dtype)
+        if beta:
+            dk2[...] = self._kernel_2d(dkernel)
+        dcols = scratch(self, "dcols", cols.shape, x.dtype) if need_input_grad else _EMPTY4[x.dtype]
+        _conv.conv2d_backward(
+            cols,
+            self._kernel_2d(self.kernel.value),
+            np.ascontiguousarray(dz).reshape(n * od, oh, ow, f),
+            dk2,
+            _EMPTY1[x.dtype] if dbias is None else dbias,
+            dcols,
+            beta,
+            need_input_grad,
+            *plane,
+            config.kernel_threads(),
+        )
+        if train:
+            dkernel[...] = dk2.reshape(kh, kw, kd, c, f).transpose(2, 0, 1, 3, 4)
+        if not need_input_grad:
+            return None
+        if self._is_direct(taps, x.shape[1]):
+            return dcols.reshape(x.shape)
+        dcols = dcols.reshape((n, od) + x.shape[2:4] + (kd, c))
+        dx = scratch(self, "dx", x.shape, x.dtype)
+        dx.fill(0)
+        for a, tap in enumerate(taps):
+            lo, m, _ = tap
+            if m:
+                dx[:, self._reads(tap)] += dcols[:, lo : lo + m, :, :, a]
         return dx
 
 
