@@ -162,8 +162,16 @@ def transpose_geometry(spatial, kernel, strides, dilation, padding, output_paddi
     )
 
 
-def check_input_rank(shape, rank, layer, what="(batch, steps, channels)"):
-    """Raise ValueError unless ``shape`` has ``rank + 2`` axes."""
+_LAYOUTS = {
+    1: "(batch, steps, channels)",
+    2: "(batch, rows, cols, channels)",
+    3: "(batch, depth, rows, cols, channels)",
+}
+
+
+def check_input_rank(shape, rank, layer, what=None):
+    """Raise ValueError unless ``shape`` has ``rank + 2`` axes (``what``: the layout named, default channels-last)."""
+    what = _LAYOUTS[rank] if what is None else what
     if len(shape) != rank + 2:
         raise ValueError(f"{layer} expects inputs of rank {rank + 2} {what}, got shape {tuple(shape)}")
 

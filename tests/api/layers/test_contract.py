@@ -165,6 +165,21 @@ CASES = {
     "Hashing": case(
         {"num_bins": 5, "salt": 7}, _WORDS.shape, skip=_NO_GRADIENT, input_dtype="object", input_data=_WORDS
     ),
+    # issue 15: vol
+    "Conv3D": case(
+        {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 1), "padding": "same", "activation": "tanh"},
+        (2, 5, 4, 3, 2),
+    ),
+    "MaxPooling3D": case({"pool_size": 2, "strides": 1, "padding": "same"}, (2, 3, 3, 4, 2)),
+    "AveragePooling3D": case({"pool_size": (3, 2, 2), "strides": 2, "padding": "same"}, (2, 5, 4, 3, 2)),
+    "GlobalMaxPooling3D": case({"keepdims": True}, (2, 2, 3, 2, 2)),
+    "GlobalAveragePooling3D": case({}, (2, 2, 3, 2, 2)),
+    "ZeroPadding3D": case({"padding": ((1, 0), (0, 2), 1)}, (2, 2, 2, 2, 2)),
+    "Cropping3D": case({"cropping": ((1, 0), (0, 1), 1)}, (2, 3, 3, 4, 2)),
+    "UpSampling3D": case({"size": (2, 1, 3)}, (2, 2, 2, 2, 2)),
+    "Permute": case({"dims": (3, 1, 2)}, (2, 3, 4, 2)),
+    "GroupNormalization": case({"groups": 2, "gamma_initializer": "glorot_uniform"}, (2, 3, 4)),
+    "UnitNormalization": case({"axis": [1, 2]}, (2, 3, 4)),
 }
 
 

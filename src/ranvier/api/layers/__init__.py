@@ -27,24 +27,32 @@ from .merging import (
     multiply,
     subtract,
 )
-from .normalization import BatchNormalization, LayerNormalization
+from .normalization import BatchNormalization, GroupNormalization, LayerNormalization, UnitNormalization
 from .pooling import (
     AveragePooling1D,
     AveragePooling2D,
+    AveragePooling3D,
     AvgPool1D,
     AvgPool2D,
+    AvgPool3D,
     GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
     GlobalAvgPool1D,
     GlobalAvgPool2D,
+    GlobalAvgPool3D,
     GlobalMaxPool1D,
     GlobalMaxPool2D,
+    GlobalMaxPool3D,
     GlobalMaxPooling1D,
     GlobalMaxPooling2D,
+    GlobalMaxPooling3D,
     MaxPool1D,
     MaxPool2D,
+    MaxPool3D,
     MaxPooling1D,
     MaxPooling2D,
+    MaxPooling3D,
 )
 from .preprocessing import (  # issue 15: preprocessing
     CategoryEncoding,
@@ -74,9 +82,21 @@ from .regularization import (
     SpatialDropout2D,
     SpatialDropout3D,
 )
-from .reshaping import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .reshaping import (
+    Cropping1D,
+    Cropping2D,
+    Cropping3D,
+    Permute,
+    UpSampling1D,
+    UpSampling2D,
+    UpSampling3D,
+    ZeroPadding1D,
+    ZeroPadding2D,
+    ZeroPadding3D,
+)
 from .sequence import Masking, RepeatVector
 from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
+from .volumetric import Conv3D, Convolution3D
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -182,6 +202,23 @@ __all__ = [
     "IntegerLookup",
     "CategoryEncoding",
     "Hashing",
+    # issue 15: vol
+    "Conv3D",
+    "Convolution3D",
+    "MaxPooling3D",
+    "AveragePooling3D",
+    "MaxPool3D",
+    "AvgPool3D",
+    "GlobalMaxPooling3D",
+    "GlobalAveragePooling3D",
+    "GlobalMaxPool3D",
+    "GlobalAvgPool3D",
+    "ZeroPadding3D",
+    "Cropping3D",
+    "UpSampling3D",
+    "Permute",
+    "GroupNormalization",
+    "UnitNormalization",
 ]
 
 serialization.register_family(

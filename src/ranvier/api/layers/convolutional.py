@@ -31,10 +31,6 @@ def _in_kernel_activation(act):
     return next((name for name in ("relu", "linear") if activations.is_plain(act, name)), None)
 
 
-def _rank_shape(rank):
-    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
-
-
 def _split_groups(a, groups):
     """(groups, ...) contiguous copy of an array whose last axis holds ``groups`` equal blocks."""
     return np.ascontiguousarray(np.moveaxis(a.reshape(a.shape[:-1] + (groups, -1)), -2, 0))
@@ -138,7 +134,7 @@ class _Conv(Layer):
         )
 
     def _check_shape(self, shape):
-        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}")
         kernel = getattr(self, "kernel", None)
         channels = kernel.shape[-2] * self.groups if kernel is not None else shape[-1]
         if shape[-1] is None or shape[-1] != channels:
@@ -150,7 +146,7 @@ class _Conv(Layer):
 
     def build(self, input_shape):
         input_shape = tuple(input_shape)
-        check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(input_shape, self.rank, f"{type(self).__name__} {self.name!r}")
         if input_shape[-1] is None:
             raise ValueError(
                 f"{type(self).__name__} {self.name!r} needs a known channel count (last axis), "

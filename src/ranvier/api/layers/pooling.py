@@ -1,9 +1,11 @@
-"""Pooling layers, channels-last: max and average, windowed and global, 1-D and 2-D.
+"""Pooling layers, channels-last: max and average, windowed and global, 1-D, 2-D and 3-D.
 
 Windowed pooling calls the compiled kernels of ``ranvier.core._pool``; 1-D
 pooling runs as 2-D with height 1 and global pooling as one window the size of
-the input, so one kernel pair serves every layer. Max pooling keeps the argmax
-of each window for its backward pass.
+the input, so one kernel pair serves every layer. 3-D windows are separable:
+a 2-D pool over (rows, cols) of every depth slice, then a (depth x 1) pool of
+those over depth (see ``_Pooling3D``). Max pooling keeps the argmax of each
+window for its backward pass.
 """
 
 import numpy as np
@@ -19,25 +21,29 @@ from .base import Layer
 __all__ = [
     "MaxPooling1D",
     "MaxPooling2D",
+    "MaxPooling3D",
     "AveragePooling1D",
     "AveragePooling2D",
+    "AveragePooling3D",
     "GlobalMaxPooling1D",
     "GlobalMaxPooling2D",
+    "GlobalMaxPooling3D",
     "GlobalAveragePooling1D",
     "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D",
     "MaxPool1D",
     "MaxPool2D",
+    "MaxPool3D",
     "AvgPool1D",
     "AvgPool2D",
+    "AvgPool3D",
     "GlobalMaxPool1D",
     "GlobalMaxPool2D",
+    "GlobalMaxPool3D",
     "GlobalAvgPool1D",
     "GlobalAvgPool2D",
+    "GlobalAvgPool3D",
 ]
-
-
-def _rank_shape(rank):
-    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
 
 
 def _pool_buffers(layer, is_max, x_shape, out_hw, dtype):
@@ -87,7 +93,7 @@ class _Pooling(Layer):
 
     def _geometry(self, shape):
         where = f"{type(self).__name__} {self.name!r}"
-        check_input_rank(shape, self.rank, where, _rank_shape(self.rank))
+        check_input_rank(shape, self.rank, where)
         return output_geometry(tuple(shape[1:-1]), self.pool_size, self.strides, (1,) * self.rank, self.padding, where)
 
     def build(self, input_shape):
@@ -186,7 +192,7 @@ class _GlobalPooling(Layer):
         self.keepdims = bool(keepdims)
 
     def _check(self, shape):
-        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}")
 
     def build(self, input_shape):
         self._check(tuple(input_shape))
@@ -202,7 +208,8 @@ class _GlobalPooling(Layer):
             raise ValueError(
                 f"{type(self).__name__} {self.name!r}: cannot pool an empty input, got shape {inputs.shape}"
             )
-        x = spatial_input(inputs, self.rank)
+        # (batch, rows, cols, channels) with the leading spatial axes merged: one 2-D window serves any rank.
+        x = inputs.reshape((inputs.shape[0], int(np.prod(inputs.shape[1:-2])), *inputs.shape[-2:]))
         geom = (x.shape[1:3], (1, 1), (0, 0))
         out, argmax = _pool_forward(self, self._max, x, *geom, (1, 1))
         cache = (argmax, geom, x.shape, inputs.shape)
@@ -218,6 +225,45 @@ class _GlobalPooling(Layer):
 
     def get_config(self):
         return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class _Pooling3D(_Pooling):
+    """Windowed pooling over (depth, rows, cols), as two 2-D kernel calls.
+
+    Max and mean both factor over axes: the max of a box is the max over its
+    depth of the (rows, cols) maxima, and a mean over the cells inside the
+    input divides by a count that is the product of the per-axis counts. So
+    the compiled 2-D kernels pool every depth slice over (rows, cols), then
+    pool that result over depth with (depth x 1) windows, and backward runs
+    their backwards in reverse: no 3-D kernel, threads and all, and no
+    window copies as a NumPy version would make. The intermediate holds
+    ``depth`` slices of the pooled size. Among tied maxima the gradient goes
+    to one cell, as in Keras and PyTorch, though not always the same one.
+    """
+
+    rank = 3
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, **kwargs)
+
+    def call(self, inputs, training=False):
+        (od, oh, ow), (pd, ph, pw) = self._geometry(inputs.shape)
+        n, d, h, w, c = inputs.shape
+        (kd, kh, kw), (sd, sh, sw) = self.pool_size, self.strides
+        plane, depth = ((kh, kw), (sh, sw), (ph, pw)), ((kd, 1), (sd, 1), (pd, 0))
+        mid, plane_arg = _pool_forward(self, self._max, inputs.reshape(n * d, h, w, c), *plane, (oh, ow))
+        out, depth_arg = _pool_forward(self, self._max, mid.reshape(n, d, oh * ow, c), *depth, (od, oh * ow))
+        return out.reshape(n, od, oh, ow, c), (plane_arg, depth_arg, plane, depth, mid.shape, inputs.shape)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        if not need_input_grad:
+            return None
+        plane_arg, depth_arg, plane, depth, mid_shape, input_shape = cache
+        n, d, h, w, c = input_shape
+        dy = np.ascontiguousarray(dy).reshape(n, -1, mid_shape[1] * mid_shape[2], c)
+        dmid = _pool_backward(self, self._max, dy, depth_arg, *depth, (n, d, dy.shape[2], c))
+        dx = _pool_backward(self, self._max, dmid.reshape(mid_shape), plane_arg, *plane, (n * d, h, w, c))
+        return dx.reshape(input_shape)
 
 
 class MaxPooling1D(_MaxPooling):
@@ -274,6 +320,32 @@ class AveragePooling2D(_Pooling):
         super().__init__(pool_size, strides, padding, data_format, **kwargs)
 
 
+class MaxPooling3D(_Pooling3D):
+    """Max pooling over depth, rows and columns: ``(batch, depth, rows, cols, channels)``.
+
+    Parameters
+    ----------
+    pool_size : int or tuple of 3 ints, default (2, 2, 2)
+    strides : int or tuple of 3 ints, optional
+        Default: ``pool_size``.
+    padding : {"valid", "same"}, default "valid"
+        "same" pads as Keras (odd cell after); padding never wins a max.
+    data_format : None or "channels_last"
+        "channels_first" raises ``UnsupportedArgument``.
+    """
+
+    _max = True
+
+
+class AveragePooling3D(_Pooling3D):
+    """Average pooling over depth, rows and columns: ``(batch, depth, rows, cols, channels)``.
+
+    Parameters as ``MaxPooling3D``; padding cells are not counted in the mean (Keras).
+    """
+
+    _max = False
+
+
 class GlobalMaxPooling1D(_GlobalPooling):
     """Maximum over steps: ``(batch, steps, channels) -> (batch, channels)``.
 
@@ -311,6 +383,30 @@ class GlobalAveragePooling2D(_GlobalPooling):
     rank, _max = 2, False
 
 
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Maximum over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
+
+    Parameters
+    ----------
+    keepdims : bool, default False
+        Keep the pooled axes with size 1, as in Keras.
+    """
+
+    rank, _max = 3, True
+
+
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
+    See ``GlobalMaxPooling3D``."""
+
+    rank, _max = 3, False
+
+
 MaxPool1D, MaxPool2D, AvgPool1D, AvgPool2D = MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D
-GlobalMaxPool1D, GlobalMaxPool2D = GlobalMaxPooling1D, GlobalMaxPooling2D
-GlobalAvgPool1D, GlobalAvgPool2D = GlobalAveragePooling1D, GlobalAveragePooling2D
+MaxPool3D, AvgPool3D = MaxPooling3D, AveragePooling3D
+GlobalMaxPool1D, GlobalMaxPool2D, GlobalMaxPool3D = GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalMaxPooling3D
+GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D = (
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalAveragePooling3D,
+)

@@ -1,4 +1,4 @@
-"""Spatial reshaping layers, channels-last: ZeroPadding, Cropping and UpSampling (1-D and 2-D).
+"""Reshaping layers, channels-last: ZeroPadding, Cropping and UpSampling (1-D, 2-D and 3-D), Permute.
 
 These only move data, so they are NumPy slicing: padding and cropping are each
 other's adjoint (one pair of helpers serves both), nearest upsampling repeats
@@ -13,11 +13,18 @@ from .._conv_geometry import check_input_rank, normalize_pairs, normalize_tuple
 from .._errors import UnsupportedArgument
 from .base import Layer
 
-__all__ = ["ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D", "UpSampling1D", "UpSampling2D"]
-
-
-def _rank_shape(rank):
-    return "(batch, steps, channels)" if rank == 1 else "(batch, rows, cols, channels)"
+__all__ = [
+    "ZeroPadding1D",
+    "ZeroPadding2D",
+    "ZeroPadding3D",
+    "Cropping1D",
+    "Cropping2D",
+    "Cropping3D",
+    "UpSampling1D",
+    "UpSampling2D",
+    "UpSampling3D",
+    "Permute",
+]
 
 
 def _embed(a, pairs):
@@ -93,7 +100,7 @@ class _SpatialLayer(Layer):
     rank = None
 
     def _check(self, shape):
-        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}", _rank_shape(self.rank))
+        check_input_rank(shape, self.rank, f"{type(self).__name__} {self.name!r}")
 
     def build(self, input_shape):
         self.compute_output_shape(tuple(input_shape))
@@ -295,3 +302,110 @@ class UpSampling2D(_UpSampling):
 
     def get_config(self):
         return {**super().get_config(), "interpolation": self.interpolation}
+
+
+class ZeroPadding3D(_ZeroPadding):
+    """Pad depth, rows and columns with zeros, channels-last: ``(batch, depth, rows, cols, channels)``.
+
+    Parameters
+    ----------
+    padding : int, tuple of 3 ints or tuple of 3 (before, after) pairs, default ((1, 1), (1, 1), (1, 1))
+    data_format : None or "channels_last"
+        "channels_first" raises ``UnsupportedArgument``.
+    """
+
+    rank = 3
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class Cropping3D(_Cropping):
+    """Drop cells at the borders of depth, rows and columns, channels-last.
+
+    Parameters
+    ----------
+    cropping : int, tuple of 3 ints or tuple of 3 (before, after) pairs, default ((1, 1), (1, 1), (1, 1))
+    data_format : None or "channels_last"
+        "channels_first" raises ``UnsupportedArgument``.
+    """
+
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
+
+
+class UpSampling3D(_UpSampling):
+    """Repeat cells along depth, rows and columns: ``(batch, d, h, w, c) -> (batch, d * s0, h * s1, w * s2, c)``.
+
+    Parameters
+    ----------
+    size : int or tuple of 3 ints, default (2, 2, 2)
+    data_format : None or "channels_last"
+        "channels_first" raises ``UnsupportedArgument``.
+    """
+
+    rank = 3
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(size, **kwargs)
+        if data_format not in (None, "channels_last"):
+            raise UnsupportedArgument(
+                f"UpSampling3D: only data_format='channels_last' is supported, got {data_format!r}"
+            )
+
+
+class Permute(Layer):
+    """Permute the non-batch axes: output axis ``i`` is input axis ``dims[i - 1]``.
+
+    Parameters
+    ----------
+    dims : tuple of int
+        A permutation of ``1 .. ndim - 1`` (1-based: the batch axis never moves),
+        e.g. ``(2, 1)`` swaps the two axes of ``(batch, steps, features)``.
+
+    Notes
+    -----
+    Output shape ``(batch, *[input_shape[d] for d in dims])``, any dtype; the
+    output is a contiguous copy (the gradient is the inverse permutation).
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        try:
+            items = tuple(dims)
+        except TypeError:
+            items = None
+        if (
+            items is None
+            or any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in items)
+            or sorted(items) != list(range(1, len(items) + 1))
+        ):
+            raise ValueError(f"Permute: dims must be a permutation of 1 .. {len(items or ())}, got {dims!r}")
+        self.dims = tuple(int(d) for d in items)
+        self._inverse = (0,) + tuple(int(i) + 1 for i in np.argsort(self.dims))
+
+    def _check(self, shape):
+        if len(shape) != len(self.dims) + 1:
+            raise ValueError(
+                f"Permute {self.name!r} with dims {self.dims} expects inputs of rank {len(self.dims) + 1}, "
+                f"got shape {tuple(shape)}"
+            )
+
+    def build(self, input_shape):
+        self._check(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape):
+        self._check(tuple(input_shape))
+        return (input_shape[0],) + tuple(input_shape[d] for d in self.dims)
+
+    def call(self, inputs, training=False):
+        self._check(inputs.shape)
+        return np.ascontiguousarray(inputs.transpose((0,) + self.dims)), None
+
+    def backward(self, dy, cache, need_input_grad=True):
+        return np.ascontiguousarray(dy.transpose(self._inverse)) if need_input_grad else None
+
+    def get_config(self):
+        return {**super().get_config(), "dims": list(self.dims)}

@@ -95,8 +95,7 @@ class _ConvTranspose(Layer):
 
     def _check_shape(self, shape):
         """(output spatial shape, leading paddings) after checking rank and channels."""
-        what = "(batch, steps, channels)" if self.rank == 1 else "(batch, rows, cols, channels)"
-        check_input_rank(shape, self.rank, self._where(), what)
+        check_input_rank(shape, self.rank, self._where())
         kernel = getattr(self, "kernel", None)
         channels = kernel.shape[-1] if kernel is not None else shape[-1]
         if channels is None:
