@@ -20,6 +20,7 @@ import numpy as np
 
 from ...core import _conv
 from .. import config
+from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from .convolutional import _EMPTY1, _EMPTY4, _Conv, _in_kernel_activation
@@ -57,6 +58,11 @@ class Conv3D(_Conv):
     """
 
     rank = 3
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.groups != 1:  # Conv3D runs one 2-D conv over gathered depth slices: no per-group split
+            raise UnsupportedArgument(f"Conv3D: only groups=1 is supported, got groups={self.groups!r}")
 
     def _depth_taps(self, depth, out_depth, pad):
         """Per depth tap: (first output depth reading the volume, how many do, first input depth they read)."""
