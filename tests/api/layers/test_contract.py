@@ -120,6 +120,12 @@ CASES = {
     "Minimum": case({}, [(2, 3), (2, 3)], skip=_SAVE_MULTI),
     "Concatenate": case({"axis": 1}, [(2, 3, 2), (2, 1, 2)], skip=_SAVE_MULTI),
     "Dot": case({"axes": 1, "normalize": True}, [(2, 4), (2, 4)], skip=_SAVE_MULTI),
+    # issue 15: attn
+    "MultiHeadAttention": case(
+        {"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": 5},
+        [(2, 4, 3), (2, 5, 2), (2, 5, 4)],
+        skip=_SAVE_MULTI,
+    ),
 }
 
 

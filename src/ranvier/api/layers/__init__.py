@@ -2,6 +2,7 @@
 
 from .. import serialization
 from ._weight_spec import WeightSpec
+from .attention import MultiHeadAttention
 from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
@@ -140,6 +141,8 @@ __all__ = [
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
+    # issue 15: attn
+    "MultiHeadAttention",
 ]
 
 serialization.register_family(

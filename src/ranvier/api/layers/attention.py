@@ -1,0 +1,426 @@
+"""Attention layers (Keras 3): MultiHeadAttention.
+
+``MultiHeadAttention`` is hand-written: the four projections are single matrix
+products over all ``(batch * time)`` rows on the Dense kernels' path, and the
+attention itself is one call of ``core._attention`` (threads over batch x
+heads). Projections write ``(B, T, H, D)`` buffers that the kernel reads as
+``(B, H, T, D)`` views, and it writes its output straight into the
+``(B, T, H, Dv)`` rows the output projection multiplies, so heads are never
+split or merged by a copy.
+"""
+
+import math
+
+import numpy as np
+
+from ...core import _attention, _blas, _dense, _dropout
+from .. import config, regularizers
+from .._errors import UnsupportedArgument
+from ..variables import grad_targets
+from ._buffers import scratch
+from ._weight_spec import WeightSpec
+from .base import Layer
+
+__all__ = ["MultiHeadAttention"]
+
+_NO_MASK = np.zeros((0, 0, 0, 0), np.uint8)
+
+
+def _positive_int(value, what):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"MultiHeadAttention: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _array(x):
+    """A mask argument as an ndarray (it may be a ``Tensor`` in traced code)."""
+    return np.asarray(getattr(x, "value", x))
+
+
+class _Projection(Layer):
+    """The kernel and bias of one of MultiHeadAttention's ``EinsumDense`` sublayers.
+
+    Keras' names and shapes (``query/kernel`` of shape ``(dim, heads, key_dim)``);
+    the products use them as ``(rows, dim) @ (dim, heads * key_dim)`` matrices.
+    """
+
+    def __init__(self, kernel_spec, bias_spec, kernel_shape, bias_shape, **kwargs):
+        super().__init__(**kwargs)
+        self._kernel, self._bias = kernel_spec, bias_spec
+        self._shapes = (tuple(kernel_shape), tuple(bias_shape) if bias_shape else None)
+
+    def build(self, input_shape):
+        self.kernel = self._kernel.add_to(self, self._shapes[0])
+        self.bias = None if self._shapes[1] is None else self._bias.add_to(self, self._shapes[1])
+
+    def matrix(self, n_in):
+        return self.kernel.value.reshape(n_in, -1)
+
+    def forward(self, x, out):
+        """out = x @ kernel (+ bias); x (rows, n_in), out (rows, n_out)."""
+        _dense.dense_forward(x, self.matrix(x.shape[1]), out)
+        if self.bias is not None:
+            out += self.bias.value.reshape(-1)
+        return out
+
+    def backward(self, x, dz, dx, need_dx):
+        """Weight gradients of ``forward``; ``dx`` (or None) gets ``dz @ kernel.T``."""
+        w = self.matrix(x.shape[1])
+        if self.trainable and self.kernel.trainable:
+            (dw, db), beta = grad_targets(self.kernel, self.bias)
+            dx_arg = dx if need_dx else np.zeros((0, 0), x.dtype)
+            db_arg = np.zeros(0, x.dtype) if db is None else db.reshape(-1)
+            _dense.dense_backward(x, w, dz, dw.reshape(w.shape), db_arg, dx_arg, beta, need_dx, config.kernel_threads())
+        elif need_dx:
+            _blas.gemm_py(False, True, 1.0, dz, w, 0.0, dx)
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention (Vaswani et al., 2017), as Keras 3's ``MultiHeadAttention``.
+
+    Parameters
+    ----------
+    num_heads : int
+    key_dim : int
+        Size of each head for query and key.
+    value_dim : int, optional
+        Size of each head for value (default ``key_dim``).
+    dropout : float, default 0.0
+        Dropout rate on the attention weights (training only).
+    use_bias : bool, default True
+    output_shape : int or tuple, optional
+        Output feature shape (default: the query's last dimension).
+    attention_axes : None
+        Only the default (attention over the sequence axis of ``(B, T, dim)``
+        inputs) is implemented; other axes raise ``NotImplementedError``.
+    flash_attention : accepted and ignored (the kernel is always the fused one).
+    kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+    activity_regularizer, kernel_constraint, bias_constraint : as in Keras.
+    seed : int, optional
+        Seed of the attention dropout.
+
+    Notes
+    -----
+    Call: ``layer(query, value, key=None, query_mask=None, value_mask=None,
+    key_mask=None, attention_mask=None, return_attention_scores=False,
+    training=None, use_causal_mask=False)``; query ``(B, Tq, dim)``, value
+    ``(B, Tv, dim_v)``, key ``(B, Tv, dim_k)``; ``attention_mask`` boolean
+    ``(B, Tq, Tv)`` or ``(B, heads, Tq, Tv)``, True = attend. Masked keys get
+    -1e9 added to their scores (Keras' masked softmax): a fully masked query row
+    attends uniformly. Output ``(B, Tq, dim)`` (or ``output_shape``), and the
+    attention weights ``(B, heads, Tq, Tv)`` (before dropout) if asked for.
+
+    Weights, in Keras' order: ``query``, ``key``, ``value`` kernels
+    ``(dim, heads, key_dim)`` (value: ``value_dim``) and biases ``(heads, key_dim)``,
+    ``attention_output`` kernel ``(heads, value_dim, *output_shape)`` and bias
+    ``output_shape``. The gradient does not flow back through returned attention
+    scores (a loss on them raises ``NotImplementedError``).
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        output_shape=None,
+        attention_axes=None,
+        flash_attention=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = _positive_int(num_heads, "num_heads")
+        self.key_dim = _positive_int(key_dim, "key_dim")
+        self.value_dim = self.key_dim if not value_dim else _positive_int(value_dim, "value_dim")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"MultiHeadAttention: dropout must be a float in [0, 1), got {dropout!r}")
+        self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
+        if output_shape:
+            output_shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
+            try:
+                output_shape = tuple(_positive_int(d, "output_shape entries") for d in output_shape)
+            except TypeError:
+                raise ValueError(
+                    f"MultiHeadAttention: output_shape must be an int, list or tuple, got {output_shape!r}"
+                ) from None
+        self._output_shape = output_shape or None
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        elif attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
+            raise ValueError(
+                f"MultiHeadAttention: attention_axes must be an int, list or tuple, got {attention_axes!r}"
+            )
+        self.attention_axes = None if attention_axes is None else tuple(attention_axes)
+        if self.attention_axes not in (None, (1,), (-2,)):
+            raise UnsupportedArgument(
+                f"MultiHeadAttention: attention_axes other than the sequence axis are not supported, "
+                f"got {attention_axes!r}"
+            )
+        self.flash_attention = flash_attention
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"MultiHeadAttention: seed must be an integer or None, got {seed!r}")
+        self.seed = seed
+        self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
+        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
+        self._rng = None
+        self._symbolic_scores = False
+
+    @property
+    def output_shape_arg(self):
+        return self._output_shape
+
+    # Keras' attribute names for the sublayers.
+    @property
+    def query_dense(self):
+        return self._query_dense
+
+    @property
+    def key_dense(self):
+        return self._key_dense
+
+    @property
+    def value_dense(self):
+        return self._value_dense
+
+    @property
+    def output_dense(self):
+        return self._output_dense
+
+    def __call__(self, query, value=None, key=None, **kwargs):
+        if value is None and isinstance(query, (list, tuple)) and len(query) in (2, 3):
+            # The list form [query, value(, key)] other multi-input layers take (check_layer uses it).
+            query, value, key = (list(query) + [None])[:3]
+        if value is None:
+            raise ValueError("MultiHeadAttention: value is required (call(query, value, key=None, ...)), got None")
+        self._symbolic_scores = bool(kwargs.get("return_attention_scores", False))
+        inputs = [query, value] if key is None else [query, value, key]
+        return super().__call__(inputs, **kwargs)
+
+    def _shapes(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) not in (2, 3):
+            raise ValueError(f"MultiHeadAttention: expected query and value shapes, got {input_shape!r}")
+        shapes = [tuple(s) for s in input_shape]
+        q, v = shapes[0], shapes[1]
+        k = shapes[2] if len(shapes) == 3 else v
+        for name, s in (("query", q), ("value", v), ("key", k)):
+            if len(s) != 3 or s[-1] is None:
+                raise UnsupportedArgument(
+                    f"MultiHeadAttention: {name} must have shape (batch, time, features) with known features "
+                    f"(other ranks need attention_axes, not supported), got {s}"
+                )
+        if v[1:-1] != k[1:-1]:
+            raise ValueError(
+                f"MultiHeadAttention: value and key must agree on all but the last axis, got value_shape={v} "
+                f"and key_shape={k}"
+            )
+        return q, v, k
+
+    def build(self, input_shape):
+        q, v, k = self._shapes(input_shape)
+        h = self.num_heads
+        out_shape = self._output_shape or (q[-1],)
+
+        def proj(name, kernel_shape, bias_shape):
+            layer = _Projection(
+                self._kernel,
+                self._bias,
+                kernel_shape,
+                bias_shape if self.use_bias else None,
+                name=name,
+                dtype=self.dtype,
+            )
+            layer._build_once(None)
+            return layer
+
+        self._query_dense = proj("query", (q[-1], h, self.key_dim), (h, self.key_dim))
+        self._key_dense = proj("key", (k[-1], h, self.key_dim), (h, self.key_dim))
+        self._value_dense = proj("value", (v[-1], h, self.value_dim), (h, self.value_dim))
+        self._output_dense = proj("attention_output", (h, self.value_dim) + tuple(out_shape), tuple(out_shape))
+        self._rng = config.make_rng(self.seed)
+
+    def compute_output_shape(self, input_shape, **_):
+        q, v, _k = self._shapes(input_shape)
+        out = q[:-1] + (self._output_shape or (q[-1],))
+        if self._symbolic_scores:
+            return [out, (q[0], self.num_heads, q[1], v[1])]
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if isinstance(mask, (list, tuple)):
+            return mask[0]
+        return mask
+
+    def _mask(self, b, tq, tk, query_mask, value_mask, key_mask, attention_mask):
+        """The combined uint8 mask, broadcastable to (B, H, Tq, Tk), or an empty one."""
+        attend = None
+
+        def both(a, m):
+            return m if a is None else a & m
+
+        for m, shape in ((query_mask, (b, 1, tq, 1)), (value_mask, (b, 1, 1, tk)), (key_mask, (b, 1, 1, tk))):
+            if m is not None:
+                m = _array(m)
+                if m.shape != (b, shape[2] * shape[3]):
+                    want = (b, tq) if shape[2] > 1 else (b, tk)
+                    raise ValueError(
+                        f"MultiHeadAttention: a query/value/key mask must have shape {want}, got {m.shape}"
+                    )
+                attend = both(attend, m.astype(bool).reshape(shape))
+        if attention_mask is not None:
+            m = _array(attention_mask).astype(bool)
+            if m.ndim == 3:
+                m = m[:, None]
+            if (
+                m.ndim != 4
+                or m.shape[-2:] != (tq, tk)
+                or m.shape[0] not in (1, b)
+                or m.shape[1] not in (1, self.num_heads)
+            ):
+                raise ValueError(
+                    f"MultiHeadAttention: attention_mask must broadcast to ({b}, {tq}, {tk}) or "
+                    f"({b}, {self.num_heads}, {tq}, {tk}), got {_array(attention_mask).shape}"
+                )
+            attend = both(attend, m)
+        if attend is None:
+            return _NO_MASK
+        bm = b if attend.shape[0] > 1 else 1
+        hm = self.num_heads if attend.shape[1] > 1 else 1
+        tm = tq if attend.shape[2] > 1 else 1
+        return np.ascontiguousarray(np.broadcast_to(attend, (bm, hm, tm, tk)), dtype=np.uint8)
+
+    def call(
+        self,
+        inputs,
+        training=False,
+        mask=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+    ):
+        self._shapes([x.shape for x in inputs])
+        query, value = inputs[0], inputs[1]
+        key = inputs[2] if len(inputs) == 3 else value
+        if isinstance(mask, (list, tuple)):
+            # Keras fills the masks of the inputs' own masks (Embedding(mask_zero=True) upstream).
+            query_mask = mask[0] if query_mask is None else query_mask
+            value_mask = mask[1] if value_mask is None else value_mask
+            if len(mask) == 3 and key_mask is None:
+                key_mask = mask[2]
+        b, tq, tk = query.shape[0], query.shape[1], value.shape[1]
+        if key.shape[0] != b or value.shape[0] != b:
+            raise ValueError(
+                f"MultiHeadAttention: query, value and key must have one batch size, got {[x.shape for x in inputs]}"
+            )
+        m = self._mask(b, tq, tk, query_mask, value_mask, key_mask, attention_mask)
+        h, kd, vd, dt = self.num_heads, self.key_dim, self.value_dim, query.dtype
+        xq, xk, xv = (x.reshape(-1, x.shape[-1]) for x in (query, key, value))
+        zq = self._query_dense.forward(xq, scratch(self, "q", (b * tq, h * kd), dt)).reshape(b, tq, h, kd)
+        zk = self._key_dense.forward(xk, scratch(self, "k", (b * tk, h * kd), dt)).reshape(b, tk, h, kd)
+        zv = self._value_dense.forward(xv, scratch(self, "v", (b * tk, h * vd), dt)).reshape(b, tk, h, vd)
+        ctx = scratch(self, "ctx", (b, tq, h, vd), dt)
+        probs = scratch(self, "probs", (b, h, tq, tk), dt)
+        keep = _NO_MASK
+        rate = self.dropout if training else 0.0
+        threads = config.kernel_threads()
+        if rate > 0.0:
+            keep = scratch(self, "keep", (b, h, tq, tk), np.dtype(np.uint8))
+            _dropout.keep_mask(int(self._rng.integers(0, 2**63)), rate, keep.reshape(-1), threads)
+        scale = 1.0 / math.sqrt(kd)
+        _attention.attention_forward(
+            _heads(zq), _heads(zk), _heads(zv), m, bool(use_causal_mask), scale, keep, rate, _heads(ctx), probs, threads
+        )
+        flat_ctx = ctx.reshape(b * tq, h * vd)
+        n_out = math.prod(self._output_dense.kernel.shape[2:])
+        y = self._output_dense.forward(flat_ctx, scratch(self, "y", (b * tq, n_out), dt))
+        y = y.reshape((b, tq) + tuple(self._output_dense.kernel.shape[2:]))
+        cache = (xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, len(inputs), y.shape)
+        if return_attention_scores:
+            return [y, probs], cache
+        return y, cache
+
+    def backward(self, dy, cache, need_input_grad=True):
+        xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, n_inputs, _ = cache
+        if isinstance(dy, (list, tuple)):
+            if np.any(dy[1]):
+                raise NotImplementedError(
+                    "MultiHeadAttention: gradients through the returned attention scores are not supported, "
+                    "got a nonzero gradient for them"
+                )
+            dy = dy[0]
+        dt = xq.dtype
+        b, tq, h, kd = zq.shape
+        tk, vd = zv.shape[1], zv.shape[3]
+        dy2 = np.ascontiguousarray(dy.reshape(flat_ctx.shape[0], -1))
+        dctx = scratch(self, "dctx", flat_ctx.shape, dt)
+        self._output_dense.backward(flat_ctx, dy2, dctx, True)
+        dzq = scratch(self, "dq", zq.shape, dt)
+        dzk = scratch(self, "dk", zk.shape, dt)
+        dzv = scratch(self, "dv", zv.shape, dt)
+        _attention.attention_backward(
+            _heads(zq),
+            _heads(zk),
+            _heads(zv),
+            probs,
+            keep,
+            rate,
+            _heads(dctx.reshape(b, tq, h, vd)),
+            scale,
+            _heads(dzq),
+            _heads(dzk),
+            _heads(dzv),
+            config.kernel_threads(),
+        )
+        dxs = []
+        for proj, x, dz, slot in (
+            (self._query_dense, xq, dzq, "dxq"),
+            (self._value_dense, xv, dzv, "dxv"),
+            (self._key_dense, xk, dzk, "dxk"),
+        ):
+            dx = scratch(self, slot, x.shape, dt) if need_input_grad else None
+            proj.backward(x, dz.reshape(x.shape[0], -1), dx, need_input_grad)
+            dxs.append(dx)
+        if not need_input_grad:
+            return [None] * n_inputs
+        dxq, dxv, dxk = dxs
+        if n_inputs == 2:
+            # key is value: both projections feed its gradient.
+            dxv += dxk
+            return [dxq.reshape(b, tq, -1), dxv.reshape(b, tk, -1)]
+        return [dxq.reshape(b, tq, -1), dxv.reshape(b, tk, -1), dxk.reshape(b, tk, -1)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_heads": self.num_heads,
+            "key_dim": self.key_dim,
+            "value_dim": self.value_dim,
+            "dropout": self.dropout,
+            "use_bias": self.use_bias,
+            "output_shape": None if self._output_shape is None else list(self._output_shape),
+            "attention_axes": None if self.attention_axes is None else list(self.attention_axes),
+            **self._kernel.get_config(),
+            **self._bias.get_config(),
+            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            "seed": self.seed,
+        }
+
+
+def _heads(a):
+    """A (B, T, H, D) buffer as the (B, H, T, D) view the kernel takes (no copy)."""
+    return a.transpose(0, 2, 1, 3)
