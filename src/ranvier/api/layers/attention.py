@@ -14,7 +14,7 @@ import math
 import numpy as np
 
 from ...core import _attention, _blas, _dense, _dropout
-from .. import config, regularizers
+from .. import activations, config, regularizers
 from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
@@ -24,6 +24,7 @@ from .base import Layer
 __all__ = ["MultiHeadAttention"]
 
 _NO_MASK = np.zeros((0, 0, 0, 0), np.uint8)
+_LINEAR = activations.get(None)
 
 
 def _positive_int(value, what):
@@ -60,19 +61,21 @@ class _Projection(Layer):
         """out = x @ kernel (+ bias); x (rows, n_in), out (rows, n_out)."""
         _dense.dense_forward(x, self.matrix(x.shape[1]), out)
         if self.bias is not None:
-            out += self.bias.value.reshape(-1)
+            _LINEAR.forward(out, out=out, bias=self.bias.value.reshape(-1))
         return out
 
-    def backward(self, x, dz, dx, need_dx):
-        """Weight gradients of ``forward``; ``dx`` (or None) gets ``dz @ kernel.T``."""
+    def backward(self, x, dz, dx=None, accumulate=False):
+        """Weight gradients of ``forward``; ``dx`` (if given) gets, or with ``accumulate`` adds, ``dz @ kernel.T``."""
         w = self.matrix(x.shape[1])
-        if self.trainable and self.kernel.trainable:
+        trained = self.trainable and self.kernel.trainable
+        direct = trained and dx is not None and not accumulate
+        if trained:
             (dw, db), beta = grad_targets(self.kernel, self.bias)
-            dx_arg = dx if need_dx else np.zeros((0, 0), x.dtype)
             db_arg = np.zeros(0, x.dtype) if db is None else db.reshape(-1)
-            _dense.dense_backward(x, w, dz, dw.reshape(w.shape), db_arg, dx_arg, beta, need_dx, config.kernel_threads())
-        elif need_dx:
-            _blas.gemm_py(False, True, 1.0, dz, w, 0.0, dx)
+            dx_arg = dx if direct else np.zeros((0, 0), x.dtype)
+            _dense.dense_backward(x, w, dz, dw.reshape(w.shape), db_arg, dx_arg, beta, direct, config.kernel_threads())
+        if dx is not None and not direct:
+            _blas.gemm_py(False, True, 1.0, dz, w, 1.0 if accumulate else 0.0, dx)
 
 
 class MultiHeadAttention(Layer):
@@ -349,13 +352,17 @@ class MultiHeadAttention(Layer):
         n_out = math.prod(self._output_dense.kernel.shape[2:])
         y = self._output_dense.forward(flat_ctx, scratch(self, "y", (b * tq, n_out), dt))
         y = y.reshape((b, tq) + tuple(self._output_dense.kernel.shape[2:]))
-        cache = (xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, len(inputs), y.shape)
+        # For query, value, key: the index of the first input that is the same array (key
+        # defaults to value), so backward writes one gradient per distinct input.
+        firsts = [next(j for j in range(i + 1) if inputs[j] is inputs[i]) for i in range(len(inputs))]
+        shared = (firsts[0], firsts[1], firsts[2] if len(inputs) == 3 else firsts[1])
+        cache = (xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, len(inputs), shared)
         if return_attention_scores:
             return [y, probs], cache
         return y, cache
 
     def backward(self, dy, cache, need_input_grad=True):
-        xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, n_inputs, _ = cache
+        xq, xk, xv, zq, zk, zv, probs, keep, rate, scale, flat_ctx, n_inputs, shared = cache
         if isinstance(dy, (list, tuple)):
             if np.any(dy[1]):
                 raise NotImplementedError(
@@ -365,10 +372,10 @@ class MultiHeadAttention(Layer):
             dy = dy[0]
         dt = xq.dtype
         b, tq, h, kd = zq.shape
-        tk, vd = zv.shape[1], zv.shape[3]
+        vd = zv.shape[3]
         dy2 = np.ascontiguousarray(dy.reshape(flat_ctx.shape[0], -1))
         dctx = scratch(self, "dctx", flat_ctx.shape, dt)
-        self._output_dense.backward(flat_ctx, dy2, dctx, True)
+        self._output_dense.backward(flat_ctx, dy2, dctx)
         dzq = scratch(self, "dq", zq.shape, dt)
         dzk = scratch(self, "dk", zk.shape, dt)
         dzv = scratch(self, "dv", zv.shape, dt)
@@ -386,23 +393,24 @@ class MultiHeadAttention(Layer):
             _heads(dzv),
             config.kernel_threads(),
         )
-        dxs = []
-        for proj, x, dz, slot in (
-            (self._query_dense, xq, dzq, "dxq"),
-            (self._value_dense, xv, dzv, "dxv"),
-            (self._key_dense, xk, dzk, "dxk"),
+        grads = {}
+        for proj, x, dz, i in (
+            (self._query_dense, xq, dzq, 0),
+            (self._value_dense, xv, dzv, 1),
+            (self._key_dense, xk, dzk, 2),
         ):
-            dx = scratch(self, slot, x.shape, dt) if need_input_grad else None
-            proj.backward(x, dz.reshape(x.shape[0], -1), dx, need_input_grad)
-            dxs.append(dx)
-        if not need_input_grad:
-            return [None] * n_inputs
-        dxq, dxv, dxk = dxs
-        if n_inputs == 2:
-            # key is value: both projections feed its gradient.
-            dxv += dxk
-            return [dxq.reshape(b, tq, -1), dxv.reshape(b, tk, -1)]
-        return [dxq.reshape(b, tq, -1), dxv.reshape(b, tk, -1), dxk.reshape(b, tk, -1)]
+            j = shared[i]
+            dx = grads.get(j)
+            if need_input_grad and dx is None:
+                dx = grads[j] = scratch(self, f"dx{j}", x.shape, dt)
+                proj.backward(x, dz.reshape(x.shape[0], -1), dx)
+            else:
+                proj.backward(x, dz.reshape(x.shape[0], -1), dx, accumulate=True)
+        # One gradient per distinct input array (self-attention passes one tensor twice).
+        out = [None] * n_inputs
+        for j, dx in grads.items():
+            out[j] = dx.reshape(b, -1, dx.shape[-1])
+        return out
 
     def get_config(self):
         return {
