@@ -251,3 +251,83 @@ def test_bad_call_arguments():
         layer(q)
     with pytest.raises(NotImplementedError, match=r"query must have shape \(batch, time, features\)"):
         L.MultiHeadAttention(H, 3)(q[:, 0], v[:, 0])
+
+
+def _numpy_luong(q, v, k, scores_fn, q_mask=None, v_mask=None, causal=False):
+    """Keras' Attention._apply_scores and query masking, from precomputed score terms."""
+    s = scores_fn(q, k)
+    masked = np.zeros(s.shape, bool)
+    if v_mask is not None:
+        masked |= ~v_mask[:, None, :]
+    if causal:
+        masked |= ~np.tri(s.shape[1], s.shape[2], dtype=bool)
+    s = s - 1e9 * masked
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    out = p @ v
+    if q_mask is not None:
+        out = out * q_mask[:, :, None]
+    return out, p
+
+
+@pytest.mark.parametrize("kind", ["dot", "dot_scaled", "concat", "concat_scaled", "additive", "additive_unscaled"])
+@pytest.mark.parametrize("masked", [False, True])
+def test_luong_and_bahdanau_match_keras_formulas(kind, masked):
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(B, T, 4))
+    v = rng.normal(size=(B, S, 6))
+    k = rng.normal(size=(B, S, 4))
+    if kind.startswith("additive"):
+        layer = L.AdditiveAttention(use_scale=kind == "additive", dtype="float64")
+    else:
+        layer = L.Attention(use_scale=kind.endswith("scaled"), score_mode=kind.split("_")[0], dtype="float64")
+    layer([q, v, k])
+    weights = [rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()]
+    layer.set_weights(weights)
+    q_mask = rng.random((B, T)) > 0.3 if masked else None
+    v_mask = rng.random((B, S)) > 0.3 if masked else None
+    if masked:
+        v_mask[:, 0] = True
+    if kind.startswith("dot"):
+
+        def scores(q, k):
+            return (q @ k.transpose(0, 2, 1)) * (weights[0] if weights else 1.0)
+    elif kind.startswith("concat"):
+
+        def scores(q, k):
+            a = weights[0] if len(weights) == 2 else 1.0
+            return weights[-1] * np.tanh(a * (q[:, :, None] + k[:, None])).sum(-1)
+    else:
+
+        def scores(q, k):
+            return (np.tanh(q[:, :, None] + k[:, None]) * (weights[0] if weights else 1.0)).sum(-1)
+
+    mask = [q_mask, v_mask] if masked else None
+    out, p = layer([q, v, k], mask=mask, return_attention_scores=True, use_causal_mask=masked)
+    want, want_p = _numpy_luong(q, v, k, scores, q_mask, v_mask, masked)
+    np.testing.assert_allclose(out, want, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(p, want_p, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("init", [{"score_mode": "concat", "use_scale": True}, {"use_scale": True}])
+def test_luong_float64_gradients_with_key(init):
+    rng = np.random.default_rng(4)
+    inputs = [rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 5, 2)), rng.normal(size=(2, 5, 4))]
+    check_gradients(L.Attention(**init, dtype="float64"), inputs)
+
+
+def test_luong_weights_and_config_follow_keras():
+    layer = L.Attention(use_scale=True, score_mode="concat", dropout=0.2, seed=1)
+    q, v = _data()
+    layer([q, v])
+    assert [(w.name.split("/")[-1], w.shape) for w in layer.weights] == [("scale", ()), ("concat_score_weight", ())]
+    assert {"use_scale", "score_mode", "dropout"} <= set(layer.get_config())
+    add = L.AdditiveAttention()
+    add([q, v])
+    assert [(w.name.split("/")[-1], w.shape) for w in add.weights] == [("scale", (E,))]
+    assert "score_mode" not in add.get_config()
+    assert L.AdditiveAttention.from_config(add.get_config()).get_config() == add.get_config()
+    with pytest.raises(ValueError, match=r"score_mode must be one of \('dot', 'concat'\), got 'bad'"):
+        L.Attention(score_mode="bad")
+    with pytest.raises(ValueError, match=r"call it on a list \[query, value\]"):
+        L.Attention()(q)

@@ -126,6 +126,8 @@ CASES = {
         [(2, 4, 3), (2, 5, 2), (2, 5, 4)],
         skip=_SAVE_MULTI,
     ),
+    "Attention": case({"use_scale": True}, [(2, 4, 3), (2, 5, 2), (2, 5, 3)], skip=_SAVE_MULTI),
+    "AdditiveAttention": case({}, [(2, 4, 3), (2, 5, 3)], skip=_SAVE_MULTI),
 }
 
 

@@ -2,8 +2,8 @@
 
 from .. import serialization
 from ._weight_spec import WeightSpec
-from .attention import MultiHeadAttention
 from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
@@ -143,6 +143,8 @@ __all__ = [
     "ActivityRegularization",
     # issue 15: attn
     "MultiHeadAttention",
+    "Attention",
+    "AdditiveAttention",
 ]
 
 serialization.register_family(

@@ -1,4 +1,4 @@
-"""Attention layers (Keras 3): MultiHeadAttention.
+"""Attention layers (Keras 3): MultiHeadAttention, Attention, AdditiveAttention.
 
 ``MultiHeadAttention`` is hand-written: the four projections are single matrix
 products over all ``(batch * time)`` rows on the Dense kernels' path, and the
@@ -21,7 +21,7 @@ from ._buffers import scratch
 from ._weight_spec import WeightSpec
 from .base import Layer
 
-__all__ = ["MultiHeadAttention"]
+__all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 _NO_MASK = np.zeros((0, 0, 0, 0), np.uint8)
 _LINEAR = activations.get(None)
@@ -432,3 +432,284 @@ class MultiHeadAttention(Layer):
 def _heads(a):
     """A (B, T, H, D) buffer as the (B, H, T, D) view the kernel takes (no copy)."""
     return a.transpose(0, 2, 1, 3)
+
+
+class Attention(Layer):
+    """Dot-product (Luong-style) attention, as Keras 3's ``Attention``.
+
+    Parameters
+    ----------
+    use_scale : bool, default False
+        A trainable scalar ``scale`` (initialised to 1) multiplies the scores.
+    score_mode : {"dot", "concat"}, default "dot"
+        "dot": ``scores = query @ key.T``; "concat":
+        ``scores = concat_score_weight * sum(tanh(scale * (query + key)), -1)``.
+    dropout : float, default 0.0
+        Dropout rate on the attention weights (training only).
+    seed : int, optional
+
+    Notes
+    -----
+    Call: ``layer([query, value(, key)], mask=None, training=False,
+    return_attention_scores=False, use_causal_mask=False)``, query
+    ``(B, Tq, dim)``, value ``(B, Tv, dim_v)``, key ``(B, Tv, dim)``; ``mask``
+    ``[query_mask, value_mask]`` booleans ``(B, Tq)`` and ``(B, Tv)`` (masked
+    keys get 1e9 subtracted, masked queries give zero rows). Output
+    ``(B, Tq, dim_v)`` and, if asked for, the attention weights ``(B, Tq, Tv)``
+    (after dropout, as Keras returns them). "dot" runs the compiled attention
+    kernel; "concat" (and ``AdditiveAttention``) NumPy. The gradient does not
+    flow back through returned attention weights.
+    """
+
+    supports_masking = True
+    _score_modes = ("dot", "concat")
+
+    def __init__(self, use_scale=False, score_mode="dot", dropout=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        name = type(self).__name__
+        if score_mode not in self._score_modes:
+            raise ValueError(f"{name}: score_mode must be one of {self._score_modes}, got {score_mode!r}")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+            raise ValueError(f"{name}: dropout must be a float in [0, 1), got {dropout!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise ValueError(f"{name}: seed must be an integer or None, got {seed!r}")
+        self.use_scale = bool(use_scale)
+        self.score_mode = score_mode
+        self.dropout = float(dropout)
+        self.seed = seed
+        self._rng = None
+        self._symbolic_scores = False
+
+    def __call__(self, inputs, *args, **kwargs):
+        self._symbolic_scores = bool(kwargs.get("return_attention_scores", False))
+        return super().__call__(inputs, *args, **kwargs)
+
+    def _validate(self, shapes):
+        name = type(self).__name__
+        if (
+            not isinstance(shapes, (list, tuple))
+            or len(shapes) not in (2, 3)
+            or not all(isinstance(s, (list, tuple)) for s in shapes)
+        ):
+            raise ValueError(
+                f"{name}: call it on a list [query, value] or [query, value, key], got {_described(shapes)}"
+            )
+        shapes = [tuple(s) for s in shapes]
+        q, v = shapes[0], shapes[1]
+        k = shapes[2] if len(shapes) == 3 else v
+        if any(len(s) != 3 for s in (q, v, k)):
+            raise ValueError(f"{name}: query, value and key must have shape (batch, time, dim), got {shapes}")
+        if q[-1] != k[-1] or v[1] != k[1]:
+            raise ValueError(
+                f"{name}: query and key need one dim, value and key one length, got query {q}, value {v}, key {k}"
+            )
+        return q, v, k
+
+    def build(self, input_shape):
+        self._validate(input_shape)
+        self.scale = self.add_weight(name="scale", shape=(), initializer="ones") if self.use_scale else None
+        self.concat_score_weight = None
+        if self.score_mode == "concat":
+            self.concat_score_weight = self.add_weight(name="concat_score_weight", shape=(), initializer="ones")
+        self._rng = config.make_rng(self.seed)
+
+    def compute_output_shape(self, input_shape, **_):
+        q, v, _k = self._validate(input_shape)
+        out = q[:-1] + v[-1:]
+        return [out, (q[0], q[1], v[1])] if self._symbolic_scores else out
+
+    def compute_mask(self, inputs, mask=None):
+        return mask[0] if isinstance(mask, (list, tuple)) else None
+
+    def _keep(self, shape, training):
+        """The dropout keep mask (B, 1, Tq, Tv) and rate, or an empty mask and 0."""
+        if not training or self.dropout == 0.0:
+            return _NO_MASK, 0.0
+        keep = scratch(self, "keep", shape, np.dtype(np.uint8))
+        _dropout.keep_mask(int(self._rng.integers(0, 2**63)), self.dropout, keep.reshape(-1), config.kernel_threads())
+        return keep, self.dropout
+
+    def call(self, inputs, training=False, mask=None, return_attention_scores=False, use_causal_mask=False):
+        self._validate([x.shape for x in inputs])
+        q, v = inputs[0], inputs[1]
+        k = inputs[2] if len(inputs) == 3 else v
+        if mask is not None and (not isinstance(mask, (list, tuple)) or len(mask) not in (2, 3)):
+            raise ValueError(f"{type(self).__name__}: mask must be a list [query_mask, value_mask], got {mask!r}")
+        q_mask = None if mask is None or mask[0] is None else _array(mask[0]).astype(bool)
+        v_mask = None if mask is None or mask[1] is None else _array(mask[1]).astype(bool)
+        b, tq, tv = q.shape[0], q.shape[1], v.shape[1]
+        keep, rate = self._keep((b, 1, tq, tv), training)
+        attend = _NO_MASK if v_mask is None else np.ascontiguousarray(v_mask.reshape(b, 1, 1, tv), dtype=np.uint8)
+        dt = q.dtype
+        out = scratch(self, "out", (b, tq, v.shape[2]), dt)
+        probs = scratch(self, "probs", (b, 1, tq, tv), dt)
+        if self.score_mode == "dot":
+            scale = 1.0 if self.scale is None else float(self.scale.value)
+            # The kernel multiplies q @ k.T by its scale: Keras scales the scores after the product,
+            # so a scaled copy of q keeps the scale's own gradient exact (sum(q * dq_scaled)).
+            qs = q if self.scale is None else q * dt.type(scale)
+            _attention.attention_forward(
+                qs[:, None],
+                k[:, None],
+                v[:, None],
+                attend,
+                bool(use_causal_mask),
+                1.0,
+                keep,
+                rate,
+                out[:, None],
+                probs,
+                config.kernel_threads(),
+            )
+            extra = qs
+        else:
+            t = self._tanh_terms(q, k)
+            scores = probs[:, 0]
+            np.sum(t * self._score_weight(), axis=-1, out=scores)
+            _masked_softmax(scores, v_mask, use_causal_mask)
+            np.matmul(_dropped(probs[:, 0], keep, rate), v, out=out)
+            extra = t
+        if q_mask is not None:
+            out *= q_mask[:, :, None]
+        cache = (q, k, v, probs, keep, rate, extra, q_mask, len(inputs), inputs[1] is k)
+        if return_attention_scores:
+            return [out, _dropped(probs[:, 0], keep, rate)], cache
+        return out, cache
+
+    def _score_weight(self):
+        return self.concat_score_weight.value
+
+    def _tanh_terms(self, q, k):
+        """tanh(a * (q_i + k_j)), shape (B, Tq, Tv, dim); a the scalar scale or 1."""
+        pre = q[:, :, None, :] + k[:, None, :, :]
+        if self.scale is not None:
+            pre *= self.scale.value
+        return np.tanh(pre)
+
+    def _scores_backward(self, g, q, k, t):
+        """Input and weight gradients of the tanh scores given g = dL/dscores."""
+        w = self._score_weight()
+        self.concat_score_weight.accumulate_grad(np.sum(g * t.sum(-1)))
+        dpre = g[..., None] * w * (1.0 - t * t)
+        a = 1.0
+        if self.scale is not None:
+            a = self.scale.value
+            self.scale.accumulate_grad(np.sum(dpre * (q[:, :, None, :] + k[:, None, :, :])))
+        return a * dpre.sum(axis=2), a * dpre.sum(axis=1)
+
+    def backward(self, dy, cache, need_input_grad=True):
+        q, k, v, probs, keep, rate, extra, q_mask, n_inputs, key_is_value = cache
+        if isinstance(dy, (list, tuple)):
+            if np.any(dy[1]):
+                raise NotImplementedError(
+                    f"{type(self).__name__}: gradients through the returned attention scores are not "
+                    "supported, got a nonzero gradient for them"
+                )
+            dy = dy[0]
+        if q_mask is not None:
+            dy = dy * q_mask[:, :, None]
+        dy = np.ascontiguousarray(dy)
+        if self.score_mode == "dot":
+            dq, dk, dv = np.empty_like(q), np.empty_like(k), np.empty_like(v)
+            _attention.attention_backward(
+                extra[:, None],
+                k[:, None],
+                v[:, None],
+                probs,
+                keep,
+                rate,
+                dy[:, None],
+                1.0,
+                dq[:, None],
+                dk[:, None],
+                dv[:, None],
+                config.kernel_threads(),
+            )
+            if self.scale is not None:
+                self.scale.accumulate_grad(np.sum(q * dq))
+                dq *= self.scale.value
+        else:
+            p = probs[:, 0]
+            dv = np.matmul(np.swapaxes(_dropped(p, keep, rate), 1, 2), dy)
+            dp = _dropped(np.matmul(dy, np.swapaxes(v, 1, 2)), keep, rate)
+            g = p * (dp - (dp * p).sum(-1, keepdims=True))
+            dq, dk = self._scores_backward(g, q, k, extra)
+        if not need_input_grad:
+            return [None] * n_inputs
+        if n_inputs == 2:
+            return [dq, dv + dk]
+        return [dq, dv, dk]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "use_scale": self.use_scale,
+            "score_mode": self.score_mode,
+            "dropout": self.dropout,
+            "seed": self.seed,
+        }
+
+
+class AdditiveAttention(Attention):
+    """Additive (Bahdanau-style) attention, as Keras 3's ``AdditiveAttention``.
+
+    ``scores = sum(scale * tanh(query_i + key_j), -1)``, ``scale`` a trainable
+    vector ``(dim,)`` (glorot uniform) when ``use_scale`` (default True);
+    masks, dropout and outputs as ``Attention``. Runs NumPy.
+    """
+
+    _score_modes = ("concat",)
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        kwargs.pop("score_mode", None)
+        super().__init__(use_scale=use_scale, score_mode="concat", dropout=dropout, **kwargs)
+
+    def build(self, input_shape):
+        q, _v, _k = self._validate(input_shape)
+        self.scale = (
+            self.add_weight(name="scale", shape=(q[-1],), initializer="glorot_uniform") if self.use_scale else None
+        )
+        self.concat_score_weight = None
+        self._rng = config.make_rng(self.seed)
+
+    def _score_weight(self):
+        return 1.0 if self.scale is None else self.scale.value
+
+    def _tanh_terms(self, q, k):
+        return np.tanh(q[:, :, None, :] + k[:, None, :, :])
+
+    def _scores_backward(self, g, q, k, t):
+        if self.scale is not None:
+            self.scale.accumulate_grad(np.einsum("bij,bijd->d", g, t))
+        dpre = g[..., None] * self._score_weight() * (1.0 - t * t)
+        return dpre.sum(axis=2), dpre.sum(axis=1)
+
+    def get_config(self):
+        config_ = super().get_config()
+        del config_["score_mode"]
+        return config_
+
+
+def _described(value):
+    return f"{type(value).__name__} {getattr(value, 'shape', value)!r}"
+
+
+def _dropped(p, keep, rate):
+    """Inverted dropout of the weights p (B, Tq, Tv) with a keep mask (B, 1, Tq, Tv) or none."""
+    if keep.shape[0] == 0:
+        return p
+    return p * (keep[:, 0] * p.dtype.type(1.0 / (1.0 - rate)))
+
+
+def _masked_softmax(scores, v_mask, causal):
+    """Keras' masked softmax in place on scores (B, Tq, Tv): masked keys get 1e9 subtracted."""
+    tq, tv = scores.shape[1:]
+    masked = np.zeros((1, tq, tv), bool)
+    if v_mask is not None:
+        masked = masked | ~v_mask[:, None, :]
+    if causal:
+        masked = masked | ~np.tri(tq, tv, dtype=bool)[None]
+    scores -= scores.dtype.type(1e9) * masked
+    scores -= scores.max(axis=-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=-1, keepdims=True)
