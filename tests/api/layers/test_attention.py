@@ -91,6 +91,17 @@ def test_forward_matches_keras_formula_with_masks(with_key):
     np.testing.assert_allclose(scores, p, rtol=1e-10, atol=1e-12)
 
 
+def test_attention_mask_broadcasts_as_keras():
+    layer = L.MultiHeadAttention(H, 3)
+    q, v = _data()
+    attend = np.random.default_rng(8).random((T, S)) > 0.4
+    attend[:, 0] = True
+    want = layer(q, v, attention_mask=np.broadcast_to(attend, (B, T, S)))
+    np.testing.assert_array_equal(layer(q, v, attention_mask=attend), want)
+    np.testing.assert_array_equal(layer(q, v, attention_mask=np.broadcast_to(attend, (B, H, T, S))), want)
+    assert not np.allclose(layer(q, v), want)
+
+
 def test_fully_masked_rows_attend_uniformly_in_float32():
     layer = L.MultiHeadAttention(H, 3)
     q, v = _data()

@@ -284,6 +284,8 @@ class MultiHeadAttention(Layer):
                 attend = both(attend, m.astype(bool).reshape(shape))
         if attention_mask is not None:
             m = _array(attention_mask).astype(bool)
+            # Keras inserts the missing leading axes before the head axis: (Tq, Tk) and (B, Tq, Tk).
+            m = m.reshape((1,) * (3 - m.ndim) + m.shape) if m.ndim < 3 else m
             if m.ndim == 3:
                 m = m[:, None]
             if (
