@@ -117,7 +117,10 @@ class MultiHeadAttention(Layer):
     ``(dim, heads, key_dim)`` (value: ``value_dim``) and biases ``(heads, key_dim)``,
     ``attention_output`` kernel ``(heads, value_dim, *output_shape)`` and bias
     ``output_shape``. The gradient does not flow back through returned attention
-    scores (a loss on them raises ``NotImplementedError``).
+    scores (a loss on them raises ``NotImplementedError``). Differences from Keras:
+    ``activity_regularizer`` penalises the layer's output only (Keras applies it to
+    each of the four projections' outputs); ``attention_axes`` other than the sequence
+    axis and inputs of rank other than 3 are not implemented.
     """
 
     supports_masking = True
@@ -180,10 +183,6 @@ class MultiHeadAttention(Layer):
         self.activity_regularizer = regularizers.get(activity_regularizer)
         self._rng = None
         self._symbolic_scores = False
-
-    @property
-    def output_shape_arg(self):
-        return self._output_shape
 
     # Keras' attribute names for the sublayers.
     @property
