@@ -31,7 +31,14 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WORKLOADS = {"W1": "w1_mlp", "W2": "w2_cnn", "W3": "w3_lstm", "W4": "w4_predict", "W4L": "w4_latency"}
+WORKLOADS = {
+    "W1": "w1_mlp",
+    "W2": "w2_cnn",
+    "W3": "w3_lstm",
+    "W4": "w4_predict",
+    "W4L": "w4_latency",
+    "W5": "w5_transformer",
+}
 IMPLS = ("ranvier", "numpy", "torch")
 
 

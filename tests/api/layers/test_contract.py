@@ -180,6 +180,14 @@ CASES = {
     "Permute": case({"dims": (3, 1, 2)}, (2, 3, 4, 2)),
     "GroupNormalization": case({"groups": 2, "gamma_initializer": "glorot_uniform"}, (2, 3, 4)),
     "UnitNormalization": case({"axis": [1, 2]}, (2, 3, 4)),
+    # issue 15: attn
+    "MultiHeadAttention": case(
+        {"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": 5},
+        [(2, 4, 3), (2, 5, 2), (2, 5, 4)],
+        skip=_SAVE_MULTI,
+    ),
+    "Attention": case({"use_scale": True}, [(2, 4, 3), (2, 5, 2), (2, 5, 3)], skip=_SAVE_MULTI),
+    "AdditiveAttention": case({}, [(2, 4, 3), (2, 5, 3)], skip=_SAVE_MULTI),
 }
 
 

@@ -3,6 +3,7 @@
 from .. import serialization
 from ._weight_spec import WeightSpec
 from .activation import ELU, Activation, LeakyReLU, Maxout, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
@@ -219,6 +220,10 @@ __all__ = [
     "Permute",
     "GroupNormalization",
     "UnitNormalization",
+    # issue 15: attn
+    "MultiHeadAttention",
+    "Attention",
+    "AdditiveAttention",
 ]
 
 serialization.register_family(
