@@ -155,3 +155,26 @@ def test_a_function_loss_and_metric_train_as_the_built_in_ones(tmp_path, float64
     again = rv.load_model(tmp_path / "fn.ranvier")
     assert again.loss.fn is squared_error
     np.testing.assert_allclose(again.evaluate(x, y, verbose=0), fn.evaluate(x, y, verbose=0), rtol=1e-12)
+
+
+def test_layer_called_on_a_constant_inside_a_traced_call_trains():
+    """Keras' TokenAndPositionEmbedding: ``pos_emb(ops.arange(n))`` inside ``call``; the position
+    embedding's weights must receive gradients although its input is a plain array."""
+
+    class TokenAndPosition(rv.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.tokens = rv.layers.Embedding(20, 4)
+            self.positions = rv.layers.Embedding(6, 4)
+
+        def call(self, x):
+            return self.tokens(x) + self.positions(ops.arange(start=0, stop=ops.shape(x)[-1], step=1))
+
+    block = TokenAndPosition()
+    inputs = rv.layers.Input((6,))
+    model = rv.Model(inputs, rv.layers.Dense(1)(rv.layers.GlobalAveragePooling1D()(block(inputs))))
+    model.compile("sgd", "mse")
+    before = block.positions.embeddings.value.copy()
+    x = np.random.default_rng(0).integers(0, 20, (8, 6))
+    model.fit(x, np.ones((8, 1)), epochs=1, verbose=0)
+    assert not np.array_equal(before, block.positions.embeddings.value)

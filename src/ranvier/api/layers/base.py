@@ -400,7 +400,9 @@ class Layer(Trackable):
         flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)
-        if any(type(t) is Tensor for t in flat):
+        # Under a tape, arrays too: a layer called on a constant (``pos_emb(ops.arange(n))`` in a
+        # traced call) must still record its weights, or they silently never train.
+        if any(type(t) is Tensor for t in flat) or _tracing.taping():
             return self._call_traced_inputs(inputs, flat, args, kwargs)
         training = kwargs.pop("training", False)
         if isinstance(inputs, (list, tuple)):
@@ -423,7 +425,8 @@ class Layer(Trackable):
         return outputs
 
     def _call_traced_inputs(self, inputs, flat, args, kwargs):
-        """Inside traced code: record a hand-written layer as one node, or let a traced one record its ops."""
+        """Inside traced code (Tensor inputs, or any input under a tape): record a hand-written layer as
+        one node, or let a traced one record its ops."""
         if args:
             raise TypeError(
                 f"Layer {self.name!r}: pass extra arguments by keyword in traced code, got {len(args)} positional"
@@ -431,6 +434,10 @@ class Layer(Trackable):
         training = kwargs.pop("training", None)
         if training is None:
             training = _tracing.STATE.training
+        if not all(type(t) is Tensor for t in flat):
+            dtype = self._input_dtype or self.dtype
+            flat = [t if type(t) is Tensor else _as_input_array(t, dtype, self.name) for t in flat]
+            inputs = flat if isinstance(inputs, (list, tuple)) else flat[0]
         shapes = [(None,) + tuple(t.shape[1:]) for t in flat]
         self._build_once(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
         if self._traced:
