@@ -564,6 +564,7 @@ class Trainer:
         if callbacks is None:
             callbacks = callbacks_module.CallbackList()
         self.stop_evaluating = False
+        batch_logs = _reads_test_batch_logs(callbacks)
         callbacks.on_test_begin()
         self._reset_metrics()
         for step, (xs, ys, sws, _) in enumerate(batches):
@@ -575,7 +576,7 @@ class Trainer:
                 loss_value += weight * value
                 values.append(value)
             self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
-            callbacks.on_test_batch_end(step, self._logs())
+            callbacks.on_test_batch_end(step, self._logs() if batch_logs else None)
             if self.stop_evaluating:
                 break
         logs = self._logs()
@@ -904,6 +905,16 @@ def _inference_callbacks(model, given, verbose, steps):
     return callbacks_module.CallbackList(
         given, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1, steps=steps
     )
+
+
+def _reads_test_batch_logs(callbacks):
+    """Whether a callback of ``callbacks`` overrides ``on_test_batch_end``: only then are the running
+    results computed per batch (a metric's result, AUC's over its thresholds, costs as much as
+    the forward pass of a small batch)."""
+    base = callbacks_module.Callback.on_test_batch_end
+    if type(callbacks).on_test_batch_end is not callbacks_module.CallbackList.on_test_batch_end:
+        return True
+    return any(getattr(cb.on_test_batch_end, "__func__", None) is not base for cb in callbacks)
 
 
 def _rows_for_steps(n, batch_size, steps):
