@@ -93,10 +93,6 @@ def test_predict_validates(model):
     [
         (lambda m: m.fit(X, Y, steps_per_epoch=2, verbose=0), "steps_per_epoch=2"),
         (lambda m: m.fit(X, Y, validation_data=(X, Y), validation_steps=1, verbose=0), "validation_steps=1"),
-        (lambda m: m.evaluate(X, Y, steps=1, verbose=0), "steps=1"),
-        (lambda m: m.evaluate(X, Y, callbacks=[rv.callbacks.History()], verbose=0), "callbacks="),
-        (lambda m: m.predict(X, steps=1), "steps=1"),
-        (lambda m: m.predict(X, callbacks=[rv.callbacks.History()]), "callbacks="),
         (lambda m: m.compile(optimizer="adam", loss="mse", steps_per_execution=4), "steps_per_execution=4"),
         (lambda m: m.compile(optimizer="adam", loss="mse", jit_compile=True), "jit_compile=True"),
     ],

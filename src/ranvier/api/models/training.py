@@ -308,16 +308,16 @@ class Trainer:
         for m in self.metrics:
             m.reset_state()
 
-    def _logs(self, prefix=""):
+    def _logs(self):
         """Keras' log keys: ``loss``, ``<output>_loss`` and ``<output>_<metric>`` (several outputs),
-        ``<metric>`` (one); ``prefix`` is ``"val_"`` for validation."""
-        logs = {prefix + "loss": float(self._loss_tracker.result())}
+        ``<metric>`` (one); validation prefixes them with ``val_``."""
+        logs = {"loss": float(self._loss_tracker.result())}
         for tracker in self._output_loss_trackers:
-            logs[prefix + tracker.name] = float(tracker.result())
+            logs[tracker.name] = float(tracker.result())
         multi = len(self._output_metrics) > 1
         for name, metrics in zip(self._output_structure.names, self._output_metrics):
             for m in metrics:
-                logs[prefix + (f"{name}_{m.name}" if multi else m.name)] = _log_value(m.result())
+                logs[f"{name}_{m.name}" if multi else m.name] = _log_value(m.result())
         return logs
 
     def fit(
@@ -466,10 +466,8 @@ class Trainer:
                 # Metrics are running means over the epoch: the last batch's logs are the epoch's.
                 logs = dict(step_logs)
                 if val is not None and (epoch + 1) % validation_freq == 0:
-                    cbs.on_test_begin()  # as Keras' fit: SwapEMAWeights validates with the averages
-                    val_logs = self._evaluate_batches(val, prefix="val_")
-                    cbs.on_test_end({name[len("val_") :]: value for name, value in val_logs.items()})
-                    logs.update(val_logs)
+                    # As Keras' fit: the on_test_* hooks run (SwapEMAWeights validates with the averages).
+                    logs.update(self._evaluate_batches(val, prefix="val_", callbacks=cbs))
                 cbs.on_epoch_end(epoch, logs)
                 if self.stop_training:
                     break
@@ -528,7 +526,7 @@ class Trainer:
         def callback(flat):
             logs = self._evaluate_batches(whole)
             if val is not None:
-                logs.update(self._evaluate_batches(val, prefix="val_"))
+                logs.update(self._evaluate_batches(val, prefix="val_", callbacks=cbs))
             cbs.on_epoch_begin(iteration[0])
             cbs.on_epoch_end(iteration[0], logs)
             iteration[0] += 1
@@ -555,10 +553,22 @@ class Trainer:
         self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
         return self._result(self._logs(), return_dict)
 
-    def _evaluate_batches(self, batches, prefix=""):
-        """Loss and metrics over every batch of ``batches`` (a ``_Batches``), as logs."""
+    def _evaluate_batches(self, batches, prefix="", callbacks=None):
+        """Loss and metrics over every batch of ``batches`` (a ``_Batches``), as logs.
+
+        ``callbacks`` (a ``CallbackList``) get Keras' ``on_test_begin``,
+        ``on_test_batch_begin/end(batch, logs)`` (the running results) and
+        ``on_test_end(logs)``, all without ``prefix``; ``model.stop_evaluating``
+        set by a callback ends the loop after the batch.
+        """
+        if callbacks is None:
+            callbacks = callbacks_module.CallbackList()
+        self.stop_evaluating = False
+        batch_logs = _reads_test_batch_logs(callbacks)
+        callbacks.on_test_begin()
         self._reset_metrics()
-        for xs, ys, sws, _ in batches:
+        for step, (xs, ys, sws, _) in enumerate(batches):
+            callbacks.on_test_batch_begin(step)
             outs, run = self._forward(xs, training=False)
             loss_value, values = run.penalty + sum(v.regularizer.penalty(v.value) for v in self._regularized), []
             for loss, weight, y, out, sw in zip(self._output_losses, self._loss_weight_list, ys, outs, sws):
@@ -566,7 +576,12 @@ class Trainer:
                 loss_value += weight * value
                 values.append(value)
             self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
-        return self._logs(prefix)
+            callbacks.on_test_batch_end(step, self._logs() if batch_logs else None)
+            if self.stop_evaluating:
+                break
+        logs = self._logs()
+        callbacks.on_test_end(logs)
+        return {prefix + name: value for name, value in logs.items()} if prefix else logs
 
     def evaluate(
         self,
@@ -581,26 +596,46 @@ class Trainer:
     ):
         """Loss and metrics on ``(x, y)``: a float, or ``[loss, *metrics]`` in compile order.
 
-        ``x`` may be a generator or a ``PyDataset`` (``y`` None, ``steps`` batches if given).
+        Parameters
+        ----------
+        x, y, sample_weight
+            As for ``fit``; ``x`` may be a generator or a ``PyDataset`` (``y`` None).
+        batch_size : int, optional
+            Rows per batch of arrays; by default the batch whose layer outputs
+            take about 16 MiB (``ceil(n / steps)`` with ``steps``, as Keras).
+        verbose : {"auto", 0, 1, 2}
+            Non-zero adds a ``ProgbarLogger`` to the callbacks.
+        steps : int, optional
+            Evaluate the first ``steps`` batches only (a "ran out of data"
+            warning if there are fewer).
+        callbacks : list of Callback or CallbackList, optional
+            Called as Keras calls them: ``on_test_begin``, per batch
+            ``on_test_batch_begin(batch)`` and ``on_test_batch_end(batch, logs)``
+            (the results over the batches so far), ``on_test_end(logs)``. A
+            ``CallbackList`` is used as given (no progress bar added). A
+            callback setting ``model.stop_evaluating = True`` ends after the batch.
+        return_dict : bool, default False
         """
         self._check_compiled("evaluate")
-        _unsupported("evaluate", callbacks=callbacks)
+        given = _callback_list(callbacks, "evaluate", accept_list_object=True)
+        verbose = _resolve_verbose(verbose)
         if _streamed(x):
             adapter = data_adapters.get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps)
             batches = _Batches(_Stream(self, adapter), batch_size)
         else:
             if y is None:
                 raise ValueError("evaluate: y is required, got None")
-            if steps is not None:
-                raise NotImplementedError(f"evaluate: steps applies to generators here, got steps={steps!r}")
             xs, ys, sws = self._prepare(x, y, sample_weight)
             _check_samples(xs, "evaluate")  # a mean over no samples is no loss (it was reported as 0.0)
-            size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
+            if steps is not None:
+                size, rows = _rows_for_steps(len(xs[0]), batch_size, steps)
+                xs, ys, sws = ([None if v is None else v[:rows] for v in part] for part in (xs, ys, sws))
+            else:
+                size = self._inference_batch_size(xs) if batch_size is None else _check_batch_size(batch_size)
             batches = _Batches(_Arrays(xs, ys, sws), size)
+        cbs = _inference_callbacks(self, given, verbose, batches.num_batches)
         with compute_scope():
-            logs = self._evaluate_batches(batches)
-        if _resolve_verbose(verbose):
-            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()))
+            logs = self._evaluate_batches(batches, callbacks=cbs)
         return self._result(logs, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
@@ -633,28 +668,37 @@ class Trainer:
 
         One array for a one-output model, else a list or a dict as the model's
         outputs were given. ``x`` may be a generator or ``PyDataset`` of
-        batches (``steps`` of them if given). Unlike Keras, ``verbose``
-        defaults to 0: services call predict in a loop.
+        batches. ``steps`` predicts the first ``steps`` batches only (with
+        arrays, batches of ``batch_size``, default ``ceil(n / steps)``, as
+        Keras). ``callbacks`` (a list of Callback, or a ``CallbackList`` used
+        as given) get ``on_predict_begin``, per batch
+        ``on_predict_batch_begin(batch)`` and ``on_predict_batch_end(batch,
+        {"outputs": ...})`` (that batch's outputs, structured as the result),
+        and ``on_predict_end``; ``model.stop_predicting = True`` ends after
+        the batch. Unlike Keras, ``verbose`` defaults to 0: services call
+        predict in a loop; non-zero adds a ``ProgbarLogger``.
         """
-        _unsupported("predict", callbacks=callbacks)
+        given = _callback_list(callbacks, "predict", accept_list_object=True)
+        verbose = _resolve_verbose(verbose)
         if type(x) is not np.ndarray and _streamed(x):
             adapter = data_adapters.get_adapter(x, batch_size=batch_size, steps=steps)
-            parts = []
-            with compute_scope():
-                for xb, _, _ in adapter.epoch(None):
-                    parts.append([o.copy() for o in self._forward(self._prepare(xb)[0], training=False)[0]])
-            if not parts:
-                raise ValueError(f"predict: x of type {type(x).__name__} yielded no batch")
-            return self._output_structure.pack([np.concatenate(p) for p in zip(*parts)])
-        if steps is not None:
-            raise NotImplementedError(f"predict: steps applies to generators here, got steps={steps!r}")
+            batches = (self._prepare(xb)[0] for xb, _, _ in adapter.epoch(None))
+            cbs = _inference_callbacks(self, given, verbose, adapter.num_batches)
+            return self._predict_batches(batches, cbs, f"x of type {type(x).__name__}")
         xs, _, _ = self._prepare(x)
         n = len(xs[0])
-        if batch_size is None:
+        if steps is not None:
+            batch_size, n = _rows_for_steps(n, batch_size, steps)
+            xs = [a[:n] for a in xs]
+        elif batch_size is None:
             # Every default batch holds 32 rows at least: small inputs (a service's calls) need no sizing.
-            batch_size = n if n <= 32 else self._inference_batch_size(xs)
+            batch_size = max(1, n) if n <= 32 else self._inference_batch_size(xs)
         else:
             batch_size = _check_batch_size(batch_size)
+        if callbacks is not None or verbose:
+            slices = data.batch_slices(n, batch_size) or [(0, 0)]  # no rows: one empty batch, empty outputs
+            cbs = _inference_callbacks(self, given, verbose, len(slices))
+            return self._predict_batches(([v[a:b] for v in xs] for a, b in slices), cbs, "x")
         if n <= batch_size:
             if n <= _SMALL_PREDICT:
                 return self._output_structure.pack(self._forward(xs, training=False)[0])
@@ -669,6 +713,28 @@ class Trainer:
                 for out, f in zip(outs, self._forward([v[a:b] for v in xs], training=False)[0]):
                     out[a:b] = f
         return self._output_structure.pack(outs)
+
+    def _predict_batches(self, batches, callbacks, source):
+        """Outputs of every batch of ``batches`` (one list of arrays per batch), driving Keras' predict hooks.
+
+        ``source`` names the data for the error when it yields no batch.
+        """
+        self.stop_predicting = False
+        callbacks.on_predict_begin()
+        parts = []
+        with compute_scope():
+            for step, xs in enumerate(batches):
+                callbacks.on_predict_batch_begin(step)
+                # Copies: the executor may reuse its output buffers, and callbacks may keep the batch.
+                outs = [o.copy() for o in self._forward(xs, training=False)[0]]
+                parts.append(outs)
+                callbacks.on_predict_batch_end(step, {"outputs": self._output_structure.pack(outs)})
+                if self.stop_predicting:
+                    break
+        callbacks.on_predict_end()
+        if not parts:
+            raise ValueError(f"predict: {source} yielded no batch")
+        return self._output_structure.pack([np.concatenate(p) for p in zip(*parts)])
 
     def predict_on_batch(self, x):
         xs = self._input_structure.flatten(x, "x")
@@ -753,6 +819,11 @@ class _Batches:
     def __init__(self, source, batch_size):
         self.source, self.batch_size = source, batch_size or 32
 
+    @property
+    def num_batches(self):
+        """Batches in a pass (None for a stream of unknown length)."""
+        return self.source.num_batches(self.batch_size)
+
     def __iter__(self):
         yield from self.source.epoch(None, self.batch_size, False)
 
@@ -806,19 +877,60 @@ def _check_positive_int(value, name, allow_zero=False):
     return int(value)
 
 
-def _callback_list(callbacks):
-    """``fit``'s callbacks as a list (Keras documents a list: a single callback gets a clear error)."""
+def _callback_list(callbacks, where="fit", accept_list_object=False):
+    """The callbacks argument as a list (Keras documents a list: a single callback gets a clear error).
+
+    With ``accept_list_object`` a ``CallbackList`` is returned as it is (Keras' evaluate and predict).
+    """
     if callbacks is None:
         return []
+    if accept_list_object and isinstance(callbacks, callbacks_module.CallbackList):
+        return callbacks
     if isinstance(callbacks, callbacks_module.Callback) or not isinstance(callbacks, (list, tuple)):
         raise TypeError(
-            f"fit: callbacks must be a list of Callback instances (callbacks=[cb] for one), "
+            f"{where}: callbacks must be a list of Callback instances (callbacks=[cb] for one), "
             f"got {type(callbacks).__name__}: {callbacks!r}"
         )
     for cb in callbacks:
         if not isinstance(cb, callbacks_module.Callback):
-            raise TypeError(f"fit: callbacks must hold Callback instances, got {type(cb).__name__}: {cb!r}")
+            raise TypeError(f"{where}: callbacks must hold Callback instances, got {type(cb).__name__}: {cb!r}")
     return list(callbacks)
+
+
+def _inference_callbacks(model, given, verbose, steps):
+    """The ``CallbackList`` evaluate/predict drive: ``given`` if it is one (Keras), else one over
+    ``given`` with a ``ProgbarLogger`` when ``verbose``, told the number of batches ``steps``."""
+    if isinstance(given, callbacks_module.CallbackList):
+        return given
+    return callbacks_module.CallbackList(
+        given, add_progbar=verbose != 0, model=model, verbose=verbose, epochs=1, steps=steps
+    )
+
+
+def _reads_test_batch_logs(callbacks):
+    """Whether a callback of ``callbacks`` overrides ``on_test_batch_end``: only then are the running
+    results computed per batch (a metric's result, AUC's over its thresholds, costs as much as
+    the forward pass of a small batch)."""
+    base = callbacks_module.Callback.on_test_batch_end
+    if type(callbacks).on_test_batch_end is not callbacks_module.CallbackList.on_test_batch_end:
+        return True
+    return any(getattr(cb.on_test_batch_end, "__func__", None) is not base for cb in callbacks)
+
+
+def _rows_for_steps(n, batch_size, steps):
+    """``(batch_size, rows)``: the first ``steps`` batches of ``n`` rows of arrays, as Keras reads them.
+
+    ``batch_size`` defaults to ``ceil(n / steps)``; asking for more batches
+    than there are warns that the input ran out, as Keras' epoch iterator does.
+    """
+    steps = _check_positive_int(steps, "steps")
+    size = max(1, math.ceil(n / steps)) if batch_size is None else _check_batch_size(batch_size)
+    if steps > -(-n // size):
+        warnings.warn(
+            f"Your input ran out of data: {n} samples make {-(-n // size)} batches of {size}, got steps={steps}",
+            stacklevel=3,
+        )
+    return size, min(n, steps * size)
 
 
 def _resolve_verbose(verbose):
@@ -836,13 +948,6 @@ def _row_size(shape, x_shape):
     for d in shape[1:]:
         size *= unknown if d is None else d
     return size
-
-
-def _unsupported(where, **arguments):
-    """Keras arguments ranvier does not implement yet raise rather than being ignored."""
-    for name, value in arguments.items():
-        if value is not None:
-            raise NotImplementedError(f"{where}: the argument {name} is not supported yet, got {name}={value!r}")
 
 
 def _unpack(data):
