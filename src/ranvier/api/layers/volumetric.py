@@ -44,9 +44,11 @@ class Conv3D(_Conv):
     dilation_rate : int or tuple of 3 ints, default 1
     groups : 1
         Other values raise ``UnsupportedArgument``.
-    activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer,
-    bias_regularizer, activity_regularizer, kernel_constraint, bias_constraint
-        As in ``Dense``.
+    activation : str, callable or None, default None
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : initializer, default "glorot_uniform", "zeros"
+    kernel_regularizer, bias_regularizer, activity_regularizer : regularizer or None, default None
+    kernel_constraint, bias_constraint : constraint or None, default None
 
     Notes
     -----

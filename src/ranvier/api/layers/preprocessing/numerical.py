@@ -235,7 +235,7 @@ class Discretization(DataLayer):
     Notes
     -----
     Input: float ``(batch, ...)``. Output: int64 bucket indices of the same
-    shape (Keras: int32), or float counts (see ``CategoryEncoding``). The
+    shape (as Keras 3), or float counts (see ``CategoryEncoding``). The
     boundaries live in the config (as in Keras), so they save with the model.
     """
 
