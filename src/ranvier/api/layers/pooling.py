@@ -12,8 +12,14 @@ import numpy as np
 
 from ...core import _pool
 from .. import config
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
-from .._errors import UnsupportedArgument
+from .._conv_geometry import (
+    check_channels_last,
+    check_input_rank,
+    normalize_padding,
+    normalize_tuple,
+    output_geometry,
+    spatial_input,
+)
 from ._buffers import scratch
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
 from .base import Layer
@@ -85,8 +91,7 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+        check_channels_last(data_format, cls)
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", cls)
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", cls)
         self.padding = normalize_padding(padding, cls)
@@ -185,10 +190,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
     def _check(self, shape):
