@@ -348,59 +348,43 @@ class AveragePooling3D(_Pooling3D):
     _max = False
 
 
-class GlobalMaxPooling1D(_GlobalPooling):
-    """Maximum over steps: ``(batch, steps, channels) -> (batch, channels)``.
+def _global_doc(reduction, axes, shape):
+    return f"""{reduction} over {axes}: ``{shape} -> (batch, channels)``.
 
     Parameters
     ----------
     keepdims : bool, default False
-        Keep the pooled axis with size 1, as in Keras.
+        Keep the pooled axes with size 1, as in Keras.
     """
 
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    __doc__ = _global_doc("Maximum", "steps", "(batch, steps, channels)")
     rank, _max = 1, True
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over steps: ``(batch, steps, channels) -> (batch, channels)``. See ``GlobalMaxPooling1D``."""
-
+    __doc__ = _global_doc("Mean", "steps", "(batch, steps, channels)")
     rank, _max = 1, False
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
-    """Maximum over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
-
-    Parameters
-    ----------
-    keepdims : bool, default False
-        Keep the pooled axes with size 1, as in Keras.
-    """
-
+    __doc__ = _global_doc("Maximum", "rows and columns", "(batch, rows, cols, channels)")
     rank, _max = 2, True
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
-    """Mean over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
-    See ``GlobalMaxPooling2D``."""
-
+    __doc__ = _global_doc("Mean", "rows and columns", "(batch, rows, cols, channels)")
     rank, _max = 2, False
 
 
 class GlobalMaxPooling3D(_GlobalPooling):
-    """Maximum over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
-
-    Parameters
-    ----------
-    keepdims : bool, default False
-        Keep the pooled axes with size 1, as in Keras.
-    """
-
+    __doc__ = _global_doc("Maximum", "depth, rows and columns", "(batch, depth, rows, cols, channels)")
     rank, _max = 3, True
 
 
 class GlobalAveragePooling3D(_GlobalPooling):
-    """Mean over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
-    See ``GlobalMaxPooling3D``."""
-
+    __doc__ = _global_doc("Mean", "depth, rows and columns", "(batch, depth, rows, cols, channels)")
     rank, _max = 3, False
 
 
