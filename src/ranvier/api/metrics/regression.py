@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import config
 from ..losses import log_cosh
-from .base import MeanMetricWrapper, Metric, _check_axis, _check_int, _inputs, _weights_like
+from .base import MeanMetricWrapper, Metric, _check_axis, _check_int, _inputs, _inputs_2d, _weights_like
 
 __all__ = [
     "MeanAbsoluteError",
@@ -203,14 +203,8 @@ class R2Score(Metric):
         self._sums = None  # (sum w y, sum w y**2, sum w (y - p)**2, sum w), each of shape (K,)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _inputs(y_true, y_pred)
-        if y_pred.ndim != 2:
-            raise ValueError(f"R2Score: y_true and y_pred must have shape (batch_size, outputs), got {y_pred.shape}")
-        if self._sums is not None and self._sums[0].shape[0] != y_pred.shape[1]:
-            raise ValueError(
-                f"R2Score: y_pred must keep its {self._sums[0].shape[0]} outputs between batches, "
-                f"got shape {y_pred.shape}"
-            )
+        columns = None if self._sums is None else self._sums[0].shape[0]
+        y_true, y_pred = _inputs_2d(y_true, y_pred, "R2Score", columns, "outputs")
         y, p = y_true.astype(np.float64), y_pred.astype(np.float64)
         w = _weights_like(sample_weight, y_pred)
         sums = (np.sum(w * y, 0), np.sum(w * y * y, 0), np.sum(w * np.square(y - p), 0), np.sum(w, 0))
