@@ -347,7 +347,8 @@ class CategoricalFocalCrossentropy(_AxisLoss):
             return self.alpha
         if len(self.alpha) != p.shape[axis]:
             raise ValueError(
-                f"{self.name}: alpha must have one weight per class ({p.shape[axis]}), got {len(self.alpha)} weights"
+                f"{self.name}: alpha must have one weight per class ({p.shape[axis]}), "
+                f"got {len(self.alpha)} weights {self.alpha!r}"
             )
         shape = [1] * p.ndim
         shape[axis] = -1
