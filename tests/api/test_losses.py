@@ -533,7 +533,10 @@ def test_new_losses_bad_arguments():
         (lambda: losses.Dice()(ONEHOT, PROBS, sample_weight=np.ones(N)), "sample_weight needs one loss per sample"),
         (lambda: losses.Poisson()(ONEHOT, -PROBS), "y_pred must be rates >= 0"),
         (lambda: losses.BinaryFocalCrossentropy()(ONEHOT, LOGITS), r"probabilities in \[0, 1\] .*from_logits"),
-        (lambda: losses.CategoricalFocalCrossentropy(alpha=[1.0, 2.0])(ONEHOT, PROBS), r"one weight per class \(4\), got 2 weights \[1.0, 2.0\]$"),
+        (
+            lambda: losses.CategoricalFocalCrossentropy(alpha=[1.0, 2.0])(ONEHOT, PROBS),
+            r"one weight per class \(4\), got 2 weights \[1.0, 2.0\]$",
+        ),
         (lambda: losses.MeanSquaredLogarithmicError()(ONEHOT, np.zeros((N, K + 1))), "shape of the model output"),
     ]
     for make, msg in bad:
