@@ -7,7 +7,11 @@ shape inference (``compute_output_shape``) and for the arrays it allocates in
 
 import numpy as np
 
+from ._errors import UnsupportedArgument
+
 __all__ = [
+    "check_channels_last",
+    "positive_int",
     "normalize_tuple",
     "normalize_padding",
     "normalize_pairs",
@@ -22,6 +26,19 @@ __all__ = [
 
 def _is_int(v):
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def check_channels_last(data_format, layer):
+    """Refuse any ``data_format`` but None / "channels_last" (the only layout the kernels take)."""
+    if data_format not in (None, "channels_last"):
+        raise UnsupportedArgument(f"{layer}: only data_format='channels_last' is supported, got {data_format!r}")
+
+
+def positive_int(value, arg, layer):
+    """``value`` as an int, or ValueError naming ``layer`` and ``arg`` unless it is an integer > 0 (bools refused)."""
+    if not _is_int(value) or value <= 0:
+        raise ValueError(f"{layer}: {arg} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def normalize_tuple(value, rank, arg, layer, minimum=1):

@@ -667,7 +667,21 @@ class Adadelta(Optimizer):
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
 
 
-class Adam(Optimizer):
+class _Moments(Optimizer):
+    """Adam, Nadam and Adamax: moment decay rates beta_1, beta_2 in [0, 1) and an epsilon > 0 (Keras' defaults)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        owner = type(self).__name__
+        self.beta_1 = _number(owner, "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = _number(owner, "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = _number(owner, "epsilon", epsilon, 0.0, low_open=True)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class Adam(_Moments):
     """Adam (Keras 3 formulation).
 
     ``alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`` at step ``t = iterations + 1``;
@@ -687,11 +701,7 @@ class Adam(Optimizer):
     _kernel = staticmethod(_optim.adam_update)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        owner = type(self).__name__
-        self.beta_1 = _number(owner, "beta_1", beta_1, 0.0, 1.0, high_open=True)
-        self.beta_2 = _number(owner, "beta_2", beta_2, 0.0, 1.0, high_open=True)
-        self.epsilon = _number(owner, "epsilon", epsilon, 0.0, low_open=True)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
         self.amsgrad = bool(amsgrad)
 
     def _slot_spec(self):
@@ -715,13 +725,7 @@ class Adam(Optimizer):
         )
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "beta_1": self.beta_1,
-            "beta_2": self.beta_2,
-            "epsilon": self.epsilon,
-            "amsgrad": self.amsgrad,
-        }
+        return {**super().get_config(), "amsgrad": self.amsgrad}
 
 
 class AdamW(Adam):
@@ -746,7 +750,7 @@ class AdamW(Adam):
         super().__init__(learning_rate, beta_1, beta_2, epsilon, amsgrad, weight_decay=weight_decay, **kwargs)
 
 
-class Nadam(Optimizer):
+class Nadam(_Moments):
     """Nadam: Adam with Nesterov momentum (Dozat 2015), Keras 3 formulation.
 
     With ``u_t = beta_1 * (1 - 0.5 * 0.96**t)`` at step ``t = iterations + 1``
@@ -766,10 +770,7 @@ class Nadam(Optimizer):
     """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _number("Nadam", "beta_1", beta_1, 0.0, 1.0, high_open=True)
-        self.beta_2 = _number("Nadam", "beta_2", beta_2, 0.0, 1.0, high_open=True)
-        self.epsilon = _number("Nadam", "epsilon", epsilon, 0.0, low_open=True)
+        super().__init__(learning_rate, beta_1, beta_2, epsilon, **kwargs)
         self._u_cache = (0, 1.0)  # (step, U_step): U depends on the step count only
 
     def _u_product(self, step):
@@ -800,11 +801,8 @@ class Nadam(Optimizer):
             *tail,
         )
 
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
-
-class Adamax(Optimizer):
+class Adamax(_Moments):
     """Adamax: Adam with the infinity norm (Kingma and Ba 2014, section 7.1), Keras 3 formulation.
 
     ``m += (g - m) * (1 - beta_1); u = max(beta_2 * u, |g|)``;
@@ -819,12 +817,6 @@ class Adamax(Optimizer):
     epsilon : float > 0, default 1e-7
     **kwargs : see ``Optimizer``.
     """
-
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
-        super().__init__(learning_rate, **kwargs)
-        self.beta_1 = _number("Adamax", "beta_1", beta_1, 0.0, 1.0, high_open=True)
-        self.beta_2 = _number("Adamax", "beta_2", beta_2, 0.0, 1.0, high_open=True)
-        self.epsilon = _number("Adamax", "epsilon", epsilon, 0.0, low_open=True)
 
     def _slot_spec(self):
         return [("momentum", 0.0), ("norm", 0.0)]
@@ -843,9 +835,6 @@ class Adamax(Optimizer):
             self.iterations + 1,
             *tail,
         )
-
-    def get_config(self):
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
 class Lion(Optimizer):

@@ -21,6 +21,7 @@ Conventions shared by every ``*_update`` kernel:
 from cython.parallel cimport prange
 from libc.math cimport fabs, fabsf, pow, powf, sqrt, sqrtf
 from libc.stdlib cimport malloc, free
+from libc.string cimport memset
 
 from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
 from ranvier.core._types cimport floating
@@ -356,9 +357,11 @@ cdef int _check_segments(str op, const Py_ssize_t[::1] segments, Py_ssize_t n) e
     return 0
 
 
-cdef int _check_update(str op, Py_ssize_t n, Py_ssize_t n_decay, const double[::1] grad_scale,
-                       const Py_ssize_t[::1] segments, double learning_rate, double clipvalue) except -1:
-    """The checks every update kernel shares after its array shapes (cost: O(len(segments)))."""
+cdef int _check_update(str op, Py_ssize_t n, const Py_ssize_t* g_shape, Py_ssize_t n_decay,
+                       const double[::1] grad_scale, const Py_ssize_t[::1] segments, double learning_rate,
+                       double clipvalue) except -1:
+    """The checks every update kernel shares besides its slots' shapes (cost: O(len(segments)))."""
+    check_shape(op, "g", g_shape, 1, n)
     if not 0 <= n_decay <= n:
         raise value_error(op, "n_decay", f"be in [0, {n}]", n_decay)
     check_shape(op, "grad_scale", grad_scale.shape, 1, ANY)
@@ -371,6 +374,46 @@ cdef int _check_update(str op, Py_ssize_t n, Py_ssize_t n_decay, const double[::
     if not clipvalue > 0:
         raise value_error(op, "clipvalue", "be > 0 (inf for no clipping)", clipvalue)
     return 0
+
+
+cdef int _check_betas(str op, double beta_1, double beta_2, bint closed) except -1:
+    """beta_1 and beta_2 in [0, 1) (``closed``: [0, 1])."""
+    if not (0 <= beta_1 and 0 <= beta_2 and (beta_1 <= 1 and beta_2 <= 1 if closed else beta_1 < 1 and beta_2 < 1)):
+        raise value_error(op, "beta_1 and beta_2", "be in [0, 1]" if closed else "be in [0, 1)",
+                          f"{beta_1} and {beta_2}")
+    return 0
+
+
+cdef int _check_moments(str op, Py_ssize_t n, const Py_ssize_t* g_shape, const Py_ssize_t* m_shape,
+                        const Py_ssize_t* v_shape, Py_ssize_t n_decay, const double[::1] grad_scale,
+                        const Py_ssize_t[::1] segments, double learning_rate, double clipvalue, Py_ssize_t step,
+                        double beta_1, double beta_2, str v_name="v") except -1:
+    """The checks of the Adam family (two moments, a step number, betas in [0, 1))."""
+    _check_update(op, n, g_shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_shape(op, "m", m_shape, 1, n)
+    check_shape(op, v_name, v_shape, 1, n)
+    if step < 1:
+        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
+    _check_betas(op, beta_1, beta_2, False)
+    return 0
+
+
+cdef inline _Hyper _hyper(double learning_rate, double clipvalue, double weight_decay,
+                          double decoupled_decay) noexcept:
+    """The hyperparameters every kernel sets; the others start at 0 for the caller to fill."""
+    cdef _Hyper h
+    memset(&h, 0, sizeof(_Hyper))
+    h.lr, h.clipvalue, h.weight_decay, h.decoupled_decay = learning_rate, clipvalue, weight_decay, decoupled_decay
+    return h
+
+
+cdef void _run(_Kind kind, floating[::1] w, const floating[::1] g, floating* s0, floating* s1,
+               floating* s2, const _Hyper* h, Py_ssize_t n_decay, const double[::1] grad_scale,
+               const Py_ssize_t[::1] segments, int n_threads) noexcept:
+    """``_drive`` over the checked arrays, without the GIL."""
+    with nogil:
+        _drive(kind, _ptr(w), &g[0] if g.shape[0] else NULL, s0, s1, s2, h, w.shape[0], n_decay,
+               &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
 
 
 def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
@@ -390,16 +433,13 @@ def sgd_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
     nesterov : bool.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    check_shape("sgd_update", "g", g.shape, 1, w.shape[0])
-    check_optional("sgd_update", "velocity", momentum == 0, velocity.shape, 1, w.shape[0])
-    _check_update("sgd_update", w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    cdef _Hyper h
-    h.lr, h.momentum, h.flag, h.clipvalue = learning_rate, momentum, nesterov, clipvalue
-    h.weight_decay, h.decoupled_decay = weight_decay, 0.0
-    with nogil:
-        _drive(_SGD, _ptr(w), &g[0] if g.shape[0] else NULL,
-               _ptr(velocity) if momentum != 0 else NULL, NULL, NULL, &h,
-               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+    cdef str op = "sgd_update"
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_optional(op, "velocity", momentum == 0, velocity.shape, 1, w.shape[0])
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.momentum, h.flag = momentum, nesterov
+    _run(_SGD, w, g, _ptr(velocity) if momentum != 0 else NULL, NULL, NULL, &h, n_decay, grad_scale, segments,
+         n_threads)
 
 
 def adagrad_update(floating[::1] w, const floating[::1] g, floating[::1] accumulator,
@@ -415,16 +455,12 @@ def adagrad_update(floating[::1] w, const floating[::1] g, floating[::1] accumul
     learning_rate, epsilon : float.
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
-    check_shape("adagrad_update", "g", g.shape, 1, w.shape[0])
-    check_shape("adagrad_update", "accumulator", accumulator.shape, 1, w.shape[0])
-    _check_update("adagrad_update", w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    cdef _Hyper h
-    h.lr, h.epsilon, h.clipvalue = learning_rate, epsilon, clipvalue
-    h.weight_decay, h.decoupled_decay = weight_decay, 0.0
-    with nogil:
-        _drive(_ADAGRAD, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulator), NULL, NULL,
-               &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
-               n_threads)
+    cdef str op = "adagrad_update"
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
+    check_shape(op, "accumulator", accumulator.shape, 1, w.shape[0])
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.epsilon = epsilon
+    _run(_ADAGRAD, w, g, _ptr(accumulator), NULL, NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] velocity,
@@ -450,20 +486,14 @@ def rmsprop_update(floating[::1] w, const floating[::1] g, floating[::1] velocit
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "rmsprop_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
     check_shape(op, "velocity", velocity.shape, 1, w.shape[0])
     check_optional(op, "momentum_buffer", momentum == 0, momentum_buffer.shape, 1, w.shape[0])
     check_optional(op, "average_gradient", not centered, average_gradient.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    cdef _Hyper h
-    h.lr, h.rho, h.momentum, h.epsilon = learning_rate, rho, momentum, epsilon
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_RMSPROP, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(velocity),
-               _ptr(momentum_buffer) if momentum != 0 else NULL,
-               _ptr(average_gradient) if centered else NULL,
-               &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
-               n_threads)
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.rho, h.momentum, h.epsilon = rho, momentum, epsilon
+    _run(_RMSPROP, w, g, _ptr(velocity), _ptr(momentum_buffer) if momentum != 0 else NULL,
+         _ptr(average_gradient) if centered else NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 def adadelta_update(floating[::1] w, const floating[::1] g, floating[::1] accumulated_grad,
@@ -483,17 +513,13 @@ def adadelta_update(floating[::1] w, const floating[::1] g, floating[::1] accumu
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "adadelta_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
     check_shape(op, "accumulated_grad", accumulated_grad.shape, 1, w.shape[0])
     check_shape(op, "accumulated_delta", accumulated_delta.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    cdef _Hyper h
-    h.lr, h.rho, h.epsilon = learning_rate, rho, epsilon
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_ADADELTA, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulated_grad),
-               _ptr(accumulated_delta), NULL, &h, w.shape[0], n_decay, &grad_scale[0],
-               &segments[0], grad_scale.shape[0], n_threads)
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.rho, h.epsilon = rho, epsilon
+    _run(_ADADELTA, w, g, _ptr(accumulated_grad), _ptr(accumulated_delta), NULL, &h, n_decay, grad_scale,
+         segments, n_threads)
 
 
 cdef object _adam(str op, floating[::1] w, const floating[::1] g, floating[::1] m,
@@ -501,23 +527,14 @@ cdef object _adam(str op, floating[::1] w, const floating[::1] g, floating[::1] 
                   double beta_2, double epsilon, Py_ssize_t step, bint amsgrad,
                   double clipvalue, double coupled, double decoupled, Py_ssize_t n_decay,
                   const double[::1] grad_scale, const Py_ssize_t[::1] segments, int n_threads):
-    check_shape(op, "g", g.shape, 1, w.shape[0])
-    check_shape(op, "m", m.shape, 1, w.shape[0])
-    check_shape(op, "v", v.shape, 1, w.shape[0])
+    _check_moments(op, w.shape[0], g.shape, m.shape, v.shape, n_decay, grad_scale, segments, learning_rate,
+                   clipvalue, step, beta_1, beta_2)
     check_optional(op, "vhat", not amsgrad, vhat.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    if step < 1:
-        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
-    if not (0 <= beta_1 < 1 and 0 <= beta_2 < 1):
-        raise value_error(op, "beta_1 and beta_2", "be in [0, 1)", f"{beta_1} and {beta_2}")
-    cdef _Hyper h
-    h.lr, h.beta_1, h.beta_2, h.epsilon, h.flag = learning_rate, beta_1, beta_2, epsilon, amsgrad
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, coupled, decoupled)
+    h.beta_1, h.beta_2, h.epsilon, h.flag = beta_1, beta_2, epsilon, amsgrad
     h.alpha = learning_rate * sqrt(1.0 - pow(beta_2, <double> step)) / (1.0 - pow(beta_1, <double> step))
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, coupled, decoupled
-    with nogil:
-        _drive(_ADAM, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(v),
-               _ptr(vhat) if amsgrad else NULL, &h, w.shape[0], n_decay, &grad_scale[0],
-               &segments[0], grad_scale.shape[0], n_threads)
+    _run(_ADAM, w, g, _ptr(m), _ptr(v), _ptr(vhat) if amsgrad else NULL, &h, n_decay, grad_scale, segments,
+         n_threads)
 
 
 def adam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
@@ -560,14 +577,6 @@ def adamw_update(floating[::1] w, const floating[::1] g, floating[::1] m, floati
           clipvalue, 0.0, weight_decay, n_decay, grad_scale, segments, n_threads)
 
 
-cdef int _check_betas(str op, double beta_1, double beta_2, bint closed) except -1:
-    """beta_1 and beta_2 in [0, 1) (``closed``: [0, 1])."""
-    if not (0 <= beta_1 and 0 <= beta_2 and (beta_1 <= 1 and beta_2 <= 1 if closed else beta_1 < 1 and beta_2 < 1)):
-        raise value_error(op, "beta_1 and beta_2", "be in [0, 1]" if closed else "be in [0, 1)",
-                          f"{beta_1} and {beta_2}")
-    return 0
-
-
 def nadam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] v,
                  double learning_rate, double beta_1, double beta_2, double epsilon,
                  Py_ssize_t step, double u_product, double clipvalue, double weight_decay,
@@ -590,26 +599,18 @@ def nadam_update(floating[::1] w, const floating[::1] g, floating[::1] m, floati
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "nadam_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
-    check_shape(op, "m", m.shape, 1, w.shape[0])
-    check_shape(op, "v", v.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    if step < 1:
-        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
-    _check_betas(op, beta_1, beta_2, False)
+    _check_moments(op, w.shape[0], g.shape, m.shape, v.shape, n_decay, grad_scale, segments, learning_rate,
+                   clipvalue, step, beta_1, beta_2)
     if not 0 <= u_product < 1:
         raise value_error(op, "u_product", "be in [0, 1)", u_product)
     cdef double u_t = beta_1 * (1.0 - 0.5 * pow(0.96, <double> step))
     cdef double u_next = beta_1 * (1.0 - 0.5 * pow(0.96, <double> (step + 1)))
-    cdef _Hyper h
-    h.lr, h.beta_1, h.beta_2, h.epsilon = learning_rate, beta_1, beta_2, epsilon
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.beta_1, h.beta_2, h.epsilon = beta_1, beta_2, epsilon
     h.coef_m = u_next / (1.0 - u_product * u_next)
     h.coef_g = (1.0 - u_t) / (1.0 - u_product)
     h.coef_v = 1.0 / (1.0 - pow(beta_2, <double> step))
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_NADAM, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(v), NULL, &h,
-               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+    _run(_NADAM, w, g, _ptr(m), _ptr(v), NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 def adamax_update(floating[::1] w, const floating[::1] g, floating[::1] m, floating[::1] u,
@@ -630,20 +631,12 @@ def adamax_update(floating[::1] w, const floating[::1] g, floating[::1] m, float
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "adamax_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
-    check_shape(op, "m", m.shape, 1, w.shape[0])
-    check_shape(op, "u", u.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
-    if step < 1:
-        raise value_error(op, "step", "be >= 1 (the 1-based step number)", step)
-    _check_betas(op, beta_1, beta_2, False)
-    cdef _Hyper h
-    h.lr, h.beta_1, h.beta_2, h.epsilon = learning_rate, beta_1, beta_2, epsilon
+    _check_moments(op, w.shape[0], g.shape, m.shape, u.shape, n_decay, grad_scale, segments, learning_rate,
+                   clipvalue, step, beta_1, beta_2, "u")
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.beta_1, h.beta_2, h.epsilon = beta_1, beta_2, epsilon
     h.coef_m = learning_rate / (1.0 - pow(beta_1, <double> step))
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_ADAMAX, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), _ptr(u), NULL, &h,
-               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+    _run(_ADAMAX, w, g, _ptr(m), _ptr(u), NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 def lion_update(floating[::1] w, const floating[::1] g, floating[::1] m, double learning_rate,
@@ -662,16 +655,12 @@ def lion_update(floating[::1] w, const floating[::1] g, floating[::1] m, double 
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "lion_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
     check_shape(op, "m", m.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     _check_betas(op, beta_1, beta_2, True)
-    cdef _Hyper h
-    h.lr, h.beta_1, h.beta_2 = learning_rate, beta_1, beta_2
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_LION, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(m), NULL, NULL, &h,
-               w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0], n_threads)
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.beta_1, h.beta_2 = beta_1, beta_2
+    _run(_LION, w, g, _ptr(m), NULL, NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 def ftrl_update(floating[::1] w, const floating[::1] g, floating[::1] accumulator,
@@ -698,10 +687,9 @@ def ftrl_update(floating[::1] w, const floating[::1] g, floating[::1] accumulato
     clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads : see the module docstring.
     """
     cdef str op = "ftrl_update"
-    check_shape(op, "g", g.shape, 1, w.shape[0])
+    _check_update(op, w.shape[0], g.shape, n_decay, grad_scale, segments, learning_rate, clipvalue)
     check_shape(op, "accumulator", accumulator.shape, 1, w.shape[0])
     check_shape(op, "linear", linear.shape, 1, w.shape[0])
-    _check_update(op, w.shape[0], n_decay, grad_scale, segments, learning_rate, clipvalue)
     if not learning_rate > 0:
         raise value_error(op, "learning_rate", "be > 0 (FTRL divides by it)", learning_rate)
     if not learning_rate_power <= 0:
@@ -711,16 +699,12 @@ def ftrl_update(floating[::1] w, const floating[::1] g, floating[::1] accumulato
         raise value_error(op, "the regularization strengths and beta", "be >= 0",
                           (l1_regularization_strength, l2_regularization_strength,
                            l2_shrinkage_regularization_strength, beta))
-    cdef _Hyper h
-    h.lr, h.lr_power, h.flag = learning_rate, learning_rate_power, learning_rate_power == -0.5
+    cdef _Hyper h = _hyper(learning_rate, clipvalue, weight_decay, 0.0)
+    h.lr_power, h.flag = learning_rate_power, learning_rate_power == -0.5
     h.l1 = l1_regularization_strength
     h.l2 = l2_regularization_strength + beta / (2.0 * learning_rate)
     h.shrinkage = 2.0 * l2_shrinkage_regularization_strength
-    h.clipvalue, h.weight_decay, h.decoupled_decay = clipvalue, weight_decay, 0.0
-    with nogil:
-        _drive(_FTRL, _ptr(w), &g[0] if g.shape[0] else NULL, _ptr(accumulator), _ptr(linear),
-               NULL, &h, w.shape[0], n_decay, &grad_scale[0], &segments[0], grad_scale.shape[0],
-               n_threads)
+    _run(_FTRL, w, g, _ptr(accumulator), _ptr(linear), NULL, &h, n_decay, grad_scale, segments, n_threads)
 
 
 cdef double _block_sum_squares(const floating* x, Py_ssize_t size) noexcept nogil:

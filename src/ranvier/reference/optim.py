@@ -1,5 +1,7 @@
 """NumPy twin of ``ranvier.core._optim``: the same updates, unfused, in place."""
 
+import functools
+import inspect
 import math
 
 import numpy as np
@@ -18,6 +20,9 @@ __all__ = [
     "sum_squares",
 ]
 
+# The arguments every kernel takes after its own, in order (n_threads optional here, unused).
+_TAIL = ("clipvalue", "weight_decay", "n_decay", "grad_scale", "segments", "n_threads")
+
 
 def _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments):
     """The gradient every update uses: scaled per segment, clipped, plus coupled L2 decay."""
@@ -27,21 +32,27 @@ def _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments):
     return out
 
 
-def sgd_update(
-    w,
-    g,
-    velocity,
-    learning_rate,
-    momentum,
-    nesterov,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+def _kernel(update):
+    """The twin of a kernel from ``update(w, g, *own)``, ``g`` the gradient ``_gradient`` makes of the tail.
+
+    The twin takes the kernel's arguments, ``(w, g, *own, *_TAIL)``, positionally as the kernel does.
+    """
+    n_own = update.__code__.co_argcount - 2
+
+    @functools.wraps(update)
+    def twin(w, g, *args):
+        own, tail = args[:n_own], args[n_own : n_own + 5]
+        update(w, _gradient(w, g, *tail), *own)
+
+    own = list(inspect.signature(update).parameters.values())
+    tail = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD) for name in _TAIL]
+    tail[-1] = tail[-1].replace(default=1)
+    twin.__signature__ = inspect.Signature(own + tail)
+    return twin
+
+
+@_kernel
+def sgd_update(w, g, velocity, learning_rate, momentum, nesterov):
     if momentum == 0:
         w -= learning_rate * g
         return
@@ -49,33 +60,14 @@ def sgd_update(
     w += momentum * velocity - learning_rate * g if nesterov else velocity
 
 
-def adagrad_update(
-    w, g, accumulator, learning_rate, epsilon, clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def adagrad_update(w, g, accumulator, learning_rate, epsilon):
     accumulator += g * g
     w -= learning_rate * g / np.sqrt(accumulator + epsilon)
 
 
-def rmsprop_update(
-    w,
-    g,
-    velocity,
-    momentum_buffer,
-    average_gradient,
-    learning_rate,
-    rho,
-    momentum,
-    epsilon,
-    centered,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def rmsprop_update(w, g, velocity, momentum_buffer, average_gradient, learning_rate, rho, momentum, epsilon, centered):
     velocity[...] = rho * velocity + (1 - rho) * g * g
     if centered:
         average_gradient[...] = rho * average_gradient + (1 - rho) * g
@@ -89,49 +81,24 @@ def rmsprop_update(
     w -= increment
 
 
-def adadelta_update(
-    w,
-    g,
-    accumulated_grad,
-    accumulated_delta,
-    learning_rate,
-    rho,
-    epsilon,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def adadelta_update(w, g, accumulated_grad, accumulated_delta, learning_rate, rho, epsilon):
     accumulated_grad[...] = rho * accumulated_grad + (1 - rho) * g * g
     delta = -np.sqrt(accumulated_delta + epsilon) * g / np.sqrt(accumulated_grad + epsilon)
     accumulated_delta[...] = rho * accumulated_delta + (1 - rho) * delta * delta
     w += learning_rate * delta
 
 
-def adam_update(
-    w,
-    g,
-    m,
-    v,
-    vhat,
-    learning_rate,
-    beta_1,
-    beta_2,
-    epsilon,
-    step,
-    amsgrad,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
-    _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad)
+@_kernel
+def adam_update(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad):
+    alpha = learning_rate * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
+    m += (g - m) * (1 - beta_1)
+    v += (g * g - v) * (1 - beta_2)
+    second = v
+    if amsgrad:
+        np.maximum(vhat, v, out=vhat)
+        second = vhat
+    w -= alpha * m / (np.sqrt(second) + epsilon)
 
 
 def adamw_update(
@@ -153,41 +120,14 @@ def adamw_update(
     segments,
     n_threads=1,
 ):
-    g = _gradient(w, g, clipvalue, 0.0, n_decay, grad_scale, segments)
+    """``adam_update`` after decoupled decay of ``w[:n_decay]``, the gradient undecayed."""
     w[:n_decay] -= w[:n_decay] * (learning_rate * weight_decay)
-    _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad)
+    hyper = (learning_rate, beta_1, beta_2, epsilon, step, amsgrad)
+    adam_update(w, g, m, v, vhat, *hyper, clipvalue, 0.0, n_decay, grad_scale, segments)
 
 
-def _adam_step(w, g, m, v, vhat, learning_rate, beta_1, beta_2, epsilon, step, amsgrad):
-    alpha = learning_rate * math.sqrt(1 - beta_2**step) / (1 - beta_1**step)
-    m += (g - m) * (1 - beta_1)
-    v += (g * g - v) * (1 - beta_2)
-    second = v
-    if amsgrad:
-        np.maximum(vhat, v, out=vhat)
-        second = vhat
-    w -= alpha * m / (np.sqrt(second) + epsilon)
-
-
-def nadam_update(
-    w,
-    g,
-    m,
-    v,
-    learning_rate,
-    beta_1,
-    beta_2,
-    epsilon,
-    step,
-    u_product,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def nadam_update(w, g, m, v, learning_rate, beta_1, beta_2, epsilon, step, u_product):
     u_t = beta_1 * (1 - 0.5 * 0.96**step)
     u_next = beta_1 * (1 - 0.5 * 0.96 ** (step + 1))
     m += (g - m) * (1 - beta_1)
@@ -197,37 +137,20 @@ def nadam_update(
     w -= learning_rate * m_hat / (np.sqrt(v_hat) + epsilon)
 
 
-def adamax_update(
-    w,
-    g,
-    m,
-    u,
-    learning_rate,
-    beta_1,
-    beta_2,
-    epsilon,
-    step,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def adamax_update(w, g, m, u, learning_rate, beta_1, beta_2, epsilon, step):
     m += (g - m) * (1 - beta_1)
     np.maximum(beta_2 * u, np.abs(g), out=u)
     w -= learning_rate * m / ((1 - beta_1**step) * (u + epsilon))
 
 
-def lion_update(
-    w, g, m, learning_rate, beta_1, beta_2, clipvalue, weight_decay, n_decay, grad_scale, segments, n_threads=1
-):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
+@_kernel
+def lion_update(w, g, m, learning_rate, beta_1, beta_2):
     w -= learning_rate * np.sign(m * beta_1 + g * (1 - beta_1))
     m[...] = m * beta_2 + g * (1 - beta_2)
 
 
+@_kernel
 def ftrl_update(
     w,
     g,
@@ -239,14 +162,7 @@ def ftrl_update(
     l2_regularization_strength,
     l2_shrinkage_regularization_strength,
     beta,
-    clipvalue,
-    weight_decay,
-    n_decay,
-    grad_scale,
-    segments,
-    n_threads=1,
 ):
-    g = _gradient(w, g, clipvalue, weight_decay, n_decay, grad_scale, segments)
     l2 = l2_regularization_strength + beta / (2 * learning_rate)
     new_accumulator = accumulator + g * g
     linear += (

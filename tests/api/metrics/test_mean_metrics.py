@@ -302,3 +302,32 @@ def test_compile_with_new_metrics_by_name_and_object():
     iou = sk.jaccard_score(y, (p >= 0.5).astype(int), average=None)
     assert logs["binary_io_u"] == pytest.approx(iou.mean(), rel=1e-6)
     assert logs["max_abs_error"] == pytest.approx(np.mean(np.abs(y - p)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "huber",
+        "binary_focal_crossentropy",
+        "categorical_focal_crossentropy",
+        "mean_absolute_error",
+        "mean_squared_error",
+        "mean_absolute_percentage_error",
+        "mean_squared_logarithmic_error",
+        "poisson",
+        "log_cosh",
+    ],
+)
+def test_metric_functions_are_the_loss_functions(name):
+    """Keras 3's metrics module re-exports these loss functions (keras/api/metrics/__init__.py)."""
+    assert getattr(metrics, name) is getattr(rv.losses, name)
+
+
+@pytest.mark.parametrize(
+    "cls", [metrics.MeanAbsoluteError, metrics.MeanAbsolutePercentageError, metrics.Poisson, metrics.CosineSimilarity]
+)
+def test_mean_metrics_run_the_losses_in_float64(positive, cls):
+    """float32 inputs give the float64 result of the same values (the loss runs on float64 copies)."""
+    y, p, _ = positive
+    y32, p32 = y.astype(np.float32), p.astype(np.float32)
+    assert cls()(y32, p32) == cls()(y32.astype(np.float64), p32.astype(np.float64))

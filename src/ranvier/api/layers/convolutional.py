@@ -11,12 +11,12 @@ import functools
 import numpy as np
 
 from ...core import _conv, _convpool
-from .. import activations, config, regularizers
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
-from .._errors import UnsupportedArgument
+from .. import activations, config
+from .._conv_geometry import check_input_rank, output_geometry, positive_int, spatial_input
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import CONV_MAXPOOL, PREACTIVATION
+from ._conv_args import output_config, parse_output, parse_window
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -101,26 +101,16 @@ class _Conv(Layer):
     ):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
-        if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
-            raise ValueError(f"{cls}: groups must be a positive integer, got {groups!r}")
+        self.filters = positive_int(filters, "filters", cls)
+        self.groups = positive_int(groups, "groups", cls)
         if filters % groups:
             raise ValueError(f"{cls}: filters ({filters}) must be a multiple of groups, got groups={groups!r}")
-        self.filters = int(filters)
-        self.groups = int(groups)
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
-        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        self.padding = normalize_padding(padding, cls, allowed)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        modes = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
+        parse_window(self, kernel_size, strides, padding, data_format, dilation_rate, modes)
+        parse_output(
+            self, activation, use_bias, bias_initializer, bias_regularizer, bias_constraint, activity_regularizer
+        )
         self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
-        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
 
     # ------------------------------------------------------------------ shapes
     def _geometry(self, spatial):
@@ -295,11 +285,7 @@ class _Conv(Layer):
             "padding": self.padding,
             "dilation_rate": list(self.dilation_rate),
             "groups": self.groups,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            **self._kernel.get_config(),
-            **self._bias.get_config(),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **output_config(self, self._kernel),
         }
 
 

@@ -5,11 +5,13 @@ import math
 import numpy as np
 
 from ...core import _blas, _dense
-from .. import activations, config, regularizers
+from .. import config
+from .._conv_geometry import check_channels_last, positive_int
 from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
+from ._conv_args import output_config, parse_output
 from ._symbolic import KerasTensor
 from ._weight_spec import WeightSpec
 from .base import Layer, normalize_shape
@@ -142,14 +144,11 @@ class Dense(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units <= 0:
-            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
-        self.units = int(units)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        self.units = positive_int(units, "units", "Dense")
+        parse_output(
+            self, activation, use_bias, bias_initializer, bias_regularizer, bias_constraint, activity_regularizer
+        )
         self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
-        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
 
     def build(self, input_shape):
         if len(input_shape) < 2 or input_shape[-1] is None:
@@ -202,11 +201,7 @@ class Dense(Layer):
         return {
             **super().get_config(),
             "units": self.units,
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            **self._kernel.get_config(),
-            **self._bias.get_config(),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **output_config(self, self._kernel),
         }
 
 
@@ -215,8 +210,7 @@ class Flatten(Layer):
 
     def __init__(self, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"Flatten: only data_format='channels_last' is supported, got {data_format!r}")
+        check_channels_last(data_format, "Flatten")
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]

@@ -10,11 +10,11 @@ activation are fused in one pass, as in ``Conv2D``.
 import numpy as np
 
 from ...core import _blas, _dense, _depthwise
-from .. import activations, config, regularizers
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
-from .._errors import UnsupportedArgument
+from .. import config
+from .._conv_geometry import check_input_rank, output_geometry, positive_int, spatial_input
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
+from ._conv_args import output_config, parse_output, parse_window
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -24,12 +24,6 @@ _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64"
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
 
 
-def _positive_int(value, arg, layer):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{layer}: {arg} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 class _DepthwiseBase(Layer):
     """The depthwise stage shared by the depthwise and separable layers, and the fused bias + activation.
 
@@ -37,43 +31,13 @@ class _DepthwiseBase(Layer):
     """
 
     capabilities = frozenset({PREACTIVATION})
-    rank = 2
+    rank = None
 
-    def __init__(
-        self,
-        kernel_size,
-        strides,
-        padding,
-        depth_multiplier,
-        data_format,
-        dilation_rate,
-        activation,
-        use_bias,
-        depthwise_initializer,
-        bias_initializer,
-        depthwise_regularizer,
-        bias_regularizer,
-        activity_regularizer,
-        depthwise_constraint,
-        bias_constraint,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        cls = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
-        self.padding = normalize_padding(padding, cls)
-        self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", cls)
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
-        self._depthwise = WeightSpec(
-            "depthwise_kernel", depthwise_initializer, depthwise_regularizer, depthwise_constraint, key="depthwise"
-        )
-        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
+    def _parse(self, kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, depthwise):
+        """The depthwise stage's arguments; ``depthwise``: (initializer, regularizer, constraint) of its kernel."""
+        parse_window(self, kernel_size, strides, padding, data_format, dilation_rate)
+        self.depth_multiplier = positive_int(depth_multiplier, "depth_multiplier", type(self).__name__)
+        self._depthwise = WeightSpec("depthwise_kernel", *depthwise, key="depthwise")
 
     # ------------------------------------------------------------------ shapes
     def _where(self):
@@ -182,16 +146,38 @@ class _DepthwiseBase(Layer):
             "padding": self.padding,
             "depth_multiplier": self.depth_multiplier,
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            **self._depthwise.get_config(),
-            **self._bias.get_config(),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **output_config(self, self._depthwise),
         }
 
 
 class _Depthwise(_DepthwiseBase):
-    """DepthwiseConv1D and DepthwiseConv2D: the depthwise stage, bias and activation."""
+    """DepthwiseConv1D and DepthwiseConv2D: the depthwise stage, bias and activation (Keras' signature)."""
+
+    def __init__(
+        self,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        depth_multiplier=1,
+        data_format=None,
+        dilation_rate=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        depthwise = (depthwise_initializer, depthwise_regularizer, depthwise_constraint)
+        self._parse(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, depthwise)
+        parse_output(
+            self, activation, use_bias, bias_initializer, bias_regularizer, bias_constraint, activity_regularizer
+        )
 
     def _out_channels(self, channels):
         return None if channels is None else channels * self.depth_multiplier
@@ -218,13 +204,13 @@ class DepthwiseConv2D(_Depthwise):
     Parameters
     ----------
     kernel_size : int or tuple of 2 ints
-    strides : int or tuple of 2 ints, default (1, 1)
+    strides : int or tuple of 2 ints, default 1
     padding : {"valid", "same"}, default "valid"
         "same" pads as Keras: output ceil(size / stride), odd padding cell after.
     depth_multiplier : int, default 1
         Filters per input channel.
     data_format : {None, "channels_last"}
-    dilation_rate : int or tuple of 2 ints, default (1, 1)
+    dilation_rate : int or tuple of 2 ints, default 1
     activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint
         As in ``Conv2D``.
     depthwise_initializer, depthwise_regularizer, depthwise_constraint
@@ -241,53 +227,45 @@ class DepthwiseConv2D(_Depthwise):
     Unlike Keras, strides > 1 may be combined with dilation > 1.
     """
 
-    def __init__(
-        self,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        depth_multiplier=1,
-        data_format=None,
-        dilation_rate=(1, 1),
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            kernel_size,
-            strides,
-            padding,
-            depth_multiplier,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            depthwise_initializer,
-            bias_initializer,
-            depthwise_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            depthwise_constraint,
-            bias_constraint,
-            **kwargs,
-        )
+    rank = 2
 
 
 class _Separable(_DepthwiseBase):
     """SeparableConv1D and SeparableConv2D: the depthwise stage, then a pointwise product, bias, activation."""
 
-    def __init__(self, filters, pointwise, *args, **kwargs):
-        """``pointwise``: (initializer, regularizer, constraint) of the pointwise kernel; ``args`` as the base's."""
-        super().__init__(*args, **kwargs)
-        self.filters = _positive_int(filters, "filters", type(self).__name__)
-        self._pointwise = WeightSpec("pointwise_kernel", *pointwise, key="pointwise")
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        strides=1,
+        padding="valid",
+        data_format=None,
+        dilation_rate=1,
+        depth_multiplier=1,
+        activation=None,
+        use_bias=True,
+        depthwise_initializer="glorot_uniform",
+        pointwise_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        depthwise_regularizer=None,
+        pointwise_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        depthwise_constraint=None,
+        pointwise_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        depthwise = (depthwise_initializer, depthwise_regularizer, depthwise_constraint)
+        self._parse(kernel_size, strides, padding, depth_multiplier, data_format, dilation_rate, depthwise)
+        parse_output(
+            self, activation, use_bias, bias_initializer, bias_regularizer, bias_constraint, activity_regularizer
+        )
+        self.filters = positive_int(filters, "filters", type(self).__name__)
+        self._pointwise = WeightSpec(
+            "pointwise_kernel", pointwise_initializer, pointwise_regularizer, pointwise_constraint, key="pointwise"
+        )
 
     def _out_channels(self, channels):
         return self.filters
@@ -345,10 +323,10 @@ class SeparableConv2D(_Separable):
     filters : int
         Output channels.
     kernel_size : int or tuple of 2 ints
-    strides : int or tuple of 2 ints, default (1, 1)
+    strides : int or tuple of 2 ints, default 1
     padding : {"valid", "same"}, default "valid"
     data_format : {None, "channels_last"}
-    dilation_rate : int or tuple of 2 ints, default (1, 1)
+    dilation_rate : int or tuple of 2 ints, default 1
     depth_multiplier : int, default 1
         Depthwise filters per input channel.
     activation, use_bias, bias_initializer, bias_regularizer, activity_regularizer, bias_constraint
@@ -364,49 +342,7 @@ class SeparableConv2D(_Separable):
     (the depthwise stage has no bias).
     """
 
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=(1, 1),
-        padding="valid",
-        data_format=None,
-        dilation_rate=(1, 1),
-        depth_multiplier=1,
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        pointwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        pointwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        pointwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            filters,
-            (pointwise_initializer, pointwise_regularizer, pointwise_constraint),
-            kernel_size,
-            strides,
-            padding,
-            depth_multiplier,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            depthwise_initializer,
-            bias_initializer,
-            depthwise_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            depthwise_constraint,
-            bias_constraint,
-            **kwargs,
-        )
+    rank = 2
 
 
 class DepthwiseConv1D(_Depthwise):
@@ -436,44 +372,6 @@ class DepthwiseConv1D(_Depthwise):
 
     rank = 1
 
-    def __init__(
-        self,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        depth_multiplier=1,
-        data_format=None,
-        dilation_rate=1,
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            kernel_size,
-            strides,
-            padding,
-            depth_multiplier,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            depthwise_initializer,
-            bias_initializer,
-            depthwise_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            depthwise_constraint,
-            bias_constraint,
-            **kwargs,
-        )
-
 
 class SeparableConv1D(_Separable):
     """Depthwise-separable 1-D convolution over steps: a depthwise then a pointwise convolution.
@@ -502,50 +400,6 @@ class SeparableConv1D(_Separable):
     """
 
     rank = 1
-
-    def __init__(
-        self,
-        filters,
-        kernel_size,
-        strides=1,
-        padding="valid",
-        data_format=None,
-        dilation_rate=1,
-        depth_multiplier=1,
-        activation=None,
-        use_bias=True,
-        depthwise_initializer="glorot_uniform",
-        pointwise_initializer="glorot_uniform",
-        bias_initializer="zeros",
-        depthwise_regularizer=None,
-        pointwise_regularizer=None,
-        bias_regularizer=None,
-        activity_regularizer=None,
-        depthwise_constraint=None,
-        pointwise_constraint=None,
-        bias_constraint=None,
-        **kwargs,
-    ):
-        super().__init__(
-            filters,
-            (pointwise_initializer, pointwise_regularizer, pointwise_constraint),
-            kernel_size,
-            strides,
-            padding,
-            depth_multiplier,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            depthwise_initializer,
-            bias_initializer,
-            depthwise_regularizer,
-            bias_regularizer,
-            activity_regularizer,
-            depthwise_constraint,
-            bias_constraint,
-            **kwargs,
-        )
 
 
 SeparableConvolution1D = SeparableConv1D

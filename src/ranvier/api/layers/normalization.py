@@ -23,6 +23,15 @@ def _check_epsilon(epsilon, cls):
     return float(epsilon)
 
 
+def _single_axis(axis, cls):
+    """One axis as an int, from an int or a one-item list (Keras configs write a list)."""
+    if isinstance(axis, (list, tuple)) and len(axis) == 1:
+        axis = axis[0]
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"{cls}: axis must be an integer, got {axis!r}")
+    return int(axis)
+
+
 def _resolve_axis(axis, ndim, cls, name):
     """``axis`` as a non-negative int, never the batch axis."""
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -38,24 +47,13 @@ def _resolve_axis(axis, ndim, cls, name):
 class _Normalization(Layer):
     """Shared by the layers with affine parameters gamma and beta, and the channel axis ``_axis`` as rows."""
 
-    def __init__(
-        self,
-        epsilon,
-        center,
-        scale,
-        beta_initializer,
-        gamma_initializer,
-        beta_regularizer,
-        gamma_regularizer,
-        beta_constraint,
-        gamma_constraint,
-        **kwargs,
-    ):
+    def __init__(self, epsilon, center, scale, beta, gamma, **kwargs):
+        """``beta``, ``gamma``: (initializer, regularizer, constraint) of each weight."""
         super().__init__(**kwargs)
         self.epsilon = _check_epsilon(epsilon, type(self).__name__)
         self.center, self.scale = bool(center), bool(scale)
-        self._beta = WeightSpec("beta", beta_initializer, beta_regularizer, beta_constraint)
-        self._gamma = WeightSpec("gamma", gamma_initializer, gamma_regularizer, gamma_constraint)
+        self._beta = WeightSpec("beta", *beta)
+        self._gamma = WeightSpec("gamma", *gamma)
         self.gamma = self.beta = None
 
     def _build_affine(self, shape):
@@ -159,23 +157,10 @@ class BatchNormalization(_Normalization):
         synchronized=False,
         **kwargs,
     ):
-        super().__init__(
-            epsilon,
-            center,
-            scale,
-            beta_initializer,
-            gamma_initializer,
-            beta_regularizer,
-            gamma_regularizer,
-            beta_constraint,
-            gamma_constraint,
-            **kwargs,
-        )
-        if isinstance(axis, (list, tuple)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"BatchNormalization: axis must be an integer, got {axis!r}")
-        self.axis = int(axis)
+        beta = (beta_initializer, beta_regularizer, beta_constraint)
+        gamma = (gamma_initializer, gamma_regularizer, gamma_constraint)
+        super().__init__(epsilon, center, scale, beta, gamma, **kwargs)
+        self.axis = _single_axis(axis, "BatchNormalization")
         if (
             isinstance(momentum, bool)
             or not isinstance(momentum, (int, float, np.integer, np.floating))
@@ -319,18 +304,9 @@ class LayerNormalization(_Normalization):
         gamma_constraint=None,
         **kwargs,
     ):
-        super().__init__(
-            epsilon,
-            center,
-            scale,
-            beta_initializer,
-            gamma_initializer,
-            beta_regularizer,
-            gamma_regularizer,
-            beta_constraint,
-            gamma_constraint,
-            **kwargs,
-        )
+        beta = (beta_initializer, beta_regularizer, beta_constraint)
+        gamma = (gamma_initializer, gamma_regularizer, gamma_constraint)
+        super().__init__(epsilon, center, scale, beta, gamma, **kwargs)
         if rms_scaling:
             raise UnsupportedArgument("LayerNormalization: rms_scaling=True is not supported, got rms_scaling=True")
         axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
@@ -436,26 +412,13 @@ class GroupNormalization(_Normalization):
         gamma_constraint=None,
         **kwargs,
     ):
-        super().__init__(
-            epsilon,
-            center,
-            scale,
-            beta_initializer,
-            gamma_initializer,
-            beta_regularizer,
-            gamma_regularizer,
-            beta_constraint,
-            gamma_constraint,
-            **kwargs,
-        )
+        beta = (beta_initializer, beta_regularizer, beta_constraint)
+        gamma = (gamma_initializer, gamma_regularizer, gamma_constraint)
+        super().__init__(epsilon, center, scale, beta, gamma, **kwargs)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or not (groups >= 1 or groups == -1):
             raise ValueError(f"GroupNormalization: groups must be an integer >= 1 or -1, got {groups!r}")
         self.groups = int(groups)
-        if isinstance(axis, (list, tuple)) and len(axis) == 1:
-            axis = axis[0]
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"GroupNormalization: axis must be an integer, got {axis!r}")
-        self.axis = int(axis)
+        self.axis = _single_axis(axis, "GroupNormalization")
 
     def build(self, input_shape):
         self._axis = _resolve_axis(self.axis, len(input_shape), "GroupNormalization", self.name)

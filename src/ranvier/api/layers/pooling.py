@@ -12,8 +12,14 @@ import numpy as np
 
 from ...core import _pool
 from .. import config
-from .._conv_geometry import check_input_rank, normalize_padding, normalize_tuple, output_geometry, spatial_input
-from .._errors import UnsupportedArgument
+from .._conv_geometry import (
+    check_channels_last,
+    check_input_rank,
+    normalize_padding,
+    normalize_tuple,
+    output_geometry,
+    spatial_input,
+)
 from ._buffers import scratch
 from ._capabilities import MAXPOOL_2X2, RELU_GRADIENT
 from .base import Layer
@@ -85,8 +91,7 @@ class _Pooling(Layer):
     def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, **kwargs):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
+        check_channels_last(data_format, cls)
         self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size", cls)
         self.strides = self.pool_size if strides is None else normalize_tuple(strides, self.rank, "strides", cls)
         self.padding = normalize_padding(padding, cls)
@@ -185,10 +190,7 @@ class _GlobalPooling(Layer):
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
     def _check(self, shape):
@@ -346,59 +348,43 @@ class AveragePooling3D(_Pooling3D):
     _max = False
 
 
-class GlobalMaxPooling1D(_GlobalPooling):
-    """Maximum over steps: ``(batch, steps, channels) -> (batch, channels)``.
+def _global_doc(reduction, axes, shape):
+    return f"""{reduction} over {axes}: ``{shape} -> (batch, channels)``.
 
     Parameters
     ----------
     keepdims : bool, default False
-        Keep the pooled axis with size 1, as in Keras.
+        Keep the pooled axes with size 1, as in Keras.
     """
 
+
+class GlobalMaxPooling1D(_GlobalPooling):
+    __doc__ = _global_doc("Maximum", "steps", "(batch, steps, channels)")
     rank, _max = 1, True
 
 
 class GlobalAveragePooling1D(_GlobalPooling):
-    """Mean over steps: ``(batch, steps, channels) -> (batch, channels)``. See ``GlobalMaxPooling1D``."""
-
+    __doc__ = _global_doc("Mean", "steps", "(batch, steps, channels)")
     rank, _max = 1, False
 
 
 class GlobalMaxPooling2D(_GlobalPooling):
-    """Maximum over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
-
-    Parameters
-    ----------
-    keepdims : bool, default False
-        Keep the pooled axes with size 1, as in Keras.
-    """
-
+    __doc__ = _global_doc("Maximum", "rows and columns", "(batch, rows, cols, channels)")
     rank, _max = 2, True
 
 
 class GlobalAveragePooling2D(_GlobalPooling):
-    """Mean over rows and columns: ``(batch, rows, cols, channels) -> (batch, channels)``.
-    See ``GlobalMaxPooling2D``."""
-
+    __doc__ = _global_doc("Mean", "rows and columns", "(batch, rows, cols, channels)")
     rank, _max = 2, False
 
 
 class GlobalMaxPooling3D(_GlobalPooling):
-    """Maximum over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
-
-    Parameters
-    ----------
-    keepdims : bool, default False
-        Keep the pooled axes with size 1, as in Keras.
-    """
-
+    __doc__ = _global_doc("Maximum", "depth, rows and columns", "(batch, depth, rows, cols, channels)")
     rank, _max = 3, True
 
 
 class GlobalAveragePooling3D(_GlobalPooling):
-    """Mean over depth, rows and columns: ``(batch, depth, rows, cols, channels) -> (batch, channels)``.
-    See ``GlobalMaxPooling3D``."""
-
+    __doc__ = _global_doc("Mean", "depth, rows and columns", "(batch, depth, rows, cols, channels)")
     rank, _max = 3, False
 
 

@@ -9,8 +9,7 @@ adjoint, the same blends scattered back in reverse order.
 
 import numpy as np
 
-from .._conv_geometry import check_input_rank, normalize_pairs, normalize_tuple
-from .._errors import UnsupportedArgument
+from .._conv_geometry import check_channels_last, check_input_rank, normalize_pairs, normalize_tuple
 from .base import Layer
 
 __all__ = [
@@ -109,10 +108,7 @@ class _SpatialLayer(Layer):
 class _ZeroPadding(_SpatialLayer):
     def __init__(self, padding=1, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, type(self).__name__)
         self.padding = normalize_pairs(padding, self.rank, "padding", type(self).__name__)
 
     def compute_output_shape(self, input_shape):
@@ -134,10 +130,7 @@ class _ZeroPadding(_SpatialLayer):
 class _Cropping(_SpatialLayer):
     def __init__(self, cropping, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"{type(self).__name__}: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, type(self).__name__)
         self.cropping = normalize_pairs(cropping, self.rank, "cropping", type(self).__name__)
 
     def compute_output_shape(self, input_shape):
@@ -275,10 +268,7 @@ class UpSampling2D(_UpSampling):
 
     def __init__(self, size=(2, 2), data_format=None, interpolation="nearest", **kwargs):
         super().__init__(size, **kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"UpSampling2D: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, "UpSampling2D")
         if interpolation not in ("nearest", "bilinear"):
             raise ValueError(f"UpSampling2D: interpolation must be 'nearest' or 'bilinear', got {interpolation!r}")
         self.interpolation = interpolation
@@ -350,10 +340,7 @@ class UpSampling3D(_UpSampling):
 
     def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
         super().__init__(size, **kwargs)
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(
-                f"UpSampling3D: only data_format='channels_last' is supported, got {data_format!r}"
-            )
+        check_channels_last(data_format, "UpSampling3D")
 
 
 class Permute(Layer):

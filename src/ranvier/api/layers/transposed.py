@@ -18,17 +18,17 @@ convolution's kernel ``(kh, kw, conv_in, conv_out)``, so no weight is rearranged
 import numpy as np
 
 from ...core import _conv, _dense
-from .. import activations, config, regularizers
+from .. import config
 from .._conv_geometry import (
     check_input_rank,
-    normalize_padding,
     normalize_tuple,
+    positive_int,
     spatial_input,
     transpose_geometry,
 )
-from .._errors import UnsupportedArgument
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
+from ._conv_args import output_config, parse_output, parse_window
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -66,15 +66,8 @@ class _ConvTranspose(Layer):
     ):
         super().__init__(**kwargs)
         cls = type(self).__name__
-        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters <= 0:
-            raise ValueError(f"{cls}: filters must be a positive integer, got {filters!r}")
-        if data_format not in (None, "channels_last"):
-            raise UnsupportedArgument(f"{cls}: only data_format='channels_last' is supported, got {data_format!r}")
-        self.filters = int(filters)
-        self.kernel_size = normalize_tuple(kernel_size, self.rank, "kernel_size", cls)
-        self.strides = normalize_tuple(strides, self.rank, "strides", cls)
-        self.dilation_rate = normalize_tuple(dilation_rate, self.rank, "dilation_rate", cls)
-        self.padding = normalize_padding(padding, cls)
+        self.filters = positive_int(filters, "filters", cls)
+        parse_window(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.output_padding = None
         if output_padding is not None:
             self.output_padding = normalize_tuple(output_padding, self.rank, "output_padding", cls, minimum=0)
@@ -83,11 +76,10 @@ class _ConvTranspose(Layer):
                     f"{cls}: output_padding must be smaller than strides {self.strides} on every axis, "
                     f"got {output_padding!r}"
                 )
-        self.activation = activations.get(activation)
-        self.use_bias = bool(use_bias)
+        parse_output(
+            self, activation, use_bias, bias_initializer, bias_regularizer, bias_constraint, activity_regularizer
+        )
         self._kernel = WeightSpec("kernel", kernel_initializer, kernel_regularizer, kernel_constraint)
-        self._bias = WeightSpec("bias", bias_initializer, bias_regularizer, bias_constraint)
-        self.activity_regularizer = regularizers.get(activity_regularizer)
 
     # ------------------------------------------------------------------ shapes
     def _where(self):
@@ -186,11 +178,7 @@ class _ConvTranspose(Layer):
             "output_padding": None if self.output_padding is None else list(self.output_padding),
             "data_format": "channels_last",
             "dilation_rate": list(self.dilation_rate),
-            "activation": activations.serialize(self.activation),
-            "use_bias": self.use_bias,
-            **self._kernel.get_config(),
-            **self._bias.get_config(),
-            "activity_regularizer": regularizers.serialize(self.activity_regularizer),
+            **output_config(self, self._kernel),
         }
 
 

@@ -241,9 +241,7 @@ class BinaryFocalCrossentropy(_AxisLoss):
         owner = type(self).__name__
         self.apply_class_balancing = bool(apply_class_balancing)
         self.alpha = _unit_interval(owner, "alpha", alpha)
-        self.gamma = _focal_gamma(owner, gamma)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _unit_interval(owner, "label_smoothing", label_smoothing)
+        _focal_arguments(self, gamma, from_logits, label_smoothing)
         self.axis = _axis_argument(owner, axis, allow_none=False)
 
     def _compute(self, t, p, axes, need_grad):
@@ -283,11 +281,14 @@ class BinaryFocalCrossentropy(_AxisLoss):
         }
 
 
-def _focal_gamma(owner, gamma):
+def _focal_arguments(loss, gamma, from_logits, label_smoothing):
+    """Check and set the arguments both focal losses take."""
+    owner = type(loss).__name__
     g = float(gamma)
     if not (g >= 0 and np.isfinite(g)):
         raise ValueError(f"{owner}: gamma must be a finite number >= 0, got {gamma!r}")
-    return g
+    loss.gamma, loss.from_logits = g, bool(from_logits)
+    loss.label_smoothing = _unit_interval(owner, "label_smoothing", label_smoothing)
 
 
 class CategoricalFocalCrossentropy(_AxisLoss):
@@ -336,9 +337,7 @@ class CategoricalFocalCrossentropy(_AxisLoss):
             self.alpha = float(alpha)
             if not np.isfinite(self.alpha):
                 raise ValueError(f"{owner}: alpha must be finite, got {alpha!r}")
-        self.gamma = _focal_gamma(owner, gamma)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = _unit_interval(owner, "label_smoothing", label_smoothing)
+        _focal_arguments(self, gamma, from_logits, label_smoothing)
         if not _is_int(axis):
             raise ValueError(f"{owner}: axis must be an int (the class axis), got {axis!r}")
         self.axis = int(axis)
@@ -348,7 +347,8 @@ class CategoricalFocalCrossentropy(_AxisLoss):
             return self.alpha
         if len(self.alpha) != p.shape[axis]:
             raise ValueError(
-                f"{self.name}: alpha must have one weight per class ({p.shape[axis]}), got {len(self.alpha)} weights"
+                f"{self.name}: alpha must have one weight per class ({p.shape[axis]}), "
+                f"got {len(self.alpha)} weights {self.alpha!r}"
             )
         shape = [1] * p.ndim
         shape[axis] = -1

@@ -54,8 +54,7 @@ def _row_weights(sample_weight, lead, dtype, name):
             raise ValueError(f"{name}: sample_weight must have shape {lead}{alt}, got shape {w.shape}")
         w = np.broadcast_to(w.reshape(w.shape + (1,) * (len(lead) - w.ndim)), lead)
     w = np.ascontiguousarray(w, dtype=dtype).reshape(-1)
-    if not np.isfinite(w).all():
-        raise ValueError(f"{name}: sample_weight contains NaN or inf")
+    check_finite(w, dtype, f"{name}: sample_weight")
     return w
 
 
@@ -163,8 +162,7 @@ class Loss:
         if wrt_preactivation and self.fused_activation is None:
             raise ValueError(
                 f"{self.name}: wrt_preactivation needs a loss that fuses with an activation "
-                f"(probability crossentropies), got from_logits="
-                f"{getattr(self, 'from_logits', None)}"
+                f"(probability crossentropies), got from_logits={getattr(self, 'from_logits', None)!r}"
             )
 
     def _flat(self, y_true, y_pred, sample_weight):

@@ -74,8 +74,8 @@ class CategoricalCrossentropy(_LogitsLoss):
         out = tuple(output_shape)
         if y.ndim == len(out) - 1 and out[-1] not in (None, 1) and y.shape[-1:] != out[-1:]:
             raise ValueError(
-                f"{self.name}: y must be one-hot with shape {out}, got shape {y.shape}; "
-                "for integer class labels use sparse_categorical_crossentropy"
+                f"{self.name}: y must be one-hot with shape {out} (for integer class labels use "
+                f"sparse_categorical_crossentropy), got shape {y.shape}"
             )
         y = super().prepare_targets(y, output_shape, dtype)
         if self.label_smoothing:
@@ -112,10 +112,10 @@ class SparseCategoricalCrossentropy(Loss):
         y = y.reshape(shape)
         if y.dtype.kind == "f" and y.size and not np.array_equal(y, np.floor(y)):
             bad = y[y != np.floor(y)].flat[0]
-            raise ValueError(f"{self.name}: y must hold integer class labels, got {bad}")
+            raise ValueError(f"{self.name}: y must hold integer class labels, got {float(bad)!r}")
         if y.size and (y.min() < 0 or y.max() >= k):
             bad = y.min() if y.min() < 0 else y.max()
-            raise ValueError(f"{self.name}: y must hold class labels in [0, {k}), got {bad}")
+            raise ValueError(f"{self.name}: y must hold class labels in [0, {k}), got {bad.item()!r}")
         return np.ascontiguousarray(y, dtype=np.intp)
 
     def get_config(self):

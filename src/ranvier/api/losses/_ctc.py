@@ -47,8 +47,8 @@ class CTC(_AxisLoss):
         if np.any(after_pad & (labels != 0)):
             row = int(np.argmax(np.any(after_pad & (labels != 0), axis=1)))
             raise ValueError(
-                f"{self.name}: y_true must be padded with 0 only at the end (0 is the blank), "
-                f"got {labels[row].tolist()!r} in row {row}"
+                f"{self.name}: y_true row {row} must be padded with 0 only at the end (0 is the blank), "
+                f"got {labels[row].tolist()!r}"
             )
         if out[1] is not None:
             _ctc_check_feasible(labels, out[1], self.name)

@@ -29,6 +29,27 @@ def _inputs(y_true, y_pred):
     return _same_rank(y_true, y_pred), y_pred
 
 
+def _inputs_2d(y_true, y_pred, cls, columns, what):
+    """``_inputs`` of shape (batch_size, ``what``), keeping ``columns`` (None at the first batch) between batches."""
+    y_true, y_pred = _inputs(y_true, y_pred)
+    if y_pred.ndim != 2:
+        raise ValueError(f"{cls}: y_true and y_pred must have shape (batch_size, {what}), got {y_pred.shape}")
+    if columns is not None and columns != y_pred.shape[1]:
+        raise ValueError(f"{cls}: y_pred must keep its {columns} {what} between batches, got shape {y_pred.shape}")
+    return y_true, y_pred
+
+
+def _in_float64(loss):
+    """``loss`` on float64 copies of its inputs: a metric's per-sample values keep float64 precision."""
+
+    def fn(y_true, y_pred, **kwargs):
+        y_true, y_pred = _inputs(y_true, y_pred)
+        return loss(y_true.astype(np.float64, copy=False), y_pred.astype(np.float64, copy=False), **kwargs)
+
+    fn.__name__ = fn.__qualname__ = loss.__name__
+    return fn
+
+
 def _same_rank(y_true, y_pred):
     """Squeeze or expand a trailing axis of size 1 so both have the same rank (Keras' rule)."""
     if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:

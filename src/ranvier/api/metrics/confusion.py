@@ -64,7 +64,9 @@ def _confusion_counts(y_true, y_pred, sample_weight, thresholds, class_id=None, 
         y_pred = _keep_top_k(y_pred, top_k)
     if class_id is not None:
         if y_pred.ndim < 1 or class_id >= y_pred.shape[-1]:
-            raise ValueError(f"{cls}: class_id={class_id} is out of range for y_pred shape {y_pred.shape}")
+            raise ValueError(
+                f"{cls}: class_id must index the last axis of y_pred shape {y_pred.shape}, got {class_id!r}"
+            )
         y_true, y_pred, weight = y_true[..., class_id], y_pred[..., class_id], weight[..., class_id]
     actual, weight = y_true.astype(bool).ravel(), weight.ravel()
     order = np.argsort(thresholds, kind="stable")

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .base import Metric, _inputs, _weights_like
+from .base import Metric, _inputs_2d, _weights_like
 from .confusion import _divide_no_nan
 
 __all__ = ["FBetaScore", "F1Score"]
@@ -59,15 +59,8 @@ class FBetaScore(Metric):
         self._counts = None  # tp, fp, fn, support: float64 arrays of shape (K,)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        cls = type(self).__name__
-        y_true, y_pred = _inputs(y_true, y_pred)
-        if y_pred.ndim != 2:
-            raise ValueError(f"{cls}: y_true and y_pred must have shape (batch_size, classes), got {y_pred.shape}")
-        if self._counts is not None and self._counts[0].shape[0] != y_pred.shape[1]:
-            raise ValueError(
-                f"{cls}: y_pred must keep its {self._counts[0].shape[0]} classes between batches, "
-                f"got shape {y_pred.shape}"
-            )
+        columns = None if self._counts is None else self._counts[0].shape[0]
+        y_true, y_pred = _inputs_2d(y_true, y_pred, type(self).__name__, columns, "classes")
         if self.threshold is None:
             predicted = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (np.abs(y_pred) > 1e-9)
         else:

@@ -7,9 +7,16 @@ the epoch in float64. ``axis`` moves the class axis last before the loss runs.
 
 import numpy as np
 
-from .. import config
-from ..losses import binary_crossentropy, categorical_crossentropy, kl_divergence, sparse_categorical_crossentropy
-from .base import MeanMetricWrapper, _check_axis, _check_unit, _inputs
+from ..losses import (
+    binary_crossentropy,
+    binary_focal_crossentropy,
+    categorical_crossentropy,
+    categorical_focal_crossentropy,
+    kl_divergence,
+    poisson,
+    sparse_categorical_crossentropy,
+)
+from .base import MeanMetricWrapper, _check_axis, _check_unit, _in_float64
 
 __all__ = [
     "BinaryCrossentropy",
@@ -22,17 +29,9 @@ __all__ = [
     "sparse_categorical_crossentropy",
     "kl_divergence",
     "poisson",
+    "binary_focal_crossentropy",
+    "categorical_focal_crossentropy",
 ]
-
-
-def poisson(y_true, y_pred):
-    """Per-sample ``mean(y_pred - y_true * log(y_pred + eps))`` over the last axis (Keras' form).
-
-    It differs from the Poisson deviance / 2 by ``mean(y log y - y)``, a term of the targets only.
-    """
-    y_true, y_pred = _inputs(y_true, y_pred)
-    y_true, y_pred = y_true.astype(np.float64), y_pred.astype(np.float64)
-    return np.mean(y_pred - y_true * np.log(y_pred + config.epsilon()), axis=-1)
 
 
 def _class_axis_last(y_pred, axis):
@@ -140,4 +139,4 @@ class Poisson(MeanMetricWrapper):
     direction = "down"
 
     def __init__(self, name="poisson", dtype=None):
-        super().__init__(poisson, name=name, dtype=dtype)
+        super().__init__(_in_float64(poisson), name=name, dtype=dtype)

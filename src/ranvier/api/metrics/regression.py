@@ -1,8 +1,9 @@
 """Regression metrics: per-sample errors averaged over an epoch, and the R2 score.
 
-The per-sample functions reduce the last axis (``axis`` for the cosine
-similarity) and compute in float64, with Keras' epsilon (``config.epsilon()``,
-1e-7) where Keras uses it.
+The per-sample functions are the losses module's, as in Keras 3
+(``metrics.mean_absolute_error is losses.mean_absolute_error``); the metric
+classes run them on float64 copies of the inputs. ``cosine_similarity`` (not a
+Keras metric function) is minus the loss of that name.
 """
 
 import math
@@ -10,9 +11,16 @@ import warnings
 
 import numpy as np
 
-from .. import config
-from ..losses import log_cosh
-from .base import MeanMetricWrapper, Metric, _check_axis, _check_int, _inputs, _weights_like
+from .. import losses
+from ..losses import (
+    huber,
+    log_cosh,
+    mean_absolute_error,
+    mean_absolute_percentage_error,
+    mean_squared_error,
+    mean_squared_logarithmic_error,
+)
+from .base import MeanMetricWrapper, Metric, _check_axis, _check_int, _in_float64, _inputs_2d, _weights_like
 
 __all__ = [
     "MeanAbsoluteError",
@@ -29,57 +37,18 @@ __all__ = [
     "mean_squared_logarithmic_error",
     "cosine_similarity",
     "log_cosh",
+    "huber",
 ]
 
 
-def _float_pair(y_true, y_pred):
-    y_true, y_pred = _inputs(y_true, y_pred)
-    return y_true.astype(np.float64, copy=False), y_pred.astype(np.float64, copy=False)
-
-
-# ---------------------------------------------------- per-sample functions
-def mean_absolute_error(y_true, y_pred):
-    """Per-sample mean of ``|y_true - y_pred|`` over the last axis."""
-    y_true, y_pred = _float_pair(y_true, y_pred)
-    return np.mean(np.abs(y_pred - y_true), axis=-1)
-
-
-def mean_squared_error(y_true, y_pred):
-    """Per-sample mean of ``(y_true - y_pred)**2`` over the last axis."""
-    y_true, y_pred = _float_pair(y_true, y_pred)
-    return np.mean(np.square(y_pred - y_true), axis=-1)
-
-
-def mean_absolute_percentage_error(y_true, y_pred):
-    """Per-sample ``100 * mean(|y_true - y_pred| / max(|y_true|, eps))`` over the last axis."""
-    y_true, y_pred = _float_pair(y_true, y_pred)
-    return 100.0 * np.mean(np.abs(y_true - y_pred) / np.maximum(np.abs(y_true), config.epsilon()), axis=-1)
-
-
-def mean_squared_logarithmic_error(y_true, y_pred):
-    """Per-sample ``mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))**2)`` over the last axis."""
-    y_true, y_pred = _float_pair(y_true, y_pred)
-    eps = config.epsilon()
-    return np.mean(np.square(np.log1p(np.maximum(y_pred, eps)) - np.log1p(np.maximum(y_true, eps))), axis=-1)
-
-
 def cosine_similarity(y_true, y_pred, axis=-1):
-    """Per-sample ``sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`` (norms floored at 1e-6).
+    """Per-sample ``sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``: minus the loss of that name.
 
     Returns
     -------
     ndarray of the shape of ``y_pred`` without ``axis``, float64
     """
-    y_true, y_pred = _float_pair(y_true, y_pred)
-    axis = _check_axis(axis, "cosine_similarity")
-    if not -y_pred.ndim <= axis < y_pred.ndim:
-        raise ValueError(f"cosine_similarity: axis is out of range for y_pred shape {y_pred.shape}, got {axis!r}")
-
-    def normalize(x):
-        # Keras' l2_normalize: the squared norm is floored at 1e-12.
-        return x / np.sqrt(np.maximum(np.sum(np.square(x), axis=axis, keepdims=True), 1e-12))
-
-    return np.sum(normalize(y_true) * normalize(y_pred), axis=axis)
+    return -_in_float64(losses.cosine_similarity)(y_true, y_pred, axis=_check_axis(axis, "cosine_similarity"))
 
 
 # ---------------------------------------------------------------- classes
@@ -89,7 +58,7 @@ class MeanAbsoluteError(MeanMetricWrapper):
     direction = "down"
 
     def __init__(self, name="mean_absolute_error", dtype=None):
-        super().__init__(mean_absolute_error, name=name, dtype=dtype)
+        super().__init__(_in_float64(mean_absolute_error), name=name, dtype=dtype)
 
 
 class MeanSquaredError(MeanMetricWrapper):
@@ -98,7 +67,7 @@ class MeanSquaredError(MeanMetricWrapper):
     direction = "down"
 
     def __init__(self, name="mean_squared_error", dtype=None):
-        super().__init__(mean_squared_error, name=name, dtype=dtype)
+        super().__init__(_in_float64(mean_squared_error), name=name, dtype=dtype)
 
 
 class RootMeanSquaredError(MeanSquaredError):
@@ -117,7 +86,7 @@ class MeanAbsolutePercentageError(MeanMetricWrapper):
     direction = "down"
 
     def __init__(self, name="mean_absolute_percentage_error", dtype=None):
-        super().__init__(mean_absolute_percentage_error, name=name, dtype=dtype)
+        super().__init__(_in_float64(mean_absolute_percentage_error), name=name, dtype=dtype)
 
 
 class MeanSquaredLogarithmicError(MeanMetricWrapper):
@@ -126,7 +95,7 @@ class MeanSquaredLogarithmicError(MeanMetricWrapper):
     direction = "down"
 
     def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
-        super().__init__(mean_squared_logarithmic_error, name=name, dtype=dtype)
+        super().__init__(_in_float64(mean_squared_logarithmic_error), name=name, dtype=dtype)
 
 
 class CosineSimilarity(MeanMetricWrapper):
@@ -203,14 +172,8 @@ class R2Score(Metric):
         self._sums = None  # (sum w y, sum w y**2, sum w (y - p)**2, sum w), each of shape (K,)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _inputs(y_true, y_pred)
-        if y_pred.ndim != 2:
-            raise ValueError(f"R2Score: y_true and y_pred must have shape (batch_size, outputs), got {y_pred.shape}")
-        if self._sums is not None and self._sums[0].shape[0] != y_pred.shape[1]:
-            raise ValueError(
-                f"R2Score: y_pred must keep its {self._sums[0].shape[0]} outputs between batches, "
-                f"got shape {y_pred.shape}"
-            )
+        columns = None if self._sums is None else self._sums[0].shape[0]
+        y_true, y_pred = _inputs_2d(y_true, y_pred, "R2Score", columns, "outputs")
         y, p = y_true.astype(np.float64), y_pred.astype(np.float64)
         w = _weights_like(sample_weight, y_pred)
         sums = (np.sum(w * y, 0), np.sum(w * y * y, 0), np.sum(w * np.square(y - p), 0), np.sum(w, 0))

@@ -197,7 +197,25 @@ class RandomRotation(_AffineAugmentation):
         return {**super().get_config(), "factor": _as_config(self.factor)}
 
 
-class RandomZoom(_AffineAugmentation):
+class _HeightWidth(_AffineAugmentation):
+    """RandomZoom and RandomTranslation: a range of factors per axis."""
+
+    def _set_factors(self, height_factor, width_factor, width_optional):
+        owner = type(self).__name__
+        self.height_factor, self.width_factor = height_factor, width_factor
+        self._h = _factor_range(height_factor, "height_factor", owner)
+        skip = width_optional and width_factor is None
+        self._w = None if skip else _factor_range(width_factor, "width_factor", owner)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "height_factor": _as_config(self.height_factor),
+            "width_factor": _as_config(self.width_factor),
+        }
+
+
+class RandomZoom(_HeightWidth):
     """Zoom each image in or out about its centre by a random factor, in training.
 
     Parameters
@@ -222,9 +240,7 @@ class RandomZoom(_AffineAugmentation):
         **kwargs,
     ):
         super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed, fill_value=fill_value, **kwargs)
-        self.height_factor, self.width_factor = height_factor, width_factor
-        self._h = _factor_range(height_factor, "height_factor", "RandomZoom")
-        self._w = None if width_factor is None else _factor_range(width_factor, "width_factor", "RandomZoom")
+        self._set_factors(height_factor, width_factor, width_optional=True)
 
     def _transforms(self, rng, b, h, w):
         zh = rng.uniform(1.0 + self._h[0], 1.0 + self._h[1], size=b)
@@ -232,15 +248,8 @@ class RandomZoom(_AffineAugmentation):
         zero = np.zeros(b)
         return np.stack([zw, zero, (w - 1) / 2.0 * (1.0 - zw), zero, zh, (h - 1) / 2.0 * (1.0 - zh)], axis=1)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "height_factor": _as_config(self.height_factor),
-            "width_factor": _as_config(self.width_factor),
-        }
 
-
-class RandomTranslation(_AffineAugmentation):
+class RandomTranslation(_HeightWidth):
     """Shift each image by a random fraction of its size, in training.
 
     Parameters
@@ -263,22 +272,13 @@ class RandomTranslation(_AffineAugmentation):
         **kwargs,
     ):
         super().__init__(fill_mode=fill_mode, interpolation=interpolation, seed=seed, fill_value=fill_value, **kwargs)
-        self.height_factor, self.width_factor = height_factor, width_factor
-        self._h = _factor_range(height_factor, "height_factor", "RandomTranslation")
-        self._w = _factor_range(width_factor, "width_factor", "RandomTranslation")
+        self._set_factors(height_factor, width_factor, width_optional=False)
 
     def _transforms(self, rng, b, h, w):
         dy = rng.uniform(self._h[0], self._h[1], size=b) * h
         dx = rng.uniform(self._w[0], self._w[1], size=b) * w
         one, zero = np.ones(b), np.zeros(b)
         return np.stack([one, zero, -dx, zero, one, -dy], axis=1)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "height_factor": _as_config(self.height_factor),
-            "width_factor": _as_config(self.width_factor),
-        }
 
 
 class RandomFlip(_Augmentation):
