@@ -197,6 +197,11 @@ class Layer(Trackable):
     def dtype(self):
         return self._dtype_arg or config.floatx()
 
+    @property
+    def _output_dtype(self):
+        """dtype of the symbolic outputs of a call: the compute dtype (token-id layers say int64)."""
+        return self.dtype
+
     def add_weight(self, *args, **kwargs):
         """Create a weight and register it with the layer.
 

@@ -141,6 +141,11 @@ class DataLayer(Layer):
             return outputs
         return super().__call__(inputs, *args, **kwargs)
 
+    @property
+    def _output_dtype(self):
+        # Keras 3: indices (output_mode "int") are int64, encodings the compute dtype.
+        return "int64" if getattr(self, "output_mode", None) == "int" else self.dtype
+
     def backward(self, dy, cache, need_input_grad=True):
         return None
 

@@ -190,6 +190,10 @@ class _IndexLookup(DataLayer):
 
     output_mode = property(lambda self: self._vocab.output_mode)
 
+    @property
+    def _output_dtype(self):
+        return np.dtype(self._inverted_dtype).name if self.invert else super()._output_dtype
+
     def _tokens(self, values):
         raise NotImplementedError
 
@@ -484,6 +488,13 @@ class TextVectorization(DataLayer):
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self._vocab.set(list(as_text_array(vocabulary, "TextVectorization: vocabulary")), idf_weights)
+
+    def _check_input_shape(self, shape):
+        # (batch,) and (batch, 1) alike, whichever the layer saw first (adapt, an eager call, an Input).
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] in (1, None))):
+            raise ValueError(
+                f"TextVectorization {self.name!r}: input shape must be (batch,) or (batch, 1), got {tuple(shape)!r}"
+            )
 
     def compute_output_shape(self, input_shape):
         if self.output_mode == "int":
