@@ -59,3 +59,26 @@ def test_text_vectorization_takes_batch_and_batch_by_one_inputs():
     np.testing.assert_array_equal(model.predict(np.array([["cat dog"], ["dog"]], object), verbose=0), flat)
     with pytest.raises(ValueError, match=r"\(batch,\) or \(batch, 1\), got \(None, 2\)"):
         vectorize(rv.Input(shape=(2,), dtype="string"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda mode: layers.StringLookup(vocabulary=["a", "b", "c"], output_mode=mode),
+        lambda mode: layers.IntegerLookup(vocabulary=[3, 5, 7], output_mode=mode),
+        lambda mode: layers.CategoryEncoding(num_tokens=4, output_mode=mode),
+    ],
+)
+def test_binary_is_keras_deprecated_name_of_multi_hot(make):
+    binary, multi_hot = make("binary"), make("multi_hot")
+    assert binary.output_mode == "multi_hot" and binary.get_config()["output_mode"] == "multi_hot"
+    sample = np.array([["a", "c"], ["b", "b"]], object) if isinstance(binary, layers.StringLookup) else None
+    if sample is None:
+        sample = np.array([[3, 7], [5, 5]]) if isinstance(binary, layers.IntegerLookup) else np.array([[0, 3], [1, 1]])
+    np.testing.assert_array_equal(binary(sample), multi_hot(sample))
+    assert np.asarray(binary(sample)).sum() == 3  # two distinct tokens in row 0, one in row 1
+
+
+def test_tf_idf_dash_is_keras_deprecated_name_of_tf_idf():
+    layer = layers.StringLookup(vocabulary=["a", "b"], idf_weights=[0.5, 2.0], output_mode="tf-idf")
+    assert layer.output_mode == "tf_idf"

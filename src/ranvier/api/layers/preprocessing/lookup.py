@@ -26,6 +26,7 @@ from ._base import (
     check_choice,
     check_positive_int,
     encode_categorical,
+    output_mode_alias,
 )
 from .encoding import stable_hash
 
@@ -44,7 +45,7 @@ class _Vocabulary:
         self.max_tokens = check_positive_int(max_tokens, "max_tokens", owner, allow_none=True)
         self.num_oov = check_positive_int(num_oov_indices, "num_oov_indices", owner, minimum=0)
         self.mask_token, self.oov_token = mask_token, oov_token
-        self.output_mode = check_choice(output_mode, "output_mode", _MODES, owner)
+        self.output_mode = check_choice(output_mode_alias(output_mode), "output_mode", _MODES, owner)
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
         self.tokens, self.idf = [], None
         self._reset_counts()
