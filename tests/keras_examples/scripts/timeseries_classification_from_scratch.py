@@ -2,8 +2,7 @@
 # https://github.com/keras-team/keras-io/blob/master/examples/timeseries/timeseries_classification_from_scratch.py
 # Copyright the Keras authors, Apache License 2.0 (http://www.apache.org/licenses/LICENSE-2.0).
 # Changes for ranvier are marked "# ranvier: ...": the imports, synthetic series of FordA's
-# shapes and labels (no network here), fewer samples and epochs, no plots (no matplotlib here)
-# and the checkpoint file named .keras (the .h5 format needs h5py and TensorFlow's layout).
+# shapes and labels (no network here), fewer samples and epochs, no plots (no matplotlib here).
 """
 Title: Timeseries classification from scratch
 Author: [hfawaz](https://github.com/hfawaz/)
@@ -89,7 +88,7 @@ batch_size = 32
 
 callbacks = [
     keras.callbacks.ModelCheckpoint(
-        "best_model.keras", save_best_only=True, monitor="val_loss"  # ranvier: was "best_model.h5"
+        "best_model.h5", save_best_only=True, monitor="val_loss"
     ),
     keras.callbacks.ReduceLROnPlateau(
         monitor="val_loss", factor=0.5, patience=20, min_lr=0.0001
@@ -113,7 +112,7 @@ history = model.fit(
 ## Evaluate model on test data
 """
 
-model = keras.models.load_model("best_model.keras")  # ranvier: was "best_model.h5"
+model = keras.models.load_model("best_model.h5")
 
 y_pred = model.predict(x_test).argmax(axis=1)
 
