@@ -127,9 +127,13 @@ def _family(key):
 
 
 def snake_case(name):
-    """``TopKCategoricalAccuracy`` -> ``top_k_categorical_accuracy``, ``HeNormal`` -> ``he_normal``."""
+    """Keras 3's ``to_snake_case``: ``TopKCategoricalAccuracy`` -> ``top_k_categorical_accuracy``.
+
+    A digit does not start a word: ``Conv2DTranspose`` -> ``conv2d_transpose``, ``L1L2`` -> ``l1l2``.
+    """
+    name = re.sub(r"\W+", "", name)
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ------------------------------------------------------------ custom objects

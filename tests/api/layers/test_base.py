@@ -55,3 +55,28 @@ def test_layers_expose_their_specs_as_keras_attributes():
     assert type(lstm.recurrent_constraint).__name__ == "NonNeg"
     with pytest.raises(AttributeError, match="gamma_initializer"):
         _ = dense.gamma_initializer
+
+
+@pytest.mark.parametrize(
+    "cls, args, base",
+    [
+        ("Conv1D", (2, 3), "conv1d"),
+        ("Conv2DTranspose", (2, 3), "conv2d_transpose"),
+        ("MaxPooling2D", (), "max_pooling2d"),
+        ("GlobalAveragePooling1D", (), "global_average_pooling1d"),
+        ("BatchNormalization", (), "batch_normalization"),
+    ],
+)
+def test_default_names_follow_keras_to_snake_case(cls, args, base):
+    # Keras 3 (utils/naming.to_snake_case) starts no word at a digit: conv2d, not conv2_d.
+    name = getattr(rv.layers, cls)(*args).name
+    assert name == base or name.startswith(base + "_") and name[len(base) + 1 :].isdigit()
+
+
+def test_build_called_directly_builds_once():
+    dense = rv.layers.Dense(3)
+    dense.build((None, 4))
+    assert dense.built and dense.input_shape == (None, 4)
+    kernel = dense.kernel
+    dense(np.ones((2, 4), np.float32))
+    assert dense.kernel is kernel and len(dense.weights) == 2

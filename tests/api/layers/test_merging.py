@@ -458,3 +458,19 @@ def test_parity_with_pytorch(case):
             [(2, 3, 4), (2, 4, 5)],
             14,
         )
+
+
+def test_keras_tensor_operators_make_merge_layers(tmp_path):
+    # Keras 3 functional code writes residuals as `x + inputs`.
+    a, b = rv.Input(shape=(4, 3)), rv.Input(shape=(1, 3))
+    out = (a + b) * a - b
+    model = rv.Model([a, b], out)
+    assert [type(layer).__name__ for layer in model.layers] == ["Add", "Multiply", "Subtract"]
+    rng = np.random.default_rng(0)
+    xa, xb = rng.normal(size=(2, 4, 3)).astype(np.float32), rng.normal(size=(2, 1, 3)).astype(np.float32)
+    np.testing.assert_allclose(model.predict([xa, xb], verbose=0), (xa + xb) * xa - xb, rtol=1e-6)
+    model.save(tmp_path / "m.keras")
+    loaded = rv.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(loaded.predict([xa, xb], verbose=0), model.predict([xa, xb], verbose=0))
+    with pytest.raises(TypeError):
+        a + 1.0  # a constant is no layer input

@@ -92,9 +92,9 @@ def call_symbolic(layer, inputs, *args, **kwargs):
     out_shape = layer.compute_output_shape(in_shape, **extra) if extra else layer.compute_output_shape(in_shape)
     if isinstance(out_shape, list):
         node.multi_output = True
-        outs = [KerasTensor(s, layer.dtype, node, i) for i, s in enumerate(out_shape)]
+        outs = [KerasTensor(s, layer._output_dtype, node, i) for i, s in enumerate(out_shape)]
     else:
-        outs = [KerasTensor(out_shape, layer.dtype, node, 0)]
+        outs = [KerasTensor(out_shape, layer._output_dtype, node, 0)]
     node.outputs = outs
     layer.output_shape = out_shape
     # Keras' layer.input / layer.output: the tensors of the layer's latest call (feature extraction).

@@ -6,7 +6,7 @@ and turns the gradient of its output into the gradient of its input while
 writing its weight gradients (``backward``). See docs/architecture.md.
 """
 
-import re
+import functools
 
 import numpy as np
 
@@ -14,6 +14,7 @@ from .. import config, initializers
 from .._finite import as_finite, check_finite
 from .._threading import compute_scope
 from ..ops._tensor import Tensor
+from ..serialization import snake_case
 from ..variables import Variable
 from . import _tracing
 from ._symbolic import KerasTensor, call_symbolic
@@ -45,8 +46,21 @@ def _unique_name(base):
     return base if n == 0 else f"{base}_{n}"
 
 
-def _snake(name):
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+def _marks_built(build):
+    """Wrap a class's ``build`` so that calling it directly builds the layer once, as in Keras 3.
+
+    Without this a later call would build again and replace the weights ``build`` made.
+    """
+
+    @functools.wraps(build)
+    def build_and_mark(self, *args, **kwargs):
+        result = build(self, *args, **kwargs)
+        if self.input_shape is None:
+            self.input_shape = args[0] if args else kwargs.get("input_shape")
+        self.built = True
+        return result
+
+    return build_and_mark
 
 
 def normalize_shape(shape, arg="input_shape"):
@@ -141,6 +155,8 @@ class Layer(Trackable):
         # Defining backward declares the hand-written protocol (call -> (outputs, cache));
         # without it a layer follows Keras' (call -> outputs, built from ops) and is traced.
         cls._traced = cls.backward is Layer.backward
+        if "build" in cls.__dict__:
+            cls.build = _marks_built(cls.__dict__["build"])
 
     def __init__(
         self,
@@ -155,7 +171,7 @@ class Layer(Trackable):
     ):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) {', '.join(sorted(kwargs))}")
-        self.name = name if name is not None else _unique_name(_snake(type(self).__name__))
+        self.name = name if name is not None else _unique_name(snake_case(type(self).__name__))
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"{type(self).__name__}: name must be a non-empty string, got {name!r}")
         self.trainable = bool(trainable)
@@ -180,6 +196,11 @@ class Layer(Trackable):
     @property
     def dtype(self):
         return self._dtype_arg or config.floatx()
+
+    @property
+    def _output_dtype(self):
+        """dtype of the symbolic outputs of a call: the compute dtype (token-id layers say int64)."""
+        return self.dtype
 
     def add_weight(self, *args, **kwargs):
         """Create a weight and register it with the layer.

@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core import _merge
 from .. import config
+from ._symbolic import KerasTensor
 from .base import Layer
 
 __all__ = [
@@ -672,3 +673,20 @@ def concatenate(inputs, axis=-1, **kwargs):
 def dot(inputs, axes=-1, normalize=False, **kwargs):
     """Functional form of :class:`Dot`: ``Dot(axes, normalize, **kwargs)(inputs)``."""
     return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
+
+
+def _symbolic_operator(merge):
+    """``a <op> b`` on two KerasTensors as one ``merge`` layer (shapes broadcast as the layer's do)."""
+
+    def operator(a, b):
+        return merge()([a, b]) if isinstance(b, KerasTensor) else NotImplemented
+
+    return operator
+
+
+# Functional code writes residuals as ``x + inputs`` (Keras 3 records an ``add`` op node; here it is
+# an Add layer, same values, and the graph saves as layers do). Set here, not in _symbolic, which
+# the layers import.
+KerasTensor.__add__ = _symbolic_operator(Add)
+KerasTensor.__sub__ = _symbolic_operator(Subtract)
+KerasTensor.__mul__ = _symbolic_operator(Multiply)

@@ -142,11 +142,13 @@ class Sequential(Model):
             return
         if self._input_layer is None and self._stack and self._stack[0]._batch_input_shape is None:
             arr = np.asarray(x)
-            if arr.dtype.kind not in "biuf" or arr.ndim < 1:
+            # Strings for a first layer that reads text (TextVectorization, StringLookup), as in Keras.
+            text = arr.dtype.kind in "OUS" and getattr(self._stack[0], "_accepts_text", False)
+            if (arr.dtype.kind not in "biuf" and not text) or arr.ndim < 1:
                 raise TypeError(
                     f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} and shape {arr.shape}"
                 )
-            dtype = getattr(self._stack[0], "_input_dtype", None)
+            dtype = "string" if text else getattr(self._stack[0], "_input_dtype", None)
             self.build((None,) + arr.shape[1:], input_dtype=dtype)
         else:
             self._ensure_graph()

@@ -25,6 +25,7 @@ __all__ = [
     "check_choice",
     "check_positive_int",
     "encode_categorical",
+    "output_mode_alias",
 ]
 
 
@@ -33,6 +34,15 @@ def check_choice(value, arg, choices, owner):
     if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{owner}: {arg} must be one of {', '.join(map(repr, choices))}, got {value!r}")
     return value
+
+
+def output_mode_alias(output_mode):
+    """Keras 3's deprecated ``output_mode`` names: ``"binary"`` is ``"multi_hot"``, ``"tf-idf"`` is ``"tf_idf"``."""
+    if output_mode == "binary":
+        return "multi_hot"
+    if output_mode == "tf-idf":
+        return "tf_idf"
+    return output_mode
 
 
 def check_positive_int(value, arg, owner, allow_none=False, minimum=1):
@@ -140,6 +150,11 @@ class DataLayer(Layer):
                 outputs, _ = self.call(arr, *args, **kwargs)
             return outputs
         return super().__call__(inputs, *args, **kwargs)
+
+    @property
+    def _output_dtype(self):
+        # Keras 3: indices (output_mode "int") are int64, encodings the compute dtype.
+        return "int64" if getattr(self, "output_mode", None) == "int" else self.dtype
 
     def backward(self, dy, cache, need_input_grad=True):
         return None

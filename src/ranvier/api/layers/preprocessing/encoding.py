@@ -5,7 +5,7 @@ import hashlib
 import numpy as np
 
 from ... import config
-from ._base import DataLayer, categorical_shape, check_choice, check_positive_int, encode_categorical
+from ._base import DataLayer, categorical_shape, check_choice, check_positive_int, encode_categorical, output_mode_alias
 
 __all__ = ["CategoryEncoding", "Hashing", "stable_hash"]
 
@@ -51,7 +51,7 @@ class CategoryEncoding(DataLayer):
             raise ValueError(f"CategoryEncoding: sparse outputs are not supported, got sparse={sparse!r}")
         self.num_tokens = check_positive_int(num_tokens, "num_tokens", "CategoryEncoding")
         self.output_mode = check_choice(
-            output_mode, "output_mode", ("multi_hot", "one_hot", "count"), "CategoryEncoding"
+            output_mode_alias(output_mode), "output_mode", ("multi_hot", "one_hot", "count"), "CategoryEncoding"
         )
 
     def compute_output_shape(self, input_shape):

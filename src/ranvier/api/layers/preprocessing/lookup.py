@@ -26,6 +26,7 @@ from ._base import (
     check_choice,
     check_positive_int,
     encode_categorical,
+    output_mode_alias,
 )
 from .encoding import stable_hash
 
@@ -44,7 +45,7 @@ class _Vocabulary:
         self.max_tokens = check_positive_int(max_tokens, "max_tokens", owner, allow_none=True)
         self.num_oov = check_positive_int(num_oov_indices, "num_oov_indices", owner, minimum=0)
         self.mask_token, self.oov_token = mask_token, oov_token
-        self.output_mode = check_choice(output_mode, "output_mode", _MODES, owner)
+        self.output_mode = check_choice(output_mode_alias(output_mode), "output_mode", _MODES, owner)
         self.pad_to_max_tokens = bool(pad_to_max_tokens)
         self.tokens, self.idf = [], None
         self._reset_counts()
@@ -189,6 +190,10 @@ class _IndexLookup(DataLayer):
             self.set_vocabulary(vocabulary, idf_weights)
 
     output_mode = property(lambda self: self._vocab.output_mode)
+
+    @property
+    def _output_dtype(self):
+        return np.dtype(self._inverted_dtype).name if self.invert else super()._output_dtype
 
     def _tokens(self, values):
         raise NotImplementedError
@@ -484,6 +489,13 @@ class TextVectorization(DataLayer):
 
     def set_vocabulary(self, vocabulary, idf_weights=None):
         self._vocab.set(list(as_text_array(vocabulary, "TextVectorization: vocabulary")), idf_weights)
+
+    def _check_input_shape(self, shape):
+        # (batch,) and (batch, 1) alike, whichever the layer saw first (adapt, an eager call, an Input).
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] in (1, None))):
+            raise ValueError(
+                f"TextVectorization {self.name!r}: input shape must be (batch,) or (batch, 1), got {tuple(shape)!r}"
+            )
 
     def compute_output_shape(self, input_shape):
         if self.output_mode == "int":
