@@ -63,3 +63,31 @@ def test_deterministic_split_is_bit_identical_to_one_call(trans_a, trans_b, m, k
         finally:
             _blas.set_gemm_threads(1)
     assert np.array_equal(whole, split)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("m, n, k", [(24, 40, 4099), (64, 16, 1024), (3, 5, 60000)])
+def test_split_sums_match_matmul_and_repeat_exactly(dtype, tol, trans_a, trans_b, threads, m, n, k):
+    """Products with k >= 4 * max(m, n) split their sums over the threads (weight gradients)."""
+    from ranvier.api._threading import _blas_libraries
+
+    rng = np.random.default_rng(m * n + k)
+    a = rng.standard_normal((k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if trans_b else (k, n)).astype(dtype)
+    c0 = rng.standard_normal((m, n)).astype(dtype)
+    expected = 1.5 * (a.T if trans_a else a) @ (b.T if trans_b else b) - 0.5 * c0
+    results = []
+    with _blas_libraries().limit(limits=1):
+        try:
+            _blas.set_gemm_threads(threads)
+            for _ in range(2):
+                c = c0.copy()
+                _blas.gemm_py(trans_a, trans_b, 1.5, a, b, -0.5, c)
+                results.append(c)
+        finally:
+            _blas.set_gemm_threads(1)
+    np.testing.assert_allclose(results[0], expected, rtol=tol, atol=tol * np.sqrt(k) * 4)
+    assert np.array_equal(results[0], results[1])

@@ -11,6 +11,7 @@ block, so every thread in the process belongs to one OpenMP team. Outside that
 scope ``gemm_threads`` is 1 and gemm() is a plain BLAS call.
 """
 from cython.parallel cimport prange
+from libc.stdlib cimport free, malloc
 from scipy.linalg cimport cython_blas as _cb
 
 from ranvier.core._checks cimport check_shape, value_error
@@ -37,6 +38,11 @@ cdef extern from *:
 cdef Py_ssize_t _SPLIT_GRAIN = 1 << 17
 # Smallest block edge worth a BLAS call of its own.
 cdef int _MIN_BLOCK = 16
+# A product whose sums are this many times longer than C's longer edge splits its sums
+# (k) instead of C: weight gradients over many rows (x.T @ dz with x (4096, 128), dz
+# (4096, 512)) otherwise give each thread 64 rows of C, which OpenBLAS runs at ~60% of
+# a core; each thread's half of the sums runs at the full single-thread speed.
+cdef int _K_SPLIT_RATIO = 4
 
 
 def set_gemm_threads(int n, bint deterministic=False):
@@ -108,6 +114,9 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     if m == 0 or n == 0:
         return
     t = effective_threads(_gemm_threads, <Py_ssize_t> m * n * k, _SPLIT_GRAIN)
+    if t > 1 and _block_align == 1 and k >= _K_SPLIT_RATIO * max(m, n):
+        if _gemm_split_k(t, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+            return
     by_rows = m >= n or n < t * _MIN_BLOCK or _block_align > 1
     if t > 1 and by_rows and m < t * max(_MIN_BLOCK, _block_align):
         t = 1
@@ -131,6 +140,44 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
                 _gemm_serial(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
                              b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
                              beta, c + start, ldc)
+
+
+cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
+                        floating alpha, const floating* a, int lda,
+                        const floating* b, int ldb,
+                        floating beta, floating* c, int ldc) noexcept nogil:
+    """C = alpha * op(A) @ op(B) + beta * C with the sums over k cut into ``t`` blocks.
+
+    Thread 0 writes its block's product into C, the others into partial buffers
+    that are then added into C in block order: the result depends only on ``t``.
+    Returns False (nothing done) when the partial buffers cannot be allocated.
+    """
+    cdef Py_ssize_t mn = <Py_ssize_t> m * n
+    cdef floating* partial = <floating*> malloc((t - 1) * mn * sizeof(floating))
+    cdef int blk, k0, k1, size = (k + t - 1) // t
+    cdef Py_ssize_t i, j, s
+    if partial == NULL:
+        return False
+    for blk in prange(t, schedule="static", num_threads=t):
+        k0 = blk * size
+        k1 = min(k0 + size, k)
+        # op(A)'s columns k0:k1 are rows of a stored A.T, columns of A; op(B)'s rows likewise.
+        if blk == 0:
+            _gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha, a, lda, b, ldb, beta, c, ldc)
+        elif k1 > k0:
+            _gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha,
+                         a + (<Py_ssize_t> k0 * lda if trans_a else k0), lda,
+                         b + (k0 if trans_b else <Py_ssize_t> k0 * ldb), ldb,
+                         0, partial + (blk - 1) * mn, n)
+        else:
+            for i in range(mn):
+                partial[(blk - 1) * mn + i] = 0
+    for i in prange(m, schedule="static", num_threads=t):
+        for s in range(t - 1):
+            for j in range(n):
+                c[i * ldc + j] += partial[s * mn + i * n + j]
+    free(partial)
+    return True
 
 
 def gemm_py(bint trans_a, bint trans_b, double alpha,
