@@ -15,6 +15,8 @@ of a Python module and ``.pyx`` sources are not parsed; compiled modules are lea
 """
 
 import ast
+import subprocess
+import sys
 from collections import deque
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -218,3 +220,11 @@ def test_a_package_importing_its_modules_and_siblings_importing_each_other_is_no
     assert graph["pkg.layers.core"] == {"pkg.layers.base": "pkg/layers/core.py:1", "pkg.config": "pkg/layers/core.py:2"}
     assert graph["pkg._fast"] == graph["pkg._compiled"] == {}
     assert cycles_report(graph) == ""
+
+
+def test_import_ranvier_loads_no_heavy_module():
+    """``import ranvier`` stays fast: what only some calls need is imported by those calls."""
+    heavy = ("urllib.request", "http.client", "scipy.sparse", "scipy.linalg", "scipy.optimize", "numpy.testing")
+    code = f"import sys, ranvier; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -560,12 +560,3 @@ def test_remote_monitor_skips_link_local_hosts(monkeypatch):
 def test_remote_monitor_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         callbacks.RemoteMonitor(**kwargs)
-
-
-def test_importing_ranvier_loads_no_http_client():
-    import subprocess
-    import sys
-
-    code = "import sys, ranvier; print(sorted(m for m in ('urllib.request', 'http.client') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

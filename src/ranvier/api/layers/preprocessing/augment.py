@@ -12,7 +12,6 @@ per batch, so backward is its transpose.
 import math
 
 import numpy as np
-import scipy.sparse
 
 from ..regularization import _RandomLayer
 from ._base import FloatPreprocessing, check_choice
@@ -106,6 +105,8 @@ def _affine_matrix(transforms, h, w, interpolation, fill_mode):
         rows.append(out_index[keep])
         cols.append((offset + ty.astype(np.int64) * w + tx.astype(np.int64))[keep])
         vals.append(wt[keep])
+    import scipy.sparse  # ~100 ms (it imports numpy.testing): only when an image is transformed
+
     matrix = scipy.sparse.csr_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(b * p, b * p)
     )
