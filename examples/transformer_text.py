@@ -28,23 +28,17 @@ L = rv.layers
 
 @rv.saving.register_keras_serializable(package="transformer_text")
 class TokenAndPositionEmbedding(L.Layer):
-    """Token embedding plus a learned vector per position (Keras' example layer).
-
-    The position table is a weight of this layer, sliced with ops (Keras' example
-    calls a second Embedding on ``ops.arange(maxlen)``: in ranvier a built-in layer
-    applied to a constant array inside traced code gets no gradient).
-    """
+    """Token embedding plus a learned vector per position (Keras' example layer, as written there)."""
 
     def __init__(self, maxlen, vocab_size, embed_dim, **kwargs):
         super().__init__(**kwargs)
         self.maxlen, self.vocab_size, self.embed_dim = maxlen, vocab_size, embed_dim
         self.token_emb = L.Embedding(vocab_size, embed_dim)
-
-    def build(self, input_shape):
-        self.positions = self.add_weight(shape=(self.maxlen, self.embed_dim), initializer="uniform", name="positions")
+        self.pos_emb = L.Embedding(maxlen, embed_dim)
 
     def call(self, x):
-        return self.token_emb(x) + self.positions[: ops.shape(x)[-1]]
+        positions = self.pos_emb(ops.arange(start=0, stop=ops.shape(x)[-1], step=1))
+        return self.token_emb(x) + positions
 
     def get_config(self):
         return {
