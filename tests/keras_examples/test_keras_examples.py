@@ -41,13 +41,6 @@ SCRIPTS = {
 _MARKS = {
     "text_classification_with_transformer.py": [_NEEDS_MHA],
     "timeseries_classification_transformer.py": [_NEEDS_MHA],
-    "structured_data_classification_from_scratch.py": [
-        pytest.mark.xfail(
-            strict=True,
-            raises=AssertionError,
-            reason="a layer called on a dict of KerasTensors (Keras nested inputs) is not supported yet",
-        )
-    ],
 }
 
 

@@ -102,7 +102,7 @@ class LayerStep(Step):
         if run.masks:
             in_masks = [run.masks.get(i) for i in self.in_ids[: node.n_main]]
             if any(m is not None for m in in_masks):
-                mask = in_masks if node.multi_input else in_masks[0]
+                mask = node.pack_main(in_masks)
                 if node.accepts_mask:
                     kwargs["mask"] = mask
         return inputs, kwargs, mask
