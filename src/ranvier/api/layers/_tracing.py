@@ -29,6 +29,7 @@ __all__ = [
     "backpropagate",
     "call_arguments",
     "run_call",
+    "run_call_within",
     "call_hand_written",
     "infer_output_shape",
     "record_loss",
@@ -58,6 +59,15 @@ def run_call(layer, inputs, kwargs):
         if type(exc) not in (ValueError, TypeError):
             raise
         raise type(exc)(f"Layer {layer.name!r} ({type(layer).__name__}): {exc}") from exc
+
+
+def run_call_within(layer, inputs, training, kwargs):
+    """``run_call`` with ``training`` as the enclosing call's flag of the layers it calls (Keras 3)."""
+    previous, STATE.training = STATE.training, training
+    try:
+        return run_call(layer, inputs, call_arguments(layer, training, kwargs))
+    finally:
+        STATE.training = previous
 
 
 def value_of(x):
@@ -174,12 +184,13 @@ def record_loss(model, y, y_pred, sample_weight):
 
 
 class _TraceState(threading.local):
-    """Per thread, while the executor traces a call: where ``Layer.add_loss`` puts losses
-    (None outside tracing) and the ``training`` flag layers called without one inherit."""
+    """Per thread: where ``Layer.add_loss`` puts losses while the executor traces a call (None
+    outside tracing), and the ``training`` flag of the enclosing layer call, which layers called
+    without one inherit (None outside any call: each layer then takes its ``call``'s default)."""
 
     def __init__(self):
         self.losses = None
-        self.training = False
+        self.training = None
 
 
 STATE = _TraceState()

@@ -7,6 +7,7 @@ writing its weight gradients (``backward``). See docs/architecture.md.
 """
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -149,12 +150,17 @@ class Layer(Trackable):
     _input_dtype = None
     #: Whether gradients come from tracing ``call`` (set per class: a class without ``backward``).
     _traced = True
+    #: ``training`` for a call when neither it nor an enclosing call gives one: the default of the
+    #: class's ``call`` signature (read once per class), as Keras 3 resolves it (True: Random* layers).
+    _default_training = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Defining backward declares the hand-written protocol (call -> (outputs, cache));
         # without it a layer follows Keras' (call -> outputs, built from ops) and is traced.
         cls._traced = cls.backward is Layer.backward
+        training = inspect.signature(cls.call).parameters.get("training")
+        cls._default_training = training is not None and training.default is True
         if "build" in cls.__dict__:
             cls.build = _marks_built(cls.__dict__["build"])
 
@@ -430,7 +436,7 @@ class Layer(Trackable):
         # traced call) must still record its weights, or they silently never train.
         if any(type(t) is Tensor for t in flat) or _tracing.taping():
             return self._call_traced_inputs(flat, pack, args, kwargs)
-        training = kwargs.pop("training", False)
+        training = self._resolve_training(kwargs.pop("training", None))
         arrays = [_as_input_array(a, self._input_dtype or self.dtype, self.name) for a in flat]
         self._build_once(pack([(None,) + a.shape[1:] for a in arrays]))
         if len(arrays) == 1 and not isinstance(inputs, (list, tuple, dict)):
@@ -443,7 +449,7 @@ class Layer(Trackable):
                         f"Layer {self.name!r}: pass extra arguments to a traced layer by keyword, "
                         f"got {len(args)} positional"
                     )
-                return _tracing.run_call(self, arrays, _tracing.call_arguments(self, training, kwargs))
+                return _tracing.run_call_within(self, arrays, training, kwargs)
             outputs, _ = self.call(arrays, *args, training=training, **kwargs)
         return outputs
 
@@ -454,16 +460,20 @@ class Layer(Trackable):
             raise TypeError(
                 f"Layer {self.name!r}: pass extra arguments by keyword in traced code, got {len(args)} positional"
             )
-        training = kwargs.pop("training", None)
-        if training is None:
-            training = _tracing.STATE.training
+        training = self._resolve_training(kwargs.pop("training", None))
         if not all(type(t) is Tensor for t in flat):
             dtype = self._input_dtype or self.dtype
             flat = [t if type(t) is Tensor else _as_input_array(t, dtype, self.name) for t in flat]
         self._build_once(pack([(None,) + tuple(t.shape[1:]) for t in flat]))
         if self._traced:
-            return _tracing.run_call(self, pack(flat), _tracing.call_arguments(self, training, kwargs))
+            return _tracing.run_call_within(self, pack(flat), training, kwargs)
         return _tracing.call_hand_written(self, pack(flat), training, kwargs)
+
+    def _resolve_training(self, training):
+        """Keras 3's rule: the call's ``training``, else the enclosing call's, else ``call``'s default."""
+        if training is None:
+            training = _tracing.STATE.training
+        return self._default_training if training is None else training
 
     # ------------------------------------------------------------------ config
     def get_config(self):

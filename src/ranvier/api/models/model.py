@@ -7,6 +7,7 @@ and ``training`` (fit / evaluate / predict, mixed in as ``Trainer``).
 
 import inspect
 import json
+import warnings
 
 import numpy as np
 
@@ -286,16 +287,24 @@ class Model(Trainer, Trackable):
             eagerly, and float32 training needs no loss scaling.
         steps_per_execution : int, default 1
             Only 1 (one Python step per batch) is supported.
-        jit_compile : {"auto", False}
-            ranvier has no graph compiler; ``True`` raises ``NotImplementedError``.
+        jit_compile : {"auto", True, False}
+            Accepted; ``model.jit_compile`` is always False. Keras 3 turns it
+            off where the backend cannot compile; ranvier's kernels are
+            compiled ahead of time, so ``True`` warns (``UserWarning``) that it
+            has no effect.
         """
         if steps_per_execution not in (1, None):
             raise NotImplementedError(
                 "compile: steps_per_execution other than 1 is not supported, "
                 f"got steps_per_execution={steps_per_execution!r}"
             )
-        if jit_compile not in ("auto", False, None):
-            raise NotImplementedError(f"compile: ranvier has no JIT compiler, got jit_compile={jit_compile!r}")
+        if jit_compile not in ("auto", True, False, None):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got jit_compile={jit_compile!r}")
+        if jit_compile is True:
+            warnings.warn(
+                "compile: ranvier's kernels are compiled ahead of time; jit_compile has no effect", stacklevel=2
+            )
+        self.jit_compile = False
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy', got None")
         if weighted_metrics:
@@ -325,8 +334,12 @@ class Model(Trainer, Trackable):
                 self.compiled = False  # a refused compile leaves the model as it was: not compiled
                 raise
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """The model's output for the array ``x`` (``training=True`` runs dropout etc.).
+
+        ``training`` unset: the enclosing layer call's flag, else each layer's
+        own default (False, but True for the Random* augmentation layers), as
+        in Keras 3.
 
         Under an active ``rv.GradientTape`` (a custom ``train_step``) the call
         is recorded as one node whose backward runs the model's own backward
@@ -338,6 +351,8 @@ class Model(Trainer, Trackable):
                 self._as_layer = NestedModel(self)
             return self._as_layer(x)
         xs, _, _ = self._prepare(tree.map_structure(_tracing.value_of, x))
+        if training is None:
+            training = _tracing.STATE.training
         if not _tracing.taping():
             return self._output_structure.pack(self._forward(xs, training=training)[0])
         return self._output_structure.pack(_tracing.record_model_call(self, xs, training))
