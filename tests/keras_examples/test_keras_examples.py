@@ -38,6 +38,7 @@ SCRIPTS = {
     "structured_data_classification_from_scratch.py": "probability of having a heart disease",
     "text_classification_with_transformer.py": "Epoch 2/2",
     "timeseries_classification_transformer.py": "sparse_categorical_accuracy",
+    "antirectifier.py": "sparse_categorical_accuracy:",
 }
 _MARKS = {
     "text_classification_with_transformer.py": [_NEEDS_MHA],
