@@ -38,3 +38,18 @@ def test_structure_mismatches_say_where(a, b, match):
 def test_pack_sequence_as_checks_the_count():
     with pytest.raises(ValueError, match="the structure has 2 leaves, got 3 values"):
         tree.pack_sequence_as([0, 0], [1, 2, 3])
+
+
+def test_a_dict_packs_back_in_its_own_key_order():
+    structure = {"b": 0, "a": 0}
+    assert tree.flatten({"b": 2, "a": 1}) == [1, 2]
+    assert list(tree.pack_sequence_as(structure, [1, 2]).items()) == [("b", 2), ("a", 1)]
+
+
+def test_map_shape_structure_takes_shapes_as_leaves():
+    shapes = {"b": (None, 3), "a": [(None,), [None, 2]]}
+    out = tree.map_shape_structure(lambda s: s[1:], shapes)
+    assert out == {"b": (3,), "a": [(), (2,)]}
+    assert tree.map_shape_structure(len, (None, 4, 5)) == 3
+    with pytest.raises(TypeError, match="expected shapes"):
+        tree.map_shape_structure(len, {"a": "x"})

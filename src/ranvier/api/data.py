@@ -39,6 +39,11 @@ def check_x(x, expected_shape, dtype, arg="x"):
         arr = as_text_array(arr, arg)
     elif arr.dtype.kind not in "biuf":
         raise TypeError(f"{arg} must be numeric (bool, int or float), got an array of dtype {arr.dtype}")
+    # Keras 3 (Functional._adjust_input_rank): a trailing dimension of 1 may be left out or added.
+    if arr.ndim == len(expected_shape) - 1 and expected_shape[-1] == 1:
+        arr = arr[..., None]
+    elif arr.ndim == len(expected_shape) + 1 and arr.ndim > 1 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
     if arr.ndim != len(expected_shape):
         hint = ""
         if arr.ndim == 1 and len(expected_shape) == 2:

@@ -29,7 +29,7 @@ import zipfile
 
 import numpy as np
 
-from . import _archive, losses, metrics, optimizers, serialization
+from . import _archive, losses, metrics, optimizers, serialization, tree
 from ._archive import InvalidModelFileError
 from ._files import atomic_write as _atomic_write
 from .layers._weight_budget import weight_budget
@@ -244,14 +244,26 @@ def _build(cfg, declared, custom_objects, where, limit):
 
 
 def _check_build_config(build_config, limit):
-    # A subclassed model is built by one call on zeros of its input shape: bound that array too.
+    # A subclassed model is built by one call on zeros of its input shape(s): bound those arrays too.
     if not isinstance(build_config, dict) or "input_shape" not in build_config:
         return
     shape = build_config["input_shape"]
-    if not isinstance(shape, list) or not all(d is None or _is_dim(d) for d in shape):
-        raise ValueError(f"build_config: input_shape must be a list of non-negative integers or None, got {shape!r}")
-    if math.prod(d or 2 for d in shape) * 8 > limit:
-        raise ValueError(f"build_config: input_shape {shape} makes an array larger than max_bytes={limit}")
+    sizes = []
+
+    def check(one):
+        if not all(d is None or _is_dim(d) for d in one):
+            raise ValueError(one)
+        sizes.append(math.prod(d or 2 for d in one) * 8)
+
+    try:
+        tree.map_shape_structure(check, shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            "build_config: input_shape must be a list of non-negative integers or None "
+            f"(or a list or dict of them), got {shape!r}"
+        ) from None
+    if sum(sizes) > limit:
+        raise ValueError(f"build_config: input_shape {shape} makes arrays larger than max_bytes={limit}")
 
 
 def _read_npz(zf, name, specs, where, source):

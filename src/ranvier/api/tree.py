@@ -3,10 +3,21 @@
 A structure is a list, a tuple (named tuples included) or a dict whose values
 are structures or leaves; anything else, ``None`` included, is a leaf. Dicts
 are walked in sorted key order, as Keras does, so a dict keyed by input name
-flattens the same whatever order it was written in.
+flattens the same whatever order it was written in; a dict packed back keeps
+the key order of the structure it is packed as (Keras' optree does the same).
 """
 
-__all__ = ["is_nested", "flatten", "flatten_with_path", "pack_sequence_as", "map_structure", "assert_same_structure"]
+import numbers
+
+__all__ = [
+    "is_nested",
+    "flatten",
+    "flatten_with_path",
+    "pack_sequence_as",
+    "map_structure",
+    "map_shape_structure",
+    "assert_same_structure",
+]
 
 
 def is_nested(structure):
@@ -24,7 +35,8 @@ def _children(structure):
 def _rebuild(structure, items):
     """A container of ``structure``'s type holding ``items`` (in ``_children`` order)."""
     if isinstance(structure, dict):
-        return type(structure)(zip(sorted(structure), items))
+        by_key = dict(zip(sorted(structure), items))
+        return type(structure)((k, by_key[k]) for k in structure)
     if isinstance(structure, tuple) and hasattr(structure, "_fields"):
         return type(structure)(*items)
     return type(structure)(items)
@@ -97,3 +109,17 @@ def map_structure(func, *structures):
         assert_same_structure(structures[0], other)
     leaves = [flatten(s) for s in structures]
     return pack_sequence_as(structures[0], [func(*args) for args in zip(*leaves)])
+
+
+def _is_shape(value):
+    """True for a shape: a list or tuple of ints and Nones (``(None, 3)``, ``[]``)."""
+    return isinstance(value, (list, tuple)) and all(d is None or isinstance(d, numbers.Integral) for d in value)
+
+
+def map_shape_structure(func, structure):
+    """``func`` applied to each shape of a structure of shapes (a shape is a leaf, not a tuple to walk)."""
+    if _is_shape(structure):
+        return func(tuple(structure))
+    if not is_nested(structure):
+        raise TypeError(f"map_shape_structure: expected shapes (tuples of ints or None), got {structure!r}")
+    return _rebuild(structure, [map_shape_structure(func, child) for _, child in _children(structure)])

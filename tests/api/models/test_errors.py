@@ -94,7 +94,6 @@ def test_predict_validates(model):
         (lambda m: m.fit(X, Y, steps_per_epoch=2, verbose=0), "steps_per_epoch=2"),
         (lambda m: m.fit(X, Y, validation_data=(X, Y), validation_steps=1, verbose=0), "validation_steps=1"),
         (lambda m: m.compile(optimizer="adam", loss="mse", steps_per_execution=4), "steps_per_execution=4"),
-        (lambda m: m.compile(optimizer="adam", loss="mse", jit_compile=True), "jit_compile=True"),
     ],
 )
 def test_unsupported_keras_arguments_raise_instead_of_being_ignored(model, call, argument):
@@ -110,6 +109,14 @@ def test_keras_compile_arguments_that_change_nothing_here_are_accepted(model):
         optimizer="adam", loss="mse", run_eagerly=True, jit_compile="auto", steps_per_execution=1, auto_scale_loss=False
     )
     assert model.compiled
+
+
+def test_jit_compile_true_warns_that_it_has_no_effect(model):
+    with pytest.warns(UserWarning, match="compiled ahead of time; jit_compile has no effect"):
+        model.compile(optimizer="adam", loss="mse", jit_compile=True)
+    assert model.compiled and model.jit_compile is False
+    with pytest.raises(ValueError, match="jit_compile must be True, False or 'auto', got jit_compile='xla'"):
+        model.compile(optimizer="adam", loss="mse", jit_compile="xla")
 
 
 def test_a_refused_compile_leaves_the_model_uncompiled():

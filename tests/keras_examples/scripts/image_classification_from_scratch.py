@@ -4,7 +4,7 @@
 # Changes for ranvier are marked "# ranvier: ...": the imports, synthetic images instead of
 # the Cats vs Dogs JPEG files (no network here), NumPy arrays where the original builds tf.data
 # datasets (ranvier has no TensorFlow), smaller images and fewer samples and epochs, no plots
-# (no matplotlib here), and no jit_compile=True (ranvier has no JIT compiler).
+# (no matplotlib here).
 """
 Title: Image classification from scratch
 Author: [fchollet](https://twitter.com/fchollet)
@@ -116,7 +116,7 @@ model.compile(
     optimizer=keras.optimizers.Adam(1e-3),
     loss="binary_crossentropy",
     metrics=["accuracy"],
-    # ranvier: jit_compile=True removed (refused: ranvier has no JIT compiler)
+    jit_compile=True,
 )
 model.fit(
     train_x,  # ranvier: was train_ds

@@ -13,7 +13,9 @@ import inspect
 
 import numpy as np
 
-__all__ = ["KerasTensor", "Node", "call_accepts", "call_symbolic", "topological_nodes"]
+from .. import tree
+
+__all__ = ["KerasTensor", "Node", "call_accepts", "call_symbolic", "is_structure", "split_inputs", "topological_nodes"]
 
 
 class KerasTensor:
@@ -38,16 +40,22 @@ class Node:
     """One application of a layer in a graph.
 
     ``flat_inputs`` are the input tensors in order: the ``inputs`` argument
-    (one tensor or a list), then tensors passed as keyword arguments (e.g.
-    ``initial_state``). ``rebuild(values)`` turns their values back into the
-    call arguments.
+    (one tensor, a list, or the leaves of a nested structure in ``tree``
+    order), then tensors passed as keyword arguments (e.g. ``initial_state``).
+    ``rebuild(values)`` turns their values back into the call arguments.
+    ``structure`` is None unless ``inputs`` is a nested structure (a dict, or
+    a list holding lists or dicts): then it is that structure with each
+    tensor replaced by its position in ``flat_inputs`` (JSON-able: it goes
+    into the model's config).
     """
 
     def __init__(self, layer, inputs, kwargs):
         self.layer = layer
-        self.multi_input = isinstance(inputs, (list, tuple))
-        self.n_main = len(inputs) if self.multi_input else 1
-        self.flat_inputs = list(inputs) if self.multi_input else [inputs]
+        flat, _ = split_inputs(inputs)
+        self.structure = tree.pack_sequence_as(inputs, range(len(flat))) if is_structure(inputs) else None
+        self.multi_input = isinstance(inputs, (list, tuple, dict))
+        self.n_main = len(flat)
+        self.flat_inputs = list(flat)
         self.tensor_kwargs = {}
         self.static_kwargs = {}
         for key, value in kwargs.items():
@@ -61,28 +69,85 @@ class Node:
         self.multi_output = False
         self.accepts_mask = call_accepts(layer, "mask")
 
+    def pack_main(self, values):
+        """The ``inputs`` argument from the values of its ``n_main`` tensors (or their masks)."""
+        if self.structure is not None:
+            return tree.pack_sequence_as(self.structure, values)
+        return list(values) if self.multi_input else values[0]
+
     def rebuild(self, values):
         """(inputs, kwargs) for ``layer.call`` from the values of ``flat_inputs``."""
-        inputs = list(values[: self.n_main]) if self.multi_input else values[0]
+        inputs = self.pack_main(values[: self.n_main])
         kwargs = dict(self.static_kwargs)
         for key, (start, n, is_list) in self.tensor_kwargs.items():
             kwargs[key] = list(values[start : start + n]) if is_list else values[start]
         return inputs, kwargs
 
 
+def is_structure(inputs):
+    """Whether a layer's first argument is a nested structure (Keras' nested inputs).
+
+    A dict, or a list/tuple holding a dict or a list/tuple of tensors, is one;
+    one tensor and a flat list of tensors (the convention of ranvier's
+    hand-written layers) are not, nor is a nested list of numbers (one array).
+    """
+    if isinstance(inputs, dict):
+        return True
+    return isinstance(inputs, (list, tuple)) and any(
+        isinstance(e, dict) or isinstance(e, (list, tuple)) and all(hasattr(x, "shape") for x in tree.flatten(e))
+        for e in inputs
+    )
+
+
+def split_inputs(inputs):
+    """``(flat, pack)``: a layer's first argument as a flat list, and the function packing values back.
+
+    One tensor gives ``[inputs]``; a flat list or tuple gives a list (packed
+    back as a list); a nested structure gives its leaves in ``tree.flatten``
+    order (packed back into the structure).
+    """
+    if is_structure(inputs):
+        return tree.flatten(inputs), lambda values: tree.pack_sequence_as(inputs, values)
+    if isinstance(inputs, (list, tuple)):
+        return list(inputs), list
+    return [inputs], lambda values: values[0]
+
+
+def check_structure_allowed(layer, inputs):
+    """A hand-written layer takes one tensor or a flat list: a nested structure is refused, naming it."""
+    if not layer._traced and is_structure(inputs):
+        raise TypeError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) takes a tensor or a list of tensors; nested inputs "
+            f"(a dict, or lists of lists) go to layers whose call is written with ops, got {_describe(inputs)}"
+        )
+
+
+def _describe(inputs):
+    if isinstance(inputs, dict):
+        return f"a dict with keys {sorted(inputs)}"
+    return f"a nested {type(inputs).__name__}"
+
+
 def call_symbolic(layer, inputs, *args, **kwargs):
-    """Record ``layer(inputs, **kwargs)`` on KerasTensors; returns the output tensor(s)."""
+    """Record ``layer(inputs, **kwargs)`` on KerasTensors; returns the output tensor(s).
+
+    ``inputs`` is one tensor, a list of them, or (for a traced layer) a
+    nested structure of them; ``build`` and ``compute_output_shape`` get the
+    shapes in the same form.
+    """
     if args:
         raise TypeError(f"{layer.name}: pass extra arguments by keyword, got {len(args)} positional")
     kwargs.pop("training", None)
-    flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    check_structure_allowed(layer, inputs)
+    flat, pack = split_inputs(inputs)
     for t in flat:
         if not isinstance(t, KerasTensor):
             raise TypeError(
                 f"Layer {layer.name!r}: mixing symbolic and concrete inputs is not supported, got {type(t).__name__}"
             )
-    node = Node(layer, list(inputs) if isinstance(inputs, (list, tuple)) else inputs, kwargs)
-    in_shape = [t.shape for t in flat] if node.multi_input else flat[0].shape
+    inputs = pack(flat)  # a tuple reads as a list, as hand-written layers take them
+    node = Node(layer, inputs, kwargs)
+    in_shape = node.pack_main([t.shape for t in flat])
     if layer.built:
         if not node.multi_input:
             layer._check_input_shape(in_shape)

@@ -18,16 +18,18 @@ import threading
 
 import numpy as np
 
+from .. import tree
 from ..ops import _tape
 from ..ops._tape import GradientTape, Tensor, record, record_many, recording
 from ..variables import Variable
-from ._symbolic import call_accepts
+from ._symbolic import call_accepts, split_inputs
 
 __all__ = [
     "STATE",
     "backpropagate",
     "call_arguments",
     "run_call",
+    "run_call_within",
     "call_hand_written",
     "infer_output_shape",
     "record_loss",
@@ -59,6 +61,15 @@ def run_call(layer, inputs, kwargs):
         raise type(exc)(f"Layer {layer.name!r} ({type(layer).__name__}): {exc}") from exc
 
 
+def run_call_within(layer, inputs, training, kwargs):
+    """``run_call`` with ``training`` as the enclosing call's flag of the layers it calls (Keras 3)."""
+    previous, STATE.training = STATE.training, training
+    try:
+        return run_call(layer, inputs, call_arguments(layer, training, kwargs))
+    finally:
+        STATE.training = previous
+
+
 def value_of(x):
     """The ndarray behind ``x`` (a Tensor, a Variable or an array)."""
     if type(x) is Tensor:
@@ -75,7 +86,10 @@ def call_hand_written(layer, inputs, training, kwargs):
     """
     multi = isinstance(inputs, (list, tuple))
     flat = list(inputs) if multi else [inputs]
-    values = [value_of(x) for x in flat]
+    # As an eager call does (``Layer.__call__``): numeric inputs in the layer's input dtype, so its
+    # kernels get the dtype they are compiled for (an int64 feature concatenated with float32 ones).
+    dtype = np.dtype(layer._input_dtype or layer.dtype)
+    values = [_as_dtype(value_of(x), dtype) for x in flat]
     out, cache = layer.call(values if multi else values[0], training=training, **kwargs)
     refs = recording(*flat, *layer.trainable_weights)
     if refs is None:
@@ -95,6 +109,12 @@ def call_hand_written(layer, inputs, training, kwargs):
     if isinstance(out, list):
         return record_many(out, refs, backward)
     return record(out, refs, backward)
+
+
+def _as_dtype(value, dtype):
+    if value.dtype == dtype or value.dtype.kind not in "biuf":
+        return value
+    return value.astype(dtype)
 
 
 def taping():
@@ -164,12 +184,13 @@ def record_loss(model, y, y_pred, sample_weight):
 
 
 class _TraceState(threading.local):
-    """Per thread, while the executor traces a call: where ``Layer.add_loss`` puts losses
-    (None outside tracing) and the ``training`` flag layers called without one inherit."""
+    """Per thread: where ``Layer.add_loss`` puts losses while the executor traces a call (None
+    outside tracing), and the ``training`` flag of the enclosing layer call, which layers called
+    without one inherit (None outside any call: each layer then takes its ``call``'s default)."""
 
     def __init__(self):
         self.losses = None
-        self.training = False
+        self.training = None
 
 
 STATE = _TraceState()
@@ -180,9 +201,9 @@ def trace(layer, inputs, need, training, kwargs):
 
     Parameters
     ----------
-    inputs : ndarray or list of ndarray
+    inputs : ndarray, list of ndarray, or a nested structure of them
     need : sequence of bool
-        Per input, whether it wants a gradient (it is then a traced Tensor).
+        Per input (in ``tree.flatten`` order), whether it wants a gradient (it is then a traced Tensor).
 
     Returns
     -------
@@ -190,8 +211,7 @@ def trace(layer, inputs, need, training, kwargs):
     cache : (tape, input Tensors, output Tensors, losses)
         What ``backpropagate`` needs.
     """
-    multi = isinstance(inputs, (list, tuple))
-    flat = list(inputs) if multi else [inputs]
+    flat, pack = split_inputs(inputs)
     # Every input is a Tensor, so the layers it meets know they run in traced code; only
     # those that want a gradient are traced.
     sources = [Tensor(x, bool(n) and x.dtype.kind == "f") for x, n in zip(flat, need)]
@@ -199,7 +219,7 @@ def trace(layer, inputs, need, training, kwargs):
     STATE.losses, STATE.training = [], training
     try:
         with GradientTape(persistent=True) as tape:
-            out = run_call(layer, sources if multi else sources[0], call_arguments(layer, training, kwargs))
+            out = run_call(layer, pack(sources), call_arguments(layer, training, kwargs))
         losses = STATE.losses
     finally:
         STATE.losses, STATE.training = previous
@@ -228,14 +248,16 @@ def backpropagate(cache, dys):
 def infer_output_shape(layer, input_shape):
     """Output shape(s) of a traced layer from one eager run on zeros.
 
+    ``input_shape`` is one shape or a structure of them (a list, a dict).
     The batch dimension runs as 2 and other unknown dimensions as 1; the
     output's first dimension reads as the batch (None).
     """
-    multi = isinstance(input_shape, list)
-    shapes = input_shape if multi else [input_shape]
     dtype = layer._input_dtype or layer.dtype
-    zeros = [np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(s)), dtype) for s in shapes]
-    out = run_call(layer, zeros if multi else zeros[0], call_arguments(layer, False, {}))
+
+    def zeros(shape):
+        return np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(shape)), dtype)
+
+    out = run_call(layer, tree.map_shape_structure(zeros, input_shape), call_arguments(layer, False, {}))
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     result = [(None,) + tuple(value_of(o).shape[1:]) for o in outs]
     return result if isinstance(out, (list, tuple)) else result[0]

@@ -7,6 +7,7 @@ writing its weight gradients (``backward``). See docs/architecture.md.
 """
 
 import functools
+import inspect
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from ..ops._tensor import Tensor
 from ..serialization import snake_case
 from ..variables import Variable
 from . import _tracing
-from ._symbolic import KerasTensor, call_symbolic
+from ._symbolic import KerasTensor, call_symbolic, check_structure_allowed, split_inputs
 from ._weight_budget import charge
 from ._weight_spec import WeightSpec
 
@@ -149,12 +150,17 @@ class Layer(Trackable):
     _input_dtype = None
     #: Whether gradients come from tracing ``call`` (set per class: a class without ``backward``).
     _traced = True
+    #: ``training`` for a call when neither it nor an enclosing call gives one: the default of the
+    #: class's ``call`` signature (read once per class), as Keras 3 resolves it (True: Random* layers).
+    _default_training = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         # Defining backward declares the hand-written protocol (call -> (outputs, cache));
         # without it a layer follows Keras' (call -> outputs, built from ops) and is traced.
         cls._traced = cls.backward is Layer.backward
+        training = inspect.signature(cls.call).parameters.get("training")
+        cls._default_training = training is not None and training.default is True
         if "build" in cls.__dict__:
             cls.build = _marks_built(cls.__dict__["build"])
 
@@ -417,23 +423,25 @@ class Layer(Trackable):
             )
 
     def __call__(self, inputs, *args, **kwargs):
-        """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays."""
-        flat = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays.
+
+        ``inputs`` is one tensor, a list of them, or (for a traced layer, as in
+        Keras) a nested structure of them such as a dict keyed by feature name.
+        """
+        flat, pack = split_inputs(inputs)
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)
+        check_structure_allowed(self, inputs)
         # Under a tape, arrays too: a layer called on a constant (``pos_emb(ops.arange(n))`` in a
         # traced call) must still record its weights, or they silently never train.
         if any(type(t) is Tensor for t in flat) or _tracing.taping():
-            return self._call_traced_inputs(inputs, flat, args, kwargs)
-        training = kwargs.pop("training", False)
-        if isinstance(inputs, (list, tuple)):
-            arrays = [_as_input_array(a, self._input_dtype or self.dtype, self.name) for a in inputs]
-            shapes = [(None,) + a.shape[1:] for a in arrays]
-            self._build_once(shapes)
-        else:
-            arrays = _as_input_array(inputs, self._input_dtype or self.dtype, self.name)
-            self._build_once((None,) + arrays.shape[1:])
-            self._check_input_shape(arrays.shape)
+            return self._call_traced_inputs(flat, pack, args, kwargs)
+        training = self._resolve_training(kwargs.pop("training", None))
+        arrays = [_as_input_array(a, self._input_dtype or self.dtype, self.name) for a in flat]
+        self._build_once(pack([(None,) + a.shape[1:] for a in arrays]))
+        if len(arrays) == 1 and not isinstance(inputs, (list, tuple, dict)):
+            self._check_input_shape(arrays[0].shape)
+        arrays = pack(arrays)
         with compute_scope():
             if self._traced:
                 if args:
@@ -441,29 +449,31 @@ class Layer(Trackable):
                         f"Layer {self.name!r}: pass extra arguments to a traced layer by keyword, "
                         f"got {len(args)} positional"
                     )
-                return _tracing.run_call(self, arrays, _tracing.call_arguments(self, training, kwargs))
+                return _tracing.run_call_within(self, arrays, training, kwargs)
             outputs, _ = self.call(arrays, *args, training=training, **kwargs)
         return outputs
 
-    def _call_traced_inputs(self, inputs, flat, args, kwargs):
+    def _call_traced_inputs(self, flat, pack, args, kwargs):
         """Inside traced code (Tensor inputs, or any input under a tape): record a hand-written layer as
         one node, or let a traced one record its ops."""
         if args:
             raise TypeError(
                 f"Layer {self.name!r}: pass extra arguments by keyword in traced code, got {len(args)} positional"
             )
-        training = kwargs.pop("training", None)
-        if training is None:
-            training = _tracing.STATE.training
+        training = self._resolve_training(kwargs.pop("training", None))
         if not all(type(t) is Tensor for t in flat):
             dtype = self._input_dtype or self.dtype
             flat = [t if type(t) is Tensor else _as_input_array(t, dtype, self.name) for t in flat]
-            inputs = flat if isinstance(inputs, (list, tuple)) else flat[0]
-        shapes = [(None,) + tuple(t.shape[1:]) for t in flat]
-        self._build_once(shapes if isinstance(inputs, (list, tuple)) else shapes[0])
+        self._build_once(pack([(None,) + tuple(t.shape[1:]) for t in flat]))
         if self._traced:
-            return _tracing.run_call(self, inputs, _tracing.call_arguments(self, training, kwargs))
-        return _tracing.call_hand_written(self, inputs, training, kwargs)
+            return _tracing.run_call_within(self, pack(flat), training, kwargs)
+        return _tracing.call_hand_written(self, pack(flat), training, kwargs)
+
+    def _resolve_training(self, training):
+        """Keras 3's rule: the call's ``training``, else the enclosing call's, else ``call``'s default."""
+        if training is None:
+            training = _tracing.STATE.training
+        return self._default_training if training is None else training
 
     # ------------------------------------------------------------------ config
     def get_config(self):

@@ -3,10 +3,12 @@
 The graph is written as references: a tensor is ``["input", i]`` (the i-th
 model input) or ``[node, output]`` (an output of an earlier node), so a layer
 called twice (a shared layer) appears once in ``"layers"`` and twice in
-``"nodes"``.
+``"nodes"``. A node whose layer took nested inputs (a dict of tensors) keeps
+their ``"structure"``, positions in its ``"inputs"`` for leaves (JSON turns
+tuples into lists).
 """
 
-from .. import serialization
+from .. import serialization, tree
 from ..layers.core import InputLayer
 
 __all__ = ["functional_config", "functional_from_config"]
@@ -24,6 +26,7 @@ def functional_config(model):
             "inputs": [tensor_ref[id(t)] for t in node.flat_inputs],
             "multi_input": node.multi_input,
             "n_main": node.n_main,
+            "structure": node.structure,
             "static_kwargs": node.static_kwargs,
             "tensor_kwargs": {k: list(v) for k, v in node.tensor_kwargs.items()},
         }
@@ -70,6 +73,8 @@ def functional_from_config(model_class, config, custom_objects=None):
     for node in config["nodes"]:
         flat = [resolve(r) for r in node["inputs"]]
         main = flat[: node["n_main"]] if node["multi_input"] else flat[0]
+        if node.get("structure") is not None:  # nested inputs: leaves are positions in ``inputs``
+            main = tree.pack_sequence_as(node["structure"], main)
         kwargs = dict(node["static_kwargs"])
         for key, (start, n, is_list) in node["tensor_kwargs"].items():
             kwargs[key] = flat[start : start + n] if is_list else flat[start]

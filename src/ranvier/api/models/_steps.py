@@ -102,7 +102,7 @@ class LayerStep(Step):
         if run.masks:
             in_masks = [run.masks.get(i) for i in self.in_ids[: node.n_main]]
             if any(m is not None for m in in_masks):
-                mask = in_masks if node.multi_input else in_masks[0]
+                mask = node.pack_main(in_masks)
                 if node.accepts_mask:
                     kwargs["mask"] = mask
         return inputs, kwargs, mask
@@ -150,8 +150,9 @@ class LayerStep(Step):
             self._push_grads(grads, dx if len(self.in_ids) > 1 else [dx])
 
     def _call(self, inputs, kwargs, training, run):
-        """``(outputs, cache)`` of the layer on these arguments."""
-        return self.layer.call(inputs, training=training, **kwargs)
+        """``(outputs, cache)`` of the layer on these arguments (``training=None``: its ``call``'s default)."""
+        layer = self.layer
+        return layer.call(inputs, training=layer._default_training if training is None else training, **kwargs)
 
     def _backward(self, dy, cache, need_any, preactivation):
         """The input gradient(s) for ``dy``, weight gradients written on the way."""
@@ -171,8 +172,10 @@ class TracedStep(LayerStep):
 
     def _call(self, inputs, kwargs, training, run):
         layer = self.layer
+        if training is None:
+            training = layer._default_training
         if not training:
-            return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, False, kwargs)), None
+            return _tracing.run_call_within(layer, inputs, False, kwargs), None
         need = self.need or (False,) * len(self.in_ids)
         out, cache = _tracing.trace(layer, inputs, need[: self.node.n_main], training, kwargs)
         for loss in cache[3]:

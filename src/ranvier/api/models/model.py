@@ -7,6 +7,7 @@ and ``training`` (fit / evaluate / predict, mixed in as ``Trainer``).
 
 import inspect
 import json
+import warnings
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from ._executor import Executor
 from ._functional_config import functional_config, functional_from_config
 from ._nested import NestedModel
 from ._structure import Structure, output_names
+from ._subgraph import cut_at_inputs
 from .training import Trainer
 
 __all__ = ["Model"]
@@ -76,11 +78,14 @@ class Model(Trainer, Trackable):
         self._scratch = ScratchPool()  # the layers' work arrays of a training step
         self._call_penalty = 0.0  # activity penalties of the last call under a tape (compute_loss)
         self._as_layer = None  # the NestedModel standing for this model in other graphs
+        self._build_config = None  # a subclassed model's build arguments (get_build_config)
         if inputs is not None:
             self._set_graph(inputs, outputs)
 
     # ------------------------------------------------------------------ graph
     def _set_graph(self, inputs, outputs):
+        if all(isinstance(t, KerasTensor) for t in tree.flatten((inputs, outputs))):
+            inputs, outputs = cut_at_inputs(inputs, outputs)
         in_form, out_form = _form(inputs), _form(outputs)
         ins = _as_list(inputs)
         outs = _as_list(outputs)
@@ -120,27 +125,47 @@ class Model(Trainer, Trackable):
     def build(self, input_shape, input_dtype=None):
         """Build a subclassed model for inputs of ``input_shape`` (batch dimension included).
 
-        Runs ``call`` once on zeros, which builds every layer it uses. A
-        functional model is built already: nothing happens.
+        ``input_shape`` is one shape or, for a ``call`` taking several inputs
+        (Keras' nested inputs), a list or dict of shapes; ``input_dtype`` one
+        dtype for all or the same structure of dtypes. Runs ``call`` once on
+        zeros, which builds every layer it uses. A functional model is built
+        already: nothing happens.
         """
         if not self._subclassed:
             self._ensure_graph()
             return
-        shape = normalize_shape(input_shape, "input_shape")
-        inp = InputLayer(batch_shape=(None,) + shape[1:], dtype=input_dtype, name=f"{self.name}_input")
-        out = _SubclassCall(self)(inp.output)
-        self._set_graph(inp.output, out)
+        dtypes = iter(tree.flatten(input_dtype) if tree.is_nested(input_dtype) else [])
+        single = not tree.is_nested(tree.map_shape_structure(lambda s: None, input_shape))  # one shape
+
+        def make_input(shape):
+            shape = normalize_shape(shape, "input_shape")
+            name = f"{self.name}_input" if single else None
+            dtype = next(dtypes, input_dtype) if tree.is_nested(input_dtype) else input_dtype
+            return InputLayer(batch_shape=(None,) + shape[1:], dtype=dtype, name=name).output
+
+        inputs = tree.map_shape_structure(make_input, input_shape)
+        out = _SubclassCall(self)(inputs)
+        self._set_graph(inputs, out)
+        self._build_config = {
+            "input_shape": tree.map_structure(lambda t: list(t.shape), inputs),
+            "input_dtype": tree.map_structure(lambda t: t.input_layer.input_dtype, inputs),
+        }
         if self.compiled:
             self._setup_training()
 
     def _build_from_data(self, x):
         if self._executor is None and self._subclassed:
-            arr = np.asarray(x)
-            if arr.dtype.kind not in "biuf" or arr.ndim < 1:
-                raise TypeError(
-                    f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} and shape {arr.shape}"
-                )
-            self.build(arr.shape, input_dtype="int64" if arr.dtype.kind in "biu" else None)
+            nested = isinstance(x, dict) or isinstance(x, (list, tuple)) and all(hasattr(a, "shape") for a in x)
+            arrays = tree.map_structure(np.asarray, x) if nested else np.asarray(x)
+            for arr in tree.flatten(arrays):
+                if arr.dtype.kind not in "biuf" or arr.ndim < 1:
+                    raise TypeError(
+                        f"x must be a numeric array with a batch dimension, got dtype {arr.dtype} and shape {arr.shape}"
+                    )
+            self.build(
+                tree.map_structure(lambda a: a.shape, arrays) if nested else arrays.shape,
+                input_dtype=tree.map_structure(_data_dtype, arrays),
+            )
         self._ensure_graph()
 
     def _ensure_graph(self, x=None):
@@ -262,16 +287,24 @@ class Model(Trainer, Trackable):
             eagerly, and float32 training needs no loss scaling.
         steps_per_execution : int, default 1
             Only 1 (one Python step per batch) is supported.
-        jit_compile : {"auto", False}
-            ranvier has no graph compiler; ``True`` raises ``NotImplementedError``.
+        jit_compile : {"auto", True, False}
+            Accepted; ``model.jit_compile`` is always False. Keras 3 turns it
+            off where the backend cannot compile; ranvier's kernels are
+            compiled ahead of time, so ``True`` warns (``UserWarning``) that it
+            has no effect.
         """
         if steps_per_execution not in (1, None):
             raise NotImplementedError(
                 "compile: steps_per_execution other than 1 is not supported, "
                 f"got steps_per_execution={steps_per_execution!r}"
             )
-        if jit_compile not in ("auto", False, None):
-            raise NotImplementedError(f"compile: ranvier has no JIT compiler, got jit_compile={jit_compile!r}")
+        if jit_compile not in ("auto", True, False, None):
+            raise ValueError(f"compile: jit_compile must be True, False or 'auto', got jit_compile={jit_compile!r}")
+        if jit_compile is True:
+            warnings.warn(
+                "compile: ranvier's kernels are compiled ahead of time; jit_compile has no effect", stacklevel=2
+            )
+        self.jit_compile = False
         if loss is None:
             raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy', got None")
         if weighted_metrics:
@@ -301,8 +334,12 @@ class Model(Trainer, Trackable):
                 self.compiled = False  # a refused compile leaves the model as it was: not compiled
                 raise
 
-    def __call__(self, x, training=False):
+    def __call__(self, x, training=None):
         """The model's output for the array ``x`` (``training=True`` runs dropout etc.).
+
+        ``training`` unset: the enclosing layer call's flag, else each layer's
+        own default (False, but True for the Random* augmentation layers), as
+        in Keras 3.
 
         Under an active ``rv.GradientTape`` (a custom ``train_step``) the call
         is recorded as one node whose backward runs the model's own backward
@@ -314,6 +351,8 @@ class Model(Trainer, Trackable):
                 self._as_layer = NestedModel(self)
             return self._as_layer(x)
         xs, _, _ = self._prepare(tree.map_structure(_tracing.value_of, x))
+        if training is None:
+            training = _tracing.STATE.training
         if not _tracing.taping():
             return self._output_structure.pack(self._forward(xs, training=training)[0])
         return self._output_structure.pack(_tracing.record_model_call(self, xs, training))
@@ -403,11 +442,13 @@ class Model(Trainer, Trackable):
         """What ``build_from_config`` needs to build a loaded model before its weights are set (Keras 3)."""
         if not self.built:
             return None
+        if getattr(self, "_build_config", None) is not None:
+            return self._build_config
         return {"input_shape": list(self._inputs[0].shape), "input_dtype": self._inputs[0].dtype}
 
     def build_from_config(self, config):
         if config and not self.built and self._subclassed:
-            self.build(tuple(config["input_shape"]), input_dtype=config.get("input_dtype"))
+            self.build(config["input_shape"], input_dtype=config.get("input_dtype"))
 
     def __getstate__(self):
         # The saved-model bytes and the custom classes they name (models/_pickling.py says how
@@ -446,6 +487,11 @@ def _weight_value(var, weight):
         raise ValueError(f"set_weights: {var.name} holds numbers, got an array of dtype {arr.dtype}")
     _check_range(var, arr)  # NaN, inf or beyond the variable's dtype, named with the first bad value
     return arr.astype(var.dtype, copy=False)
+
+
+def _data_dtype(arr):
+    """The model input dtype for data ``arr``: int64 for integers (token ids), else the float default (None)."""
+    return "int64" if arr.dtype.kind in "biu" else None
 
 
 def _plain(value):

@@ -27,11 +27,34 @@ def _images(shape=(3, 6, 6, 2), seed=0):
 )
 def test_identity_at_inference_random_in_training_repeatable_by_seed(layer):
     x = _images().astype("float32")
-    np.testing.assert_array_equal(layer(x), x)
-    out = layer(x, training=True)
+    np.testing.assert_array_equal(layer(x, training=False), x)
+    # Called with no training flag the layer augments: its call's default is True, as in Keras 3.
+    out = layer(x)
     assert not np.array_equal(out, x)
     again = type(layer).from_config(layer.get_config())
     np.testing.assert_array_equal(again(x, training=True), out)
+
+
+def test_training_resolves_as_in_keras_explicit_then_enclosing_call_then_default():
+    x = _images().astype("float32")
+    model = rv.Sequential([rv.layers.Input(x.shape[1:]), L.RandomFlip(seed=2), rv.layers.Dropout(0.9, seed=2)])
+    flip_only = L.RandomFlip(seed=2)(x)
+    # No flag anywhere: each layer takes its own default (RandomFlip True, Dropout False).
+    np.testing.assert_array_equal(model(x), flip_only)
+    np.testing.assert_array_equal(model(x, training=False), x)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), x)
+
+    class Outer(rv.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.flip = L.RandomFlip(seed=2)
+
+        def call(self, inputs, training=False):
+            return self.flip(inputs)
+
+    # A traced layer's call passes its flag to the layers it calls without one.
+    np.testing.assert_array_equal(Outer()(x), x)
+    np.testing.assert_array_equal(Outer()(x, training=True), flip_only)
 
 
 def test_random_flip_flips_whole_images():

@@ -42,7 +42,12 @@ def _as_config(factor):
 
 
 class _Augmentation(_RandomLayer, FloatPreprocessing):
-    """A random layer on images: identity at inference, a draw per image in training."""
+    """A random layer on images: identity at inference, a draw per image in training.
+
+    ``call``'s ``training`` defaults to True, as in Keras 3: called directly
+    (``RandomFlip("horizontal")(images)``, no flag and no enclosing call) the
+    layer augments; in a model, ``fit`` augments and ``predict`` does not.
+    """
 
     supports_masking = False
 
@@ -131,7 +136,7 @@ class _AffineAugmentation(_Augmentation):
     def _transforms(self, rng, b, h, w):
         raise NotImplementedError
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         check_image_shape(inputs.shape, type(self).__name__)
         if not training:
             return inputs, None
@@ -306,7 +311,7 @@ class RandomFlip(_Augmentation):
             out[v] = out[v][:, ::-1]
         return out
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         check_image_shape(inputs.shape, "RandomFlip")
         if not training:
             return inputs, None
@@ -356,7 +361,7 @@ class RandomContrast(_Augmentation):
             )
         self.value_range = (lo, hi)
 
-    def call(self, inputs, training=False):
+    def call(self, inputs, training=True):
         check_image_shape(inputs.shape, "RandomContrast")
         if not training:
             return inputs, None
