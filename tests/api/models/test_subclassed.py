@@ -126,3 +126,23 @@ def test_a_tape_differentiates_plain_ops():
         f = (x[0] + x[1]) * x[2]
     np.testing.assert_allclose(tape.gradient(f, x), [4.0, 4.0, -2.0])
     assert float(ops.convert_to_numpy(f)) == -8.0
+
+
+def test_a_model_called_on_another_models_output_under_a_tape_passes_gradients_back():
+    """``decoder(encoder(x))`` in a custom train_step (VAE, GAN): the encoder trains through
+    the decoder. Its gradients equal those of the same two models stacked in one Sequential."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 5))
+    encoder = rv.Sequential([rv.layers.Input((5,)), rv.layers.Dense(3, activation="tanh")])
+    decoder = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(5)])
+    with rv.GradientTape() as tape:
+        loss = rv.ops.mean(rv.ops.square(decoder(encoder(x)) - x))
+    taped = tape.gradient(loss, encoder.trainable_variables + decoder.trainable_variables)
+
+    stacked = rv.Sequential([rv.layers.Input((5,)), encoder, decoder])
+    with rv.GradientTape() as tape:
+        loss = rv.ops.mean(rv.ops.square(stacked(x) - x))
+    expected = tape.gradient(loss, encoder.trainable_variables + decoder.trainable_variables)
+    assert np.abs(np.asarray(taped[0])).max() > 0
+    for got, want in zip(taped, expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-7)

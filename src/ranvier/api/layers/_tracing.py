@@ -122,22 +122,28 @@ def taping():
     return bool(_tape._STATE.tapes)
 
 
-def record_model_call(model, xs, training):
+def record_model_call(model, xs, training, sources=()):
     """A whole model applied under a tape: one node whose backward is the model's backward pass.
 
-    The weight gradients go to ``Variable.grad`` as in ``fit``; the inputs get
-    none. Returns one (recorded) output per model output.
+    The weight gradients go to ``Variable.grad`` as in ``fit``. ``sources`` are
+    the call's inputs, one per model input: those that are traced Tensors (the
+    output of another model or layer on the tape, ``decoder(encoder(x))``) get
+    their gradients, from a plan that computes input gradients. Returns one
+    (recorded) output per model output.
     """
-    outs, run = model._forward(xs, training)
+    traced = any(type(s) is Tensor and s.traced for s in sources)
+    executor = model._plan_for_tape(input_grads=traced)
+    outs, run = executor.forward(xs, training)
     # compute_loss adds the activity penalties met on the way (their gradients are in the model's backward).
     model._call_penalty = run.penalty
-    refs = recording(*model.trainable_weights)
+    refs = recording(*sources, *model.trainable_weights)
     if refs is None:
         return outs
+    n_sources = len(sources)
 
     def backward(dys):
-        model._executor.backward(dys if isinstance(dys, list) else [dys], run)
-        return [None] * len(refs)
+        dxs = executor.backward(dys if isinstance(dys, list) else [dys], run)
+        return (list(dxs) if traced else [None] * n_sources) + [None] * (len(refs) - n_sources)
 
     if len(outs) == 1:
         return [record(outs[0], refs, backward)]

@@ -343,7 +343,8 @@ class Model(Trainer, Trackable):
 
         Under an active ``rv.GradientTape`` (a custom ``train_step``) the call
         is recorded as one node whose backward runs the model's own backward
-        pass, writing the weight gradients; ``x`` itself gets none.
+        pass, writing the weight gradients; ``x`` gets its gradient when it is
+        a traced Tensor (another model's output: ``decoder(encoder(x))``).
         """
         if any(isinstance(t, KerasTensor) for t in tree.flatten(x)):
             # Nested in another model: one layer stands for this model, the same one each call (shared weights).
@@ -355,7 +356,17 @@ class Model(Trainer, Trackable):
             training = _tracing.STATE.training
         if not _tracing.taping():
             return self._output_structure.pack(self._forward(xs, training=training)[0])
-        return self._output_structure.pack(_tracing.record_model_call(self, xs, training))
+        sources = self._input_structure.flatten(x, "x")
+        return self._output_structure.pack(_tracing.record_model_call(self, xs, training, sources))
+
+    def _plan_for_tape(self, input_grads):
+        """The executor a taped call runs: the model's own, or (for traced inputs) one that
+        also computes the inputs' gradients, the plan this model has as a nested layer."""
+        if not input_grads:
+            return self._executor
+        if self._as_layer is None:
+            self._as_layer = NestedModel(self)
+        return self._as_layer._plan
 
     # ---------------------------------------------------------------- summary
     def summary(self, line_length=80, print_fn=None):

@@ -162,6 +162,8 @@ def backward(nodes, outputs, output_grads, keep=(), variable_grad=None):
                 continue
             if g.shape != r.shape:
                 g = unbroadcast(g, r.shape)
+            if g.dtype != r.dtype:  # float32 - float64 array promotes; a gradient keeps its input's dtype
+                g = g.astype(r.dtype)
             k = id(r)
             if type(r) is not Tensor:
                 variables[k] = r
