@@ -20,8 +20,9 @@ RV_SIMD_CLONES static void rv_ln_forward_##SFX(const T* x, const T* gamma, const
         const T* xr = x + i * d;                                                            \
         T* o = out + i * d;                                                                 \
         /* Sums of x - c in double: with c near the mean they do not cancel. float32 takes    \
-           c = x[0] (x - c and its square are exact in double: one sweep); float64 the      \
-           row's mean, a sweep more (with c = x[0] its finite differences were 5x noisier). */ \
+           c = x[0] (double holds x - c and its square with little or no rounding: one      \
+           sweep); float64 the row's mean, a sweep more (with c = x[0] its finite           \
+           differences were 5x noisier). */                                                 \
         double c = xr[0], s1 = 0, s2 = 0;                                                   \
         if (sizeof(T) == sizeof(double)) {                                                  \
             double s = 0;                                                                   \
