@@ -176,13 +176,15 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, int ph, int pw, int sh,
     if n == 0 or h * w * c == 0:
         return
     # Windows that tile the input (global pooling, pool == strides without padding or
-    # remainder): every cell is in one window, so its gradient is written once, not zeroed
-    # and then added to (a third of the memory traffic).
+    # remainder): every cell is in one window, so its gradient is stored, not added to.
+    # The memset stays even then: it writes a cold dx without reading it first (rep stosb),
+    # where plain stores fetch every line (in a W5 step 0.30 -> 0.42 ms without it).
     cdef bint tiles = (pt == 0 and pl == 0 and oh * ph == h and ow * pw == w
                        and (oh == 1 or sh == ph) and (ow == 1 or sw == pw))
     t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
     with nogil:
         for i in prange(n, schedule="static", num_threads=t):
+            memset(&dx[i, 0, 0, 0], 0, h * w * c * sizeof(floating))
             if tiles:
                 scale = (<floating> 1.0) / (ph * pw)
                 for y in range(oh):
@@ -194,7 +196,6 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, int ph, int pw, int sh,
                                 for ci in range(c):
                                     d[ci] = scale * g[ci]
                 continue
-            memset(&dx[i, 0, 0, 0], 0, h * w * c * sizeof(floating))
             for y in range(oh):
                 y0 = max(y * sh - pt, 0)
                 y1 = min(y * sh - pt + ph, h)
