@@ -7,8 +7,9 @@ from ranvier.core import _norm as K
 from ranvier.reference import norm as R
 
 DTYPES = [np.float32, np.float64]
-# Row counts around the 32-row reduction block, and a threaded size.
-SHAPES = [(1, 3), (5, 1), (31, 4), (32, 7), (33, 5), (130, 17), (4096, 24)]
+# Row counts around the 32-row reduction block, a threaded size, and rows wider than every
+# vector width with a remainder.
+SHAPES = [(1, 3), (5, 1), (31, 4), (32, 7), (33, 5), (130, 17), (4096, 24), (70, 131)]
 
 
 def _tol(dtype):
@@ -192,3 +193,12 @@ def test_grad_beta_zero_overwrites_without_reading(dtype):
             x, dy, x.mean(axis=1), x.var(axis=1), gamma, 1e-3, grads[0], grads[1], np.empty_like(x), 0.0, True, 2
         )
         assert np.isfinite(grads).all()
+
+
+def test_layer_norm_float32_survives_a_large_mean():
+    # One-pass row moments must not cancel when mean >> std, nor the centring lose the output's precision.
+    rng = np.random.default_rng(0)
+    x = (4000.0 + rng.normal(size=(64, 128))).astype(np.float32)
+    dy, gamma, beta = _data(x.shape, np.float32, seed=1)[1:]
+    for got, want in zip(_ln(K, x, dy, gamma, beta), _ln(R, x, dy, gamma, beta)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)

@@ -19,6 +19,8 @@ GEOMETRIES = [
     (2, 6, 5, 1, 3, 3, 1, 2, 1, 1, 6, 3),  # "same" with padding on both sides
     (2, 1, 9, 3, 1, 3, 1, 2, 0, 1, 1, 5),  # 1-D as h = 1
     (2, 3, 4, 5, 3, 4, 1, 1, 0, 0, 1, 1),  # global pooling
+    (2, 6, 7, 3, 2, 2, 3, 3, 0, 0, 2, 2),  # strides past the window: cells in no window
+    (2, 6, 4, 3, 3, 2, 3, 2, 0, 0, 2, 2),  # windows that tile the input exactly
 ]
 
 
@@ -85,6 +87,7 @@ def test_kernel_matches_reference(g, dtype):
     avg_ref = np.empty_like(avg)
     ref.avg_pool2d_forward(x, ph, pw, sh, sw, pt, pl, avg_ref)
     np.testing.assert_allclose(avg, avg_ref, rtol=1e-5, atol=1e-6)
+    dx.fill(np.nan)  # every cell is overwritten, in no window or not
     _pool.avg_pool2d_backward(dy, ph, pw, sh, sw, pt, pl, dx, 2)
     ref.avg_pool2d_backward(dy, ph, pw, sh, sw, pt, pl, dx_ref)
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-5, atol=1e-6)

@@ -5,13 +5,12 @@ Batch normalisation sees its input as ``(m, c)``: every row is one position
 channel. Layer normalisation sees it as ``(m, d)``: every row is normalised
 over its ``d`` features.
 
-Sums over rows run in fixed blocks of ``_ROW_BLOCK`` rows: batch
-normalisation sums a block in the compute dtype (vectorised; 32 terms), layer
-normalisation in double; the block sums are combined in block order in double
-precision, so the results are bit-identical whatever the thread count.
+Sums over rows run in fixed blocks of ``_ROW_BLOCK`` rows, summed in the
+compute dtype (vectorised; 32 terms); the block sums are combined in block
+order in double precision, so the results are bit-identical whatever the
+thread count. A layer-normalisation row is one block of work's unit: its
+statistics and its output never depend on other rows.
 """
-import numpy as np
-
 from cython.parallel cimport prange
 from libc.math cimport sqrt
 from libc.stdlib cimport free, malloc
@@ -27,17 +26,6 @@ cdef Py_ssize_t _GRAIN = 1 << 15
 
 cdef inline Py_ssize_t _n_blocks(Py_ssize_t m) noexcept nogil:
     return (m + _ROW_BLOCK - 1) // _ROW_BLOCK
-
-
-def _partials(Py_ssize_t m, Py_ssize_t c):
-    """Per-block partial sums in double (layer normalisation)."""
-    return np.empty((_n_blocks(m), c))
-
-
-cdef inline void _zero(double[:, ::1] part, Py_ssize_t b) noexcept nogil:
-    cdef Py_ssize_t j
-    for j in range(part.shape[1]):
-        part[b, j] = 0
 
 
 cdef void* _workspace(size_t n_bytes) except NULL:
@@ -76,6 +64,20 @@ cdef extern from "rv_batchnorm.h":
                       const float* r, float* dx, Py_ssize_t rows, Py_ssize_t c) noexcept nogil
     void rv_bn_dx_f64(const double* x, const double* dy, const double* mean, const double* p,
                       const double* q, const double* r, double* dx, Py_ssize_t rows, Py_ssize_t c) noexcept nogil
+
+
+# The row loops of layer normalisation (include/rv_layernorm.h).
+cdef extern from "rv_layernorm.h":
+    void rv_ln_forward_f32(const float* x, const float* gamma, const float* beta, double epsilon, float* out,
+                           float* mean, float* var, Py_ssize_t rows, Py_ssize_t d) noexcept nogil
+    void rv_ln_forward_f64(const double* x, const double* gamma, const double* beta, double epsilon,
+                           double* out, double* mean, double* var, Py_ssize_t rows, Py_ssize_t d) noexcept nogil
+    void rv_ln_backward_f32(const float* x, const float* dy, const float* mean, const float* var,
+                            const float* gamma, double epsilon, float* dx, float* pdy, float* pdyx,
+                            Py_ssize_t rows, Py_ssize_t d) noexcept nogil
+    void rv_ln_backward_f64(const double* x, const double* dy, const double* mean, const double* var,
+                            const double* gamma, double epsilon, double* dx, double* pdy, double* pdyx,
+                            Py_ssize_t rows, Py_ssize_t d) noexcept nogil
 
 
 cdef inline Py_ssize_t _block_rows(Py_ssize_t b, Py_ssize_t m) noexcept nogil:
@@ -330,6 +332,10 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
     """Layer normalisation: every row normalised over its features.
 
     ``out[i] = (x[i] - mean[i]) / sqrt(var[i] + epsilon) * gamma + beta``.
+    A row is read from memory once: its statistics are sums of ``x - c`` in
+    double (``c = x[i, 0]`` for float32, the row's mean for float64), so a
+    mean large against the spread does not cancel; a second sweep, while the
+    row is in cache, writes the output. Threads split blocks of rows.
 
     Parameters
     ----------
@@ -340,7 +346,7 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
     mean, var : ndarrays of shape (m,). OUT: row mean and biased variance.
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1], i, j
+    cdef Py_ssize_t m = x.shape[0], d = x.shape[1]
     cdef str name = "layer_norm_forward"
     # Rows need at least one feature.
     check_shape(name, "x", x.shape, 2, m, ANY)
@@ -351,23 +357,17 @@ def layer_norm_forward(const floating[:, ::1] x, const floating[::1] gamma,
     check_shape(name, "beta", beta.shape, 1, d)
     check_shape(name, "mean", mean.shape, 1, m)
     check_shape(name, "var", var.shape, 1, m)
-    cdef double mu, v, inv
+    cdef Py_ssize_t b, off
     cdef int t = effective_threads(n_threads, m * d, _GRAIN)
     with nogil:
-        for i in prange(m, schedule="static", num_threads=t):
-            mu = 0
-            for j in range(d):
-                mu = mu + x[i, j]
-            mu = mu / d
-            v = 0
-            for j in range(d):
-                v = v + (x[i, j] - mu) * (x[i, j] - mu)
-            v = v / d
-            mean[i] = <floating> mu
-            var[i] = <floating> v
-            inv = 1.0 / sqrt(v + epsilon)
-            for j in range(d):
-                out[i, j] = <floating> ((x[i, j] - mu) * inv) * gamma[j] + beta[j]
+        for b in prange(_n_blocks(m), schedule="static", num_threads=t):
+            off = b * _ROW_BLOCK
+            if floating is float:
+                rv_ln_forward_f32(&x[0, 0] + off * d, &gamma[0], &beta[0], epsilon, &out[0, 0] + off * d,
+                                  &mean[0] + off, &var[0] + off, _block_rows(b, m), d)
+            else:
+                rv_ln_forward_f64(&x[0, 0] + off * d, &gamma[0], &beta[0], epsilon, &out[0, 0] + off * d,
+                                  &mean[0] + off, &var[0] + off, _block_rows(b, m), d)
 
 
 def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
@@ -380,6 +380,9 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     With ``xhat = (x - mean) / sqrt(var + eps)`` per row and ``g = dy * gamma``:
     ``dx = (g - mean_features(g) - xhat * mean_features(g * xhat)) / sqrt(var + eps)``,
     ``dgamma = sum_rows(dy * xhat)``, ``dbeta = sum_rows(dy)``.
+    One pass over ``x`` and ``dy`` (a row's two sums, then its ``dx`` while
+    it is in cache); the weight-gradient sums are partial per block of rows,
+    combined in block order.
 
     Parameters
     ----------
@@ -394,7 +397,7 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     need_dx : bool. IN.
     n_threads : int
     """
-    cdef Py_ssize_t m = x.shape[0], d = x.shape[1], b, i, j
+    cdef Py_ssize_t m = x.shape[0], d = x.shape[1], b, j
     cdef str name = "layer_norm_backward"
     if not epsilon > 0:
         raise value_error(name, "epsilon", "be > 0", epsilon)
@@ -406,38 +409,35 @@ def layer_norm_backward(const floating[:, ::1] x, const floating[:, ::1] dy,
     check_shape(name, "var", var.shape, 1, m)
     check_optional(name, "dgamma", True, dgamma.shape, 1, d)
     check_optional(name, "dbeta", True, dbeta.shape, 1, d)
-    cdef double[:, ::1] part_dy = _partials(m, d), part_dyx = _partials(m, d)
-    cdef double[::1] sum_dy = np.zeros(d), sum_dyx = np.zeros(d)
-    cdef double mu, inv, g, xh, m1, m2
+    cdef Py_ssize_t nb = _n_blocks(m)
+    # Column sums of dy and dy * xhat in double (2 * d), their per-block partials (2 * nb * d).
+    cdef double* sums = <double*> _workspace(2 * d * sizeof(double) + 2 * nb * d * sizeof(floating))
+    cdef floating* part = <floating*> (sums + 2 * d)
+    cdef floating* dx_rows
+    cdef Py_ssize_t off
     cdef int t = effective_threads(n_threads, m * d, _GRAIN)
-    with nogil:
-        # Row blocks: each row's dx is independent; the weight-gradient sums are
-        # partial per block and combined in block order.
-        for b in prange(part_dy.shape[0], schedule="static", num_threads=t):
-            _zero(part_dy, b)
-            _zero(part_dyx, b)
-            for i in range(b * _ROW_BLOCK, min(m, (b + 1) * _ROW_BLOCK)):
-                mu = mean[i]
-                inv = 1.0 / sqrt(var[i] + epsilon)
-                m1 = 0
-                m2 = 0
-                for j in range(d):
-                    xh = (x[i, j] - mu) * inv
-                    g = dy[i, j] * gamma[j]
-                    m1 = m1 + g
-                    m2 = m2 + g * xh
-                    part_dy[b, j] += dy[i, j]
-                    part_dyx[b, j] += dy[i, j] * xh
-                m1 = m1 / d
-                m2 = m2 / d
-                if need_dx:
-                    for j in range(d):
-                        xh = (x[i, j] - mu) * inv
-                        dx[i, j] = <floating> (inv * (dy[i, j] * gamma[j] - m1 - xh * m2))
-        _combine(&part_dy[0, 0], part_dy.shape[0], d, &sum_dy[0], 1.0)
-        _combine(&part_dyx[0, 0], part_dyx.shape[0], d, &sum_dyx[0], 1.0)
-        for j in range(d):
-            if dgamma.shape[0] > 0:
-                dgamma[j] = <floating> ((grad_beta * dgamma[j] if grad_beta != 0 else 0) + sum_dyx[j])
-            if dbeta.shape[0] > 0:
-                dbeta[j] = <floating> ((grad_beta * dbeta[j] if grad_beta != 0 else 0) + sum_dy[j])
+    try:
+        with nogil:
+            for j in range(2 * d):
+                sums[j] = 0
+            if m > 0 and d > 0:
+                for b in prange(nb, schedule="static", num_threads=t):
+                    off = b * _ROW_BLOCK * d
+                    dx_rows = &dx[0, 0] + off if need_dx else NULL
+                    if floating is float:
+                        rv_ln_backward_f32(&x[0, 0] + off, &dy[0, 0] + off, &mean[0] + b * _ROW_BLOCK,
+                                           &var[0] + b * _ROW_BLOCK, &gamma[0], epsilon, dx_rows, part + b * d,
+                                           part + (nb + b) * d, _block_rows(b, m), d)
+                    else:
+                        rv_ln_backward_f64(&x[0, 0] + off, &dy[0, 0] + off, &mean[0] + b * _ROW_BLOCK,
+                                           &var[0] + b * _ROW_BLOCK, &gamma[0], epsilon, dx_rows, part + b * d,
+                                           part + (nb + b) * d, _block_rows(b, m), d)
+                _combine(part, nb, d, sums, 1.0)
+                _combine(part + nb * d, nb, d, sums + d, 1.0)
+            for j in range(d):
+                if dgamma.shape[0] > 0:
+                    dgamma[j] = <floating> ((grad_beta * dgamma[j] if grad_beta != 0 else 0) + sums[d + j])
+                if dbeta.shape[0] > 0:
+                    dbeta[j] = <floating> ((grad_beta * dbeta[j] if grad_beta != 0 else 0) + sums[j])
+    finally:
+        free(sums)

@@ -14,6 +14,7 @@ from cython.parallel cimport prange
 from libc.string cimport memset
 
 from ranvier.core._checks cimport ANY, check_optional, check_shape, value_error
+from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 from ranvier.core._maxpool cimport index_t, max_pool_2x2_row, max_pool_row
@@ -126,9 +127,8 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
     """
     cdef Py_ssize_t n = x.shape[0], h = x.shape[1], w = x.shape[2], c = x.shape[3]
     cdef Py_ssize_t oh = out.shape[1], ow = out.shape[2]
-    cdef Py_ssize_t r, i, y, xo, iy, ix, ci, y0, y1, x0, x1
+    cdef Py_ssize_t r, i, y, xo, iy, ci, y0, y1, x0, x1
     cdef floating* o
-    cdef const floating* src
     cdef floating scale
     cdef int t
     _check_pool("avg_pool2d_forward", "x", x.shape, "out", out.shape, ph, pw, sh, sw, pt, pl)
@@ -147,12 +147,10 @@ def avg_pool2d_forward(const floating[:, :, :, ::1] x, int ph, int pw, int sh, i
                 o = &out[i, y, xo, 0]
                 for ci in range(c):
                     o[ci] = 0
-                for iy in range(y0, y1):
-                    for ix in range(x0, x1):
-                        src = &x[i, iy, ix, 0]
-                        for ci in range(c):
-                            o[ci] += src[ci]
                 if y1 > y0 and x1 > x0:
+                    # A window row is x1 - x0 contiguous cells: one vectorised call sums it.
+                    for iy in range(y0, y1):
+                        add_column_sums(&x[i, iy, x0, 0], x1 - x0, c, c, o)
                     scale = (<floating> 1.0) / ((y1 - y0) * (x1 - x0))
                     for ci in range(c):
                         o[ci] *= scale
@@ -177,10 +175,27 @@ def avg_pool2d_backward(const floating[:, :, :, ::1] dy, int ph, int pw, int sh,
     _check_pool("avg_pool2d_backward", "dx", dx.shape, "dy", dy.shape, ph, pw, sh, sw, pt, pl)
     if n == 0 or h * w * c == 0:
         return
+    # Windows that tile the input (global pooling, pool == strides without padding or
+    # remainder): every cell is in one window, so its gradient is stored, not added to.
+    # The memset stays even then: it writes a cold dx without reading it first (rep stosb),
+    # where plain stores fetch every line (in a W5 step 0.30 -> 0.42 ms without it).
+    cdef bint tiles = (pt == 0 and pl == 0 and oh * ph == h and ow * pw == w
+                       and (oh == 1 or sh == ph) and (ow == 1 or sw == pw))
     t = effective_threads(n_threads, n * oh * ow * c * ph * pw, _GRAIN)
     with nogil:
         for i in prange(n, schedule="static", num_threads=t):
             memset(&dx[i, 0, 0, 0], 0, h * w * c * sizeof(floating))
+            if tiles:
+                scale = (<floating> 1.0) / (ph * pw)
+                for y in range(oh):
+                    for xo in range(ow):
+                        g = &dy[i, y, xo, 0]
+                        for iy in range(y * ph, (y + 1) * ph):
+                            for ix in range(xo * pw, (xo + 1) * pw):
+                                d = &dx[i, iy, ix, 0]
+                                for ci in range(c):
+                                    d[ci] = scale * g[ci]
+                continue
             for y in range(oh):
                 y0 = max(y * sh - pt, 0)
                 y1 = min(y * sh - pt + ph, h)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core import _merge
 from .. import config
+from ._buffers import scratch
 from ._symbolic import KerasTensor
 from .base import Layer
 
@@ -249,7 +250,7 @@ class _Linear(_Elementwise):
     """Add, Subtract, Average: input gradients are ``dy`` times a constant; masks are only passed on."""
 
     def _kernel_forward(self, rows):
-        out = np.empty_like(rows[0])
+        out = scratch(self, "out", rows[0].shape, rows[0].dtype)
         getattr(_merge, self._kernel)(rows, out, config.kernel_threads())
         return out, len(rows)
 
@@ -326,12 +327,12 @@ class Multiply(_Elementwise):
     _masks_values = True
 
     def _kernel_forward(self, rows):
-        out = np.empty_like(rows[0])
+        out = scratch(self, "out", rows[0].shape, rows[0].dtype)
         _merge.multiply(rows, out, config.kernel_threads())
         return out, rows
 
     def _kernel_backward(self, dy, rows):
-        dxs = [np.empty_like(dy) for _ in rows]
+        dxs = [scratch(self, "dx", dy.shape, dy.dtype) for _ in rows]
         _merge.multiply_backward(dy, rows, dxs, config.kernel_threads())
         return dxs
 
@@ -374,14 +375,14 @@ class _Select(_Elementwise):
     _max_kernel_inputs = _merge.MAX_SELECT_INPUTS
 
     def _kernel_forward(self, rows):
-        out = np.empty_like(rows[0])
-        index = np.empty(out.shape, np.uint8)
+        out = scratch(self, "out", rows[0].shape, rows[0].dtype)
+        index = scratch(self, "index", out.shape, np.uint8)
         getattr(_merge, self._kernel)(rows, out, index, config.kernel_threads())
         return out, (index, len(rows))
 
     def _kernel_backward(self, dy, cache):
         index, n = cache
-        dxs = [np.empty_like(dy) for _ in range(n)]
+        dxs = [scratch(self, "dx", dy.shape, dy.dtype) for _ in range(n)]
         _merge.select_backward(dy, index, dxs, config.kernel_threads())
         return dxs
 
