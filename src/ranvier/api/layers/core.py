@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ...core import _blas, _dense
-from .. import config
+from .. import activations, config
 from .._conv_geometry import check_channels_last, positive_int
 from .._errors import UnsupportedArgument
 from ..variables import grad_targets
@@ -173,7 +173,11 @@ class Dense(Layer):
 
     def backward(self, dy, cache, need_input_grad=True):
         x, z, y, _ = cache
-        dz = self.activation.backward(dy.reshape(y.shape), z, y)
+        dy = dy.reshape(y.shape)
+        if activations.is_plain(self.activation, "linear"):  # dz = dy: no pass over it, no copy
+            dz = np.ascontiguousarray(dy)
+        else:
+            dz = self.activation.backward(dy, z, y, out=scratch(self, "dz", y.shape, y.dtype))
         return self.backward_preactivation(dz, cache, need_input_grad)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
