@@ -15,6 +15,7 @@ import numpy as np
 
 from ...core import _attention, _blas, _dense, _dropout
 from .. import activations, config, regularizers
+from .._conv_geometry import positive_int
 from .._errors import UnsupportedArgument
 from ..variables import grad_targets
 from ._buffers import scratch
@@ -25,12 +26,6 @@ __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 _NO_MASK = np.zeros((0, 0, 0, 0), np.uint8)
 _LINEAR = activations.get(None)
-
-
-def _positive_int(value, what):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"MultiHeadAttention: {what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _array(x):
@@ -146,9 +141,9 @@ class MultiHeadAttention(Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.num_heads = _positive_int(num_heads, "num_heads")
-        self.key_dim = _positive_int(key_dim, "key_dim")
-        self.value_dim = self.key_dim if not value_dim else _positive_int(value_dim, "value_dim")
+        self.num_heads = positive_int(num_heads, "num_heads", "MultiHeadAttention")
+        self.key_dim = positive_int(key_dim, "key_dim", "MultiHeadAttention")
+        self.value_dim = self.key_dim if not value_dim else positive_int(value_dim, "value_dim", "MultiHeadAttention")
         if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
             raise ValueError(f"MultiHeadAttention: dropout must be a float in [0, 1), got {dropout!r}")
         self.dropout = float(dropout)
@@ -156,7 +151,9 @@ class MultiHeadAttention(Layer):
         if output_shape:
             output_shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
             try:
-                output_shape = tuple(_positive_int(d, "output_shape entries") for d in output_shape)
+                output_shape = tuple(
+                    positive_int(d, "output_shape entries", "MultiHeadAttention") for d in output_shape
+                )
             except TypeError:
                 raise ValueError(
                     f"MultiHeadAttention: output_shape must be an int, list or tuple, got {output_shape!r}"
