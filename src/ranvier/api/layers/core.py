@@ -19,6 +19,10 @@ from .base import Layer, normalize_shape
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
 
 _EMPTY = {np.dtype("float32"): np.empty(0, np.float32), np.dtype("float64"): np.empty(0, np.float64)}
+_EMPTY2D = {t: e.reshape(0, 0) for t, e in _EMPTY.items()}
+# Rows from which Dense runs its row-blocked kernels (_dense.dense_*_fused): below it
+# the whole-array products and passes are as fast (W1's 128-sample batches, predict).
+_FUSED_MIN_ROWS = 1024
 
 
 class InputLayer(Layer):
@@ -104,6 +108,16 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     ).output
 
 
+def _row_blocked(rows):
+    """Whether Dense runs its row-blocked kernels on ``rows`` rows.
+
+    Enough rows, inside the compute scope with threads to split over (BLAS then
+    runs one thread, as the blocks' own BLAS calls need), and not deterministic:
+    the blocked weight gradients' rounding depends on the thread count.
+    """
+    return rows >= _FUSED_MIN_ROWS and config.kernel_threads() > 1 and not config.is_deterministic()
+
+
 class Dense(Layer):
     """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
 
@@ -125,6 +139,11 @@ class Dense(Layer):
     Notes
     -----
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
+
+    On many rows (``_FUSED_MIN_ROWS``) inside fit / evaluate / large predict, with
+    more than one thread and determinism off, the layer runs row-blocked kernels:
+    each block's product gets its bias and ReLU (forward), or its ReLU gate, bias
+    sum, weight-gradient and input-gradient products (backward), while in cache.
     """
 
     capabilities = frozenset({PREACTIVATION})
@@ -165,10 +184,17 @@ class Dense(Layer):
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
         z = scratch(self, "z", (x.shape[0], self.units), x.dtype)
-        _dense.dense_forward(x, self.kernel.value, z)
         bias = self.bias.value if self.use_bias else None
         act = self.activation
-        y = act.forward(z, out=None if act.needs_input else z, bias=bias)
+        relu = activations.is_plain(act, "relu")
+        if (relu or activations.is_plain(act, "linear")) and _row_blocked(x.shape[0]):
+            _dense.dense_forward_fused(
+                x, self.kernel.value, _EMPTY[x.dtype] if bias is None else bias, relu, z, config.kernel_threads()
+            )
+            y = z
+        else:
+            _dense.dense_forward(x, self.kernel.value, z)
+            y = act.forward(z, out=None if act.needs_input else z, bias=bias)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (x, z, y, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):
@@ -176,6 +202,8 @@ class Dense(Layer):
         dy = dy.reshape(y.shape)
         if activations.is_plain(self.activation, "linear"):  # dz = dy: no pass over it, no copy
             dz = np.ascontiguousarray(dy)
+        elif activations.is_plain(self.activation, "relu") and self._fused_backward(x.shape[0]):
+            return self._backward_fused(np.ascontiguousarray(dy), y, cache, need_input_grad)
         else:
             dz = self.activation.backward(dy, z, y, out=scratch(self, "dz", y.shape, y.dtype))
         return self.backward_preactivation(dz, cache, need_input_grad)
@@ -183,7 +211,9 @@ class Dense(Layer):
     def backward_preactivation(self, dz, cache, need_input_grad=True):
         x, _, _, input_shape = cache
         dz = dz.reshape(-1, self.units)
-        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY[x.dtype].reshape(0, 0)
+        if self._fused_backward(x.shape[0]):
+            return self._backward_fused(np.ascontiguousarray(dz), _EMPTY2D[x.dtype], cache, need_input_grad)
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY2D[x.dtype]
         if self.kernel.trainable and self.trainable:
             (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
             _dense.dense_backward(
@@ -199,6 +229,28 @@ class Dense(Layer):
             )
         elif need_input_grad:
             _blas.gemm_py(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
+        return dx.reshape(input_shape) if need_input_grad else None
+
+    def _fused_backward(self, rows):
+        return self.kernel.trainable and self.trainable and _row_blocked(rows)
+
+    def _backward_fused(self, dy, y, cache, need_input_grad):
+        """Row-blocked backward from dy (gated by ``y > 0``) or dz (``y`` empty)."""
+        x, _, _, input_shape = cache
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY2D[x.dtype]
+        (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
+        _dense.dense_backward_fused(
+            x,
+            self.kernel.value,
+            dy,
+            y,
+            dkernel,
+            _EMPTY[x.dtype] if dbias is None else dbias,
+            dx,
+            beta,
+            need_input_grad,
+            config.kernel_threads(),
+        )
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):
