@@ -82,9 +82,9 @@ cdef inline void _gemv(bint trans, int rows, int cols, floating alpha, const flo
 
 
 cdef void gemm_serial(bint trans_a, bint trans_b, int m, int n, int k,
-                     floating alpha, const floating* a, int lda,
-                     const floating* b, int ldb,
-                     floating beta, floating* c, int ldc) noexcept nogil:
+                      floating alpha, const floating* a, int lda,
+                      const floating* b, int ldb,
+                      floating beta, floating* c, int ldc) noexcept nogil:
     """gemm() as one BLAS call on the calling thread, never split: for kernels that split the work themselves."""
     # A row-major matrix is its transpose in column-major, so the column-major
     # routine computes C^T = op(B)^T op(A)^T by swapping the operands.
@@ -133,14 +133,14 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
             stop = min(start + size, m)
             if stop > start:
                 gemm_serial(trans_a, trans_b, stop - start, n, k, alpha,
-                             a + (start if trans_a else <Py_ssize_t> start * lda), lda,
-                             b, ldb, beta, c + <Py_ssize_t> start * ldc, ldc)
+                            a + (start if trans_a else <Py_ssize_t> start * lda), lda,
+                            b, ldb, beta, c + <Py_ssize_t> start * ldc, ldc)
         else:
             stop = min(start + size, n)
             if stop > start:
                 gemm_serial(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
-                             b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
-                             beta, c + start, ldc)
+                            b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
+                            beta, c + start, ldc)
 
 
 cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
@@ -167,9 +167,9 @@ cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
             gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha, a, lda, b, ldb, beta, c, ldc)
         elif k1 > k0:
             gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha,
-                         a + (<Py_ssize_t> k0 * lda if trans_a else k0), lda,
-                         b + (k0 if trans_b else <Py_ssize_t> k0 * ldb), ldb,
-                         0, partial + (blk - 1) * mn, n)
+                        a + (<Py_ssize_t> k0 * lda if trans_a else k0), lda,
+                        b + (k0 if trans_b else <Py_ssize_t> k0 * ldb), ldb,
+                        0, partial + (blk - 1) * mn, n)
         else:
             for i in range(mn):
                 partial[(blk - 1) * mn + i] = 0

@@ -6,16 +6,16 @@ from libc.string cimport memset
 from ranvier.core._matmul cimport gemm, gemm_serial
 from ranvier.core._checks cimport check_optional, check_shape
 from ranvier.core._colsum cimport add_column_sums
-from ranvier.core._relu cimport add_bias, bias_relu, relu_back_sum
+from ranvier.core._relu cimport relu_back_sum
 from ranvier.core._types cimport floating
 from ranvier.core._openmp cimport effective_threads
 
 # Columns per parallel block of the bias-gradient sum: rows are summed in order
 # within a block, so the result does not depend on the thread count.
 cdef Py_ssize_t _COL_BLOCK = 64
-# Rows per block of the fused kernels, about: a (384, 512) float32 block of z or dz is
-# 768 KB, which stays in a core's L2 between its product and its bias/ReLU pass (W5's
-# feed-forward layers: 256-768 rows measured within noise, 96 and 1024 slower).
+# Rows per block of dense_backward_fused, about: a (384, 512) float32 block of dz is
+# 768 KB, which stays in a core's L2 from its ReLU gate through both products (W5's
+# feed-forward backward: 256-384 rows 10.8 ms, 512 11.0, 768 11.4, unfused 12.7).
 cdef int _ROW_BLOCK = 384
 
 
@@ -74,48 +74,11 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
                  <floating> 0.0, &dx[0, 0], k)
 
 
-def dense_forward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel,
-                        const floating[::1] bias, bint relu, floating[:, ::1] out, int n_threads):
-    """out = act(x @ kernel + bias), act ReLU or linear, one block of rows at a time.
-
-    Each block's product (one single-threaded BLAS call) gets its bias and ReLU
-    while it is still in cache; blocks are split over ``n_threads`` OpenMP
-    threads. Only call while BLAS runs one thread (inside the compute scope).
-    Every element is the same as ``dense_forward`` then the bias and ReLU pass.
-
-    Parameters
-    ----------
-    x : ndarray of shape (n, in). IN.
-    kernel : ndarray of shape (in, units). IN.
-    bias : ndarray of shape (units,), or empty (no bias). IN.
-    relu : bool
-        ReLU (max(., 0)) if True, else linear.
-    out : ndarray of shape (n, units). OUT.
-    n_threads : int
-    """
-    cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
-    cdef int blk, r0, rows, t, size, n_blocks
-    cdef const floating* b = NULL
-    check_shape("dense_forward_fused", "kernel", kernel.shape, 2, k, u)
-    check_shape("dense_forward_fused", "out", out.shape, 2, n, u)
-    check_optional("dense_forward_fused", "bias", True, bias.shape, 1, u)
-    if n == 0 or u == 0:
-        return
-    if bias.shape[0] > 0:
-        b = &bias[0]
-    t = max(1, min(n_threads, (n + _ROW_BLOCK - 1) // _ROW_BLOCK))
-    size = _block_rows(n, t)
-    n_blocks = (n + size - 1) // size
-    with nogil:
-        for blk in prange(n_blocks, schedule="static", num_threads=t):
-            r0 = blk * size
-            rows = min(size, n - r0)
-            gemm_serial(False, False, rows, u, k, <floating> 1.0, &x[r0, 0], k, &kernel[0, 0], u,
-                        <floating> 0.0, &out[r0, 0], u)
-            if relu:
-                bias_relu(&out[r0, 0], b, rows, u)
-            elif b != NULL:
-                add_bias(&out[r0, 0], b, rows, u)
+cdef inline int _block_rows(int n, int t) noexcept nogil:
+    """Rows per block near _ROW_BLOCK such that the blocks split evenly over ``t`` threads."""
+    cdef int per_thread = (n + t - 1) // t
+    cdef int blocks = (per_thread + _ROW_BLOCK - 1) // _ROW_BLOCK
+    return max(8, ((per_thread + blocks - 1) // blocks + 7) // 8 * 8)
 
 
 def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel,
@@ -162,7 +125,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     check_optional("dense_backward_fused", "dbias", True, dbias.shape, 1, u)
     if need_dx:
         check_shape("dense_backward_fused", "dx", dx.shape, 2, n, k)
-    if n == 0 or k == 0 or u == 0:
+    if n == 0 or u == 0:  # nothing to gate
         dense_backward(x, kernel, dy, dkernel, dbias, dx, beta, need_dx, 1)
         return
     t = max(1, min(n_threads, (n + _ROW_BLOCK - 1) // _ROW_BLOCK))
@@ -185,7 +148,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
             if t > 1:
                 memset(partial_b, 0, (t - 1) * u * sizeof(floating))
         for tid in prange(t, schedule="static", num_threads=t):
-            dw = &dkernel[0, 0] if tid == 0 else partial_w + (tid - 1) * ku
+            dw = (&dkernel[0, 0] if k > 0 else NULL) if tid == 0 else partial_w + (tid - 1) * ku
             db = NULL
             if has_bias:
                 db = &dbias[0] if tid == 0 else partial_b + (tid - 1) * u
@@ -199,6 +162,8 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
                     dz = <floating*> &dy[r0, 0]
                     if db != NULL:
                         add_column_sums(dz, rows, u, u, db)
+                if k == 0:  # no inputs: only the bias gradient
+                    continue
                 gemm_serial(True, False, k, u, rows, <floating> 1.0, &x[r0, 0], k, dz, u,
                             <floating> (beta if tid == 0 else 0.0) if blk == tid * per else <floating> 1.0,
                             dw, u)
@@ -251,15 +216,3 @@ cdef void _column_sum(const floating[:, ::1] a, floating* out, floating beta, in
         for i in range(n):
             for j in range(j0, j1):
                 out[j] += a[i, j]
-
-
-def _tune_row_block(int n):
-    global _ROW_BLOCK
-    _ROW_BLOCK = n
-
-
-cdef inline int _block_rows(int n, int t) noexcept nogil:
-    """Rows per block near _ROW_BLOCK such that the blocks split evenly over ``t`` threads."""
-    cdef int per_thread = (n + t - 1) // t
-    cdef int blocks = (per_thread + _ROW_BLOCK - 1) // _ROW_BLOCK
-    return max(8, ((per_thread + blocks - 1) // blocks + 7) // 8 * 8)

@@ -11,8 +11,6 @@ cdef extern from "rv_relu.h":
     void rv_relu_f64(const double* z, double* y, Py_ssize_t n) noexcept nogil
     void rv_relu_back_f32(const float* dy, const float* y, float* dz, Py_ssize_t n) noexcept nogil
     void rv_relu_back_f64(const double* dy, const double* y, double* dz, Py_ssize_t n) noexcept nogil
-    void rv_bias_relu_f32(float* z, const float* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
-    void rv_bias_relu_f64(double* z, const double* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil
     void rv_relu_back_sum_f32(const float* dy, const float* y, float* dz, Py_ssize_t rows, Py_ssize_t cols,
                               float* sums) noexcept nogil
     void rv_relu_back_sum_f64(const double* dy, const double* y, double* dz, Py_ssize_t rows,
@@ -41,14 +39,6 @@ cdef inline void relu_back(const floating* dy, const floating* y, floating* dz, 
         rv_relu_back_f32(dy, y, dz, n)
     else:
         rv_relu_back_f64(dy, y, dz, n)
-
-
-cdef inline void bias_relu(floating* z, const floating* bias, Py_ssize_t rows, Py_ssize_t cols) noexcept nogil:
-    """z[i, :] = max(z[i, :] + bias, 0) for ``rows`` rows of ``cols``; bias may be NULL. IN/OUT: z."""
-    if floating is float:
-        rv_bias_relu_f32(z, bias, rows, cols)
-    else:
-        rv_bias_relu_f64(z, bias, rows, cols)
 
 
 cdef inline void relu_back_sum(const floating* dy, const floating* y, floating* dz, Py_ssize_t rows,

@@ -4,7 +4,7 @@ import numpy as np
 
 from ._beta import scale_by_beta
 
-__all__ = ["dense_forward", "dense_backward", "dense_forward_fused", "dense_backward_fused", "column_sum"]
+__all__ = ["dense_forward", "dense_backward", "dense_backward_fused", "column_sum"]
 
 
 def dense_forward(x, kernel, out):
@@ -18,14 +18,6 @@ def dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, n_threads=1
         column_sum(dz, dbias, beta)
     if need_dx:
         np.matmul(dz, kernel.T, out=dx)
-
-
-def dense_forward_fused(x, kernel, bias, relu, out, n_threads=1):
-    np.matmul(x, kernel, out=out)
-    if bias.shape[0]:
-        out += bias
-    if relu:
-        np.maximum(out, 0, out=out)
 
 
 def dense_backward_fused(x, kernel, dy, y, dkernel, dbias, dx, beta, need_dx, n_threads=1):

@@ -20,8 +20,10 @@ __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
 
 _EMPTY = {np.dtype("float32"): np.empty(0, np.float32), np.dtype("float64"): np.empty(0, np.float64)}
 _EMPTY2D = {t: e.reshape(0, 0) for t, e in _EMPTY.items()}
-# Rows from which Dense runs its row-blocked kernels (_dense.dense_*_fused): below it
-# the whole-array products and passes are as fast (W1's 128-sample batches, predict).
+# Rows from which Dense's backward runs row-blocked (_dense.dense_backward_fused): below
+# it the whole-array products and passes are as fast (W1's 128-sample batches). The
+# forward stays whole: a block-by-block bias and ReLU measured no faster in W5 (the
+# pass is ~0.25 ms of a 2 ms product).
 _FUSED_MIN_ROWS = 1024
 
 
@@ -109,7 +111,7 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
 
 
 def _row_blocked(rows):
-    """Whether Dense runs its row-blocked kernels on ``rows`` rows.
+    """Whether Dense's backward runs row-blocked on ``rows`` rows.
 
     Enough rows, inside the compute scope with threads to split over (BLAS then
     runs one thread, as the blocks' own BLAS calls need), and not deterministic:
@@ -140,10 +142,9 @@ class Dense(Layer):
     -----
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
 
-    On many rows (``_FUSED_MIN_ROWS``) inside fit / evaluate / large predict, with
-    more than one thread and determinism off, the layer runs row-blocked kernels:
-    each block's product gets its bias and ReLU (forward), or its ReLU gate, bias
-    sum, weight-gradient and input-gradient products (backward), while in cache.
+    Backward on many rows (``_FUSED_MIN_ROWS``) inside fit / train_on_batch, with
+    more than one thread and determinism off, runs row-blocked: each block's
+    ReLU gate, bias sum, weight- and input-gradient products while it is in cache.
     """
 
     capabilities = frozenset({PREACTIVATION})
@@ -184,17 +185,10 @@ class Dense(Layer):
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
         z = scratch(self, "z", (x.shape[0], self.units), x.dtype)
+        _dense.dense_forward(x, self.kernel.value, z)
         bias = self.bias.value if self.use_bias else None
         act = self.activation
-        relu = activations.is_plain(act, "relu")
-        if (relu or activations.is_plain(act, "linear")) and _row_blocked(x.shape[0]):
-            _dense.dense_forward_fused(
-                x, self.kernel.value, _EMPTY[x.dtype] if bias is None else bias, relu, z, config.kernel_threads()
-            )
-            y = z
-        else:
-            _dense.dense_forward(x, self.kernel.value, z)
-            y = act.forward(z, out=None if act.needs_input else z, bias=bias)
+        y = act.forward(z, out=None if act.needs_input else z, bias=bias)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (x, z, y, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):

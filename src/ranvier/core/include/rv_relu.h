@@ -1,5 +1,5 @@
-/* The bias add and the plain ReLU, alone or fused with each other or with the bias
-   gradient, per vector width (``_relu.pxd``); "omp simd":
+/* The bias add and the plain ReLU, and the ReLU gate fused with the bias gradient,
+   per vector width (``_relu.pxd``); "omp simd":
    y may be z and dz may be dy, element for element. */
 #ifndef RV_RELU_H
 #define RV_RELU_H
@@ -22,24 +22,6 @@ RV_SIMD_CLONES static void rv_relu_##SFX(const T* z, T* y, Py_ssize_t n) {      
 RV_SIMD_CLONES static void rv_relu_back_##SFX(const T* dy, const T* y, T* dz, Py_ssize_t n) { \
     _Pragma("omp simd")                                                                    \
     for (Py_ssize_t j = 0; j < n; j++) dz[j] = y[j] > 0 ? dy[j] : (T) 0;                   \
-}                                                                                          \
-/* z = max(z + bias, 0) in one pass (bias may be NULL): the same roundings as              \
-   rv_add_bias then rv_relu, without reading the block twice. */                           \
-RV_SIMD_CLONES static void rv_bias_relu_##SFX(T* z, const T* RV_RESTRICT bias,             \
-                                              Py_ssize_t rows, Py_ssize_t cols) {          \
-    for (Py_ssize_t i = 0; i < rows; i++) {                                                \
-        T* zr = z + i * cols;                                                              \
-        if (bias) {                                                                        \
-            _Pragma("omp simd")                                                            \
-            for (Py_ssize_t j = 0; j < cols; j++) {                                        \
-                T v = zr[j] + bias[j];                                                     \
-                zr[j] = v > 0 ? v : (T) 0;                                                 \
-            }                                                                              \
-        } else {                                                                           \
-            _Pragma("omp simd")                                                            \
-            for (Py_ssize_t j = 0; j < cols; j++) zr[j] = zr[j] > 0 ? zr[j] : (T) 0;       \
-        }                                                                                  \
-    }                                                                                      \
 }                                                                                          \
 /* dz = dy where y > 0, else 0, and (sums not NULL) sums += dz's column sums in row        \
    order, in one pass over rows x cols blocks (dz may be dy). */                           \
