@@ -25,6 +25,62 @@ def test_dense_kernels_match_reference(dtype, tol, n, k, u, beta):
         np.testing.assert_allclose(g, g_ref, rtol=tol, atol=tol * max(n, u))
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n", [1, 255, 256, 700])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_dense_backward_matches_reference(dtype, tol, n, threads, relu, bias):
+    # Row counts below, at and across a row block, over more threads than blocks.
+    k, u = 37, 21
+    rng = np.random.default_rng(n + threads)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w = rng.standard_normal((k, u)).astype(dtype)
+    b = rng.standard_normal(u).astype(dtype) if bias else np.empty(0, dtype)
+    y = np.maximum(x @ w, 0) if relu else np.empty((0, 0), dtype)  # the gate: a ReLU layer's output
+    dy = rng.standard_normal((n, u)).astype(dtype)
+    for beta in (0.0, 1.0):  # overwrite, and accumulate (a layer shared between calls)
+        grads = [rng.standard_normal((k, u)).astype(dtype), rng.standard_normal(u).astype(dtype) if bias else b]
+        grads_ref = [g.copy() for g in grads]
+        dx, dx_ref = np.full((n, k), np.nan, dtype), np.empty((n, k), dtype)
+        _dense.dense_backward_fused(x, w, dy, y, *grads, dx, beta, True, threads)
+        ref.dense_backward_fused(x, w, dy, y, *grads_ref, dx_ref, beta, True)
+        for g, g_ref in zip(grads + [dx], grads_ref + [dx_ref]):
+            np.testing.assert_allclose(g, g_ref, rtol=tol, atol=tol * n)
+
+
+def test_fused_dense_backward_without_inputs_still_gates_the_bias_gradient():
+    rng = np.random.default_rng(3)
+    dy, y = rng.standard_normal((500, 4)), np.maximum(rng.standard_normal((500, 4)), 0)
+    db = np.ones(4)
+    _dense.dense_backward_fused(
+        np.empty((500, 0)), np.empty((0, 4)), dy, y, np.empty((0, 4)), db, np.empty((500, 0)), 1.0, True, 2
+    )
+    np.testing.assert_allclose(db, 1 + np.where(y > 0, dy, 0).sum(0), rtol=1e-12)
+
+
+def test_fused_dense_backward_skips_dx_and_handles_no_rows():
+    rng = np.random.default_rng(2)
+    x, w, dz = rng.standard_normal((600, 5)), rng.standard_normal((5, 3)), rng.standard_normal((600, 3))
+    dw, db = np.zeros((5, 3)), np.zeros(3)
+    _dense.dense_backward_fused(x, w, dz, np.empty((0, 0)), dw, db, np.empty((0, 0)), 0.0, False, 2)
+    np.testing.assert_allclose(dw, x.T @ dz, rtol=1e-12)
+    np.testing.assert_allclose(db, dz.sum(0), rtol=1e-12)
+    dw = np.full((5, 3), 2.0)
+    empty = np.empty((0, 5))
+    _dense.dense_backward_fused(empty, w, np.empty((0, 3)), np.empty((0, 0)), dw, db, empty, 0.0, True, 2)
+    np.testing.assert_array_equal(dw, 0.0)
+    np.testing.assert_array_equal(db, 0.0)
+
+
+def test_fused_dense_backward_rejects_bad_shapes():
+    x, w = np.ones((4, 3)), np.ones((3, 5))
+    with pytest.raises(ValueError, match=r"dense_backward_fused: y must have shape \(4, 5\) or be empty, got \(3, 5\)"):
+        _dense.dense_backward_fused(
+            x, w, np.ones((4, 5)), np.ones((3, 5)), np.ones((3, 5)), np.ones(5), np.empty((4, 3)), 0.0, True, 1
+        )
+
+
 def test_dense_backward_without_bias_or_dx():
     x, w, dz = np.ones((4, 3)), np.ones((3, 2)), np.ones((4, 2))
     dw = np.zeros((3, 2))

@@ -81,10 +81,11 @@ cdef inline void _gemv(bint trans, int rows, int cols, floating alpha, const flo
         _cb.dgemv(&t, &m_cm, &n_cm, &alpha, <double*> a, &lda, <double*> x, &incx, &beta, y, &incy)
 
 
-cdef inline void _gemm_serial(bint trans_a, bint trans_b, int m, int n, int k,
-                              floating alpha, const floating* a, int lda,
-                              const floating* b, int ldb,
-                              floating beta, floating* c, int ldc) noexcept nogil:
+cdef void gemm_serial(bint trans_a, bint trans_b, int m, int n, int k,
+                      floating alpha, const floating* a, int lda,
+                      const floating* b, int ldb,
+                      floating beta, floating* c, int ldc) noexcept nogil:
+    """gemm() as one BLAS call on the calling thread, never split: for kernels that split the work themselves."""
     # A row-major matrix is its transpose in column-major, so the column-major
     # routine computes C^T = op(B)^T op(A)^T by swapping the operands.
     cdef char ta = b'T' if trans_a else b'N'
@@ -121,7 +122,7 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
     if t > 1 and by_rows and m < t * max(_MIN_BLOCK, _block_align):
         t = 1
     if t <= 1:
-        _gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        gemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     n_blocks = t
     size = ((m if by_rows else n) + n_blocks - 1) // n_blocks
@@ -131,15 +132,15 @@ cdef void gemm(bint trans_a, bint trans_b, int m, int n, int k,
         if by_rows:
             stop = min(start + size, m)
             if stop > start:
-                _gemm_serial(trans_a, trans_b, stop - start, n, k, alpha,
-                             a + (start if trans_a else <Py_ssize_t> start * lda), lda,
-                             b, ldb, beta, c + <Py_ssize_t> start * ldc, ldc)
+                gemm_serial(trans_a, trans_b, stop - start, n, k, alpha,
+                            a + (start if trans_a else <Py_ssize_t> start * lda), lda,
+                            b, ldb, beta, c + <Py_ssize_t> start * ldc, ldc)
         else:
             stop = min(start + size, n)
             if stop > start:
-                _gemm_serial(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
-                             b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
-                             beta, c + start, ldc)
+                gemm_serial(trans_a, trans_b, m, stop - start, k, alpha, a, lda,
+                            b + (<Py_ssize_t> start * ldb if trans_b else start), ldb,
+                            beta, c + start, ldc)
 
 
 cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
@@ -163,12 +164,12 @@ cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
         k1 = min(k0 + size, k)
         # op(A)'s columns k0:k1 are rows of a stored A.T, columns of A; op(B)'s rows likewise.
         if blk == 0:
-            _gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha, a, lda, b, ldb, beta, c, ldc)
+            gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha, a, lda, b, ldb, beta, c, ldc)
         elif k1 > k0:
-            _gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha,
-                         a + (<Py_ssize_t> k0 * lda if trans_a else k0), lda,
-                         b + (k0 if trans_b else <Py_ssize_t> k0 * ldb), ldb,
-                         0, partial + (blk - 1) * mn, n)
+            gemm_serial(trans_a, trans_b, m, n, k1 - k0, alpha,
+                        a + (<Py_ssize_t> k0 * lda if trans_a else k0), lda,
+                        b + (k0 if trans_b else <Py_ssize_t> k0 * ldb), ldb,
+                        0, partial + (blk - 1) * mn, n)
         else:
             for i in range(mn):
                 partial[(blk - 1) * mn + i] = 0

@@ -9,7 +9,9 @@
 #     on whole operands (large, any shape): BLAS's own packing and cache blocking win there, and
 #     gemm() splits C over OpenMP threads when the API holds BLAS at one thread. Used by
 #     _dense (forward, dkernel, dx), _maxout (forward and backward) and _recurrent (dx of all
-#     timesteps at once: one (T*B, 4u) x (4u, in) product).
+#     timesteps at once: one (T*B, 4u) x (4u, in) product). gemm_serial is the same product as
+#     one BLAS call on the calling thread, for kernels that split rows over threads themselves
+#     (_dense's fused row blocks): inside their prange, BLAS runs one thread (compute scope).
 #
 # packed micro-kernel (``_packed.pxd``, C in include/rv_packed.h): for many small products against
 #     the same right operand. Pack it once (``pack``), then ``packed_gemm`` per block; or, for an
@@ -19,6 +21,6 @@
 #     timestep, and the per-step weight gradients: BLAS repacked the kernel on every call and
 #     ran 92 against 230-240 GFLOP/s here) and by the conv kernels (_convblocks: each thread
 #     multiplies its block of a few hundred gathered rows while it is in L2).
-from ranvier.core._blas cimport gemm
+from ranvier.core._blas cimport gemm, gemm_serial
 from ranvier.core._packed cimport (pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len,
                                    strided_gemm)

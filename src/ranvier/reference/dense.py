@@ -4,7 +4,7 @@ import numpy as np
 
 from ._beta import scale_by_beta
 
-__all__ = ["dense_forward", "dense_backward", "column_sum"]
+__all__ = ["dense_forward", "dense_backward", "dense_backward_fused", "column_sum"]
 
 
 def dense_forward(x, kernel, out):
@@ -18,6 +18,11 @@ def dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx, n_threads=1
         column_sum(dz, dbias, beta)
     if need_dx:
         np.matmul(dz, kernel.T, out=dx)
+
+
+def dense_backward_fused(x, kernel, dy, y, dkernel, dbias, dx, beta, need_dx, n_threads=1):
+    dz = np.where(y > 0, dy, 0).astype(dy.dtype) if y.shape[0] else dy
+    dense_backward(x, kernel, dz, dkernel, dbias, dx, beta, need_dx)
 
 
 def column_sum(a, out, beta, n_threads=1):
