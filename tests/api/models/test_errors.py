@@ -263,3 +263,14 @@ def test_unclear_errors_now_name_the_argument_and_the_value(model, call, exc, ma
         assert np.array_equal(a, b)
     assert model.optimizer.iterations == 0  # no step was taken (a 0-sample train_on_batch used to take one)
     model.fit(X, Y, class_weight={np.int64(0): 2.0, 1: 1.0}, callbacks=[rv.callbacks.History()], verbose=0)
+
+
+def test_evaluate_on_a_generator_with_no_batch_raises():
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(1)])
+    model.compile("sgd", "mse")
+
+    def empty():
+        yield from ()
+
+    with pytest.warns(UserWarning, match="ran out of data"), pytest.raises(ValueError, match="x gave no batch"):
+        model.evaluate(empty(), verbose=0)

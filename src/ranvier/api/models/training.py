@@ -567,6 +567,7 @@ class Trainer:
         batch_logs = _reads_test_batch_logs(callbacks)
         callbacks.on_test_begin()
         self._reset_metrics()
+        step = -1
         for step, (xs, ys, sws, _) in enumerate(batches):
             callbacks.on_test_batch_begin(step)
             outs, run = self._forward(xs, training=False)
@@ -579,6 +580,9 @@ class Trainer:
             callbacks.on_test_batch_end(step, self._logs() if batch_logs else None)
             if self.stop_evaluating:
                 break
+        if step < 0:  # a loss over no sample is undefined, not 0.0
+            what = "validation_data" if prefix else "x"
+            raise ValueError(f"{what} gave no batch to evaluate (an empty generator or dataset), got 0 batches")
         logs = self._logs()
         callbacks.on_test_end(logs)
         return {prefix + name: value for name, value in logs.items()} if prefix else logs
