@@ -438,3 +438,14 @@ def test_import_does_not_load_scipy_optimize():
     code = "import sys, ranvier.api.optimizers; print('scipy.optimize' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("arg", ["loss_scale_factor", "gradient_accumulation_steps"])
+def test_keras_only_arguments_load_as_none_and_refuse_values(arg):
+    from ranvier.api._errors import UnsupportedArgument
+
+    config = opt.Adam(**{arg: None}).get_config()
+    assert config[arg] is None
+    assert opt.Adam.from_config(config).get_config() == config
+    with pytest.raises(UnsupportedArgument, match=f"{arg} is not supported.*got 2"):
+        opt.SGD(**{arg: 2})

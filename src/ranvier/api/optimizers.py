@@ -35,6 +35,7 @@ import numpy as np
 from ranvier.core import _optim
 
 from . import config, schedules, serialization
+from ._errors import UnsupportedArgument
 from .schedules import LearningRateSchedule
 
 __all__ = [
@@ -150,6 +151,8 @@ class Optimizer(_Configurable):
     ema_momentum : float in [0, 1], default 0.99
     ema_overwrite_frequency : int >= 1, optional
         Every this many steps, overwrite the weights with their average.
+    loss_scale_factor, gradient_accumulation_steps : None
+        Keras 3's arguments (and config keys); other values raise ``UnsupportedArgument``.
     name : str, optional
 
     Attributes
@@ -182,10 +185,18 @@ class Optimizer(_Configurable):
         use_ema=False,
         ema_momentum=0.99,
         ema_overwrite_frequency=None,
+        loss_scale_factor=None,
+        gradient_accumulation_steps=None,
         name=None,
     ):
         super().__init__(name)
         owner = type(self).__name__
+        for arg, value in (
+            ("loss_scale_factor", loss_scale_factor),
+            ("gradient_accumulation_steps", gradient_accumulation_steps),
+        ):
+            if value is not None:
+                raise UnsupportedArgument(f"{owner}: {arg} is not supported; leave it None, got {value!r}")
         self._learning_rate = _learning_rate(owner, learning_rate)
         self.weight_decay = None if weight_decay is None else _number(owner, "weight_decay", weight_decay, 0.0)
         self.clipnorm = _optional_positive(owner, "clipnorm", clipnorm)
@@ -452,6 +463,8 @@ class Optimizer(_Configurable):
             "use_ema": self.use_ema,
             "ema_momentum": self.ema_momentum,
             "ema_overwrite_frequency": self.ema_overwrite_frequency,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
         }
 
     @classmethod

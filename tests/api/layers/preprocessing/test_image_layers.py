@@ -80,7 +80,11 @@ def test_resizing_gradient_is_the_transposed_map():
         (L.Resizing, {"height": 0, "width": 2}, "height must be an integer >= 1, got 0"),
         (L.Resizing, {"height": 2, "width": 2, "interpolation": "bicubic"}, "interpolation must be one of"),
         (L.Resizing, {"height": 2, "width": 2, "antialias": True}, "antialias is not supported"),
-        (L.CenterCrop, {"height": 2, "width": 2, "data_format": "channels_first"}, "data_format must be"),
+        (
+            L.CenterCrop,
+            {"height": 2, "width": 2, "data_format": "channels_first"},
+            "only data_format=.channels_last. is supported",
+        ),
     ],
 )
 def test_bad_arguments(cls, kwargs, message):

@@ -5,6 +5,7 @@ import hashlib
 import numpy as np
 
 from ... import config
+from ..._errors import UnsupportedArgument
 from ._base import DataLayer, categorical_shape, check_choice, check_positive_int, encode_categorical, output_mode_alias
 
 __all__ = ["CategoryEncoding", "Hashing", "stable_hash"]
@@ -48,7 +49,7 @@ class CategoryEncoding(DataLayer):
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if sparse:
-            raise ValueError(f"CategoryEncoding: sparse outputs are not supported, got sparse={sparse!r}")
+            raise UnsupportedArgument(f"CategoryEncoding: sparse outputs are not supported, got sparse={sparse!r}")
         self.num_tokens = check_positive_int(num_tokens, "num_tokens", "CategoryEncoding")
         self.output_mode = check_choice(
             output_mode_alias(output_mode), "output_mode", ("multi_hot", "one_hot", "count"), "CategoryEncoding"
@@ -94,7 +95,7 @@ class Hashing(DataLayer):
     def __init__(self, num_bins, mask_value=None, salt=None, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if sparse:
-            raise ValueError(f"Hashing: sparse outputs are not supported, got sparse={sparse!r}")
+            raise UnsupportedArgument(f"Hashing: sparse outputs are not supported, got sparse={sparse!r}")
         self.num_bins = check_positive_int(num_bins, "num_bins", "Hashing", minimum=2 if mask_value is not None else 1)
         self.mask_value = mask_value
         if salt is not None:

@@ -8,6 +8,8 @@ the backward pass is ``Mh.T @ dy @ Mw``. Images are ``channels_last``:
 
 import numpy as np
 
+from ..._conv_geometry import check_channels_last
+from ..._errors import UnsupportedArgument
 from ._base import FloatPreprocessing, check_choice, check_positive_int
 
 __all__ = ["Resizing", "CenterCrop", "check_image_shape", "check_data_format"]
@@ -16,8 +18,7 @@ _INTERPOLATIONS = ("bilinear", "nearest")
 
 
 def check_data_format(data_format, owner):
-    if data_format not in (None, "channels_last"):
-        raise ValueError(f"{owner}: data_format must be 'channels_last' (the only one supported), got {data_format!r}")
+    check_channels_last(data_format, owner)
     return "channels_last"
 
 
@@ -122,9 +123,9 @@ class Resizing(_SeparableResize):
         self.width = check_positive_int(width, "width", "Resizing")
         self.interpolation = check_choice(interpolation, "interpolation", _INTERPOLATIONS, "Resizing")
         if pad_to_aspect_ratio:
-            raise ValueError(f"Resizing: pad_to_aspect_ratio is not supported, got {pad_to_aspect_ratio!r}")
+            raise UnsupportedArgument(f"Resizing: pad_to_aspect_ratio is not supported, got {pad_to_aspect_ratio!r}")
         if antialias:
-            raise ValueError(f"Resizing: antialias is not supported, got {antialias!r}")
+            raise UnsupportedArgument(f"Resizing: antialias is not supported, got {antialias!r}")
         self.crop_to_aspect_ratio = bool(crop_to_aspect_ratio)
         self.fill_mode = check_choice(fill_mode, "fill_mode", ("constant",), "Resizing")
         self.fill_value = float(fill_value)

@@ -18,6 +18,7 @@ import re
 import numpy as np
 
 from ... import config
+from ..._errors import UnsupportedArgument
 from ._base import (
     DataLayer,
     adapt_batches,
@@ -179,7 +180,7 @@ class _IndexLookup(DataLayer):
         super().__init__(**kwargs)
         owner = type(self).__name__
         if sparse:
-            raise ValueError(f"{owner}: sparse outputs are not supported, got sparse={sparse!r}")
+            raise UnsupportedArgument(f"{owner}: sparse outputs are not supported, got sparse={sparse!r}")
         self.invert = bool(invert)
         if self.invert and output_mode != "int":
             raise ValueError(f"{owner}: invert=True needs output_mode='int', got {output_mode!r}")
@@ -405,8 +406,9 @@ class TextVectorization(DataLayer):
     ):
         super().__init__(**kwargs)
         if sparse or ragged:
-            raise ValueError(
-                f"TextVectorization: sparse and ragged outputs are not supported, got {sparse!r}, {ragged!r}"
+            raise UnsupportedArgument(
+                f"TextVectorization: sparse and ragged outputs are not supported, got sparse={sparse!r}, "
+                f"ragged={ragged!r}"
             )
         if encoding not in ("utf-8", "utf8", "UTF-8"):
             raise ValueError(f"TextVectorization: encoding must be 'utf-8', got {encoding!r}")

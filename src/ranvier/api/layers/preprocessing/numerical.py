@@ -3,6 +3,7 @@
 import numpy as np
 
 from ... import config
+from ..._errors import UnsupportedArgument
 from ._base import (
     DataLayer,
     FloatPreprocessing,
@@ -244,7 +245,7 @@ class Discretization(DataLayer):
     def __init__(self, bin_boundaries=None, num_bins=None, epsilon=0.01, output_mode="int", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if sparse:
-            raise ValueError(f"Discretization: sparse outputs are not supported, got sparse={sparse!r}")
+            raise UnsupportedArgument(f"Discretization: sparse outputs are not supported, got sparse={sparse!r}")
         self.output_mode = check_choice(output_mode, "output_mode", _CATEGORICAL_MODES, "Discretization")
         if (bin_boundaries is None) == (num_bins is None):
             raise ValueError(
