@@ -13,3 +13,7 @@ cdef void gemm_serial(bint trans_a, bint trans_b, int m, int n, int k,
                       floating alpha, const floating* a, int lda,
                       const floating* b, int ldb,
                       floating beta, floating* c, int ldc) noexcept nogil
+
+
+cdef void add_partials(floating* c, int ldc, const floating* partials, int n_partials,
+                       int m, int n, int n_threads) noexcept nogil

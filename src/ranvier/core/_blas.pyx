@@ -156,7 +156,7 @@ cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
     cdef Py_ssize_t mn = <Py_ssize_t> m * n
     cdef floating* partial = <floating*> malloc((t - 1) * mn * sizeof(floating))
     cdef int blk, k0, k1, size = (k + t - 1) // t
-    cdef Py_ssize_t i, j, s
+    cdef Py_ssize_t i
     if partial == NULL:
         return False
     for blk in prange(t, schedule="static", num_threads=t):
@@ -173,12 +173,24 @@ cdef bint _gemm_split_k(int t, bint trans_a, bint trans_b, int m, int n, int k,
         else:
             for i in range(mn):
                 partial[(blk - 1) * mn + i] = 0
-    for i in prange(m, schedule="static", num_threads=t):
-        for s in range(t - 1):
-            for j in range(n):
-                c[i * ldc + j] += partial[s * mn + i * n + j]
+    add_partials(c, ldc, partial, t - 1, m, n, t)
     free(partial)
     return True
+
+
+cdef void add_partials(floating* c, int ldc, const floating* partials, int n_partials,
+                       int m, int n, int n_threads) noexcept nogil:
+    """C[m, n] (row stride ``ldc``) += each of ``n_partials`` contiguous (m, n) partials, in turn.
+
+    Every element adds the partials in the same order whatever ``n_threads``
+    (rows are split), so a product split into a fixed number of blocks of its
+    sums gives one result.
+    """
+    cdef Py_ssize_t i, j, s, mn = <Py_ssize_t> m * n
+    for i in prange(m, schedule="static", num_threads=n_threads):
+        for s in range(n_partials):
+            for j in range(n):
+                c[i * ldc + j] += partials[s * mn + i * n + j]
 
 
 def gemm_py(bint trans_a, bint trans_b, double alpha,

@@ -3,7 +3,7 @@ from cython.parallel cimport prange
 from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
-from ranvier.core._matmul cimport gemm, gemm_serial
+from ranvier.core._matmul cimport add_partials, gemm, gemm_serial
 from ranvier.core._checks cimport check_optional, check_shape
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._relu cimport relu_back_sum
@@ -110,7 +110,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
     cdef bint gate = y.shape[0] > 0, has_bias = dbias.shape[0] > 0
     cdef int t, per, tid, blk, r0, rows, size, n_blocks
-    cdef Py_ssize_t ku = <Py_ssize_t> k * u, i, j, s
+    cdef Py_ssize_t ku = <Py_ssize_t> k * u, j
     cdef floating* work
     cdef floating* dz
     cdef floating* dw
@@ -171,14 +171,10 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
                     gemm_serial(False, True, rows, k, u, <floating> 1.0, dz, u, &kernel[0, 0], u,
                                 <floating> 0.0, &dx[r0, 0], k)
         if t > 1:
-            for i in prange(k, schedule="static", num_threads=t):
-                for s in range(t - 1):
-                    for j in range(u):
-                        dkernel[i, j] += partial_w[s * ku + i * u + j]
+            if k > 0:
+                add_partials(&dkernel[0, 0], u, partial_w, t - 1, k, u, t)
             if has_bias:
-                for s in range(t - 1):
-                    for j in range(u):
-                        dbias[j] += partial_b[s * u + j]
+                add_partials(&dbias[0], u, partial_b, t - 1, 1, u, 1)
     free(work)
 
 

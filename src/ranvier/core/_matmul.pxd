@@ -21,6 +21,6 @@
 #     timestep, and the per-step weight gradients: BLAS repacked the kernel on every call and
 #     ran 92 against 230-240 GFLOP/s here) and by the conv kernels (_convblocks: each thread
 #     multiplies its block of a few hundred gathered rows while it is in L2).
-from ranvier.core._blas cimport gemm, gemm_serial
+from ranvier.core._blas cimport add_partials, gemm, gemm_serial
 from ranvier.core._packed cimport (pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len,
                                    strided_gemm)
