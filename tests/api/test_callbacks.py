@@ -445,7 +445,7 @@ def test_terminate_on_nan_names_the_epoch_and_batch(capsys):
     assert "Epoch 1, batch 1: Invalid loss, terminating training" in capsys.readouterr().out
 
 
-# issue 15: tb (RemoteMonitor)
+# RemoteMonitor
 class _Server:
     """A local HTTP server in a thread recording every POST (path, headers, body); answers ``status``."""
 

@@ -100,7 +100,7 @@ def _unit(x):
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-# issue 15: the losses computed in NumPy (reduced over the last axis here).
+# The losses computed in NumPy (reduced over the last axis here).
 CASES += [
     (
         losses.MeanAbsolutePercentageError(),

@@ -37,7 +37,6 @@ __all__ = [
     "LearningRateScheduler",
     "ReduceLROnPlateau",
     "CSVLogger",
-    # issue 15: tb
     "TensorBoard",
     "RemoteMonitor",
     "TerminateOnNaN",
@@ -1074,7 +1073,6 @@ def _csv_value(value):
     return f"[{', '.join(map(str, value))}]"
 
 
-# issue 15: tb
 def _scalar_or_none(value):
     """``value`` as a float if it is one real number (a log entry TensorBoard can plot), else None."""
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.ndarray)) or np.size(value) != 1:

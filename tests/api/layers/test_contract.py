@@ -40,7 +40,7 @@ _SAVE_MULTI = {
     "and loads each merge layer in a one-input model with two branches"
 }
 
-# issue 15: preprocessing
+# Inputs of the preprocessing layers' cases.
 _IMAGE = (2, 4, 5, 2)
 _TEXT = np.array([["the cat sat"], ["a dog, the cat!"]], dtype=object)
 _WORDS = np.array([["a", "b", "z"], ["c", "c", "a"]], dtype=object)
@@ -126,14 +126,12 @@ CASES = {
     "Minimum": case({}, [(2, 3), (2, 3)], skip=_SAVE_MULTI),
     "Concatenate": case({"axis": 1}, [(2, 3, 2), (2, 1, 2)], skip=_SAVE_MULTI),
     "Dot": case({"axes": 1, "normalize": True}, [(2, 4), (2, 4)], skip=_SAVE_MULTI),
-    # issue 15: tconv
     "Conv1DTranspose": case({"filters": 3, "kernel_size": 3, "strides": 2, "activation": "tanh"}, (2, 5, 2)),
     "Conv2DTranspose": case(
         {"filters": 2, "kernel_size": (3, 2), "strides": 2, "padding": "same", "output_padding": 1}, (2, 3, 4, 3)
     ),
     "DepthwiseConv1D": case({"kernel_size": 3, "depth_multiplier": 2, "padding": "same", "strides": 2}, (2, 7, 3)),
     "SeparableConv1D": case({"filters": 3, "kernel_size": 2, "dilation_rate": 2, "activation": "tanh"}, (2, 6, 2)),
-    # issue 15: preprocessing
     "Rescaling": case({"scale": 0.5, "offset": 1.0}),
     "Normalization": case({"mean": [0.5, -1.0, 2.0], "variance": [4.0, 1.0, 0.25]}),
     "Discretization": case({"bin_boundaries": [-0.5, 0.0, 0.5], "output_mode": "one_hot"}, skip=_NO_GRADIENT),
@@ -165,7 +163,6 @@ CASES = {
     "Hashing": case(
         {"num_bins": 5, "salt": 7}, _WORDS.shape, skip=_NO_GRADIENT, input_dtype="object", input_data=_WORDS
     ),
-    # issue 15: vol
     "Conv3D": case(
         {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 1), "padding": "same", "activation": "tanh"},
         (2, 5, 4, 3, 2),
@@ -180,7 +177,6 @@ CASES = {
     "Permute": case({"dims": (3, 1, 2)}, (2, 3, 4, 2)),
     "GroupNormalization": case({"groups": 2, "gamma_initializer": "glorot_uniform"}, (2, 3, 4)),
     "UnitNormalization": case({"axis": [1, 2]}, (2, 3, 4)),
-    # issue 15: attn
     "MultiHeadAttention": case(
         {"num_heads": 2, "key_dim": 3, "value_dim": 2, "output_shape": 5},
         [(2, 4, 3), (2, 5, 2), (2, 5, 4)],

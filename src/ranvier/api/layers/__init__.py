@@ -55,7 +55,7 @@ from .pooling import (
     MaxPooling2D,
     MaxPooling3D,
 )
-from .preprocessing import (  # issue 15: preprocessing
+from .preprocessing import (
     CategoryEncoding,
     CenterCrop,
     Discretization,
@@ -179,7 +179,6 @@ __all__ = [
     "GaussianDropout",
     "AlphaDropout",
     "ActivityRegularization",
-    # issue 15: tconv
     "Conv1DTranspose",
     "Conv2DTranspose",
     "Convolution1DTranspose",
@@ -187,7 +186,6 @@ __all__ = [
     "DepthwiseConv1D",
     "SeparableConv1D",
     "SeparableConvolution1D",
-    # issue 15: preprocessing
     "Rescaling",
     "Normalization",
     "Discretization",
@@ -203,7 +201,6 @@ __all__ = [
     "IntegerLookup",
     "CategoryEncoding",
     "Hashing",
-    # issue 15: vol
     "Conv3D",
     "Convolution3D",
     "MaxPooling3D",
@@ -220,7 +217,6 @@ __all__ = [
     "Permute",
     "GroupNormalization",
     "UnitNormalization",
-    # issue 15: attn
     "MultiHeadAttention",
     "Attention",
     "AdditiveAttention",
