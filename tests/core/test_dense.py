@@ -49,6 +49,26 @@ def test_fused_dense_backward_matches_reference(dtype, tol, n, threads, relu, bi
             np.testing.assert_allclose(g, g_ref, rtol=tol, atol=tol * n)
 
 
+@pytest.mark.parametrize("fused", [True, False])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_dense_backward_adds_to_dx_with_dx_beta(fused, threads):
+    # An input shared by several products (self-attention's query, key and value).
+    n, k, u = 700, 9, 5
+    rng = np.random.default_rng(threads)
+    x, w, dz = rng.standard_normal((n, k)), rng.standard_normal((k, u)), rng.standard_normal((n, u))
+    before = rng.standard_normal((n, k))
+    dx, dx_ref = before.copy(), before.copy()
+    args = (np.empty((k, u)), np.empty(u))
+    if fused:
+        _dense.dense_backward_fused(x, w, dz, np.empty((0, 0)), *args, dx, 0.0, True, threads, 1.0)
+        ref.dense_backward_fused(x, w, dz, np.empty((0, 0)), *args, dx_ref, 0.0, True, dx_beta=1.0)
+    else:
+        _dense.dense_backward(x, w, dz, *args, dx, 0.0, True, threads, 1.0)
+        ref.dense_backward(x, w, dz, *args, dx_ref, 0.0, True, dx_beta=1.0)
+    np.testing.assert_allclose(dx, before + dz @ w.T, rtol=1e-12)
+    np.testing.assert_allclose(dx_ref, before + dz @ w.T, rtol=1e-12)
+
+
 def test_fused_dense_backward_without_inputs_still_gates_the_bias_gradient():
     rng = np.random.default_rng(3)
     dy, y = rng.standard_normal((500, 4)), np.maximum(rng.standard_normal((500, 4)), 0)

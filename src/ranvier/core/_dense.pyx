@@ -41,7 +41,7 @@ def dense_forward(const floating[:, ::1] x, const floating[:, ::1] kernel,
 
 def dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
                    const floating[:, ::1] dz, floating[:, ::1] dkernel, floating[::1] dbias,
-                   floating[:, ::1] dx, double beta, bint need_dx, int n_threads):
+                   floating[:, ::1] dx, double beta, bint need_dx, int n_threads, double dx_beta=0.0):
     """Gradients of y = x @ kernel + bias given dz = dL/dy.
 
     Parameters
@@ -51,8 +51,9 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
     dz : (n, units). IN.
     dkernel : (in, units). IN/OUT: ``dkernel = beta * dkernel + x.T @ dz``.
     dbias : (units,) or empty (no bias). IN/OUT: ``dbias = beta * dbias + dz.sum(0)``.
-    dx : (n, in), ignored unless ``need_dx``. OUT: ``dz @ kernel.T``.
+    dx : (n, in), ignored unless ``need_dx``. IN/OUT: ``dx = dx_beta * dx + dz @ kernel.T``.
     beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
+    dx_beta : 0.0 to overwrite dx, 1.0 to add to it (inputs shared by several products).
     """
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
     check_shape("dense_backward", "kernel", kernel.shape, 2, k, u)
@@ -71,7 +72,7 @@ def dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel,
             _column_sum(dz, &dbias[0], <floating> beta, n_threads)
         if need_dx and n > 0:
             gemm(False, True, n, k, u, <floating> 1.0, &dz[0, 0], u, &kernel[0, 0], u,
-                 <floating> 0.0, &dx[0, 0], k)
+                 <floating> dx_beta, &dx[0, 0], k)
 
 
 cdef inline int _block_rows(int n, int t) noexcept nogil:
@@ -84,7 +85,7 @@ cdef inline int _block_rows(int n, int t) noexcept nogil:
 def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel,
                          const floating[:, ::1] dy, const floating[:, ::1] y, floating[:, ::1] dkernel,
                          floating[::1] dbias, floating[:, ::1] dx, double beta, bint need_dx,
-                         int n_threads):
+                         int n_threads, double dx_beta=0.0):
     """``dense_backward`` one block of rows at a time, with the ReLU gate of ``dy`` fused in.
 
     Each thread takes a contiguous run of row blocks; per block: dz = dy gated by
@@ -103,9 +104,10 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     y : (n, units), the layer's ReLU output, or shape (0, 0) for no gate. IN.
     dkernel : (in, units). IN/OUT: ``dkernel = beta * dkernel + x.T @ dz``.
     dbias : (units,) or empty (no bias). IN/OUT: ``dbias = beta * dbias + dz.sum(0)``.
-    dx : (n, in), ignored unless ``need_dx``. OUT: ``dz @ kernel.T``.
+    dx : (n, in), ignored unless ``need_dx``. IN/OUT: ``dx = dx_beta * dx + dz @ kernel.T``.
     beta : 0.0 to overwrite the weight gradients, 1.0 to accumulate.
     n_threads : int
+    dx_beta : 0.0 to overwrite dx, 1.0 to add to it.
     """
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
     cdef bint gate = y.shape[0] > 0, has_bias = dbias.shape[0] > 0
@@ -126,7 +128,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     if need_dx:
         check_shape("dense_backward_fused", "dx", dx.shape, 2, n, k)
     if n == 0 or u == 0:  # nothing to gate
-        dense_backward(x, kernel, dy, dkernel, dbias, dx, beta, need_dx, 1)
+        dense_backward(x, kernel, dy, dkernel, dbias, dx, beta, need_dx, 1, dx_beta)
         return
     t = max(1, min(n_threads, (n + _ROW_BLOCK - 1) // _ROW_BLOCK))
     size = _block_rows(n, t)
@@ -169,7 +171,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
                             dw, u)
                 if need_dx:
                     gemm_serial(False, True, rows, k, u, <floating> 1.0, dz, u, &kernel[0, 0], u,
-                                <floating> 0.0, &dx[r0, 0], k)
+                                <floating> dx_beta, &dx[r0, 0], k)
         if t > 1:
             if k > 0:
                 add_partials(&dkernel[0, 0], u, partial_w, t - 1, k, u, t)

@@ -135,6 +135,36 @@ def test_float64_gradients_of_self_attention_in_a_model(masked):
         rv.config.set_floatx("float32")
 
 
+@pytest.mark.parametrize("dtype, tol", [("float32", 2e-5), ("float64", 1e-12)])
+def test_row_blocked_projections_match_the_whole_array_path(dtype, tol, monkeypatch, scoped_gradients):
+    """8 x 160 = 1280 rows: inside the compute scope on 2 threads the four projections' backward
+    runs row-blocked, and self-attention's three input gradients add into one buffer."""
+    from ranvier.api.layers import _dense_grads
+
+    rv.config.set_floatx(dtype)
+    try:
+        rv.config.set_random_seed(3)
+        inp = L.Input((160, 6))
+        h = L.Dense(8)(inp)  # so that the attention's input needs a gradient
+        att = L.MultiHeadAttention(2, 4)(h, h)
+        model = rv.Model(inp, L.Dense(1)(L.GlobalAveragePooling1D()(att)))
+        model.compile(optimizer="sgd", loss="mse")
+        rng = np.random.default_rng(4)
+        x, y = rng.standard_normal((8, 160, 6)).astype(dtype), rng.standard_normal((8, 1)).astype(dtype)
+        calls = []
+        kernel = _dense_grads._dense.dense_backward_fused
+        monkeypatch.setattr(_dense_grads._dense, "dense_backward_fused", lambda *a: calls.append(1) or kernel(*a))
+        blocked = scoped_gradients(model, x, y, 2)
+        assert len(calls) == 5  # the output projection, value, query, key, then the Dense below
+        monkeypatch.setattr(_dense_grads, "_FUSED_MIN_ROWS", 10**9)
+        whole = scoped_gradients(model, x, y, 2)
+        assert len(calls) == 5
+    finally:
+        rv.config.set_floatx("float32")
+    np.testing.assert_allclose(blocked[0], whole[0], rtol=tol)
+    np.testing.assert_allclose(blocked[1], whole[1], rtol=tol, atol=tol * 10)
+
+
 def _torch_pair(torch, use_bias=True, seed=0):
     torch.manual_seed(seed)
     ref = torch.nn.MultiheadAttention(E, H, bias=use_bias, batch_first=True, dtype=torch.float32)

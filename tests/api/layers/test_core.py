@@ -93,24 +93,9 @@ def _row_blocked_model(shared_width=16):
     return model
 
 
-def _gradients(model, x, y, threads, rules=None):
-    from ranvier.api._threading import compute_scope
-
-    if rules is not None:
-        model._executor.replan(rules)
-    rv.set_num_threads(threads)
-    try:
-        with compute_scope():
-            loss = model._compute_gradients(*model._prepare(x, y))[0]
-            out = model.predict_on_batch(x)
-    finally:
-        rv.set_num_threads(rv.api.config._default_threads())
-    return loss, model._flat_grads.copy(), out
-
-
 @pytest.mark.parametrize("dtype, tol", [("float32", 2e-5), ("float64", 1e-12)])
-def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeypatch):
-    from ranvier.api.layers import core
+def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeypatch, scoped_gradients):
+    from ranvier.api.layers import _dense_grads
 
     rv.config.set_floatx(dtype)
     try:
@@ -119,16 +104,18 @@ def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeyp
         rng = np.random.default_rng(4)
         x, y = rng.standard_normal((8, 160, 12)).astype(dtype), rng.integers(0, 3, 8)
         calls = []
-        kernel = core._dense.dense_backward_fused  # (the lazy module proxy loads here)
-        monkeypatch.setattr(core._dense, "dense_backward_fused", lambda *a: calls.append(a[3].shape) or kernel(*a))
+        kernel = _dense_grads._dense.dense_backward_fused  # (the lazy module proxy loads here)
+        monkeypatch.setattr(
+            _dense_grads._dense, "dense_backward_fused", lambda *a: calls.append(a[3].shape) or kernel(*a)
+        )
         results = {}
         for threads in (2, 3):
-            results[threads] = _gradients(model, x, y, threads)
+            results[threads] = scoped_gradients(model, x, y, threads)
         # Every Dense backward but the head's (8 rows) ran blocked, for each thread count:
         # the first Dense and the shared one gated by the ReLU output, the others from dz.
         assert calls == [(0, 0), (0, 0), (0, 0), (1280, 16)] * 2
-        monkeypatch.setattr(core, "_FUSED_MIN_ROWS", 10**9)
-        whole = _gradients(model, x, y, 2)
+        monkeypatch.setattr(_dense_grads, "_FUSED_MIN_ROWS", 10**9)
+        whole = scoped_gradients(model, x, y, 2)
     finally:
         rv.config.set_floatx("float32")
     for loss, grads, out in results.values():
@@ -137,28 +124,28 @@ def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeyp
         np.testing.assert_allclose(out, whole[2], rtol=tol, atol=tol)
 
 
-def test_dense_row_blocked_fused_plan_equals_the_plain_plan():
+def test_dense_row_blocked_fused_plan_equals_the_plain_plan(scoped_gradients):
     # The pool's ReLU-folded gradient and Dense's own ReLU gate give the same blocks, bit for bit.
     rv.config.set_random_seed(5)
     model = _row_blocked_model()
     rng = np.random.default_rng(6)
     x, y = rng.standard_normal((8, 160, 12)).astype(np.float32), rng.integers(0, 3, 8)
-    fused = _gradients(model, x, y, 2, rules=("relu_gradient",))
+    fused = scoped_gradients(model, x, y, 2, rules=("relu_gradient",))
     assert "ReluPoolStep" in [type(s).__name__ for s in model._executor.steps]
-    plain = _gradients(model, x, y, 2, rules=())
+    plain = scoped_gradients(model, x, y, 2, rules=())
     assert fused[0] == plain[0]
     np.testing.assert_array_equal(fused[1], plain[1])
     np.testing.assert_array_equal(fused[2], plain[2])
 
 
-def test_dense_on_many_rows_is_deterministic_across_thread_counts():
+def test_dense_on_many_rows_is_deterministic_across_thread_counts(scoped_gradients):
     rv.config.set_random_seed(7)
     model = _row_blocked_model()
     rng = np.random.default_rng(8)
     x, y = rng.standard_normal((8, 160, 12)).astype(np.float32), rng.integers(0, 3, 8)
     rv.config.enable_determinism(7)
     try:
-        runs = [_gradients(model, x, y, threads) for threads in (1, 2, 3)]
+        runs = [scoped_gradients(model, x, y, threads) for threads in (1, 2, 3)]
     finally:
         rv.config.disable_determinism()
     for other in runs[1:]:

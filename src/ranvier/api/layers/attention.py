@@ -13,12 +13,12 @@ import math
 
 import numpy as np
 
-from ...core import _attention, _blas, _dense, _dropout
+from ...core import _attention, _dense, _dropout
 from .. import activations, config, regularizers
 from .._conv_geometry import positive_int
 from .._errors import UnsupportedArgument
-from ..variables import grad_targets
 from ._buffers import scratch
+from ._dense_grads import dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -62,15 +62,7 @@ class _Projection(Layer):
     def backward(self, x, dz, dx=None, accumulate=False):
         """Weight gradients of ``forward``; ``dx`` (if given) gets, or with ``accumulate`` adds, ``dz @ kernel.T``."""
         w = self.matrix(x.shape[1])
-        trained = self.trainable and self.kernel.trainable
-        direct = trained and dx is not None and not accumulate
-        if trained:
-            (dw, db), beta = grad_targets(self.kernel, self.bias)
-            db_arg = np.zeros(0, x.dtype) if db is None else db.reshape(-1)
-            dx_arg = dx if direct else np.zeros((0, 0), x.dtype)
-            _dense.dense_backward(x, w, dz, dw.reshape(w.shape), db_arg, dx_arg, beta, direct, config.kernel_threads())
-        if dx is not None and not direct:
-            _blas.gemm_py(False, True, 1.0, dz, w, 1.0 if accumulate else 0.0, dx)
+        dense_grads(x, w, dz, self.kernel, self.bias, dx, dx_beta=float(accumulate), trainable=self.trainable)
 
 
 class MultiHeadAttention(Layer):

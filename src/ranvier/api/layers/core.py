@@ -4,27 +4,19 @@ import math
 
 import numpy as np
 
-from ...core import _blas, _dense
+from ...core import _dense
 from .. import activations, config
 from .._conv_geometry import check_channels_last, positive_int
 from .._errors import UnsupportedArgument
-from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._conv_args import output_config, parse_output
+from ._dense_grads import dense_grads, row_blocked
 from ._symbolic import KerasTensor
 from ._weight_spec import WeightSpec
 from .base import Layer, normalize_shape
 
 __all__ = ["Input", "InputLayer", "Dense", "Flatten", "Reshape", "Identity"]
-
-_EMPTY = {np.dtype("float32"): np.empty(0, np.float32), np.dtype("float64"): np.empty(0, np.float64)}
-_EMPTY2D = {t: e.reshape(0, 0) for t, e in _EMPTY.items()}
-# Rows from which Dense's backward runs row-blocked (_dense.dense_backward_fused): below
-# it the whole-array products and passes are as fast (W1's 128-sample batches). The
-# forward stays whole: a block-by-block bias and ReLU measured no faster in W5 (the
-# pass is ~0.25 ms of a 2 ms product).
-_FUSED_MIN_ROWS = 1024
 
 
 class InputLayer(Layer):
@@ -110,16 +102,6 @@ def Input(shape=None, batch_size=None, dtype=None, name=None, batch_shape=None, 
     ).output
 
 
-def _row_blocked(rows):
-    """Whether Dense's backward runs row-blocked on ``rows`` rows.
-
-    Enough rows, inside the compute scope with threads to split over (BLAS then
-    runs one thread, as the blocks' own BLAS calls need), and not deterministic:
-    the blocked weight gradients' rounding depends on the thread count.
-    """
-    return rows >= _FUSED_MIN_ROWS and config.kernel_threads() > 1 and not config.is_deterministic()
-
-
 class Dense(Layer):
     """Densely connected layer: ``output = activation(inputs @ kernel + bias)``.
 
@@ -142,7 +124,7 @@ class Dense(Layer):
     -----
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
 
-    Backward on many rows (``_FUSED_MIN_ROWS``) inside fit / train_on_batch, with
+    Backward on many rows (``_dense_grads.row_blocked``) inside fit / train_on_batch, with
     more than one thread and determinism off, runs row-blocked: each block's
     ReLU gate, bias sum, weight- and input-gradient products while it is in cache.
     """
@@ -196,55 +178,23 @@ class Dense(Layer):
         dy = dy.reshape(y.shape)
         if activations.is_plain(self.activation, "linear"):  # dz = dy: no pass over it, no copy
             dz = np.ascontiguousarray(dy)
-        elif activations.is_plain(self.activation, "relu") and self._fused_backward(x.shape[0]):
-            return self._backward_fused(np.ascontiguousarray(dy), y, cache, need_input_grad)
+        elif activations.is_plain(self.activation, "relu") and self._trains() and row_blocked(x.shape[0]):
+            # The ReLU gate runs inside the row-blocked kernel, block by block.
+            return self._backward(np.ascontiguousarray(dy), cache, need_input_grad, gate=y)
         else:
             dz = self.activation.backward(dy, z, y, out=scratch(self, "dz", y.shape, y.dtype))
         return self.backward_preactivation(dz, cache, need_input_grad)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):
-        x, _, _, input_shape = cache
-        dz = dz.reshape(-1, self.units)
-        if self._fused_backward(x.shape[0]):
-            return self._backward_fused(np.ascontiguousarray(dz), _EMPTY2D[x.dtype], cache, need_input_grad)
-        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY2D[x.dtype]
-        if self.kernel.trainable and self.trainable:
-            (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
-            _dense.dense_backward(
-                x,
-                self.kernel.value,
-                dz,
-                dkernel,
-                _EMPTY[x.dtype] if dbias is None else dbias,
-                dx,
-                beta,
-                need_input_grad,
-                config.kernel_threads(),
-            )
-        elif need_input_grad:
-            _blas.gemm_py(False, True, 1.0, dz, self.kernel.value, 0.0, dx)
-        return dx.reshape(input_shape) if need_input_grad else None
+        return self._backward(np.ascontiguousarray(dz).reshape(-1, self.units), cache, need_input_grad)
 
-    def _fused_backward(self, rows):
-        return self.kernel.trainable and self.trainable and _row_blocked(rows)
+    def _trains(self):
+        return self.trainable and self.kernel.trainable
 
-    def _backward_fused(self, dy, y, cache, need_input_grad):
-        """Row-blocked backward from dy (gated by ``y > 0``) or dz (``y`` empty)."""
+    def _backward(self, dz, cache, need_input_grad, gate=None):
         x, _, _, input_shape = cache
-        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else _EMPTY2D[x.dtype]
-        (dkernel, dbias), beta = grad_targets(self.kernel, self.bias)
-        _dense.dense_backward_fused(
-            x,
-            self.kernel.value,
-            dy,
-            y,
-            dkernel,
-            _EMPTY[x.dtype] if dbias is None else dbias,
-            dx,
-            beta,
-            need_input_grad,
-            config.kernel_threads(),
-        )
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else None
+        dense_grads(x, self.kernel.value, dz, self.kernel, self.bias, dx, gate=gate, trainable=self.trainable)
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):

@@ -9,19 +9,19 @@ activation are fused in one pass, as in ``Conv2D``.
 
 import numpy as np
 
-from ...core import _blas, _dense, _depthwise
+from ...core import _dense, _depthwise
 from .. import config
 from .._conv_geometry import check_input_rank, output_geometry, positive_int, spatial_input
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._conv_args import output_config, parse_output, parse_window
+from ._dense_grads import dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D", "SeparableConvolution1D"]
 
 _EMPTY4 = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
-_EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
 
 
 class _DepthwiseBase(Layer):
@@ -291,21 +291,8 @@ class _Separable(_DepthwiseBase):
         need_dt = train_depthwise or need_input_grad
         dt = scratch(self, "dt", t.shape, t.dtype) if need_dt else _EMPTY4[t.dtype]
         dt2 = dt.reshape(-1, t2.shape[1]) if need_dt else dt.reshape(0, 0)
-        if self._trainable(pointwise):
-            dkernel, beta = pointwise.grad_target()
-            _dense.dense_backward(
-                t2,
-                kernel,
-                dz,
-                dkernel.reshape(kernel.shape),
-                _EMPTY1[t.dtype],
-                dt2,
-                beta,
-                need_dt,
-                config.kernel_threads(),
-            )
-        elif need_dt:
-            _blas.gemm_py(False, True, 1.0, dz, kernel, 0.0, dt2)
+        # The bias is the depthwise layer's own (_bias_grad): the product has none.
+        dense_grads(t2, kernel, dz, pointwise, None, dt2 if need_dt else None, trainable=self.trainable)
         self._bias_grad(dz)
         return self._depthwise_backward(x, dt, geom, train_depthwise, need_input_grad)
 
