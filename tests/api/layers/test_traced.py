@@ -178,3 +178,77 @@ def test_layer_called_on_a_constant_inside_a_traced_call_trains():
     x = np.random.default_rng(0).integers(0, 20, (8, 6))
     model.fit(x, np.ones((8, 1)), epochs=1, verbose=0)
     assert not np.array_equal(before, block.positions.embeddings.value)
+
+
+class Endpoint(rv.layers.Layer):
+    """Keras' endpoint pattern: the targets come in as tensors, the loss goes to add_loss."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.loss_fn = rv.losses.MeanSquaredError()
+
+    def call(self, logits, targets=None, sample_weight=None):
+        if targets is not None:
+            self.add_loss(self.loss_fn(targets, logits, sample_weight))
+        return ops.tanh(logits)
+
+
+def _endpoint_data(n=12):
+    rng = np.random.default_rng(0)
+    return {"x": rng.standard_normal((n, 5)), "t": rng.standard_normal((n, 2)), "w": rng.random((n, 1))}
+
+
+@pytest.mark.parametrize("by_keyword", [False, True])
+def test_extra_tensors_reach_a_traced_layer_positionally_or_by_name(by_keyword, float64):
+    # compile(loss=None): the model minimises what the endpoint adds; its gradient is the same
+    # weighted MSE's as a compiled loss on the logits would give.
+    data = _endpoint_data()
+    x, t, w = (rv.layers.Input((d,), name=n) for n, d in (("x", 5), ("t", 2), ("w", 1)))
+    dense = rv.layers.Dense(2)
+    logits = dense(x)
+    out = Endpoint()(logits=logits, targets=t, sample_weight=w) if by_keyword else Endpoint()(logits, t, w)
+    model = rv.Model([x, t, w], out)
+    model.compile(optimizer="sgd")
+    xs, ys, sws = model._prepare(data, None, targets_for="fit")
+    loss = model._compute_gradients(xs, ys, sws)[0]
+    grads = model._flat_grads.copy()
+
+    reference = rv.Model(x, dense(x))
+    reference.compile(optimizer="sgd", loss="mse")
+    xr, yr, swr = reference._prepare(data["x"], data["t"], data["w"][:, 0])
+    np.testing.assert_allclose(loss, reference._compute_gradients(xr, yr, swr)[0], rtol=1e-12)
+    np.testing.assert_allclose(grads, reference._flat_grads, rtol=1e-12)
+    # Inference adds no loss and needs no targets' values.
+    np.testing.assert_allclose(model.predict(data, verbose=0), np.tanh(dense(data["x"])), rtol=1e-12)
+
+
+def test_compiled_without_a_loss_fit_trains_on_added_losses_only():
+    rv.config.set_random_seed(0)
+    data = _endpoint_data(64)
+    x, t = rv.layers.Input((5,), name="x"), rv.layers.Input((2,), name="t")
+    model = rv.Model([x, t], Endpoint()(rv.layers.Dense(2)(x), t))
+    model.compile(optimizer=rv.optimizers.SGD(0.1))
+    losses = model.fit({"x": data["x"], "t": data["t"]}, epochs=3, verbose=0).history["loss"]
+    assert losses[2] < losses[0]
+    assert model.evaluate({"x": data["x"], "t": data["t"]}, verbose=0) == 0.0  # no loss outside training
+
+
+def test_compiled_without_a_loss_and_nothing_added_is_an_error():
+    model = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(2)])
+    model.compile(optimizer="sgd")
+    with pytest.raises(ValueError, match="No loss to compute"):
+        model.fit(np.ones((4, 3)), epochs=1, verbose=0)
+    before = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match="No loss to compute"):
+        model.train_on_batch(np.ones((4, 3)))
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+
+
+def test_bad_extra_arguments_to_a_traced_layer():
+    x = rv.layers.Input((5,))
+    with pytest.raises(TypeError, match="call\\(\\) takes 3 positional arguments after self, got 5"):
+        Endpoint()(x, x, x, x, x)
+    with pytest.raises(TypeError, match="multiple values for \\['targets'\\]"):
+        Endpoint()(x, x, targets=x)
+    with pytest.raises(TypeError, match="missing the first argument of call\\(\\), 'logits'"):
+        Endpoint()(targets=x)

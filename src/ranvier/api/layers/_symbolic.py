@@ -15,7 +15,16 @@ import numpy as np
 
 from .. import tree
 
-__all__ = ["KerasTensor", "Node", "call_accepts", "call_symbolic", "is_structure", "split_inputs", "topological_nodes"]
+__all__ = [
+    "KerasTensor",
+    "Node",
+    "call_accepts",
+    "call_parameters",
+    "call_symbolic",
+    "is_structure",
+    "split_inputs",
+    "topological_nodes",
+]
 
 
 class KerasTensor:
@@ -153,7 +162,8 @@ def call_symbolic(layer, inputs, *args, **kwargs):
             layer._check_input_shape(in_shape)
     else:
         layer._build_once(in_shape)
-    extra = {k: [t.shape for t in node.flat_inputs[s : s + n]] for k, (s, n, _) in node.tensor_kwargs.items()}
+    extra = node.rebuild([t.shape for t in node.flat_inputs])[1]  # tensor keywords as shapes
+    extra = {k: extra[k] for k in node.tensor_kwargs}
     out_shape = layer.compute_output_shape(in_shape, **extra) if extra else layer.compute_output_shape(in_shape)
     if isinstance(out_shape, list):
         node.multi_output = True
@@ -210,11 +220,19 @@ def topological_nodes(inputs, outputs):
     return order
 
 
+def call_parameters(layer):
+    """``layer.call``'s parameters after ``self`` (cached per class; a model's too)."""
+    cls = type(layer)
+    params = cls.__dict__.get("_call_parameters_cache")
+    if params is None:
+        params = cls._call_parameters_cache = list(inspect.signature(cls.call).parameters.values())[1:]
+    return params
+
+
 def call_accepts(layer, argument):
     """Whether ``layer.call`` takes keyword ``argument`` (cached per class)."""
     cls = type(layer)
     cache = cls.__dict__.get("_call_args_cache")
     if cache is None:
-        cache = set(inspect.signature(cls.call).parameters)
-        cls._call_args_cache = cache
+        cache = cls._call_args_cache = {p.name for p in call_parameters(layer)}
     return argument in cache

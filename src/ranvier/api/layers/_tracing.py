@@ -251,19 +251,21 @@ def backpropagate(cache, dys):
     return [next(it) if s.traced else None for s in sources]
 
 
-def infer_output_shape(layer, input_shape):
+def infer_output_shape(layer, input_shape, tensor_shapes=None):
     """Output shape(s) of a traced layer from one eager run on zeros.
 
-    ``input_shape`` is one shape or a structure of them (a list, a dict).
-    The batch dimension runs as 2 and other unknown dimensions as 1; the
-    output's first dimension reads as the batch (None).
+    ``input_shape`` is one shape or a structure of them (a list, a dict);
+    ``tensor_shapes`` maps keyword arguments to shapes (or lists of them), which
+    get zeros too. The batch dimension runs as 2 and other unknown dimensions as
+    1; the output's first dimension reads as the batch (None).
     """
     dtype = layer._input_dtype or layer.dtype
 
     def zeros(shape):
         return np.zeros(tuple(2 if i == 0 else (1 if d is None else d) for i, d in enumerate(shape)), dtype)
 
-    out = run_call(layer, tree.map_shape_structure(zeros, input_shape), call_arguments(layer, False, {}))
+    kwargs = {k: tree.map_shape_structure(zeros, v) for k, v in (tensor_shapes or {}).items()}
+    out = run_call(layer, tree.map_shape_structure(zeros, input_shape), call_arguments(layer, False, kwargs))
     outs = list(out) if isinstance(out, (list, tuple)) else [out]
     result = [(None,) + tuple(value_of(o).shape[1:]) for o in outs]
     return result if isinstance(out, (list, tuple)) else result[0]

@@ -18,7 +18,7 @@ from ..ops._tensor import Tensor
 from ..serialization import snake_case
 from ..variables import Variable
 from . import _tracing
-from ._symbolic import KerasTensor, call_symbolic, check_structure_allowed, split_inputs
+from ._symbolic import KerasTensor, call_parameters, call_symbolic, check_structure_allowed, split_inputs
 from ._weight_budget import charge
 from ._weight_spec import WeightSpec
 
@@ -363,14 +363,16 @@ class Layer(Trackable):
             self.build(input_shape)
             self.built = True
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape, **tensor_shapes):
         """Output shape for ``input_shape`` (batch dimension included).
 
+        ``tensor_shapes``: the shapes of tensors passed to ``call`` by keyword (or as
+        extra positional arguments of a traced layer), by argument name.
         Default: unchanged for a hand-written layer; for a traced one, what
         one eager run of ``call`` on zeros gives.
         """
         if self._traced:
-            return _tracing.infer_output_shape(self, input_shape)
+            return _tracing.infer_output_shape(self, input_shape, tensor_shapes)
         return input_shape
 
     @property
@@ -422,12 +424,20 @@ class Layer(Trackable):
                 f"{type(self).__name__} {self.name!r} expects input of shape {expected}, got shape {tuple(shape)}"
             )
 
-    def __call__(self, inputs, *args, **kwargs):
+    def __call__(self, *args, **kwargs):
         """Apply the layer: symbolically on a KerasTensor (functional API), eagerly on arrays.
 
-        ``inputs`` is one tensor, a list of them, or (for a traced layer, as in
-        Keras) a nested structure of them such as a dict keyed by feature name.
+        The first argument (``inputs``, or by the name ``call`` gives it) is one
+        tensor, a list of them, or (for a traced layer, as in Keras) a nested
+        structure of them such as a dict keyed by feature name.
         """
+        if args:
+            inputs, args = args[0], args[1:]
+        else:
+            inputs = self._inputs_by_name(kwargs)
+        if args and self._traced:
+            kwargs = self._positional_as_keywords(args, kwargs)
+            args = ()
         flat, pack = split_inputs(inputs)
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)
@@ -452,6 +462,32 @@ class Layer(Trackable):
                 return _tracing.run_call_within(self, arrays, training, kwargs)
             outputs, _ = self.call(arrays, *args, training=training, **kwargs)
         return outputs
+
+    def _inputs_by_name(self, kwargs):
+        """The first argument passed by keyword (``layer(logits=x)`` for ``call(self, logits)``), popped."""
+        params = call_parameters(self)
+        name = params[0].name if params else "inputs"
+        if name not in kwargs:
+            raise TypeError(f"Layer {self.name!r}: missing the first argument of call(), {name!r}")
+        return kwargs.pop(name)
+
+    def _positional_as_keywords(self, args, kwargs):
+        """``kwargs`` with extra positional arguments named by ``call``'s signature.
+
+        Keras' endpoint pattern calls ``layer(logits, targets)`` on a ``call(self, logits,
+        targets=None)``: the functional graph and the tape take extra tensors by name.
+        """
+        names = [p.name for p in call_parameters(self)[1:] if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(args) > len(names):
+            raise TypeError(
+                f"Layer {self.name!r}: call() takes {len(names) + 1} positional arguments after self, "
+                f"got {len(args) + 1}"
+            )
+        named = dict(zip(names, args))
+        twice = sorted(set(named) & set(kwargs))
+        if twice:
+            raise TypeError(f"Layer {self.name!r}: call() got multiple values for {twice}")
+        return {**named, **kwargs}
 
     def _call_traced_inputs(self, flat, pack, args, kwargs):
         """Inside traced code (Tensor inputs, or any input under a tape): record a hand-written layer as

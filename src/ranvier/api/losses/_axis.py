@@ -99,7 +99,7 @@ class _AxisLoss(Loss):
         total, _, scale, _ = self._reduce(y_true, y_pred, sample_weight, False)
         return total * scale
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def _evaluate(self, y_true, y_pred, sample_weight):
         p = _float_input(y_pred, "y_pred")
         if p.ndim == 0:
             raise ValueError(f"{self.name}: y_pred must have at least one dimension, got a scalar")

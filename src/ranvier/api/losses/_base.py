@@ -1,11 +1,14 @@
 """The ``Loss`` base class, its reductions and target checks (see the package docstring)."""
 
+import copy
+
 import numpy as np
 
 from ...core import _losses as _core
 from .. import config
 from .._finite import check_finite
 from ..activations import _float_input
+from ..ops import _tape
 
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 _EMPTY1 = {np.dtype(t): np.empty(0, t) for t in ("float32", "float64")}
@@ -56,6 +59,11 @@ def _row_weights(sample_weight, lead, dtype, name):
     w = np.ascontiguousarray(w, dtype=dtype).reshape(-1)
     check_finite(w, dtype, f"{name}: sample_weight")
     return w
+
+
+def _plain(x):
+    """The array behind a Tensor (others as they are)."""
+    return x.value if type(x) is _tape.Tensor else x
 
 
 class Loss:
@@ -182,7 +190,39 @@ class Loss:
         return self._run(t, p, w, scale, False, False)[0] * scale
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """The loss as in Keras: a float, or the weighted per-sample losses for ``reduction="none"``."""
+        """The loss as in Keras: a float, or the weighted per-sample losses for ``reduction="none"``.
+
+        With ``y_pred`` recorded on a ``GradientTape`` (a custom training loop, a
+        layer's ``add_loss``), a Tensor recorded there too, whose gradient is the
+        loss's own: ``tape.gradient`` reaches the weights behind ``y_pred``.
+        """
+        refs = _tape.recording(y_pred)
+        if refs is None:
+            return self._evaluate(_plain(y_true), _plain(y_pred), _plain(sample_weight))
+        return self._record(_plain(y_true), y_pred, _plain(sample_weight), refs)
+
+    def _record(self, y_true, y_pred, sample_weight, refs):
+        """``__call__`` on a recorded ``y_pred``: the value recorded with ``value_and_grad``'s gradient."""
+        p = _float_input(y_pred.value, "y_pred")
+        t = self.prepare_targets(y_true, p.shape, p.dtype)
+        if self.reduction != "none":
+            value, grad = self.value_and_grad(t, p, sample_weight)
+            return _tape.record(np.asarray(value, p.dtype), refs, lambda g: [grad * g])
+        losses = np.asarray(self._evaluate(y_true, p, sample_weight), p.dtype)
+        summed = copy.copy(self)
+        summed.reduction = "sum"
+
+        def backward(g):
+            # d(sum_i g_i loss_i) / dp: the summed loss with the gradient as per-sample weights.
+            w = np.broadcast_to(g, losses.shape)
+            if sample_weight is not None:
+                w = w * _row_weights(sample_weight, losses.shape, p.dtype, self.name).reshape(losses.shape)
+            return [summed.value_and_grad(t, p, w)[1]]
+
+        return _tape.record(losses, refs, backward)
+
+    def _evaluate(self, y_true, y_pred, sample_weight):
+        """``__call__`` on plain arrays."""
         p = _float_input(y_pred, "y_pred")
         if p.ndim == 0:
             raise ValueError(f"{self.name}: y_pred must have at least one dimension, got a scalar")

@@ -56,10 +56,16 @@ class LossFunctionWrapper(Loss):
     def value(self, y_true, y_pred, sample_weight=None):
         return float(np.asarray(self._reduced(y_true, y_pred, sample_weight)))
 
-    def __call__(self, y_true, y_pred, sample_weight=None):
+    def _evaluate(self, y_true, y_pred, sample_weight):
         if self.reduction == "none":
             return np.asarray(self.fn(y_true, y_pred, **self._fn_kwargs))
         return self.value(np.asarray(y_true), np.asarray(y_pred), sample_weight)
+
+    def _record(self, y_true, y_pred, sample_weight, refs):
+        # The function's own ops record themselves.
+        if self.reduction == "none":
+            return self.fn(y_true, y_pred, **self._fn_kwargs)
+        return self._reduced(y_true, y_pred, sample_weight)
 
     def get_config(self):
         name = serialization.function_name(self.fn, self.name)

@@ -26,13 +26,15 @@ class Run:
     caches : list
         One entry per step, in plan order (what its ``backward`` needs).
     penalty : float
-        Sum of the activity-regularizer penalties met on the way.
+        Sum of the activity-regularizer penalties and ``add_loss`` losses met on the way.
+    n_penalties : int
+        How many terms ``penalty`` sums (a model compiled without a loss needs one).
     """
 
-    __slots__ = ("values", "masks", "caches", "penalty")
+    __slots__ = ("values", "masks", "caches", "penalty", "n_penalties")
 
     def __init__(self, values):
-        self.values, self.masks, self.caches, self.penalty = values, {}, [], 0.0
+        self.values, self.masks, self.caches, self.penalty, self.n_penalties = values, {}, [], 0.0, 0
 
 
 class Step:
@@ -122,6 +124,7 @@ class LayerStep(Step):
         outs = out if node.multi_output else [out]
         if reg is not None:
             run.penalty += sum(reg.penalty(o) for o in outs) / max(1, outs[0].shape[0])
+            run.n_penalties += 1
         out_mask = layer.compute_mask(inputs, mask) if mask is not None or layer._produces_mask else None
         for i, (t, v) in enumerate(zip(self.out_ids, outs)):
             run.values[t] = v
@@ -135,7 +138,9 @@ class LayerStep(Step):
     def backward(self, grads, cache, preactivation=False):
         dys = self._pop_grads(grads)
         if dys is None:
-            return
+            if not self._adds_losses(cache[0]):
+                return
+            dys = [None] * len(self.out_ids)  # only the call's own add_loss losses to differentiate
         cache, outs = cache
         reg = self.layer.activity_regularizer
         if reg is not None:
@@ -148,6 +153,10 @@ class LayerStep(Step):
         dx = self._backward(dy, cache, need_any, preactivation or self.preactivation)
         if need_any:
             self._push_grads(grads, dx if len(self.in_ids) > 1 else [dx])
+
+    def _adds_losses(self, cache):
+        """Whether the call behind ``cache`` added losses (their gradient flows with no output gradient)."""
+        return False
 
     def _call(self, inputs, kwargs, training, run):
         """``(outputs, cache)`` of the layer on these arguments (``training=None``: its ``call``'s default)."""
@@ -180,7 +189,11 @@ class TracedStep(LayerStep):
         out, cache = _tracing.trace(layer, inputs, need[: self.node.n_main], training, kwargs)
         for loss in cache[3]:
             run.penalty += float(_tracing.value_of(loss))
+        run.n_penalties += len(cache[3])
         return out, cache
+
+    def _adds_losses(self, cache):
+        return bool(cache[3])
 
     def _backward(self, dy, cache, need_any, preactivation):
         dys = dy if self.node.multi_output else [dy]

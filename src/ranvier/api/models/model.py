@@ -305,14 +305,13 @@ class Model(Trainer, Trackable):
                 "compile: ranvier's kernels are compiled ahead of time; jit_compile has no effect", stacklevel=2
             )
         self.jit_compile = False
-        if loss is None:
-            raise ValueError("compile: loss is required, e.g. loss='sparse_categorical_crossentropy', got None")
         if weighted_metrics:
             raise NotImplementedError(f"compile: weighted_metrics is not supported yet, got {weighted_metrics!r}")
         self.optimizer = optimizers.get(optimizer)
         # One loss, a list or a dict (per output): resolved now so unknown names fail here; matched
         # to the outputs once the model is built (_setup_training).
-        self.loss = tree.map_structure(losses.get, loss)
+        # None: only what layers add (add_loss, Keras' endpoint layers) is minimised.
+        self.loss = None if loss is None else tree.map_structure(losses.get, loss)
         self._loss_weights = loss_weights
         if isinstance(metrics, (str, metrics_module.Metric)) or callable(metrics):
             metrics = [metrics]
@@ -320,7 +319,7 @@ class Model(Trainer, Trackable):
         self.compiled = True
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": tree.map_structure(losses.serialize, self.loss),
+            "loss": None if loss is None else tree.map_structure(losses.serialize, self.loss),
             "loss_weights": loss_weights,
             "metrics": tree.map_structure(
                 lambda m: m if isinstance(m, str) else metrics_module.serialize(m), self._metric_ids

@@ -40,7 +40,7 @@ class Trainer:
         outputs = self._output_structure
         n = len(outputs)
         per_loss = outputs.flatten(self.loss, "compile(loss)", allow_broadcast=True, optional=True)
-        if all(loss is None for loss in per_loss):
+        if self.loss is not None and all(loss is None for loss in per_loss):
             raise ValueError(f"compile(loss): no output of {outputs.names} has a loss, got {self.loss!r}")
         weights = (
             [1.0] * n
@@ -126,8 +126,13 @@ class Trainer:
         """Hook for models whose input shape comes from the first data they see (Sequential)."""
         self._ensure_graph()
 
-    def _prepare(self, x, y=None, sample_weight=None, class_weight=None, arg_suffix=""):
+    def _prepare(self, x, y=None, sample_weight=None, class_weight=None, arg_suffix="", targets_for=None):
         """Validate x (and y, weights): lists with one array per model input (and output) for the kernels.
+
+        ``targets_for`` names the caller (``"fit"``) that needs targets: ``y`` may
+        then be None only if no output has a loss (a model compiled with
+        ``loss=None`` trains on what its layers add), and ys/sws come back as
+        lists of None.
 
         Returns
         -------
@@ -156,7 +161,11 @@ class Trainer:
                     f"{dict(zip(inputs.names, map(len, xs)))}"
                 )
         if y is None:
-            return xs, None, None
+            if targets_for is None:
+                return xs, None, None
+            if any(loss is not None for loss in self._output_losses):
+                raise ValueError(f"{targets_for}: y is required (targets), got None")
+            return xs, [None] * len(self._outputs), [None] * len(self._outputs)
         outputs = self._output_structure
         multi = len(outputs) > 1
         ys_given = outputs.flatten(y, "y" + arg_suffix, optional=True)
@@ -210,6 +219,11 @@ class Trainer:
         self._scratch.recycle()  # the previous step's work arrays (and output) are free again
         with self._scratch.active():
             outs, run = self._forward(xs, training=True)
+            if self.loss is None and not run.n_penalties and not self._regularized:
+                raise ValueError(
+                    "No loss to compute: compile(loss=None) trains on what layers add with add_loss, and no "
+                    "layer added one; give compile a loss"
+                )
             penalty = run.penalty
             loss_value, values, dys = 0.0, [], []
             for i, (loss, weight) in enumerate(zip(self._output_losses, self._loss_weight_list)):
@@ -395,14 +409,12 @@ class Trainer:
             )
             batches = _Stream(self, adapter)
         else:
-            if y is None:
-                raise ValueError("fit: y is required (targets), got None")
             if steps_per_epoch is not None:
                 raise NotImplementedError(
                     f"fit: steps_per_epoch applies to generators here; with arrays an "
                     f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}"
                 )
-            xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
+            xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, targets_for="fit")
             # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
             raw = self._output_structure.flatten(y, "y", optional=True) if custom_step else None
             if validation_split:
@@ -541,9 +553,7 @@ class Trainer:
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One gradient step on one batch. Returns the loss (and metrics) on that batch."""
         self._check_compiled("train_on_batch")
-        if y is None:
-            raise ValueError("train_on_batch: y is required (targets), got None")
-        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight)
+        xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, targets_for="train_on_batch")
         _check_samples(xs, "train_on_batch")  # a step on nothing would still advance the optimizer
         if getattr(self.optimizer, "full_batch", False):
             raise ValueError(f"train_on_batch: {type(self.optimizer).__name__} is a full-batch optimizer; use fit")
@@ -627,9 +637,7 @@ class Trainer:
             adapter = data_adapters.get_adapter(x, y, sample_weight, batch_size=batch_size, steps=steps)
             batches = _Batches(_Stream(self, adapter), batch_size)
         else:
-            if y is None:
-                raise ValueError("evaluate: y is required, got None")
-            xs, ys, sws = self._prepare(x, y, sample_weight)
+            xs, ys, sws = self._prepare(x, y, sample_weight, targets_for="evaluate")
             _check_samples(xs, "evaluate")  # a mean over no samples is no loss (it was reported as 0.0)
             if steps is not None:
                 size, rows = _rows_for_steps(len(xs[0]), batch_size, steps)
