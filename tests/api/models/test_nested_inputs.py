@@ -143,3 +143,51 @@ def test_a_subclassed_model_takes_a_dict_and_saves(tmp_path, float64):
     model.save(tmp_path / "m.keras")
     loaded = rv.saving.load_model(tmp_path / "m.keras", custom_objects={"DictModel": DictModel})
     np.testing.assert_array_equal(loaded.predict(data, verbose=0), model.predict(data, verbose=0))
+
+
+def _named_io_model():
+    L = rv.layers
+    a, b = L.Input((3,), name="a"), L.Input((2,), name="b")
+    h = L.Concatenate()([a, b])
+    return rv.Model({"a": a, "b": b}, {"y": L.Dense(1, name="y")(h), "z": L.Dense(2, name="z")(h)})
+
+
+def test_model_input_and_output_keep_the_form_they_were_given_in():
+    model = _named_io_model()
+    assert sorted(model.input) == ["a", "b"] and sorted(model.output) == ["y", "z"]
+    assert model.input["b"] is model.inputs[1]
+    seq = rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(2)])
+    assert seq.input is seq.inputs[0] and seq.output is seq.outputs[0]
+    pair = rv.Model([seq.inputs[0], rv.layers.Input((1,))], seq.outputs)
+    assert isinstance(pair.input, list) and len(pair.input) == 2
+
+
+def test_dict_inputs_and_outputs_survive_saving(tmp_path):
+    model = _named_io_model()
+    model.compile(optimizer="sgd", loss={"y": "mse", "z": "mse"})
+    x = {"a": np.ones((4, 3), np.float32), "b": np.arange(8, dtype=np.float32).reshape(4, 2)}
+    model.save(tmp_path / "m.ranvier")
+    again = rv.saving.load_model(tmp_path / "m.ranvier")
+    assert sorted(again.input) == ["a", "b"] and sorted(again.output) == ["y", "z"]
+    before, after = model.predict(x, verbose=0), again.predict(x, verbose=0)
+    assert sorted(after) == ["y", "z"]
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+def test_a_file_with_a_bad_input_structure_is_refused():
+    from ranvier.api.models._functional_config import functional_config, functional_from_config
+
+    config = functional_config(_named_io_model())
+    for bad in ({"form": "dict", "keys": ["a"]}, {"form": "dict", "keys": ["a", "a"]}, {"form": "tuple"}, "dict"):
+        with pytest.raises(ValueError, match="input_structure must be"):
+            functional_from_config(rv.Model, {**config, "input_structure": bad})
+
+
+def test_a_dict_input_model_nested_in_another_takes_a_dict():
+    inner = _named_io_model()
+    x, y = rv.layers.Input((3,), name="x"), rv.layers.Input((2,), name="y")
+    outer = rv.Model([x, y], inner({"b": y, "a": x})["z"])
+    data = [np.ones((4, 3), np.float32), np.arange(8, dtype=np.float32).reshape(4, 2)]
+    expected = inner.predict({"a": data[0], "b": data[1]}, verbose=0)["z"]
+    np.testing.assert_allclose(outer.predict(data, verbose=0), expected, rtol=1e-6)

@@ -38,7 +38,37 @@ def functional_config(model):
         "layers": [serialization.serialize(layer, "layer") for layer in model._layers],
         "nodes": nodes,
         "outputs": [tensor_ref[id(t)] for t in model._outputs],
+        # The form inputs and outputs were given in (one, a list, a dict), as Keras keeps it.
+        "input_structure": _structure_config(model._input_structure),
+        "output_structure": _structure_config(model._output_structure),
     }
+
+
+def _structure_config(structure):
+    return {"form": structure.form, "keys": structure.names} if structure.form == "dict" else {"form": structure.form}
+
+
+def _packed(tensors, spec, what):
+    """``tensors`` in the form ``spec`` (a ``_structure_config``) names; files without one: one or a list."""
+    if spec is None:
+        return tensors if len(tensors) > 1 else tensors[0]
+    form = spec.get("form") if isinstance(spec, dict) else None
+    keys = spec.get("keys") if form == "dict" else None
+    if form == "single" and len(tensors) == 1:
+        return tensors[0]
+    if form == "list":
+        return list(tensors)
+    if (
+        isinstance(keys, list)
+        and len(keys) == len(tensors)
+        and all(isinstance(k, str) for k in keys)
+        and len(set(keys)) == len(keys)
+    ):
+        return dict(zip(keys, tensors))
+    raise ValueError(
+        f"{what}_structure must be {{'form': 'single'|'list'}} or {{'form': 'dict', 'keys': [one unique name "
+        f"per {what}]}} for {len(tensors)} {what}(s), got {spec!r}"
+    )
 
 
 def functional_from_config(model_class, config, custom_objects=None):
@@ -82,7 +112,9 @@ def functional_from_config(model_class, config, custom_objects=None):
         produced.append(out if isinstance(out, list) else [out])
     outputs = [resolve(r) for r in config["outputs"]]
     return model_class(
-        inputs if len(inputs) > 1 else inputs[0], outputs if len(outputs) > 1 else outputs[0], name=config.get("name")
+        _packed(inputs, config.get("input_structure"), "input"),
+        _packed(outputs, config.get("output_structure"), "output"),
+        name=config.get("name"),
     )
 
 

@@ -185,6 +185,18 @@ class Model(Trainer, Trackable):
         return list(self._outputs)
 
     @property
+    def input(self):
+        """The input tensor(s) in the form the model was built with (one, a list or a dict), as Keras."""
+        self._ensure_graph()
+        return self._input_structure.pack(self._inputs)
+
+    @property
+    def output(self):
+        """The output tensor(s) in the form the model was built with, as Keras."""
+        self._ensure_graph()
+        return self._output_structure.pack(self._outputs)
+
+    @property
     def input_names(self):
         return list(self._input_structure.names)
 
@@ -349,7 +361,12 @@ class Model(Trainer, Trackable):
             # Nested in another model: one layer stands for this model, the same one each call (shared weights).
             if self._as_layer is None:
                 self._as_layer = NestedModel(self)
-            return self._as_layer(x)
+            if isinstance(x, dict) and self._input_structure.form == "dict":
+                # The layer takes the inputs in position order; the dict names them.
+                x = self._input_structure.flatten(x, "x")
+                x = x if len(x) > 1 else x[0]
+            out = self._as_layer(x)
+            return self._output_structure.pack(out if isinstance(out, list) else [out])
         xs, _, _ = self._prepare(tree.map_structure(_tracing.value_of, x))
         if training is None:
             training = _tracing.STATE.training
