@@ -146,3 +146,95 @@ def test_a_model_called_on_another_models_output_under_a_tape_passes_gradients_b
     assert np.abs(np.asarray(taped[0])).max() > 0
     for got, want in zip(taped, expected):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5, atol=1e-7)
+
+
+class _FeedForwardBlock(rv.layers.Layer):
+    """Keras' transformer example keeps its feed-forward part as a Sequential in an attribute."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.ffn = rv.Sequential([rv.layers.Dense(6, activation="relu"), rv.layers.Dense(4)])
+        self.norm = rv.layers.LayerNormalization()
+
+    def call(self, inputs):
+        return self.norm(inputs + self.ffn(inputs))
+
+
+def test_a_model_held_in_a_layer_attribute_is_part_of_the_layer(tmp_path):
+    # Its weights were left out: never trained, never saved.
+    rv.config.set_random_seed(0)
+    inp = rv.layers.Input((3, 4))
+    block = _FeedForwardBlock()
+    model = rv.Model(inp, block(inp))
+    assert len(model.trainable_weights) == 6  # two Dense (kernel, bias) and the norm's gamma, beta
+    model.compile(optimizer=rv.optimizers.SGD(0.1), loss="mse")
+    before = [w.copy() for w in block.ffn.get_weights()]
+    rng = np.random.default_rng(1)
+    model.fit(rng.standard_normal((16, 3, 4)), rng.standard_normal((16, 3, 4)), epochs=1, verbose=0)
+    assert all(not np.array_equal(a, b) for a, b in zip(before, block.ffn.get_weights()))
+    path = tmp_path / "m.ranvier"
+    model.save(path)
+    again = rv.saving.load_model(path, custom_objects={"_FeedForwardBlock": _FeedForwardBlock})
+    x = rng.standard_normal((2, 3, 4))
+    np.testing.assert_array_equal(again.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+class _Sampling(rv.layers.Layer):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.seed_generator = rv.random.SeedGenerator(1337)
+
+    def call(self, inputs):
+        z_mean, z_log_var = inputs
+        eps = rv.random.normal(shape=rv.ops.shape(z_mean), seed=self.seed_generator)
+        return z_mean + rv.ops.exp(0.5 * z_log_var) * eps
+
+
+class _VAE(rv.Model):
+    """keras-io's VAE pattern: models in attributes, train_step(data) with data = x, trackers as metrics."""
+
+    def __init__(self, encoder, decoder, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder, self.decoder = encoder, decoder
+        self.tracker = rv.metrics.Mean(name="loss")
+        self.seen = []
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def train_step(self, data):
+        self.seen.append(type(data))
+        with rv.GradientTape() as tape:
+            z_mean, z_log_var, z = self.encoder(data)  # no training flag: traced all the same
+            rec = self.decoder(z)
+            loss = rv.ops.mean(rv.ops.sum(rv.ops.square(data - rec), axis=1))
+            loss = loss + rv.ops.mean(-0.5 * (1 + z_log_var - rv.ops.square(z_mean) - rv.ops.exp(z_log_var)))
+        grads = tape.gradient(loss, self.trainable_weights)
+        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        self.tracker.update_state(loss)
+        return {"loss": self.tracker.result()}
+
+    def call(self, x):
+        return self.decoder(self.encoder(x)[2])
+
+
+def test_the_keras_vae_pattern_trains_encoder_and_decoder():
+    rv.config.set_random_seed(0)
+    L = rv.layers
+    inp = L.Input((6,))
+    h = L.Dense(8, activation="relu")(inp)
+    z_mean, z_log_var = L.Dense(2)(h), L.Dense(2)(h)
+    encoder = rv.Model(inp, [z_mean, z_log_var, _Sampling()([z_mean, z_log_var])])
+    latent = L.Input((2,))
+    decoder = rv.Model(latent, L.Dense(6)(L.Dense(8, activation="relu")(latent)))
+    vae = _VAE(encoder, decoder)
+    vae.compile(optimizer=rv.optimizers.Adam(1e-2))
+    x = np.random.default_rng(0).standard_normal((64, 6)).astype(np.float32)
+    before = [w.copy() for w in encoder.get_weights()]
+    history = vae.fit(x, epochs=5, batch_size=16, verbose=0).history
+    assert set(vae.seen) == {np.ndarray}  # fit(x) hands train_step x itself, as Keras
+    assert len(vae.trainable_weights) == len(encoder.trainable_weights) + len(decoder.trainable_weights) == 10
+    assert history["loss"][-1] < history["loss"][0]
+    # The sampling layer's inputs got their gradient: both encoder heads trained.
+    assert all(not np.array_equal(a, b) for a, b in zip(before, encoder.get_weights()))

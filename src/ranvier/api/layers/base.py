@@ -119,9 +119,10 @@ class Trackable:
 
 
 def _holds_layers(value):
-    if isinstance(value, Layer):
+    # Models too (a VAE keeps its encoder and decoder models in attributes): both are Trackable.
+    if isinstance(value, Trackable):
         return True
-    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, Layer) for v in value)
+    return isinstance(value, (list, tuple)) and len(value) > 0 and all(isinstance(v, Trackable) for v in value)
 
 
 class Layer(Trackable):

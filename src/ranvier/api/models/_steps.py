@@ -183,7 +183,9 @@ class TracedStep(LayerStep):
         layer = self.layer
         if training is None:
             training = layer._default_training
-        if not training:
+        if not training and not _tracing.taping():
+            # Under a tape (a custom train_step calling a model without training=True) the call
+            # is recorded all the same: the gradient must reach the weights.
             return _tracing.run_call_within(layer, inputs, False, kwargs), None
         need = self.need or (False,) * len(self.in_ids)
         out, cache = _tracing.trace(layer, inputs, need[: self.node.n_main], training, kwargs)

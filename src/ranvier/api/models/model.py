@@ -242,6 +242,10 @@ class Model(Trainer, Trackable):
             return self.weights
         return self._collect(lambda layer: layer.non_trainable_weights)
 
+    def _all_variables(self):
+        """Every variable, as a layer holding this model in an attribute collects them."""
+        return self.weights if self._executor is not None or self._subclassed else []
+
     def _collect(self, fn):
         seen, out = set(), []
         for layer in self.layers:

@@ -462,8 +462,8 @@ class Trainer:
                 for step, (xs, ys, sws, raw) in enumerate(itertools.islice(epoch_batches, first, None), first):
                     cbs.on_train_batch_begin(step)
                     if custom_step:
-                        data_b = (_single(xs), _single(raw if raw is not None else ys))
-                        step_logs = _float_logs(self.train_step(data_b if sws[0] is None else data_b + (sws[0],)))
+                        data_b = _step_data(_single(xs), _single(raw if raw is not None else ys), sws[0])
+                        step_logs = _float_logs(self.train_step(data_b))
                     else:
                         loss_value, outs, values = self._train_step(xs, ys, sws)
                         self._update_metrics(ys, outs, sws, loss_value, values, len(xs[0]))
@@ -847,6 +847,14 @@ def _streamed(x):
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)) or np.isscalar(x):
         return False
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def _step_data(x, y, sample_weight):
+    """What ``train_step`` gets, as Keras packs it: ``x`` alone (``(x,)`` if a tuple or list) when
+    there are no targets and weights, else ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if y is None and sample_weight is None:
+        return (x,) if isinstance(x, (list, tuple)) else x
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
 def _single(values):
