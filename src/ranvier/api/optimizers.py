@@ -37,6 +37,7 @@ from ranvier.core import _optim
 from . import config, schedules, serialization
 from ._errors import UnsupportedArgument
 from .schedules import LearningRateSchedule
+from .variables import Variable
 
 __all__ = [
     "Optimizer",
@@ -275,7 +276,8 @@ class Optimizer(_Configurable):
         owner = type(self).__name__
         flat_params = _flat(owner, "flat_params", flat_params)
         n = flat_params.shape[0]
-        self._bound = None if variables is None else (flat_params, flat_grads, list(variables))
+        # (params, grads, variables, owned): owned buffers are this optimizer's copies (apply writes them back).
+        self._bound = None if variables is None else (flat_params, flat_grads, list(variables), False)
         n_decay = n if n_decay is None else n_decay
         if isinstance(n_decay, bool) or not isinstance(n_decay, numbers.Integral) or not 0 <= n_decay <= n:
             raise ValueError(f"{owner}.build: n_decay must be an integer in [0, {n}], got {n_decay!r}")
@@ -305,19 +307,25 @@ class Optimizer(_Configurable):
         """One update step, in Keras 3's form or ranvier's flat one.
 
         ``apply(grads, trainable_variables)`` (Keras 3): one gradient per
-        trainable variable of the model this optimizer was compiled with (all
-        of them: the update runs over the model's flat buffers in one pass,
-        so a subset cannot be updated alone); variable constraints apply after.
+        variable. An optimizer compiled with a model takes all the model's
+        trainable variables (the update runs over its flat buffers in one
+        pass, so a subset cannot be updated alone). Any other optimizer (a
+        GAN's generator and discriminator optimizers) takes the variables of
+        its first call, every call: their values are gathered into flat
+        buffers of its own, updated in one pass and written back. Variable
+        constraints apply after.
         ``apply(flat_params, flat_grads)``: see ``apply_flat``.
         """
         if isinstance(grads, np.ndarray):
             return self.apply_flat(grads, trainable_variables)
         if self._bound is None:
-            raise ValueError(
-                f"{type(self).__name__}.apply(grads, trainable_variables) needs the variables of "
-                "a compiled model: compile(optimizer=...) and fit or build the model first"
-            )
-        params, flat_grads, variables = self._bound
+            if trainable_variables is None:
+                raise ValueError(
+                    f"{type(self).__name__}.apply(grads, trainable_variables) needs the variables: pass them, or "
+                    "compile a model with this optimizer and fit or build it first"
+                )
+            self._bind_own(list(trainable_variables))
+        params, flat_grads, variables, owned = self._bound
         given = variables if trainable_variables is None else list(trainable_variables)
         grads = list(grads)
         if len(grads) != len(given):
@@ -326,24 +334,58 @@ class Optimizer(_Configurable):
                 f"gradients for {len(given)} variables"
             )
         if len(given) != len(variables) or {id(v) for v in given} != {id(v) for v in variables}:
+            which = "variables of its first call" if owned else "trainable variables of the model"
             raise NotImplementedError(
-                f"{type(self).__name__}.apply: trainable_variables must be all "
-                f"{len(variables)} trainable variables of the model, got {len(given)}"
+                f"{type(self).__name__}.apply: trainable_variables must be all {len(variables)} {which}, "
+                f"got {len(given)}"
             )
+        bounds = self._segments
+        position = {id(v): i for i, v in enumerate(variables)}
         for g, v in zip(grads, given):
+            i = position[id(v)]
+            target = flat_grads[bounds[i] : bounds[i + 1]]
             if g is None:
-                v.grad[...] = 0
+                target[...] = 0
                 continue
-            g = np.asarray(g)
+            g = np.asarray(getattr(g, "value", g))
             if g.shape != v.shape:
                 raise ValueError(
                     f"{type(self).__name__}.apply: the gradient for {v.name} must have shape {v.shape}, got {g.shape}"
                 )
-            v.grad[...] = g
+            target[...] = g.reshape(-1)
+        if owned:
+            for i, v in enumerate(variables):  # values may have been set since the last step
+                params[bounds[i] : bounds[i + 1]] = v.value.reshape(-1)
         self.apply_flat(params, flat_grads)
+        if owned:
+            self._write_back()
         for v in variables:
             if v.constraint is not None:
                 v.constraint(v.value)
+
+    def _bind_own(self, variables):
+        """Flat buffers of this optimizer's own over ``variables`` (decayed kernels first, as a model lays them)."""
+        owner = type(self).__name__
+        for v in variables:
+            if not isinstance(v, Variable):
+                raise TypeError(f"{owner}.apply: trainable_variables must be Variables, got {type(v).__name__}")
+        if len({id(v) for v in variables}) != len(variables):
+            raise ValueError(f"{owner}.apply: a variable is listed twice in trainable_variables")
+        order = [v for v in variables if v.decay] + [v for v in variables if not v.decay]
+        dtype = np.result_type(*[v.dtype for v in order]) if order else np.dtype(config.floatx())
+        params = np.concatenate([v.value.reshape(-1) for v in order]).astype(dtype) if order else np.zeros(0, dtype)
+        ends = np.cumsum([v.size for v in order]).tolist()
+        slices = list(zip([0] + ends[:-1], ends))
+        n_decay = sum(v.size for v in order if v.decay)
+        self.build(params, n_decay, slices, flat_grads=np.zeros_like(params), variables=order)
+        self._bound = self._bound[:3] + (True,)
+
+    def _write_back(self):
+        """Own buffers' values into their variables."""
+        params, _, variables, _ = self._bound
+        bounds = self._segments
+        for i, v in enumerate(variables):
+            v.value[...] = params[bounds[i] : bounds[i + 1]].reshape(v.shape)
 
     def apply_gradients(self, grads_and_vars):
         """Keras' ``apply_gradients([(grad, variable), ...])``: ``apply`` with the pairs unzipped."""
@@ -435,6 +477,8 @@ class Optimizer(_Configurable):
                     f"{len(self._bound[2])} trainable variables of the model, got {len(list(var_list))}"
                 )
         params[...] = average
+        if self._bound is not None and self._bound[3]:
+            self._write_back()
 
     def _gradient_scale(self, flat_grads, n_threads):
         """(grad_scale, segments) for the kernel: Keras' clip by norm, ``c / max(norm, c)``."""

@@ -238,3 +238,88 @@ def test_the_keras_vae_pattern_trains_encoder_and_decoder():
     assert history["loss"][-1] < history["loss"][0]
     # The sampling layer's inputs got their gradient: both encoder heads trained.
     assert all(not np.array_equal(a, b) for a, b in zip(before, encoder.get_weights()))
+
+
+def _mlp(seed):
+    rv.config.set_random_seed(seed)
+    return rv.Sequential([rv.layers.Input((5,)), rv.layers.Dense(4, activation="tanh"), rv.layers.Dense(2)])
+
+
+@pytest.mark.parametrize("make", [lambda: rv.optimizers.Adam(0.01, weight_decay=0.1), lambda: rv.optimizers.SGD(0.1)])
+def test_an_optimizer_on_its_own_variables_updates_as_a_compiled_one(make):
+    """A GAN's optimizers update variables of models they were never compiled with."""
+    x, y = np.random.default_rng(0).standard_normal((8, 5)), np.random.default_rng(1).standard_normal((8, 2))
+    compiled, alone = _mlp(3), _mlp(3)
+    compiled.compile(optimizer=make(), loss="mse")
+    optimizer = make()
+    for step in range(3):
+        for model, opt in ((compiled, compiled.optimizer), (alone, optimizer)):
+            with rv.GradientTape() as tape:
+                loss = rv.ops.mean(rv.ops.square(model(x) - y))
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights))
+        if step == 1:  # weights set between steps are what the next step updates
+            for model in (compiled, alone):
+                model.set_weights([w * 0.5 for w in model.get_weights()])
+    for a, b in zip(compiled.get_weights(), alone.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert optimizer.iterations == 3
+    with pytest.raises(NotImplementedError, match="all 4 variables of its first call, got 2"):
+        optimizer.apply([np.zeros(v.shape) for v in alone.trainable_weights[:2]], alone.trainable_weights[:2])
+    with pytest.raises(ValueError, match="listed twice"):
+        make().apply([np.zeros((5, 4))] * 2, [alone.trainable_weights[0]] * 2)
+    with pytest.raises(TypeError, match="must be Variables, got ndarray"):
+        make().apply([np.zeros(3)], [np.zeros(3)])
+
+
+class _GAN(rv.Model):
+    """keras-io's GAN: no call; compile takes two optimizers; train_step updates each model alone."""
+
+    def __init__(self, discriminator, generator, latent_dim):
+        super().__init__()
+        self.discriminator, self.generator, self.latent_dim = discriminator, generator, latent_dim
+        self.seed_generator = rv.random.SeedGenerator(1337)
+
+    def compile(self, d_optimizer, g_optimizer, loss_fn):
+        super().compile()
+        self.d_optimizer, self.g_optimizer, self.loss_fn = d_optimizer, g_optimizer, loss_fn
+        self.d_loss_tracker, self.g_loss_tracker = rv.metrics.Mean(name="d_loss"), rv.metrics.Mean(name="g_loss")
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def train_step(self, real):
+        n = rv.ops.shape(real)[0]
+        fake = self.generator(rv.random.normal((n, self.latent_dim), seed=self.seed_generator))
+        both = rv.ops.concatenate([fake, real], axis=0)
+        labels = rv.ops.concatenate([rv.ops.ones((n, 1)), rv.ops.zeros((n, 1))], axis=0)
+        with rv.GradientTape() as tape:
+            d_loss = self.loss_fn(labels, self.discriminator(both))
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        with rv.GradientTape() as tape:
+            z = rv.random.normal((n, self.latent_dim), seed=self.seed_generator)
+            g_loss = self.loss_fn(rv.ops.zeros((n, 1)), self.discriminator(self.generator(z)))
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {"d_loss": self.d_loss_tracker.result(), "g_loss": self.g_loss_tracker.result()}
+
+
+def test_the_keras_gan_pattern_trains_each_model_with_its_optimizer():
+    rv.config.set_random_seed(0)
+    L = rv.layers
+    discriminator = rv.Sequential([L.Input((6,)), L.Dense(8, activation="relu"), L.Dense(1)])
+    generator = rv.Sequential([L.Input((3,)), L.Dense(8, activation="relu"), L.Dense(6)])
+    gan = _GAN(discriminator, generator, 3)
+    gan.compile(rv.optimizers.Adam(1e-3), rv.optimizers.Adam(1e-3), rv.losses.BinaryCrossentropy(from_logits=True))
+    d0, g0 = discriminator.get_weights(), generator.get_weights()
+    real = np.random.default_rng(0).standard_normal((64, 6)).astype(np.float32)
+    history = gan.fit(real, epochs=2, batch_size=16, verbose=0).history
+    assert sorted(history) == ["d_loss", "g_loss"] and len(history["d_loss"]) == 2
+    assert gan.d_optimizer.iterations == gan.g_optimizer.iterations == 8
+    for before, model in ((d0, discriminator), (g0, generator)):
+        assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    with pytest.raises(NotImplementedError, match="validation needs a model with a graph"):
+        gan.fit(real, validation_split=0.2, verbose=0)

@@ -242,6 +242,10 @@ class Model(Trainer, Trackable):
             return self.weights
         return self._collect(lambda layer: layer.non_trainable_weights)
 
+    def _graphless(self):
+        """A Model subclass with neither a graph nor a ``call`` (only a ``train_step``: Keras' GAN example)."""
+        return self._executor is None and not self._subclassed
+
     def _all_variables(self):
         """Every variable, as a layer holding this model in an attribute collects them."""
         return self.weights if self._executor is not None or self._subclassed else []

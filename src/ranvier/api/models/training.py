@@ -408,12 +408,20 @@ class Trainer:
                 class_weight=class_weight,
             )
             batches = _Stream(self, adapter)
-        else:
-            if steps_per_epoch is not None:
+        elif steps_per_epoch is not None:
+            raise NotImplementedError(
+                f"fit: steps_per_epoch applies to generators here; with arrays an "
+                f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}"
+            )
+        elif custom_step and self._graphless():
+            # Keras' GAN example: no call, no inputs; train_step gets the data as given.
+            if validation_data is not None or validation_split:
                 raise NotImplementedError(
-                    f"fit: steps_per_epoch applies to generators here; with arrays an "
-                    f"epoch is one pass, got steps_per_epoch={steps_per_epoch!r}"
+                    "fit: validation needs a model with a graph (a call method or inputs); this "
+                    f"{type(self).__name__} only has a train_step, got validation data"
                 )
+            batches = _Arrays(*_unchecked_arrays(x, y, sample_weight))
+        else:
             xs, ys, sws = self._prepare(x, y, sample_weight, class_weight, targets_for="fit")
             # A custom train_step gets the targets as given, as in Keras (compute_loss prepares them).
             raw = self._output_structure.flatten(y, "y", optional=True) if custom_step else None
@@ -451,7 +459,7 @@ class Trainer:
                 return self.history
             loop = self._fit_loop
             cbs.on_train_begin()  # BackupAndRestore may move loop.epoch / loop.step and restore loop.rng here
-            step_logs = self._logs()
+            step_logs = {} if self._graphless() else self._logs()
             nan_seen = False
             for epoch in range(loop.epoch, epochs):
                 self._reset_metrics()
@@ -847,6 +855,27 @@ def _streamed(x):
     if x is None or isinstance(x, (np.ndarray, list, tuple, dict, str, bytes)) or np.isscalar(x):
         return False
     return hasattr(x, "__iter__") or hasattr(x, "__next__")
+
+
+def _unchecked_arrays(x, y, sample_weight):
+    """``_Arrays`` parts for a model without a graph: x (an array or a list of them), y and weights as given."""
+    xs = list(x) if isinstance(x, (list, tuple)) else [x]
+    parts = [("x", v) for v in xs] + [("y", y), ("sample_weight", sample_weight)]
+    arrays = {}
+    for name, v in parts:
+        if v is None:
+            continue
+        a = np.asarray(v)
+        if a.dtype.kind not in "biuf" or a.ndim < 1:
+            raise TypeError(
+                f"fit: {name} must be numeric arrays with a batch axis, got dtype {a.dtype}, shape {a.shape}"
+            )
+        arrays.setdefault(name, []).append(a)
+    lengths = {len(a) for v in arrays.values() for a in v}
+    if len(lengths) != 1 or 0 in lengths:
+        raise ValueError(f"fit: x, y and sample_weight must have one non-zero number of samples, got {sorted(lengths)}")
+    xs = arrays["x"]
+    return xs, [None], [arrays["sample_weight"][0] if "sample_weight" in arrays else None], [arrays.get("y", [None])[0]]
 
 
 def _step_data(x, y, sample_weight):
