@@ -465,7 +465,13 @@ def test_keras_tensor_operators_make_merge_layers(tmp_path):
     a, b = rv.Input(shape=(4, 3)), rv.Input(shape=(1, 3))
     out = (a + b) * a - b
     model = rv.Model([a, b], out)
-    assert [type(layer).__name__ for layer in model.layers] == ["Add", "Multiply", "Subtract"]
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer",
+        "InputLayer",
+        "Add",
+        "Multiply",
+        "Subtract",
+    ]
     rng = np.random.default_rng(0)
     xa, xb = rng.normal(size=(2, 4, 3)).astype(np.float32), rng.normal(size=(2, 1, 3)).astype(np.float32)
     np.testing.assert_allclose(model.predict([xa, xb], verbose=0), (xa + xb) * xa - xb, rtol=1e-6)

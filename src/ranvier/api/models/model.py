@@ -112,10 +112,11 @@ class Model(Trainer, Trackable):
 
     @property
     def layers(self):
+        """The model's layers; a functional model's start with its ``InputLayer``s, as in Keras 3."""
         if self._subclassed:
             return self._tracked_layers()
         self._ensure_graph()
-        return list(self._layers)
+        return [t.input_layer for t in self._inputs] + list(self._layers)
 
     def call(self, inputs, training=False):
         """The outputs for ``inputs`` (a functional model runs its graph; subclasses compose layers here)."""
@@ -406,6 +407,9 @@ class Model(Trainer, Trackable):
         print_fn("_" * line_length)
         print_fn(row(["Layer (type)", "Output Shape", "Param #"]))
         print_fn("=" * line_length)
+        for layer in self.layers:
+            if isinstance(layer, InputLayer):  # Keras 3 lists a functional model's inputs first
+                print_fn(row([f"{layer.name} (InputLayer)", layer.output.shape, 0]))
         for node in self._nodes:
             shape = [t.shape for t in node.outputs] if node.multi_output else node.outputs[0].shape
             print_fn(row([f"{node.layer.name} ({type(node.layer).__name__})", shape, node.layer.count_params()]))
