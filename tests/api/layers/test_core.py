@@ -123,10 +123,15 @@ def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeyp
         monkeypatch.setattr(core._dense, "dense_backward_fused", lambda *a: calls.append(a[3].shape) or kernel(*a))
         results = {}
         for threads in (2, 3):
-            results[threads] = _gradients(model, x, y, threads)
+            results[threads] = _gradients(model, x, y, threads, rules=("relu_gradient",))
         # Every Dense backward but the head's (8 rows) ran blocked, for each thread count:
         # the first Dense and the shared one gated by the ReLU output, the others from dz.
         assert calls == [(0, 0), (0, 0), (0, 0), (1280, 16)] * 2
+        # The first Dense and the shared one's first call as one step ("dense_pair"): the
+        # shared layer's gradient accumulates into the one its second call wrote.
+        calls.clear()
+        results["pair"] = _gradients(model, x, y, 2, rules=("relu_gradient", "dense_pair"))
+        assert calls == [(0, 0), (0, 0)]
         monkeypatch.setattr(core, "_FUSED_MIN_ROWS", 10**9)
         whole = _gradients(model, x, y, 2)
     finally:
