@@ -137,3 +137,66 @@ def test_dense_kernels_reject_bad_shapes():
             True,
             1,
         )
+
+
+def _pair(dtype, n, k, u, v, bias, seed):
+    """x, the two kernels and biases (empty without) of a ReLU Dense -> linear Dense pair."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, k)).astype(dtype)
+    w1, w2 = rng.standard_normal((k, u)).astype(dtype), rng.standard_normal((u, v)).astype(dtype)
+    b1 = rng.standard_normal(u).astype(dtype) if bias else np.empty(0, dtype)
+    b2 = rng.standard_normal(v).astype(dtype) if bias else np.empty(0, dtype)
+    return rng, x, w1, b1, w2, b2
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n", [1, 255, 256, 700])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_dense_relu_dense_backward_matches_reference_and_two_fused_layers(dtype, tol, n, threads, bias, need_dx):
+    # Row counts below, at and across a row block, over more threads than blocks.
+    rng, x, w1, _, w2, _ = _pair(dtype, n, 37, 21, 13, bias, n + threads)
+    a = np.maximum(x @ w1 + rng.standard_normal(21).astype(dtype), 0)  # the first layer's ReLU output
+    dz2 = rng.standard_normal((n, 13)).astype(dtype)
+    for beta1, beta2 in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):  # overwrite, or accumulate (a shared layer)
+        shapes = ((37, 21), (21,) if bias else 0, (21, 13), (13,) if bias else 0)
+        grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
+        grads_ref, grads_two = [g.copy() for g in grads], [g.copy() for g in grads]
+        dx, dx_ref, dx_two = np.full((n, 37), np.nan, dtype), np.empty((n, 37), dtype), np.empty((n, 37), dtype)
+        _dense.dense_relu_dense_backward(x, w1, a, w2, dz2, *grads, dx, beta1, beta2, need_dx, threads)
+        ref.dense_relu_dense_backward(x, w1, a, w2, dz2, *grads_ref, dx_ref, beta1, beta2, need_dx)
+        for g, g_ref in zip(grads + [dx] * need_dx, grads_ref + [dx_ref] * need_dx):
+            np.testing.assert_allclose(g, g_ref, rtol=tol, atol=tol * n)
+        if not need_dx:
+            assert np.isnan(dx).all()
+        # Bit for bit what the two layers' own row-blocked backward calls give.
+        da = np.empty_like(a)
+        _dense.dense_backward_fused(a, w2, dz2, np.empty((0, 0), dtype), *grads_two[2:], da, beta2, True, threads)
+        _dense.dense_backward_fused(x, w1, da, a, *grads_two[:2], dx_two, beta1, need_dx, threads)
+        for g, g_two in zip(grads + [dx] * need_dx, grads_two + [dx_two] * need_dx):
+            np.testing.assert_array_equal(g, g_two)
+
+
+def test_dense_relu_dense_backward_on_no_rows_scales_the_weight_gradients():
+    _, x, w1, _, w2, _ = _pair(np.float64, 0, 5, 4, 3, False, 0)
+    grads = [np.full((5, 4), 2.0), np.full(4, 2.0), np.full((4, 3), 2.0), np.full(3, 2.0)]
+    _dense.dense_relu_dense_backward(x, w1, np.empty((0, 4)), w2, np.empty((0, 3)), *grads, x, 1.0, 0.0, True, 2)
+    for g, want in zip(grads, (2.0, 2.0, 0.0, 0.0)):
+        np.testing.assert_array_equal(g, want)
+
+
+def test_dense_relu_dense_backward_rejects_bad_shapes():
+    x, w1, a, w2, dz2 = np.ones((4, 3)), np.ones((3, 5)), np.ones((4, 5)), np.ones((5, 2)), np.ones((4, 2))
+    grads = [np.ones((3, 5)), np.ones(5), np.ones((5, 2)), np.ones(2)]
+    with pytest.raises(ValueError, match=r"kernel2 must have shape \(5, >= 1\), got \(4, 2\)"):
+        _dense.dense_relu_dense_backward(x, w1, a, np.ones((4, 2)), dz2, *grads, np.empty((4, 3)), 0.0, 0.0, True, 1)
+    with pytest.raises(
+        ValueError, match=r"dense_relu_dense_backward: kernel1 must have shape \(3, >= 1\), got \(3, 0\)"
+    ):  # no units between
+        _dense.dense_relu_dense_backward(
+            x, np.ones((3, 0)), np.ones((4, 0)), np.ones((0, 2)), dz2, *grads, np.empty((4, 3)), 0.0, 0.0, True, 1
+        )
+    grads[3] = np.ones(3)
+    with pytest.raises(ValueError, match=r"dbias2 must have shape \(2,\) or \(0,\), got \(3,\)"):
+        _dense.dense_relu_dense_backward(x, w1, a, w2, dz2, *grads, np.empty((4, 3)), 0.0, 0.0, True, 1)

@@ -4,7 +4,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ranvier.core._matmul cimport add_partials, gemm, gemm_serial
-from ranvier.core._checks cimport check_optional, check_shape
+from ranvier.core._checks cimport ANY, check_optional, check_shape
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._relu cimport relu_back_sum
 from ranvier.core._types cimport floating
@@ -82,6 +82,62 @@ cdef inline int _block_rows(int n, int t) noexcept nogil:
     return max(8, ((per_thread + blocks - 1) // blocks + 7) // 8 * 8)
 
 
+cdef inline int _split_rows(int n, int n_threads, int* size, int* n_blocks, int* per) noexcept nogil:
+    """Threads for ``n`` (> 0) rows in blocks of ``size``: thread i takes blocks i*per .. i*per+per-1.
+
+    The row-blocked kernels share it, so each one's weight gradients are summed in the same
+    blocks and thread order (the fused pair's equal the two layers' own bit for bit).
+    """
+    cdef int t = max(1, min(n_threads, (n + _ROW_BLOCK - 1) // _ROW_BLOCK))
+    size[0] = _block_rows(n, t)
+    n_blocks[0] = (n + size[0] - 1) // size[0]
+    per[0] = (n_blocks[0] + t - 1) // t
+    return (n_blocks[0] + per[0] - 1) // per[0]  # every thread gets at least one block
+
+
+cdef void _start_bias_grad(floating[::1] dbias, double beta, floating* partial_b, int t) noexcept nogil:
+    """dbias = beta * dbias and zero threads 1..t-1's partial bias sums (no bias: nothing)."""
+    cdef Py_ssize_t j, u = dbias.shape[0]
+    for j in range(u):
+        dbias[j] = <floating> beta * dbias[j] if beta != 0 else 0
+    if t > 1 and u > 0:
+        memset(partial_b, 0, (t - 1) * u * sizeof(floating))
+
+
+cdef void _add_thread_grads(floating[:, ::1] dkernel, floating[::1] dbias, const floating* partial_w,
+                            const floating* partial_b, int t) noexcept nogil:
+    """Add threads 1..t-1's partial kernel and bias gradients, in thread order."""
+    cdef int k = dkernel.shape[0], u = dkernel.shape[1]
+    if t > 1:
+        if k > 0:
+            add_partials(&dkernel[0, 0], u, partial_w, t - 1, k, u, t)
+        if dbias.shape[0] > 0:
+            add_partials(&dbias[0], u, partial_b, t - 1, 1, u, 1)
+
+
+cdef void _backward_block(int rows, int k, int u, const floating* x, const floating* kernel,
+                          const floating* dy, const floating* y, floating* dz_buf, floating* dw,
+                          floating* db, floating w_beta, bint need_dx, floating* dx,
+                          floating dx_beta) noexcept nogil:
+    """One block of ``rows`` rows of the row-blocked backward, on one thread.
+
+    dz = dy gated by y > 0 into ``dz_buf`` (may be dy), or dy itself when ``y`` is NULL;
+    db += its column sums (db not NULL); dw = w_beta * dw + x.T @ dz;
+    dx = dx_beta * dx + dz @ kernel.T.
+    """
+    cdef const floating* dz = dy
+    if y != NULL:
+        relu_back_sum(dy, y, dz_buf, rows, u, db)
+        dz = dz_buf
+    elif db != NULL:
+        add_column_sums(dz, rows, u, u, db)
+    if k == 0:  # no inputs: only the bias gradient
+        return
+    gemm_serial(True, False, k, u, rows, <floating> 1.0, x, k, dz, u, w_beta, dw, u)
+    if need_dx:
+        gemm_serial(False, True, rows, k, u, <floating> 1.0, dz, u, kernel, u, dx_beta, dx, k)
+
+
 def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel,
                          const floating[:, ::1] dy, const floating[:, ::1] y, floating[:, ::1] dkernel,
                          floating[::1] dbias, floating[:, ::1] dx, double beta, bint need_dx,
@@ -111,12 +167,10 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     """
     cdef int n = x.shape[0], k = x.shape[1], u = kernel.shape[1]
     cdef bint gate = y.shape[0] > 0, has_bias = dbias.shape[0] > 0
-    cdef int t, per, tid, blk, r0, rows, size, n_blocks
-    cdef Py_ssize_t ku = <Py_ssize_t> k * u, j
+    cdef int t, per, tid, blk, r0, size, n_blocks
+    cdef Py_ssize_t ku = <Py_ssize_t> k * u
     cdef floating* work
     cdef floating* dz
-    cdef floating* dw
-    cdef floating* db
     cdef floating* partial_w
     cdef floating* partial_b
     cdef floating* dz_bufs
@@ -130,11 +184,7 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     if n == 0 or u == 0:  # nothing to gate
         dense_backward(x, kernel, dy, dkernel, dbias, dx, beta, need_dx, 1, dx_beta)
         return
-    t = max(1, min(n_threads, (n + _ROW_BLOCK - 1) // _ROW_BLOCK))
-    size = _block_rows(n, t)
-    n_blocks = (n + size - 1) // size
-    per = (n_blocks + t - 1) // t
-    t = (n_blocks + per - 1) // per  # every thread gets at least one block
+    t = _split_rows(n, n_threads, &size, &n_blocks, &per)
     # Threads 1.. t-1: kernel and bias partial sums; every thread: a dz block when gating.
     work = <floating*> malloc(((t - 1) * (ku + u) + (t * <Py_ssize_t> size * u if gate else 0))
                               * sizeof(floating))
@@ -144,39 +194,113 @@ def dense_backward_fused(const floating[:, ::1] x, const floating[:, ::1] kernel
     partial_b = work + (t - 1) * ku
     dz_bufs = partial_b + (t - 1) * u
     with nogil:
-        if has_bias:
-            for j in range(u):
-                dbias[j] = <floating> beta * dbias[j] if beta != 0 else 0
-            if t > 1:
-                memset(partial_b, 0, (t - 1) * u * sizeof(floating))
+        _start_bias_grad(dbias, beta, partial_b, t)
         for tid in prange(t, schedule="static", num_threads=t):
-            dw = (&dkernel[0, 0] if k > 0 else NULL) if tid == 0 else partial_w + (tid - 1) * ku
-            db = NULL
-            if has_bias:
-                db = &dbias[0] if tid == 0 else partial_b + (tid - 1) * u
+            dz = dz_bufs + tid * <Py_ssize_t> size * u
             for blk in range(tid * per, min(tid * per + per, n_blocks)):
                 r0 = blk * size
-                rows = min(size, n - r0)
-                if gate:
-                    dz = dz_bufs + tid * <Py_ssize_t> size * u
-                    relu_back_sum(&dy[r0, 0], &y[r0, 0], dz, rows, u, db)
-                else:
-                    dz = <floating*> &dy[r0, 0]
-                    if db != NULL:
-                        add_column_sums(dz, rows, u, u, db)
-                if k == 0:  # no inputs: only the bias gradient
-                    continue
-                gemm_serial(True, False, k, u, rows, <floating> 1.0, &x[r0, 0], k, dz, u,
-                            <floating> (beta if tid == 0 else 0.0) if blk == tid * per else <floating> 1.0,
-                            dw, u)
-                if need_dx:
-                    gemm_serial(False, True, rows, k, u, <floating> 1.0, dz, u, &kernel[0, 0], u,
-                                <floating> dx_beta, &dx[r0, 0], k)
-        if t > 1:
-            if k > 0:
-                add_partials(&dkernel[0, 0], u, partial_w, t - 1, k, u, t)
-            if has_bias:
-                add_partials(&dbias[0], u, partial_b, t - 1, 1, u, 1)
+                _backward_block(
+                    min(size, n - r0), k, u, &x[r0, 0] if k > 0 else NULL, &kernel[0, 0] if k > 0 else NULL,
+                    &dy[r0, 0], &y[r0, 0] if gate else NULL, dz,
+                    (&dkernel[0, 0] if k > 0 else NULL) if tid == 0 else partial_w + (tid - 1) * ku,
+                    NULL if not has_bias else &dbias[0] if tid == 0 else partial_b + (tid - 1) * u,
+                    <floating> (beta if tid == 0 else 0.0) if blk == tid * per else <floating> 1.0,
+                    need_dx, &dx[r0, 0] if need_dx and k > 0 else NULL, <floating> dx_beta)
+        _add_thread_grads(dkernel, dbias, partial_w, partial_b, t)
+    free(work)
+
+
+def dense_relu_dense_backward(const floating[:, ::1] x, const floating[:, ::1] kernel1,
+                              const floating[:, ::1] a, const floating[:, ::1] kernel2,
+                              const floating[:, ::1] dz2, floating[:, ::1] dkernel1, floating[::1] dbias1,
+                              floating[:, ::1] dkernel2, floating[::1] dbias2, floating[:, ::1] dx,
+                              double beta1, double beta2, bint need_dx, int n_threads):
+    """Backward of a = relu(x @ kernel1 + bias1), out = a @ kernel2 + bias2, one block of rows at a time.
+
+    Per block, on the thread that owns it (``dense_backward_fused``'s blocks and
+    threads): the second layer's bias and kernel gradients from ``dz2`` and
+    ``da = dz2 @ kernel2.T`` into the thread's scratch, then the first layer's
+    backward from dz1 = ``da`` gated by a > 0, while ``da`` and ``a``'s block are
+    in cache: the (n, units) gradient between the layers is never stored whole.
+    Everything equals two ``dense_backward_fused`` calls' results bit for bit
+    (the second layer's, then the first's on its ``dx``). Only call while BLAS
+    runs one thread.
+
+    Parameters
+    ----------
+    x : (n, in). IN.
+    kernel1 : (in, units), units >= 1. IN.
+    a : (n, units), the first layer's ReLU output. IN.
+    kernel2 : (units, out), out >= 1. IN.
+    dz2 : (n, out). IN: dL/d(pair output).
+    dkernel1 : (in, units). IN/OUT: ``dkernel1 = beta1 * dkernel1 + x.T @ dz1``.
+    dbias1 : (units,) or empty (no bias). IN/OUT: ``dbias1 = beta1 * dbias1 + dz1.sum(0)``.
+    dkernel2 : (units, out). IN/OUT: ``dkernel2 = beta2 * dkernel2 + a.T @ dz2``.
+    dbias2 : (out,) or empty (no bias). IN/OUT: ``dbias2 = beta2 * dbias2 + dz2.sum(0)``.
+    dx : (n, in), ignored unless ``need_dx``. OUT: ``dz1 @ kernel1.T``.
+    beta1, beta2 : 0.0 to overwrite a layer's weight gradients, 1.0 to accumulate.
+    n_threads : int
+    """
+    cdef int n = x.shape[0], k = x.shape[1], u = kernel1.shape[1], v = kernel2.shape[1]
+    cdef bint has_b1 = dbias1.shape[0] > 0, has_b2 = dbias2.shape[0] > 0
+    cdef int t, per, tid, blk, r0, size, n_blocks
+    cdef Py_ssize_t ku = <Py_ssize_t> k * u, uv = <Py_ssize_t> u * v
+    cdef floating w_beta1, w_beta2
+    cdef floating* work
+    cdef floating* da
+    cdef floating* partial_w1
+    cdef floating* partial_b1
+    cdef floating* partial_w2
+    cdef floating* partial_b2
+    cdef floating* da_bufs
+    check_shape("dense_relu_dense_backward", "kernel1", kernel1.shape, 2, k, ANY)
+    check_shape("dense_relu_dense_backward", "a", a.shape, 2, n, u)
+    check_shape("dense_relu_dense_backward", "kernel2", kernel2.shape, 2, u, ANY)
+    check_shape("dense_relu_dense_backward", "dz2", dz2.shape, 2, n, v)
+    check_shape("dense_relu_dense_backward", "dkernel1", dkernel1.shape, 2, k, u)
+    check_optional("dense_relu_dense_backward", "dbias1", True, dbias1.shape, 1, u)
+    check_shape("dense_relu_dense_backward", "dkernel2", dkernel2.shape, 2, u, v)
+    check_optional("dense_relu_dense_backward", "dbias2", True, dbias2.shape, 1, v)
+    if need_dx:
+        check_shape("dense_relu_dense_backward", "dx", dx.shape, 2, n, k)
+    if n == 0:  # no rows: the weight gradients only scale
+        _start_bias_grad(dbias1, beta1, NULL, 1)
+        _start_bias_grad(dbias2, beta2, NULL, 1)
+        _scale(&dkernel1[0, 0] if k > 0 else NULL, ku, <floating> beta1)
+        _scale(&dkernel2[0, 0], uv, <floating> beta2)
+        return
+    t = _split_rows(n, n_threads, &size, &n_blocks, &per)
+    # Threads 1.. t-1: both layers' kernel and bias partial sums; every thread: a da block.
+    work = <floating*> malloc(((t - 1) * (ku + u + uv + v) + t * <Py_ssize_t> size * u) * sizeof(floating))
+    if work == NULL:
+        raise MemoryError("dense_relu_dense_backward: cannot allocate the per-thread gradient buffers")
+    partial_w1 = work
+    partial_b1 = partial_w1 + (t - 1) * ku
+    partial_w2 = partial_b1 + (t - 1) * u
+    partial_b2 = partial_w2 + (t - 1) * uv
+    da_bufs = partial_b2 + (t - 1) * v
+    with nogil:
+        _start_bias_grad(dbias1, beta1, partial_b1, t)
+        _start_bias_grad(dbias2, beta2, partial_b2, t)
+        for tid in prange(t, schedule="static", num_threads=t):
+            da = da_bufs + tid * <Py_ssize_t> size * u
+            for blk in range(tid * per, min(tid * per + per, n_blocks)):
+                r0 = blk * size
+                w_beta1 = <floating> (beta1 if tid == 0 else 0.0) if blk == tid * per else <floating> 1.0
+                w_beta2 = <floating> (beta2 if tid == 0 else 0.0) if blk == tid * per else <floating> 1.0
+                _backward_block(
+                    min(size, n - r0), u, v, &a[r0, 0], &kernel2[0, 0], &dz2[r0, 0], NULL, NULL,
+                    &dkernel2[0, 0] if tid == 0 else partial_w2 + (tid - 1) * uv,
+                    NULL if not has_b2 else &dbias2[0] if tid == 0 else partial_b2 + (tid - 1) * v,
+                    w_beta2, True, da, 0)
+                _backward_block(
+                    min(size, n - r0), k, u, &x[r0, 0] if k > 0 else NULL, &kernel1[0, 0] if k > 0 else NULL,
+                    da, &a[r0, 0], da,
+                    (&dkernel1[0, 0] if k > 0 else NULL) if tid == 0 else partial_w1 + (tid - 1) * ku,
+                    NULL if not has_b1 else &dbias1[0] if tid == 0 else partial_b1 + (tid - 1) * u,
+                    w_beta1, need_dx, &dx[r0, 0] if need_dx and k > 0 else NULL, 0)
+        _add_thread_grads(dkernel1, dbias1, partial_w1, partial_b1, t)
+        _add_thread_grads(dkernel2, dbias2, partial_w2, partial_b2, t)
     free(work)
 
 

@@ -110,10 +110,15 @@ def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeyp
         )
         results = {}
         for threads in (2, 3):
-            results[threads] = scoped_gradients(model, x, y, threads)
+            results[threads] = scoped_gradients(model, x, y, threads, rules=("relu_gradient",))
         # Every Dense backward but the head's (8 rows) ran blocked, for each thread count:
         # the first Dense and the shared one gated by the ReLU output, the others from dz.
         assert calls == [(0, 0), (0, 0), (0, 0), (1280, 16)] * 2
+        # The first Dense and the shared one's first call as one step ("dense_pair"): the
+        # shared layer's gradient accumulates into the one its second call wrote.
+        calls.clear()
+        results["pair"] = scoped_gradients(model, x, y, 2, rules=("relu_gradient", "dense_pair"))
+        assert calls == [(0, 0), (0, 0)]
         monkeypatch.setattr(_dense_grads, "_FUSED_MIN_ROWS", 10**9)
         whole = scoped_gradients(model, x, y, 2)
     finally:

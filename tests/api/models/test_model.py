@@ -375,3 +375,128 @@ def test_predict_with_the_default_batch_equals_one_batch():
     x = np.random.default_rng(3).standard_normal((5000, 6)).astype(np.float32)
     assert model._inference_batch_size(x) < len(x)  # so the default splits this input
     np.testing.assert_allclose(model.predict(x), model.predict(x, batch_size=5000), rtol=1e-6, atol=1e-6)
+
+
+def _feed_forward_model(kind, first_units=48):
+    """A ReLU Dense -> linear Dense pair: in a small transformer block, or an MLP on the model input."""
+    L = rv.layers
+    if kind == "mlp":
+        model = rv.Sequential(
+            [L.Input((20,)), L.Dense(first_units, activation="relu"), L.Dense(24), L.Dense(3, activation="softmax")]
+        )
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return model
+    inp = L.Input((128, 16))
+    h = L.LayerNormalization()(L.Add()([inp, L.MultiHeadAttention(2, 8)(inp, inp)]))
+    f = L.Dense(16)(L.Dense(first_units, activation="relu")(h))
+    h = L.LayerNormalization()(L.Add()([h, f]))
+    model = rv.Model(inp, L.Dense(1)(L.GlobalAveragePooling1D()(h)))
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def _feed_forward_data(kind, rows, dtype="float32"):
+    rng = np.random.default_rng(rows)
+    if kind == "mlp":
+        return rng.standard_normal((rows, 20)).astype(dtype), rng.integers(0, 3, rows)
+    shape = (rows // 128, 128, 16)
+    return rng.standard_normal(shape).astype(dtype), rng.standard_normal((shape[0], 1)).astype(dtype)
+
+
+def _pair_run(model, x, y, monkeypatch, rules=None, threads=2):
+    """(loss, gradients, predictions, fused kernel calls) of one step inside the compute scope."""
+    from ranvier.api._threading import compute_scope
+    from ranvier.api.layers import core
+
+    calls = []
+    kernel = core._dense.dense_relu_dense_backward
+    monkeypatch.setattr(core._dense, "dense_relu_dense_backward", lambda *a: calls.append(1) or kernel(*a))
+    if rules is not None:
+        model._executor.replan(rules)
+    rv.set_num_threads(threads)
+    try:
+        with compute_scope():
+            loss = model._compute_gradients(*model._prepare(x, y))[0]
+            out = model.predict_on_batch(x)
+    finally:
+        rv.set_num_threads(rv.api.config._default_threads())
+        monkeypatch.undo()
+    return loss, model._flat_grads.copy(), out, len(calls)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "mlp"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch):
+    rv.config.set_floatx(dtype)
+    try:
+        rv.config.set_random_seed(13)
+        model = _feed_forward_model(kind)
+    finally:
+        rv.config.set_floatx("float32")
+    assert "DensePairStep" in _plan(model)
+    x, y = _feed_forward_data(kind, 1152, dtype)
+    fused = _pair_run(model, x, y, monkeypatch)
+    plain = _pair_run(model, x, y, monkeypatch, rules=())
+    assert (fused[3], plain[3]) == (1, 0)  # the pair's kernel ran in the fused plan only
+    assert fused[0] == plain[0]
+    np.testing.assert_array_equal(fused[1], plain[1])
+    np.testing.assert_array_equal(fused[2], plain[2])
+
+
+@pytest.mark.parametrize("case", ["few_rows", "one_thread", "deterministic", "frozen_first", "frozen_second"])
+def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_blocked(case, monkeypatch):
+    # W1-like batches below the row threshold, one thread, determinism, a frozen layer:
+    # the step falls back to the two layers' own backward, with the plain plan's results.
+    rv.config.set_random_seed(14)
+    model = _feed_forward_model("mlp", first_units=300)
+    x, y = _feed_forward_data("mlp", 128 if case == "few_rows" else 1152)
+    if case.startswith("frozen"):
+        model.layers[0 if case == "frozen_first" else 1].trainable = False
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    assert "DensePairStep" in _plan(model)
+    if case == "deterministic":
+        rv.config.enable_determinism(14)
+    try:
+        fused = _pair_run(model, x, y, monkeypatch, threads=1 if case == "one_thread" else 2)
+        plain = _pair_run(model, x, y, monkeypatch, rules=(), threads=1 if case == "one_thread" else 2)
+    finally:
+        rv.config.disable_determinism()
+    assert fused[3] == 0
+    assert fused[0] == plain[0]
+    np.testing.assert_array_equal(fused[1], plain[1])
+
+
+def test_feed_forward_pair_gradients_match_finite_differences(float64, monkeypatch):
+    from ranvier.api._threading import compute_scope
+    from ranvier.api.layers import core
+
+    rv.config.set_random_seed(15)
+    model = _feed_forward_model("transformer", first_units=8)
+    x, y = _feed_forward_data("transformer", 1152, "float64")
+    calls = []
+    kernel = core._dense.dense_relu_dense_backward
+    monkeypatch.setattr(core._dense, "dense_relu_dense_backward", lambda *a: calls.append(1) or kernel(*a))
+    rv.set_num_threads(2)
+    try:
+        with compute_scope():
+            check_gradients(model, x, y, max_checks=8)
+    finally:
+        rv.set_num_threads(rv.api.config._default_threads())
+    assert calls
+
+
+@pytest.mark.parametrize("change", ["second_relu", "first_tanh", "mid_used_twice", "activity_penalty", "mid_output"])
+def test_feed_forward_pair_rule_needs_a_relu_layer_read_only_by_a_linear_one(change):
+    L = rv.layers
+    inp = L.Input((6,))
+    first = L.Dense(5, activation="tanh" if change == "first_tanh" else "relu")
+    if change == "activity_penalty":
+        first.activity_regularizer = rv.regularizers.get("l2")
+    mid = first(inp)
+    out = L.Dense(4, activation="relu" if change == "second_relu" else None)(mid)
+    if change == "mid_used_twice":
+        out = L.Add()([out, L.Dense(4)(mid)])
+    model = rv.Model(inp, [out, mid] if change == "mid_output" else out)
+    assert "DensePairStep" not in _plan(model)
+    model._executor.replan(("dense_pair",))
+    assert "DensePairStep" not in _plan(model)

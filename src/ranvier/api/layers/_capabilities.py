@@ -23,11 +23,20 @@ fused steps; a layer that declares nothing always runs as a plain step.
     ``backward_through_maxpool(dy, cache, pool_cache, need_input_grad)``: it
     runs its ReLU and a ``MAXPOOL_2X2`` pool above it in one kernel each way,
     never storing its own output.
+``DENSE_PAIR``
+    A dense layer whose ``call`` cache is ``(x, z, y, input_shape)`` with
+    ``x`` its 2-D input rows, with ``pair_row_blocked(second, rows)``
+    (whether the pair's backward would run row-blocked on ``rows`` rows) and
+    ``backward_pair(second, dy, cache, need_input_grad)``: as a plain-ReLU
+    layer whose output only the linear ``DENSE_PAIR`` layer ``second`` reads,
+    it runs both layers' backward from ``dy`` (the gradient of ``second``'s
+    output) one block of rows at a time, and returns its input's gradient.
 """
 
-__all__ = ["PREACTIVATION", "RELU_GRADIENT", "MAXPOOL_2X2", "CONV_MAXPOOL"]
+__all__ = ["PREACTIVATION", "RELU_GRADIENT", "MAXPOOL_2X2", "CONV_MAXPOOL", "DENSE_PAIR"]
 
 PREACTIVATION = "preactivation"
 RELU_GRADIENT = "relu_gradient"
 MAXPOOL_2X2 = "maxpool_2x2"
 CONV_MAXPOOL = "conv_maxpool"
+DENSE_PAIR = "dense_pair"

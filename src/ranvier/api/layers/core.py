@@ -8,10 +8,11 @@ from ...core import _dense
 from .. import activations, config
 from .._conv_geometry import check_channels_last, positive_int
 from .._errors import UnsupportedArgument
+from ..variables import grad_targets
 from ._buffers import scratch
-from ._capabilities import PREACTIVATION
+from ._capabilities import DENSE_PAIR, PREACTIVATION
 from ._conv_args import output_config, parse_output
-from ._dense_grads import dense_grads, row_blocked
+from ._dense_grads import EMPTY, EMPTY2D, dense_grads, row_blocked
 from ._symbolic import KerasTensor
 from ._weight_spec import WeightSpec
 from .base import Layer, normalize_shape
@@ -129,7 +130,7 @@ class Dense(Layer):
     ReLU gate, bias sum, weight- and input-gradient products while it is in cache.
     """
 
-    capabilities = frozenset({PREACTIVATION})
+    capabilities = frozenset({PREACTIVATION, DENSE_PAIR})
 
     def __init__(
         self,
@@ -195,6 +196,41 @@ class Dense(Layer):
         x, _, _, input_shape = cache
         dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else None
         dense_grads(x, self.kernel.value, dz, self.kernel, self.bias, dx, gate=gate, trainable=self.trainable)
+        return dx.reshape(input_shape) if need_input_grad else None
+
+    def pair_row_blocked(self, second, rows):
+        """Whether ``backward_pair`` with ``second`` runs row-blocked on ``rows`` rows (``DENSE_PAIR``)."""
+        return self._trains() and second._trains() and row_blocked(rows)
+
+    def backward_pair(self, second, dy, cache, need_input_grad=True):
+        """Backward of this ReLU layer and the linear Dense ``second`` on its output (``DENSE_PAIR``).
+
+        One row-blocked kernel: the gradient between the two layers stays in
+        each thread's cache, block by block; both layers' weight gradients
+        equal their own ``backward`` calls' bit for bit. Call only where
+        ``pair_row_blocked`` holds.
+        """
+        x, _, a, input_shape = cache
+        dx = scratch(self, "dx", x.shape, x.dtype) if need_input_grad else EMPTY2D[x.dtype]
+        empty = EMPTY[x.dtype]
+        (dkernel2, dbias2), beta2 = grad_targets(second.kernel, second.bias)
+        (dkernel1, dbias1), beta1 = grad_targets(self.kernel, self.bias)
+        _dense.dense_relu_dense_backward(
+            x,
+            self.kernel.value,
+            a,
+            second.kernel.value,
+            np.ascontiguousarray(dy).reshape(-1, second.units),
+            dkernel1,
+            empty if dbias1 is None else dbias1,
+            dkernel2,
+            empty if dbias2 is None else dbias2,
+            dx,
+            beta1,
+            beta2,
+            need_input_grad,
+            config.kernel_threads(),
+        )
         return dx.reshape(input_shape) if need_input_grad else None
 
     def get_config(self):

@@ -2,7 +2,7 @@
 
 It reads only what layers declare in ``capabilities``
 (``layers._capabilities``) and the shape of the graph (who uses which
-tensor); the executor runs whatever steps come out. Two rules exist:
+tensor); the executor runs whatever steps come out. Three rules exist:
 
 ``"relu_gradient"``
     A max pool (``RELU_GRADIENT``) whose only input is the plain-ReLU output
@@ -15,17 +15,24 @@ tensor); the executor runs whatever steps come out. Two rules exist:
     the pool a ``MAXPOOL_2X2`` one and the pool has no activity penalty: one
     kernel computes both forward, another both backward, and the conv
     output is never stored.
+``"dense_pair"``
+    A ``DENSE_PAIR`` layer with a plain ReLU whose output only a linear
+    ``DENSE_PAIR`` layer reads (a transformer's feed-forward pair), not a
+    model output, neither with an activity penalty: forward runs the two
+    layers as before; backward runs both in one row-blocked kernel where the
+    layers would each run row-blocked (else their own backward), so the
+    gradient between them stays in cache block by block.
 
 Fused results equal the plain plan's bit for bit (tests/api/models).
 """
 
 from .. import activations
-from ..layers._capabilities import CONV_MAXPOOL, MAXPOOL_2X2, PREACTIVATION, RELU_GRADIENT
+from ..layers._capabilities import CONV_MAXPOOL, DENSE_PAIR, MAXPOOL_2X2, PREACTIVATION, RELU_GRADIENT
 from ._steps import LayerStep, Step, add_activity_gradient
 
-__all__ = ["RULES", "fuse", "ReluPoolStep", "ConvPoolStep"]
+__all__ = ["RULES", "fuse", "ReluPoolStep", "ConvPoolStep", "DensePairStep"]
 
-RULES = ("relu_gradient", "conv_maxpool")
+RULES = ("relu_gradient", "conv_maxpool", "dense_pair")
 
 
 def fuse(steps, output_ids, rules=RULES):
@@ -33,8 +40,6 @@ def fuse(steps, output_ids, rules=RULES):
     unknown = set(rules) - set(RULES)
     if unknown:
         raise ValueError(f"fuse: unknown fusion rules {sorted(unknown)}; known are {RULES}, got {rules!r}")
-    if "relu_gradient" not in rules:
-        return list(steps)
     producers, uses = {}, {}
     for j, step in enumerate(steps):
         for t in step.in_ids:
@@ -42,15 +47,20 @@ def fuse(steps, output_ids, rules=RULES):
         for t in step.out_ids:
             producers[t] = j
     plan = list(steps)
-    for i, pool in enumerate(steps):
-        j = producers.get(pool.in_ids[0])
-        if j is None or not _relu_pool(pool, steps[j], uses, output_ids):
+    for i, step in enumerate(steps):
+        j = producers.get(step.in_ids[0])
+        if j is None:
             continue
         src = steps[j]
-        src.preactivation = True
-        plan[i] = ReluPoolStep(pool.node, pool.in_ids, pool.out_ids, pool.need)
-        if "conv_maxpool" in rules and _conv_pool(src, pool):
-            plan[j] = ConvPoolStep(src, pool)
+        if "relu_gradient" in rules and _relu_pool(step, src, uses, output_ids):
+            src.preactivation = True
+            plan[i] = ReluPoolStep(step.node, step.in_ids, step.out_ids, step.need)
+            if "conv_maxpool" in rules and _conv_pool(src, step):
+                plan[j] = ConvPoolStep(src, step)
+                plan[i] = None
+        elif "dense_pair" in rules and _dense_pair(src, step, uses, output_ids):
+            # At the first layer's place: the second reads nothing else, and what reads it comes later.
+            plan[j] = DensePairStep(src, step)
             plan[i] = None
     return [step for step in plan if step is not None]
 
@@ -78,6 +88,26 @@ def _conv_pool(conv, pool):
         and pool.layer.activity_regularizer is None
         and not conv.node.accepts_mask
         and not conv.layer.supports_masking
+    )
+
+
+def _dense_pair(first, second, uses, output_ids):
+    mid = first.out_ids[0]
+    a, b = first.layer, second.layer
+    return (
+        type(first) is LayerStep
+        and type(second) is LayerStep
+        and DENSE_PAIR in a.capabilities
+        and DENSE_PAIR in b.capabilities
+        and second.in_ids == (mid,)
+        and not first.node.multi_output
+        and uses[mid] == 1
+        and mid not in output_ids
+        and not first.preactivation
+        and a.activity_regularizer is None
+        and b.activity_regularizer is None
+        and activations.is_plain(a.activation, "relu")
+        and activations.is_plain(b.activation, "linear")
     )
 
 
@@ -121,4 +151,37 @@ class ConvPoolStep(Step):
         need_any = self.need is not None
         dx = self.conv.backward_through_maxpool(dys[0], *cache, need_input_grad=need_any)
         if need_any:
+            self._push_grads(grads, [dx])
+
+
+class DensePairStep(Step):
+    """A plain-ReLU dense layer and the linear one reading its output (rule ``"dense_pair"``).
+
+    Forward runs the two layers' own steps. Backward runs both layers in one
+    row-blocked pass (``DENSE_PAIR``) where ``pair_row_blocked`` holds, else
+    the two steps' own backward.
+    """
+
+    def __init__(self, first, second):
+        super().__init__(first.in_ids, second.out_ids, first.need)
+        self._first, self._second = first, second
+
+    def forward(self, run, training):
+        self._first.forward(run, training)
+        self._second.forward(run, training)
+        second = run.caches.pop()
+        run.caches.append((run.caches.pop(), second))
+
+    def backward(self, grads, cache, preactivation=False):
+        first, second = self._first, self._second
+        layer_cache = cache[0][0]  # (layer cache, outputs): no activity penalty keeps outputs
+        dy = grads.get(self.out_ids[0])
+        if dy is None or not first.layer.pair_row_blocked(second.layer, layer_cache[0].shape[0]):
+            second.backward(grads, cache[1], preactivation)
+            first.backward(grads, cache[0])
+            return
+        del grads[self.out_ids[0]]
+        # A linear second layer: dy is the gradient of its pre-activation too (``preactivation``).
+        dx = first.layer.backward_pair(second.layer, dy, layer_cache, need_input_grad=self.need is not None)
+        if self.need is not None:
             self._push_grads(grads, [dx])
