@@ -323,3 +323,20 @@ def test_the_keras_gan_pattern_trains_each_model_with_its_optimizer():
         assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
     with pytest.raises(NotImplementedError, match="validation needs a model with a graph"):
         gan.fit(real, validation_split=0.2, verbose=0)
+
+
+def test_fit_on_a_model_with_only_a_train_step_checks_its_arrays():
+    gan = _GAN(
+        rv.Sequential([rv.layers.Input((6,)), rv.layers.Dense(1)]),
+        rv.Sequential([rv.layers.Input((3,)), rv.layers.Dense(6)]),
+        3,
+    )
+    gan.compile(rv.optimizers.Adam(), rv.optimizers.Adam(), rv.losses.BinaryCrossentropy(from_logits=True))
+    with pytest.raises(
+        TypeError, match="fit: x must be numeric arrays with a batch axis, got dtype <U1, shape \\(4,\\)"
+    ):
+        gan.fit(np.array(list("abcd")), verbose=0)
+    with pytest.raises(ValueError, match="one non-zero number of samples, got \\[3, 4\\]"):
+        gan.fit(np.ones((4, 6)), np.ones((3, 1)), verbose=0)
+    with pytest.raises(ValueError, match="one non-zero number of samples, got \\[0\\]"):
+        gan.fit(np.ones((0, 6)), verbose=0)
