@@ -16,8 +16,9 @@ from .. import metrics as metrics_module
 from ..layers import _tracing
 from ..layers._buffers import ScratchPool
 from ..layers._symbolic import KerasTensor, topological_nodes
-from ..layers.base import Layer, Trackable, normalize_shape
+from ..layers.base import Layer, Trackable, _unique_name, normalize_shape
 from ..layers.core import InputLayer
+from ..serialization import snake_case
 from ..variables import _check_range
 from . import _pickling
 from ._executor import Executor
@@ -66,7 +67,9 @@ class Model(Trainer, Trackable):
                 "Model(inputs, outputs): both are required (KerasTensors from "
                 f"rv.layers.Input and layer calls), got inputs={inputs!r}, outputs={outputs!r}"
             )
-        self.name = name or "model"
+        # Keras 3's default names, unique per process: "functional", "functional_1" for
+        # Model(inputs, outputs), the snake-cased class name for a subclass ("sequential", "vae").
+        self.name = name or _unique_name("functional" if type(self) is Model else snake_case(type(self).__name__))
         self.trainable = trainable
         self.compiled = False
         self.stop_training = False

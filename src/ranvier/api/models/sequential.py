@@ -27,7 +27,7 @@ class Sequential(Model):
     """
 
     def __init__(self, layers=None, name=None, trainable=True):
-        super().__init__(name=name or "sequential", trainable=trainable)
+        super().__init__(name=name, trainable=trainable)
         self._stack = []
         self._input_layer = None
         self._add_all(layers or [])
