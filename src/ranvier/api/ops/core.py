@@ -1,5 +1,12 @@
-"""``ranvier.ops.core``: conversion, casting, ``stop_gradient``, ``custom_gradient`` (Keras 3 ``ops.core``)."""
+"""``ranvier.ops.core``: conversion, casting, ``stop_gradient``, ``custom_gradient``, control flow
+and scatters (Keras 3 ``ops.core``).
 
+Control flow runs eagerly in Python: ``cond`` calls one branch, the loops run
+their body, so under a tape every op inside records itself and gradients
+flow through the branch taken and every iteration, with nothing to trace.
+"""
+
+import builtins
 import functools
 
 import numpy as np
@@ -22,6 +29,12 @@ __all__ = [
     "slice",
     "unstack",
     "custom_gradient",
+    "cond",
+    "fori_loop",
+    "while_loop",
+    "scatter",
+    "scatter_update",
+    "slice_update",
 ]
 
 
@@ -128,3 +141,252 @@ def custom_gradient(f):
         return record(out, refs, backward)
 
     return op
+
+
+# -------------------------------------------------------------- control flow
+def _truth(pred, op, arg):
+    """A predicate's Python bool (a scalar or a one-entry array)."""
+    p = np.asarray(value(pred))
+    if p.size != 1:
+        raise ValueError(f"ops.{op}: {arg} must be a scalar boolean, got an array of shape {p.shape}")
+    return bool(p.reshape(()))
+
+
+def cond(pred, true_fn, false_fn):
+    """``true_fn()`` if ``pred`` else ``false_fn()``.
+
+    Parameters
+    ----------
+    pred : bool or scalar array
+    true_fn, false_fn : callables without arguments
+
+    Returns
+    -------
+    The result of the branch called; under a tape its ops are recorded (only
+    that branch runs, so only it gets gradients).
+    """
+    return true_fn() if _truth(pred, "cond", "pred") else false_fn()
+
+
+def _converted(x):
+    if isinstance(x, (list, tuple)):
+        return type(x)(_converted(v) for v in x)
+    if isinstance(x, dict):
+        return {k: _converted(v) for k, v in x.items()}
+    return convert_to_tensor(x)
+
+
+def while_loop(cond, body, loop_vars, maximum_iterations=None):
+    """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (and fewer than ``maximum_iterations``).
+
+    Parameters
+    ----------
+    cond : callable(*loop_vars) -> bool or scalar array
+    body : callable(*loop_vars) -> the new loop_vars (same structure)
+    loop_vars : array, or a tuple / list of arrays (nested structures allowed)
+    maximum_iterations : int, optional
+
+    Returns
+    -------
+    The final loop_vars, in their structure (a single array if one was given).
+    Every iteration's ops are recorded under a tape.
+    """
+    if maximum_iterations is not None and (
+        not isinstance(maximum_iterations, (int, np.integer)) or maximum_iterations < 0
+    ):
+        raise ValueError(f"ops.while_loop: maximum_iterations must be an int >= 0, got {maximum_iterations!r}")
+    is_tuple = isinstance(loop_vars, (list, tuple))
+    state = tuple(_converted(v) for v in loop_vars) if is_tuple else (_converted(loop_vars),)
+    steps = 0
+    while (maximum_iterations is None or steps < maximum_iterations) and _truth(cond(*state), "while_loop", "cond"):
+        state = body(*state)
+        state = tuple(state) if isinstance(state, (list, tuple)) else (state,)
+        steps += 1
+    return state if is_tuple else state[0]
+
+
+def fori_loop(lower, upper, body_fun, init_val):
+    """``val = body_fun(i, val)`` for ``i`` in ``range(lower, upper)``, from ``init_val``.
+
+    Parameters
+    ----------
+    lower, upper : int (or scalar int arrays)
+    body_fun : callable(i, val) -> val
+    init_val : any structure of arrays
+
+    Returns
+    -------
+    The final ``val``; every iteration's ops are recorded under a tape.
+    """
+    lo, hi = (np.asarray(value(v)) for v in (lower, upper))
+    if lo.size != 1 or hi.size != 1 or lo.dtype.kind not in "iu" or hi.dtype.kind not in "iu":
+        raise TypeError(
+            f"ops.fori_loop: lower and upper must be scalar ints, got {value(lower)!r} and {value(upper)!r}"
+        )
+    val = init_val
+    for i in range(int(lo), int(hi)):
+        val = body_fun(i, val)
+    return val
+
+
+# -------------------------------------------------------------- scatters
+def _index_rows(indices, shape, op):
+    """``indices`` as an (N, k) int array (k <= len(shape)), in range, and its tuple of index columns."""
+    idx = np.asarray(value(indices))
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"ops.{op}: indices must be integers, got dtype {idx.dtype}")
+    if idx.ndim == 1:
+        idx = idx[:, None]
+    if idx.ndim != 2 or not 1 <= idx.shape[1] <= len(shape):
+        raise ValueError(
+            f"ops.{op}: indices must have shape (num_updates, k) with 1 <= k <= {len(shape)}, "
+            f"got shape {np.shape(value(indices))}"
+        )
+    bound = np.asarray(shape[: idx.shape[1]])
+    if idx.size and (np.any(idx < 0) or np.any(idx >= bound)):
+        raise ValueError(f"ops.{op}: indices must lie inside shape {tuple(shape)}, got {idx.tolist()}")
+    return idx, tuple(idx.T)
+
+
+def _updates_shape(idx, shape, updates, op, arg):
+    want = (idx.shape[0],) + tuple(shape[idx.shape[1] :])
+    if np.shape(updates) != want:
+        raise ValueError(
+            f"ops.{op}: {arg} must have shape {want} for indices of shape {idx.shape}, got shape {np.shape(updates)}"
+        )
+
+
+def scatter(indices, values, shape):
+    """A zero array of ``shape`` with ``values`` added at ``indices`` (repeated indices add up).
+
+    Parameters
+    ----------
+    indices : int array_like of shape (N, k), k <= len(shape)
+    values : array_like of shape (N,) + shape[k:]
+    shape : tuple of ints
+
+    Returns
+    -------
+    ndarray or Tensor of ``shape`` in ``values``' dtype; ``values``' gradient is dy gathered at ``indices``.
+    """
+    shape = tuple(int(s) for s in (value(shape) if not isinstance(shape, tuple) else shape))
+    v = np.asarray(value(values))
+    idx, cols = _index_rows(indices, shape, "scatter")
+    _updates_shape(idx, shape, v, "scatter", "values")
+    y = np.zeros(shape, v.dtype)
+    np.add.at(y, cols, v)
+    if not isinstance(values, TRACED):
+        return y
+    refs = recording(values)
+    if refs is None:
+        return wrap(y, values)
+    return record(y, refs, lambda dy: (np.asarray(dy)[cols],))
+
+
+_REDUCTIONS = {"add": np.add, "max": np.maximum, "min": np.minimum, "mul": np.multiply}
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    """A copy of ``inputs`` with ``updates`` written (or combined by ``reduction``) at ``indices``.
+
+    Parameters
+    ----------
+    inputs : array_like of shape (D0, ..., Dn)
+    indices : int array_like of shape (N, k), k <= n + 1
+    updates : array_like of shape (N,) + inputs.shape[k:]
+    reduction : {None, "add", "max", "min", "mul"}, default None
+        None: the last write to an index wins; else repeated indices combine.
+
+    Returns
+    -------
+    ndarray or Tensor of ``inputs``' shape and dtype (``inputs`` is not modified).
+    Gradients (None and "add"): dy to ``inputs`` where not overwritten, dy
+    gathered at ``indices`` to the (winning) ``updates``. "max", "min" and
+    "mul" compute but have no gradient (an error under a tape).
+    """
+    if reduction is not None and (not isinstance(reduction, str) or reduction.lower() not in _REDUCTIONS):
+        raise ValueError(f"ops.scatter_update: reduction must be None, 'add', 'max', 'min' or 'mul', got {reduction!r}")
+    mode = None if reduction is None else reduction.lower()
+    a = np.asarray(value(inputs))
+    idx, cols = _index_rows(indices, a.shape, "scatter_update")
+    u = np.asarray(value(updates))
+    _updates_shape(idx, a.shape, u, "scatter_update", "updates")
+    y = a.copy()
+    if mode is None:
+        y[cols] = u
+    else:
+        _REDUCTIONS[mode].at(y, cols, u.astype(a.dtype, copy=False))
+    if not (isinstance(inputs, TRACED) or isinstance(updates, TRACED)):
+        return y
+    refs = recording(inputs, updates)
+    if refs is None:
+        return wrap(y, inputs, updates)
+    if mode not in (None, "add"):
+        raise NotImplementedError(
+            f"ops.scatter_update: no gradient for reduction={reduction!r} (gradients: None, 'add')"
+        )
+    if mode is None:
+        # Which update wins each written index (the last one): only it gets dy there.
+        last = np.full(a.shape[: idx.shape[1]], -1, np.intp)
+        last[cols] = np.arange(idx.shape[0])
+        won = (last[cols] == np.arange(idx.shape[0])).reshape((-1,) + (1,) * (u.ndim - 1))
+        written = np.zeros(a.shape, bool)
+        written[cols] = True
+
+    def backward(dy):
+        dy = np.asarray(dy)
+        if mode == "add":
+            return (dy if refs[0] is not None else None, dy[cols] if refs[1] is not None else None)
+        return (
+            np.where(written, 0, dy) if refs[0] is not None else None,
+            np.where(won, dy[cols], 0) if refs[1] is not None else None,
+        )
+
+    return record(y, refs, backward)
+
+
+def slice_update(inputs, start_indices, updates):
+    """A copy of ``inputs`` with the block starting at ``start_indices`` replaced by ``updates``.
+
+    Parameters
+    ----------
+    inputs : array_like of shape (D0, ..., Dn)
+    start_indices : n + 1 ints (or a 1-D int array)
+    updates : array_like of rank n + 1 that fits inside ``inputs`` from ``start_indices``
+
+    Returns
+    -------
+    ndarray or Tensor of ``inputs``' shape and dtype (``inputs`` is not modified).
+    Gradients: dy outside the block to ``inputs``, dy's block to ``updates``.
+    """
+    a, u = np.asarray(value(inputs)), np.asarray(value(updates))
+    starts = [
+        int(np.asarray(value(s)))
+        for s in (value(start_indices) if not isinstance(start_indices, (list, tuple)) else start_indices)
+    ]
+    if (
+        len(starts) != a.ndim
+        or u.ndim != a.ndim
+        or any(s < 0 or s + n > d for s, n, d in zip(starts, u.shape, a.shape))
+    ):
+        raise ValueError(
+            f"ops.slice_update: updates of shape {u.shape} from start_indices {starts} must fit "
+            f"inside inputs of shape {a.shape}"
+        )
+    key = tuple(builtins.slice(s, s + n) for s, n in zip(starts, u.shape))
+    y = a.copy()
+    y[key] = u
+    if not (isinstance(inputs, TRACED) or isinstance(updates, TRACED)):
+        return y
+    refs = recording(inputs, updates)
+    if refs is None:
+        return wrap(y, inputs, updates)
+
+    def backward(dy):
+        dx = None
+        if refs[0] is not None:
+            dx = np.array(dy)
+            dx[key] = 0
+        return dx, np.asarray(dy)[key] if refs[1] is not None else None
+
+    return record(y, refs, backward)
