@@ -540,3 +540,55 @@ def test_keras_signatures():
     for name in ("resize", "rgb_to_grayscale"):
         assert callable(getattr(ops.image, name)) and name not in ops.__all__
     assert "image" in ops.__all__
+
+
+def _affine_reference(images, transform, order, mode, cval):
+    """Keras' NumPy backend recipe (affine transforms): pad the image, then SciPy's map_coordinates."""
+    from scipy import ndimage
+
+    out = []
+    for image, (a0, a1, a2, b0, b1, b2, _, _) in zip(images, transform):
+        ys, xs, cs = np.meshgrid(*(np.arange(n) for n in image.shape), indexing="ij")
+        coords = [b0 * xs + b1 * ys + b2, a0 * xs + a1 * ys + a2, cs.astype(float)]
+        pads = [
+            (max(-int(np.floor(c.min())) + 1, 0), max(int(np.ceil(c.max())) + 1 - n, 0))
+            for c, n in zip(coords, image.shape)
+        ]
+        pad_mode = {"nearest": "edge", "mirror": "reflect", "reflect": "symmetric"}.get(mode, mode)
+        kwargs = {"constant_values": cval} if mode == "constant" else {}
+        padded = np.pad(image, pads, mode=pad_mode, **kwargs)
+        shifted = [c + p[0] for c, p in zip(coords, pads)]
+        out.append(ndimage.map_coordinates(padded, shifted, order=order, mode=mode, cval=cval))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("fill_mode", ["constant", "nearest", "wrap", "mirror", "reflect"])
+@pytest.mark.parametrize("interpolation, order", [("bilinear", 1), ("nearest", 0)])
+def test_affine_transform_matches_keras_numpy_backend(fill_mode, interpolation, order):
+    images = RNG.random((2, 6, 7, 3))
+    # No source coordinate lies within 1e-3 of a half (where rounding order would decide "nearest").
+    transform = np.array([[1.13, 0.217, -1.31, -0.173, 0.93, 0.713, 0, 0], [0.83, -0.31, 2.21, 0.27, 1.21, -1.6, 0, 0]])
+    expect = _affine_reference(images, transform, order, fill_mode, 0.5)
+    got = both(lambda x: ops.image.affine_transform(x, transform, interpolation, fill_mode, 0.5), images)
+    np.testing.assert_allclose(got, expect, atol=1e-12)
+    one = ops.image.affine_transform(
+        np.moveaxis(images[1], -1, 0), transform[1], interpolation, fill_mode, 0.5, data_format="channels_first"
+    )
+    np.testing.assert_allclose(one, np.moveaxis(expect[1], -1, 0), atol=1e-12)
+
+
+def test_affine_transform_projective_dtype_and_errors():
+    image = np.arange(12.0).reshape(3, 4, 1)
+    # Identity, a pure shift, and a projective row: k = 1 + 0.5 y halves the sampling position on row 2.
+    np.testing.assert_array_equal(ops.image.affine_transform(image, [1, 0, 0, 0, 1, 0, 0, 0]), image)
+    np.testing.assert_allclose(ops.image.affine_transform(image, [1, 0, 1, 0, 1, 0, 0, 0])[0, :, 0], [1, 2, 3, 0])
+    got = ops.image.affine_transform(image, [1, 0, 0, 0, 1, 0, 0, 0.5], "nearest")
+    np.testing.assert_array_equal(got[2, :, 0], [4, 5, 5, 6])  # source (x / 2, 2 / 2): row 1, x = 0, .5, 1, 1.5
+    ints = (RNG.random((5, 5, 3)) * 255).astype(np.uint8)
+    assert ops.image.affine_transform(ints, [1, 0, 0.5, 0, 1, 0, 0, 0]).dtype == np.uint8
+    with pytest.raises(ValueError, match=r"transform must have shape \(8,\) or \(1, 8\), got shape \(6,\)"):
+        ops.image.affine_transform(image, np.ones(6))
+    with pytest.raises(ValueError, match="fill_mode must be one of .* got 'edge'"):
+        ops.image.affine_transform(image, np.ones(8), fill_mode="edge")
+    with pytest.raises(ValueError, match="interpolation must be one of .* got 'cubic'"):
+        ops.image.affine_transform(image, np.ones(8), "cubic")

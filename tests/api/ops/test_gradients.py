@@ -386,6 +386,23 @@ CASES = [
     ),
     ("rgb_to_grayscale", ops.image.rgb_to_grayscale, [((2, 3, 4, 3), NORMAL)]),
     (
+        "affine_transform_bilinear",
+        lambda x: ops.image.affine_transform(x, [[0.9, 0.2, 0.3, -0.1, 1.1, 0.4, 0, 0]] * 2, fill_value=0.5),
+        [((2, 4, 5, 2), NORMAL)],
+    ),
+    (
+        "affine_transform_reflect_channels_first",
+        lambda x: ops.image.affine_transform(
+            x, [1.3, 0.1, -0.4, 0.2, 0.7, 0.1, 0.01, 0.02], fill_mode="reflect", data_format="channels_first"
+        ),
+        [((2, 4, 5), NORMAL)],
+    ),
+    (
+        "affine_transform_nearest_wrap",
+        lambda x: ops.image.affine_transform(x, [1.3, 0.1, -0.4, 0.2, 0.7, 0.1, 0, 0], "nearest", "wrap"),
+        [((4, 5, 2), NORMAL)],
+    ),
+    (
         "rgb_to_grayscale_channels_first",
         lambda x: ops.image.rgb_to_grayscale(x, "channels_first"),
         [((3, 2, 4), NORMAL)],
