@@ -64,6 +64,8 @@ def test_quantile_dtypes_and_errors():
     assert ops.quantile(np.arange(5), 0.5).dtype == np.float32  # floatx for ints
     assert ops.median(np.arange(4)).dtype == np.float32
     assert ops.median(np.array([1, 2, 3, 4])) == 2.5
+    assert ops.median(np.array([True, False, True])) == 1.0
+    np.testing.assert_array_equal(ops.quantile(np.array([[True, False], [True, True]]), 0.5, 1), [0.5, 1.0])
     # Python floats in q stay float64 (not floatx-rounded).
     np.testing.assert_array_equal(ops.quantile(X, [0.2, 0.7], 1), np.quantile(X, [0.2, 0.7], 1))
     with pytest.raises(ValueError, match="ops.quantile: method .* got 'cubic'"):
@@ -160,6 +162,8 @@ def test_diff(n, axis):
 def test_diff_errors():
     with pytest.raises(ValueError, match=r"ops.diff: n must be an int >= 0, got n=-1"):
         ops.diff(X, -1)
+    with pytest.raises(ValueError, match=r"ops.diff: axis must be an int in range .* got axis=2"):
+        ops.diff(X, 1, 2)
     with pytest.raises(ValueError, match=r"ops.diff: a must have at least one axis"):
         ops.diff(np.float64(1.0))
 

@@ -465,7 +465,8 @@ def median(x, axis=None, keepdims=False):
     if not isinstance(x, TRACED):
         ax = tuple(axis) if isinstance(axis, list) else axis
         _axes(axis, a.ndim, "median")
-        return np.asarray(np.median(a, axis=ax, keepdims=keepdims)).astype(dtype)
+        src = a.astype(dtype) if a.dtype.kind == "b" else a
+        return np.asarray(np.median(src, axis=ax, keepdims=keepdims)).astype(dtype)
     return _quantile_traced(x, np.asarray(0.5), axis, "linear", keepdims, dtype)
 
 
@@ -486,7 +487,7 @@ def _bincount(x, weights=None, minlength=0, sparse=False):
     length = _pymax(int(minlength), int(ids.max()) + 1 if ids.size else 0)
     if ids.ndim == 1:
         return np.bincount(ids, w, length).astype(dtype)
-    rows = [np.bincount(r, None if w is None else wr, length) for r, wr in zip(ids, ids if w is None else w)]
+    rows = [np.bincount(r, wr, length) for r, wr in zip(ids, [None] * len(ids) if w is None else w)]
     return np.stack(rows).reshape(ids.shape[0], length).astype(dtype)
 
 

@@ -322,10 +322,10 @@ def triu(x, k=0):
     return _unary_shape_op(x, lambda a: np.triu(a, k), lambda dy: np.triu(dy, k))
 
 
-def _sort_axis(a, axis, op):
-    if not isinstance(axis, (int, np.integer)) or not -builtins.max(np.ndim(a), 1) <= axis < builtins.max(
-        np.ndim(a), 1
-    ):
+def _check_axis(a, axis, op):
+    """Raise unless ``axis`` is an int naming one of ``a``'s axes (a scalar counts as rank 1)."""
+    nd = builtins.max(np.ndim(a), 1)
+    if not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
         raise ValueError(f"ops.{op}: axis must be an int in range for an input of rank {np.ndim(a)}, got axis={axis!r}")
 
 
@@ -345,7 +345,7 @@ def sort(x, axis=-1):
     a = value(x)
     if np.ndim(a) == 0:
         return _unary_shape_op(x, np.array, lambda dy: dy)
-    _sort_axis(a, axis, "sort")
+    _check_axis(a, axis, "sort")
     perm = np.argsort(a, axis=axis, kind="stable")
     return _gather_op(x, lambda v: np.take_along_axis(v, perm, axis=axis))
 
@@ -366,7 +366,7 @@ argsort = nondiff(
 def _argsort(a, axis):
     if np.ndim(a) == 0:
         return np.zeros((), np.int32)
-    _sort_axis(a, axis, "argsort")
+    _check_axis(a, axis, "argsort")
     return np.argsort(a, axis=axis, kind="stable").astype(np.int32)
 
 
@@ -428,6 +428,7 @@ def diff(a, n=1, axis=-1):
         raise ValueError(f"ops.diff: a must have at least one axis, got shape {np.shape(v)}")
     if not isinstance(n, (int, np.integer)) or n < 0:
         raise ValueError(f"ops.diff: n must be an int >= 0, got n={n!r}")
+    _check_axis(v, axis, "diff")
     if not isinstance(a, TRACED):
         return np.diff(v, n=n, axis=axis)
     ax = axis % np.ndim(v)
