@@ -12,6 +12,7 @@ import numpy as np
 
 from ._dispatch import TRACED, floating, value
 from ._elementwise import copy
+from ._interpolation import resize_matrices, separable
 from ._linalg import tensordot
 from ._shape import expand_dims
 from ._tape import record, recording, wrap
@@ -67,8 +68,6 @@ def resize(
     ndarray or Tensor of ``images``' rank with (height, width) spatial size, float
     (integer images become floatx). The gradient is the transposed map.
     """
-    from ..layers.preprocessing.image import _separable, resize_matrices  # late: layers import ops
-
     a, first = _layout(images, data_format, "resize")
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"ops.image.resize: interpolation must be one of {_INTERPOLATIONS}, got {interpolation!r}")
@@ -95,7 +94,7 @@ def resize(
         t = np.moveaxis(t, -1, 1) if first else t
         return t if batched else t[0]
 
-    y = restore(_separable(x4, mh, mw))
+    y = restore(separable(x4, mh, mw))
     if not isinstance(images, TRACED):
         return y
     refs = recording(images)
@@ -105,7 +104,7 @@ def resize(
     def backward(dy):
         d4 = dy if batched else dy[None]
         d4 = np.ascontiguousarray(np.moveaxis(d4, 1, -1) if first else d4)
-        return (restore(_separable(d4, mh.T, mw.T)),)
+        return (restore(separable(d4, mh.T, mw.T)),)
 
     return record(y, refs, backward)
 
