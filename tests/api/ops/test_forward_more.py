@@ -596,3 +596,32 @@ def test_affine_transform_projective_dtype_and_errors():
         ops.image.affine_transform(image, np.ones(8), fill_mode="edge")
     with pytest.raises(ValueError, match="interpolation must be one of .* got 'cubic'"):
         ops.image.affine_transform(image, np.ones(8), "cubic")
+
+
+def test_scan_map_vectorized_map_switch():
+    xs = np.arange(1.0, 5.0)
+    carry, ys = both(lambda x: ops.scan(lambda c, v: (c + v, c * v), 0.0, x), xs)
+    assert carry == 10.0
+    np.testing.assert_array_equal(ys, [0.0, 2.0, 9.0, 24.0])
+    carry, ys = ops.scan(lambda c, v: (c + v, c), 0.0, xs, reverse=True)
+    np.testing.assert_array_equal(ys, [9.0, 7.0, 4.0, 0.0])  # ys keep the steps' order
+    carry, ys = ops.scan(lambda c, v: ((c[0] + 1, c[1]), {"y": c[0]}), (0, np.ones(2)), length=3)
+    assert carry[0] == 3
+    np.testing.assert_array_equal(ys["y"], [0, 1, 2])
+    assert ops.scan(lambda c, v: (c + v["a"], None), 0.0, {"a": xs}) == (10.0, None)
+    with pytest.raises(ValueError, match="ops.scan: give xs or length, got neither"):
+        ops.scan(lambda c, v: (c, c), 0.0)
+    with pytest.raises(ValueError, match="ops.scan: at least one step is needed, got 0"):
+        ops.scan(lambda c, v: (c, c), 0.0, np.ones((0, 2)))
+    with pytest.raises(ValueError, match="ops.scan: unroll must be a positive int or a bool, got unroll=0"):
+        ops.scan(lambda c, v: (c, c), 0.0, xs, unroll=0)
+    np.testing.assert_array_equal(both(lambda x: ops.map(lambda r: ops.sum(r * r), x), X), np.sum(X * X, 1))
+    pair = ops.map(lambda r: (r[0], r[1:]), X)
+    np.testing.assert_array_equal(pair[0], X[:, 0])
+    np.testing.assert_array_equal(pair[1], X[:, 1:])
+    np.testing.assert_array_equal(both(lambda x: ops.vectorized_map(ops.max, x), X), X.max(1))
+    np.testing.assert_array_equal(ops.vectorized_map(lambda e: e[0] - e[1], [X, 2 * X]), -X)
+    assert ops.switch(-3, [lambda a: a + 1, lambda a: a - 1], 5) == 6
+    assert ops.switch(np.array(7), [lambda a: a + 1, lambda a: a - 1], 5) == 4
+    with pytest.raises(TypeError, match="ops.switch: index must be a scalar int, got 1.5"):
+        ops.switch(1.5, [lambda: 0])

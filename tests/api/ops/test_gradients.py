@@ -345,6 +345,18 @@ CASES = [
         lambda a, b: ops.while_loop(lambda i, u, v: i < 3, lambda i, u, v: (i + 1, u * v, v + 1.0), (0, a, b))[1:],
         [((3,), NORMAL), ((3,), NORMAL)],
     ),
+    (
+        "scan",
+        lambda a, xs: ops.scan(lambda c, x: (c * x + 1.0, ops.sin(c)), a, xs, reverse=True),
+        [((2,), NORMAL), ((4, 2), NORMAL)],
+    ),
+    ("map", lambda x: ops.map(lambda r: ops.exp(r) * r[0], x), [((3, 4), NORMAL)]),
+    (
+        "vectorized_map",
+        lambda a, b: ops.vectorized_map(lambda e: e[0] @ e[1], [a, b]),
+        [((3, 2, 4), NORMAL), ((3, 4), NORMAL)],
+    ),
+    ("switch", lambda x: ops.switch(1, [ops.exp, ops.tanh], x), [((3,), NORMAL)]),
     ("normalize_l2", ops.normalize, [((3, 4), NORMAL)]),
     ("normalize_l1_axis0", lambda x: ops.normalize(x, axis=0, order=1), [((3, 4), NORMAL)]),
     (

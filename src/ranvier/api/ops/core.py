@@ -11,10 +11,10 @@ import functools
 
 import numpy as np
 
-from .. import config
+from .. import config, tree
 from ..variables import Variable
 from ._dispatch import TRACED, value
-from ._shape import shape, slice, unstack
+from ._shape import get_item, shape, slice, stack, unstack
 from ._tape import paused, record, recording, wrap
 from ._tensor import Tensor
 
@@ -30,8 +30,12 @@ __all__ = [
     "unstack",
     "custom_gradient",
     "cond",
+    "switch",
     "fori_loop",
     "while_loop",
+    "scan",
+    "map",
+    "vectorized_map",
     "scatter",
     "scatter_update",
     "slice_update",
@@ -168,14 +172,6 @@ def cond(pred, true_fn, false_fn):
     return true_fn() if _truth(pred, "cond", "pred") else false_fn()
 
 
-def _converted(x):
-    if isinstance(x, (list, tuple)):
-        return type(x)(_converted(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _converted(v) for k, v in x.items()}
-    return convert_to_tensor(x)
-
-
 def while_loop(cond, body, loop_vars, maximum_iterations=None):
     """Run ``loop_vars = body(*loop_vars)`` while ``cond(*loop_vars)`` (and fewer than ``maximum_iterations``).
 
@@ -196,7 +192,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
     ):
         raise ValueError(f"ops.while_loop: maximum_iterations must be an int >= 0, got {maximum_iterations!r}")
     is_tuple = isinstance(loop_vars, (list, tuple))
-    state = tuple(_converted(v) for v in loop_vars) if is_tuple else (_converted(loop_vars),)
+    state = tree.map_structure(convert_to_tensor, tuple(loop_vars) if is_tuple else (loop_vars,))
     steps = 0
     while (maximum_iterations is None or steps < maximum_iterations) and _truth(cond(*state), "while_loop", "cond"):
         state = body(*state)
@@ -227,6 +223,108 @@ def fori_loop(lower, upper, body_fun, init_val):
     for i in range(int(lo), int(hi)):
         val = body_fun(i, val)
     return val
+
+
+def switch(index, branches, *operands):
+    """``branches[index](*operands)``, ``index`` clamped to the branches (Keras ``ops.switch``).
+
+    Parameters
+    ----------
+    index : int or scalar int array
+    branches : sequence of callables
+    *operands
+        The chosen branch's arguments.
+
+    Returns
+    -------
+    The branch's result; under a tape its ops are recorded.
+    """
+    i = np.asarray(value(index))
+    if i.size != 1 or i.dtype.kind not in "iu":
+        raise TypeError(f"ops.switch: index must be a scalar int, got {value(index)!r}")
+    if not branches:
+        raise ValueError("ops.switch: branches must hold at least one function, got none")
+    return branches[builtins.min(builtins.max(int(i.reshape(())), 0), len(branches) - 1)](*operands)
+
+
+def _stacked(ys):
+    """Per-step results (equal structures) stacked along a new leading axis, leaf by leaf."""
+    return tree.map_structure(lambda *leaves: stack(leaves), *ys)
+
+
+def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
+    """``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the last carry and the stacked ``y``.
+
+    Parameters
+    ----------
+    f : callable(carry, x) -> (carry, y)
+    init : the first carry (any structure of arrays)
+    xs : structure of arrays with one leading length n, optional
+        None: ``f`` gets ``x = None`` for ``length`` steps.
+    length : int, optional
+        The number of steps (n by default).
+    reverse : bool, default False
+        Run from the last step to the first (``y`` keeps the steps' order).
+    unroll : int or bool, default 1
+        Accepted (a Python loop has nothing to unroll).
+
+    Returns
+    -------
+    (carry, ys): ``ys`` has each ``y`` leaf stacked on a leading axis of n. Under a
+    tape every step records its ops.
+    """
+    if not callable(f):
+        raise TypeError(f"ops.scan: f must be callable, got {f!r}")
+    if not isinstance(unroll, bool) and (not isinstance(unroll, int) or unroll < 1):
+        raise ValueError(f"ops.scan: unroll must be a positive int or a bool, got unroll={unroll!r}")
+    if xs is None and length is None:
+        raise ValueError("ops.scan: give xs or length, got neither")
+    leaves = [] if xs is None else [convert_to_tensor(x) for x in tree.flatten(xs)]
+    n = int(length) if length is not None else shape(leaves[0])[0]
+    if n < 1:
+        raise ValueError(f"ops.scan: at least one step is needed, got {n} (xs of length 0 or length=0)")
+    carry = tree.map_structure(convert_to_tensor, init)
+    ys = [None] * n
+    for i in reversed(range(n)) if reverse else range(n):
+        x = tree.pack_sequence_as(xs, [get_item(leaf, i) for leaf in leaves]) if leaves else None
+        carry, ys[i] = f(carry, x)
+    if builtins.all(y is None for y in ys):
+        return carry, None
+    return carry, _stacked(ys)
+
+
+def map(f, xs):
+    """``f`` applied to each entry along the leading axis of ``xs``, the results stacked (Keras ``ops.map``).
+
+    Parameters
+    ----------
+    f : callable(x) -> structure of arrays
+    xs : structure of arrays with one leading length n
+
+    Returns
+    -------
+    The results, each leaf stacked on a leading axis of n.
+    """
+    return scan(lambda carry, x: (carry, f(x)), (), xs)[1]
+
+
+def vectorized_map(function, elements):
+    """``function`` on each entry of ``elements`` along axis 0, the results stacked (one at a time here).
+
+    Parameters
+    ----------
+    function : callable
+        Gets one slice of ``elements``; a list of slices when ``elements`` is a list / tuple.
+    elements : array, or a list / tuple of arrays with one leading length
+
+    Returns
+    -------
+    The results, each leaf stacked on a leading axis.
+    """
+    if isinstance(elements, (list, tuple)):
+        n = shape(elements[0])[0]
+        return _stacked([function([get_item(e, i) for e in elements]) for i in range(n)])
+    return _stacked([function(get_item(elements, i)) for i in range(shape(elements)[0])])
 
 
 # -------------------------------------------------------------- scatters
