@@ -7,11 +7,12 @@ Tensors and Variables record a node each, and ``tape.gradient`` /
 and measures the recording cost.
 
 Names follow Keras: ``ops.exp`` ... as in ``keras.ops``, with the
-submodules ``ops.nn``, ``ops.numpy``, ``ops.core`` and ``ops.math``.
+submodules ``ops.nn``, ``ops.numpy``, ``ops.core``, ``ops.math`` and ``ops.image``
+(the image ops are in ``ops.image`` only, as in Keras).
 """
 
 from ..variables import Variable
-from . import core, math, nn, numpy
+from . import core, image, math, nn, numpy
 from ._tape import GradientTape
 from ._tensor import Tensor, install_operators
 from .core import *  # noqa: F403
@@ -28,6 +29,7 @@ __all__ = sorted(  # noqa: PLE0605 - the submodules' names, computed
     "GradientTape",
     "Tensor",
     "core",
+    "image",
     "math",
     "nn",
     "numpy",

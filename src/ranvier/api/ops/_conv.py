@@ -1,21 +1,22 @@
-"""``conv``, ``max_pool``, ``average_pool`` (Keras 3 ``ops.nn`` signatures) on ranvier's kernels.
+"""Convolutions and pooling (Keras 3 ``ops.nn`` signatures) on ranvier's kernels.
 
 1-D and 2-D, channels-last (``data_format="channels_first"`` is transposed
 in and out). The geometry (output size, "same" padding) comes from the conv
 layers' one rule (``api._conv_geometry``), and the work from the kernels the
-Conv2D and pooling layers run (``core._conv``, ``core._pool``). float32 and
-float64; other dtypes of ``inputs`` become floatx.
+Conv2D, Conv2DTranspose, DepthwiseConv2D and pooling layers run
+(``core._conv``, ``core._depthwise``, ``core._pool``). float32 and float64;
+other dtypes of ``inputs`` become floatx.
 """
 
 import numpy as np
 
-from ...core import _conv, _pool
+from ...core import _conv, _depthwise, _pool
 from .. import config
-from .._conv_geometry import normalize_padding, normalize_tuple, output_geometry
+from .._conv_geometry import normalize_padding, normalize_tuple, output_geometry, transpose_geometry
 from ._dispatch import TRACED, floating, value
 from ._tape import record, recording, wrap
 
-__all__ = ["conv", "max_pool", "average_pool"]
+__all__ = ["conv", "conv_transpose", "depthwise_conv", "separable_conv", "max_pool", "average_pool"]
 
 _EMPTY_BIAS = {np.dtype(t): np.empty((0,), t) for t in ("float32", "float64")}
 _NO_GATE = {np.dtype(t): np.empty((0, 0, 0, 0), t) for t in ("float32", "float64")}
@@ -53,7 +54,7 @@ def _to_kernel_layout(dy, rank, first):
 
 
 def _windows(rank, size, strides, dilation, padding, op):
-    size = normalize_tuple(size, rank, "kernel size" if op == "conv" else "pool_size", f"ops.{op}")
+    size = normalize_tuple(size, rank, "pool_size" if op.endswith("pool") else "kernel size", f"ops.{op}")
     strides = normalize_tuple(size if strides is None else strides, rank, "strides", f"ops.{op}")
     dilation = normalize_tuple(dilation, rank, "dilation_rate", f"ops.{op}")
     return size, strides, dilation, normalize_padding(padding, f"ops.{op}")
@@ -101,6 +102,157 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
         return gx, dk.reshape(w.shape) if refs[1] is not None else None
 
     return record(y, refs, backward)
+
+
+def _kernel_of(kernel, x4, rank, what, op):
+    """``kernel`` as a C-contiguous array of the input's dtype, checked to have ``rank + 2`` axes."""
+    w = np.asarray(value(kernel))
+    if w.ndim != rank + 2:
+        raise ValueError(f"ops.{op}: kernel must have shape {what} ({rank + 2} axes), got kernel shape {w.shape}")
+    return np.ascontiguousarray(w, x4.dtype)
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None, dilation_rate=1):
+    """Transposed convolution (1-D or 2-D): the input gradient of the convolution it inverts.
+
+    Parameters
+    ----------
+    inputs : array_like, (batch, *spatial, in_channels) (channels-last)
+    kernel : array_like, (*kernel_size, out_channels, in_channels)
+    strides : int or tuple, default 1
+    padding : {"valid", "same"}, default "valid"
+    output_padding : int or tuple, optional
+        Extra cells after the output on each axis (each smaller than its stride).
+    data_format : {"channels_last", "channels_first"}, optional
+    dilation_rate : int or tuple, default 1
+
+    Returns
+    -------
+    ndarray or Tensor of shape (batch, *out_spatial, out_channels), Keras' output
+    sizes; the Conv1DTranspose / Conv2DTranspose layers' kernels, gradients to
+    ``inputs`` and ``kernel``.
+    """
+    x4, rank, first = _channels_last(inputs, data_format, "conv_transpose")
+    w = _kernel_of(kernel, x4, rank, "(*kernel_size, out_channels, in_channels)", "conv_transpose")
+    if w.shape[-1] != x4.shape[-1]:
+        raise ValueError(
+            f"ops.conv_transpose: kernel's last axis must be inputs' {x4.shape[-1]} channels, "
+            f"got kernel shape {w.shape}"
+        )
+    size, stride, dil, pad = _windows(rank, w.shape[:rank], strides, dilation_rate, padding, "conv_transpose")
+    extra = None
+    if output_padding is not None:
+        extra = normalize_tuple(output_padding, rank, "output_padding", "ops.conv_transpose", minimum=0)
+        if any(p >= s for p, s in zip(extra, stride)):
+            raise ValueError(
+                f"ops.conv_transpose: output_padding must be smaller than strides {stride}, got {output_padding!r}"
+            )
+    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
+    out_sp, pads = transpose_geometry(spatial, size, stride, dil, pad, extra, "ops.conv_transpose")
+    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dil, 1), *_as2d(pads, 0))
+    oh, ow = _as2d(out_sp, 1)
+    f = w.shape[-2]
+    # The Keras kernel (*k, out, in) is the inverted convolution's (*k, conv_in, conv_out).
+    k2 = w.reshape(-1, w.shape[-1])
+    z = np.empty((x4.shape[0], oh, ow, f), x4.dtype)
+    _conv.conv2d_input_grad(x4, k2, z, *geom, config.kernel_threads())
+    y = _restore(z, rank, first)
+    if not (isinstance(inputs, TRACED) or isinstance(kernel, TRACED)):
+        return y
+    refs = recording(inputs, kernel)
+    if refs is None:
+        return wrap(y, inputs, kernel)
+    x_shape = np.shape(value(inputs))
+
+    def backward(dy):
+        dz = np.ascontiguousarray(_to_kernel_layout(dy, rank, first), x4.dtype)
+        threads = config.kernel_threads()
+        gx = gk = None
+        if refs[1] is not None:
+            dk = np.empty_like(k2)
+            _conv.conv2d_backward(dz, k2, x4, dk, _EMPTY_BIAS[x4.dtype], _NO_GATE[x4.dtype], 0.0, False, *geom, threads)
+            gk = dk.reshape(w.shape)
+        if refs[0] is not None:
+            dx = np.empty_like(x4)
+            _conv.conv2d_forward(dz, k2, _EMPTY_BIAS[x4.dtype], False, dx, *geom, threads)
+            gx = _restore(dx, rank, first).reshape(x_shape)
+        return gx, gk
+
+    return record(y, refs, backward)
+
+
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
+    """Depthwise convolution (1-D or 2-D): each input channel filtered by its own kernels.
+
+    Parameters
+    ----------
+    inputs : array_like, (batch, *spatial, channels) (channels-last)
+    kernel : array_like, (*kernel_size, channels, multiplier)
+    strides : int or tuple, default 1
+    padding : {"valid", "same"}, default "valid"
+    data_format : {"channels_last", "channels_first"}, optional
+    dilation_rate : int or tuple, default 1
+
+    Returns
+    -------
+    ndarray or Tensor of shape (batch, *out_spatial, channels * multiplier); output
+    channel ``c * multiplier + j`` is channel c filtered by ``kernel[..., c, j]``.
+    The DepthwiseConv layers' kernels, gradients to ``inputs`` and ``kernel``.
+    """
+    x4, rank, first = _channels_last(inputs, data_format, "depthwise_conv")
+    w = _kernel_of(kernel, x4, rank, "(*kernel_size, channels, multiplier)", "depthwise_conv")
+    if w.shape[-2] != x4.shape[-1]:
+        raise ValueError(
+            f"ops.depthwise_conv: kernel's axis -2 must be inputs' {x4.shape[-1]} channels, got kernel shape {w.shape}"
+        )
+    size, stride, dil, pad = _windows(rank, w.shape[:rank], strides, dilation_rate, padding, "depthwise_conv")
+    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
+    out_sp, pads = output_geometry(spatial, size, stride, dil, pad, "ops.depthwise_conv")
+    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dil, 1), *_as2d(pads, 0))
+    oh, ow = _as2d(out_sp, 1)
+    k4 = w.reshape((1,) * (2 - rank) + w.shape)
+    z = np.empty((x4.shape[0], oh, ow, w.shape[-2] * w.shape[-1]), x4.dtype)
+    _depthwise.depthwise_conv2d_forward(x4, k4, z, *geom, config.kernel_threads())
+    y = _restore(z, rank, first)
+    if not (isinstance(inputs, TRACED) or isinstance(kernel, TRACED)):
+        return y
+    refs = recording(inputs, kernel)
+    if refs is None:
+        return wrap(y, inputs, kernel)
+    x_shape = np.shape(value(inputs))
+
+    def backward(dy):
+        dz = np.ascontiguousarray(_to_kernel_layout(dy, rank, first), x4.dtype)
+        need_dx = refs[0] is not None
+        dk = np.empty_like(k4)
+        dx = np.empty_like(x4) if need_dx else _NO_GATE[x4.dtype]
+        _depthwise.depthwise_conv2d_backward(x4, k4, dz, dk, dx, 0.0, need_dx, *geom, config.kernel_threads())
+        gx = _restore(dx, rank, first).reshape(x_shape) if need_dx else None
+        return gx, dk.reshape(w.shape) if refs[1] is not None else None
+
+    return record(y, refs, backward)
+
+
+def separable_conv(
+    inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None, dilation_rate=1
+):
+    """Separable convolution (1-D or 2-D): ``depthwise_conv`` then a 1x1 ``conv``.
+
+    Parameters
+    ----------
+    inputs : array_like, (batch, *spatial, channels) (channels-last)
+    depthwise_kernel : array_like, (*kernel_size, channels, multiplier)
+    pointwise_kernel : array_like, (*ones, channels * multiplier, filters)
+    strides, padding, data_format, dilation_rate
+        Of the depthwise step (the pointwise one has stride 1, "valid").
+
+    Returns
+    -------
+    ndarray or Tensor of shape (batch, *out_spatial, filters), with gradients
+    to all three inputs (through the two recorded steps).
+    """
+    mid = depthwise_conv(inputs, depthwise_kernel, strides, padding, data_format, dilation_rate)
+    return conv(mid, pointwise_kernel, 1, "valid", data_format, 1)
 
 
 def _pooling(inputs, pool_size, strides, padding, data_format, is_max, op):

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from ._dispatch import TRACED, binary, nondiff, numeric, unary, value
+from ._dispatch import TRACED, binary, floating, nondiff, numeric, unary, value
 from ._tape import record, recording, wrap
 
 __all__ = [
@@ -71,6 +71,14 @@ __all__ = [
     "isinf",
     "isfinite",
     "copy",
+    "logaddexp",
+    "erfinv",
+    "conj",
+    "conjugate",
+    "real",
+    "imag",
+    "isclose",
+    "nan_to_num",
 ]
 
 # -------------------------------------------------------------- arithmetic
@@ -125,6 +133,30 @@ def _erf(x):
 
 
 erf = unary("erf", _erf, lambda dy, x, y: dy * (2 / math.sqrt(math.pi)) * np.exp(-x * x))
+
+
+def _erfinv(x):
+    from scipy.special import erfinv as _scipy_erfinv  # late: keeps `import ranvier` fast
+
+    return _scipy_erfinv(x)
+
+
+# erf(y) = x: dy/dx = 1 / erf'(y) = sqrt(pi) / 2 * exp(y^2).
+erfinv = unary(
+    "erfinv",
+    _erfinv,
+    lambda dy, x, y: dy * (math.sqrt(math.pi) / 2) * np.exp(y * y),
+    doc="""Inverse error function: ``y`` with ``erf(y) = x``, for ``x`` in ``[-1, 1]`` (+-inf at +-1).
+
+    Parameters
+    ----------
+    x : array_like, any shape; ints become floatx
+
+    Returns
+    -------
+    ndarray or Tensor of ``x``'s shape (float).
+    """,
+)
 sin = unary("sin", np.sin, lambda dy, x, y: dy * np.cos(x))
 cos = unary("cos", np.cos, lambda dy, x, y: -dy * np.sin(x))
 tan = unary("tan", np.tan, lambda dy, x, y: dy * (1 + y * y))
@@ -190,6 +222,105 @@ def where(condition, x1=None, x2=None):
         ),
     )
 
+
+def _logaddexp(a, b):
+    return np.logaddexp(floating(a, "logaddexp", "x1"), floating(b, "logaddexp", "x2"))
+
+
+# d/da log(e^a + e^b) = e^(a - y): a softmax weight, never overflows.
+logaddexp = binary(
+    "logaddexp",
+    _logaddexp,
+    lambda dy, a, b, y: dy * np.exp(a - y),
+    lambda dy, a, b, y: dy * np.exp(b - y),
+    doc="""``log(exp(x1) + exp(x2))`` elementwise, without overflow (NumPy broadcasting).
+
+    Parameters
+    ----------
+    x1, x2 : array_like, broadcastable shapes; ints become floatx
+
+    Returns
+    -------
+    ndarray or Tensor of the broadcast shape (float).
+    """,
+)
+
+# Complex parts, with JAX's (transposed, unconjugated) convention that ops.multiply's
+# dy * b follows: real's cotangent is complex(dy, 0), imag's complex(0, -dy), conj's conj(dy).
+conj = unary(
+    "conj",
+    np.conjugate,
+    lambda dy, x, y: np.conjugate(dy),
+    float_only=False,
+    doc="Complex conjugate, elementwise (real inputs unchanged); same shape as ``x``.",
+)
+conjugate = conj
+
+
+def _real_grad(dy, x, y):
+    return dy.astype(x.dtype) if np.iscomplexobj(x) else dy
+
+
+def _imag_grad(dy, x, y):
+    return -1j * dy if np.iscomplexobj(x) else np.zeros_like(dy)
+
+
+real = unary(
+    "real",
+    np.real,
+    _real_grad,
+    float_only=False,
+    doc="Real part, elementwise (``x`` itself for real inputs); same shape as ``x``.",
+)
+imag = unary(
+    "imag",
+    np.imag,
+    _imag_grad,
+    float_only=False,
+    doc="Imaginary part, elementwise (zeros for real inputs); same shape as ``x``.",
+)
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """``x`` with NaN, +inf and -inf replaced (``numpy.nan_to_num``).
+
+    Parameters
+    ----------
+    x : array_like, any shape
+    nan : float, default 0.0
+    posinf, neginf : float, optional
+        Default: the largest (most negative) finite value of ``x``'s dtype.
+
+    Returns
+    -------
+    ndarray or Tensor of ``x``'s shape and dtype. The gradient passes where
+    ``x`` is finite and is zero at the replaced entries.
+    """
+    a = numeric(value(x), "nan_to_num")
+    y = np.nan_to_num(a, nan=nan, posinf=posinf, neginf=neginf)
+    if not isinstance(x, TRACED):
+        return y
+    refs = recording(x)
+    if refs is None:
+        return wrap(y, x)
+    return record(y, refs, lambda dy: (dy * np.isfinite(a),))
+
+
+isclose = nondiff(
+    "isclose",
+    lambda x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False: np.isclose(x1, x2, rtol, atol, equal_nan),
+    2,
+    doc="""Whether ``|x1 - x2| <= atol + rtol * |x2|``, elementwise (boolean, no gradient).
+
+    Parameters
+    ----------
+    x1, x2 : array_like, broadcastable shapes
+    rtol : float, default 1e-5
+    atol : float, default 1e-8
+    equal_nan : bool, default False
+        Whether two NaNs compare equal.
+    """,
+)
 
 # -------------------------------------------------------------- comparisons
 equal = nondiff("equal", np.equal, 2)

@@ -15,7 +15,7 @@ from ...core import _blas
 from ._dispatch import TRACED, numeric, value
 from ._tape import record, recording, unbroadcast, wrap
 
-__all__ = ["matmul", "dot", "tensordot", "einsum", "outer"]
+__all__ = ["matmul", "dot", "tensordot", "einsum", "outer", "cross", "vdot"]
 
 _GEMM_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _GEMM_MIN_WORK = 1 << 18
@@ -234,3 +234,89 @@ def einsum(subscripts, *operands, **kwargs):
         return g
 
     return record(y, refs, lambda dy: tuple(grad(i, dy) if r is not None else None for i, r in enumerate(refs)))
+
+
+def _vectors3(v, axis, arg):
+    """``v`` with its vector axis last and 2-vectors padded to 3 (z = 0), and the vector length."""
+    m = np.moveaxis(v, axis, -1)
+    n = m.shape[-1]
+    if n not in (2, 3):
+        raise ValueError(f"ops.cross: {arg}'s vector axis must have 2 or 3 entries, got shape {v.shape}")
+    if n == 2:
+        m = np.concatenate([m, np.zeros(m.shape[:-1] + (1,), m.dtype)], axis=-1)
+    return m, n
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Cross products of the 2- or 3-vectors of ``x1`` and ``x2`` (``numpy.cross``).
+
+    Parameters
+    ----------
+    x1, x2 : array_like; the vector axes hold 2 or 3 entries, the others broadcast
+    axisa, axisb : int, default -1
+        The vector axes of ``x1`` and ``x2``.
+    axisc : int, default -1
+        The vector axis of the result (absent when both inputs hold 2-vectors).
+    axis : int, optional
+        Overrides ``axisa``, ``axisb`` and ``axisc``.
+
+    Returns
+    -------
+    ndarray or Tensor: the broadcast shape with a vector axis of 3 (of none, the
+    z component, for two 2-vectors). Gradients ``x2 x dy`` and ``dy x x1``.
+    """
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a = numeric(np.asarray(value(x1)), "cross", "x1")
+    b = numeric(np.asarray(value(x2)), "cross", "x2")
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"ops.cross: x1 and x2 must have a vector axis, got shapes {a.shape} and {b.shape}")
+    a3, na = _vectors3(a, axisa, "x1")
+    b3, nb = _vectors3(b, axisb, "x2")
+    # On 3-vectors (2-vectors padded): numpy.cross's 2-vector forms are deprecated in NumPy 2.
+    y3 = np.cross(a3, b3)
+    planar = na == 2 and nb == 2
+    y = y3[..., 2] if planar else np.moveaxis(y3, -1, axisc)
+    if not (isinstance(x1, TRACED) or isinstance(x2, TRACED)):
+        return y
+    refs = recording(x1, x2)
+    if refs is None:
+        return wrap(y, x1, x2)
+
+    def backward(dy):
+        if planar:  # y is the z component: dy acts on (0, 0, dy)
+            g3 = np.zeros(np.shape(dy) + (3,), np.result_type(dy))
+            g3[..., 2] = dy
+        else:
+            g3 = np.moveaxis(dy, axisc, -1)
+
+        def back(g, n, src, ax):
+            g = unbroadcast(g[..., :n], src.shape[:-1] + (n,))
+            return np.moveaxis(g, -1, ax)
+
+        return (
+            back(np.cross(b3, g3), na, a3, axisa) if refs[0] is not None else None,
+            back(np.cross(g3, a3), nb, b3, axisb) if refs[1] is not None else None,
+        )
+
+    return record(y, refs, backward)
+
+
+def vdot(x1, x2):
+    """The dot product of the flattened inputs, ``x1`` conjugated first (``numpy.vdot``).
+
+    Parameters
+    ----------
+    x1, x2 : array_like with the same number of entries
+
+    Returns
+    -------
+    0-d ndarray or Tensor.
+    """
+    from ._elementwise import conj
+    from ._shape import reshape
+
+    n1, n2 = np.size(value(x1)), np.size(value(x2))
+    if n1 != n2:
+        raise ValueError(f"ops.vdot: x1 and x2 must have the same number of entries, got {n1} and {n2}")
+    return matmul(conj(reshape(x1, (-1,))), reshape(x2, (-1,)))

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import config
 from ._dispatch import TRACED, nondiff, value
+from ._elementwise import subtract
 from ._tape import record, record_many, recording, wrap
 
 __all__ = [
@@ -54,6 +55,16 @@ __all__ = [
     "shape",
     "ndim",
     "size",
+    "sort",
+    "argsort",
+    "diag",
+    "diagonal",
+    "diff",
+    "hstack",
+    "vstack",
+    "meshgrid",
+    "nonzero",
+    "logspace",
 ]
 
 
@@ -311,6 +322,204 @@ def triu(x, k=0):
     return _unary_shape_op(x, lambda a: np.triu(a, k), lambda dy: np.triu(dy, k))
 
 
+def _check_axis(a, axis, op):
+    """Raise unless ``axis`` is an int naming one of ``a``'s axes (a scalar counts as rank 1)."""
+    nd = builtins.max(np.ndim(a), 1)
+    if not isinstance(axis, (int, np.integer)) or not -nd <= axis < nd:
+        raise ValueError(f"ops.{op}: axis must be an int in range for an input of rank {np.ndim(a)}, got axis={axis!r}")
+
+
+def sort(x, axis=-1):
+    """``x`` sorted ascending along ``axis`` (NaNs last).
+
+    Parameters
+    ----------
+    x : array_like, any shape (a scalar is returned as is)
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray or Tensor of ``x``'s shape. The gradient goes back through the
+    sorting permutation (equal entries keep their order: a stable sort).
+    """
+    a = value(x)
+    if np.ndim(a) == 0:
+        return _unary_shape_op(x, np.array, lambda dy: dy)
+    _check_axis(a, axis, "sort")
+    perm = np.argsort(a, axis=axis, kind="stable")
+    return _gather_op(x, lambda v: np.take_along_axis(v, perm, axis=axis))
+
+
+argsort = nondiff(
+    "argsort",
+    lambda x, axis=-1: _argsort(x, axis),
+    doc="""The indices that sort ``x`` ascending along ``axis`` (stable), int32 (no gradient).
+
+    Parameters
+    ----------
+    x : array_like, any shape
+    axis : int, default -1
+    """,
+)
+
+
+def _argsort(a, axis):
+    if np.ndim(a) == 0:
+        return np.zeros((), np.int32)
+    _check_axis(a, axis, "argsort")
+    return np.argsort(a, axis=axis, kind="stable").astype(np.int32)
+
+
+def diag(x, k=0):
+    """The ``k``-th diagonal of a matrix, or a matrix with a vector on its ``k``-th diagonal.
+
+    Parameters
+    ----------
+    x : array_like, shape (n,) or (rows, cols)
+    k : int, default 0
+        Above the main diagonal for k > 0, below for k < 0.
+
+    Returns
+    -------
+    ndarray or Tensor: shape (n + |k|, n + |k|) for a vector, (d,) for a matrix.
+    """
+    a = value(x)
+    if np.ndim(a) not in (1, 2):
+        raise ValueError(f"ops.diag: x must be 1-D or 2-D, got shape {np.shape(a)}")
+    if np.ndim(a) == 2:
+        return _gather_op(x, lambda v: np.diag(v, k).copy())
+    return _unary_shape_op(x, lambda v: np.diag(v, k), lambda dy: np.diagonal(dy, k).copy())
+
+
+def diagonal(x, offset=0, axis1=0, axis2=1):
+    """The ``offset``-th diagonals of ``x`` over ``axis1`` and ``axis2`` (``numpy.diagonal``).
+
+    Parameters
+    ----------
+    x : array_like of rank >= 2
+    offset : int, default 0
+    axis1, axis2 : int, default 0, 1
+
+    Returns
+    -------
+    ndarray or Tensor: ``x``'s other axes, then the diagonal as the last axis.
+    """
+    a = value(x)
+    if np.ndim(a) < 2:
+        raise ValueError(f"ops.diagonal: x must have at least 2 axes, got shape {np.shape(a)}")
+    return _gather_op(x, lambda v: np.diagonal(v, offset, axis1, axis2).copy())
+
+
+def diff(a, n=1, axis=-1):
+    """The ``n``-th discrete difference of ``a`` along ``axis``: ``a[1:] - a[:-1]``, ``n`` times.
+
+    Parameters
+    ----------
+    a : array_like of rank >= 1
+    n : int, default 1
+    axis : int, default -1
+
+    Returns
+    -------
+    ndarray or Tensor: ``a``'s shape with ``axis`` shorter by ``n`` (at least 0).
+    """
+    v = value(a)
+    if np.ndim(v) == 0:
+        raise ValueError(f"ops.diff: a must have at least one axis, got shape {np.shape(v)}")
+    if not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"ops.diff: n must be an int >= 0, got n={n!r}")
+    _check_axis(v, axis, "diff")
+    if not isinstance(a, TRACED):
+        return np.diff(v, n=n, axis=axis)
+    ax = axis % np.ndim(v)
+    out = a
+    for _ in range(n):
+        lead = (builtins.slice(None),) * ax
+        out = subtract(
+            get_item(out, lead + (builtins.slice(1, None),)), get_item(out, lead + (builtins.slice(None, -1),))
+        )
+    return out
+
+
+def _joined(xs, rank, axis_of, op):
+    """``xs`` each raised to at least ``rank`` axes (NumPy's atleast_1d / atleast_2d), concatenated."""
+    if not isinstance(xs, (list, tuple)) or not xs:
+        raise ValueError(f"ops.{op}: xs must be a non-empty list or tuple of arrays, got {xs!r}")
+    parts = []
+    for x in xs:
+        shp = np.shape(value(x))
+        parts.append(reshape(x, (1,) * (rank - len(shp)) + shp) if len(shp) < rank else x)
+    return concatenate(parts, axis=axis_of(parts))
+
+
+def hstack(xs):
+    """The arrays ``xs`` joined column-wise: along axis 1, or axis 0 when they are 1-D.
+
+    Parameters
+    ----------
+    xs : list of array_like (0-D ones become 1-D)
+
+    Returns
+    -------
+    ndarray or Tensor; the gradient splits dy back.
+    """
+    return _joined(xs, 1, lambda parts: 0 if np.ndim(value(parts[0])) == 1 else 1, "hstack")
+
+
+def vstack(xs):
+    """The arrays ``xs`` joined row-wise along axis 0 (1-D ones become rows).
+
+    Parameters
+    ----------
+    xs : list of array_like
+
+    Returns
+    -------
+    ndarray or Tensor; the gradient splits dy back.
+    """
+    return _joined(xs, 2, lambda parts: 0, "vstack")
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D coordinate vectors (``numpy.meshgrid``).
+
+    Parameters
+    ----------
+    *x : 1-D array_like, of lengths n1, n2, ...
+    indexing : {"xy", "ij"}, default "xy"
+        "xy" swaps the first two output axes (Cartesian), "ij" does not (matrix).
+
+    Returns
+    -------
+    list of ndarrays or Tensors, each of shape (n1, n2, ...) ((n2, n1, ...) for "xy");
+    a grid's gradient is dy summed back onto its vector.
+    """
+    if indexing not in ("xy", "ij"):
+        raise ValueError(f"ops.meshgrid: indexing must be 'xy' or 'ij', got {indexing!r}")
+    sizes = [int(np.size(value(v))) for v in x]
+    shape_ = list(sizes)
+    if indexing == "xy" and len(x) > 1:
+        shape_[0], shape_[1] = shape_[1], shape_[0]
+    out = []
+    for i, v in enumerate(x):
+        pos = 1 - i if indexing == "xy" and len(x) > 1 and i < 2 else i
+        lined = reshape(v, tuple(-1 if j == pos else 1 for j in range(len(x))))
+        out.append(broadcast_to(lined, shape_))
+    return out
+
+
+nonzero = nondiff(
+    "nonzero",
+    lambda x: tuple(i.astype(np.int32) for i in np.nonzero(x)),
+    doc="""The indices of the non-zero entries of ``x``: a tuple of ``x.ndim`` int32 arrays (no gradient).
+
+    Parameters
+    ----------
+    x : array_like of rank >= 1
+    """,
+)
+
+
 # -------------------------------------------------------------- creation (no gradient)
 def _dtype(dtype):
     return config.floatx() if dtype is None else dtype
@@ -362,6 +571,32 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return np.linspace(
         value(start), value(stop), num, endpoint=endpoint, retstep=retstep, dtype=_dtype(dtype), axis=axis
     )
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """``num`` values evenly spaced on a log scale: ``base ** linspace(start, stop, num)``.
+
+    Parameters
+    ----------
+    start, stop : float or array_like
+        The exponents of the first and the last values.
+    num : int, default 50
+    endpoint : bool, default True
+        Whether ``base ** stop`` is the last value.
+    base : float, default 10
+    dtype : dtype, optional
+        floatx for None (Keras: the inputs' dtype promoted with float).
+    axis : int, default 0
+        Where the samples go when ``start`` / ``stop`` are arrays.
+
+    Returns
+    -------
+    ndarray of shape (num,) (plus the inputs' broadcast shape), no gradient.
+    """
+    if dtype is None:
+        kinds = [np.result_type(value(v)) for v in (start, stop) if not isinstance(v, (int, float))]
+        dtype = np.result_type(*[k for k in kinds if k.kind == "f"], config.floatx())
+    return np.logspace(value(start), value(stop), num=num, endpoint=endpoint, base=base, dtype=dtype, axis=axis)
 
 
 def shape(x):

@@ -13,10 +13,18 @@ import numpy as np
 
 from .. import activations as _activations
 from .. import config
-from ._conv import average_pool, conv, max_pool
+from ._conv import average_pool, conv, conv_transpose, depthwise_conv, max_pool, separable_conv
 from ._dispatch import TRACED, floating, unary, value
+from ._elementwise import divide as _divide
+from ._elementwise import maximum as _maximum
+from ._elementwise import multiply as _multiply
+from ._elementwise import rsqrt as _rsqrt
+from ._elementwise import square as _square
 from ._reduction import mean as _mean
+from ._reduction import norm as _norm
+from ._reduction import sum as _sum
 from ._reduction import var as _var
+from ._shape import reshape as _reshape
 from ._shape import squeeze as _squeeze
 from ._tape import record, recording, wrap
 
@@ -52,6 +60,11 @@ __all__ = [
     "categorical_crossentropy",
     "sparse_categorical_crossentropy",
     "one_hot",
+    "multi_hot",
+    "normalize",
+    "conv_transpose",
+    "depthwise_conv",
+    "separable_conv",
 ]
 
 _KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -200,6 +213,65 @@ def one_hot(x, num_classes, axis=-1, dtype=None, sparse=False):
     if axis != -1:
         out = np.moveaxis(out, -1, axis)
     return out
+
+
+def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwargs):
+    """Multi-hot vectors: 1 at each class a row's integer labels name (Keras ``ops.multi_hot``).
+
+    Parameters
+    ----------
+    inputs : int array_like, shape (labels,) or (batch, labels)
+    num_classes : int
+        (``num_tokens=`` is accepted for it, as Keras.)
+    axis : int, default -1
+        Where the class axis goes.
+    dtype : dtype, optional
+        floatx for None.
+    sparse : bool
+        Only False.
+
+    Returns
+    -------
+    ndarray of shape (num_classes,) or (batch, num_classes), no gradient.
+    """
+    if num_classes is None and "num_tokens" in kwargs:
+        num_classes = kwargs.pop("num_tokens")
+    if kwargs:
+        raise TypeError(f"ops.multi_hot: unexpected arguments {sorted(kwargs)}")
+    if num_classes is None:
+        raise ValueError("ops.multi_hot: num_classes must be given, got None")
+    labels = np.asarray(value(inputs))
+    hot = one_hot(labels.astype(np.int32) if labels.dtype.kind == "f" else labels, num_classes, axis, dtype, sparse)
+    return np.max(hot, axis=1 if labels.ndim > 1 else 0)
+
+
+def normalize(x, axis=-1, order=2, epsilon=None):
+    """``x / max(norm(x), epsilon)`` over ``axis`` (Keras ``ops.normalize``).
+
+    Parameters
+    ----------
+    x : array_like, any shape (a scalar becomes shape (1,))
+    axis : int or tuple of ints, default -1
+    order : int >= 1, default 2
+        The norm's exponent; 2 is computed as ``x * rsqrt(max(sum(x^2), epsilon^2))``.
+    epsilon : float, optional
+        The least norm; ``config.epsilon()`` for None.
+
+    Returns
+    -------
+    ndarray or Tensor of ``x``'s shape (float), with gradient.
+    """
+    if not isinstance(order, int) or isinstance(order, bool) or order < 1:
+        raise ValueError(f"ops.normalize: order must be an int >= 1, got order={order!r}")
+    if not isinstance(x, TRACED):
+        x = floating(np.asarray(value(x)), "normalize")
+    if np.ndim(value(x)) == 0:
+        x = _reshape(x, (1,))
+    eps = config.epsilon() if epsilon is None else epsilon
+    if order == 2:
+        inv = _rsqrt(_maximum(_sum(_square(x), axis, True), eps * eps))
+        return _multiply(x, inv)
+    return _divide(x, _maximum(_norm(x, order, axis, True), eps))
 
 
 # -------------------------------------------------------------- statistics

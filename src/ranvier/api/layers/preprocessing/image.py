@@ -10,6 +10,7 @@ import numpy as np
 
 from ..._conv_geometry import check_channels_last
 from ..._errors import UnsupportedArgument
+from ...ops._interpolation import resize_matrices, separable
 from ._base import FloatPreprocessing, check_choice, check_positive_int
 
 __all__ = ["Resizing", "CenterCrop", "check_image_shape", "check_data_format"]
@@ -30,36 +31,6 @@ def check_image_shape(shape, owner):
         )
 
 
-def _axis_matrix(in_size, out_size, interpolation, start=0, length=None):
-    """``(out_size, in_size)`` weights resizing ``[start, start + length)`` of an axis to ``out_size`` (TF's kernel).
-
-    Half-pixel centres, no antialiasing: ``tf.image.resize`` (Keras' Resizing on TensorFlow).
-    """
-    length = in_size if length is None else length
-    scale = length / out_size
-    m = np.zeros((out_size, in_size))
-    rows = np.arange(out_size)
-    if interpolation == "nearest":
-        src = np.minimum(np.floor((rows + 0.5) * scale).astype(np.int64), length - 1)
-        m[rows, start + src] = 1.0
-        return m
-    src = (rows + 0.5) * scale - 0.5
-    floor = np.floor(src)
-    lerp = src - floor
-    lo = np.clip(floor, 0, length - 1).astype(np.int64)
-    hi = np.clip(np.ceil(src), 0, length - 1).astype(np.int64)
-    np.add.at(m, (rows, start + lo), 1.0 - lerp)
-    np.add.at(m, (rows, start + hi), lerp)
-    return m
-
-
-def _separable(x, mh, mw):
-    """``mh @ x[b, :, :, c] @ mw.T`` for every image and channel."""
-    b, h, w, c = x.shape
-    t = np.matmul(mh, x.reshape(b, h, w * c)).reshape(b * mh.shape[0], w, c)
-    return np.matmul(mw, t).reshape(b, mh.shape[0], mw.shape[0], c)
-
-
 class _SeparableResize(FloatPreprocessing):
     """A layer whose output is ``Mh @ image @ Mw.T``: subclasses give the two matrices for an input size."""
 
@@ -73,13 +44,13 @@ class _SeparableResize(FloatPreprocessing):
     def call(self, inputs, training=False):
         check_image_shape(inputs.shape, type(self).__name__)
         mh, mw = self._matrices(inputs.shape[1], inputs.shape[2], inputs.dtype)
-        return _separable(inputs, mh, mw), (mh, mw)
+        return separable(inputs, mh, mw), (mh, mw)
 
     def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
             return None
         mh, mw = cache
-        return np.ascontiguousarray(_separable(dy, mh.T, mw.T))
+        return np.ascontiguousarray(separable(dy, mh.T, mw.T))
 
 
 class Resizing(_SeparableResize):
@@ -147,18 +118,6 @@ class Resizing(_SeparableResize):
             "antialias": False,
             "data_format": self.data_format,
         }
-
-
-def resize_matrices(h, w, height, width, interpolation, crop_to_aspect_ratio, dtype):
-    """The two axis matrices of resizing an ``h x w`` image to ``height x width`` (Keras' centred crop first)."""
-    top, left, crop_h, crop_w = 0, 0, h, w
-    if crop_to_aspect_ratio:
-        crop_h = min(h, int(float(w * height) / width))
-        crop_w = min(w, int(float(h * width) / height))
-        top, left = int(float(h - crop_h) / 2), int(float(w - crop_w) / 2)
-    mh = _axis_matrix(h, height, interpolation, top, crop_h)
-    mw = _axis_matrix(w, width, interpolation, left, crop_w)
-    return mh.astype(dtype), mw.astype(dtype)
 
 
 class CenterCrop(_SeparableResize):
