@@ -13,8 +13,18 @@ def test_pad_sequences_under_its_keras_path():
     np.testing.assert_array_equal(out, [[0, 1, 2], [0, 0, 3]])
 
 
-def test_only_names_ranvier_has_are_there():
-    # Keras' image helpers and dataset builders have no ranvier counterpart: absent, not stubs.
-    assert keras.preprocessing.__all__ == ["sequence"]
-    assert not hasattr(keras.preprocessing, "image_dataset_from_directory")
-    assert not hasattr(keras.utils, "plot_model")
+def test_keras_preprocessing_names_are_the_utils_objects():
+    assert sorted(keras.preprocessing.__all__) == sorted(
+        [
+            "image",
+            "sequence",
+            "image_dataset_from_directory",
+            "text_dataset_from_directory",
+            "timeseries_dataset_from_array",
+        ]
+    )
+    for name in ("image_dataset_from_directory", "text_dataset_from_directory", "timeseries_dataset_from_array"):
+        assert getattr(keras.preprocessing, name) is getattr(keras.utils, name)
+    for name in ("array_to_img", "img_to_array", "load_img", "save_img"):
+        assert getattr(keras.preprocessing.image, name) is getattr(keras.utils, name)
+    assert callable(keras.preprocessing.image.smart_resize)

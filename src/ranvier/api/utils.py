@@ -1,16 +1,69 @@
 """Data helpers with Keras' semantics: one-hot labels, padded sequences, normalisation, seeding,
-downloads (``get_file``) and batch sources (``PyDataset``)."""
+downloads (``get_file``), batch sources (``PyDataset`` / ``Sequence``), the data set builders
+(``timeseries_dataset_from_array``, ``text_dataset_from_directory``, ``image_dataset_from_directory``,
+``split_dataset``), image files (``load_img`` ...; Pillow needed), model plots (``plot_model``; pydot
+needed), and the serialization names Keras 3 re-exports in ``keras.utils``."""
 
 import numbers
 
 import numpy as np
 
 from . import config
+from ._dataset_utils import (
+    image_dataset_from_directory,
+    split_dataset,
+    text_dataset_from_directory,
+    timeseries_dataset_from_array,
+)
+from ._image_utils import array_to_img, img_to_array, load_img, save_img
+from ._model_visualization import model_to_dot, plot_model
 from .callbacks import Progbar
 from .file_utils import get_file
 from .py_dataset import PyDataset
+from .serialization import (
+    CustomObjectScope,
+    custom_object_scope,
+    deserialize_keras_object,
+    get_custom_objects,
+    get_registered_name,
+    get_registered_object,
+    register_keras_serializable,
+    serialize_keras_object,
+)
 
-__all__ = ["to_categorical", "pad_sequences", "normalize", "set_random_seed", "Progbar", "get_file", "PyDataset"]
+#: Keras 3's name for :class:`PyDataset` (``keras.utils.Sequence`` is the same class).
+Sequence = PyDataset
+
+__all__ = [
+    "to_categorical",
+    "pad_sequences",
+    "normalize",
+    "set_random_seed",
+    "Progbar",
+    "get_file",
+    "PyDataset",
+    "Sequence",
+    "pack_x_y_sample_weight",
+    "unpack_x_y_sample_weight",
+    "timeseries_dataset_from_array",
+    "text_dataset_from_directory",
+    "image_dataset_from_directory",
+    "split_dataset",
+    "array_to_img",
+    "img_to_array",
+    "load_img",
+    "save_img",
+    "model_to_dot",
+    "plot_model",
+    "custom_object_scope",
+    "CustomObjectScope",
+    "get_custom_objects",
+    "register_keras_serializable",
+    "serialize_keras_object",
+    "deserialize_keras_object",
+    "get_registered_name",
+    "get_registered_object",
+]
 
 
 def to_categorical(y, num_classes=None, dtype="float32"):
@@ -152,3 +205,42 @@ def normalize(x, axis=-1, order=2):
 def set_random_seed(seed):
     """Seed every random draw ranvier makes (and NumPy's global generator), as Keras' function does."""
     config.set_random_seed(seed)
+
+
+def pack_x_y_sample_weight(x, y=None, sample_weight=None):
+    """Pack ``x``, ``y``, ``sample_weight`` into the batch form ``fit`` takes, as Keras' function.
+
+    Returns
+    -------
+    ``x`` alone (``(x,)`` if ``x`` is a list or tuple: several inputs) when ``y`` is None,
+    else ``(x, y)``, or ``(x, y, sample_weight)`` when ``sample_weight`` is given.
+    """
+    if y is None:
+        # A single input needs no tuple; a list or tuple of inputs does, or it would read as (x, y).
+        return (x,) if isinstance(x, (tuple, list)) else x
+    if sample_weight is None:
+        return (x, y)
+    return (x, y, sample_weight)
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` of a batch (Nones for what is absent), as Keras' function.
+
+    Parameters
+    ----------
+    data : x, or a tuple/list ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``
+
+    Raises
+    ------
+    ValueError
+        For an empty tuple or list, or one of more than 3 items.
+    """
+    if isinstance(data, list):
+        data = tuple(data)
+    if not isinstance(data, tuple):
+        return (data, None, None)
+    if 1 <= len(data) <= 3:
+        return data + (None,) * (3 - len(data))
+    raise ValueError(
+        f"Data is expected to be in format `x`, `(x,)`, `(x, y)`, or `(x, y, sample_weight)`, found: {data}"
+    )

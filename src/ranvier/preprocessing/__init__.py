@@ -1,12 +1,16 @@
-"""Keras 3's ``keras.preprocessing`` names that ranvier has (``import ranvier as keras`` scripts).
+"""Keras 3's ``keras.preprocessing`` names (``import ranvier as keras`` scripts).
 
-Only ``sequence.pad_sequences`` (``ranvier.utils.pad_sequences``): Keras'
-``image`` helpers (``load_img``, ``img_to_array``, ...) and the
-``*_dataset_from_directory`` / ``timeseries_dataset_from_array`` builders
-have no ranvier counterpart yet, so they are absent rather than stubs
-(docs/from_keras.md lists them).
+``sequence.pad_sequences``, the ``image`` helpers (``load_img``, ``img_to_array``, ...,
+``smart_resize``) and the data set builders, the same objects as in ``ranvier.utils``.
 """
 
-from . import sequence
+from ..api.utils import image_dataset_from_directory, text_dataset_from_directory, timeseries_dataset_from_array
+from . import image, sequence
 
-__all__ = ["sequence"]
+__all__ = [
+    "image",
+    "sequence",
+    "image_dataset_from_directory",
+    "text_dataset_from_directory",
+    "timeseries_dataset_from_array",
+]
