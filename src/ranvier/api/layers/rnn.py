@@ -524,6 +524,7 @@ class RNN(Layer):
                     f"{self._owner()}: mask must have shape {(batch, steps)} (batch, timesteps), got {keep.shape}"
                 )
         cells = self.cell.cells if isinstance(self.cell, StackedRNNCells) else [self.cell]
+        first = len(sizes) - len(tree.flatten(cells[-1].state_size))  # the last cell's first state
         for c in cells:
             if isinstance(c, _Cell):
                 c._sequence_masks = {}
@@ -540,13 +541,14 @@ class RNN(Layer):
                 self._check_states(new, batch, sizes, "the cell's new states")
                 if keep is not None:
                     k = keep[:, t : t + 1]
+                    # Keras reads the previous output from the states: the (last cell's) first state;
+                    # a cell whose output is shaped otherwise repeats its previous output (zeros at first).
+                    prev = states[first]
+                    if tuple(prev.shape) != tuple(out.shape):
+                        prev = ops.zeros_like(out) if last is None else last
                     new = [ops.where(k, n, s) for n, s in zip(new, states)]
-                    if last is None:  # before step 0: the initial first state, as the compiled loops (and
-                        # Keras' JAX and torch backends, which read the first state as the previous output)
-                        same = tuple(states[0].shape) == tuple(out.shape)
-                        last = states[0] if same else ops.zeros_like(out)
-                    seq_out = ops.where(k, out, 0.0 if self.zero_output_for_mask else last)
-                    out = ops.where(k, out, last)
+                    seq_out = ops.where(k, out, 0.0 if self.zero_output_for_mask else prev)
+                    out = ops.where(k, out, prev)
                 else:
                     seq_out = out
                 states, last = new, out
