@@ -100,6 +100,18 @@ CASES = {
     "LSTM": case({"units": 3, "dropout": 0.2, "recurrent_dropout": 0.2, "seed": 1}, (2, 4, 3)),
     "GRU": case({"units": 3, "return_state": True, "return_sequences": True}, (2, 4, 3)),
     "Bidirectional": case(lambda: {"layer": L.LSTM(3, return_sequences=True)}, (2, 4, 3)),
+    # rnn
+    "RNN": case(lambda: {"cell": L.LSTMCell(3, dropout=0.2, seed=1), "return_sequences": True}, (2, 4, 3)),
+    **{
+        name: case(
+            skip={
+                c: "a cell's call takes (inputs, states): test_rnn_cells.py checks it called directly, "
+                "and check_layer runs on RNN(cell)"
+                for c in CHECKS
+            }
+        )
+        for name in ("SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells")
+    },
     "TimeDistributed": case(lambda: {"layer": L.Dense(3)}, (2, 4, 5)),
     "RepeatVector": case({"n": 3}, (2, 4)),
     # Standard normal input has no all-zero timestep: at one, the mask would jump as the

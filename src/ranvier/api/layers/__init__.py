@@ -222,6 +222,11 @@ __all__ = [
     "AdditiveAttention",
 ]
 
+# rnn
+from .rnn import RNN, GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
+
+__all__ += ["RNN", "SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells"]
+
 serialization.register_family(
     "layer",
     Layer,
