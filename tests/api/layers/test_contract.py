@@ -184,6 +184,18 @@ CASES = {
     ),
     "Attention": case({"use_scale": True}, [(2, 4, 3), (2, 5, 2), (2, 5, 3)], skip=_SAVE_MULTI),
     "AdditiveAttention": case({}, [(2, 4, 3), (2, 5, 3)], skip=_SAVE_MULTI),
+    # layers2
+    "EinsumDense": case(
+        {
+            "equation": "abc,cde->abde",
+            "output_shape": (3, 2, 4),
+            "bias_axes": "de",
+            "activation": "tanh",
+            "bias_initializer": "random_normal",
+        },
+        (2, 3, 5),
+    ),
+    "RMSNormalization": case({"axis": [-2, -1]}, (2, 3, 4)),
 }
 
 

@@ -8,6 +8,7 @@ from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
 from .lambda_layer import Lambda
 from .merging import (
@@ -95,6 +96,7 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .rms_normalization import RMSNormalization
 from .sequence import Masking, RepeatVector
 from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
 from .volumetric import Conv3D, Convolution3D
@@ -220,6 +222,9 @@ __all__ = [
     "MultiHeadAttention",
     "Attention",
     "AdditiveAttention",
+    # layers2
+    "EinsumDense",
+    "RMSNormalization",
 ]
 
 serialization.register_family(
