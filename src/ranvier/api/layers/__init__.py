@@ -63,10 +63,14 @@ from .preprocessing import (
     Hashing,
     IntegerLookup,
     Normalization,
+    RandomBrightness,
     RandomContrast,
+    RandomCrop,
     RandomFlip,
+    RandomHeight,
     RandomRotation,
     RandomTranslation,
+    RandomWidth,
     RandomZoom,
     Rescaling,
     Resizing,
@@ -225,6 +229,10 @@ __all__ = [
     # layers2
     "EinsumDense",
     "RMSNormalization",
+    "RandomCrop",
+    "RandomBrightness",
+    "RandomHeight",
+    "RandomWidth",
 ]
 
 serialization.register_family(
