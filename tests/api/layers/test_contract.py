@@ -202,6 +202,10 @@ CASES = {
         (2, 3, 5),
     ),
     "RMSNormalization": case({"axis": [-2, -1]}, (2, 3, 4)),
+    "Conv3DTranspose": case(
+        {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 2), "padding": "same", "activation": "tanh"},
+        (2, 3, 3, 2, 2),
+    ),
     "RandomCrop": case({"height": 3, "width": 2, "seed": 1}, _IMAGE),
     "RandomBrightness": case({"factor": 0.3, "value_range": (-1, 1), "seed": 1}, _IMAGE),
     "RandomHeight": case({"factor": (0.2, 0.6), "seed": 1}, _IMAGE, skip=_RANDOM_SIZE),

@@ -103,6 +103,7 @@ from .reshaping import (
 from .rms_normalization import RMSNormalization
 from .sequence import Masking, RepeatVector
 from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
+from .transposed3d import Conv3DTranspose, Convolution3DTranspose
 from .volumetric import Conv3D, Convolution3D
 from .wrappers import Bidirectional, TimeDistributed
 
@@ -233,6 +234,8 @@ __all__ = [
     "RandomBrightness",
     "RandomHeight",
     "RandomWidth",
+    "Conv3DTranspose",
+    "Convolution3DTranspose",
 ]
 
 serialization.register_family(
