@@ -206,6 +206,12 @@ CASES = {
         {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 2), "padding": "same", "activation": "tanh"},
         (2, 3, 3, 2, 2),
     ),
+    "Wrapper": case(
+        skip={c: "the abstract base of wrappers: no call (SpectralNormalization checks it)" for c in CHECKS}
+    ),
+    # The gradient at training=True would move: every training call assigns kernel / sigma to the kernel.
+    # test_wrapper.py checks the training call against a NumPy transcription of Keras' power iteration.
+    "SpectralNormalization": case(lambda: {"layer": L.Dense(3, activation="tanh")}, (2, 4), training=False),
     "RandomCrop": case({"height": 3, "width": 2, "seed": 1}, _IMAGE),
     "RandomBrightness": case({"factor": 0.3, "value_range": (-1, 1), "seed": 1}, _IMAGE),
     "RandomHeight": case({"factor": (0.2, 0.6), "seed": 1}, _IMAGE, skip=_RANDOM_SIZE),

@@ -10,6 +10,7 @@ from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D
 from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .input_spec import InputSpec
 from .lambda_layer import Lambda
 from .merging import (
     Add,
@@ -105,6 +106,7 @@ from .sequence import Masking, RepeatVector
 from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
 from .transposed3d import Conv3DTranspose, Convolution3DTranspose
 from .volumetric import Conv3D, Convolution3D
+from .wrapper import SpectralNormalization, Wrapper
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -236,6 +238,9 @@ __all__ = [
     "RandomWidth",
     "Conv3DTranspose",
     "Convolution3DTranspose",
+    "InputSpec",
+    "Wrapper",
+    "SpectralNormalization",
 ]
 
 serialization.register_family(
