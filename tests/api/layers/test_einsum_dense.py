@@ -43,10 +43,10 @@ def test_einsum_dense_matches_numpy_and_keras_shapes(eq, out, bias_axes, shape, 
 
 
 @pytest.mark.parametrize("eq, out, bias_axes, shape", [e[:4] for e in EQUATIONS])
-def test_einsum_dense_float64_gradients(eq, out, bias_axes, shape):
+def test_einsum_dense_float64_gradients_and_thread_identity(eq, out, bias_axes, shape):
     init = {"equation": eq, "output_shape": out, "bias_axes": bias_axes, "activation": "tanh"}
     init["bias_initializer"] = "random_normal"
-    check_layer(L.EinsumDense, init, shape, checks=("gradient",))
+    check_layer(L.EinsumDense, init, shape, checks=("gradient", "threads"))
 
 
 def test_einsum_dense_config_keys_are_keras():
