@@ -13,7 +13,9 @@ Keras functions. Names: ``"gelu"`` is the exact (erf) GELU, as in Keras;
 also reached through ``gelu(x, approximate=True)``. ``"binary_step"`` (the
 perceptron's Heaviside step, 1 for x >= 0) is not in Keras; its derivative
 is 0. ``"hard_swish"`` is Keras' alias of ``"hard_silu"``. ``glu`` and
-``sparsemax`` (along an ``axis``) run in NumPy; every other built-in runs a
+``sparsemax`` (along an ``axis``) and the piecewise ``hard_shrink``,
+``hard_tanh``, ``soft_shrink``, ``sparse_plus``, ``squareplus``,
+``tanh_shrink`` and ``threshold`` run in NumPy; every other built-in runs a
 compiled kernel. ``glu`` halves its axis. Custom activations subclass
 :class:`Activation` and define ``forward`` and ``backward``.
 """
@@ -55,6 +57,14 @@ __all__ = [
     "celu",
     "glu",
     "sparsemax",
+    # layers2
+    "hard_shrink",
+    "hard_tanh",
+    "soft_shrink",
+    "sparse_plus",
+    "squareplus",
+    "tanh_shrink",
+    "threshold",
 ]
 
 
@@ -394,9 +404,181 @@ class _Sparsemax(_AlongAxis):
 _ALONG_AXIS = {"glu": _Glu, "sparsemax": _Sparsemax}
 
 
+class _Elementwise(Activation):
+    """A built-in elementwise activation in NumPy (Keras' formulas): ``_f(z)`` and its derivative ``_df(z, y)``.
+
+    ``_DEFAULTS`` are the parameters and their defaults (``None``: required, as
+    Keras' ``threshold(x, threshold, default_value)``); the config keeps the
+    non-default ones.
+    """
+
+    _DEFAULTS = {}
+
+    def __init__(self, **params):
+        unknown = set(params) - set(self._DEFAULTS)
+        if unknown:
+            raise TypeError(f"{self.name}: unexpected argument(s) {sorted(unknown)}")
+        self._params = {}
+        for key, default in self._DEFAULTS.items():
+            if key not in params and default is None:
+                raise TypeError(f"{self.name}: missing required argument {key!r}")
+            self._params[key] = _finite(params.get(key, default), self.name, key)
+        self._check()
+
+    def _check(self):
+        pass
+
+    def forward(self, z, out=None, bias=None):
+        op = f"{self.name}.forward"
+        _rows(z, "z", op)
+        if bias is not None:
+            z += bias
+        out = _like(out, z, "out", op)
+        out[...] = self._f(z, **self._params)
+        return out
+
+    def backward(self, dy, z, y, out=None):
+        op = f"{self.name}.backward"
+        _rows(dy, "dy", op)
+        if z is None:
+            raise ValueError(f"{op}: this activation's derivative needs the pre-activation z, got None")
+        out = _like(out, dy, "out", op)
+        out[...] = dy * self._df(z, **self._params)
+        return out
+
+    def get_config(self):
+        return {k: v for k, v in self._params.items() if v != self._DEFAULTS[k]}
+
+
+def _shrink_threshold(self):
+    if self._params["threshold"] < 0:
+        raise ValueError(f"{self.name}: threshold must be >= 0, got {self._params['threshold']!r}")
+
+
+class _HardShrink(_Elementwise):
+    """``x`` where ``|x| > threshold``, else 0."""
+
+    name = "hard_shrink"
+    _DEFAULTS = {"threshold": 0.5}
+    _check = _shrink_threshold
+
+    @staticmethod
+    def _f(z, threshold):
+        return np.where(np.abs(z) > threshold, z, 0)
+
+    @staticmethod
+    def _df(z, threshold):
+        return np.abs(z) > threshold
+
+
+class _HardTanh(_Elementwise):
+    """``clip(x, -1, 1)``; derivative 1 inside [-1, 1] (TensorFlow's clip)."""
+
+    name = "hard_tanh"
+
+    @staticmethod
+    def _f(z):
+        return np.clip(z, -1, 1)
+
+    @staticmethod
+    def _df(z):
+        return (z >= -1) & (z <= 1)
+
+
+class _SoftShrink(_Elementwise):
+    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0."""
+
+    name = "soft_shrink"
+    _DEFAULTS = {"threshold": 0.5}
+    _check = _shrink_threshold
+
+    @staticmethod
+    def _f(z, threshold):
+        return np.where(z > threshold, z - threshold, np.where(z < -threshold, z + threshold, 0))
+
+    @staticmethod
+    def _df(z, threshold):
+        return np.abs(z) > threshold
+
+
+class _SparsePlus(_Elementwise):
+    """0 for ``x <= -1``, ``(x + 1) ** 2 / 4`` inside, ``x`` for ``x >= 1``."""
+
+    name = "sparse_plus"
+
+    @staticmethod
+    def _f(z):
+        return np.where(z <= -1, 0, np.where(z < 1, 0.25 * (z + 1) ** 2, z))
+
+    @staticmethod
+    def _df(z):
+        return np.clip((z + 1) * 0.5, 0, 1)
+
+
+class _Squareplus(_Elementwise):
+    """``(x + sqrt(x ** 2 + b)) / 2`` (b >= 0)."""
+
+    name = "squareplus"
+    _DEFAULTS = {"b": 4.0}
+
+    def _check(self):
+        if self._params["b"] < 0:
+            raise ValueError(f"squareplus: b must be >= 0, got {self._params['b']!r}")
+
+    @staticmethod
+    def _f(z, b):
+        return (z + np.sqrt(z * z + b)) / 2
+
+    @staticmethod
+    def _df(z, b):
+        root = np.sqrt(z * z + b)
+        # b = 0 is relu: derivative 0 or 1 (0 at z = 0, where the root vanishes).
+        return 0.5 * (1 + np.divide(z, root, out=np.zeros_like(z), where=root > 0))
+
+
+class _TanhShrink(_Elementwise):
+    """``x - tanh(x)``."""
+
+    name = "tanh_shrink"
+
+    @staticmethod
+    def _f(z):
+        return z - np.tanh(z)
+
+    @staticmethod
+    def _df(z):
+        return np.tanh(z) ** 2
+
+
+class _Threshold(_Elementwise):
+    """``x`` where ``x > threshold``, else ``default_value`` (both required, as Keras)."""
+
+    name = "threshold"
+    _DEFAULTS = {"threshold": None, "default_value": None}
+
+    @staticmethod
+    def _f(z, threshold, default_value):
+        return np.where(z > threshold, z, default_value)
+
+    @staticmethod
+    def _df(z, threshold, default_value):
+        return z > threshold
+
+    def get_config(self):
+        return dict(self._params)
+
+
+# name -> class of the built-in elementwise activations that run in NumPy.
+_ELEMENTWISE = {
+    cls.name: cls for cls in (_HardShrink, _HardTanh, _SoftShrink, _SparsePlus, _Squareplus, _TanhShrink, _Threshold)
+}
+
+
 def _make(name, **kwargs):
     if name in _ALONG_AXIS:
         return _ALONG_AXIS[name](**kwargs)
+    if name in _ELEMENTWISE:
+        return _ELEMENTWISE[name](**kwargs)
     kind, params, cfg = _SPECS[name](**kwargs)
     defaults = _SPECS[name]()[2]
     # Keras keeps the name it was asked for ("silu", "relu6"), so do we.
@@ -566,6 +748,41 @@ def sparsemax(x, axis=-1):
     return _make("sparsemax", axis=axis)(x)
 
 
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    return _make("hard_shrink", threshold=threshold)(x)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return _make("hard_tanh")(x)
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0."""
+    return _make("soft_shrink", threshold=threshold)(x)
+
+
+def sparse_plus(x):
+    """0 for ``x <= -1``, ``(x + 1) ** 2 / 4`` for ``-1 < x < 1``, ``x`` above."""
+    return _make("sparse_plus")(x)
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x ** 2 + b)) / 2``: a smooth relu (b >= 0)."""
+    return _make("squareplus", b=b)(x)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    return _make("tanh_shrink")(x)
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    return _make("threshold", threshold=threshold, default_value=default_value)(x)
+
+
 _FUNCTIONS = {
     linear: "linear",
     sigmoid: "sigmoid",
@@ -592,6 +809,13 @@ _FUNCTIONS = {
     celu: "celu",
     glu: "glu",
     sparsemax: "sparsemax",
+    hard_shrink: "hard_shrink",
+    hard_tanh: "hard_tanh",
+    soft_shrink: "soft_shrink",
+    sparse_plus: "sparse_plus",
+    squareplus: "squareplus",
+    tanh_shrink: "tanh_shrink",
+    threshold: "threshold",
 }
 
 
@@ -618,7 +842,7 @@ def _from_function(fn):
 
 def _serialize(activation):
     # Built-ins are written as Keras writes its activation functions: by name.
-    if isinstance(activation, (_Kernel, _AlongAxis)):
+    if isinstance(activation, (_Kernel, _AlongAxis, _Elementwise)):
         cfg = activation.get_config()
         return activation.name if not cfg else {"class_name": activation.name, "config": cfg}
     if isinstance(activation, Activation):
@@ -629,7 +853,7 @@ def _serialize(activation):
 serialization.register_family(
     "activation",
     Activation,
-    aliases={name: _Named(name) for name in (*_SPECS, *_ALONG_AXIS)},
+    aliases={name: _Named(name) for name in (*_SPECS, *_ALONG_AXIS, *_ELEMENTWISE)},
     coerce=_from_function,
     serializer=_serialize,
 )

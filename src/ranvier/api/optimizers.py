@@ -59,6 +59,9 @@ __all__ = [
     "serialize",
     "deserialize",
     "schedules",
+    # layers2
+    "Lamb",
+    "LossScaleOptimizer",
 ]
 
 
@@ -1294,3 +1297,209 @@ def get(identifier):
     A name gives the optimizer with its Keras defaults.
     """
     return serialization.get(identifier, "optimizer")
+
+
+# -- layers2: Lamb and LossScaleOptimizer ------------------------------------------------------
+
+
+class Lamb(Optimizer):
+    """LAMB (You et al. 2019), Keras 3 formulation: Adam's step rescaled per variable by ``||w|| / ||step||``.
+
+    Per variable, at step ``t = iterations + 1``: ``m = beta_1 m + (1 - beta_1) g``,
+    ``v = beta_2 v + (1 - beta_2) g**2``, ``u = (m / (1 - beta_1**t)) /
+    (sqrt(v / (1 - beta_2**t)) + epsilon)``, ``w -= r lr u`` with the trust ratio
+    ``r = ||w|| / ||u||`` (1 when either norm is 0).
+
+    The update runs per variable in NumPy over the flat buffers (the trust
+    ratio needs each variable's norms; no fused kernel): the variables are
+    ``build``'s ``slices`` (a model's weights), or the whole buffer.
+
+    Parameters
+    ----------
+    learning_rate : float or LearningRateSchedule, default 0.001
+    beta_1 : float in [0, 1), default 0.9
+    beta_2 : float in [0, 1), default 0.999
+    epsilon : float > 0, default 1e-7
+    **kwargs : see ``Optimizer``.
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _number("Lamb", "beta_1", beta_1, 0.0, 1.0, high_open=True)
+        self.beta_2 = _number("Lamb", "beta_2", beta_2, 0.0, 1.0, high_open=True)
+        self.epsilon = _number("Lamb", "epsilon", epsilon, 0.0, low_open=True)
+
+    def _slot_spec(self):
+        return [("momentum", 0.0), ("velocity", 0.0)]
+
+    def _update(self, w, g, learning_rate, tail):
+        clipvalue, weight_decay, n_decay, scale, segments, _ = tail
+        scales = scale if segments is self._segments else np.full(len(self._segments) - 1, scale[0])
+        t = self.iterations + 1
+        bias_1, bias_2 = 1.0 - self.beta_1**t, 1.0 - self.beta_2**t
+        m_all, v_all = self._slots["momentum"], self._slots["velocity"]
+        for k in range(len(self._segments) - 1):
+            a, b = self._segments[k], self._segments[k + 1]
+            if a == b:
+                continue
+            wk, m, v = w[a:b], m_all[a:b], v_all[a:b]
+            gk = np.clip(g[a:b] * w.dtype.type(scales[k]), -clipvalue, clipvalue)
+            if a < n_decay:
+                gk[: n_decay - a] += weight_decay * wk[: n_decay - a]
+            m += (gk - m) * (1 - self.beta_1)
+            v += (np.square(gk) - v) * (1 - self.beta_2)
+            u = (m / bias_1) / (np.sqrt(v / bias_2) + self.epsilon)
+            w_norm, u_norm = float(np.linalg.norm(wk)), float(np.linalg.norm(u))
+            ratio = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
+            wk -= (ratio * learning_rate * u).astype(w.dtype, copy=False)
+
+    def get_config(self):
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+
+class LossScaleOptimizer(Optimizer):
+    """Keras 3's loss-scaling wrapper: steps with non-finite gradients are skipped, others go to ``inner_optimizer``.
+
+    ranvier computes in float32 or float64 (no float16), where gradients do
+    not underflow: the loss is never scaled, ``dynamic_scale`` stays 1.0 and
+    ``scale_loss`` is the identity, so the inner optimizer sees the gradients
+    unchanged. ``initial_scale`` and ``dynamic_growth_steps`` are checked and
+    kept for the config (Keras' keys). As in Keras, a step whose gradients are
+    not all finite updates nothing (the inner optimizer's ``iterations`` does
+    not move); everything else (``learning_rate``, ``iterations``, state) is
+    the inner optimizer's.
+
+    Parameters
+    ----------
+    inner_optimizer : Optimizer
+    initial_scale : float > 0, default 2.0 ** 15
+    dynamic_growth_steps : int >= 1, default 2000
+    name : str, optional
+    """
+
+    _BASE_DEFAULTS = {
+        "weight_decay": None,
+        "clipnorm": None,
+        "global_clipnorm": None,
+        "clipvalue": None,
+        "use_ema": False,
+        "ema_momentum": 0.99,
+        "ema_overwrite_frequency": None,
+        "loss_scale_factor": None,
+        "gradient_accumulation_steps": None,
+    }
+
+    def __init__(self, inner_optimizer, initial_scale=2.0**15, dynamic_growth_steps=2000, name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError(
+                "LossScaleOptimizer no longer supports `dynamic=False`. Instead, simply set `loss_scale_factor` "
+                "directly on the `inner_optimizer`."
+            )
+        for arg, default in self._BASE_DEFAULTS.items():  # Keras' older configs wrote these: defaults only
+            if arg in kwargs and kwargs.pop(arg) != default:
+                raise ValueError(
+                    f"LossScaleOptimizer does not support `{arg}`. Instead, set `{arg}` on the `inner_optimizer`."
+                )
+        if kwargs:
+            raise ValueError(f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs)}`.")
+        if isinstance(inner_optimizer, dict):
+            inner_optimizer = deserialize(inner_optimizer)
+        if not isinstance(inner_optimizer, Optimizer) or isinstance(inner_optimizer, LossScaleOptimizer):
+            raise TypeError(
+                f"LossScaleOptimizer: inner_optimizer must be a first-order Optimizer, got {inner_optimizer!r}"
+            )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"LossScaleOptimizer: name must be a string, got {name!r}")
+        # Not Optimizer.__init__: every setting and all state are the inner optimizer's.
+        self.name = name or "loss_scale_optimizer"
+        self.inner_optimizer = inner_optimizer
+        self.initial_scale = _number("LossScaleOptimizer", "initial_scale", initial_scale, 0.0, low_open=True)
+        if (
+            isinstance(dynamic_growth_steps, bool)
+            or not isinstance(dynamic_growth_steps, numbers.Integral)
+            or dynamic_growth_steps < 1
+        ):
+            raise ValueError(
+                f"LossScaleOptimizer: dynamic_growth_steps must be an integer >= 1, got {dynamic_growth_steps!r}"
+            )
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        self.dynamic_scale = 1.0
+
+    def __getattr__(self, name):
+        # Settings read by callers (use_ema, clipnorm, ...): the inner optimizer's. Only reached for
+        # attributes this object lacks; "inner_optimizer" itself is excluded (it is missing while unpickling).
+        if name == "inner_optimizer":
+            raise AttributeError(name)
+        return getattr(self.inner_optimizer, name)
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @iterations.setter
+    def iterations(self, value):
+        self.inner_optimizer.iterations = value
+
+    @property
+    def built(self):
+        return self.inner_optimizer.built
+
+    def scale_loss(self, loss):
+        """``loss * dynamic_scale``: the loss itself (the scale is 1.0 in float32/float64)."""
+        return loss * self.dynamic_scale
+
+    def build(self, flat_params, n_decay=None, slices=None, flat_grads=None, variables=None):
+        self.inner_optimizer.build(flat_params, n_decay, slices, flat_grads=flat_grads, variables=variables)
+
+    def apply_flat(self, flat_params, flat_grads):
+        if not np.isfinite(flat_grads).all():
+            return
+        self.inner_optimizer.apply_flat(flat_params, flat_grads)
+
+    def apply(self, grads, trainable_variables=None):
+        if isinstance(grads, np.ndarray):
+            return self.apply_flat(grads, trainable_variables)
+        grads = list(grads)
+        if all(g is None or np.isfinite(np.asarray(getattr(g, "value", g))).all() for g in grads):
+            self.inner_optimizer.apply(grads, trainable_variables)
+
+    def finalize_variable_values(self, var_list=None):
+        self.inner_optimizer.finalize_variable_values(var_list)
+
+    def _ema_buffers(self, flat_params=None):
+        return self.inner_optimizer._ema_buffers(flat_params)
+
+    def get_state(self):
+        return self.inner_optimizer.get_state()
+
+    def set_state(self, state):
+        self.inner_optimizer.set_state(state)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "inner_optimizer": serialize(self.inner_optimizer),
+            "initial_scale": self.initial_scale,
+            "dynamic_growth_steps": self.dynamic_growth_steps,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(deserialize(config.pop("inner_optimizer")), **config)
+
+    def __repr__(self):
+        return f"LossScaleOptimizer({self.inner_optimizer!r})"
+
+
+# The family folds case: its names are stored lower-case.
+serialization.register_builtin("optimizer", Lamb, "lamb")
+serialization.register_builtin("optimizer", LossScaleOptimizer, "lossscaleoptimizer")

@@ -44,6 +44,12 @@ _SAVE_MULTI = {
 _IMAGE = (2, 4, 5, 2)
 _TEXT = np.array([["the cat sat"], ["a dog, the cat!"]], dtype=object)
 _WORDS = np.array([["a", "b", "z"], ["c", "c", "a"]], dtype=object)
+_RANDOM_SIZE = {
+    "symbolic": "the output size is random: None in the symbolic shape, a number in the eager one "
+    "(test_augment_extra.py checks the symbolic shape)",
+    "threads": "the check shapes dy on a first call whose size draw differs from the replayed ones; the "
+    "layer runs NumPy only (test_augment_extra.py checks a seeded layer repeats its outputs)",
+}
 _NO_GRADIENT = {"gradient": "integer or string inputs and integer outputs: no gradient to check"}
 
 #: One entry per layer class of ``rv.layers``, by class name (aliases such as ``MaxPool2D`` share their class').
@@ -196,6 +202,32 @@ CASES = {
     ),
     "Attention": case({"use_scale": True}, [(2, 4, 3), (2, 5, 2), (2, 5, 3)], skip=_SAVE_MULTI),
     "AdditiveAttention": case({}, [(2, 4, 3), (2, 5, 3)], skip=_SAVE_MULTI),
+    # layers2
+    "EinsumDense": case(
+        {
+            "equation": "abc,cde->abde",
+            "output_shape": (3, 2, 4),
+            "bias_axes": "de",
+            "activation": "tanh",
+            "bias_initializer": "random_normal",
+        },
+        (2, 3, 5),
+    ),
+    "RMSNormalization": case({"axis": [-2, -1]}, (2, 3, 4)),
+    "Conv3DTranspose": case(
+        {"filters": 2, "kernel_size": (3, 2, 2), "strides": (2, 1, 2), "padding": "same", "activation": "tanh"},
+        (2, 3, 3, 2, 2),
+    ),
+    "Wrapper": case(
+        skip={c: "the abstract base of wrappers: no call (SpectralNormalization checks it)" for c in CHECKS}
+    ),
+    # The gradient at training=True would move: every training call assigns kernel / sigma to the kernel.
+    # test_wrapper.py checks the training call against a NumPy transcription of Keras' power iteration.
+    "SpectralNormalization": case(lambda: {"layer": L.Dense(3, activation="tanh")}, (2, 4), training=False),
+    "RandomCrop": case({"height": 3, "width": 2, "seed": 1}, _IMAGE),
+    "RandomBrightness": case({"factor": 0.3, "value_range": (-1, 1), "seed": 1}, _IMAGE),
+    "RandomHeight": case({"factor": (0.2, 0.6), "seed": 1}, _IMAGE, skip=_RANDOM_SIZE),
+    "RandomWidth": case({"factor": 0.5, "interpolation": "nearest", "seed": 1}, _IMAGE, skip=_RANDOM_SIZE),
 }
 
 

@@ -8,7 +8,9 @@ from .base import Layer
 from .convolutional import Conv1D, Conv2D, Convolution1D, Convolution2D
 from .core import Dense, Flatten, Identity, Input, InputLayer, Reshape
 from .depthwise import DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D
+from .einsum_dense import EinsumDense
 from .embedding import Embedding
+from .input_spec import InputSpec
 from .lambda_layer import Lambda
 from .merging import (
     Add,
@@ -62,10 +64,14 @@ from .preprocessing import (
     Hashing,
     IntegerLookup,
     Normalization,
+    RandomBrightness,
     RandomContrast,
+    RandomCrop,
     RandomFlip,
+    RandomHeight,
     RandomRotation,
     RandomTranslation,
+    RandomWidth,
     RandomZoom,
     Rescaling,
     Resizing,
@@ -95,9 +101,12 @@ from .reshaping import (
     ZeroPadding2D,
     ZeroPadding3D,
 )
+from .rms_normalization import RMSNormalization
 from .sequence import Masking, RepeatVector
 from .transposed import Conv1DTranspose, Conv2DTranspose, Convolution1DTranspose, Convolution2DTranspose
+from .transposed3d import Conv3DTranspose, Convolution3DTranspose
 from .volumetric import Conv3D, Convolution3D
+from .wrapper import SpectralNormalization, Wrapper
 from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
@@ -220,6 +229,18 @@ __all__ = [
     "MultiHeadAttention",
     "Attention",
     "AdditiveAttention",
+    # layers2
+    "EinsumDense",
+    "RMSNormalization",
+    "RandomCrop",
+    "RandomBrightness",
+    "RandomHeight",
+    "RandomWidth",
+    "Conv3DTranspose",
+    "Convolution3DTranspose",
+    "InputSpec",
+    "Wrapper",
+    "SpectralNormalization",
 ]
 
 # rnn

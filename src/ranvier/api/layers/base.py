@@ -21,6 +21,7 @@ from . import _tracing
 from ._symbolic import KerasTensor, call_parameters, call_symbolic, check_structure_allowed, split_inputs
 from ._weight_budget import charge
 from ._weight_spec import WeightSpec
+from .input_spec import assert_input_compatibility
 
 __all__ = ["Layer"]
 
@@ -149,6 +150,8 @@ class Layer(Trackable):
     _produces_mask = False
     #: Input dtype when it is not the compute dtype (``"int64"`` for token ids).
     _input_dtype = None
+    #: Keras' ``InputSpec`` (or a list of them) checked at every call, before build; set by subclasses.
+    input_spec = None
     #: Whether gradients come from tracing ``call`` (set per class: a class without ``backward``).
     _traced = True
     #: ``training`` for a call when neither it nor an enclosing call gives one: the default of the
@@ -439,6 +442,8 @@ class Layer(Trackable):
         if args and self._traced:
             kwargs = self._positional_as_keywords(args, kwargs)
             args = ()
+        if self.input_spec is not None:
+            assert_input_compatibility(self.input_spec, inputs, self.name)
         flat, pack = split_inputs(inputs)
         if any(isinstance(t, KerasTensor) for t in flat):
             return call_symbolic(self, inputs, *args, **kwargs)

@@ -36,6 +36,7 @@ from ._axis import (
     Tversky,
 )
 from ._base import Loss
+from ._circle import Circle, circle
 from ._compiled import (
     BinaryCrossentropy,
     CategoricalCrossentropy,
@@ -107,6 +108,9 @@ __all__ = [
     "get",
     "serialize",
     "deserialize",
+    # layers2
+    "Circle",
+    "circle",
 ]
 
 
@@ -206,6 +210,7 @@ _CLASSES = [
     Dice,
     Tversky,
     CTC,
+    Circle,
 ]
 _ALIASES = {cls._kernel_name: cls for cls in _CLASSES}
 _ALIASES.update(
@@ -248,6 +253,7 @@ _FUNCTIONS = {
     dice: Dice,
     tversky: Tversky,
     ctc: CTC,
+    circle: Circle,
 }
 
 

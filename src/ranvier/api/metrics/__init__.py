@@ -11,7 +11,8 @@ names and aliases, and the metric is named after the string it came from
 
 Modules: ``base`` (Metric, Mean, Sum, MeanMetricWrapper), ``accuracy``,
 ``confusion`` (counts, precision/recall, the ``*At*`` family), ``auc``,
-``regression``, ``probabilistic``, ``hinge``, ``iou``, ``f_score``.
+``regression``, ``probabilistic``, ``hinge``, ``iou``, ``f_score``,
+``correlation``.
 """
 
 from .. import serialization
@@ -19,6 +20,7 @@ from . import accuracy as _accuracy
 from . import auc as _auc
 from . import base as _base
 from . import confusion as _confusion
+from . import correlation as _correlation
 from . import f_score as _f_score
 from . import hinge as _hinge
 from . import iou as _iou
@@ -28,13 +30,14 @@ from .accuracy import *  # noqa: F403
 from .auc import *  # noqa: F403
 from .base import *  # noqa: F403
 from .confusion import *  # noqa: F403
+from .correlation import *  # noqa: F403
 from .f_score import *  # noqa: F403
 from .hinge import *  # noqa: F403
 from .iou import *  # noqa: F403
 from .probabilistic import *  # noqa: F403
 from .regression import *  # noqa: F403
 
-_MODULES = (_base, _accuracy, _confusion, _auc, _regression, _probabilistic, _hinge, _iou, _f_score)
+_MODULES = (_base, _accuracy, _confusion, _auc, _regression, _probabilistic, _hinge, _iou, _f_score, _correlation)
 __all__ = [name for module in _MODULES for name in module.__all__] + ["get", "serialize", "deserialize"]
 
 # ------------------------------------------------------------------ lookup

@@ -31,14 +31,16 @@ def _model():
     text_in, word_in, id_in = L.Input((1,), dtype="string"), L.Input((2,), dtype="string"), L.Input((3,), dtype="int64")
 
     h = L.Rescaling(1 / 255)(img_in)
+    h = L.RandomWidth(0.2, seed=7)(L.RandomHeight(0.2, seed=6)(h))  # random sizes: Resizing fixes them
     h = L.Resizing(6, 6, crop_to_aspect_ratio=True)(h)
-    h = L.CenterCrop(4, 4)(h)
+    h = L.CenterCrop(4, 4)(L.RandomCrop(5, 5, seed=8)(h))
     for layer in (
         L.RandomFlip(seed=1),
         L.RandomRotation(0.1, seed=2),
         L.RandomZoom(0.1, seed=3),
         L.RandomTranslation(0.1, 0.1, seed=4),
         L.RandomContrast(0.2, value_range=(0, 1), seed=5),
+        L.RandomBrightness(0.2, value_range=(0, 1), seed=9),
     ):
         h = layer(h)
     image_branch = L.Dense(3)(L.Flatten()(h))

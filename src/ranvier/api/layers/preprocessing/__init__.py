@@ -1,6 +1,7 @@
 """Preprocessing layers (Keras 3 names and arguments): numerical, image, augmentation, lookup, encoding."""
 
 from .augment import RandomContrast, RandomFlip, RandomRotation, RandomTranslation, RandomZoom
+from .augment_extra import RandomBrightness, RandomCrop, RandomHeight, RandomWidth
 from .encoding import CategoryEncoding, Hashing
 from .image import CenterCrop, Resizing
 from .lookup import IntegerLookup, StringLookup, TextVectorization
@@ -22,4 +23,9 @@ __all__ = [
     "IntegerLookup",
     "CategoryEncoding",
     "Hashing",
+    # layers2
+    "RandomCrop",
+    "RandomBrightness",
+    "RandomHeight",
+    "RandomWidth",
 ]
