@@ -13,7 +13,7 @@ import numpy as np
 
 from . import config
 from ._errors import UnsupportedArgument
-from .layers.preprocessing.image import _separable, resize_matrices
+from .ops._interpolation import resize_matrices, separable
 
 __all__ = [
     "array_to_img",
@@ -84,7 +84,7 @@ def load_image(path, channels, image_size, interpolation, crop_to_aspect_ratio):
     img = decode_image(path, channels)
     h, w = img.shape[:2]
     mh, mw = resize_matrices(h, w, image_size[0], image_size[1], interpolation, crop_to_aspect_ratio, np.float32)
-    return _separable(img[None], mh, mw)[0]
+    return separable(img[None], mh, mw)[0]
 
 
 def array_to_img(x, data_format=None, scale=True, dtype=None):
@@ -264,5 +264,5 @@ def smart_resize(x, size, interpolation="bilinear", data_format="channels_last",
     dtype = img.dtype if img.dtype.kind == "f" else np.dtype(np.float32)
     batch = img.astype(dtype, copy=False).reshape((-1,) + img.shape[-3:])
     mh, mw = resize_matrices(batch.shape[1], batch.shape[2], size[0], size[1], interpolation, True, dtype)
-    out = _separable(batch, mh, mw)
+    out = separable(batch, mh, mw)
     return out if img.ndim == 4 else out[0]

@@ -8,9 +8,10 @@ backward is their transpose.
 
 import numpy as np
 
+from ...ops._interpolation import resize_matrices, separable
 from ._base import check_choice, check_positive_int
 from .augment import _INTERPOLATIONS, _as_config, _Augmentation, _factor_range
-from .image import _separable, check_data_format, check_image_shape, resize_matrices
+from .image import check_data_format, check_image_shape
 
 __all__ = ["RandomCrop", "RandomBrightness", "RandomHeight", "RandomWidth"]
 
@@ -26,7 +27,7 @@ class _SeparableAugmentation(_Augmentation):
         matrices = self._matrices(inputs.shape[1], inputs.shape[2], inputs.dtype, training)
         if matrices is None:
             return inputs, None
-        return np.ascontiguousarray(_separable(inputs, *matrices)), matrices
+        return np.ascontiguousarray(separable(inputs, *matrices)), matrices
 
     def backward(self, dy, cache, need_input_grad=True):
         if not need_input_grad:
@@ -34,7 +35,7 @@ class _SeparableAugmentation(_Augmentation):
         if cache is None:
             return dy
         mh, mw = cache
-        return np.ascontiguousarray(_separable(dy, mh.T, mw.T))
+        return np.ascontiguousarray(separable(dy, mh.T, mw.T))
 
 
 class RandomCrop(_SeparableAugmentation):
