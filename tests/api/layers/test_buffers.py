@@ -1,3 +1,4 @@
+import sys
 import threading
 
 import numpy as np
@@ -16,6 +17,40 @@ def test_aligned_empty_starts_on_a_cache_line(shape, dtype):
     a = aligned_empty(shape, dtype)
     assert a.shape == shape and a.dtype == dtype and a.flags.c_contiguous
     assert _address(a) % 64 == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="transparent huge pages are Linux's")
+def test_arrays_of_a_huge_page_and_more_start_on_a_huge_page_and_are_offered_to_it():
+    huge = 2 << 20
+    pool, owner = ScratchPool(), object()
+    # NumPy advises its own allocations of 4 MiB and more: off here, so the advice seen is ours.
+    set_numpy_advice = np._core.multiarray._set_madvise_hugepage
+    numpy_advice = set_numpy_advice(False)
+    try:
+        a = pool.take(owner, "z", (4096, 129), np.float32)  # just over 2 MiB
+    finally:
+        set_numpy_advice(numpy_advice)
+    assert _address(a) % huge == 0
+    a[...] = 1.0  # the whole array is writable
+    pool.recycle()
+    b = pool.take(owner, "z", (4096, 128), np.float32)  # smaller: the same block
+    assert _address(b) == _address(a)
+    assert _address(aligned_empty((huge // 8 - 1,), np.float64)) % 64 == 0  # under a huge page: cache lines only
+    if "[never]" not in open("/sys/kernel/mm/transparent_hugepage/enabled").read():
+        smaps = open("/proc/self/smaps").read().split("\n")
+        start = _address(a)
+        # The mapping holding the array: its header line is "lo-hi perms ...".
+        i = next(i for i, line in enumerate(smaps) if "-" in line.split(" ")[0] and _inside(line, start))
+        advised = next(line for line in smaps[i + 1 :] if line.startswith("VmFlags"))
+        assert " hg" in advised  # MADV_HUGEPAGE
+
+
+def _inside(header, address):
+    try:
+        lo, hi = (int(x, 16) for x in header.split(" ")[0].split("-"))
+    except ValueError:
+        return False
+    return lo <= address < hi
 
 
 def test_takes_before_a_recycle_are_distinct_and_recycle_returns_them_in_order():

@@ -20,7 +20,9 @@ every step (measured: ~3400 faults, 15% of a W2 step); a recycled one does not.
 """
 
 import ctypes
+import functools
 import math
+import sys
 import threading
 
 import numpy as np
@@ -33,6 +35,8 @@ __all__ = ["ScratchPool", "scratch", "aligned_empty", "aligned_zeros"]
 # with 64-byte aligned arrays instead of NumPy's 16).
 _ALIGN = 64
 _PAGE = 4096
+_HUGE = 2 << 20
+_MADV_HUGEPAGE = 14
 
 
 class _Active(threading.local):
@@ -43,10 +47,39 @@ _ACTIVE = _Active()
 
 
 def _aligned_block(nbytes):
-    """(uint8 array, offset): ``nbytes`` bytes from ``offset`` on start on a 64-byte boundary."""
-    raw = np.empty(nbytes + _ALIGN, np.uint8)
-    # ctypes reads the address in 0.3 us, ``__array_interface__`` in 1.5 (a predict call takes several).
-    return raw, -ctypes.addressof(ctypes.c_char.from_buffer(raw)) % _ALIGN
+    """(uint8 array, offset): ``nbytes`` bytes from ``offset`` on start on a 64-byte boundary.
+
+    From one huge page (2 MiB) up they start on a huge-page boundary, and their whole
+    huge pages are offered to the kernel's transparent huge pages (``madvise``, Linux):
+    a training step streams through tens of such arrays, and on 4 KiB pages each 4 KiB
+    of them costs a TLB miss (W5's blocked Dense backward over 24 rotating pairs of
+    (4096, 128) arrays: 2.50 -> 2.42 ms). The rest of the block stays on small pages,
+    so resident memory does not grow.
+    """
+    madvise = _madvise() if nbytes >= _HUGE else None
+    if madvise is None:
+        raw = np.empty(nbytes + _ALIGN, np.uint8)
+        # ctypes reads the address in 0.3 us, ``__array_interface__`` in 1.5 (a predict call takes several).
+        return raw, -ctypes.addressof(ctypes.c_char.from_buffer(raw)) % _ALIGN
+    raw = np.empty(nbytes + _HUGE, np.uint8)  # untouched: the unused head costs address space only
+    start = ctypes.addressof(ctypes.c_char.from_buffer(raw))
+    offset = -start % _HUGE
+    madvise(start + offset, nbytes // _HUGE * _HUGE, _MADV_HUGEPAGE)  # refused: small pages, as before
+    return raw, offset
+
+
+@functools.cache
+def _madvise():
+    """libc's ``madvise`` (Linux), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        f = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):
+        return None
+    f.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+    f.restype = ctypes.c_int
+    return f
 
 
 def aligned_empty(shape, dtype):
@@ -116,7 +149,7 @@ class ScratchPool:
         if i == len(blocks):
             blocks.append(_aligned_block(nbytes))
             arrays.append(None)
-        elif blocks[i][0].nbytes - _ALIGN < nbytes:
+        elif blocks[i][0].nbytes - blocks[i][1] < nbytes:
             blocks[i] = _aligned_block(nbytes)
         raw, offset = blocks[i]
         out = arrays[i] = np.ndarray(shape, dtype, raw, offset)
