@@ -20,3 +20,26 @@ def blobs():
     y = rng.permutation(np.repeat(np.arange(3), 40))
     x = (centers[y] + rng.normal(0, 0.5, (120, 4))).astype(np.float32)
     return x, y
+
+
+def _scoped_gradients(model, x, y, threads, rules=None):
+    """``(loss, flat gradients, predict output)`` of ``model`` on one batch with ``threads``
+    threads inside the compute scope (where the row-blocked kernels run); ``rules``
+    replans the model's fusion first."""
+    from ranvier.api._threading import compute_scope
+
+    if rules is not None:
+        model._executor.replan(rules)
+    rv.set_num_threads(threads)
+    try:
+        with compute_scope():
+            loss = model._compute_gradients(*model._prepare(x, y))[0]
+            out = model.predict_on_batch(x)
+    finally:
+        rv.set_num_threads(rv.api.config._default_threads())
+    return loss, model._flat_grads.copy(), out
+
+
+@pytest.fixture
+def scoped_gradients():
+    return _scoped_gradients

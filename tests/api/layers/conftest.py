@@ -1,5 +1,4 @@
-"""Fixtures of the layer tests: ``sgd_parity`` (a one-layer model against a PyTorch float64 twin),
-``scoped_gradients`` (a model's gradients inside the compute scope, as fit computes them)."""
+"""Fixtures of the layer tests: ``sgd_parity`` (a one-layer model against a PyTorch float64 twin)."""
 
 import numpy as np
 import pytest
@@ -52,26 +51,3 @@ def _sgd_parity(torch, layer, in_shape, make_net, weights_from_net, seed=0):
 def sgd_parity():
     """``_sgd_parity``: forward and three SGD steps of ``Model(layer)`` against PyTorch."""
     return _sgd_parity
-
-
-def _scoped_gradients(model, x, y, threads, rules=None):
-    """``(loss, flat gradients, predict output)`` of ``model`` on one batch with ``threads``
-    threads inside the compute scope (where the row-blocked kernels run); ``rules``
-    replans the model's fusion first."""
-    from ranvier.api._threading import compute_scope
-
-    if rules is not None:
-        model._executor.replan(rules)
-    rv.set_num_threads(threads)
-    try:
-        with compute_scope():
-            loss = model._compute_gradients(*model._prepare(x, y))[0]
-            out = model.predict_on_batch(x)
-    finally:
-        rv.set_num_threads(rv.api.config._default_threads())
-    return loss, model._flat_grads.copy(), out
-
-
-@pytest.fixture
-def scoped_gradients():
-    return _scoped_gradients

@@ -403,30 +403,22 @@ def _feed_forward_data(kind, rows, dtype="float32"):
     return rng.standard_normal(shape).astype(dtype), rng.standard_normal((shape[0], 1)).astype(dtype)
 
 
-def _pair_run(model, x, y, monkeypatch, rules=None, threads=2):
+def _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=None, threads=2):
     """(loss, gradients, predictions, fused kernel calls) of one step inside the compute scope."""
-    from ranvier.api._threading import compute_scope
     from ranvier.api.layers import core
 
     calls = []
     kernel = core._dense.dense_relu_dense_backward
     monkeypatch.setattr(core._dense, "dense_relu_dense_backward", lambda *a: calls.append(1) or kernel(*a))
-    if rules is not None:
-        model._executor.replan(rules)
-    rv.set_num_threads(threads)
     try:
-        with compute_scope():
-            loss = model._compute_gradients(*model._prepare(x, y))[0]
-            out = model.predict_on_batch(x)
+        return (*scoped_gradients(model, x, y, threads, rules), len(calls))
     finally:
-        rv.set_num_threads(rv.api.config._default_threads())
         monkeypatch.undo()
-    return loss, model._flat_grads.copy(), out, len(calls)
 
 
 @pytest.mark.parametrize("kind", ["transformer", "mlp"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch):
+def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch, scoped_gradients):
     rv.config.set_floatx(dtype)
     try:
         rv.config.set_random_seed(13)
@@ -435,8 +427,8 @@ def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch
         rv.config.set_floatx("float32")
     assert "DensePairStep" in _plan(model)
     x, y = _feed_forward_data(kind, 1152, dtype)
-    fused = _pair_run(model, x, y, monkeypatch)
-    plain = _pair_run(model, x, y, monkeypatch, rules=())
+    fused = _pair_run(model, x, y, monkeypatch, scoped_gradients)
+    plain = _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=())
     assert (fused[3], plain[3]) == (1, 0)  # the pair's kernel ran in the fused plan only
     assert fused[0] == plain[0]
     np.testing.assert_array_equal(fused[1], plain[1])
@@ -444,7 +436,7 @@ def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch
 
 
 @pytest.mark.parametrize("case", ["few_rows", "one_thread", "deterministic", "frozen_first", "frozen_second"])
-def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_blocked(case, monkeypatch):
+def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_blocked(case, monkeypatch, scoped_gradients):
     # W1-like batches below the row threshold, one thread, determinism, a frozen layer:
     # the step falls back to the two layers' own backward, with the plain plan's results.
     rv.config.set_random_seed(14)
@@ -457,8 +449,10 @@ def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_block
     if case == "deterministic":
         rv.config.enable_determinism(14)
     try:
-        fused = _pair_run(model, x, y, monkeypatch, threads=1 if case == "one_thread" else 2)
-        plain = _pair_run(model, x, y, monkeypatch, rules=(), threads=1 if case == "one_thread" else 2)
+        fused = _pair_run(model, x, y, monkeypatch, scoped_gradients, threads=1 if case == "one_thread" else 2)
+        plain = _pair_run(
+            model, x, y, monkeypatch, scoped_gradients, rules=(), threads=1 if case == "one_thread" else 2
+        )
     finally:
         rv.config.disable_determinism()
     assert fused[3] == 0
