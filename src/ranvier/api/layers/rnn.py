@@ -130,11 +130,10 @@ class SimpleRNNCell(_SimpleRNNStep, _Cell):
     ----------
     units : int
     activation : default "tanh"
-    use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-    kernel_regularizer, recurrent_regularizer, bias_regularizer,
-    kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-    recurrent_dropout, seed
-        As for :class:`SimpleRNN`.
+    **kwargs
+        ``use_bias``, ``kernel_initializer``, ``recurrent_initializer``, ``bias_initializer``,
+        the regularizers and constraints, ``dropout``, ``recurrent_dropout``, ``seed``: as for
+        :class:`SimpleRNN`.
 
     Notes
     -----
@@ -169,11 +168,10 @@ class LSTMCell(_LSTMStep, _Cell):
     activation : default "tanh"
     recurrent_activation : default "sigmoid"
     unit_forget_bias : bool, default True
-    use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-    kernel_regularizer, recurrent_regularizer, bias_regularizer,
-    kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-    recurrent_dropout, seed
-        As for :class:`LSTM`.
+    **kwargs
+        ``use_bias``, ``kernel_initializer``, ``recurrent_initializer``, ``bias_initializer``,
+        the regularizers and constraints, ``dropout``, ``recurrent_dropout``, ``seed``: as for
+        :class:`LSTM`.
 
     Notes
     -----
@@ -232,11 +230,10 @@ class GRUCell(_GRUStep, _Cell):
     recurrent_activation : default "sigmoid"
     reset_after : True
         Only Keras' default form is implemented.
-    use_bias, kernel_initializer, recurrent_initializer, bias_initializer,
-    kernel_regularizer, recurrent_regularizer, bias_regularizer,
-    kernel_constraint, recurrent_constraint, bias_constraint, dropout,
-    recurrent_dropout, seed
-        As for :class:`GRU`.
+    **kwargs
+        ``use_bias``, ``kernel_initializer``, ``recurrent_initializer``, ``bias_initializer``,
+        the regularizers and constraints, ``dropout``, ``recurrent_dropout``, ``seed``: as for
+        :class:`GRU`.
 
     Notes
     -----
