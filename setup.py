@@ -27,6 +27,8 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 _CORE = os.path.join("src", "ranvier", "core")
+# Cython's shared utility module (see _BuildExt._cythonize).
+_SHARED = "ranvier.core._cyutility"
 
 _TRIVIAL_PROGRAM = "int main(void) { return 0; }\n"
 
@@ -192,16 +194,24 @@ class _BuildExt(build_ext):
             "initializedcheck": debug,
             "embedsignature": True,
         }
+        # Cython's utility code (memoryviews above all) goes into one shared module instead of a
+        # copy in every extension: each module's C shrank by ~60% (the wheel was over 3 MB).
+        shared = [ext for ext in self.extensions if ext.name == _SHARED]
+        modules = [ext for ext in self.extensions if ext.name != _SHARED]
         generated = cythonize(
-            self.extensions,
+            modules,
             compiler_directives=directives,
             include_path=["src"],
             nthreads=self.parallel if self.parallel > 1 else 0,
             force=self.force,
+            shared_utility_qualified_name=_SHARED,
         )
         sources = {ext.name: ext.sources for ext in generated}
-        for ext in self.extensions:
+        for ext in modules:
             ext.sources = sources[ext.name]
+        for ext in shared:
+            if self.force or not os.path.exists(ext.sources[0]):
+                subprocess.run([sys.executable, "-m", "cython", f"--generate-shared={ext.sources[0]}"], check=True)
         self.extensions.sort(key=lambda ext: -sum(os.path.getsize(s) for s in ext.sources))
 
 
@@ -229,11 +239,13 @@ def _extensions():
         )
         for path in paths
     ]
+    # The shared utility module every extension imports (its C is generated at build time).
+    exts.append(Extension(_SHARED, [os.path.join(_CORE, _SHARED.rsplit(".", 1)[1] + ".c")]))
     # Developer convenience: RANVIER_BUILD_ONLY=_conv,_pool rebuilds just those modules
     # (so a half-edited neighbour does not break your build).
     only = [m.strip() for m in os.environ.get("RANVIER_BUILD_ONLY", "").split(",") if m.strip()]
     if only:
-        exts = [e for e in exts if e.name.rsplit(".", 1)[1] in only]
+        exts = [e for e in exts if e.name.rsplit(".", 1)[1] in only or e.name == _SHARED]
     return exts
 
 
