@@ -37,7 +37,7 @@ from ranvier.core import _optim
 from . import config, schedules, serialization
 from ._errors import UnsupportedArgument
 from .schedules import LearningRateSchedule
-from .variables import Variable
+from .variables import Variable, flat_layout
 
 __all__ = [
     "Optimizer",
@@ -374,12 +374,8 @@ class Optimizer(_Configurable):
                 raise TypeError(f"{owner}.apply: trainable_variables must be Variables, got {type(v).__name__}")
         if len({id(v) for v in variables}) != len(variables):
             raise ValueError(f"{owner}.apply: a variable is listed twice in trainable_variables")
-        order = [v for v in variables if v.decay] + [v for v in variables if not v.decay]
-        dtype = np.result_type(*[v.dtype for v in order]) if order else np.dtype(config.floatx())
+        order, slices, n_decay, dtype = flat_layout(variables)
         params = np.concatenate([v.value.reshape(-1) for v in order]).astype(dtype) if order else np.zeros(0, dtype)
-        ends = np.cumsum([v.size for v in order]).tolist()
-        slices = list(zip([0] + ends[:-1], ends))
-        n_decay = sum(v.size for v in order if v.decay)
         self.build(params, n_decay, slices, flat_grads=np.zeros_like(params), variables=order)
         self._bound = self._bound[:3] + (True,)
 

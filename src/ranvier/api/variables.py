@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from . import config
 from ._finite import check_finite
 
-__all__ = ["Variable", "grad_targets"]
+__all__ = ["Variable", "grad_targets", "flat_layout"]
 
 
 class Variable:
@@ -160,3 +161,25 @@ def grad_targets(*variables):
         v._fresh = False
         grads.append(v.grad)
     return grads, 0.0 if beta is None else beta
+
+
+def flat_layout(variables):
+    """How one flat buffer lays ``variables`` out: decayed kernels first, then the rest, each in order.
+
+    Weight decay then covers the buffer's first ``n_decay`` entries (a model's
+    buffers and an optimizer's own use this one layout).
+
+    Returns
+    -------
+    order : list of Variable
+    slices : list of (start, stop), each variable's range, in ``order``
+    n_decay : int
+    dtype : numpy dtype of the buffer (floatx when there are no variables)
+    """
+    order = [v for v in variables if v.decay] + [v for v in variables if not v.decay]
+    dtype = np.result_type(*[v.dtype for v in order]) if order else np.dtype(config.floatx())
+    slices, start = [], 0
+    for v in order:
+        slices.append((start, start + v.size))
+        start += v.size
+    return order, slices, sum(v.size for v in order if v.decay), dtype

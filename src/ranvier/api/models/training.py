@@ -22,6 +22,7 @@ from ..layers import _tracing
 from ..layers._buffers import aligned_empty, aligned_zeros
 from ..layers._capabilities import PREACTIVATION
 from ..py_dataset import PyDataset
+from ..variables import flat_layout
 
 __all__ = ["Trainer"]
 
@@ -80,24 +81,18 @@ class Trainer:
 
     def _flatten_params(self):
         """Lay trainable weights out in one flat buffer: decayed kernels first, then 1-D weights."""
-        train = self.trainable_weights
-        order = [v for v in train if v.decay] + [v for v in train if not v.decay]
-        dtype = np.result_type(*[v.dtype for v in order]) if order else np.dtype(config.floatx())
-        total = sum(v.size for v in order)
+        order, slices, n_decay, dtype = flat_layout(self.trainable_weights)
+        total = slices[-1][1] if slices else 0
         params = aligned_empty(total, dtype)
         grads = aligned_zeros(total, dtype)
-        slices, start = [], 0
-        for v in order:
-            stop = start + v.size
+        for v, (start, stop) in zip(order, slices):
             params[start:stop] = v.value.reshape(-1)
             v.value = params[start:stop].reshape(v.shape)
             v.grad = grads[start:stop].reshape(v.shape)
-            slices.append((start, stop))
-            start = stop
         self._flat_params, self._flat_grads = params, grads
         self._flat_vars = order
         self._flat_slices = slices
-        self._n_decay = sum(v.size for v in order if v.decay)
+        self._n_decay = n_decay
         self._regularized = [v for v in self.weights if v.regularizer is not None]
         self._constrained = [v for v in self.weights if v.constraint is not None]
 
