@@ -30,9 +30,9 @@ def test_dense_kernels_match_reference(dtype, tol, n, k, u, beta):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("relu", [True, False])
 @pytest.mark.parametrize("bias", [True, False])
-def test_fused_dense_backward_matches_reference(dtype, tol, n, threads, relu, bias):
+@pytest.mark.parametrize("k, u", [(37, 21), (37, 64)])  # products on BLAS; on the packed micro-kernel
+def test_fused_dense_backward_matches_reference(dtype, tol, n, threads, relu, bias, k, u):
     # Row counts below, at and across a row block, over more threads than blocks.
-    k, u = 37, 21
     rng = np.random.default_rng(n + threads)
     x = rng.standard_normal((n, k)).astype(dtype)
     w = rng.standard_normal((k, u)).astype(dtype)
@@ -51,9 +51,10 @@ def test_fused_dense_backward_matches_reference(dtype, tol, n, threads, relu, bi
 
 @pytest.mark.parametrize("fused", [True, False])
 @pytest.mark.parametrize("threads", [1, 2])
-def test_dense_backward_adds_to_dx_with_dx_beta(fused, threads):
+@pytest.mark.parametrize("k, u", [(9, 5), (17, 32)])
+def test_dense_backward_adds_to_dx_with_dx_beta(fused, threads, k, u):
     # An input shared by several products (self-attention's query, key and value).
-    n, k, u = 700, 9, 5
+    n = 700
     rng = np.random.default_rng(threads)
     x, w, dz = rng.standard_normal((n, k)), rng.standard_normal((k, u)), rng.standard_normal((n, u))
     before = rng.standard_normal((n, k))
@@ -139,6 +140,44 @@ def test_dense_kernels_reject_bad_shapes():
         )
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("n", [1, 95, 96, 97, 700])
+@pytest.mark.parametrize("k, u", [(37, 21), (128, 64), (5, 100)])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("relu", [True, False])
+def test_packed_dense_forward_matches_reference_and_not_the_thread_count(dtype, tol, n, k, u, bias, relu):
+    # Row counts below, at and across a row block; widths inside, at and across 32-column tiles.
+    rng = np.random.default_rng(n + k + u)
+    x, w = rng.standard_normal((n, k)).astype(dtype), rng.standard_normal((k, u)).astype(dtype)
+    b = rng.standard_normal(u).astype(dtype) if bias else np.empty(0, dtype)
+    want = x.astype(np.float64) @ w + (b if bias else 0)
+    want = np.maximum(want, 0) if relu else want
+    outs = []
+    for threads in (1, 2, 3):
+        out = np.full((n, u), np.nan, dtype)
+        _dense.dense_forward_packed(x, w, b, relu, out, threads)
+        outs.append(out)
+    np.testing.assert_allclose(outs[0], want, rtol=tol, atol=tol * k)
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+    if relu:
+        assert (outs[0] >= 0).all()
+
+
+def test_packed_dense_forward_edge_shapes_and_bad_shapes():
+    b = np.array([1.0, -2.0, 3.0])
+    out = np.full((4, 3), np.nan)
+    _dense.dense_forward_packed(np.empty((4, 0)), np.empty((0, 3)), b, True, out, 2)  # no inputs: relu(bias)
+    np.testing.assert_array_equal(out, np.tile([1.0, 0.0, 3.0], (4, 1)))
+    _dense.dense_forward_packed(np.empty((0, 2)), np.ones((2, 3)), b, False, np.empty((0, 3)), 2)
+    with pytest.raises(ValueError, match=r"dense_forward_packed: kernel must have shape \(2, 3\), got \(4, 3\)"):
+        _dense.dense_forward_packed(np.ones((4, 2)), np.ones((4, 3)), b, False, out, 1)
+    with pytest.raises(ValueError, match=r"dense_forward_packed: bias must have shape \(3,\) or \(0,\), got \(2,\)"):
+        _dense.dense_forward_packed(np.ones((4, 2)), np.ones((2, 3)), b[:2], False, out, 1)
+    with pytest.raises(ValueError, match=r"dense_forward_packed: out must have shape \(4, 3\), got \(3, 3\)"):
+        _dense.dense_forward_packed(np.ones((4, 2)), np.ones((2, 3)), b, False, out[:3], 1)
+
+
 def _pair(dtype, n, k, u, v, bias, seed):
     """x, the two kernels and biases (empty without) of a ReLU Dense -> linear Dense pair."""
     rng = np.random.default_rng(seed)
@@ -154,16 +193,20 @@ def _pair(dtype, n, k, u, v, bias, seed):
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("need_dx", [True, False])
-def test_dense_relu_dense_backward_matches_reference_and_two_fused_layers(dtype, tol, n, threads, bias, need_dx):
+# Both layers' products on BLAS; both on the packed micro-kernel; the first packed, the second on BLAS.
+@pytest.mark.parametrize("k, u, v", [(37, 21, 13), (37, 64, 32), (20, 32, 7)])
+def test_dense_relu_dense_backward_matches_reference_and_two_fused_layers(
+    dtype, tol, n, threads, bias, need_dx, k, u, v
+):
     # Row counts below, at and across a row block, over more threads than blocks.
-    rng, x, w1, _, w2, _ = _pair(dtype, n, 37, 21, 13, bias, n + threads)
-    a = np.maximum(x @ w1 + rng.standard_normal(21).astype(dtype), 0)  # the first layer's ReLU output
-    dz2 = rng.standard_normal((n, 13)).astype(dtype)
+    rng, x, w1, _, w2, _ = _pair(dtype, n, k, u, v, bias, n + threads)
+    a = np.maximum(x @ w1 + rng.standard_normal(u).astype(dtype), 0)  # the first layer's ReLU output
+    dz2 = rng.standard_normal((n, v)).astype(dtype)
     for beta1, beta2 in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):  # overwrite, or accumulate (a shared layer)
-        shapes = ((37, 21), (21,) if bias else 0, (21, 13), (13,) if bias else 0)
+        shapes = ((k, u), (u,) if bias else 0, (u, v), (v,) if bias else 0)
         grads = [rng.standard_normal(s).astype(dtype) for s in shapes]
         grads_ref, grads_two = [g.copy() for g in grads], [g.copy() for g in grads]
-        dx, dx_ref, dx_two = np.full((n, 37), np.nan, dtype), np.empty((n, 37), dtype), np.empty((n, 37), dtype)
+        dx, dx_ref, dx_two = np.full((n, k), np.nan, dtype), np.empty((n, k), dtype), np.empty((n, k), dtype)
         _dense.dense_relu_dense_backward(x, w1, a, w2, dz2, *grads, dx, beta1, beta2, need_dx, threads)
         ref.dense_relu_dense_backward(x, w1, a, w2, dz2, *grads_ref, dx_ref, beta1, beta2, need_dx)
         for g, g_ref in zip(grads + [dx] * need_dx, grads_ref + [dx_ref] * need_dx):

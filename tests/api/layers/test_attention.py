@@ -139,7 +139,7 @@ def test_float64_gradients_of_self_attention_in_a_model(masked):
 def test_row_blocked_projections_match_the_whole_array_path(dtype, tol, monkeypatch, scoped_gradients):
     """8 x 160 = 1280 rows: inside the compute scope on 2 threads the four projections' backward
     runs row-blocked, and self-attention's three input gradients add into one buffer."""
-    from ranvier.api.layers import _dense_grads
+    from ranvier.api.layers import _dense_products
 
     rv.config.set_floatx(dtype)
     try:
@@ -152,11 +152,11 @@ def test_row_blocked_projections_match_the_whole_array_path(dtype, tol, monkeypa
         rng = np.random.default_rng(4)
         x, y = rng.standard_normal((8, 160, 6)).astype(dtype), rng.standard_normal((8, 1)).astype(dtype)
         calls = []
-        kernel = _dense_grads._dense.dense_backward_fused
-        monkeypatch.setattr(_dense_grads._dense, "dense_backward_fused", lambda *a: calls.append(1) or kernel(*a))
+        kernel = _dense_products._dense.dense_backward_fused
+        monkeypatch.setattr(_dense_products._dense, "dense_backward_fused", lambda *a: calls.append(1) or kernel(*a))
         blocked = scoped_gradients(model, x, y, 2)
         assert len(calls) == 5  # the output projection, value, query, key, then the Dense below
-        monkeypatch.setattr(_dense_grads, "_FUSED_MIN_ROWS", 10**9)
+        monkeypatch.setattr(_dense_products, "_FUSED_MIN_ROWS", 10**9)
         whole = scoped_gradients(model, x, y, 2)
         assert len(calls) == 5
     finally:

@@ -94,32 +94,34 @@ def _row_blocked_model(shared_width=16):
 
 
 @pytest.mark.parametrize("dtype, tol", [("float32", 2e-5), ("float64", 1e-12)])
-def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, monkeypatch, scoped_gradients):
-    from ranvier.api.layers import _dense_grads
+# 32: the shared layer's products (and every 32-wide forward) run on the packed micro-kernel.
+@pytest.mark.parametrize("width", [16, 32])
+def test_dense_row_blocked_path_matches_the_whole_array_path(dtype, tol, width, monkeypatch, scoped_gradients):
+    from ranvier.api.layers import _dense_products
 
     rv.config.set_floatx(dtype)
     try:
         rv.config.set_random_seed(3)
-        model = _row_blocked_model()
+        model = _row_blocked_model(width)
         rng = np.random.default_rng(4)
         x, y = rng.standard_normal((8, 160, 12)).astype(dtype), rng.integers(0, 3, 8)
         calls = []
-        kernel = _dense_grads._dense.dense_backward_fused  # (the lazy module proxy loads here)
+        kernel = _dense_products._dense.dense_backward_fused  # (the lazy module proxy loads here)
         monkeypatch.setattr(
-            _dense_grads._dense, "dense_backward_fused", lambda *a: calls.append(a[3].shape) or kernel(*a)
+            _dense_products._dense, "dense_backward_fused", lambda *a: calls.append(a[3].shape) or kernel(*a)
         )
         results = {}
         for threads in (2, 3):
             results[threads] = scoped_gradients(model, x, y, threads, rules=("relu_gradient",))
         # Every Dense backward but the head's (8 rows) ran blocked, for each thread count:
         # the first Dense and the shared one gated by the ReLU output, the others from dz.
-        assert calls == [(0, 0), (0, 0), (0, 0), (1280, 16)] * 2
+        assert calls == [(0, 0), (0, 0), (0, 0), (1280, width)] * 2
         # The first Dense and the shared one's first call as one step ("dense_pair"): the
         # shared layer's gradient accumulates into the one its second call wrote.
         calls.clear()
         results["pair"] = scoped_gradients(model, x, y, 2, rules=("relu_gradient", "dense_pair"))
         assert calls == [(0, 0), (0, 0)]
-        monkeypatch.setattr(_dense_grads, "_FUSED_MIN_ROWS", 10**9)
+        monkeypatch.setattr(_dense_products, "_FUSED_MIN_ROWS", 10**9)
         whole = scoped_gradients(model, x, y, 2)
     finally:
         rv.config.set_floatx("float32")
@@ -157,3 +159,20 @@ def test_dense_on_many_rows_is_deterministic_across_thread_counts(scoped_gradien
         assert other[0] == runs[0][0]
         np.testing.assert_array_equal(other[1], runs[0][1])
         np.testing.assert_array_equal(other[2], runs[0][2])
+
+
+@pytest.mark.parametrize("activation", ["relu", "linear", "gelu"])
+def test_dense_forward_on_many_rows_runs_the_packed_kernel(activation, monkeypatch):
+    from ranvier.api.layers import _dense_products
+
+    calls = []
+    kernel = _dense_products._dense.dense_forward_packed  # (the lazy module proxy loads here)
+    monkeypatch.setattr(_dense_products._dense, "dense_forward_packed", lambda *a: calls.append(a[3]) or kernel(*a))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 400, 40)).astype(np.float32)  # 1,200 rows
+    layer = rv.layers.Dense(64, activation=activation, bias_initializer="glorot_uniform")
+    y = np.asarray(layer(x))
+    z = x.astype(np.float64) @ layer.kernel.numpy() + layer.bias.numpy()
+    want = rv.activations.get(activation)(z.astype(np.float32))
+    assert calls == [activation == "relu"]  # the ReLU runs in the kernel, other activations after it
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-5)

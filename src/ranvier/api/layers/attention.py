@@ -13,19 +13,18 @@ import math
 
 import numpy as np
 
-from ...core import _attention, _dense, _dropout
-from .. import activations, config, regularizers
+from ...core import _attention, _dropout
+from .. import config, regularizers
 from .._conv_geometry import positive_int
 from .._errors import UnsupportedArgument
 from ._buffers import scratch
-from ._dense_grads import dense_grads
+from ._dense_products import dense_forward, dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
 __all__ = ["MultiHeadAttention", "Attention", "AdditiveAttention"]
 
 _NO_MASK = np.zeros((0, 0, 0, 0), np.uint8)
-_LINEAR = activations.get(None)
 
 
 def _array(x):
@@ -54,10 +53,8 @@ class _Projection(Layer):
 
     def forward(self, x, out):
         """out = x @ kernel (+ bias); x (rows, n_in), out (rows, n_out)."""
-        _dense.dense_forward(x, self.matrix(x.shape[1]), out)
-        if self.bias is not None:
-            _LINEAR.forward(out, out=out, bias=self.bias.value.reshape(-1))
-        return out
+        bias = None if self.bias is None else self.bias.value.reshape(-1)
+        return dense_forward(x, self.matrix(x.shape[1]), out, bias)
 
     def backward(self, x, dz, dx=None, accumulate=False):
         """Weight gradients of ``forward``; ``dx`` (if given) gets, or with ``accumulate`` adds, ``dz @ kernel.T``."""

@@ -12,7 +12,7 @@ from ..variables import grad_targets
 from ._buffers import scratch
 from ._capabilities import DENSE_PAIR, PREACTIVATION
 from ._conv_args import output_config, parse_output
-from ._dense_grads import EMPTY, EMPTY2D, dense_grads, row_blocked
+from ._dense_products import EMPTY, EMPTY2D, dense_forward, dense_grads, row_blocked
 from ._symbolic import KerasTensor
 from ._weight_spec import WeightSpec
 from .base import Layer, normalize_shape
@@ -125,7 +125,7 @@ class Dense(Layer):
     -----
     Input shape: ``(batch, ..., input_dim)``; output shape: ``(batch, ..., units)``.
 
-    Backward on many rows (``_dense_grads.row_blocked``) inside fit / train_on_batch, with
+    Backward on many rows (``_dense_products.row_blocked``) inside fit / train_on_batch, with
     more than one thread and determinism off, runs row-blocked: each block's
     ReLU gate, bias sum, weight- and input-gradient products while it is in cache.
     """
@@ -168,10 +168,11 @@ class Dense(Layer):
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
         z = scratch(self, "z", (x.shape[0], self.units), x.dtype)
-        _dense.dense_forward(x, self.kernel.value, z)
         bias = self.bias.value if self.use_bias else None
         act = self.activation
-        y = act.forward(z, out=None if act.needs_input else z, bias=bias)
+        relu = activations.is_plain(act, "relu")
+        dense_forward(x, self.kernel.value, z, bias, relu)
+        y = z if relu or activations.is_plain(act, "linear") else act.forward(z, out=None if act.needs_input else z)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (x, z, y, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):

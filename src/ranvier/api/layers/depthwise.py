@@ -15,7 +15,7 @@ from .._conv_geometry import check_input_rank, output_geometry, positive_int, sp
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._conv_args import output_config, parse_output, parse_window
-from ._dense_grads import dense_grads
+from ._dense_products import dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 

@@ -10,7 +10,7 @@ from ...core import _dense
 from .. import activations, regularizers
 from .._errors import UnsupportedArgument
 from ._buffers import scratch
-from ._dense_grads import dense_grads
+from ._dense_products import dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
