@@ -45,7 +45,7 @@ import os
 import threading
 import time
 
-__all__ = ["ThreadSettings", "settings", "compute_scope", "openmp_environment", "wait_policy"]
+__all__ = ["ThreadSettings", "settings", "compute_scope", "in_compute_scope", "openmp_environment", "wait_policy"]
 
 _WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 # What openmp_environment chose: "PASSIVE", or None (the user's variables or OpenMP's default).
@@ -140,6 +140,11 @@ class _ThisThread(threading.local):
 
 
 _this_thread = _ThisThread()
+
+
+def in_compute_scope():
+    """Whether the calling thread is inside a ``compute_scope`` (BLAS then runs one thread)."""
+    return _this_thread.depth > 0
 
 
 class ThreadSettings:

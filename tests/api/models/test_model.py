@@ -418,7 +418,8 @@ def _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=None, threads=2)
 
 @pytest.mark.parametrize("kind", ["transformer", "mlp"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch, scoped_gradients):
+@pytest.mark.parametrize("threads", [2, 1])  # one thread runs row-blocked too (inside the compute scope)
+def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, threads, monkeypatch, scoped_gradients):
     rv.config.set_floatx(dtype)
     try:
         rv.config.set_random_seed(13)
@@ -427,17 +428,17 @@ def test_feed_forward_pair_runs_as_one_step_bit_for_bit(kind, dtype, monkeypatch
         rv.config.set_floatx("float32")
     assert "DensePairStep" in _plan(model)
     x, y = _feed_forward_data(kind, 1152, dtype)
-    fused = _pair_run(model, x, y, monkeypatch, scoped_gradients)
-    plain = _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=())
+    fused = _pair_run(model, x, y, monkeypatch, scoped_gradients, threads=threads)
+    plain = _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=(), threads=threads)
     assert (fused[3], plain[3]) == (1, 0)  # the pair's kernel ran in the fused plan only
     assert fused[0] == plain[0]
     np.testing.assert_array_equal(fused[1], plain[1])
     np.testing.assert_array_equal(fused[2], plain[2])
 
 
-@pytest.mark.parametrize("case", ["few_rows", "one_thread", "deterministic", "frozen_first", "frozen_second"])
+@pytest.mark.parametrize("case", ["few_rows", "deterministic", "frozen_first", "frozen_second"])
 def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_blocked(case, monkeypatch, scoped_gradients):
-    # W1-like batches below the row threshold, one thread, determinism, a frozen layer:
+    # W1-like batches below the row threshold, determinism, a frozen layer:
     # the step falls back to the two layers' own backward, with the plain plan's results.
     rv.config.set_random_seed(14)
     model = _feed_forward_model("mlp", first_units=300)
@@ -449,10 +450,8 @@ def test_feed_forward_pair_runs_as_two_layers_where_they_would_not_run_row_block
     if case == "deterministic":
         rv.config.enable_determinism(14)
     try:
-        fused = _pair_run(model, x, y, monkeypatch, scoped_gradients, threads=1 if case == "one_thread" else 2)
-        plain = _pair_run(
-            model, x, y, monkeypatch, scoped_gradients, rules=(), threads=1 if case == "one_thread" else 2
-        )
+        fused = _pair_run(model, x, y, monkeypatch, scoped_gradients)
+        plain = _pair_run(model, x, y, monkeypatch, scoped_gradients, rules=())
     finally:
         rv.config.disable_determinism()
     assert fused[3] == 0
