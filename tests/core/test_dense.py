@@ -66,8 +66,8 @@ def test_dense_backward_adds_to_dx_with_dx_beta(fused, threads, k, u):
     else:
         _dense.dense_backward(x, w, dz, *args, dx, 0.0, True, threads, 1.0)
         ref.dense_backward(x, w, dz, *args, dx_ref, 0.0, True, dx_beta=1.0)
-    np.testing.assert_allclose(dx, before + dz @ w.T, rtol=1e-12)
-    np.testing.assert_allclose(dx_ref, before + dz @ w.T, rtol=1e-12)
+    np.testing.assert_allclose(dx, before + dz @ w.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dx_ref, before + dz @ w.T, rtol=1e-12, atol=1e-12)
 
 
 def test_fused_dense_backward_without_inputs_still_gates_the_bias_gradient():

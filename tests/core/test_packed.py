@@ -124,7 +124,7 @@ def test_narrower_builds_pass_the_kernel_tests(isa):
             "-x",
             "-p",
             "no:cacheprovider",
-            *(str(here / name) for name in ("test_packed.py", "test_conv.py", "test_recurrent.py")),
+            *(str(here / name) for name in ("test_packed.py", "test_conv.py", "test_recurrent.py", "test_dense.py")),
         ],
         env=env,
         capture_output=True,
