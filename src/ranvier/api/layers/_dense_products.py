@@ -32,33 +32,43 @@ _FUSED_MIN_ROWS = 1024
 _PACKED_MIN_ROWS = 1024
 _PACKED_MIN_UNITS = 32
 _LINEAR = activations.get("linear")
-_RELU = activations.get("relu")
 
 
 def _packed(rows, n_in, units):
     return rows >= _PACKED_MIN_ROWS and units >= _PACKED_MIN_UNITS and n_in * units <= _dense.PACKED_MAX_KERNEL
 
 
-def dense_forward(x, kernel, out, bias=None, relu=False):
-    """``out = x @ kernel + bias``, then ``max(out, 0)`` with ``relu``; returns ``out``.
+def dense_forward(x, kernel, z, bias=None, activation=None):
+    """``y = activation(x @ kernel + bias)`` with ``z`` the pre-activation; returns ``y``.
+
+    ``y`` is ``z`` itself for a linear (None) or plain ReLU activation and any
+    activation that does not need its input back; else a new array.
 
     Parameters
     ----------
     x : ndarray of shape (rows, in), C-contiguous
     kernel : ndarray of shape (in, units), C-contiguous
-    out : ndarray of shape (rows, units)
-        OUT.
+    z : ndarray of shape (rows, units)
+        OUT: the pre-activation (for ReLU and linear, the output itself).
     bias : ndarray of shape (units,), optional
-    relu : bool, default False
+    activation : Activation, optional
+        None for linear.
     """
+    act = _LINEAR if activation is None else activation
+    linear = act is _LINEAR or activations.is_plain(act, "linear")
     if _packed(*x.shape, kernel.shape[1]):
+        relu = activations.is_plain(act, "relu")
         b = EMPTY[x.dtype] if bias is None else bias
-        _dense.dense_forward_packed(x, kernel, b, relu, out, config.kernel_threads())
-        return out
-    _dense.dense_forward(x, kernel, out)
-    if bias is not None or relu:
-        (_RELU if relu else _LINEAR).forward(out, out=out, bias=bias)
-    return out
+        _dense.dense_forward_packed(x, kernel, b, relu, z, config.kernel_threads())
+        if linear or relu:
+            return z
+        bias = None  # added by the kernel
+    else:
+        _dense.dense_forward(x, kernel, z)
+        if linear and bias is None:
+            return z
+    # The activation (on BLAS's path with the bias, in one pass).
+    return act.forward(z, out=None if act.needs_input else z, bias=bias)
 
 
 def row_blocked(rows):

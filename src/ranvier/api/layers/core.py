@@ -168,11 +168,7 @@ class Dense(Layer):
     def call(self, inputs, training=False):
         x = inputs.reshape(-1, inputs.shape[-1])
         z = scratch(self, "z", (x.shape[0], self.units), x.dtype)
-        bias = self.bias.value if self.use_bias else None
-        act = self.activation
-        relu = activations.is_plain(act, "relu")
-        dense_forward(x, self.kernel.value, z, bias, relu)
-        y = z if relu or activations.is_plain(act, "linear") else act.forward(z, out=None if act.needs_input else z)
+        y = dense_forward(x, self.kernel.value, z, self.bias.value if self.use_bias else None, self.activation)
         return y.reshape(inputs.shape[:-1] + (self.units,)), (x, z, y, inputs.shape)
 
     def backward(self, dy, cache, need_input_grad=True):
