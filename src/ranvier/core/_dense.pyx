@@ -4,7 +4,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memset
 
 from ranvier.core._matmul cimport (add_partials, gemm, gemm_serial, pack, packed_alloc, packed_free, packed_gemm,
-                                   strided_gemm)
+                                   packed_isa_code, strided_gemm)
 from ranvier.core._checks cimport ANY, check_optional, check_shape
 from ranvier.core._colsum cimport add_column_sums
 from ranvier.core._relu cimport add_bias, relu, relu_back_sum
@@ -25,7 +25,9 @@ cdef int _FWD_BLOCK = 96
 # Largest kernel (values) the packed products take: 256 KiB of float32, which with
 # the blocks it multiplies stays in one core's L2. Measured on 2 threads, 4096 rows
 # (forward): 128 x 512 and 512 x 128 1.07x BLAS, 128 x 128 1.07x; 512 x 512 0.94x.
-cdef Py_ssize_t _PACKED_MAX_KERNEL = 1 << 16
+# AVX-512 only: the AVX2 build ran those products at 0.73x OpenBLAS's Haswell kernel
+# (W5's step 27 -> 35 ms), so elsewhere BLAS keeps them (0: none).
+cdef Py_ssize_t _PACKED_MAX_KERNEL = (1 << 16) if packed_isa_code() == 2 else 0
 PACKED_MAX_KERNEL = _PACKED_MAX_KERNEL
 
 

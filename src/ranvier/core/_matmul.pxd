@@ -20,10 +20,10 @@
 #     over threads never changes a result. Used by _recurrent (the recurrent kernel at every
 #     timestep, and the per-step weight gradients: BLAS repacked the kernel on every call and
 #     ran 92 against 230-240 GFLOP/s here), by the conv kernels (_convblocks: each thread
-#     multiplies its block of a few hundred gathered rows while it is in L2) and by _dense for
-#     kernels of at most PACKED_MAX_KERNEL values (forward per 96-row block with the bias and
+#     multiplies its block of a few hundred gathered rows while it is in L2) and by _dense, on
+#     AVX-512 only, for kernels of at most PACKED_MAX_KERNEL values (forward per 96-row block with the bias and
 #     ReLU applied in cache; the row-blocked backward's products): BLAS zero-filled the output
 #     and packed both operands on every call.
 from ranvier.core._blas cimport add_partials, gemm, gemm_serial
-from ranvier.core._packed cimport (pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_len,
-                                   strided_gemm)
+from ranvier.core._packed cimport (pack, packed_alloc, packed_block, packed_free, packed_gemm, packed_isa_code,
+                                   packed_len, strided_gemm)
