@@ -71,3 +71,22 @@ def test_the_absolute_tolerance_does_not_hide_a_wrong_gradient_of_order_1(float6
     x = np.random.default_rng(0).standard_normal((4, 3))
     result = check_gradients(_WrongBackward(2), x, atol=1e-8, raise_on_failure=False)
     assert result.failed == ["input_0"] and result.abs_errors["input_0"] > 1e-3
+
+
+class _DenseThenBatchNorm(rv.layers.Layer):
+    """A traced layer whose ``call`` takes no ``training``: its sublayers inherit the flag (Keras 3)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dense, self.norm = rv.layers.Dense(4), rv.layers.BatchNormalization()
+
+    def call(self, x):
+        return self.norm(self.dense(x))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_finite_differences_run_nested_layers_in_the_checked_mode(training, float64):
+    # Batch statistics (training) or moving ones (inference): the finite differences' forward
+    # passes must use the mode the recorded one did, or the check fails a correct layer.
+    x = np.random.default_rng(0).standard_normal((8, 3))
+    assert check_gradients(_DenseThenBatchNorm(), x, training=training).passed

@@ -245,7 +245,8 @@ def _forward(layer, inputs, training, record=False):
     if record:
         need = [True] * (len(inputs) if isinstance(inputs, (list, tuple)) else 1)
         return _tracing.trace(layer, inputs, need, training, {})
-    return _tracing.run_call(layer, inputs, _tracing.call_arguments(layer, training, {})), None
+    # The flag reaches the layers it calls too, as in the recorded forward (Keras 3).
+    return _tracing.run_call_within(layer, inputs, training, {}), None
 
 
 def _check_model(model, x, y, loss, eps, tol, atol, max_checks, rng):
