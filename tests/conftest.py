@@ -1,7 +1,21 @@
+import os
+
 import numpy as np
 import pytest
 
 import ranvier as rv
+
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # the wheel tests' environment may run without it
+    _hypothesis_settings = None
+
+if _hypothesis_settings is not None:
+    # The property tests draw the same examples on every run, so a commit's result does not
+    # hang on a lucky draw; RANVIER_HYPOTHESIS=explore draws new ones (to look for bugs).
+    _hypothesis_settings.register_profile("fixed", derandomize=True, database=None)
+    _hypothesis_settings.register_profile("explore")
+    _hypothesis_settings.load_profile("explore" if os.environ.get("RANVIER_HYPOTHESIS") == "explore" else "fixed")
 
 
 @pytest.fixture
