@@ -53,6 +53,17 @@ def _to_kernel_layout(dy, rank, first):
     return np.ascontiguousarray(dy[:, None] if rank == 1 else dy)
 
 
+def _spatial(x4, rank):
+    """The spatial axes of a (n, h, w, c) input as the caller's rank sees them."""
+    return x4.shape[1:3] if rank == 2 else x4.shape[2:3]
+
+
+def _kernel_geometry(size, stride, dilation, out_spatial, pads):
+    """The 2-D kernels' window arguments and output (oh, ow) of a 1-D or 2-D window."""
+    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dilation, 1), *_as2d(pads, 0))
+    return geom, _as2d(out_spatial, 1)
+
+
 def _windows(rank, size, strides, dilation, padding, op):
     size = normalize_tuple(size, rank, "pool_size" if op.endswith("pool") else "kernel size", f"ops.{op}")
     strides = normalize_tuple(size if strides is None else strides, rank, "strides", f"ops.{op}")
@@ -68,18 +79,15 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     """N-D convolution (N = 1, 2) of ``inputs`` (batch, *spatial, channels) with ``kernel``
     (*kernel_size, in_channels, filters): the Conv1D / Conv2D layers' kernel, without bias."""
     x4, rank, first = _channels_last(inputs, data_format, "conv")
-    w = np.asarray(value(kernel))
-    if w.ndim != rank + 2 or w.shape[-2] != x4.shape[-1]:
+    w = _kernel_of(kernel, x4, rank, f"(*kernel_size, {x4.shape[-1]}, filters)", "conv")
+    if w.shape[-2] != x4.shape[-1]:
         raise ValueError(
             f"ops.conv: kernel must have shape (*kernel_size, {x4.shape[-1]}, filters) for inputs "
             f"of shape {np.shape(value(inputs))}, got kernel shape {w.shape}"
         )
-    w = np.ascontiguousarray(w, x4.dtype)
     size, stride, dil, pad = _windows(rank, w.shape[:rank], strides, dilation_rate, padding, "conv")
-    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
-    out_sp, pads = output_geometry(spatial, size, stride, dil, pad, "ops.conv")
-    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dil, 1), *_as2d(pads, 0))
-    oh, ow = _as2d(out_sp, 1)
+    out_sp, pads = output_geometry(_spatial(x4, rank), size, stride, dil, pad, "ops.conv")
+    geom, (oh, ow) = _kernel_geometry(size, stride, dil, out_sp, pads)
     f = w.shape[-1]
     k2 = w.reshape(-1, f)
     z = np.empty((x4.shape[0], oh, ow, f), x4.dtype)
@@ -147,10 +155,8 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
             raise ValueError(
                 f"ops.conv_transpose: output_padding must be smaller than strides {stride}, got {output_padding!r}"
             )
-    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
-    out_sp, pads = transpose_geometry(spatial, size, stride, dil, pad, extra, "ops.conv_transpose")
-    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dil, 1), *_as2d(pads, 0))
-    oh, ow = _as2d(out_sp, 1)
+    out_sp, pads = transpose_geometry(_spatial(x4, rank), size, stride, dil, pad, extra, "ops.conv_transpose")
+    geom, (oh, ow) = _kernel_geometry(size, stride, dil, out_sp, pads)
     f = w.shape[-2]
     # The Keras kernel (*k, out, in) is the inverted convolution's (*k, conv_in, conv_out).
     k2 = w.reshape(-1, w.shape[-1])
@@ -206,10 +212,8 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
             f"ops.depthwise_conv: kernel's axis -2 must be inputs' {x4.shape[-1]} channels, got kernel shape {w.shape}"
         )
     size, stride, dil, pad = _windows(rank, w.shape[:rank], strides, dilation_rate, padding, "depthwise_conv")
-    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
-    out_sp, pads = output_geometry(spatial, size, stride, dil, pad, "ops.depthwise_conv")
-    geom = (*_as2d(size, 1), *_as2d(stride, 1), *_as2d(dil, 1), *_as2d(pads, 0))
-    oh, ow = _as2d(out_sp, 1)
+    out_sp, pads = output_geometry(_spatial(x4, rank), size, stride, dil, pad, "ops.depthwise_conv")
+    geom, (oh, ow) = _kernel_geometry(size, stride, dil, out_sp, pads)
     k4 = w.reshape((1,) * (2 - rank) + w.shape)
     z = np.empty((x4.shape[0], oh, ow, w.shape[-2] * w.shape[-1]), x4.dtype)
     _depthwise.depthwise_conv2d_forward(x4, k4, z, *geom, config.kernel_threads())
@@ -258,8 +262,7 @@ def separable_conv(
 def _pooling(inputs, pool_size, strides, padding, data_format, is_max, op):
     x4, rank, first = _channels_last(inputs, data_format, op)
     size, stride, _, pad = _windows(rank, pool_size, strides, 1, padding, op)
-    spatial = x4.shape[1:3] if rank == 2 else x4.shape[2:3]
-    out_sp, pads = output_geometry(spatial, size, stride, (1,) * rank, pad, f"ops.{op}")
+    out_sp, pads = output_geometry(_spatial(x4, rank), size, stride, (1,) * rank, pad, f"ops.{op}")
     window, step, lead = _as2d(size, 1), _as2d(stride, 1), _as2d(pads, 0)
     oh, ow = _as2d(out_sp, 1)
     out = np.empty((x4.shape[0], oh, ow, x4.shape[3]), x4.dtype)

@@ -93,6 +93,11 @@ def _segments(data, segment_ids, num_segments, op):
     return d, ids, n, ids >= 0
 
 
+def _row_gather(ids, keep, ndim):
+    """Each row's segment (0 for dropped rows, to index safely) and its keep mask broadcast over ``ndim`` axes."""
+    return np.where(keep, ids, 0), keep.reshape((-1,) + (1,) * (ndim - 1))
+
+
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     """Sums of the rows of ``data`` that share a segment id.
 
@@ -118,8 +123,7 @@ def segment_sum(data, segment_ids, num_segments=None, sorted=False):
     refs = recording(data)
     if refs is None:
         return wrap(y, data, segment_ids)
-    safe = np.where(keep, ids, 0)
-    mask = keep.reshape((-1,) + (1,) * (d.ndim - 1))
+    safe, mask = _row_gather(ids, keep, d.ndim)
     return record(y, refs, lambda dy: (np.asarray(dy)[safe] * mask,))
 
 
@@ -150,8 +154,7 @@ def segment_max(data, segment_ids, num_segments=None, sorted=False):
     refs = recording(data)
     if refs is None:
         return wrap(y, data, segment_ids)
-    safe = np.where(keep, ids, 0)
-    mask = keep.reshape((-1,) + (1,) * (d.ndim - 1))
+    safe, mask = _row_gather(ids, keep, d.ndim)
     hit = (d == y[safe]) & mask
     ties = np.zeros(y.shape, np.int64)
     np.add.at(ties, ids[keep], hit[keep])
