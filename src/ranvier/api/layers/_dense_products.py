@@ -55,7 +55,7 @@ def dense_forward(x, kernel, z, bias=None, activation=None):
         None for linear.
     """
     act = _LINEAR if activation is None else activation
-    linear = act is _LINEAR or activations.is_plain(act, "linear")
+    linear = activations.is_plain(act, "linear")
     if _packed(*x.shape, kernel.shape[1]):
         relu = activations.is_plain(act, "relu")
         b = EMPTY[x.dtype] if bias is None else bias

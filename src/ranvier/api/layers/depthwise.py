@@ -15,7 +15,7 @@ from .._conv_geometry import check_input_rank, output_geometry, positive_int, sp
 from ._buffers import scratch
 from ._capabilities import PREACTIVATION
 from ._conv_args import output_config, parse_output, parse_window
-from ._dense_products import dense_grads
+from ._dense_products import dense_forward, dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -277,8 +277,8 @@ class _Separable(_DepthwiseBase):
         x, t, geom = self._depthwise_forward(inputs, "t")
         t2 = t.reshape(-1, t.shape[-1])
         z = scratch(self, "z", (t2.shape[0], self.filters), t.dtype)
-        _dense.dense_forward(t2, self.pointwise_kernel.value.reshape(t2.shape[1], self.filters), z)
-        y = self._activate(z)
+        kernel = self.pointwise_kernel.value.reshape(t2.shape[1], self.filters)
+        y = dense_forward(t2, kernel, z, self.bias.value if self.use_bias else None, self.activation)
         return self._as_output(y.reshape(t.shape[:-1] + (self.filters,))), (x, geom, t, z, y)
 
     def backward_preactivation(self, dz, cache, need_input_grad=True):

@@ -6,11 +6,10 @@ import string
 
 import numpy as np
 
-from ...core import _dense
 from .. import activations, regularizers
 from .._errors import UnsupportedArgument
 from ._buffers import scratch
-from ._dense_products import dense_grads
+from ._dense_products import dense_forward, dense_grads
 from ._weight_spec import WeightSpec
 from .base import Layer
 
@@ -200,21 +199,21 @@ class EinsumDense(Layer):
             x = inputs.reshape(-1, k)
             units = w.size // k
             z = scratch(self, "z", (x.shape[0], units), x.dtype)
-            _dense.dense_forward(x, w.reshape(k, units), z)
             out_shape = inputs.shape[: inputs.ndim - self._contracted] + w.shape[self._contracted :]
+            if self.bias is None or self._dense_bias:  # Dense's case: the one x @ kernel + bias forward
+                bias = None if self.bias is None else self.bias.value.reshape(-1)
+                y = dense_forward(x, w.reshape(k, units), z, bias, self.activation)
+                return y.reshape(out_shape), (x, z, y, inputs.shape, out_shape)
+            dense_forward(x, w.reshape(k, units), z)
         else:
             x = inputs
             z = np.ascontiguousarray(np.einsum(self.equation, inputs, w))
             out_shape = z.shape
-        bias = None
-        if self.bias is not None:
-            if self._dense_bias:
-                bias = self.bias.value.reshape(-1)
-            else:
-                z = z.reshape(out_shape)
-                z += self.bias.value
+        if self.bias is not None:  # a bias over other axes than the kernel's outputs, broadcast
+            z = z.reshape(out_shape)
+            z += self.bias.value
         act = self.activation
-        y = act.forward(z, out=None if act.needs_input else z, bias=bias)
+        y = act.forward(z, out=None if act.needs_input else z)
         return y.reshape(out_shape), (x, z, y, inputs.shape, out_shape)
 
     def backward(self, dy, cache, need_input_grad=True):
